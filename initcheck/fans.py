@@ -71,7 +71,7 @@ def units_axis(shape: tuple[int, ...], layout: Layout = "keras") -> int:
     return len(shape) - 1 if layout == "keras" else 0
 
 
-def units_matrix(values, layout: Layout = "keras"):  # noqa: ANN001, ANN201 - numpy in, numpy out
+def units_matrix(values, layout: Layout = "keras"):
     """Reshape a kernel to ``(fan_in, units)``: one column per output unit."""
     import numpy as np
 

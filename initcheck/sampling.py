@@ -40,7 +40,7 @@ __all__ = ["DEFAULT_TIMEOUT", "Initializer", "keras_names", "resolve"]
 DEFAULT_TIMEOUT = 60.0  # seconds one call of the initializer may take
 
 
-def _keras():  # noqa: ANN202 - module
+def _keras():
     import os
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")

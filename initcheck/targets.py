@@ -108,7 +108,8 @@ def resolve_target(spec: TargetSpec) -> VarianceTarget:
     if isinstance(spec, int | float):
         if not (math.isfinite(spec) and spec > 0):
             raise ValueError(
-                f"A numeric variance target must be positive and finite. Received: variance={spec!r}"
+                "A numeric variance target must be positive and finite. "
+                f"Received: variance={spec!r}"
             )
         return VarianceTarget(label=f"{float(spec):.6g}", value=float(spec))
     if callable(spec):

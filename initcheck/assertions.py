@@ -1,0 +1,143 @@
+"""``assert_*`` helpers: one check each, raising :class:`InitCheckFailure` on failure.
+
+They work in any test, with or without initcheck's pytest fixtures, and return the
+:class:`~initcheck.results.CheckResult` so a test can look at the numbers. Options are
+:class:`~initcheck.settings.Settings` fields (``alpha=``, ``std_tolerance=``, ``seed=`` …).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from initcheck import recording
+from initcheck.api import normalize_shapes, run_checks
+from initcheck.errors import InitCheckFailure
+from initcheck.fans import Layout, check_layout, compute_fans
+from initcheck.results import CheckResult
+from initcheck.sampling import resolve
+from initcheck.settings import Settings
+from initcheck.targets import TargetSpec, resolve_target
+
+__all__ = [
+    "assert_breaks_symmetry",
+    "assert_loss_decreases",
+    "assert_variance",
+    "assert_variance_scaling",
+    "assert_zero_centered",
+]
+
+
+def _run(
+    check: str,
+    init: Any,
+    shape: Any,
+    *,
+    target: TargetSpec | None,
+    layout: Layout,
+    name: str | None,
+    options: dict[str, Any],
+) -> CheckResult:
+    check_layout(layout)
+    settings = Settings.of(**options)
+    initializer = resolve(init, name=name, timeout=settings.timeout)
+    resolved = resolve_target(target) if target is not None else None
+    shapes = normalize_shapes(shape, layout)
+    (result,) = run_checks(
+        initializer, shapes, layout=layout, target=resolved, settings=settings, only=[check]
+    )
+    recording.publish(result)
+    if not result.passed:
+        raise InitCheckFailure([result])
+    return result
+
+
+def assert_breaks_symmetry(
+    init: Any,
+    shape: Any = None,
+    *,
+    layout: Layout = "keras",
+    name: str | None = None,
+    **options: Any,
+) -> CheckResult:
+    """Assert hidden units are distinguishable: not constant, distinct units, rank > 1,
+    distinct activations and gradients in a 2-layer ReLU net built from ``init``.
+
+    Example:
+        >>> assert_breaks_symmetry("glorot_uniform", (784, 256))
+    """
+    return _run("symmetry", init, shape, target=None, layout=layout, name=name, options=options)
+
+
+def assert_zero_centered(
+    init: Any,
+    shape: Any = None,
+    *,
+    variance: TargetSpec | None = None,
+    layout: Layout = "keras",
+    name: str | None = None,
+    **options: Any,
+) -> CheckResult:
+    """Assert |mean| ≤ ``mean_tolerance`` (default 0.05) in units of the target std
+    (of the measured std if ``variance`` is not given), decided with a confidence interval.
+    """
+    return _run(
+        "centering", init, shape, target=variance, layout=layout, name=name, options=options
+    )
+
+
+def assert_variance(
+    init: Any,
+    target: TargetSpec,
+    shape: Any = None,
+    *,
+    layout: Layout = "keras",
+    name: str | None = None,
+    **options: Any,
+) -> CheckResult:
+    """Assert Var(W) ≈ target within ``std_tolerance`` (default: std within ×1.05),
+    pooling draws until a std error of ``std_detect`` (default 10%) would fail with
+    probability ``power`` (default 0.999).
+
+    Example:
+        >>> assert_variance("he_normal", "he", shape=[(3, 5), (256, 128)])
+    """
+    return _run("variance", init, shape, target=target, layout=layout, name=name, options=options)
+
+
+def assert_variance_scaling(
+    init: Any,
+    target: TargetSpec | None = None,
+    *,
+    shapes: Any = None,
+    layout: Layout = "keras",
+    name: str | None = None,
+    **options: Any,
+) -> CheckResult:
+    """Assert Var(W)·fan stays constant across ``shapes`` (the 1/n scaling law), for the
+    fan rule of ``target`` or, without one, for the best-fitting fan rule.
+
+    Raises:
+        ValueError: fewer than two shapes with different fans.
+    """
+    check_layout(layout)
+    kernel_shapes = normalize_shapes(shapes, layout)
+    if len({compute_fans(s, layout) for s in kernel_shapes}) < 2:
+        raise ValueError(
+            "assert_variance_scaling needs at least 2 shapes with different fans. "
+            f"Received: shapes={shapes!r}"
+        )
+    return _run(
+        "scaling", init, kernel_shapes, target=target, layout=layout, name=name, options=options
+    )
+
+
+def assert_loss_decreases(init: Any, *, name: str | None = None, **options: Any) -> CheckResult:
+    """Assert a 784-256-128-10 ReLU MLP trains on MNIST from ``init`` (see
+    :func:`initcheck.training.check_training` for the criterion and options)."""
+    from initcheck.training import check_training
+
+    result = check_training(resolve(init, name=name), **options)
+    recording.publish(result)
+    if not result.passed:
+        raise InitCheckFailure([result])
+    return result

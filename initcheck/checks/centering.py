@@ -1,0 +1,90 @@
+"""Zero-centering: the mean of the weights, in units of the target std, is ≈ 0.
+
+Decision: the ``1 - alpha`` t-interval of the pooled standardized mean must not lie
+entirely outside ``±mean_tolerance``. False-failure rate ≤ alpha/2 at the tolerance
+edge; a mean of ``mean_detect`` target stds fails with probability ≥ ``power`` once the
+planned sample size is reached (:func:`initcheck.stats.required_n_mean`).
+"""
+
+from __future__ import annotations
+
+from initcheck import stats
+from initcheck.checks._common import (
+    decide,
+    identical_note,
+    sampling_failure,
+    shapes_text,
+    subsample,
+)
+from initcheck.results import CheckResult
+from initcheck.samples import Samples
+from initcheck.settings import Settings
+
+
+def check_centering(samples: Samples, settings: Settings) -> CheckResult:
+    """Is the pooled mean (in target-std units) within ``±settings.mean_tolerance``?"""
+    failed = sampling_failure("centering", samples)
+    if failed:
+        return failed
+    z = samples.pooled()
+    unit = "target std" if samples.target is not None else "std"
+    shapes = samples.shape_tuple
+    base = dict(
+        check="centering",
+        initializer=samples.initializer,
+        target=0.0,
+        alpha=settings.alpha,
+        n=int(z.size),
+        shapes=shapes,
+    )
+    est = stats.estimate_mean(z, settings.alpha)
+    tol = settings.mean_tolerance
+    details = {
+        "tolerance": tol,
+        "sd": est.sd,
+        "required_n": stats.required_n_mean(
+            est.sd, tol, settings.mean_detect, settings.alpha, settings.power
+        ),
+        "per_shape": {str(s.shape): float(s.standardized().mean()) for s in samples.shapes},
+        "sample": subsample(z, settings.seed),
+        "sample_unit": unit,
+    }
+    if est.sd == 0 and est.statistic != 0:
+        msg = (
+            f"not zero-centered: every value equals {est.statistic:.4g} {unit} "
+            f"(target mean 0 ± {tol:g} {unit}) on shapes {shapes_text(shapes)}"
+        )
+        return CheckResult(
+            passed=False,
+            message=msg,
+            statistic=est.statistic,
+            interval=(est.low, est.high),
+            details=details,
+            **base,
+        )
+    verdict = decide(est.low, est.high, -tol, tol, enough=z.size >= details["required_n"])
+    ci = f"{100 * (1 - settings.alpha):.4g}% CI [{est.low:.4f}, {est.high:.4f}]"
+    if verdict == "fail":
+        worst = max(details["per_shape"].items(), key=lambda kv: abs(kv[1]))
+        msg = (
+            f"not zero-centered: mean = {est.statistic:.4f} {unit} ({ci}), target 0 ± {tol:g} "
+            f"{unit}, on shapes {shapes_text(shapes)}; largest on shape {worst[0]}: "
+            f"{worst[1]:.4f}.{identical_note(samples)}"
+        )
+    elif verdict == "inconclusive":
+        msg = (
+            f"inconclusive: mean = {est.statistic:.4f} {unit} ({ci}) could be outside "
+            f"0 ± {tol:g} {unit}, and only {z.size} of the {details['required_n']} values "
+            f"needed to decide could be drawn on shapes {shapes_text(shapes)}."
+            f"{identical_note(samples)}"
+        )
+    else:
+        msg = f"mean = {est.statistic:.4f} {unit} ({ci}) is within 0 ± {tol:g} {unit}, n={z.size}."
+    return CheckResult(
+        passed=verdict == "pass",
+        message=msg,
+        statistic=est.statistic,
+        interval=(est.low, est.high),
+        details=details,
+        **base,
+    )

@@ -1,0 +1,159 @@
+"""The 1/n scaling law: across shapes, Var(W)·fan stays constant.
+
+For each shape the variance ratio to the target, r_s = Var_s(W)/target_s, is estimated
+with a log-scale interval (:func:`initcheck.stats.estimate_variance`). The law holds when
+every r_s agrees with their precision-weighted geometric mean r̄; a uniform scale error
+(r̄ ≠ 1) is the variance check's business, not this one's.
+
+Decision: fail when, for some shape, the interval of r_s/r̄ (Bonferroni ``alpha/S`` over
+the S shapes) lies outside ``[1/(1+std_tolerance)², (1+std_tolerance)²]``. False-failure
+rate ≤ alpha/2 at the band edge; a std off by ``1 + shape_detect`` on one shape fails with
+probability ≥ ``power`` once the planned per-shape sample size is drawn.
+
+The best-fitting rule among ``scale/fan_in``, ``scale/fan_out``, ``scale/fan_avg`` and a
+constant (no fan dependence) is reported, so a failure can say "variance follows
+2/fan_out; the target is 2/fan_in". Without a declared target, the law is tested for the
+best-fitting fan rule, and a variance that does not depend on the fan fails.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from initcheck import stats
+from initcheck.checks._common import identical_note, sampling_failure
+from initcheck.results import CheckResult
+from initcheck.samples import Samples
+from initcheck.settings import Settings
+from initcheck.targets import FAN_RULES
+
+RULES: dict[str, object] = {**FAN_RULES, "constant": lambda f: 1.0}
+
+
+def _fit(log_v: np.ndarray, se: np.ndarray, log_n: np.ndarray) -> tuple[float, np.ndarray, float]:
+    """Fit log Var = log c - log n: returns (log c, residuals, chi²)."""
+    y = log_v + log_n
+    w = 1 / se**2
+    log_c = float(np.sum(w * y) / np.sum(w))
+    resid = y - log_c
+    return log_c, resid, float(np.sum(w * resid**2))
+
+
+def check_scaling(samples: Samples, settings: Settings) -> CheckResult:
+    """Does Var(W) follow the target's 1/fan law across the sampled shapes?"""
+    failed = sampling_failure("scaling", samples)
+    if failed:
+        return failed
+    shapes = [s for s in samples.shapes if len(s.draws) > 0]
+    if len({(s.fans.fan_in, s.fans.fan_out) for s in shapes}) < 2:
+        raise ValueError(
+            "The scaling law needs at least 2 shapes with different fans. "
+            f"Received: shapes={[s.shape for s in samples.shapes]}"
+        )
+    n_shapes = len(shapes)
+    alpha_s = settings.alpha / n_shapes
+    raw = [stats.estimate_variance(s.values(), alpha_s) for s in shapes]
+    if any(e.statistic == 0 for e in raw):
+        zero = [s.shape for s, e in zip(shapes, raw, strict=True) if e.statistic == 0]
+        return CheckResult(
+            check="scaling",
+            initializer=samples.initializer,
+            passed=False,
+            message=f"variance is zero on shapes {zero}: no scaling law can hold.",
+            alpha=settings.alpha,
+            n=samples.n,
+            shapes=samples.shape_tuple,
+        )
+    log_v = np.log([e.statistic for e in raw])
+    se = np.array([e.se_log for e in raw])
+
+    fits = {}
+    for rule, n_of in RULES.items():
+        log_n = np.log([max(1.0, n_of(s.fans)) for s in shapes])  # type: ignore[operator]
+        log_c, resid, chi2 = _fit(log_v, se, log_n)
+        fits[rule] = {"scale": math.exp(log_c), "chi2": chi2, "resid": resid}
+    best = min(fits, key=lambda r: fits[r]["chi2"])
+    best_text = (
+        "a constant Var = {:.4g} (no fan dependence)".format(fits[best]["scale"])
+        if best == "constant"
+        else f"{fits[best]['scale']:.3g}/{best}"
+    )
+
+    target = samples.target
+    if target is not None:
+        law = target.label
+        log_t = np.log([target.variance(s.fans) for s in shapes])
+        _, resid, _ = _fit(log_v, se, -log_t)
+    else:
+        fan_best = min(FAN_RULES, key=lambda r: fits[r]["chi2"])
+        law = f"{fits[fan_best]['scale']:.3g}/{fan_best} (best-fitting fan rule)"
+        resid = fits[fan_best]["resid"]
+
+    half_band = 2 * math.log1p(settings.std_tolerance)
+    zc = stats.z_crit(alpha_s)
+    # the reference (weighted mean) is itself estimated: widen by its standard error
+    se_ref = math.sqrt(1 / np.sum(1 / se**2))
+    width = zc * np.sqrt(se**2 + se_ref**2)
+    off = np.abs(resid) - width > half_band
+    per_shape = {
+        str(s.shape): {
+            "variance": float(np.exp(lv)),
+            "ratio_to_law": float(np.exp(r)),
+            "low": float(np.exp(r - w)),
+            "high": float(np.exp(r + w)),
+            "fan_in": s.fans.fan_in,
+            "fan_out": s.fans.fan_out,
+            "n": s.n,
+            **{
+                f"var_x_{rule}": float(np.exp(lv) * max(1.0, n_of(s.fans)))  # type: ignore[operator]
+                for rule, n_of in RULES.items()
+                if rule != "constant"
+            },
+        }
+        for s, lv, r, w in zip(shapes, log_v, resid, width, strict=True)
+    }
+    details = {
+        "law": law,
+        "best_rule": best,
+        "best_fit": best_text,
+        "fits": {r: {"scale": f["scale"], "chi2": f["chi2"]} for r, f in fits.items()},
+        "band": [math.exp(-half_band), math.exp(half_band)],
+        "per_shape": per_shape,
+    }
+    worst = int(np.argmax(np.abs(resid)))
+    spread = float(np.exp(np.max(resid) - np.min(resid)))
+    passed = not bool(off.any())
+    if target is None and best == "constant":
+        passed = False
+        msg = (
+            f"variance does not scale with 1/fan: it follows {best_text} across shapes "
+            f"{[s.shape for s in shapes]}; a fan-aware initializer's Var(W)·fan stays constant."
+        )
+    elif passed:
+        msg = (
+            f"Var(W) follows {law} across {n_shapes} shapes within ×{(1 + settings.std_tolerance) ** 2:.4g} "
+            f"(max/min ratio {spread:.3f}); best fit {best_text}."
+        )
+    else:
+        bad = [s.shape for s, o in zip(shapes, off, strict=True) if o]
+        msg = (
+            f"scaling law broken: Var(W)/({law}) varies by ×{spread:.3f} across shapes "
+            f"(tolerance ×{(1 + settings.std_tolerance) ** 2:.4g}); off on shapes {bad}, "
+            f"worst {shapes[worst].shape} at ×{math.exp(resid[worst]):.3f}; "
+            f"variance follows {best_text}; the target is {law}.{identical_note(samples)}"
+        )
+    return CheckResult(
+        check="scaling",
+        initializer=samples.initializer,
+        passed=passed,
+        message=msg,
+        statistic=spread,
+        target=1.0,
+        interval=None,
+        alpha=settings.alpha,
+        n=samples.n,
+        shapes=samples.shape_tuple,
+        details=details,
+    )

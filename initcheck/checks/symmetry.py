@@ -1,0 +1,157 @@
+"""Symmetry breaking: hidden units must be distinguishable.
+
+Per kernel shape, on the first draw (this check is structural, not statistical):
+
+1. not constant: the values are not all equal;
+2. distinct units: no two output units (columns of the ``(fan_in, units)`` matrix) are
+   equal up to a relative distance of ``UNIT_RTOL`` (float round-off). Two continuous
+   random units of dimension d come that close with probability ~UNIT_RTOL**d, so the
+   weight comparison runs for fan_in ≥ 3 (≤ 1e-18 a pair); below that, float32 values can
+   collide by chance and the activation/gradient comparison (step 4) decides;
+3. numerical rank: recorded; a rank-1 kernel (every unit a multiple of one vector) fails;
+4. activations and gradients: a two-layer ReLU network, both layers from the initializer
+   (the second at shape ``(units, units)``), on a random input batch: hidden activations
+   and the gradients of the first layer's units must be pairwise distinct. This is the
+   failure "loss still drops but all hidden units stay identical".
+
+References:
+    - Goodfellow, Bengio & Courville, *Deep Learning*, §8.4 ("break symmetry").
+    - Zhao et al., 2022, "ZerO Initialization": deterministic inits can break symmetry,
+      so the check asks for distinguishable units, not for randomness.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from initcheck.checks._common import sampling_failure
+from initcheck.fans import units_matrix
+from initcheck.results import CheckResult
+from initcheck.samples import Samples
+from initcheck.settings import Settings
+
+UNIT_RTOL = 1e-6
+MIN_DIM = 3  # compare weight vectors only from this fan_in on (see step 2)
+BATCH = 64
+
+
+def _duplicate_pair(cols: np.ndarray, rtol: float = UNIT_RTOL) -> tuple[int, int] | None:
+    """First pair (i, j) of columns equal within ``rtol`` (relative), else None."""
+    m = cols.shape[1]
+    if m < 2:
+        return None
+    sq = np.einsum("ij,ij->j", cols, cols)
+    d2 = sq[:, None] + sq[None, :] - 2 * cols.T @ cols
+    scale = np.maximum(sq[:, None], sq[None, :])
+    close = d2 <= (rtol**2) * scale + 1e-300
+    np.fill_diagonal(close, False)
+    if not close.any():
+        return None
+    i, j = np.argwhere(close)[0]
+    return int(i), int(j)
+
+
+def _forward_backward(w1: np.ndarray, w2: np.ndarray, rng: np.random.Generator):
+    x = rng.standard_normal((BATCH, w1.shape[0]))
+    y = rng.standard_normal((BATCH, w2.shape[1]))
+    pre = x @ w1
+    h = np.maximum(pre, 0)
+    resid = (h @ w2 - y) / BATCH
+    grad_w1 = x.T @ ((resid @ w2.T) * (pre > 0))
+    return h, grad_w1
+
+
+def _inspect(samples: Samples, index: int, seed: int) -> tuple[str | None, dict]:
+    s = samples.shapes[index]
+    w = s.draws[0]
+    info: dict = {}
+    if np.ptp(w) == 0:
+        return (
+            f"constant kernel: all {w.size} values equal {w.flat[0]:.6g} on shape {s.shape}",
+            info,
+        )
+    u = units_matrix(w, samples.layout)
+    info["units"] = int(u.shape[1])
+    rank = int(np.linalg.matrix_rank(u))
+    info["rank"] = rank
+    info["full_rank"] = min(u.shape)
+    pair = _duplicate_pair(u) if u.shape[0] >= MIN_DIM else None
+    if pair:
+        return (
+            f"identical units: units {pair[0]} and {pair[1]} of shape {s.shape} have the same "
+            f"weights, so they compute the same function and receive the same updates"
+        ), info
+    if rank == 1 and min(u.shape) > 1:
+        return (
+            f"rank-1 kernel on shape {s.shape}: every unit is a multiple of one weight vector "
+            f"(numerical rank 1 of {min(u.shape)})"
+        ), info
+    units = u.shape[1]
+    head = samples.heads.get((units, units))
+    if head is None or units < 2:
+        return None, info
+    w2 = head if samples.layout == "keras" else head.T
+    h, g = _forward_backward(u, w2, np.random.default_rng(seed))
+    pair = _duplicate_pair(h)
+    if pair:
+        return (
+            f"identical activations: hidden units {pair[0]} and {pair[1]} of shape {s.shape} "
+            f"output the same values on a random batch of {BATCH} inputs"
+        ), info
+    pair = _duplicate_pair(g, UNIT_RTOL if u.shape[0] >= MIN_DIM else 1e-12)
+    if pair:
+        return (
+            f"identical gradients: hidden units {pair[0]} and {pair[1]} of shape {s.shape} "
+            f"receive the same gradient in a 2-layer ReLU network built with this initializer,"
+            f" so training cannot separate them"
+        ), info
+    return None, info
+
+
+def _similarity(samples: Samples, max_units: int = 24) -> dict | None:
+    """Cosine similarity of the first units of the largest shape, for the report."""
+    drawn = [s for s in samples.shapes if s.draws]
+    if not drawn:
+        return None
+    s = max(drawn, key=lambda s: s.n)
+    u = units_matrix(s.draws[0], samples.layout)[:, :max_units]
+    norms = np.linalg.norm(u, axis=0)
+    norms[norms == 0] = 1.0
+    cos = (u.T @ u) / np.outer(norms, norms)
+    return {"shape": list(s.shape), "matrix": np.round(cos, 3).tolist()}
+
+
+def check_symmetry(samples: Samples, settings: Settings) -> CheckResult:
+    """Are the hidden units distinguishable on every sampled shape?"""
+    failed = sampling_failure("symmetry", samples)
+    if failed:
+        return failed
+    problems = []
+    per_shape = {}
+    for i, s in enumerate(samples.shapes):
+        problem, info = _inspect(samples, i, settings.seed)
+        per_shape[str(s.shape)] = {**info, "problem": problem}
+        if problem:
+            problems.append(problem)
+    passed = not problems
+    if passed:
+        msg = (
+            f"units are distinguishable on all {len(samples.shapes)} shapes: not constant, "
+            "pairwise distinct weights, activations and gradients."
+        )
+    else:
+        msg = "symmetry not broken: " + "; ".join(problems[:3])
+        if len(problems) > 3:
+            msg += f"; and {len(problems) - 3} more shape(s)"
+    similarity = _similarity(samples)
+    ranks = [v.get("rank") for v in per_shape.values() if v.get("rank") is not None]
+    return CheckResult(
+        check="symmetry",
+        initializer=samples.initializer,
+        passed=passed,
+        message=msg,
+        statistic=float(min(ranks)) if ranks else 0.0,
+        n=samples.n,
+        shapes=samples.shape_tuple,
+        details={"per_shape": per_shape, "unit_rtol": UNIT_RTOL, "similarity": similarity},
+    )

@@ -1,0 +1,149 @@
+"""Result records: what a check decided, as small immutable, JSON-safe records.
+
+Data flows one way: initializer → samples → check → :class:`CheckResult` →
+(assertion | report). A :class:`Report` is the results of one :func:`initcheck.check`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["CheckResult", "Report", "jsonable"]
+
+
+def jsonable(value: Any) -> Any:
+    """Convert numpy scalars/arrays and tuples to plain JSON-safe Python data."""
+    if isinstance(value, Mapping):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    if hasattr(value, "tolist"):  # numpy scalar or array
+        return jsonable(value.tolist())
+    if isinstance(value, float) and not math.isfinite(value):
+        return None if math.isnan(value) else ("inf" if value > 0 else "-inf")
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return repr(value)
+
+
+def _fmt(x: float | None) -> str:
+    return "—" if x is None else f"{x:.4g}"
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """The verdict of one check.
+
+    Attributes:
+        check: the property checked (``"symmetry"``, ``"centering"``, ``"variance"``,
+            ``"scaling"``, ``"training"``).
+        initializer: the initializer's display name.
+        passed: the verdict.
+        statistic: the measured value (e.g. Var(W)/target; |mean|/target std).
+        target: the value the statistic is compared with.
+        interval: the confidence interval of ``statistic`` at level ``1 - alpha``.
+        pvalue: a p-value where the check is a test, else ``None``.
+        alpha: the stated false-failure rate of the decision, where statistical.
+        n: number of values the decision used.
+        shapes: the kernel shapes drawn.
+        message: one human sentence naming the defect (or saying what passed).
+        details: JSON-safe extras (per-shape statistics, fits, settings).
+    """
+
+    check: str
+    initializer: str
+    passed: bool
+    message: str
+    statistic: float | None = None
+    target: float | None = None
+    interval: tuple[float, float] | None = None
+    pvalue: float | None = None
+    alpha: float | None = None
+    n: int = 0
+    shapes: tuple[tuple[int, ...], ...] = ()
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+    def describe(self) -> str:
+        verdict = "PASSED" if self.passed else "FAILED"
+        return f"[{self.initializer}] {self.check} {verdict}: {self.message}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "check": self.check,
+            "initializer": self.initializer,
+            "passed": bool(self.passed),
+            "message": self.message,
+            "statistic": jsonable(self.statistic),
+            "target": jsonable(self.target),
+            "interval": jsonable(self.interval),
+            "pvalue": jsonable(self.pvalue),
+            "alpha": jsonable(self.alpha),
+            "n": int(self.n),
+            "shapes": [list(s) for s in self.shapes],
+            "details": jsonable(self.details),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> CheckResult:
+        """Rebuild a record from :meth:`to_dict` output (e.g. sent by an xdist worker)."""
+        interval = data.get("interval")
+        return cls(
+            check=data["check"],
+            initializer=data["initializer"],
+            passed=bool(data["passed"]),
+            message=data["message"],
+            statistic=data.get("statistic"),
+            target=data.get("target"),
+            interval=tuple(interval) if interval is not None else None,  # type: ignore[arg-type]
+            pvalue=data.get("pvalue"),
+            alpha=data.get("alpha"),
+            n=int(data.get("n", 0)),
+            shapes=tuple(tuple(s) for s in data.get("shapes", ())),
+            details=dict(data.get("details", {})),
+        )
+
+
+@dataclass(frozen=True)
+class Report:
+    """All results of one :func:`initcheck.check` run on one initializer."""
+
+    initializer: str
+    results: tuple[CheckResult, ...]
+    settings: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def passed(self) -> bool:
+        return all(r.passed for r in self.results)
+
+    @property
+    def failures(self) -> tuple[CheckResult, ...]:
+        return tuple(r for r in self.results if not r.passed)
+
+    def __getitem__(self, check: str) -> CheckResult:
+        for r in self.results:
+            if r.check == check:
+                return r
+        raise KeyError(f"No {check!r} result; have {[r.check for r in self.results]}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "initializer": self.initializer,
+            "passed": self.passed,
+            "results": [r.to_dict() for r in self.results],
+            "settings": jsonable(self.settings),
+        }
+
+    def __str__(self) -> str:
+        lines = [
+            f"initcheck report for {self.initializer}: {'PASSED' if self.passed else 'FAILED'}"
+        ]
+        for r in self.results:
+            mark = "ok  " if r.passed else "FAIL"
+            lines.append(
+                f"  {mark} {r.check:<10} measured={_fmt(r.statistic):>9} "
+                f"target={_fmt(r.target):>7} n={r.n:<8} {'' if r.passed else r.message}"
+            )
+        return "\n".join(lines)
