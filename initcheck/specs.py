@@ -1,0 +1,94 @@
+"""Initializer specs on the command line and in ``pyproject.toml``.
+
+A SPEC is one of:
+
+- a Keras name: ``he_normal``;
+- ``module:attr`` (``mypkg.inits:my_he``; ``attr`` may be dotted);
+- ``path/file.py:attr`` (relative to the current directory or ``root``).
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+__all__ = ["SpecError", "load_spec"]
+
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class SpecError(ValueError):
+    """A SPEC could not be loaded; the message says why and what is accepted."""
+
+
+def _getattr_path(obj: Any, attr: str, spec: str) -> Any:
+    for part in attr.split("."):
+        try:
+            obj = getattr(obj, part)
+        except AttributeError:
+            raise SpecError(f"{spec!r}: {part!r} not found in {obj!r:.80}") from None
+    return obj
+
+
+def load_spec(spec: str, *, root: str | Path | None = None) -> Any:
+    """Return the initializer object a SPEC names (a Keras name is returned as is).
+
+    Raises:
+        SpecError: the module or file cannot be imported, or the attribute is missing.
+
+    Example:
+        >>> load_spec("he_normal")
+        'he_normal'
+        >>> load_spec("numpy.random:default_rng")  # doctest: +ELLIPSIS
+        <built-in function default_rng>
+    """
+    if not isinstance(spec, str) or not spec.strip():
+        raise SpecError(
+            "An initializer SPEC is a Keras name (he_normal), module:attr or path/file.py:attr. "
+            f"Received: {spec!r}"
+        )
+    spec = spec.strip()
+    if ":" not in spec:
+        if _NAME.match(spec):
+            return spec
+        raise SpecError(
+            f"{spec!r} is neither a Keras name nor module:attr nor path/file.py:attr "
+            "(a file path needs ':attr', e.g. inits.py:my_he)."
+        )
+    target, attr = spec.rsplit(":", 1)
+    if not attr:
+        raise SpecError(f"{spec!r}: missing the attribute after ':'.")
+    if target.endswith(".py") or "/" in target or "\\" in target:
+        path = Path(target)
+        if not path.is_absolute() and root is not None:
+            path = Path(root) / path
+        if not path.is_file():
+            raise SpecError(f"{spec!r}: file {str(path)!r} does not exist.")
+        mod_name = f"_initcheck_spec_{abs(hash(str(path.resolve())))}"
+        module = sys.modules.get(mod_name)
+        if module is None:
+            loader_spec = importlib.util.spec_from_file_location(mod_name, path)
+            if loader_spec is None or loader_spec.loader is None:
+                raise SpecError(f"{spec!r}: cannot import {str(path)!r} as a Python file.")
+            module = importlib.util.module_from_spec(loader_spec)
+            sys.modules[mod_name] = module
+            try:
+                loader_spec.loader.exec_module(module)
+            except Exception as exc:
+                del sys.modules[mod_name]
+                raise SpecError(
+                    f"{spec!r}: importing {str(path)!r} raised {type(exc).__name__}: {exc}"
+                ) from exc
+        return _getattr_path(module, attr, spec)
+    try:
+        module = importlib.import_module(target)
+    except Exception as exc:
+        raise SpecError(
+            f"{spec!r}: cannot import module {target!r} ({type(exc).__name__}: {exc}). "
+            "Is it installed or on sys.path (e.g. pythonpath in your pytest config)?"
+        ) from exc
+    return _getattr_path(module, attr, spec)
