@@ -63,11 +63,11 @@ def estimate_variance(z: np.ndarray, alpha: float) -> VarianceEstimate:
     z = np.asarray(z, dtype=np.float64).ravel()
     n = z.size
     v = float(np.var(z, ddof=1))
-    kurt = float(stats.kurtosis(z, fisher=False, bias=True)) if v > 0 else 3.0
+    kurt = float(stats.kurtosis(z, fisher=False, bias=True)) if np.ptp(z) > 0 else 3.0
     kurt = kurt if math.isfinite(kurt) else 3.0
     se = math.sqrt(max(kurt - 1.0, 1e-12) / n)
     zc = z_crit(alpha)
-    if v <= 0:
+    if v <= 0 or np.ptp(z) == 0:
         return VarianceEstimate(0.0, 0.0, 0.0, kurt, se, n)
     return VarianceEstimate(v, v * math.exp(-zc * se), v * math.exp(zc * se), kurt, se, n)
 
