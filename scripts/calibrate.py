@@ -42,7 +42,7 @@ def false_failures(seeds: int) -> None:
     print(f"stated: alpha = {s.alpha:g} per decision at the tolerance edge, so at most "
           f"{decisions} x alpha/2 = {decisions * s.alpha / 2:g} per check() run for an "
           "initializer whose error equals the tolerance; expected failures for exact ones: 0\n")
-    print(f"| initializer | runs | failures | expected at the edge (≤) | worst variance ratio |")
+    print("| initializer | runs | failures | expected at the edge (≤) | worst variance ratio |")
     print("|---|---|---|---|---|")
     cases = [("he_normal", "he"), ("glorot_uniform", "glorot"), ("lecun_normal", "lecun"),
              (he_numpy, "he")]
