@@ -210,6 +210,9 @@ def _read_idx(path: str, magic: int) -> np.ndarray:
 
 
 def _split_first_twelfth(x: np.ndarray, y: np.ndarray, source: str) -> MNIST:
+    if x.ndim < 2 or x.shape[1:] not in ((28, 28), (784,)):
+        _pixels(x, source, "x_train")  # raises, naming the full array's shape
+    _labels(y, len(x), source, "y_train")
     n = len(x)
     n_val = max(1, round(n / 12))
     if n < 2:
