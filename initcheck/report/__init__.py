@@ -1,0 +1,15 @@
+"""Reports: a self-contained HTML report and figures for pytest-html extras.
+
+- :func:`write_html_report` writes one HTML file (inline SVG figures, no scripts, no
+  external resources) for any number of initializers' results and training comparisons.
+- :func:`result_figures` gives ``(name, base64 PNG)`` figures for pytest-html extras.
+
+matplotlib and Jinja2 are imported only when a report or figure is made.
+"""
+
+from __future__ import annotations
+
+from initcheck.report.figures import result_figures
+from initcheck.report.html import render_html, write_html_report
+
+__all__ = ["render_html", "result_figures", "write_html_report"]

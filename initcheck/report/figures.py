@@ -1,0 +1,821 @@
+"""Figures: inline SVG for the HTML report, matplotlib PNG for pytest-html extras.
+
+Every figure function takes plain JSON-like data (the ``details`` of a
+:class:`~initcheck.results.CheckResult`) and returns ``None`` when the data it needs is
+absent.
+
+- ``*_svg`` functions draw with :class:`SvgPlot`, a small hand-written SVG plotter: fast
+  (a millisecond a figure), small, every text XML-escaped, ids unique per figure, no URL
+  (a heat map is an inline ``data:`` PNG).
+- ``*_figure`` functions build matplotlib ``Figure`` objects, rendered by :func:`to_png`
+  with ``FigureCanvasAgg`` directly: matplotlib is imported lazily, without ``pyplot`` and
+  without switching the user's backend.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import itertools
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+from xml.sax.saxutils import escape as _xml_escape
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+__all__ = [
+    "SvgPlot",
+    "curves_figure",
+    "curves_svg",
+    "histogram_figure",
+    "histogram_svg",
+    "result_figures",
+    "scaling_figure",
+    "scaling_svg",
+    "similarity_figure",
+    "similarity_svg",
+    "svg_figures_for",
+    "to_png",
+]
+
+#: Longest curve drawn: longer loss curves are reduced to this many points (min/max kept).
+MAX_POINTS = 400
+_COLORS = ("#d62728", "#1f77b4", "#2ca02c", "#17becf", "#bcbd22", "#000000",
+           "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#ff7f0e")
+_RC = {
+    "font.size": 8.0,
+    "axes.titlesize": 9.0,
+    "axes.labelsize": 8.0,
+    "legend.fontsize": 7.0,
+    "xtick.labelsize": 7.0,
+    "ytick.labelsize": 7.0,
+    "path.simplify": True,
+}
+_ids = itertools.count(1)
+
+
+def _new_figure(width: float, height: float) -> Figure:
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height), dpi=100, layout="constrained")
+    return fig
+
+
+def _label(text: Any) -> str:
+    """A legend/tick label matplotlib shows literally (no mathtext, not hidden by ``_``)."""
+    text = str(text).replace("$", r"\$")
+    return "\u200b" + text if text.startswith("_") else text
+
+
+def _finite(values: Iterable[Any]) -> list[float]:
+    out = []
+    for v in values:
+        try:
+            f = float(v)
+        except (TypeError, ValueError):
+            continue
+        if math.isfinite(f):
+            out.append(f)
+    return out
+
+
+# --------------------------------------------------------------------------- rendering
+
+
+def to_png(fig: Figure, *, dpi: int = 80) -> bytes:
+    """Render ``fig`` as PNG bytes with the Agg canvas (no pyplot, no backend switch)."""
+    import matplotlib
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    buf = io.BytesIO()
+    with matplotlib.rc_context(_RC):
+        fig.set_dpi(dpi)
+        FigureCanvasAgg(fig).print_png(buf, metadata={"Software": None})
+    return buf.getvalue()
+
+
+# --------------------------------------------------------------------------- figures
+
+
+def histogram_figure(details: Mapping[str, Any]) -> Figure | None:
+    """Histogram of the standardized weight sample against the N(0, 1) density.
+
+    ``details`` is a centering result's: ``sample`` holds weights divided by the target
+    std (or by their own std when no target was declared).
+    """
+    sample = _finite(details.get("sample") or ())
+    if len(sample) < 2:
+        return None
+    import numpy as np
+
+    x = np.asarray(sample)
+    lo, hi = float(np.min(x)), float(np.max(x))
+    span = max(4.0, min(12.0, max(abs(lo), abs(hi))))
+    bins = np.linspace(-span, span, 49)
+    fig = _new_figure(4.2, 2.6)
+    ax = fig.add_subplot()
+    ax.hist(np.clip(x, -span, span), bins=bins, density=True, color="#8fb3d9",
+            edgecolor="none", label="sampled weights")
+    grid = np.linspace(-span, span, 121)
+    ax.plot(grid, np.exp(-grid**2 / 2) / math.sqrt(2 * math.pi), color="#d62728", lw=1.2,
+            label="N(0, 1) reference")
+    unit = str(details.get("sample_unit") or "target std")
+    ax.set_xlabel(f"weight / {_label(unit)}")
+    ax.set_ylabel("density")
+    ax.set_xlim(-span, span)
+    ax.legend(loc="upper right", frameon=False)
+    return fig
+
+
+def _shape_rows(per_shape: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]]]:
+    return [(str(k), v) for k, v in per_shape.items() if isinstance(v, Mapping)]
+
+
+def _law_fan(law: str) -> str:
+    for rule in ("fan_avg", "fan_out", "fan_in"):
+        if rule in law:
+            return rule
+    return "fan_in"
+
+
+def scaling_figure(details: Mapping[str, Any], *, target_label: str | None = None) -> Figure | None:
+    """Var(W) against fan across shapes (log-log) with the declared law, and Var/law.
+
+    Accepts a scaling result's details (``per_shape`` with ``variance``,
+    ``ratio_to_law``, ``low``, ``high``) or a variance result's (``per_shape`` with
+    ``variance``, ``target``, ``ratio``).
+    """
+    rows = _shape_rows(details.get("per_shape") or {})
+    law = str(details.get("law") or details.get("target") or target_label or "")
+    rule = _law_fan(law)
+    pts = []
+    for shape, row in rows:
+        var = _finite([row.get("variance")])
+        fan = _finite([row.get(rule)])
+        ratio = _finite([row.get("ratio_to_law", row.get("ratio"))])
+        if not (var and fan and ratio) or var[0] <= 0 or ratio[0] <= 0 or fan[0] <= 0:
+            continue
+        lo = _finite([row.get("low")])
+        hi = _finite([row.get("high")])
+        pts.append((fan[0], var[0], ratio[0], lo[0] if lo else None, hi[0] if hi else None,
+                    shape))
+    if len(pts) < 1:
+        return None
+    pts.sort()
+    band = _finite(details.get("band") or ())
+    fig = _new_figure(6.4, 2.6)
+    left, right = fig.subplots(1, 2)
+    fans = [p[0] for p in pts]
+    var = [p[1] for p in pts]
+    law_var = [p[1] / p[2] for p in pts]
+    left.loglog(fans, law_var, "--", color="#d62728", lw=1.2,
+                label=_label(f"law {law}" if law else "target"))
+    if len(band) == 2:
+        left.fill_between(fans, [v * band[0] for v in law_var], [v * band[1] for v in law_var],
+                          color="#d62728", alpha=0.12, lw=0, label="tolerance")
+    left.loglog(fans, var, "o", color="#1f77b4", ms=4, label="measured Var(W)")
+    left.set_xlabel(rule)
+    left.set_ylabel("Var(W)")
+    left.legend(loc="best", frameon=False)
+    x = list(range(len(pts)))
+    ratios = [p[2] for p in pts]
+    if all(p[3] is not None and p[4] is not None for p in pts):
+        err = [[max(0.0, p[2] - p[3]) for p in pts], [max(0.0, p[4] - p[2]) for p in pts]]
+        right.errorbar(x, ratios, yerr=err, fmt="o", color="#1f77b4", ms=4, capsize=2)
+    else:
+        right.plot(x, ratios, "o", color="#1f77b4", ms=4)
+    right.axhline(1.0, color="#d62728", ls="--", lw=1.2)
+    if len(band) == 2:
+        right.axhspan(band[0], band[1], color="#d62728", alpha=0.12, lw=0)
+    right.set_yscale("log")
+    right.set_xticks(x, [_label(p[5]) for p in pts], rotation=35, ha="right")
+    right.set_ylabel(_label(f"Var·{rule} / law" if "/" in law else "Var(W) / target"))
+    return fig
+
+
+def similarity_figure(details: Mapping[str, Any]) -> Figure | None:
+    """Heat map of the cosine similarity between units' weight vectors."""
+    sim = details.get("similarity")
+    if not isinstance(sim, Mapping):
+        return None
+    matrix = sim.get("matrix")
+    if not matrix or not isinstance(matrix, Sequence) or len(matrix) < 2:
+        return None
+    import numpy as np
+
+    try:
+        m = np.array([[float("nan") if v is None else float(v) for v in r] for r in matrix])
+    except (TypeError, ValueError):
+        return None
+    if m.ndim != 2:
+        return None
+    fig = _new_figure(3.0, 2.6)
+    ax = fig.add_subplot()
+    image = ax.imshow(m, cmap="RdBu_r", vmin=-1, vmax=1, interpolation="none")
+    shape = sim.get("shape")
+    ax.set_title(_label(f"units of shape {tuple(shape)}" if shape else "units"))
+    ax.set_xlabel("unit")
+    ax.set_ylabel("unit")
+    fig.colorbar(image, ax=ax, label="cosine similarity", shrink=0.9)
+    return fig
+
+
+def downsample(values: Sequence[float], max_points: int = MAX_POINTS) -> tuple[list, list]:
+    """(x, y) with at most ~``max_points`` points; each bucket keeps its min and max."""
+    n = len(values)
+    if n <= max_points:
+        return list(range(1, n + 1)), [float(v) for v in values]
+    xs: list[int] = []
+    ys: list[float] = []
+    buckets = max_points // 2
+    for b in range(buckets):
+        i0, i1 = b * n // buckets, (b + 1) * n // buckets
+        chunk = values[i0:i1]
+        lo = min(range(len(chunk)), key=lambda i: chunk[i])
+        hi = max(range(len(chunk)), key=lambda i: chunk[i])
+        for i in sorted({lo, hi}):
+            xs.append(i0 + i + 1)
+            ys.append(float(chunk[i]))
+    return xs, ys
+
+
+def curves_figure(runs: Mapping[str, Sequence[float]], *, first: int = 100) -> Figure | None:
+    """Loss per batch: the first ``first`` batches (as in the notebook) and all batches."""
+    curves = {name: [v if math.isfinite(v) else float("nan") for v in _floats(losses)]
+              for name, losses in runs.items()}
+    curves = {k: v for k, v in curves.items() if v}
+    if not curves:
+        return None
+    longest = max(len(v) for v in curves.values())
+    panels = [(f"first {min(first, longest)} batches", first)]
+    if longest > first:
+        panels.append((f"all {longest} batches", None))
+    fig = _new_figure(3.6 * len(panels) + 1.6, 2.6)
+    axes = fig.subplots(1, len(panels), squeeze=False)[0]
+    for ax, (title, limit) in zip(axes, panels, strict=True):
+        for i, (name, losses) in enumerate(curves.items()):
+            xs, ys = downsample(losses[:limit] if limit else losses)
+            ax.plot(xs, ys, lw=0.9, color=_COLORS[i % len(_COLORS)], label=_label(name))
+        ax.set_title(title)
+        ax.set_xlabel("batches")
+        ax.set_ylabel("loss")
+        finite = [v for c in curves.values() for v in (c[:limit] if limit else c)
+                  if math.isfinite(v)]
+        if finite and max(finite) > 50 * max(min(finite), 1e-3):
+            ax.set_yscale("log")
+    axes[-1].legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False)
+    return fig
+
+
+def _floats(values: Any) -> list[float]:
+    out = []
+    for v in values if values is not None else ():
+        try:
+            out.append(float(v))
+        except (TypeError, ValueError):
+            out.append(float("nan"))
+    return out
+
+
+# --------------------------------------------------------------------------- inline SVG
+#
+# The HTML report draws its figures as hand-written SVG: a report for 20 initializers
+# has ~60 figures, and matplotlib needs 0.1–0.5 s per figure (text layout), far over the
+# 3 s budget; these take about a millisecond each and a few KB.
+
+
+def _esc(text: Any) -> str:
+    return _xml_escape(str(text), {'"': "&quot;"})
+
+
+def _num(v: float) -> str:
+    return f"{v:.1f}".rstrip("0").rstrip(".") if abs(v) < 1e6 else f"{v:.0f}"
+
+
+def _tick_label(v: float) -> str:
+    if v == 0:
+        return "0"
+    a = abs(v)
+    if a >= 1e4 or a < 1e-3:
+        mant, exp = f"{v:.0e}".split("e")
+        return f"{mant}e{int(exp)}"
+    return f"{v:.6g}"
+
+
+def nice_ticks(lo: float, hi: float, *, log: bool = False, target: int = 5) -> list[float]:
+    """Round tick positions covering [lo, hi] (data units; positive values when log)."""
+    if log:
+        a, b = math.floor(math.log10(lo)), math.ceil(math.log10(hi))
+        step = max(1, math.ceil((b - a) / 6))
+        decades = [10.0**k for k in range(a, b + 1, step)]
+        inside = [t for t in decades if lo * 0.999 <= t <= hi * 1.001]
+        if len(inside) >= 2:
+            return inside
+        finer = sorted({t * m for t in decades for m in (1, 2, 5)})
+        inside = [t for t in finer if lo * 0.999 <= t <= hi * 1.001]
+        if len(inside) >= 3:
+            return inside
+        return [t for t in nice_ticks(lo, hi, target=4) if t > 0] or decades
+    if hi <= lo:
+        return [lo]
+    raw = (hi - lo) / max(1, target)
+    mag = 10 ** math.floor(math.log10(raw))
+    step = next(m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= raw)
+    start = math.ceil(lo / step - 1e-9) * step
+    ticks = []
+    v = start
+    while v <= hi + step * 1e-9:
+        ticks.append(round(v, 12))
+        v += step
+    return ticks
+
+
+def _png_rgb(rows: Sequence[Sequence[tuple[int, int, int]]]) -> bytes:
+    """Encode an RGB pixel grid as a PNG (stdlib zlib; no image library)."""
+    import struct
+    import zlib
+
+    height, width = len(rows), len(rows[0])
+    raw = b"".join(b"\x00" + bytes(c for px in row for c in px) for row in rows)
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(raw, 9))
+            + chunk(b"IEND", b""))
+
+
+_DIVERGING = ((-1.0, (33, 102, 172)), (0.0, (247, 247, 247)), (1.0, (178, 24, 43)))
+
+
+def diverging_color(v: float | None) -> tuple[int, int, int]:
+    """Blue (−1) → white (0) → red (+1); grey for missing values."""
+    if v is None or not math.isfinite(v):
+        return (170, 170, 170)
+    v = max(-1.0, min(1.0, v))
+    (x0, c0), (x1, c1) = (_DIVERGING[0], _DIVERGING[1]) if v < 0 else (_DIVERGING[1],
+                                                                       _DIVERGING[2])
+    t = (v - x0) / (x1 - x0)
+    return tuple(round(a + (b - a) * t) for a, b in zip(c0, c1, strict=True))  # type: ignore[return-value]
+
+
+class SvgPlot:
+    """A minimal 2-D plot rendered straight to SVG: lines, points, bars, bands, legend.
+
+    Coordinates are data units; ``xlog``/``ylog`` select log axes. ``render()`` returns a
+    standalone ``<svg>`` element with a ``viewBox`` (scales with CSS), unique ids, and
+    every text escaped.
+    """
+
+    def __init__(self, *, width: int = 420, height: int = 260, title: str = "",
+                 xlabel: str = "", ylabel: str = "", xlog: bool = False,
+                 ylog: bool = False, legend: str = "inside") -> None:
+        self.width, self.height = width, height
+        self.title, self.xlabel, self.ylabel = title, xlabel, ylabel
+        self.xlog, self.ylog = xlog, ylog
+        self.legend = legend
+        self.items: list[tuple[str, dict[str, Any]]] = []
+        self.xticks: list[tuple[float, str]] | None = None
+        self.xlim: tuple[float, float] | None = None
+        self.ylim: tuple[float, float] | None = None
+
+    # ---- adding data
+    def line(self, xs: Sequence[float], ys: Sequence[float], *, color: str, label: str = "",
+             width: float = 1.3, dash: str = "") -> None:
+        self.items.append(("line", {"xs": list(xs), "ys": list(ys), "color": color,
+                                    "label": label, "width": width, "dash": dash}))
+
+    def points(self, xs: Sequence[float], ys: Sequence[float], *, color: str, label: str = "",
+               lo: Sequence[float] | None = None, hi: Sequence[float] | None = None) -> None:
+        self.items.append(("points", {"xs": list(xs), "ys": list(ys), "color": color,
+                                      "label": label, "lo": lo, "hi": hi}))
+
+    def bars(self, edges: Sequence[float], heights: Sequence[float], *, color: str,
+             label: str = "") -> None:
+        self.items.append(("bars", {"edges": list(edges), "heights": list(heights),
+                                    "color": color, "label": label}))
+
+    def band(self, xs: Sequence[float], lo: Sequence[float], hi: Sequence[float], *,
+             color: str, label: str = "") -> None:
+        self.items.append(("band", {"xs": list(xs), "lo": list(lo), "hi": list(hi),
+                                    "color": color, "label": label}))
+
+    # ---- layout
+    def _extent(self) -> tuple[float, float, float, float]:
+        xs: list[float] = []
+        ys: list[float] = []
+        for kind, it in self.items:
+            if kind == "bars":
+                xs += [it["edges"][0], it["edges"][-1]]
+                ys += [0.0, *it["heights"]]
+            elif kind == "band":
+                xs += it["xs"]
+                ys += it["lo"] + it["hi"]
+            else:
+                xs += it["xs"]
+                ys += it["ys"] + list(it.get("lo") or ()) + list(it.get("hi") or ())
+        xs = [v for v in xs if math.isfinite(v) and (v > 0 or not self.xlog)]
+        ys = [v for v in ys if math.isfinite(v) and (v > 0 or not self.ylog)]
+        x0, x1 = (min(xs), max(xs)) if xs else (0.0, 1.0)
+        y0, y1 = (min(ys), max(ys)) if ys else (0.0, 1.0)
+        if self.xlim:
+            x0, x1 = self.xlim
+        if self.ylim:
+            y0, y1 = self.ylim
+        x0, x1 = self._pad(x0, x1, self.xlog, 0.03)
+        y0, y1 = self._pad(y0, y1, self.ylog, 0.06)
+        return x0, x1, y0, y1
+
+    @staticmethod
+    def _pad(lo: float, hi: float, log: bool, frac: float) -> tuple[float, float]:
+        if log:
+            lo, hi = math.log10(lo), math.log10(hi)
+            if hi - lo < 1e-9:
+                lo, hi = lo - 0.5, hi + 0.5
+            pad = (hi - lo) * frac
+            return 10 ** (lo - pad), 10 ** (hi + pad)
+        if hi - lo < 1e-12:
+            lo, hi = lo - max(abs(lo) * 0.1, 0.5), hi + max(abs(hi) * 0.1, 0.5)
+        pad = (hi - lo) * frac
+        return lo - pad, hi + pad
+
+    def render(self) -> str:
+        """The plot as an ``<svg>`` string."""
+        uid = f"p{next(_ids)}"
+        labels = [it["label"] for _, it in self.items if it.get("label")]
+        legend_w = 0
+        if self.legend == "right" and labels:
+            legend_w = min(260, 26 + 6 * max(len(s) for s in labels))
+        ml, mr, mt, mb = 58, 12 + legend_w, 24 if self.title else 10, 42
+        if self.xticks and any(len(t) > 4 for _, t in self.xticks):
+            mb = 34 + 5 * max(len(t) for _, t in self.xticks)
+        pw, ph = self.width - ml - mr, self.height - mt - mb
+        x0, x1, y0, y1 = self._extent()
+        fx = (lambda v: math.log10(v)) if self.xlog else (lambda v: v)
+        fy = (lambda v: math.log10(v)) if self.ylog else (lambda v: v)
+        ax0, ax1, ay0, ay1 = fx(x0), fx(x1), fy(y0), fy(y1)
+
+        def px(v: float) -> float:
+            return ml + (fx(v) - ax0) / (ax1 - ax0) * pw
+
+        def py(v: float) -> float:
+            return mt + ph - (fy(v) - ay0) / (ay1 - ay0) * ph
+
+        def ok(x: float, y: float) -> bool:
+            return (math.isfinite(x) and math.isfinite(y) and (x > 0 or not self.xlog)
+                    and (y > 0 or not self.ylog))
+
+        out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{self.width}" '
+               f'height="{self.height}" viewBox="0 0 {self.width} {self.height}" '
+               'font-family="sans-serif" font-size="11" role="img">',
+               f'<defs><clipPath id="{uid}c"><rect x="{ml}" y="{mt}" width="{pw}" '
+               f'height="{ph}"/></clipPath></defs>',
+               f'<rect x="0" y="0" width="{self.width}" height="{self.height}" fill="#fff"/>']
+        if self.title:
+            out.append(f'<text x="{ml + pw / 2:.1f}" y="15" text-anchor="middle" '
+                       f'font-weight="bold">{_esc(self.title)}</text>')
+        # grid and ticks
+        yt = nice_ticks(y0, y1, log=self.ylog)
+        for t in yt:
+            if not (y0 <= t <= y1):
+                continue
+            y = py(t)
+            out.append(f'<line x1="{ml}" x2="{ml + pw}" y1="{y:.1f}" y2="{y:.1f}" '
+                       f'stroke="#e6e6e6"/>')
+            out.append(f'<text x="{ml - 4}" y="{y + 4:.1f}" text-anchor="end">'
+                       f"{_esc(_tick_label(t))}</text>")
+        if self.xticks is not None:
+            for t, text in self.xticks:
+                x = px(t)
+                out.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{mt + ph}" y2="{mt + ph + 4}" '
+                           f'stroke="#333"/>')
+                out.append(f'<text transform="translate({x + 3:.1f},{mt + ph + 10}) '
+                           f'rotate(-35)" text-anchor="end">{_esc(text)}</text>')
+        else:
+            for t in nice_ticks(x0, x1, log=self.xlog):
+                if not (x0 <= t <= x1):
+                    continue
+                x = px(t)
+                out.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{mt}" y2="{mt + ph}" '
+                           f'stroke="#e6e6e6"/>')
+                out.append(f'<text x="{x:.1f}" y="{mt + ph + 14}" text-anchor="middle">'
+                           f"{_esc(_tick_label(t))}</text>")
+        out.append(f'<rect x="{ml}" y="{mt}" width="{pw}" height="{ph}" fill="none" '
+                   f'stroke="#333"/>')
+        if self.xlabel:
+            out.append(f'<text x="{ml + pw / 2:.1f}" y="{self.height - 6}" '
+                       f'text-anchor="middle">{_esc(self.xlabel)}</text>')
+        if self.ylabel:
+            out.append(f'<text transform="translate(13,{mt + ph / 2:.1f}) rotate(-90)" '
+                       f'text-anchor="middle">{_esc(self.ylabel)}</text>')
+        # data
+        out.append(f'<g clip-path="url(#{uid}c)">')
+        for kind, it in self.items:
+            if kind == "bars":
+                base = py(max(y0, 0.0) if not self.ylog else y0)
+                parts = []
+                for a, b, h in zip(it["edges"][:-1], it["edges"][1:], it["heights"], strict=True):
+                    if h > 0 and ok(a, h):
+                        top = py(h)
+                        parts.append(f"M{px(a):.1f} {base:.1f}V{top:.1f}H{px(b):.1f}"
+                                     f"V{base:.1f}Z")
+                out.append(f'<path d="{"".join(parts)}" fill="{it["color"]}"/>')
+            elif kind == "band":
+                fwd = [(px(x), py(h)) for x, h in zip(it["xs"], it["hi"], strict=True) if ok(x, h)]
+                back = [(px(x), py(lo)) for x, lo in zip(it["xs"], it["lo"], strict=True)
+                        if ok(x, lo)]
+                if fwd and back:
+                    pts = " ".join(f"{a:.1f},{b:.1f}" for a, b in fwd + back[::-1])
+                    out.append(f'<polygon points="{pts}" fill="{it["color"]}" '
+                               f'fill-opacity="0.15"/>')
+            elif kind == "line":
+                out.extend(self._polyline(it, px, py, ok))
+            elif kind == "points":
+                lo, hi = it.get("lo"), it.get("hi")
+                for i, (x, y) in enumerate(zip(it["xs"], it["ys"], strict=True)):
+                    if not ok(x, y):
+                        continue
+                    if lo is not None and hi is not None and ok(x, lo[i]) and ok(x, hi[i]):
+                        out.append(f'<line x1="{px(x):.1f}" x2="{px(x):.1f}" '
+                                   f'y1="{py(lo[i]):.1f}" y2="{py(hi[i]):.1f}" '
+                                   f'stroke="{it["color"]}" stroke-width="1.2"/>')
+                    out.append(f'<circle cx="{px(x):.1f}" cy="{py(y):.1f}" r="3.2" '
+                               f'fill="{it["color"]}"/>')
+        out.append("</g>")
+        out.extend(self._legend(ml, mt, pw))
+        out.append("</svg>")
+        return "".join(out)
+
+    @staticmethod
+    def _polyline(it: Mapping[str, Any], px: Any, py: Any, ok: Any) -> list[str]:
+        segments: list[list[str]] = [[]]
+        for x, y in zip(it["xs"], it["ys"], strict=True):
+            if ok(x, y):
+                segments[-1].append(f"{px(x):.1f},{py(y):.1f}")
+            elif segments[-1]:
+                segments.append([])
+        dash = f' stroke-dasharray="{it["dash"]}"' if it["dash"] else ""
+        return [f'<polyline points="{" ".join(s)}" fill="none" stroke="{it["color"]}" '
+                f'stroke-width="{it["width"]}" stroke-linejoin="round"{dash}/>'
+                for s in segments if len(s) >= 2]
+
+    def _legend(self, ml: float, mt: float, pw: float) -> list[str]:
+        entries = [(kind, it) for kind, it in self.items if it.get("label")]
+        if not entries:
+            return []
+        if self.legend == "right":
+            x = ml + pw + 10
+        else:
+            x = ml + pw - 8 - 6 * max(len(it["label"]) for _, it in entries) - 26
+        out = []
+        for i, (kind, it) in enumerate(entries):
+            y = mt + 12 + 14 * i
+            color = it["color"]
+            if kind == "points":
+                out.append(f'<circle cx="{x + 9}" cy="{y - 4}" r="3.2" fill="{color}"/>')
+            elif kind in ("bars", "band"):
+                op = ' fill-opacity="0.3"' if kind == "band" else ""
+                out.append(f'<rect x="{x + 2}" y="{y - 9}" width="14" height="9" '
+                           f'fill="{color}"{op}/>')
+            else:
+                dash = f' stroke-dasharray="{it["dash"]}"' if it["dash"] else ""
+                out.append(f'<line x1="{x}" x2="{x + 18}" y1="{y - 4}" y2="{y - 4}" '
+                           f'stroke="{color}" stroke-width="2"{dash}/>')
+            out.append(f'<text x="{x + 22}" y="{y}">{_esc(it["label"])}</text>')
+        return out
+
+
+def histogram_svg(details: Mapping[str, Any]) -> str | None:
+    """Histogram of standardized weights (density) with the N(0, 1) reference curve."""
+    sample = _finite(details.get("sample") or ())
+    if len(sample) < 2:
+        return None
+    span = max(4.0, min(12.0, max(abs(min(sample)), abs(max(sample)))))
+    nb = 48
+    width = 2 * span / nb
+    counts = [0] * nb
+    for v in sample:
+        counts[min(nb - 1, max(0, int((v + span) / width)))] += 1
+    edges = [-span + i * width for i in range(nb + 1)]
+    dens = [c / (len(sample) * width) for c in counts]
+    unit = str(details.get("sample_unit") or "target std")
+    plot = SvgPlot(width=560, xlabel=f"weight / {unit}", ylabel="density", legend="right")
+    plot.bars(edges, dens, color="#8fb3d9", label=f"sampled weights (n={len(sample)})")
+    grid = [-span + i * span / 60 for i in range(121)]
+    plot.line(grid, [math.exp(-g * g / 2) / math.sqrt(2 * math.pi) for g in grid],
+              color="#d62728", label="N(0, 1) reference")
+    plot.xlim = (-span, span)
+    return plot.render()
+
+
+def _scaling_points(details: Mapping[str, Any], rule: str) -> list[tuple]:
+    pts = []
+    for shape, row in _shape_rows(details.get("per_shape") or {}):
+        var = _finite([row.get("variance")])
+        fan = _finite([row.get(rule)])
+        ratio = _finite([row.get("ratio_to_law", row.get("ratio"))])
+        if not (var and fan and ratio) or var[0] <= 0 or ratio[0] <= 0 or fan[0] <= 0:
+            continue
+        lo = _finite([row.get("low")])
+        hi = _finite([row.get("high")])
+        pts.append((fan[0], var[0], ratio[0], lo[0] if lo else None, hi[0] if hi else None,
+                    shape))
+    pts.sort(key=lambda p: (p[0], p[5]))
+    return pts
+
+
+def scaling_svg(details: Mapping[str, Any]) -> str | None:
+    """Two panels: Var(W) vs fan (log-log) with the law, and Var/law per shape."""
+    law = str(details.get("law") or details.get("target") or "")
+    rule = _law_fan(law)
+    pts = _scaling_points(details, rule)
+    if not pts:
+        return None
+    band = _finite(details.get("band") or ())
+    fans = [p[0] for p in pts]
+    law_var = [p[1] / p[2] for p in pts]
+    left = SvgPlot(width=360, xlabel=rule, ylabel="Var(W)", xlog=True, ylog=True)
+    if len(band) == 2:
+        left.band(fans, [v * band[0] for v in law_var], [v * band[1] for v in law_var],
+                  color="#d62728", label="tolerance")
+    left.line(fans, law_var, color="#d62728", dash="5,3", label=f"law {law}" if law else "target")
+    left.points(fans, [p[1] for p in pts], color="#1f77b4", label="measured Var(W)")
+    right = SvgPlot(width=330, ylabel="Var(W) / law", ylog=True)
+    xs = list(range(len(pts)))
+    ratios = [p[2] for p in pts]
+    if len(band) == 2:
+        right.band([-0.5, len(pts) - 0.5], [band[0]] * 2, [band[1]] * 2, color="#d62728")
+    right.line([-0.5, len(pts) - 0.5], [1.0, 1.0], color="#d62728", dash="5,3")
+    have_ci = all(p[3] is not None and p[4] is not None for p in pts)
+    right.points(xs, ratios, color="#1f77b4", lo=[p[3] for p in pts] if have_ci else None,
+                 hi=[p[4] for p in pts] if have_ci else None)
+    right.xticks = [(float(i), p[5]) for i, p in enumerate(pts)]
+    right.xlim = (-0.5, len(pts) - 0.5)
+    return _side_by_side(left, right)
+
+
+def _side_by_side(*plots: SvgPlot) -> str:
+    width = sum(p.width for p in plots)
+    height = max(p.height for p in plots)
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+             f'viewBox="0 0 {width} {height}" role="img">']
+    x = 0
+    for p in plots:
+        inner = p.render().replace('<svg xmlns="http://www.w3.org/2000/svg" ',
+                                   f'<svg x="{x}" y="0" ', 1)
+        parts.append(inner)
+        x += p.width
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def similarity_svg(details: Mapping[str, Any]) -> str | None:
+    """Cosine-similarity heat map of units (a tiny inline PNG, pixelated) with a scale."""
+    sim = details.get("similarity")
+    if not isinstance(sim, Mapping):
+        return None
+    matrix = sim.get("matrix")
+    if not isinstance(matrix, Sequence) or len(matrix) < 2:
+        return None
+    rows = []
+    for r in matrix:
+        if not isinstance(r, Sequence) or len(r) != len(matrix[0]) or not r:
+            return None
+        rows.append([diverging_color(_float_or_none(v)) for v in r])
+    png = base64.b64encode(_png_rgb(rows)).decode()
+    n_rows, n_cols = len(rows), len(rows[0])
+    size = 200
+    cell = size / max(n_rows, n_cols)
+    w, h = cell * n_cols, cell * n_rows
+    shape = sim.get("shape")
+    title = f"units of shape {tuple(shape)}" if isinstance(shape, Sequence) else "units"
+    out = ['<svg xmlns="http://www.w3.org/2000/svg" width="330" height="250" '
+           'viewBox="0 0 330 250" '
+           'font-family="sans-serif" font-size="11" role="img">',
+           '<rect width="330" height="250" fill="#fff"/>',
+           f'<text x="{20 + w / 2:.1f}" y="15" text-anchor="middle" font-weight="bold">'
+           f"{_esc(title)}</text>",
+           f'<image x="20" y="26" width="{w:.1f}" height="{h:.1f}" preserveAspectRatio="none" '
+           f'style="image-rendering:pixelated" href="data:image/png;base64,{png}"/>',
+           f'<rect x="20" y="26" width="{w:.1f}" height="{h:.1f}" fill="none" stroke="#333"/>',
+           f'<text x="{20 + w / 2:.1f}" y="{26 + h + 16:.1f}" text-anchor="middle">'
+           f"{n_rows} × {n_cols} units</text>"]
+    x = 20 + w + 24
+    for i in range(21):
+        v = 1 - i / 10
+        out.append(f'<rect x="{x:.1f}" y="{26 + i * 9.5:.1f}" width="14" height="10" '
+                   f'fill="rgb{diverging_color(v)}"/>')
+    for v, label in ((1, "+1"), (0, "0"), (-1, "−1")):
+        y = 26 + (1 - v) * 95 + 9
+        out.append(f'<text x="{x + 18:.1f}" y="{y:.1f}">{label}</text>')
+    out.append(f'<text transform="translate({x + 48:.1f},{26 + 100}) rotate(-90)" '
+               f'text-anchor="middle">cosine similarity</text>')
+    out.append("</svg>")
+    return "".join(out)
+
+
+def _float_or_none(v: Any) -> float | None:
+    f = _finite([v])
+    return f[0] if f else None
+
+
+def curves_svg(runs: Mapping[str, Sequence[float]], *, first: int = 100) -> str | None:
+    """Loss per batch for each run: the first ``first`` batches and all batches."""
+    curves = {name: _floats(losses) for name, losses in runs.items()}
+    curves = {k: v for k, v in curves.items() if v}
+    if not curves:
+        return None
+    longest = max(len(v) for v in curves.values())
+    panels: list[tuple[str, int | None]] = [(f"first {min(first, longest)} batches", first)]
+    if longest > first:
+        panels.append((f"all {longest} batches", None))
+    plots = []
+    for i, (title, limit) in enumerate(panels):
+        last = i == len(panels) - 1
+        finite = [v for c in curves.values() for v in (c[:limit] if limit else c)
+                  if math.isfinite(v) and v > 0]
+        ylog = bool(finite) and max(finite) > 50 * max(min(finite), 1e-3)
+        plot = SvgPlot(width=360 + (230 if last else 0), title=title, xlabel="batches",
+                       ylabel="loss", ylog=ylog, legend="right" if last else "none")
+        for j, (name, losses) in enumerate(curves.items()):
+            xs, ys = downsample(losses[:limit] if limit else losses)
+            plot.line(xs, ys, color=_COLORS[j % len(_COLORS)], width=1.1,
+                      label=name if last else "")
+        plots.append(plot)
+    return _side_by_side(*plots)
+
+
+def svg_figures_for(result: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The inline-SVG figures one result dict supports, as (caption, svg) pairs."""
+    from initcheck.report.html import training_curves
+
+    details = result.get("details") or {}
+    if not isinstance(details, Mapping):
+        return []
+    check = result.get("check")
+    out: list[tuple[str, str | None]] = []
+    if check == "centering":
+        out.append(("Standardized weights against the N(0, 1) density",
+                    histogram_svg(details)))
+    elif check in ("scaling", "variance"):
+        out.append(("Var(W) across kernel shapes against the declared law (left, log-log) "
+                    "and Var(W)/law per shape with its confidence interval (right)",
+                    scaling_svg(details)))
+    elif check == "symmetry":
+        out.append(("Cosine similarity between units' weight vectors (identical units show "
+                    "as a uniform +1 block)", similarity_svg(details)))
+    elif check == "training":
+        curves = training_curves(result)
+        if curves:
+            out.append(("Training loss per batch", curves_svg(curves)))
+    return [(caption, svg) for caption, svg in out if svg is not None]
+
+
+# --------------------------------------------------------------------------- dispatch
+
+
+def figures_for(result: Mapping[str, Any]) -> list[tuple[str, Figure]]:
+    """The figures one result dict supports, as (caption, Figure) pairs."""
+    from initcheck.report.html import training_curves
+
+    details = result.get("details") or {}
+    if not isinstance(details, Mapping):
+        return []
+    check = result.get("check")
+    out: list[tuple[str, Figure | None]] = []
+    if check == "centering":
+        out.append(("standardized weights vs N(0, 1)", histogram_figure(details)))
+    elif check in ("scaling", "variance"):
+        out.append(("Var(W) across shapes vs the law", scaling_figure(details)))
+    elif check == "symmetry":
+        out.append(("unit similarity", similarity_figure(details)))
+    elif check == "training":
+        curves = training_curves(result)
+        if curves:
+            out.append(("training loss", curves_figure(curves)))
+    return [(caption, fig) for caption, fig in out if fig is not None]
+
+
+def result_figures(result_dicts: Iterable[Any]) -> list[tuple[str, str]]:
+    """(name, base64 PNG) figures for pytest-html extras, one per plottable result.
+
+    ``result_dicts`` are :class:`~initcheck.results.CheckResult` objects or their
+    ``to_dict()`` dicts. When both a scaling and a variance result exist for an
+    initializer only the scaling figure is made.
+    """
+    from initcheck.report.html import as_result_dicts
+
+    results = as_result_dicts(result_dicts)
+    have_scaling = {r.get("initializer") for r in results if r.get("check") == "scaling"}
+    out = []
+    for r in results:
+        if r.get("check") == "variance" and r.get("initializer") in have_scaling:
+            continue
+        for caption, fig in figures_for(r):
+            png = to_png(fig)
+            out.append((f"{r.get('initializer')}: {caption}", base64.b64encode(png).decode()))
+    return out
