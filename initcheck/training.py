@@ -522,19 +522,21 @@ def loss_decrease_result(
         "loss_curve": [float(v) if math.isfinite(v) else None for v in run.losses[:100]],
     }
     where = f"after {run.batches} batches of MNIST"
-    if not (math.isfinite(ref) and ref <= MAX_LOSS):
+    if not finite:
+        bad = np.flatnonzero(~np.isfinite(run.losses))
+        when = f"first non-finite loss at batch {int(bad[0]) + 1}" if bad.size else (
+            "non-finite validation logits")
+        passed = False
+        message = (
+            f"training produced NaN/Inf ({when}); the weights are far too large or not "
+            "finite."
+        )
+    elif not (math.isfinite(ref) and ref <= MAX_LOSS):
         passed = False
         message = (
             f"the reference {REFERENCE} did not train on this data (mean loss {ref:.3g} over "
-            f"the last {LAST_K} batches {where}); check the MNIST data ({data_source})."
-        )
-    elif not finite:
-        first_bad = int(np.flatnonzero(~np.isfinite(run.losses))[0]) if not np.isfinite(
-            run.losses).all() else run.batches
-        passed = False
-        message = (
-            f"training produced NaN/Inf (first non-finite loss at batch {first_bad + 1}); "
-            "the weights are far too large or not finite."
+            f"the last {LAST_K} batches {where}); train longer (the default is "
+            f"{DEFAULT_CHECK_BATCHES} batches) or check the MNIST data ({data_source})."
         )
     elif stat > MAX_LOSS:
         passed = False

@@ -1,0 +1,212 @@
+"""Early training on MNIST: determinism, comparison, and the training verdict."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from initcheck import classic
+from initcheck.mnist import ENV_VAR
+from initcheck.training import (
+    MAX_LOSS,
+    Comparison,
+    batch_order,
+    check_training,
+    compare,
+    layer_seeds,
+    loss_decrease_result,
+    train,
+)
+
+BATCHES = 250  # the check's default
+
+
+def constant_005(shape, dtype=None):
+    return np.full(shape, 0.05, dtype="float32")
+
+
+def raising(shape, dtype=None):
+    raise RuntimeError("deliberately broken")
+
+
+def huge(shape, dtype=None):
+    return np.full(shape, 1e30, dtype="float32")
+
+
+VERDICTS = {
+    "zeros": ("zeros", False),
+    "ones": ("ones", False),
+    "constant 0.05": (constant_005, False),
+    "U[0,1)": (classic.uniform_0_1, False),
+    "glorot_uniform": ("glorot_uniform", True),
+    "glorot_normal": ("glorot_normal", True),
+    "he_normal": ("he_normal", True),
+    "he_uniform": ("he_uniform", True),
+    "lecun_normal": ("lecun_normal", True),
+    "general rule 1/sqrt(n)": (classic.general_rule, True),
+    "N(0, 0.1)": (classic.normal_01, True),
+}
+
+
+@pytest.fixture(autouse=True)
+def _no_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(ENV_VAR, raising=False)
+
+
+@pytest.fixture(scope="module")
+def shared() -> Comparison:
+    """One vectorized run of every initializer the verdict tests need (same seed/batches)."""
+    return compare({k: v for k, (v, _) in VERDICTS.items()}, batches=BATCHES, seed=0)
+
+
+# ---------------------------------------------------------------- data order and seeds
+
+
+def test_batch_order_is_a_permutation_per_epoch() -> None:
+    idx = batch_order(1000, 100, 25, seed=3)
+    assert idx.shape == (25, 100)
+    for epoch in range(2):
+        rows = idx[10 * epoch: 10 * epoch + 10].ravel()
+        assert sorted(rows.tolist()) == list(range(1000))
+    assert not np.array_equal(idx[:10], idx[10:20])
+    np.testing.assert_array_equal(idx, batch_order(1000, 100, 25, seed=3))
+    assert not np.array_equal(idx, batch_order(1000, 100, 25, seed=4))
+
+
+def test_layer_seeds_differ() -> None:
+    assert len(set(layer_seeds(0))) == 3
+    assert layer_seeds(0) != layer_seeds(1)
+
+
+def test_classic_initializers() -> None:
+    assert next(iter(classic.CLASSIC)) == "All Zeros"
+    assert len(classic.CLASSIC) == 10
+    for name, init in classic.CLASSIC.items():
+        a = init((256, 128), seed=1)
+        assert a.shape == (256, 128), name
+        assert a.dtype == np.float32, name
+        np.testing.assert_array_equal(a, init((256, 128), seed=1))
+    assert classic.general_rule((784, 10), seed=0).max() <= 1 / 28
+    assert np.abs(classic.truncated_normal_01((1000, 100), seed=0)).max() <= 0.2
+    u = classic.uniform_0_1((1000, 100), seed=0)
+    assert u.min() >= 0
+    assert u.max() < 1
+
+
+# ---------------------------------------------------------------- training runs
+
+
+@pytest.mark.slow
+def test_same_seed_identical_losses_different_seed_different() -> None:
+    a = train("he_normal", batches=20, seed=0)
+    b = train("he_normal", batches=20, seed=0)
+    c = train("he_normal", batches=20, seed=1)
+    np.testing.assert_array_equal(a.losses, b.losses)
+    assert a.val_accuracy == b.val_accuracy
+    assert not np.array_equal(a.losses, c.losses)
+    assert a.batches == 20
+    assert len(a.losses) == 20
+    assert a.epochs == pytest.approx(20 / (4000 // 128))
+    assert a.seed == 0
+
+
+@pytest.mark.slow
+def test_train_matches_single_compare() -> None:
+    run = train(classic.normal_01, batches=10, seed=2)
+    cmp = compare([classic.normal_01], batches=10, seed=2)
+    np.testing.assert_array_equal(run.losses, cmp.runs["normal_01"].losses)
+
+
+@pytest.mark.slow
+def test_all_networks_see_the_same_batches() -> None:
+    cmp = compare(["he_normal", "he_normal"], batches=15, seed=0)
+    assert list(cmp.runs) == ["he_normal", "he_normal #2"]
+    np.testing.assert_allclose(cmp.runs["he_normal"].losses, cmp.runs["he_normal #2"].losses,
+                               rtol=1e-4)
+
+
+def test_default_epochs_is_two(shared: Comparison) -> None:
+    run = train("zeros", epochs=0.1)
+    assert run.batches == round(0.1 * (4000 // 128))
+    with pytest.raises(ValueError, match="not both"):
+        train("zeros", epochs=1, batches=3)
+    with pytest.raises(ValueError, match="batch_size"):
+        train("zeros", batches=3, batch_size=0)
+
+
+def test_comparison_table(shared: Comparison) -> None:
+    text = str(shared)
+    assert f"After {BATCHES} batches" in text
+    for name in VERDICTS:
+        assert name in text
+    assert "val acc" in text
+    assert "last loss" in text
+    run = shared["he_normal"]
+    assert len(run.losses[:100]) == 100
+    assert run.last_loss == run.losses[-1]
+
+
+def test_zeros_stay_at_chance(shared: Comparison) -> None:
+    zeros = shared["zeros"]
+    assert zeros.mean_loss() == pytest.approx(math.log(10), abs=0.01)
+    assert zeros.val_accuracy == pytest.approx(0.1, abs=0.02)
+
+
+def test_good_initializers_learn(shared: Comparison) -> None:
+    for name, (_, should_pass) in VERDICTS.items():
+        run = shared[name]
+        if should_pass:
+            assert run.val_accuracy > 0.88, name
+            assert run.mean_loss() < run.losses[:10].mean() / 5, name
+
+
+# ---------------------------------------------------------------- verdicts
+
+
+@pytest.mark.parametrize("name", list(VERDICTS))
+def test_verdicts(shared: Comparison, name: str) -> None:
+    expected = VERDICTS[name][1]
+    result = loss_decrease_result(name, shared[name], shared["glorot_uniform"])
+    assert result.passed is expected, result.describe()
+    assert result.check == "training"
+    assert result.n == BATCHES
+    json.dumps(result.to_dict())  # JSON-safe
+
+
+def test_verdict_margins_are_wide(shared: Comparison) -> None:
+    """The passing ones are far from the limits, the failing ones far past them."""
+    ref = shared["glorot_uniform"].mean_loss()
+    for name, (_, should_pass) in VERDICTS.items():
+        ratio = shared[name].mean_loss() / ref
+        assert (ratio < 5) if should_pass else (ratio > 25), (name, ratio)
+
+
+@pytest.mark.slow
+def test_check_training_end_to_end(shared: Comparison) -> None:
+    good = check_training("he_normal", seed=0)
+    bad = check_training("zeros", seed=0)
+    assert good.passed, good.describe()
+    assert not bad.passed
+    assert "did not learn" in bad.message
+    # the pairwise run agrees with the shared vectorized run (same batches and seed)
+    assert good.statistic == pytest.approx(shared["he_normal"].mean_loss(), rel=0.1)
+    assert good.target == pytest.approx(shared["glorot_uniform"].mean_loss(), rel=0.1)
+    assert good.interval == (0.0, pytest.approx(min(MAX_LOSS, 20 * good.target)))
+
+
+def test_raising_initializer_gives_failed_record() -> None:
+    result = check_training(raising)
+    assert not result.passed
+    assert "deliberately broken" in result.message
+    assert result.details["error_type"] == "InitializerError"
+
+
+@pytest.mark.slow
+def test_non_finite_training_fails() -> None:
+    result = check_training(huge, batches=20)
+    assert not result.passed
+    assert "NaN/Inf" in result.message
+    json.dumps(result.to_dict())
