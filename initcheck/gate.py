@@ -335,9 +335,16 @@ class Engine:
         if self._initializer is None:
             from initcheck.sampling import resolve
 
-            self._initializer = resolve(
-                self.obj, name=self.source.name, timeout=self.settings.timeout
-            )
+            try:
+                self._initializer = resolve(
+                    self.obj, name=self.source.name, timeout=self.settings.timeout
+                )
+            except (TypeError, ValueError) as exc:
+                pytest.fail(
+                    f"initcheck: {self.source.target!r} ({self.source.origin}) is not a usable "
+                    f"initializer: {exc}",
+                    pytrace=False,
+                )
         return self._initializer
 
     @property
