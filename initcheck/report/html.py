@@ -135,17 +135,18 @@ def normalize_comparisons(comparisons: Iterable[Any] | None) -> list[dict[str, A
 def training_curves(result: Mapping[str, Any]) -> dict[str, list[float]]:
     """Loss curves in a training result's details: its own and the references'.
 
-    Read keys: ``losses`` (this initializer), ``reference_losses`` (a list, named by
-    ``reference``, or a dict name → list), ``curves``/``runs`` (dict name → list or
+    Read keys: ``losses`` or ``loss_curve`` (this initializer), ``reference_losses`` or
+    ``reference_loss_curve`` (a list, named by ``reference``, or a dict name → list), ``curves``/``runs`` (dict name → list or
     name → {"losses": [...]}).
     """
     details = result.get("details") or {}
     curves: dict[str, list[float]] = {}
     if not isinstance(details, Mapping):
         return curves
-    if details.get("losses") is not None:
-        curves[str(result.get("initializer", "initializer"))] = _losses(details["losses"])
-    ref = details.get("reference_losses")
+    own = details.get("losses", details.get("loss_curve"))
+    if own is not None:
+        curves[str(result.get("initializer", "initializer"))] = _losses(own)
+    ref = details.get("reference_losses", details.get("reference_loss_curve"))
     if isinstance(ref, Mapping):
         curves.update({str(k): _losses(v) for k, v in ref.items()})
     elif ref is not None:
