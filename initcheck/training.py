@@ -542,8 +542,9 @@ def loss_decrease_result(
         passed = False
         message = (
             f"the network did not learn: mean loss over the last {LAST_K} batches is "
-            f"{stat:.3g} {where} (chance is ln 10 = {CHANCE_LOSS:.3f}; must be <= "
-            f"{MAX_LOSS:.3f}; validation accuracy {100 * run.val_accuracy:.1f}%)."
+            f"{stat:.3g} {where}, {'above' if stat > CHANCE_LOSS else 'near'} chance level "
+            f"(ln 10 = {CHANCE_LOSS:.3f}; must be <= {MAX_LOSS:.3f}); validation accuracy "
+            f"{100 * run.val_accuracy:.1f}%."
         )
     elif stat > MAX_RATIO * ref:
         passed = False
