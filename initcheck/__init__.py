@@ -25,7 +25,7 @@ if TYPE_CHECKING:
         assert_variance_scaling,
         assert_zero_centered,
     )
-    from initcheck.fans import Fans, compute_fans
+    from initcheck.fans import Fans, KernelLayout, compute_fans
     from initcheck.results import CheckResult, Report
     from initcheck.settings import Settings
     from initcheck.training import Comparison, TrainingRun, compare, train
@@ -36,6 +36,7 @@ __all__ = [
     "Fans",
     "InitCheckFailure",
     "InitializerError",
+    "KernelLayout",
     "Report",
     "Settings",
     "TrainingRun",
@@ -60,6 +61,7 @@ _LAZY = {
     "assert_zero_centered": "initcheck.assertions",
     "Fans": "initcheck.fans",
     "compute_fans": "initcheck.fans",
+    "KernelLayout": "initcheck.fans",
     "CheckResult": "initcheck.results",
     "Report": "initcheck.results",
     "Settings": "initcheck.settings",

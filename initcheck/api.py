@@ -9,7 +9,7 @@ from typing import Any
 from initcheck import recording
 from initcheck._version import __version__
 from initcheck.checks import check_centering, check_scaling, check_symmetry, check_variance
-from initcheck.fans import Layout, check_layout, compute_fans
+from initcheck.fans import KernelLayout, Layout, as_layout
 from initcheck.results import CheckResult, Report
 from initcheck.samples import collect
 from initcheck.sampling import Initializer, resolve
@@ -30,14 +30,21 @@ DEFAULT_SHAPES: tuple[tuple[int, ...], ...] = (
 )
 
 
-def default_shapes(layout: Layout) -> tuple[tuple[int, ...], ...]:
-    """The default shapes in ``layout`` (PyTorch: ``(out, in, *kernel)``)."""
-    if layout == "keras":
-        return DEFAULT_SHAPES
-    return tuple((s[-1], s[-2], *s[:-2]) for s in DEFAULT_SHAPES)
+def default_shapes(layout: Layout | KernelLayout) -> tuple[tuple[int, ...], ...]:
+    """The default shapes in ``layout`` (PyTorch: ``(out, in, *kernel)``); only the conv
+    kernels for transposed and depthwise layouts."""
+    kind = as_layout(layout)
+    shapes = DEFAULT_SHAPES if kind.layer == "standard" else DEFAULT_SHAPES[3:]
+    if kind.framework == "torch":
+        shapes = tuple((s[-1], s[-2], *s[:-2]) for s in shapes)
+    if kind.groups > 1:
+        shapes = tuple(s for s in shapes if kind.groups_fit(s))
+    return shapes
 
 
-def normalize_shapes(shape: Any, layout: Layout = "keras") -> tuple[tuple[int, ...], ...]:
+def normalize_shapes(
+    shape: Any, layout: Layout | KernelLayout = "keras"
+) -> tuple[tuple[int, ...], ...]:
     """Accept ``None`` (defaults), one shape ``(in, out)`` or a sequence of shapes."""
     if shape is None:
         return default_shapes(layout)
@@ -79,7 +86,7 @@ def check(
     init: Any,
     *,
     variance: TargetSpec | None = None,
-    layout: Layout = "keras",
+    layout: Layout | KernelLayout = "keras",
     shapes: Any = None,
     seed: int = 0,
     train: bool = False,
@@ -99,7 +106,9 @@ def check(
             callable ``(shape, dtype=None) -> array`` (optionally accepting ``seed=``).
         variance: the variance target: ``"lecun"``, ``"glorot"``/``"xavier"``,
             ``"he"``/``"kaiming"``, a number, or a callable ``(fan_in, fan_out) -> var``.
-        layout: ``"keras"`` for ``(*kernel, in, out)``, ``"torch"`` for ``(out, in, *kernel)``.
+        layout: ``"keras"`` for ``(*kernel, in, out)``, ``"torch"`` for ``(out, in, *kernel)``,
+            or a :class:`~initcheck.fans.KernelLayout` for transposed, depthwise and grouped
+            convolutions.
         shapes: kernel shapes to draw (default: :data:`DEFAULT_SHAPES`).
         seed: the seed all draws derive from; the same seed gives the same report.
         train: also run the MNIST early-training check (a few seconds).
@@ -115,7 +124,7 @@ def check(
         >>> report.passed
         True
     """
-    check_layout(layout)
+    layout = as_layout(layout)
     settings = Settings.of(settings, seed=seed, **options)
     initializer = resolve(init, name=name, timeout=settings.timeout)
     target = resolve_target(variance) if variance is not None else None
@@ -133,7 +142,7 @@ def check(
         results=tuple(results),
         settings={
             **settings.to_dict(),
-            "layout": layout,
+            "layout": str(layout),
             "variance": target.label if target else None,
             "shapes": [list(s) for s in kernel_shapes],
             "train": train,
@@ -146,14 +155,14 @@ def run_checks(
     initializer: Initializer,
     shapes: tuple[tuple[int, ...], ...],
     *,
-    layout: Layout,
+    layout: KernelLayout,
     target: Any,
     settings: Settings,
     only: Iterable[str] = ("symmetry", "centering", "variance", "scaling"),
 ) -> list[CheckResult]:
     """Draw once, then run the requested checks on the same samples."""
     only = set(only)
-    distinct_fans = len({compute_fans(s, layout) for s in shapes}) >= 2
+    distinct_fans = len({layout.fans(s) for s in shapes}) >= 2
     if target is None:
         only.discard("variance")
     if not distinct_fans:

@@ -12,7 +12,7 @@ from typing import Any
 from initcheck import recording
 from initcheck.api import normalize_shapes, run_checks
 from initcheck.errors import InitCheckFailure
-from initcheck.fans import Layout, check_layout, compute_fans
+from initcheck.fans import KernelLayout, Layout, as_layout
 from initcheck.results import CheckResult
 from initcheck.sampling import resolve
 from initcheck.settings import Settings
@@ -33,11 +33,11 @@ def _run(
     shape: Any,
     *,
     target: TargetSpec | None,
-    layout: Layout,
+    layout: Layout | KernelLayout,
     name: str | None,
     options: dict[str, Any],
 ) -> CheckResult:
-    check_layout(layout)
+    layout = as_layout(layout)
     settings = Settings.of(**options)
     initializer = resolve(init, name=name, timeout=settings.timeout)
     resolved = resolve_target(target) if target is not None else None
@@ -55,7 +55,7 @@ def assert_breaks_symmetry(
     init: Any,
     shape: Any = None,
     *,
-    layout: Layout = "keras",
+    layout: Layout | KernelLayout = "keras",
     name: str | None = None,
     **options: Any,
 ) -> CheckResult:
@@ -73,7 +73,7 @@ def assert_zero_centered(
     shape: Any = None,
     *,
     variance: TargetSpec | None = None,
-    layout: Layout = "keras",
+    layout: Layout | KernelLayout = "keras",
     name: str | None = None,
     **options: Any,
 ) -> CheckResult:
@@ -90,7 +90,7 @@ def assert_variance(
     target: TargetSpec,
     shape: Any = None,
     *,
-    layout: Layout = "keras",
+    layout: Layout | KernelLayout = "keras",
     name: str | None = None,
     **options: Any,
 ) -> CheckResult:
@@ -109,7 +109,7 @@ def assert_variance_scaling(
     target: TargetSpec | None = None,
     *,
     shapes: Any = None,
-    layout: Layout = "keras",
+    layout: Layout | KernelLayout = "keras",
     name: str | None = None,
     **options: Any,
 ) -> CheckResult:
@@ -119,9 +119,9 @@ def assert_variance_scaling(
     Raises:
         ValueError: fewer than two shapes with different fans.
     """
-    check_layout(layout)
+    layout = as_layout(layout)
     kernel_shapes = normalize_shapes(shapes, layout)
-    if len({compute_fans(s, layout) for s in kernel_shapes}) < 2:
+    if len({layout.fans(s) for s in kernel_shapes}) < 2:
         raise ValueError(
             "assert_variance_scaling needs at least 2 shapes with different fans. "
             f"Received: shapes={shapes!r}"

@@ -16,7 +16,7 @@ import numpy as np
 
 from initcheck import stats
 from initcheck.errors import InitializerError
-from initcheck.fans import Fans, Layout, compute_fans
+from initcheck.fans import Fans, KernelLayout, Layout, as_layout
 from initcheck.sampling import Initializer
 from initcheck.settings import Settings
 from initcheck.targets import VarianceTarget
@@ -67,7 +67,7 @@ class Samples:
     """Draws of one initializer over a set of shapes."""
 
     initializer: str
-    layout: Layout
+    layout: KernelLayout
     target: VarianceTarget | None
     shapes: list[ShapeDraws]
     heads: dict[tuple[int, ...], np.ndarray] = field(default_factory=dict)
@@ -129,7 +129,7 @@ def collect(
     init: Initializer,
     shapes: Sequence[tuple[int, ...]],
     *,
-    layout: Layout = "keras",
+    layout: Layout | KernelLayout = "keras",
     target: VarianceTarget | None = None,
     settings: Settings | None = None,
     needs: Iterable[str] = ("variance", "mean", "per_shape", "heads"),
@@ -139,7 +139,7 @@ def collect(
     Args:
         init: a resolved initializer (:func:`initcheck.sampling.resolve`).
         shapes: kernel shapes in ``layout``.
-        layout: ``"keras"`` or ``"torch"``.
+        layout: ``"keras"``, ``"torch"`` or a :class:`~initcheck.fans.KernelLayout`.
         target: the variance target used to standardize values (``None``: each draw's std).
         settings: statistical settings (sample sizes follow from them).
         needs: what the values must support: ``"variance"``/``"mean"`` (pooled),
@@ -150,11 +150,12 @@ def collect(
         :class:`Samples`; if the initializer misbehaves, ``Samples.error`` says how.
     """
     settings = settings or Settings()
+    layout = as_layout(layout)
     needs = set(needs)
     per_shape = [
         ShapeDraws(
             shape=tuple(shape),
-            fans=(fans := compute_fans(shape, layout)),
+            fans=(fans := layout.fans(shape)),
             target_std=target.std(fans) if target is not None else None,
         )
         for shape in shapes
@@ -181,8 +182,8 @@ def _draw_all(init: Initializer, samples: Samples, needs: set[str], settings: Se
         _draw(init, s, i, settings)
     if "heads" in needs:
         for s in shapes:
-            units = s.shape[-1] if samples.layout == "keras" else s.shape[0]
-            head = (units, units)
+            units = samples.layout.n_units(s.shape)
+            head = samples.layout.dense_shape(units, units)
             if head not in samples.heads:
                 samples.heads[head] = init.draw(head, seed=draw_seed(settings.seed, 2**20, units))
     statistical = needs & {"variance", "mean", "per_shape"}

@@ -185,6 +185,15 @@ def _validate(raw: Any, shape: tuple[int, ...], name: str) -> np.ndarray:
     return out
 
 
+def _framework_adapter(init: Any, name: str | None) -> Initializer | None:
+    """PyTorch and JAX initializers (:mod:`initcheck.frameworks`), else ``None``."""
+    try:
+        from initcheck.frameworks import adapt
+    except ImportError:  # pragma: no cover - the adapters module is optional during development
+        return None
+    return adapt(init, name=name)
+
+
 def _from_keras_instance(obj: Any, name: str | None = None) -> Initializer:
     cls = type(obj)
     config = obj.get_config()
@@ -264,6 +273,8 @@ def resolve(init: Any, *, name: str | None = None, timeout: float | None = None)
             f"{init.__name__} is a class but not a Keras initializer class; pass an instance "
             "or a callable (shape, dtype=None) -> array."
         )
+    elif (adapted := _framework_adapter(init, name)) is not None:
+        resolved = adapted
     elif callable(init):
         resolved = _from_callable(init, name=name)
     else:

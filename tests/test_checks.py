@@ -206,3 +206,24 @@ def test_same_seed_same_report_and_json_safe():
     b_ = initcheck.check("he_normal", variance="he", seed=3).to_dict()
     assert json.dumps(a, sort_keys=True) == json.dumps(b_, sort_keys=True)
     assert initcheck.CheckResult.from_dict(a["results"][2]).to_dict() == a["results"][2]
+
+
+def test_keras_he_on_a_transposed_conv_kernel_follows_the_wrong_fan():
+    # Keras computes a Conv2DTranspose kernel's fans swapped: (k, k, out, in) is read as
+    # fan_in = out·k. Described correctly, the scaling law exposes it.
+    transposed = initcheck.KernelLayout("keras", "conv_transpose")
+    shapes = [(3, 3, 64, 16), (3, 3, 8, 32), (5, 5, 16, 16)]
+    with pytest.raises(InitCheckFailure, match="follows 2/fan_out; the target is 2/fan_in"):
+        initcheck.assert_variance_scaling("he_normal", "he", shapes=shapes, layout=transposed)
+    initcheck.assert_variance_scaling("he_normal", "he_fan_out", shapes=shapes, layout=transposed)
+
+
+def test_depthwise_kernel_units_and_fans():
+    depthwise = initcheck.KernelLayout("keras", "depthwise")
+
+    def he_depthwise(shape, dtype=None, seed=None):
+        return np.random.default_rng(seed).normal(0, math.sqrt(2 / math.prod(shape[:-2])), shape)
+
+    report = initcheck.check(he_depthwise, variance="he", layout=depthwise)
+    assert report.passed, str(report)
+    assert not initcheck.check("he_normal", variance="he", layout=depthwise)["scaling"].passed

@@ -72,3 +72,45 @@ def test_target_type_errors():
     bad = resolve_target(lambda fi, fo: -1)
     with pytest.raises(ValueError, match="positive finite number"):
         bad.variance(Fans(3, 4))
+
+
+@pytest.mark.parametrize(
+    ("layout", "shape", "expected"),
+    [
+        # Keras Conv2DTranspose kernel (k, k, out, in): each output sums over in·k inputs
+        (("keras", "conv_transpose"), (3, 3, 32, 16), (144, 288)),
+        # Keras DepthwiseConv2D kernel (k, k, in, multiplier): each output sums over k inputs
+        (("keras", "depthwise"), (3, 3, 16, 2), (9, 18)),
+        # PyTorch grouped conv (out, in/groups, k, k)
+        (("torch", "standard", 4), (32, 4, 3, 3), (36, 72)),
+        # PyTorch ConvTranspose (in, out/groups, k, k)
+        (("torch", "conv_transpose", 2), (16, 8, 3, 3), (72, 72)),
+        (("torch", "conv_transpose"), (16, 8, 3, 3), (144, 72)),
+    ],
+)
+def test_kernel_layouts(layout, shape, expected):
+    from initcheck.fans import KernelLayout
+
+    assert compute_fans(shape, KernelLayout(*layout)) == Fans(*expected)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"framework": "torch", "layer": "depthwise"}, "groups=in_channels"),
+        ({"layer": "transposed"}, "layer='transposed'"),
+        ({"groups": 0}, "groups=0"),
+    ],
+)
+def test_kernel_layout_validation(kwargs, match):
+    from initcheck.fans import KernelLayout
+
+    with pytest.raises(ValueError, match=match):
+        KernelLayout(**kwargs)
+
+
+def test_groups_must_divide_the_output_axis():
+    from initcheck.fans import KernelLayout
+
+    with pytest.raises(ValueError, match="not divisible by groups=3"):
+        compute_fans((3, 3, 8, 16), KernelLayout(groups=3))

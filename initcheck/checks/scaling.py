@@ -78,7 +78,7 @@ def check_scaling(samples: Samples, settings: Settings) -> CheckResult:
     best_text = (
         "a constant Var = {:.4g} (no fan dependence)".format(fits[best]["scale"])
         if best == "constant"
-        else f"{fits[best]['scale']:.3g}/{best}"
+        else f"{fits[best]['scale']:.2g}/{best}"
     )
 
     target = samples.target
@@ -88,7 +88,7 @@ def check_scaling(samples: Samples, settings: Settings) -> CheckResult:
         _, resid, _ = _fit(log_v, se, -log_t)
     else:
         fan_best = min(FAN_RULES, key=lambda r: fits[r]["chi2"])
-        law = f"{fits[fan_best]['scale']:.3g}/{fan_best} (best-fitting fan rule)"
+        law = f"{fits[fan_best]['scale']:.2g}/{fan_best} (best-fitting fan rule)"
         resid = fits[fan_best]["resid"]
 
     half_band = 2 * math.log1p(settings.std_tolerance)
@@ -133,8 +133,9 @@ def check_scaling(samples: Samples, settings: Settings) -> CheckResult:
         )
     elif passed:
         msg = (
-            f"Var(W) follows {law} across {n_shapes} shapes within ×{(1 + settings.std_tolerance) ** 2:.4g} "
-            f"(max/min ratio {spread:.3f}); best fit {best_text}."
+            f"Var(W) follows {law} across {n_shapes} shapes within "
+            f"×{(1 + settings.std_tolerance) ** 2:.4g} (max/min ratio {spread:.3f}); "
+            f"best fit {best_text}."
         )
     else:
         bad = [s.shape for s, o in zip(shapes, off, strict=True) if o]

@@ -25,7 +25,6 @@ from __future__ import annotations
 import numpy as np
 
 from initcheck.checks._common import sampling_failure
-from initcheck.fans import units_matrix
 from initcheck.results import CheckResult
 from initcheck.samples import Samples
 from initcheck.settings import Settings
@@ -70,7 +69,7 @@ def _inspect(samples: Samples, index: int, seed: int) -> tuple[str | None, dict]
             f"constant kernel: all {w.size} values equal {w.flat[0]:.6g} on shape {s.shape}",
             info,
         )
-    u = units_matrix(w, samples.layout)
+    u = samples.layout.units_matrix(w)
     info["units"] = int(u.shape[1])
     rank = int(np.linalg.matrix_rank(u))
     info["rank"] = rank
@@ -87,10 +86,10 @@ def _inspect(samples: Samples, index: int, seed: int) -> tuple[str | None, dict]
             f"(numerical rank 1 of {min(u.shape)})"
         ), info
     units = u.shape[1]
-    head = samples.heads.get((units, units))
+    head = samples.heads.get(samples.layout.dense_shape(units, units))
     if head is None or units < 2:
         return None, info
-    w2 = head if samples.layout == "keras" else head.T
+    w2 = samples.layout.dense_matrix(head)
     h, g = _forward_backward(u, w2, np.random.default_rng(seed))
     pair = _duplicate_pair(h)
     if pair:
@@ -114,7 +113,7 @@ def _similarity(samples: Samples, max_units: int = 24) -> dict | None:
     if not drawn:
         return None
     s = max(drawn, key=lambda s: s.n)
-    u = units_matrix(s.draws[0], samples.layout)[:, :max_units]
+    u = samples.layout.units_matrix(s.draws[0])[:, :max_units]
     norms = np.linalg.norm(u, axis=0)
     norms[norms == 0] = 1.0
     cos = (u.T @ u) / np.outer(norms, norms)
