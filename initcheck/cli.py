@@ -68,8 +68,9 @@ $INITCHECK_MNIST points to), and prints validation accuracy and losses. The SPEC
 "classic" (or --classic) stands for the notebook's initializers (all zeros, all ones,
 uniform ranges, the general rule, normal and truncated normal stddev 0.1); alone it
 trains for {CLASSIC_BATCHES} batches unless --epochs/--batches say otherwise.
-With --report, the static checks also run on every initializer (skip with --no-checks);
-their verdicts are shown in the report and do not change the exit code.
+With --report, the static checks also run on every initializer, on the network's kernel
+shapes (784, 256), (256, 128), (128, 10) (skip with --no-checks); their verdicts are
+shown in the report and do not change the exit code.
 exit codes: 0 trained, 1 an initializer raised or returned bad weights, 2 usage or load
 error.
 """
@@ -373,10 +374,11 @@ def cmd_compare(args: argparse.Namespace) -> int:
         reports = []
         if args.report and args.checks:
             from initcheck.api import check
+            from initcheck.training import KERNEL_SHAPES
 
             for i, (name, init) in enumerate(inits.items(), 1):
                 progress.update(f"checking {name} ({i}/{len(inits)})")
-                reports.append(check(init, name=name, seed=args.seed))
+                reports.append(check(init, name=name, seed=args.seed, shapes=KERNEL_SHAPES))
     view = normalize_comparisons([comparison])[0]
     first = next(iter(comparison.runs.values()))
     header = (f"After {first.batches} batches ({first.epochs:.3g} epochs, batch "
@@ -397,8 +399,12 @@ def cmd_compare(args: argparse.Namespace) -> int:
             settings["checks"] = {k: v for k, v in reports[0].settings.items()
                                   if k not in ("versions", "seed", "train")}
             settings["versions"] = reports[0].settings.get("versions", {})
+        titled = {"title": "the classic notebook's initializers" if classic_only
+                  else ", ".join(inits), "runs": comparison.runs,
+                  "batch_size": comparison.batch_size, "seed": comparison.seed,
+                  "data": comparison.data_source}
         path = write_html_report(
-            args.report, reports, comparisons=[comparison], settings=settings,
+            args.report, reports, comparisons=[titled], settings=settings,
             title="initcheck: the classic initializer comparison" if classic_only
             else "initcheck comparison")
         _say(args, f"report written to {path}")

@@ -121,6 +121,9 @@ def normalize_comparisons(comparisons: Iterable[Any] | None) -> list[dict[str, A
                 "comparisons must be initcheck.training.Comparison objects or dicts "
                 f"{{name: {{'losses': [...], ...}}}}. Received: {type(comp).__name__}"
             )
+        if not isinstance(runs, Mapping):
+            raise TypeError(f"a comparison's runs must be a mapping name → run. Received: "
+                            f"{type(runs).__name__}")
         views = [_run_view(name, run) for name, run in runs.items()]
         if not views:
             continue
@@ -136,8 +139,8 @@ def training_curves(result: Mapping[str, Any]) -> dict[str, list[float]]:
     """Loss curves in a training result's details: its own and the references'.
 
     Read keys: ``losses`` or ``loss_curve`` (this initializer), ``reference_losses`` or
-    ``reference_loss_curve`` (a list, named by ``reference``, or a dict name → list), ``curves``/``runs`` (dict name → list or
-    name → {"losses": [...]}).
+    ``reference_loss_curve`` (a list, named by ``reference``, or a dict name → list),
+    ``curves``/``runs`` (dict name → list or name → {"losses": [...]}).
     """
     details = result.get("details") or {}
     curves: dict[str, list[float]] = {}
