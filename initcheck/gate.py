@@ -355,6 +355,22 @@ class Engine:
 
         return resolve_target(self.source.variance)
 
+    @property
+    def layout(self) -> Any:
+        """The layout object :func:`~initcheck.api.run_checks` takes."""
+        from initcheck import fans
+
+        as_layout = getattr(fans, "as_layout", None)
+        return as_layout(self.source.layout) if as_layout else self.source.layout
+
+    def _fans(self, shape: tuple[int, ...]) -> Any:
+        layout = self.layout
+        if hasattr(layout, "fans"):
+            return layout.fans(shape)
+        from initcheck.fans import compute_fans
+
+        return compute_fans(shape, layout)
+
     def _hypothesis_settings(self, *, max_examples: int, shrink: bool) -> Any:
         from hypothesis import HealthCheck, Phase, settings
 
@@ -411,7 +427,7 @@ class Engine:
             results = run_checks(
                 self.initializer,
                 self.shapes(),
-                layout=self.source.layout,  # type: ignore[arg-type]
+                layout=self.layout,
                 target=self.target,
                 settings=self.settings,
                 only=[p for p in self.source.properties if p in STATISTICAL],
@@ -435,19 +451,17 @@ class Engine:
 
     def _check_one(self, prop: str, shape: tuple[int, ...]) -> CheckResult | None:
         from initcheck.api import run_checks
-        from initcheck.fans import compute_fans
 
-        layout = self.source.layout
         shapes: tuple[tuple[int, ...], ...] = (shape,)
         if prop == "scaling":
             reference = SCALING_REFERENCE
-            if compute_fans(reference, layout) == compute_fans(shape, layout):  # type: ignore[arg-type]
+            if self._fans(reference) == self._fans(shape):
                 return None
             shapes = (reference, shape)
         results = run_checks(
             self.initializer,
             shapes,
-            layout=layout,  # type: ignore[arg-type]
+            layout=self.layout,
             target=self.target,
             settings=self.settings,
             only=[prop],

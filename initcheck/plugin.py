@@ -505,6 +505,7 @@ def _fields() -> set[str]:
 def initcheck(request: pytest.FixtureRequest) -> Checker:
     """A checker bound to the session's initcheck settings (``--initcheck-*`` options,
     ``initcheck_*`` ini keys) and this test's ``@pytest.mark.initcheck(...)`` kwargs.
+    Example: ``initcheck.assert_variance(my_he, "he", shape=(784, 256))`` (more: -v).
 
     Methods: ``check``, ``assert_breaks_symmetry``, ``assert_zero_centered``,
     ``assert_variance``, ``assert_variance_scaling``, ``assert_loss_decreases``; each
@@ -532,12 +533,8 @@ def initcheck(request: pytest.FixtureRequest) -> Checker:
 def mnist(pytestconfig: pytest.Config) -> Any:
     """The MNIST dataset (``initcheck.mnist.load_mnist``), loaded once per session (per
     xdist worker) from ``--initcheck-mnist PATH`` / ``initcheck_mnist`` /
-    ``$INITCHECK_MNIST``, else the bundled subset.
-
-    .. code-block:: python
-
-        def test_data(mnist):
-            assert mnist.x_train.shape[1:] == (784,)
+    ``$INITCHECK_MNIST``, else the bundled subset. Example:
+    ``def test_data(mnist): assert mnist.x_train.shape[1:] == (784,)``.
     """
     from initcheck.mnist import load_mnist
 
@@ -547,15 +544,40 @@ def mnist(pytestconfig: pytest.Config) -> Any:
 # ----------------------------------------------------------------- recording results
 
 
-def _recording(item: pytest.Item, when: str) -> Iterator[None]:
-    from initcheck.recording import recording
+class _Records(list):  # type: ignore[type-arg]
+    """A recorder list that equals only itself, so nested recorders (a test running
+    pytest in-process, or a user's own ``recording()``) never remove each other."""
 
-    with recording() as records:
-        try:
-            return (yield)
-        finally:
-            if records:
-                item.stash.setdefault(PHASE_KEY, {})[when] = list(records)
+    def __eq__(self, other: object) -> bool:
+        return self is other
+
+    def extend(self, results: Any) -> None:
+        """Keep results only if this is the innermost test's recorder (a test that runs
+        pytest in-process must not collect the inner tests' results)."""
+        from initcheck.recording import _recorders
+
+        mine = [r for r in _recorders if isinstance(r, _Records)]
+        if not mine or mine[-1] is self:
+            super().extend(results)
+
+    __hash__ = object.__hash__  # type: ignore[assignment]
+
+
+def _recording(item: pytest.Item, when: str) -> Iterator[None]:
+    from initcheck import recording
+
+    records = _Records()
+    recorders = recording._recorders
+    recorders.append(records)
+    try:
+        return (yield)
+    finally:
+        for i, recorder in enumerate(recorders):
+            if recorder is records:
+                del recorders[i]
+                break
+        if records:
+            item.stash.setdefault(PHASE_KEY, {})[when] = list(records)
 
 
 @pytest.hookimpl(wrapper=True)
