@@ -27,7 +27,9 @@ __all__ = [
 ]
 
 #: Display order of the properties in the summary.
-CHECK_ORDER = ("symmetry", "centering", "variance", "scaling", "training")
+CHECK_ORDER = (
+    "symmetry", "degeneracy", "centering", "variance", "scaling", "tails", "seeds", "training",
+)
 _TEMPLATE = "report.html.j2"
 
 
