@@ -199,9 +199,22 @@ def _from_torch(init: Callable[..., Any], name: str | None) -> Initializer:
 def _from_jax(init: Callable[..., Any], name: str | None) -> Initializer:
     jax = sys.modules["jax"]
     make_key = getattr(jax.random, "key", None) or jax.random.PRNGKey
+    # Compiled once per (shape, dtype): eager dispatch costs milliseconds per call, and the
+    # sampler calls thousands of times. An initializer that cannot be traced (Python
+    # control flow on values, host callbacks) is called eagerly instead.
+    compiled = jax.jit(init, static_argnums=(1, 2))
+    state = {"jit": True}
 
     def call(shape: tuple[int, ...], seed: int, dtype: str) -> Any:
-        out = init(make_key(seed), shape, jax.numpy.dtype(dtype))
+        key, jdtype = make_key(seed), jax.numpy.dtype(dtype)
+        out = None
+        if state["jit"]:
+            try:
+                out = compiled(key, shape, jdtype)
+            except Exception:
+                state["jit"] = False
+        if not state["jit"]:
+            out = init(key, shape, jdtype)
         return np.asarray(out) if hasattr(out, "__array__") else out
 
     return Initializer(name=name or _jax_name(init), kind="jax", seedable=True, call=call)

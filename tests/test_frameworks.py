@@ -1,0 +1,134 @@
+"""PyTorch and JAX initializers through the adapters (skipped without the extras)."""
+
+import functools
+import math
+
+import numpy as np
+import pytest
+
+import initcheck
+from initcheck.frameworks import adapt
+
+# (out, in) and (out, in, k, k): in ≠ out and k > 1, so fan swaps and receptive-field
+# mistakes are visible
+TORCH_SHAPES = [(128, 64), (32, 256), (16, 8, 3, 3)]
+JAX_SHAPES = [(64, 128), (256, 32)]  # (in, out); few shapes: JAX compiles once per shape
+CORE = ["symmetry", "centering", "variance", "scaling"]
+
+
+@pytest.fixture
+def torch():
+    return pytest.importorskip("torch", reason="the initcheck[torch] extra is not installed")
+
+
+@pytest.fixture
+def jax():
+    return pytest.importorskip("jax", reason="the initcheck[jax] extra is not installed")
+
+
+def torch_check(init, variance, **kwargs):
+    kwargs.setdefault("checks", CORE)
+    return initcheck.check(init, variance=variance, layout="torch", shapes=TORCH_SHAPES, **kwargs)
+
+
+def test_kaiming_normal_relu_passes_he(torch):
+    init = functools.partial(torch.nn.init.kaiming_normal_, nonlinearity="relu")
+    report = initcheck.check(init, variance="he", layout="torch", shapes=TORCH_SHAPES)
+    assert report.passed, str(report)
+    assert report.initializer == "torch.nn.init.kaiming_normal_(nonlinearity='relu')"
+
+
+def test_nn_linear_default_passes_at_its_true_variance(torch):
+    # nn.Linear.reset_parameters: kaiming_uniform_(a=√5) → U(±1/√fan_in), Var = 1/(3 fan_in)
+    def linear_default(tensor):
+        out_features, in_features = tensor.shape
+        tensor.copy_(torch.nn.Linear(in_features, out_features).weight)
+        return tensor
+
+    true_variance = lambda fan_in, fan_out: 1 / (3 * fan_in)  # noqa: E731
+    report = initcheck.check(
+        linear_default,
+        variance=true_variance,
+        layout="torch",
+        shapes=[(128, 64), (32, 256)],
+        checks=CORE,
+    )
+    assert report.passed, str(report)
+    same = torch_check(
+        functools.partial(torch.nn.init.kaiming_uniform_, a=math.sqrt(5)), true_variance
+    )
+    assert same.passed, str(same)
+    # …and it is *not* He: declared as He it fails with the variance too small
+    he = torch_check(functools.partial(torch.nn.init.kaiming_uniform_, a=math.sqrt(5)), "he")
+    assert not he["variance"].passed and "too small" in he["variance"].message
+
+
+def test_xavier_uniform_passes_glorot(torch):
+    report = torch_check(torch.nn.init.xavier_uniform_, "glorot")
+    assert report.passed, str(report)
+
+
+def test_kaiming_fan_out_declared_fan_in_fails_scaling(torch):
+    init = functools.partial(torch.nn.init.kaiming_normal_, mode="fan_out", nonlinearity="relu")
+    report = torch_check(init, "he")
+    scaling = report["scaling"]
+    assert not scaling.passed
+    assert "fan_out" in scaling.message
+
+
+def test_torch_seeds_reproduce_and_leave_global_rng_alone(torch):
+    def no_generator(tensor):  # seeded through torch.manual_seed inside fork_rng
+        return tensor.normal_(0.0, 0.1)
+
+    for init in (torch.nn.init.kaiming_normal_, no_generator):
+        adapted = adapt(init)
+        before = torch.random.get_rng_state().clone()
+        a, b, c = (adapted.draw((16, 8), seed=s) for s in (1, 1, 2))
+        assert torch.equal(before, torch.random.get_rng_state())
+        assert np.array_equal(a, b) and not np.array_equal(a, c)
+
+
+def test_torch_dtypes(torch):
+    adapted = adapt(torch.nn.init.xavier_normal_)
+    for dtype in ("float16", "bfloat16", "float32", "float64"):
+        values = adapted.draw((64, 32), seed=0, dtype=dtype)
+        assert values.shape == (64, 32) and np.isfinite(values).all()
+        assert 0.5 < values.std() / math.sqrt(2 / 96) < 1.5
+
+
+def test_jax_initializers_pass(jax):
+    inits = jax.nn.initializers
+    for init, target in (
+        (inits.he_normal(), "he"),
+        (inits.glorot_uniform(), "glorot"),
+        (inits.lecun_normal(), "lecun"),
+    ):
+        report = initcheck.check(init, variance=target, shapes=JAX_SHAPES, checks=CORE)
+        assert report.passed, str(report)
+    assert adapt(inits.he_normal()).name == "jax.nn.initializers.he_normal"
+
+
+def test_jax_truncated_normal_is_uncorrected(jax):
+    # jax.nn.initializers.truncated_normal(stddev) does not divide by 0.8796: std × 0.88
+    init = jax.nn.initializers.truncated_normal(0.05)
+    report = initcheck.check(init, variance=0.05**2, shapes=JAX_SHAPES, checks=["variance"])
+    assert not report.passed
+    assert "too small" in report["variance"].message
+    assert report["variance"].statistic == pytest.approx(0.8796**2, rel=0.03)
+    assert "truncated_normal" in report.initializer
+
+
+def test_jax_key_function_is_adapted(jax):
+    def mine(key, shape, dtype=None):
+        return jax.random.normal(key, shape, dtype) * 0.1
+
+    adapted = adapt(mine)
+    assert adapted is not None and adapted.kind == "jax"
+    a, b = adapted.draw((8, 4), seed=0), adapted.draw((8, 4), seed=1)
+    assert not np.array_equal(a, b)
+
+
+def test_non_framework_objects_are_left_to_resolve():
+    assert adapt("he_normal") is None
+    assert adapt(lambda shape, dtype=None: np.zeros(shape)) is None
+    assert adapt(3) is None
