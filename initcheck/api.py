@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+import math
 import platform
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 from initcheck import recording
 from initcheck._version import __version__
-from initcheck.checks import check_centering, check_scaling, check_symmetry, check_variance
+from initcheck.checks import (
+    check_centering,
+    check_degeneracy,
+    check_distribution,
+    check_dtypes,
+    check_scaling,
+    check_seeds,
+    check_symmetry,
+    check_tails,
+    check_variance,
+)
+from initcheck.checks.tails import check_family
 from initcheck.fans import KernelLayout, Layout, as_layout
 from initcheck.results import CheckResult, Report
 from initcheck.samples import collect
@@ -16,7 +28,7 @@ from initcheck.sampling import Initializer, resolve
 from initcheck.settings import Settings
 from initcheck.targets import TargetSpec, resolve_target
 
-__all__ = ["DEFAULT_SHAPES", "check", "normalize_shapes"]
+__all__ = ["ALL_CHECKS", "DEFAULT_SHAPES", "check", "normalize_shapes", "run_checks"]
 
 #: Default kernel shapes: dense with in < out and in > out, small and large fans, and
 #: conv1d/2d/3d kernels with kernel size > 1 (Keras layout ``(*kernel, in, out)``).
@@ -82,6 +94,38 @@ def environment() -> dict[str, str]:
     return env
 
 
+ALL_CHECKS: tuple[str, ...] = (
+    "symmetry",
+    "centering",
+    "variance",
+    "scaling",
+    "seeds",
+    "tails",
+    "distribution",
+    "degeneracy",
+    "dtypes",
+    "propagation",
+    "training",
+)
+
+
+def default_checks(
+    *, target: Any, family: str | None, nonlinearity: str | None, train: bool
+) -> tuple[str, ...]:
+    """The checks :func:`check` runs when ``checks`` is not given."""
+    names = ["symmetry", "centering"]
+    if target is not None:
+        names += ["variance", "scaling"]
+    names += ["seeds", "tails", "degeneracy"]
+    if family is not None:
+        names.append("distribution")
+    if nonlinearity is not None:
+        names.append("propagation")
+    if train:
+        names.append("training")
+    return tuple(names)
+
+
 def check(
     init: Any,
     *,
@@ -90,20 +134,27 @@ def check(
     shapes: Any = None,
     seed: int = 0,
     train: bool = False,
+    family: str | None = None,
+    nonlinearity: str | None = None,
+    deterministic: bool = False,
+    checks: Iterable[str] | None = None,
     name: str | None = None,
     settings: Settings | None = None,
     **options: Any,
 ) -> Report:
     """Run initcheck's battery on one initializer.
 
-    Checks symmetry breaking and zero-centering always; variance against the target and
-    the 1/n scaling law across shapes when ``variance`` is given (without a target the
-    scaling law is tested against the best-fitting fan rule); early training on MNIST when
-    ``train=True``.
+    By default: symmetry breaking, zero-centering, seeds, tails and degenerate units;
+    variance against the target and the 1/n scaling law when ``variance`` is given; a
+    goodness-of-fit test when ``family`` is declared; signal propagation through a deep
+    network when ``nonlinearity`` is given; early training on MNIST when ``train=True``.
+    ``checks`` picks the checks explicitly (see :data:`ALL_CHECKS`; ``"dtypes"`` runs only
+    when asked for).
 
     Args:
-        init: a Keras name (``"he_normal"``), a Keras initializer instance or class, or a
-            callable ``(shape, dtype=None) -> array`` (optionally accepting ``seed=``).
+        init: a Keras name (``"he_normal"``), a Keras initializer instance or class, a
+            callable ``(shape, dtype=None) -> array`` (optionally accepting ``seed=``), or
+            a PyTorch/JAX initializer (with the extras installed).
         variance: the variance target: ``"lecun"``, ``"glorot"``/``"xavier"``,
             ``"he"``/``"kaiming"``, a number, or a callable ``(fan_in, fan_out) -> var``.
         layout: ``"keras"`` for ``(*kernel, in, out)``, ``"torch"`` for ``(out, in, *kernel)``,
@@ -112,6 +163,12 @@ def check(
         shapes: kernel shapes to draw (default: :data:`DEFAULT_SHAPES`).
         seed: the seed all draws derive from; the same seed gives the same report.
         train: also run the MNIST early-training check (a few seconds).
+        family: declared distribution family: ``"normal"``, ``"truncated_normal"``,
+            ``"uniform"`` (sharpens the tail check, adds a KS test).
+        nonlinearity: ``"relu"``, ``"tanh"`` or ``"linear"``: check signal propagation.
+        deterministic: the initializer is deterministic by design (identity, ZerO): equal
+            tensors for different seeds are then not a failure.
+        checks: the checks to run, overriding the defaults.
         name: display name of the initializer.
         settings: statistical :class:`~initcheck.settings.Settings`; ``options`` override
             single fields (``alpha=``, ``std_tolerance=``, …).
@@ -128,14 +185,23 @@ def check(
     settings = Settings.of(settings, seed=seed, **options)
     initializer = resolve(init, name=name, timeout=settings.timeout)
     target = resolve_target(variance) if variance is not None else None
+    check_family(family)
     kernel_shapes = normalize_shapes(shapes, layout)
-    results = list(
-        run_checks(initializer, kernel_shapes, layout=layout, target=target, settings=settings)
+    if checks is None:
+        names = default_checks(target=target, family=family, nonlinearity=nonlinearity, train=train)
+    else:
+        names = validate_checks(checks, target=target, family=family)
+    results = run_checks(
+        initializer,
+        kernel_shapes,
+        layout=layout,
+        target=target,
+        settings=settings,
+        only=names,
+        family=family,
+        nonlinearity=nonlinearity,
+        deterministic=deterministic,
     )
-    if train:
-        from initcheck.training import check_training
-
-        results.append(check_training(initializer, seed=seed))
     recording.publish(*results)
     return Report(
         initializer=initializer.name,
@@ -144,11 +210,37 @@ def check(
             **settings.to_dict(),
             "layout": str(layout),
             "variance": target.label if target else None,
+            "family": family,
+            "nonlinearity": nonlinearity,
             "shapes": [list(s) for s in kernel_shapes],
-            "train": train,
+            "checks": list(names),
             "versions": environment(),
         },
     )
+
+
+def validate_checks(checks: Iterable[str], *, target: Any, family: str | None) -> tuple[str, ...]:
+    """Validate a user-given list of check names."""
+    if isinstance(checks, str):
+        checks = [checks]
+    names = tuple(dict.fromkeys(checks))
+    unknown = [c for c in names if c not in ALL_CHECKS]
+    if unknown:
+        raise ValueError(f"Unknown check(s) {unknown}. Valid checks: {list(ALL_CHECKS)}.")
+    if "variance" in names and target is None:
+        raise ValueError("The 'variance' check needs a target: pass variance='he' (or another).")
+    if "distribution" in names and family is None:
+        raise ValueError(
+            "The 'distribution' check needs a declared family: pass family='normal', "
+            "'truncated_normal' or 'uniform'."
+        )
+    return names
+
+
+def _seed_shape(shapes: tuple[tuple[int, ...], ...]) -> tuple[int, ...]:
+    """A shape for the per-initializer checks: the largest one up to 2**16 weights."""
+    small = [s for s in shapes if math.prod(s) <= 2**16] or [min(shapes, key=math.prod)]
+    return max(small, key=math.prod)
 
 
 def run_checks(
@@ -159,30 +251,75 @@ def run_checks(
     target: Any,
     settings: Settings,
     only: Iterable[str] = ("symmetry", "centering", "variance", "scaling"),
+    family: str | None = None,
+    nonlinearity: str | None = None,
+    deterministic: bool = False,
 ) -> list[CheckResult]:
-    """Draw once, then run the requested checks on the same samples."""
-    only = set(only)
-    distinct_fans = len({layout.fans(s) for s in shapes}) >= 2
-    if target is None:
-        only.discard("variance")
-    if not distinct_fans:
-        only.discard("scaling")
-    needs = set()
-    if "symmetry" in only:
-        needs.add("heads")
-    if "centering" in only:
-        needs.add("mean")
-    if "variance" in only:
-        needs.add("variance")
-    if "scaling" in only:
-        needs.add("per_shape")
-    samples = collect(
-        initializer, shapes, layout=layout, target=target, settings=settings, needs=needs
-    )
-    order = [
-        ("symmetry", check_symmetry),
-        ("centering", check_centering),
-        ("variance", check_variance),
-        ("scaling", check_scaling),
-    ]
-    return [fn(samples, settings) for key, fn in order if key in only]
+    """Draw once for the sample-based checks, then run the requested checks in order."""
+    only = list(dict.fromkeys(only))
+    if target is None and "variance" in only:
+        only.remove("variance")
+    if "scaling" in only and len({layout.fans(s) for s in shapes}) < 2:
+        only.remove("scaling")
+    needs = {need for name in only for need in NEEDS.get(name, ())}
+    samples = None
+    if needs or any(name in SAMPLE_CHECKS for name in only):
+        samples = collect(
+            initializer, shapes, layout=layout, target=target, settings=settings, needs=needs
+        )
+    results = []
+    for name in only:
+        if name in SAMPLE_CHECKS:
+            assert samples is not None
+            if name == "tails":
+                results.append(check_tails(samples, settings, family))
+            elif name == "distribution":
+                results.append(check_distribution(samples, settings, family or "normal"))
+            else:
+                results.append(SAMPLE_CHECKS[name](samples, settings))
+        elif name == "seeds":
+            results.append(
+                check_seeds(initializer, _seed_shape(shapes), settings, deterministic=deterministic)
+            )
+        elif name == "dtypes":
+            results.append(
+                check_dtypes(
+                    initializer, _seed_shape(shapes), settings, layout=layout, target=target
+                )
+            )
+        elif name == "propagation":
+            from initcheck.checks.propagation import check_propagation
+
+            results.append(
+                check_propagation(
+                    initializer,
+                    nonlinearity=nonlinearity or "relu",
+                    layout=layout.framework,
+                    settings=settings,
+                )
+            )
+        elif name == "training":
+            from initcheck.training import check_training
+
+            results.append(check_training(initializer, seed=settings.seed))
+    return results
+
+
+# what each sample-based check needs from the draws (see initcheck.samples.collect)
+NEEDS: dict[str, tuple[str, ...]] = {
+    "symmetry": ("heads",),
+    "centering": ("mean",),
+    "variance": ("variance",),
+    "scaling": ("per_shape",),
+    "tails": ("mean",),
+    "distribution": ("mean",),
+}
+SAMPLE_CHECKS: dict[str, Any] = {
+    "symmetry": check_symmetry,
+    "centering": check_centering,
+    "variance": check_variance,
+    "scaling": check_scaling,
+    "tails": check_tails,
+    "distribution": check_distribution,
+    "degeneracy": check_degeneracy,
+}

@@ -41,6 +41,7 @@ class ShapeDraws:
     target_std: float | None
     draws: list[np.ndarray] = field(default_factory=list)
     identical: bool = False  # different seeds gave the very same tensor
+    _singular: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def n(self) -> int:
@@ -60,6 +61,16 @@ class ShapeDraws:
 
     def values(self) -> np.ndarray:
         return np.concatenate([d.ravel() for d in self.draws]) if self.draws else np.empty(0)
+
+    def units(self, layout: KernelLayout) -> np.ndarray:
+        """The first draw as a ``(weights per unit, units)`` matrix."""
+        return layout.units_matrix(self.draws[0])
+
+    def singular_values(self, layout: KernelLayout) -> np.ndarray:
+        """Singular values of :meth:`units` (computed once; used by several checks)."""
+        if self._singular is None:
+            self._singular = np.linalg.svd(self.units(layout), compute_uv=False)
+        return self._singular
 
 
 @dataclass

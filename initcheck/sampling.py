@@ -99,6 +99,8 @@ class Initializer:
         name: a readable name, used in messages and reports.
         kind: ``"keras"`` or ``"callable"``.
         seedable: whether distinct seeds are passed to it (Keras config seed or ``seed=``).
+        takes_dtype: whether it is asked for a dtype (Keras initializers, callables with a
+            ``dtype`` parameter).
         timeout: seconds one call may take before the draw fails.
     """
 
@@ -106,6 +108,7 @@ class Initializer:
     kind: str
     seedable: bool
     call: Callable[..., Any] = field(repr=False)
+    takes_dtype: bool = True
     timeout: float = DEFAULT_TIMEOUT
     _pool: concurrent.futures.ThreadPoolExecutor | None = field(default=None, repr=False)
 
@@ -116,6 +119,10 @@ class Initializer:
             InitializerError: the initializer raised, hung, or returned something that is
                 not a finite floating-point array of ``shape``.
         """
+        return self.draw_native(shape, seed, dtype).astype(np.float64)
+
+    def draw_native(self, shape: tuple[int, ...], seed: int, dtype: str = "float32") -> np.ndarray:
+        """Like :meth:`draw`, but in the dtype the initializer returned (e.g. bfloat16)."""
         shape = tuple(int(s) for s in shape)
         raw = self._call_with_timeout(shape, int(seed), dtype)
         return _validate(raw, shape, self.name)
@@ -175,14 +182,13 @@ def _validate(raw: Any, shape: tuple[int, ...], name: str) -> np.ndarray:
         )
     if arr.shape != shape:
         raise InitializerError(f"{where} returned shape {arr.shape}; expected {shape}.")
-    out = arr.astype(np.float64)
-    finite = np.isfinite(out)
+    finite = np.isfinite(arr.astype(np.float64))
     if not finite.all():
-        bad = out.size - int(finite.sum())
+        bad = arr.size - int(finite.sum())
         raise InitializerError(
-            f"{where} returned {bad} non-finite value(s) (NaN or Inf) out of {out.size}."
+            f"{where} returned {bad} non-finite value(s) (NaN or Inf) out of {arr.size}."
         )
-    return out
+    return arr
 
 
 def _framework_adapter(init: Any, name: str | None) -> Initializer | None:
@@ -224,7 +230,9 @@ def _from_callable(fn: Callable[..., Any], name: str | None = None) -> Initializ
         finally:
             np.random.set_state(state)
 
-    return Initializer(name=label, kind="callable", seedable=takes_seed, call=call)
+    return Initializer(
+        name=label, kind="callable", seedable=takes_seed, call=call, takes_dtype=takes_dtype
+    )
 
 
 def resolve(init: Any, *, name: str | None = None, timeout: float | None = None) -> Initializer:

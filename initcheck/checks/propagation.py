@@ -400,14 +400,13 @@ def check_propagation(
         )
     if fdir and not overflow:
         problems.append(
-            f"{fdir}: E[x²] at layer {depth} is {fwd_end:.3g} × layer 1 "
-            f"(×{g_f:.3g} per layer; a sound init keeps ×1, "
-            f"{ref_f:.3g} end to end for {nonlinearity})"
+            f"{fdir}: E[x²] at layer {depth} is {fwd_end:.3g} × layer 1 where a sound init "
+            f"gives {ref_f:.3g} (×{g_f:.3g} per layer against ×1)"
         )
     if bdir and not overflow:
         problems.append(
             f"{bdir} toward the input: E[g²] at layer 1 is {bwd_end:.3g} × layer {depth} "
-            f"(×{g_b:.3g} per layer; a sound init keeps ×1, {ref_b:.3g} end to end)"
+            f"where a sound init gives {ref_b:.3g} (×{g_b:.3g} per layer against ×1)"
         )
     worst = max((g_f, g_b), key=lambda g: abs(math.log(g)) if 0 < g < math.inf else math.inf)
     band_text = f"[{band[0]:.3f}, {band[1]:.3f}]"

@@ -69,9 +69,11 @@ def _inspect(samples: Samples, index: int, seed: int) -> tuple[str | None, dict]
             f"constant kernel: all {w.size} values equal {w.flat[0]:.6g} on shape {s.shape}",
             info,
         )
-    u = samples.layout.units_matrix(w)
+    u = s.units(samples.layout)
     info["units"] = int(u.shape[1])
-    rank = int(np.linalg.matrix_rank(u))
+    sv = s.singular_values(samples.layout)
+    # numpy.linalg.matrix_rank's default tolerance, on singular values computed once
+    rank = int(np.sum(sv > sv.max() * max(u.shape) * np.finfo(np.float64).eps)) if sv.size else 0
     info["rank"] = rank
     info["full_rank"] = min(u.shape)
     pair = _duplicate_pair(u) if u.shape[0] >= MIN_DIM else None

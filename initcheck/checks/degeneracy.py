@@ -1,0 +1,166 @@
+"""Degenerate units: distinct, but not really independent.
+
+Per kernel shape, on the first draw, with the kernel as a ``(d, units)`` matrix (one
+column per output unit, ``d`` weights each):
+
+- **near-duplicate units**: the largest |cosine similarity| between two units. For
+  independent symmetric units, ``(cos + 1)/2`` follows Beta((d-1)/2, (d-1)/2) (exact for
+  Gaussian units, close for any iid family at moderate d); the limit is its
+  ``1 - alpha/(2P)`` quantile over the P pairs (Bonferroni), so a correct initializer
+  fails with probability ≤ alpha per shape. Units in identical pairs (cos = 1) or nearly
+  so fail; needs d ≥ 8 to say anything (below, the check is skipped for that shape).
+- **one-signed units**: the number of positive weights of a unit is Binomial(d, 1/2) for
+  a zero-centred symmetric family; a unit whose weights (nearly) all share one sign fails
+  the two-sided exact binomial test (as ``scipy.stats.binomtest``) at alpha/units
+  (Bonferroni).
+  An all-one-sign unit is detectable from d ≥ 20 at the defaults.
+- **effective rank** (Roy & Vetterli, 2007: exp of the entropy of the normalized singular
+  values) against that of a Gaussian matrix of the same shape; fails below
+  ``RANK_FRACTION`` of it (a rank-1 or low-rank kernel). Orthogonal kernels score above
+  Gaussian ones. Deterministic kernels with many zero units (delta-orthogonal convs) can
+  legitimately score low: use ``checks=`` to leave this check out for them.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+from scipy import stats
+
+from initcheck.checks._common import sampling_failure
+from initcheck.fans import KernelLayout
+from initcheck.results import CheckResult
+from initcheck.samples import Samples, ShapeDraws
+from initcheck.settings import Settings
+
+__all__ = ["RANK_FRACTION", "check_degeneracy", "effective_rank"]
+
+RANK_FRACTION = 0.5
+MIN_DIM_COSINE = 8
+
+
+def effective_rank(singular_values: np.ndarray) -> float:
+    """exp(entropy of the singular values normalized to sum 1) (Roy & Vetterli, 2007)."""
+    s = np.asarray(singular_values, dtype=np.float64)
+    total = s.sum()
+    if total == 0:
+        return 0.0
+    p = s / total
+    p = p[p > 0]
+    return float(np.exp(-(p * np.log(p)).sum()))
+
+
+@functools.lru_cache(maxsize=64)
+def gaussian_effective_rank(rows: int, cols: int, seed: int) -> float:
+    """Effective rank of a standard Gaussian matrix of the given shape (one seeded draw;
+    it concentrates tightly around its mean for all but tiny shapes)."""
+    g = np.random.default_rng(seed).standard_normal((rows, cols))
+    return effective_rank(np.linalg.svd(g, compute_uv=False))
+
+
+def sign_pvalues(positives: np.ndarray, nonzero: np.ndarray) -> np.ndarray:
+    """Two-sided exact binomial p-values of ``positives`` out of ``nonzero`` at p = 1/2
+    (vectorized ``scipy.stats.binomtest``: for p = 1/2 the two tails are symmetric)."""
+    k = np.minimum(positives, nonzero - positives)
+    p = 2 * stats.binom.cdf(k, nonzero, 0.5)
+    return np.where(nonzero > 0, np.minimum(p, 1.0), 1.0)
+
+
+def _max_cosine(u: np.ndarray) -> tuple[float, tuple[int, int]]:
+    norms = np.linalg.norm(u, axis=0)
+    norms[norms == 0] = np.inf
+    cos = (u.T @ u) / np.outer(norms, norms)
+    np.fill_diagonal(cos, 0.0)
+    i, j = np.unravel_index(int(np.argmax(np.abs(cos))), cos.shape)
+    return float(abs(cos[i, j])), (int(i), int(j))
+
+
+def _inspect(s: ShapeDraws, layout: KernelLayout, settings: Settings):
+    u = s.units(layout)
+    shape = s.shape
+    d, units = u.shape
+    problems: list[str] = []
+    info: dict = {"d": d, "units": units}
+    if units >= 2 and d >= MIN_DIM_COSINE:
+        pairs = units * (units - 1) // 2
+        half = (d - 1) / 2
+        limit = 2 * float(stats.beta.isf(settings.alpha / (2 * pairs), half, half)) - 1
+        worst, (i, j) = _max_cosine(u)
+        info.update(max_cosine=worst, cosine_limit=limit)
+        if worst > limit:
+            problems.append(
+                f"near-duplicate units {i} and {j} on shape {shape}: |cos| = {worst:.4f} > "
+                f"{limit:.4f}, the most two independent units of {d} weights reach at alpha "
+                f"{settings.alpha:g}"
+            )
+    if d >= 2:
+        positives = (u > 0).sum(axis=0)
+        nonzero = (u != 0).sum(axis=0)
+        pvalues = sign_pvalues(positives, nonzero)
+        worst_unit = int(np.argmin(pvalues))
+        info["min_sign_pvalue"] = float(pvalues[worst_unit])
+        if pvalues[worst_unit] < settings.alpha / units:
+            k, m = int(positives[worst_unit]), int(nonzero[worst_unit])
+            problems.append(
+                f"one-signed unit {worst_unit} on shape {shape}: {k} of {m} weights positive "
+                f"(binomial p = {pvalues[worst_unit]:.2g} < alpha/units = "
+                f"{settings.alpha / units:.2g}); its weights are not centred"
+            )
+    if min(u.shape) >= 2:
+        rank = effective_rank(s.singular_values(layout))
+        gauss = gaussian_effective_rank(*u.shape, settings.seed)
+        info.update(effective_rank=rank, gaussian_effective_rank=gauss)
+        if rank < RANK_FRACTION * gauss:
+            problems.append(
+                f"low effective rank on shape {shape}: {rank:.3g} vs {gauss:.3g} for a random "
+                f"Gaussian kernel of the same shape (limit {RANK_FRACTION:g}×)"
+            )
+    return problems, info
+
+
+def check_degeneracy(samples: Samples, settings: Settings) -> CheckResult:
+    """Near-duplicate units, one-signed units and low effective rank, per shape."""
+    failed = sampling_failure("degeneracy", samples)
+    if failed:
+        return failed
+    problems: list[str] = []
+    per_shape = {}
+    for s in samples.shapes:
+        if not s.draws:
+            continue
+        found, info = _inspect(s, samples.layout, settings)
+        problems += found
+        per_shape[str(s.shape)] = info
+    ratios = [
+        v["effective_rank"] / v["gaussian_effective_rank"]
+        for v in per_shape.values()
+        if v.get("gaussian_effective_rank")
+    ]
+    passed = not problems
+    if passed:
+        msg = (
+            f"no degenerate units on {len(per_shape)} shapes: no near-duplicate or one-signed "
+            "units, effective rank comparable to a random kernel."
+        )
+    else:
+        msg = "degenerate units: " + "; ".join(problems[:3])
+        if len(problems) > 3:
+            msg += f"; and {len(problems) - 3} more"
+    return CheckResult(
+        check="degeneracy",
+        initializer=samples.initializer,
+        passed=passed,
+        message=msg,
+        statistic=min(ratios) if ratios else None,
+        target=RANK_FRACTION,
+        alpha=settings.alpha,
+        n=samples.n,
+        shapes=samples.shape_tuple,
+        details={
+            "per_shape": per_shape,
+            "rank_fraction": RANK_FRACTION,
+            # two statistical decisions per shape (cosine, sign), each at alpha
+            "false_failure_rate_per_shape": 2 * settings.alpha,
+        },
+    )

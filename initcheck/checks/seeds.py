@@ -1,0 +1,92 @@
+"""Seeds: different seeds give different tensors; the same seed reproduces.
+
+Three draws at one shape: seed a, seed a again, seed b.
+
+- Different seeds, same tensor: every layer initialized with it gets identical weights
+  (a seed that is ignored). Fails, unless the initializer is declared deterministic
+  (identity, ZerO, …: ``deterministic=True``).
+- Same seed, different tensors: fails when the initializer takes a seed (Keras config
+  seed or ``seed=``) — it is not reproducible. An initializer that takes no seed is run
+  with numpy's global RNG seeded; if it draws from another random state, that is noted,
+  not failed.
+
+A Keras instance returning the same values on repeated calls is Keras's documented
+behaviour and not a failure: initcheck re-creates Keras initializers from their config
+with each seed.
+
+Not statistical: equality is exact, so there is no false-failure rate.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from initcheck.errors import InitializerError
+from initcheck.results import CheckResult
+from initcheck.samples import draw_seed
+from initcheck.sampling import Initializer
+from initcheck.settings import Settings
+
+__all__ = ["check_seeds"]
+
+
+def check_seeds(
+    initializer: Initializer,
+    shape: tuple[int, ...],
+    settings: Settings,
+    *,
+    deterministic: bool = False,
+) -> CheckResult:
+    """Do distinct seeds give distinct tensors, and does a seed reproduce its tensor?"""
+    base = dict(check="seeds", initializer=initializer.name, shapes=(tuple(shape),))
+    seed_a = draw_seed(settings.seed, 2**21, 0)
+    seed_b = draw_seed(settings.seed, 2**21, 1)
+    try:
+        a1 = initializer.draw(shape, seed_a)
+        a2 = initializer.draw(shape, seed_a)
+        b = initializer.draw(shape, seed_b)
+    except InitializerError as exc:
+        return CheckResult(passed=False, message=f"the initializer misbehaved: {exc}", **base)
+    reproducible = bool(np.array_equal(a1, a2))
+    distinct = not np.array_equal(a1, b)
+    details = {
+        "seedable": initializer.seedable,
+        "reproducible": reproducible,
+        "distinct": distinct,
+        "deterministic": deterministic,
+        "seeds": [seed_a, seed_b],
+    }
+    n = 3 * a1.size
+    if not distinct and not deterministic:
+        how = (
+            "it accepts a seed but ignores it"
+            if initializer.seedable
+            else "it takes no seed, and its random state does not follow numpy's global RNG; "
+            "accept `seed=`"
+        )
+        msg = (
+            f"seed ignored: seeds {seed_a} and {seed_b} gave the very same tensor of shape "
+            f"{tuple(shape)}, so every layer initialized with it gets identical weights ({how}). "
+            "If the initializer is deterministic by design, declare deterministic=True."
+        )
+        return CheckResult(passed=False, message=msg, n=n, details=details, **base)
+    if not reproducible and initializer.seedable:
+        diff = float(np.max(np.abs(a1 - a2)))
+        msg = (
+            f"not reproducible: the same seed {seed_a} gave different tensors of shape "
+            f"{tuple(shape)} (max difference {diff:.3g}); the seed is not honoured."
+        )
+        return CheckResult(passed=False, message=msg, n=n, details=details, **base)
+    if not distinct:
+        msg = f"deterministic (declared): every seed gives the same tensor of shape {tuple(shape)}."
+    elif reproducible:
+        msg = (
+            "distinct seeds give distinct tensors and a seed reproduces its tensor "
+            f"({tuple(shape)})."
+        )
+    else:
+        msg = (
+            "distinct seeds give distinct tensors; the initializer takes no seed and draws from "
+            "a random state initcheck cannot seed, so runs are not reproducible (noted)."
+        )
+    return CheckResult(passed=True, message=msg, n=n, details=details, **base)

@@ -1,0 +1,160 @@
+"""Tails and distribution family: rare huge outliers, and a goodness-of-fit test.
+
+Values are standardized by their own sample std (the variance check owns the scale), so
+both checks look at the *shape* of the distribution only.
+
+Tails: the largest |z| among n values must stay below what the family allows:
+
+- ``"normal"`` or undeclared: P(max |z| > t) = alpha for n iid standard normals gives
+  ``t = Φ⁻¹(1 - alpha/(2n))`` (≈ 6.0 for n = 10⁵ at alpha = 1e-4); false-failure rate
+  alpha for a normal initializer (lighter-tailed families fail even less often);
+- ``"truncated_normal"`` (±2σ before the 0.8796 correction): |z| ≤ 2/0.8796 = 2.274;
+- ``"uniform"``: |z| ≤ √3 = 1.732;
+
+bounded families get a slack of ``std_tolerance`` for the estimated std. A truncated normal
+that emits one value at 1000σ among 10⁵ barely moves the variance but fails here.
+
+Distribution (only when the family is declared): one-sample Kolmogorov–Smirnov test
+(``scipy.stats.kstest``) of up to ``KS_SIZE`` standardized values against the family.
+Standardizing by the sample's own std makes the test conservative (Lilliefors), so the
+false-failure rate is ≤ alpha. Power at n = 20,000 and alpha = 1e-4: the KS critical
+distance is ≈ 0.014; a truncated normal tested as normal (distance ≈ 0.03), a uniform
+tested as normal (≈ 0.06) or a normal tested as uniform all fail.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy import stats
+
+from initcheck.checks._common import sampling_failure, shapes_text
+from initcheck.results import CheckResult
+from initcheck.samples import Samples
+from initcheck.settings import Settings
+
+__all__ = ["FAMILIES", "KS_SIZE", "check_distribution", "check_tails"]
+
+TRUNC_STD = float(stats.truncnorm.std(-2, 2))  # 0.8796256610342398
+KS_SIZE = 20_000
+
+FAMILIES = {
+    # family -> frozen scipy distribution of a value standardized to unit variance
+    "normal": stats.norm(),
+    "truncated_normal": stats.truncnorm(-2, 2, scale=1 / TRUNC_STD),
+    "uniform": stats.uniform(-math.sqrt(3), 2 * math.sqrt(3)),
+}
+
+
+def check_family(family: str | None) -> None:
+    if family is not None and family not in FAMILIES:
+        raise ValueError(
+            f"Unknown distribution family: expected one of {sorted(FAMILIES)} or None. "
+            f"Received: family={family!r}"
+        )
+
+
+def _standardized(samples: Samples) -> np.ndarray:
+    parts = []
+    for s in samples.shapes:
+        if not s.draws:
+            continue
+        v = s.values()
+        sd = float(np.std(v))
+        parts.append((v - v.mean()) / sd if sd > 0 else v - v.mean())
+    return np.concatenate(parts) if parts else np.empty(0)
+
+
+def tail_limit(family: str | None, n: int, settings: Settings) -> float:
+    """The largest |z| the family allows among ``n`` values."""
+    if family in (None, "normal"):
+        return float(stats.norm.isf(settings.alpha / (2 * n)))
+    bound = float(FAMILIES[family].support()[1])
+    return bound * (1 + settings.std_tolerance)
+
+
+def check_tails(samples: Samples, settings: Settings, family: str | None = None) -> CheckResult:
+    """Is the largest standardized |value| within what the family allows?"""
+    check_family(family)
+    failed = sampling_failure("tails", samples)
+    if failed:
+        return failed
+    z = _standardized(samples)
+    n = int(z.size)
+    limit = tail_limit(family, n, settings)
+    i = int(np.argmax(np.abs(z)))
+    worst = float(abs(z[i]))
+    beyond = int(np.sum(np.abs(z) > limit))
+    fam = family or "normal (undeclared)"
+    details = {"family": fam, "max_abs_z": worst, "limit": limit, "beyond": beyond}
+    shapes = samples.shape_tuple
+    base = dict(
+        check="tails",
+        initializer=samples.initializer,
+        statistic=worst,
+        target=limit,
+        alpha=settings.alpha if family in (None, "normal") else None,
+        n=n,
+        shapes=shapes,
+        details=details,
+    )
+    if beyond:
+        msg = (
+            f"extreme outliers: max |w| = {worst:.4g} std ({beyond} value(s) beyond {limit:.3g} "
+            f"std) among {n} values on shapes {shapes_text(shapes)}; a {fam} family allows at "
+            f"most {limit:.3g} std."
+        )
+        return CheckResult(passed=False, message=msg, **base)
+    msg = f"max |w| = {worst:.3g} std ≤ {limit:.3g} std allowed for a {fam} family, n={n}."
+    return CheckResult(passed=True, message=msg, **base)
+
+
+def check_distribution(samples: Samples, settings: Settings, family: str) -> CheckResult:
+    """Kolmogorov–Smirnov test of the standardized values against a declared family."""
+    check_family(family)
+    failed = sampling_failure("distribution", samples)
+    if failed:
+        return failed
+    z = _standardized(samples)
+    if z.size > KS_SIZE:
+        z = np.random.default_rng(settings.seed).choice(z, KS_SIZE, replace=False)
+    res = stats.kstest(z, FAMILIES[family].cdf)
+    shapes = samples.shape_tuple
+    crit = float(stats.kstwo.isf(settings.alpha, z.size))
+    passed = bool(res.pvalue >= settings.alpha)
+    # which family fits best, to name the defect
+    distances = {f: float(stats.kstest(z, d.cdf).statistic) for f, d in FAMILIES.items()}
+    closest = min(distances, key=distances.__getitem__)
+    details = {
+        "family": family,
+        "ks_distance": float(res.statistic),
+        "critical": crit,
+        "distances": distances,
+        "closest": closest,
+    }
+    if passed:
+        msg = (
+            f"consistent with a {family} family: KS distance {res.statistic:.4f} "
+            f"(p = {res.pvalue:.3g} ≥ alpha {settings.alpha:g}), n={z.size}."
+        )
+    else:
+        msg = (
+            f"not {family}: KS distance {res.statistic:.4f} > {crit:.4f} "
+            f"(p = {res.pvalue:.3g} < alpha {settings.alpha:g}) on shapes "
+            f"{shapes_text(shapes)}, n={z.size}; closest family: {closest} "
+            f"(distance {distances[closest]:.4f})."
+        )
+    return CheckResult(
+        check="distribution",
+        initializer=samples.initializer,
+        passed=passed,
+        message=msg,
+        statistic=float(res.statistic),
+        target=crit,
+        pvalue=float(res.pvalue),
+        alpha=settings.alpha,
+        n=int(z.size),
+        shapes=shapes,
+        details=details,
+    )
