@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from initcheck.assertions import (
         assert_breaks_symmetry,
         assert_loss_decreases,
+        assert_sound,
         assert_variance,
         assert_variance_scaling,
         assert_zero_centered,
@@ -43,6 +44,7 @@ __all__ = [
     "__version__",
     "assert_breaks_symmetry",
     "assert_loss_decreases",
+    "assert_sound",
     "assert_variance",
     "assert_variance_scaling",
     "assert_zero_centered",
@@ -56,6 +58,7 @@ _LAZY = {
     "check": "initcheck.api",
     "assert_breaks_symmetry": "initcheck.assertions",
     "assert_loss_decreases": "initcheck.assertions",
+    "assert_sound": "initcheck.assertions",
     "assert_variance": "initcheck.assertions",
     "assert_variance_scaling": "initcheck.assertions",
     "assert_zero_centered": "initcheck.assertions",

@@ -10,10 +10,10 @@ from __future__ import annotations
 from typing import Any
 
 from initcheck import recording
-from initcheck.api import normalize_shapes, run_checks
+from initcheck.api import check, normalize_shapes, run_checks
 from initcheck.errors import InitCheckFailure
 from initcheck.fans import KernelLayout, Layout, as_layout
-from initcheck.results import CheckResult
+from initcheck.results import CheckResult, Report
 from initcheck.sampling import resolve
 from initcheck.settings import Settings
 from initcheck.targets import TargetSpec, resolve_target
@@ -21,6 +21,7 @@ from initcheck.targets import TargetSpec, resolve_target
 __all__ = [
     "assert_breaks_symmetry",
     "assert_loss_decreases",
+    "assert_sound",
     "assert_variance",
     "assert_variance_scaling",
     "assert_zero_centered",
@@ -141,3 +142,16 @@ def assert_loss_decreases(init: Any, *, name: str | None = None, **options: Any)
     if not result.passed:
         raise InitCheckFailure([result])
     return result
+
+
+def assert_sound(init: Any, **kwargs: Any) -> Report:
+    """Run :func:`initcheck.check` (same arguments) and raise :class:`InitCheckFailure`
+    listing every failed check.
+
+    Example:
+        >>> assert_sound("he_normal", variance="he", family="truncated_normal")
+    """
+    report = check(init, **kwargs)
+    if not report.passed:
+        raise InitCheckFailure(report.failures)
+    return report

@@ -227,3 +227,13 @@ def test_depthwise_kernel_units_and_fans():
     report = initcheck.check(he_depthwise, variance="he", layout=depthwise)
     assert report.passed, str(report)
     assert not initcheck.check("he_normal", variance="he", layout=depthwise)["scaling"].passed
+
+
+def test_assert_sound_lists_every_failed_check():
+    report = initcheck.assert_sound("he_normal", variance="he")
+    assert report.passed
+    with pytest.raises(InitCheckFailure) as info:
+        initcheck.assert_sound(b.zeros, variance="he")
+    failed = {r.check for r in info.value.results}
+    assert {"symmetry", "variance"} <= failed
+    assert "constant kernel" in str(info.value)
