@@ -28,8 +28,8 @@ def test_check_passing_initializer_exits_0_and_writes_json(tmp_path, capsys):
     assert main(["check", GOOD, "--variance", "he", "--json", str(out)]) == 0
     data = json.loads(out.read_text())
     assert data["passed"] is True
-    assert {r["check"] for r in data["results"]} == {"symmetry", "centering", "variance",
-                                                     "scaling"}
+    assert {"symmetry", "centering", "variance", "scaling"} <= {r["check"] for r in
+                                                                data["results"]}
     assert data["settings"]["seed"] == 0 and data["settings"]["variance"] == "2/fan_in"
     assert "PASSED" in capsys.readouterr().out
 
