@@ -1,19 +1,20 @@
 """Degenerate units: distinct, but not really independent.
 
 Per kernel shape, on the first draw, with the kernel as a ``(d, units)`` matrix (one
-column per output unit, ``d`` weights each):
+column per output unit, ``d`` weights each), two tests at level ``a = alpha/(2·shapes)``
+each, so the whole check's false-failure rate is ≤ alpha:
 
 - **near-duplicate units**: the largest |cosine similarity| between two units. For
   independent symmetric units, ``(cos + 1)/2`` follows Beta((d-1)/2, (d-1)/2) (exact for
   Gaussian units, close for any iid family at moderate d); the limit is its
-  ``1 - alpha/(2P)`` quantile over the P pairs (Bonferroni), so a correct initializer
-  fails with probability ≤ alpha per shape. Units in identical pairs (cos = 1) or nearly
-  so fail; needs d ≥ 8 to say anything (below, the check is skipped for that shape).
+  ``1 - a/(2P)`` quantile over the P pairs (Bonferroni), so a correct initializer fails
+  with probability ≤ a. Units in identical pairs (cos = 1) or nearly so fail; needs
+  d ≥ 8 to say anything (below, this test is skipped for that shape).
 - **one-signed units**: the number of positive weights of a unit is Binomial(d, 1/2) for
   a zero-centred symmetric family; a unit whose weights (nearly) all share one sign fails
-  the two-sided exact binomial test (as ``scipy.stats.binomtest``) at alpha/units
-  (Bonferroni).
-  An all-one-sign unit is detectable from d ≥ 20 at the defaults.
+  the two-sided exact binomial test (as ``scipy.stats.binomtest``) at a/units
+  (Bonferroni). An all-one-sign unit (p = 2^(1-d)) is detectable from d ≈ 25 at the
+  defaults.
 - **effective rank** (Roy & Vetterli, 2007: exp of the entropy of the normalized singular
   values) against that of a Gaussian matrix of the same shape; fails below
   ``RANK_FRACTION`` of it (a rank-1 or low-rank kernel). Orthogonal kernels score above
@@ -76,7 +77,7 @@ def _max_cosine(u: np.ndarray) -> tuple[float, tuple[int, int]]:
     return float(abs(cos[i, j])), (int(i), int(j))
 
 
-def _inspect(s: ShapeDraws, layout: KernelLayout, settings: Settings):
+def _inspect(s: ShapeDraws, layout: KernelLayout, alpha: float, seed: int):
     u = s.units(layout)
     shape = s.shape
     d, units = u.shape
@@ -85,14 +86,14 @@ def _inspect(s: ShapeDraws, layout: KernelLayout, settings: Settings):
     if units >= 2 and d >= MIN_DIM_COSINE:
         pairs = units * (units - 1) // 2
         half = (d - 1) / 2
-        limit = 2 * float(stats.beta.isf(settings.alpha / (2 * pairs), half, half)) - 1
+        limit = 2 * float(stats.beta.isf(alpha / (2 * pairs), half, half)) - 1
         worst, (i, j) = _max_cosine(u)
         info.update(max_cosine=worst, cosine_limit=limit)
         if worst > limit:
             problems.append(
                 f"near-duplicate units {i} and {j} on shape {shape}: |cos| = {worst:.4f} > "
                 f"{limit:.4f}, the most two independent units of {d} weights reach at alpha "
-                f"{settings.alpha:g}"
+                f"{alpha:.2g}"
             )
     if d >= 2:
         positives = (u > 0).sum(axis=0)
@@ -100,16 +101,16 @@ def _inspect(s: ShapeDraws, layout: KernelLayout, settings: Settings):
         pvalues = sign_pvalues(positives, nonzero)
         worst_unit = int(np.argmin(pvalues))
         info["min_sign_pvalue"] = float(pvalues[worst_unit])
-        if pvalues[worst_unit] < settings.alpha / units:
+        if pvalues[worst_unit] < alpha / units:
             k, m = int(positives[worst_unit]), int(nonzero[worst_unit])
             problems.append(
                 f"one-signed unit {worst_unit} on shape {shape}: {k} of {m} weights positive "
                 f"(binomial p = {pvalues[worst_unit]:.2g} < alpha/units = "
-                f"{settings.alpha / units:.2g}); its weights are not centred"
+                f"{alpha / units:.2g}); its weights are not centred"
             )
     if min(u.shape) >= 2:
         rank = effective_rank(s.singular_values(layout))
-        gauss = gaussian_effective_rank(*u.shape, settings.seed)
+        gauss = gaussian_effective_rank(*u.shape, seed)
         info.update(effective_rank=rank, gaussian_effective_rank=gauss)
         if rank < RANK_FRACTION * gauss:
             problems.append(
@@ -126,10 +127,10 @@ def check_degeneracy(samples: Samples, settings: Settings) -> CheckResult:
         return failed
     problems: list[str] = []
     per_shape = {}
-    for s in samples.shapes:
-        if not s.draws:
-            continue
-        found, info = _inspect(s, samples.layout, settings)
+    drawn = [s for s in samples.shapes if s.draws]
+    alpha = settings.alpha / (2 * max(len(drawn), 1))  # Bonferroni: 2 tests per shape
+    for s in drawn:
+        found, info = _inspect(s, samples.layout, alpha, settings.seed)
         problems += found
         per_shape[str(s.shape)] = info
     ratios = [
@@ -160,7 +161,7 @@ def check_degeneracy(samples: Samples, settings: Settings) -> CheckResult:
         details={
             "per_shape": per_shape,
             "rank_fraction": RANK_FRACTION,
-            # two statistical decisions per shape (cosine, sign), each at alpha
-            "false_failure_rate_per_shape": 2 * settings.alpha,
+            # two statistical decisions per shape (cosine, sign), Bonferroni over all
+            "alpha_per_decision": alpha,
         },
     )
