@@ -148,7 +148,7 @@ def test_report_is_self_contained_with_valid_figures(reports, which, tmp_path):
     assert assert_images_valid(html) >= 3
     text = " ".join(parse(html).text)
     assert ("FAILED" in text) == (which == "fail")
-    assert "N(0, 1)" in text and "family is not checked" in text
+    assert "N(0, 1)" in text and "family is unknown" in text
     for key in ("seed", "initcheck", "numpy"):
         assert re.search(rf"<th scope=\"row\">{key}</th>", html), key
 

@@ -225,6 +225,8 @@ def _initializer_views(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
     views = []
     for name, rs in grouped.items():
         has_scaling = any(r.get("check") == "scaling" for r in rs)
+        family = next((r["details"].get("family") for r in rs if r.get("check") == "tails"
+                       and isinstance(r.get("details"), Mapping)), None)
         checks = []
         for r in sorted(rs, key=lambda r: (bool(r.get("passed")), _order(str(r.get("check"))))):
             figs = []
@@ -244,6 +246,7 @@ def _initializer_views(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "n": fmt_int(r.get("n")),
                 "figures": figs,
                 "family_note": r.get("check") == "centering" and bool(figs),
+                "family": str(family) if family else None,
                 "training": _training_table(r) if r.get("check") == "training" else None,
             })
         by_check = {c["check"]: c for c in checks}
