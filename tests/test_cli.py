@@ -90,7 +90,8 @@ def test_python_dash_m_help_and_light_import():
                           text=True, timeout=120, check=False)
     assert proc.returncode == 0, proc.stderr
     assert "usage: initcheck" in proc.stdout and "examples:" in proc.stdout
-    code = ("import sys, initcheck.cli; print(sorted(m for m in ('tensorflow', 'keras', "
+    code = ("import sys, initcheck.cli, initcheck.report; print(sorted(m for m in "
+            "('tensorflow', 'keras', "
             "'matplotlib', 'jinja2', 'scipy') if m in sys.modules))")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=120, check=True)
