@@ -8,7 +8,9 @@ text matplotlib escapes, comments removed) is inserted as markup.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
+import importlib.metadata
 import math
 import os
 import re
@@ -304,7 +306,7 @@ def _comparison_views(comparisons: list[dict[str, Any]]) -> list[dict[str, Any]]
 
 
 def runtime_versions() -> dict[str, str]:
-    """initcheck's version and those of the numeric libraries already imported."""
+    """initcheck's version and those of the numeric libraries (imported or installed)."""
     import platform
 
     from initcheck._version import __version__
@@ -313,6 +315,10 @@ def runtime_versions() -> dict[str, str]:
     for mod in ("numpy", "scipy", "tensorflow", "keras", "matplotlib", "jinja2"):
         if mod in sys.modules:
             env[mod] = str(getattr(sys.modules[mod], "__version__", "?"))
+        elif mod in ("numpy", "tensorflow", "keras"):
+            # installed but not imported in this run: report it without importing it
+            with contextlib.suppress(importlib.metadata.PackageNotFoundError):
+                env[mod] = f"{importlib.metadata.version(mod)} (installed, not loaded)"
     return env
 
 
