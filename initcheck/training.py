@@ -470,6 +470,11 @@ def _shapes() -> tuple[tuple[int, ...], ...]:
     return tuple(tuple(s) for s in KERNEL_SHAPES)
 
 
+def _curve(losses: Any) -> list[float | None]:
+    """A loss curve as JSON-safe floats (``None`` where not finite), rounded to 4 digits."""
+    return [round(float(v), 4) if math.isfinite(v) else None for v in losses]
+
+
 def loss_decrease_result(
     name: str,
     run: TrainingRun,
@@ -519,7 +524,8 @@ def loss_decrease_result(
         "max_ratio": MAX_RATIO,
         "max_loss": MAX_LOSS,
         "data": data_source,
-        "loss_curve": [float(v) if math.isfinite(v) else None for v in run.losses[:100]],
+        "loss_curve": _curve(run.losses),
+        "reference_loss_curve": _curve(reference.losses),
     }
     where = f"after {run.batches} batches of MNIST"
     if not finite:
