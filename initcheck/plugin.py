@@ -544,40 +544,15 @@ def mnist(pytestconfig: pytest.Config) -> Any:
 # ----------------------------------------------------------------- recording results
 
 
-class _Records(list):  # type: ignore[type-arg]
-    """A recorder list that equals only itself, so nested recorders (a test running
-    pytest in-process, or a user's own ``recording()``) never remove each other."""
-
-    def __eq__(self, other: object) -> bool:
-        return self is other
-
-    def extend(self, results: Any) -> None:
-        """Keep results only if this is the innermost test's recorder (a test that runs
-        pytest in-process must not collect the inner tests' results)."""
-        from initcheck.recording import _recorders
-
-        mine = [r for r in _recorders if isinstance(r, _Records)]
-        if not mine or mine[-1] is self:
-            super().extend(results)
-
-    __hash__ = object.__hash__  # type: ignore[assignment]
-
-
 def _recording(item: pytest.Item, when: str) -> Iterator[None]:
-    from initcheck import recording
+    from initcheck.recording import recording
 
-    records = _Records()
-    recorders = recording._recorders
-    recorders.append(records)
-    try:
-        return (yield)
-    finally:
-        for i, recorder in enumerate(recorders):
-            if recorder is records:
-                del recorders[i]
-                break
-        if records:
-            item.stash.setdefault(PHASE_KEY, {})[when] = list(records)
+    with recording(innermost=True) as records:
+        try:
+            return (yield)
+        finally:  # also when the test fails: a failed assertion's result is the point
+            if records:
+                item.stash.setdefault(PHASE_KEY, {})[when] = list(records)
 
 
 @pytest.hookimpl(wrapper=True)
