@@ -88,12 +88,19 @@ BROKEN = [
 
 
 def run(
-    name: str, init: Callable[..., np.ndarray], nonlinearity: str, seeds: int, sound: bool
+    name: str,
+    init: Callable[..., np.ndarray],
+    nonlinearity: str,
+    seeds: int,
+    sound: bool,
+    width: int = 256,
 ) -> dict:
     resolved = resolve(init, name=name)
     fails, logs_f, logs_b, worst = 0, [], [], 1.0
     for seed in range(seeds):
-        r = check_propagation(resolved, nonlinearity=nonlinearity, settings=Settings(seed=seed))
+        r = check_propagation(
+            resolved, nonlinearity=nonlinearity, width=width, settings=Settings(seed=seed)
+        )
         fails += not r.passed
         gf, gb = r.details["forward_gain"], r.details["backward_gain"]
         for g, logs in ((gf, logs_f), (gb, logs_b)):
@@ -129,10 +136,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=200, help="seeds per sound initializer")
     parser.add_argument("--broken-seeds", type=int, default=50, help="seeds per broken one")
+    parser.add_argument("--width", type=int, default=256, help="net width (default 256)")
+    parser.add_argument("--only", default=None, help="run only rows whose name contains this")
     args = parser.parse_args(argv)
     start = time.time()
     print(
-        "propagation check defaults: depth 20, width 256, batch 256, 4 nets, tolerance 0.05 "
+        f"propagation check: depth 20, width {args.width}, batch 256, 4 nets, tolerance 0.05 "
         f"-> per-layer band [{1.05**-2:.4f}, {1.05**2:.4f}] (|log g| <= {math.log(1.05**2):.4f})"
     )
     header = (
@@ -144,9 +153,13 @@ def main(argv: list[str] | None = None) -> int:
         ("SOUND (must pass)", SOUND, args.seeds),
         ("BROKEN (must fail)", BROKEN, args.broken_seeds),
     ):
+        if seeds < 2:
+            continue
         print(f"\n{title}\n{header}")
         for name, init, nl in rows:
-            r = run(name, init, nl, seeds, sound=title.startswith("SOUND"))
+            if args.only and args.only not in name:
+                continue
+            r = run(name, init, nl, seeds, sound=title.startswith("SOUND"), width=args.width)
             margin = min(r["margin_f"], r["margin_b"])
             print(
                 f"{r['name']:<28} {r['nl']:<7} {r['seeds']:>5} {r['fails'] / seeds:>9.3f} "
