@@ -8,6 +8,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from initcheck import recording
+from initcheck._threads import single_threaded_blas
 from initcheck._version import __version__
 from initcheck.checks import (
     check_centering,
@@ -261,6 +262,32 @@ def run_checks(
         only.remove("variance")
     if "scaling" in only and len({layout.fans(s) for s in shapes}) < 2:
         only.remove("scaling")
+    with single_threaded_blas():
+        return _run_checks(
+            initializer,
+            shapes,
+            only,
+            layout=layout,
+            target=target,
+            settings=settings,
+            family=family,
+            nonlinearity=nonlinearity,
+            deterministic=deterministic,
+        )
+
+
+def _run_checks(
+    initializer: Initializer,
+    shapes: tuple[tuple[int, ...], ...],
+    only: list[str],
+    *,
+    layout: KernelLayout,
+    target: Any,
+    settings: Settings,
+    family: str | None,
+    nonlinearity: str | None,
+    deterministic: bool,
+) -> list[CheckResult]:
     needs = {need for name in only for need in NEEDS.get(name, ())}
     samples = None
     if needs or any(name in SAMPLE_CHECKS for name in only):

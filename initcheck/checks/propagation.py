@@ -68,14 +68,14 @@ References:
 
 from __future__ import annotations
 
-import contextlib
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 from scipy import special
 
+from initcheck._threads import single_threaded_blas
 from initcheck.errors import InitializerError
 from initcheck.fans import Layout, check_layout
 from initcheck.results import CheckResult
@@ -139,19 +139,6 @@ def critical_reference(
         b = sw2 * slope[i] * b
         bwd[i] = b
     return fwd, bwd
-
-
-@contextlib.contextmanager
-def _single_threaded_blas() -> Iterator[None]:
-    """One BLAS thread for the small matrix products here: much faster than a thread pool
-    fighting other processes for the cores (and a no-op without ``threadpoolctl``)."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - optional
-        yield
-        return
-    with threadpool_limits(limits=1, user_api="blas"):
-        yield
 
 
 def _layer_seed(seed: int, net: int, layer: int) -> int:
@@ -323,7 +310,7 @@ def check_propagation(
 
     traces: list[_Trace] = []
     try:
-        with _single_threaded_blas():
+        with single_threaded_blas():
             for k in range(networks):
                 weights = []
                 for layer in range(depth):
