@@ -44,6 +44,8 @@ DEFAULT_REPORT = Path("reports") / "initcheck.html"
 #: Keyword arguments of ``@pytest.mark.initcheck`` that are not :class:`Settings` fields.
 MARKER_EXTRAS = ("variance", "layout", "shapes", "batches")
 DEFAULT_MAX_EXAMPLES = 8
+SUMMARY_MODES = ("auto", "all", "failed", "none")
+SUMMARY_AUTO_ROWS = 40
 
 
 # ----------------------------------------------------------------- option value types
@@ -218,6 +220,21 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         help=f"write the HTML report to PATH (default {DEFAULT_REPORT} under the rootdir; "
         "write --initcheck-report=PATH when test paths follow)",
+    )
+    group.addoption(
+        "--initcheck-summary",
+        dest="initcheck_summary",
+        choices=SUMMARY_MODES,
+        default=None,
+        help="terminal summary of initcheck results: 'all' rows, only 'failed' ones, or "
+        f"'none'; default 'auto' (all up to {SUMMARY_AUTO_ROWS} results, else failed); "
+        "ini: initcheck_summary",
+    )
+    parser.addini(
+        "initcheck_summary",
+        type="string",
+        default="auto",
+        help="initcheck: terminal summary: auto | all | failed | none",
     )
     parser.addini("initcheck_mnist", type="string", default="", help="initcheck: MNIST path")
     parser.addini(
@@ -706,17 +723,27 @@ class ResultsPlugin:
             return
         state = _state(self.config)
         records = _sorted_records(state)
-        if records:
+        mode = self.config.getoption("initcheck_summary") or str(
+            self.config.getini("initcheck_summary") or "auto"
+        )
+        if mode not in SUMMARY_MODES:
+            raise pytest.UsageError(
+                f"initcheck_summary must be one of {SUMMARY_MODES}. Received: {mode!r}"
+            )
+        if mode == "auto":
+            mode = "all" if len(records) <= SUMMARY_AUTO_ROWS else "failed"
+        if records and mode != "none":
             terminalreporter.write_sep("=", "initcheck summary")
-            for line in summary_table(records):
+            for line in summary_table(records, failed_only=mode == "failed"):
                 terminalreporter.write_line(line)
         for kind, path in state.written:
             terminalreporter.write_sep("-", f"initcheck {kind} written to {path}")
 
 
-def summary_table(records: list[dict[str, Any]]) -> list[str]:
+def summary_table(records: list[dict[str, Any]], *, failed_only: bool = False) -> list[str]:
     """The terminal summary: initializer, property, verdict, measured vs target, test."""
     header = ("initializer", "property", "verdict", "measured", "target", "test")
+    shown = [r for r in records if not r["passed"]] if failed_only else records
     rows = [
         (
             str(r["initializer"]),
@@ -726,15 +753,16 @@ def summary_table(records: list[dict[str, Any]]) -> list[str]:
             _fmt(r.get("target")),
             str(r["nodeid"]),
         )
-        for r in records
+        for r in shown
     ]
     widths = [max(len(row[i]) for row in (header, *rows)) for i in range(len(header) - 1)]
 
     def line(row: tuple[str, ...]) -> str:
         return "  ".join(c.ljust(w) for c, w in zip(row[:-1], widths, strict=True)) + "  " + row[-1]
 
-    out = [line(header)]
+    out = [line(header)] if rows else []
     out.extend(line(row) for row in rows)
     failed = sum(not r["passed"] for r in records)
-    out.append(f"{len(records)} initcheck results, {failed} failed")
+    tail = " (failed ones listed; --initcheck-summary=all lists all)" if failed_only else ""
+    out.append(f"{len(records)} initcheck results, {failed} failed{tail}")
     return out

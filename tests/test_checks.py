@@ -74,7 +74,9 @@ def test_keras_initializers_pass_on_generated_shapes(init, target, shapes):
 def test_correct_numpy_initializers_pass_on_default_shapes(init):
     report = initcheck.check(init, variance="he")
     assert report.passed, str(report)
-    assert {r.check for r in report.results} == {"symmetry", "centering", "variance", "scaling"}
+    assert {r.check for r in report.results} == {
+        "symmetry", "centering", "variance", "scaling", "seeds", "tails", "degeneracy"
+    }
 
 
 # defect -> (initializer, check that must fail, words the message must contain)

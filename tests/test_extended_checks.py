@@ -20,7 +20,9 @@ def run(init, check, **kwargs):
 
 
 @pytest.mark.parametrize(
-    "init", ["he_normal", keras.initializers.HeNormal(seed=7), b.he_normal], ids=str
+    "init",
+    ["he_normal", keras.initializers.HeNormal(seed=7), b.he_normal],
+    ids=["keras-name", "keras-seeded-instance", "numpy-callable"],
 )
 def test_honoured_seeds_pass(init):
     result = run(init, "seeds")
@@ -183,7 +185,11 @@ def test_unknown_family_and_missing_family():
 SHAPES = [(64, 32), (3, 3, 16, 32)]
 
 
-@pytest.mark.parametrize("init", ["he_normal", "orthogonal", "glorot_uniform", b.he_uniform])
+@pytest.mark.parametrize(
+    "init",
+    ["he_normal", "orthogonal", "glorot_uniform", b.he_uniform],
+    ids=["he_normal", "orthogonal", "glorot_uniform", "numpy-he-uniform"],
+)
 def test_random_kernels_are_not_degenerate(init):
     result = run(init, "degeneracy", shapes=SHAPES)
     assert result.passed, result.message

@@ -451,3 +451,37 @@ def test_examples_project_fails_naming_broken_he() -> None:
     assert "variance follows" in text and "fan_out" in text
     assert "sound_he" in text and "FAILED initcheck::sound_he" not in text
     assert "6 passed" in text
+
+
+@pytest.mark.parametrize(
+    ("mode", "present", "absent"),
+    [
+        ("all", ["fixed_std*FAILED*", "sound_he*passed*"], []),
+        ("failed", ["fixed_std*FAILED*", "*failed ones listed*"], ["sound_he*passed*"]),
+        ("none", [], ["*initcheck summary*"]),
+    ],
+)
+def test_summary_modes(
+    pytester: pytest.Pytester, mode: str, present: list[str], absent: list[str]
+) -> None:
+    pytester.makepyfile(myinits=INITS)
+    pytester.makepyfile(
+        test_modes="""
+        import pytest
+        import initcheck
+        import myinits
+
+        def test_sound():
+            initcheck.assert_variance(myinits.sound_he, "he", (64, 32))
+
+        def test_fixed():
+            with pytest.raises(AssertionError):
+                initcheck.assert_variance(myinits.fixed_std, "he", (512, 256))
+        """
+    )
+    result = pytester.runpytest("-p", "no:cacheprovider", f"--initcheck-summary={mode}")
+    result.assert_outcomes(passed=2)
+    if present:
+        result.stdout.fnmatch_lines(present)
+    for pattern in absent:
+        result.stdout.no_fnmatch_line(pattern)
