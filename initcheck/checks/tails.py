@@ -1,7 +1,12 @@
 """Tails and distribution family: rare huge outliers, and a goodness-of-fit test.
 
-Values are standardized by their own sample std (the variance check owns the scale), so
-both checks look at the *shape* of the distribution only.
+Tails: values are divided by the target std when a variance target is given (centre and
+scale are the centering and variance checks' business, within their tolerances), else
+centred and divided by each shape's own sample mean and std, with the limit widened by
+those estimates' upper ``1 - alpha`` error bounds (``exp(z·½·√((κ-1)/n))`` for the std, κ
+the family's kurtosis, and ``z/√n`` for the mean), so small shapes drawn a few times do
+not fail by chance. The distribution test standardizes by each shape's own std, so it
+looks at the *shape* of the distribution only.
 
 Tails: the largest |z| among n values must stay below what the family allows:
 
@@ -11,8 +16,9 @@ Tails: the largest |z| among n values must stay below what the family allows:
 - ``"truncated_normal"`` (±2σ before the 0.8796 correction): |z| ≤ 2/0.8796 = 2.274;
 - ``"uniform"``: |z| ≤ √3 = 1.732;
 
-bounded families get a slack of ``std_tolerance`` for the estimated std. A truncated normal
-that emits one value at 1000σ among 10⁵ barely moves the variance but fails here.
+bounded families get a slack of ``std_tolerance`` (the variance check's tolerance). A
+truncated normal that emits one value at 1000σ among 10⁵ barely moves the variance but
+fails here.
 
 Distribution (only when the family is declared): one-sample Kolmogorov–Smirnov test
 (``scipy.stats.kstest``) of up to ``KS_SIZE`` standardized values against the family.
@@ -33,6 +39,7 @@ from initcheck.checks._common import sampling_failure, shapes_text
 from initcheck.results import CheckResult
 from initcheck.samples import Samples
 from initcheck.settings import Settings
+from initcheck.stats import z_crit
 
 __all__ = ["FAMILIES", "KS_SIZE", "check_distribution", "check_tails"]
 
@@ -67,11 +74,40 @@ def _standardized(samples: Samples) -> np.ndarray:
 
 
 def tail_limit(family: str | None, n: int, settings: Settings) -> float:
-    """The largest |z| the family allows among ``n`` values."""
+    """The largest |z| the family allows among ``n`` values of known std."""
     if family in (None, "normal"):
         return float(stats.norm.isf(settings.alpha / (2 * n)))
     bound = float(FAMILIES[family].support()[1])
     return bound * (1 + settings.std_tolerance)
+
+
+def _scale_slack(family: str | None, n: int, alpha: float) -> float:
+    """Factor by which a std *estimated* from ``n`` values may understate the true one
+    (upper ``1 - alpha`` bound; se(log sd) = ½·√((κ - 1)/n), κ the family's kurtosis)."""
+    kurt = float(FAMILIES[family or "normal"].stats(moments="k")) + 3
+    return math.exp(z_crit(alpha) * 0.5 * math.sqrt((kurt - 1) / max(n, 2)))
+
+
+def _per_shape(
+    samples: Samples, settings: Settings, family: str | None
+) -> list[tuple[tuple[int, ...], float, float, int]]:
+    """Per shape: (shape, max |z|, limit, values beyond the limit)."""
+    drawn = [s for s in samples.shapes if s.draws]
+    n_total = sum(s.n for s in drawn)
+    out = []
+    for s in drawn:
+        v = s.values()
+        if s.target_std is not None:  # scale and centre are the variance/centering checks'
+            z, limit = v / s.target_std, tail_limit(family, n_total, settings)
+        else:  # estimated centre and scale: widen the limit by their error bounds
+            a = settings.alpha / len(drawn)
+            sd = float(np.std(v))
+            z = (v - v.mean()) / sd if sd > 0 else v - v.mean()
+            limit = tail_limit(family, n_total, settings) * _scale_slack(family, s.n, a)
+            limit += z_crit(a) / math.sqrt(s.n)
+        a = np.abs(z)
+        out.append((s.shape, float(a.max()), limit, int(np.sum(a > limit))))
+    return out
 
 
 def check_tails(samples: Samples, settings: Settings, family: str | None = None) -> CheckResult:
@@ -80,15 +116,19 @@ def check_tails(samples: Samples, settings: Settings, family: str | None = None)
     failed = sampling_failure("tails", samples)
     if failed:
         return failed
-    z = _standardized(samples)
-    n = int(z.size)
-    limit = tail_limit(family, n, settings)
-    i = int(np.argmax(np.abs(z)))
-    worst = float(abs(z[i]))
-    beyond = int(np.sum(np.abs(z) > limit))
+    rows = _per_shape(samples, settings, family)
+    shape, worst, limit, _ = max(rows, key=lambda r: r[1] / r[2])
+    beyond = sum(r[3] for r in rows)
+    n = samples.n
+    unit = "target std" if samples.target is not None else "std"
     fam = family or "normal (undeclared)"
-    details = {"family": fam, "max_abs_z": worst, "limit": limit, "beyond": beyond}
-    shapes = samples.shape_tuple
+    details = {
+        "family": fam,
+        "max_abs_z": worst,
+        "limit": limit,
+        "beyond": beyond,
+        "per_shape": {str(r[0]): {"max_abs_z": r[1], "limit": r[2]} for r in rows},
+    }
     base = dict(
         check="tails",
         initializer=samples.initializer,
@@ -96,17 +136,18 @@ def check_tails(samples: Samples, settings: Settings, family: str | None = None)
         target=limit,
         alpha=settings.alpha if family in (None, "normal") else None,
         n=n,
-        shapes=shapes,
+        shapes=samples.shape_tuple,
         details=details,
     )
     if beyond:
         msg = (
-            f"extreme outliers: max |w| = {worst:.4g} std ({beyond} value(s) beyond {limit:.3g} "
-            f"std) among {n} values on shapes {shapes_text(shapes)}; a {fam} family allows at "
-            f"most {limit:.3g} std."
+            f"extreme outliers: max |w| = {worst:.4g} {unit} on shape {shape} ({beyond} "
+            f"value(s) beyond the limit) among {n} values on shapes "
+            f"{shapes_text(samples.shape_tuple)}; a {fam} family allows at most "
+            f"{limit:.3g} {unit}."
         )
         return CheckResult(passed=False, message=msg, **base)
-    msg = f"max |w| = {worst:.3g} std ≤ {limit:.3g} std allowed for a {fam} family, n={n}."
+    msg = f"max |w| = {worst:.3g} {unit} ≤ {limit:.3g} allowed for a {fam} family, n={n}."
     return CheckResult(passed=True, message=msg, **base)
 
 
