@@ -623,13 +623,12 @@ def _add_html_extras(item: pytest.Item, report: Any, records: list[dict[str, Any
             f"<th>measured</th><th>target</th><th>message</th></tr>{rows}</table>"
         )
     )
-    try:
-        from initcheck.report import result_figures
+    from initcheck.report import result_figures
 
-        for name, png in result_figures(records):
-            extras.append(extras_mod.png(png, name=name))
-    except ImportError:
-        pass  # figures need initcheck.report (and matplotlib)
+    for name, svg in result_figures(records):
+        extras.append(
+            extras_mod.html(f"<figure>{svg}<figcaption>{escape(name)}</figcaption></figure>")
+        )
     report.extras = extras
 
 

@@ -429,6 +429,7 @@ def test_pytest_html_extras(pytester: pytest.Pytester) -> None:
     html = (pytester.path / "h.html").read_text()
     assert "initializer" in html
     assert "sound_he" in html
+    assert "svg" in html and "figcaption" in html  # the figures ride along as inline SVG
 
 
 # ----------------------------------------------------------------- the example project
