@@ -5,7 +5,7 @@ initializer misbehaved while training), 2 a usage or load error (unknown Keras n
 unimportable ``module:attr``, missing file, bad option). Errors are one line on stderr,
 never a traceback.
 
-Importing this module is cheap: TensorFlow, numpy and matplotlib load only inside the
+Importing this module is cheap: TensorFlow, numpy and Jinja2 load only inside the
 commands that need them.
 """
 

@@ -1,7 +1,7 @@
 """initcheck's pytest plugin (``pytest11`` entry point ``initcheck``).
 
 Loaded in *every* pytest run of every user who installed initcheck, so this module imports
-only the standard library and pytest: numpy, scipy, Hypothesis, TensorFlow and matplotlib
+only the standard library and pytest: numpy, scipy, Hypothesis, TensorFlow and Jinja2
 load on first use. ``pytest -p no:initcheck`` disables the plugin.
 
 What it adds:

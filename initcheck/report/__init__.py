@@ -2,9 +2,9 @@
 
 - :func:`write_html_report` writes one HTML file (inline SVG figures, no scripts, no
   external resources) for any number of initializers' results and training comparisons.
-- :func:`result_figures` gives ``(name, base64 PNG)`` figures for pytest-html extras.
+- :func:`result_figures` gives ``(name, inline SVG)`` figures for pytest-html extras.
 
-matplotlib and Jinja2 are imported only when a report or figure is made.
+Jinja2 is imported only when a report is rendered.
 """
 
 from __future__ import annotations

@@ -2,8 +2,8 @@
 
 The page has no external resource (styles inline, figures inline SVG, no JavaScript) and
 declares a strict Content-Security-Policy; every user-provided string goes through
-Jinja2's autoescaping. Only figure SVG produced by :mod:`initcheck.report.figures` (whose
-text matplotlib escapes, comments removed) is inserted as markup.
+Jinja2's autoescaping. Only figure SVG produced by :mod:`initcheck.report.figures` (which
+XML-escapes every text) is inserted as markup.
 """
 
 from __future__ import annotations
@@ -312,7 +312,7 @@ def runtime_versions() -> dict[str, str]:
     from initcheck._version import __version__
 
     env = {"initcheck": __version__, "python": platform.python_version()}
-    for mod in ("numpy", "scipy", "tensorflow", "keras", "matplotlib", "jinja2"):
+    for mod in ("numpy", "scipy", "tensorflow", "keras", "jinja2"):
         if mod in sys.modules:
             env[mod] = str(getattr(sys.modules[mod], "__version__", "?"))
         elif mod in ("numpy", "tensorflow", "keras"):
