@@ -40,11 +40,17 @@ def fake_comparison(n: int = 300) -> dict:
     """A Comparison as plain dicts (no training)."""
     x = np.arange(n)
     return {
-        "glorot_uniform": {"losses": list(2.3 * np.exp(-x / 60) + 0.1), "val_accuracy": 0.93,
-                           "val_loss": 0.25},
+        "glorot_uniform": {
+            "losses": list(2.3 * np.exp(-x / 60) + 0.1),
+            "val_accuracy": 0.93,
+            "val_loss": 0.25,
+        },
         "zeros": {"losses": [2.3026] * n, "val_accuracy": 0.1, "val_loss": 2.3026},
-        HOSTILE: {"losses": [float("nan")] * 3 + [1.0] * (n - 3), "val_accuracy": 0.5,
-                  "val_loss": None},
+        HOSTILE: {
+            "losses": [float("nan")] * 3 + [1.0] * (n - 3),
+            "val_accuracy": 0.5,
+            "val_loss": None,
+        },
     }
 
 
@@ -184,8 +190,18 @@ def test_summary_table_has_every_initializer_and_property(reports):
     headers = [a for t, a in page.tags if t == "th"]
     assert headers
     text = " ".join(page.text)
-    for word in ("symmetry", "centering", "variance", "scaling", "he_normal", "zeros",
-                 "measured", "target", "interval", "alpha"):
+    for word in (
+        "symmetry",
+        "centering",
+        "variance",
+        "scaling",
+        "he_normal",
+        "zeros",
+        "measured",
+        "target",
+        "interval",
+        "alpha",
+    ):
         assert word in text
     assert "1 of 2 initializers failed" in text
 
@@ -202,12 +218,18 @@ def test_comparison_table_and_curves(tmp_path):
 
 def test_training_result_details_are_plotted():
     result = {
-        "check": "training", "initializer": "he_normal", "passed": True,
-        "message": "learned", "n": 250,
-        "details": {"loss_curve": [2.3 - 0.01 * i for i in range(100)],
-                    "reference": "glorot_uniform",
-                    "reference_loss_curve": [2.3 - 0.012 * i for i in range(100)],
-                    "val_accuracy": 0.9, "reference_val_accuracy": 0.91},
+        "check": "training",
+        "initializer": "he_normal",
+        "passed": True,
+        "message": "learned",
+        "n": 250,
+        "details": {
+            "loss_curve": [2.3 - 0.01 * i for i in range(100)],
+            "reference": "glorot_uniform",
+            "reference_loss_curve": [2.3 - 0.012 * i for i in range(100)],
+            "val_accuracy": 0.9,
+            "reference_val_accuracy": 0.91,
+        },
     }
     html = render_html([result])
     assert "glorot_uniform (reference)" in html and "91.00%" in html
@@ -267,8 +289,10 @@ def test_svg_helpers():
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed "
-                    "(apt-get install chromium); .ci/run installs it")
+@pytest.mark.skipif(
+    CHROMIUM is None,
+    reason="Chromium is not installed (apt-get install chromium); .ci/run installs it",
+)
 def test_report_renders_in_headless_chromium(reports, tmp_path):
     html_path = write_html_report(
         tmp_path / "report.html",
@@ -277,17 +301,31 @@ def test_report_renders_in_headless_chromium(reports, tmp_path):
     )
     shot = tmp_path / "shot.png"
     cmd = [
-        CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        "--no-first-run", "--enable-logging=stderr", "--v=0",
-        f"--user-data-dir={tmp_path / 'profile'}", f"--screenshot={shot}",
-        "--window-size=1200,2000", html_path.resolve().as_uri(),
+        CHROMIUM,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--enable-logging=stderr",
+        "--v=0",
+        f"--user-data-dir={tmp_path / 'profile'}",
+        f"--screenshot={shot}",
+        "--window-size=1200,2000",
+        html_path.resolve().as_uri(),
     ]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    console = [line for line in proc.stderr.splitlines()
-               if "CONSOLE" in line or "Uncaught" in line
-               or "Content Security Policy" in line or "Refused to" in line]
+    console = [
+        line
+        for line in proc.stderr.splitlines()
+        if "CONSOLE" in line
+        or "Uncaught" in line
+        or "Content Security Policy" in line
+        or "Refused to" in line
+    ]
     assert not console, "\n".join(console)
     data = shot.read_bytes()
     width, height = check_png(data)
@@ -297,3 +335,32 @@ def test_report_renders_in_headless_chromium(reports, tmp_path):
     pixels = (matplotlib.image.imread(shot)[..., :3] * 255).astype(np.uint32)
     packed = (pixels[..., 0] << 16) | (pixels[..., 1] << 8) | pixels[..., 2]
     assert len(np.unique(packed)) > 10, "the screenshot is blank"
+
+
+def test_report_sections_beyond_mean_and_variance(tmp_path):
+    sound = initcheck.check(
+        "he_normal",
+        variance="he",
+        nonlinearity="relu",
+        checks=["propagation", "seeds", "dtypes", "tails"],
+    )
+    broken = initcheck.check(
+        b.missing_relu_gain,
+        variance="he",
+        nonlinearity="relu",
+        checks=["propagation", "tails"],
+        name="no_gain",
+    )
+    path = write_html_report(tmp_path / "beyond.html", [*sound.results, *broken.results])
+    text = path.read_text()
+    for words in (
+        "Signal through 20 relu layers",  # propagation figure
+        "Largest |w| per shape",  # tails figure
+        "distinct seeds → distinct tensors",  # seeds table
+        "distinct of 10,000",  # dtypes table
+        "bfloat16",
+        "activations vanish",  # the broken initializer's message
+    ):
+        assert words in text, words
+    assert_self_contained(text)
+    assert assert_images_valid(text) >= 3

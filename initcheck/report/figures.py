@@ -21,10 +21,12 @@ __all__ = [
     "SvgPlot",
     "curves_svg",
     "histogram_svg",
+    "propagation_svg",
     "result_figures",
     "scaling_svg",
     "similarity_svg",
     "svg_figures_for",
+    "tails_svg",
 ]
 
 #: Longest curve drawn: longer loss curves are reduced to this many points (min/max kept).
@@ -465,6 +467,48 @@ def scaling_svg(details: Mapping[str, Any]) -> str | None:
     return _side_by_side(left, right)
 
 
+def propagation_svg(details: Mapping[str, Any]) -> str | None:
+    """Per-layer E[x²] (forward) and E[g²] (backward) ratios against the critical reference,
+    log scale, with the tolerance band compounded over the layers."""
+    band = _finite(details.get("band") or ())
+    plots = []
+    for key, title, ylabel in (("forward", "activations (forward)", "E[x²] / layer 1"),
+                               ("backward", "gradients (backward)", "E[g²] / last layer")):
+        measured = _finite(details.get(key) or ())
+        reference = _finite(details.get(f"{key}_reference") or ())
+        if len(measured) < 2 or any(v <= 0 for v in measured):
+            continue
+        layers = list(range(1, len(measured) + 1))
+        plot = SvgPlot(width=340, title=title, xlabel="layer", ylabel=ylabel, ylog=True)
+        if len(reference) == len(measured) and all(v > 0 for v in reference):
+            if len(band) == 2:
+                # the band allows a per-layer gain in [band[0], band[1]] from the anchor layer
+                steps = [abs(i - (1 if key == "forward" else len(layers))) for i in layers]
+                plot.band(layers, [r * band[0] ** k for r, k in zip(reference, steps, strict=True)],
+                          [r * band[1] ** k for r, k in zip(reference, steps, strict=True)],
+                          color="#d62728", label="tolerance")
+            plot.line(layers, reference, color="#d62728", dash="5,3", label="sound init")
+        plot.line(layers, measured, color="#1f77b4", label="measured")
+        plots.append(plot)
+    return _side_by_side(*plots) if plots else None
+
+
+def tails_svg(details: Mapping[str, Any]) -> str | None:
+    """Largest |w| per shape against the limit the family allows."""
+    rows = _shape_rows(details.get("per_shape") or {})
+    pts = [(shape, _finite([r.get("max_abs_z")]), _finite([r.get("limit")])) for shape, r in rows]
+    pts = [(shape, z[0], lim[0]) for shape, z, lim in pts if z and lim]
+    if not pts:
+        return None
+    xs = list(range(len(pts)))
+    plot = SvgPlot(width=420, ylabel="max |w| / std")
+    plot.points(xs, [p[2] for p in pts], color="#d62728", label="limit")
+    plot.points(xs, [p[1] for p in pts], color="#1f77b4", label="largest |w|")
+    plot.xticks = [(float(i), p[0]) for i, p in enumerate(pts)]
+    plot.xlim = (-0.5, len(pts) - 0.5)
+    return plot.render()
+
+
 def _side_by_side(*plots: SvgPlot) -> str:
     width = sum(p.width for p in plots)
     height = max(p.height for p in plots)
@@ -579,6 +623,14 @@ def svg_figures_for(result: Mapping[str, Any]) -> list[tuple[str, str]]:
         curves = training_curves(result)
         if curves:
             out.append(("Training loss per batch", curves_svg(curves)))
+    elif check == "propagation":
+        out.append((f"Signal through {details.get('depth', '?')} {details.get('nonlinearity', '')} "
+                    "layers (mean of the nets) against the critical reference of a sound init; "
+                    "the shaded band is the per-layer tolerance compounded over depth",
+                    propagation_svg(details)))
+    elif check == "tails":
+        out.append((f"Largest |w| per shape against the limit of a {details.get('family', '')} "
+                    "family", tails_svg(details)))
     return [(caption, svg) for caption, svg in out if svg is not None]
 
 

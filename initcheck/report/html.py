@@ -250,6 +250,7 @@ def _initializer_views(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "family_note": r.get("check") == "centering" and bool(figs),
                 "family": str(family) if family else None,
                 "training": _training_table(r) if r.get("check") == "training" else None,
+                "table": _details_table(r),
             })
         by_check = {c["check"]: c for c in checks}
         views.append({
@@ -261,6 +262,42 @@ def _initializer_views(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "by_check": by_check,
         })
     return views
+
+
+def _details_table(result: Mapping[str, Any]) -> dict[str, Any] | None:
+    """A small table for checks whose details read best as one (seeds, dtypes)."""
+    details = result.get("details") or {}
+    if not isinstance(details, Mapping):
+        return None
+    check = result.get("check")
+    if check == "seeds" and "distinct" in details:
+        yes = {True: "yes", False: "no"}
+        return {
+            "header": ["takes a seed", "distinct seeds → distinct tensors",
+                       "same seed → same tensor", "declared deterministic"],
+            "rows": [[yes.get(details.get(k), "—") for k in
+                      ("seedable", "distinct", "reproducible", "deterministic")]],
+        }
+    per_dtype = details.get("per_dtype")
+    if check == "dtypes" and isinstance(per_dtype, Mapping):
+        rows = []
+        for dtype, info in per_dtype.items():
+            if not isinstance(info, Mapping):
+                continue
+            up, low = info.get("pile_up_upper") or {}, info.get("pile_up_lower") or {}
+            rows.append([
+                str(dtype), str(info.get("returned", "—")), fmt_int(info.get("distinct")),
+                f"{low.get('extreme', '—')} / {low.get('neighbour', '—')}",
+                f"{up.get('extreme', '—')} / {up.get('neighbour', '—')}",
+                fmt(info.get("variance_ratio")),
+                "; ".join(info.get("problems") or []) or "—",
+            ])
+        return {
+            "header": ["requested", "returned", "distinct of 10,000",
+                       "at min / next", "at max / next", "Var/target", "problems"],
+            "rows": rows,
+        }
+    return None
 
 
 def _training_table(result: Mapping[str, Any]) -> list[dict[str, str]]:
