@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from initcheck.sampling import Initializer
+from initcheck.sampling import Initializer, accepts
 
 __all__ = ["adapt", "is_jax_initializer", "is_torch_initializer"]
 
@@ -68,14 +68,6 @@ def _first_parameter(fn: Callable[..., Any]) -> str | None:
     except (TypeError, ValueError):
         return None
     return params[0].name if params else None
-
-
-def _accepts(fn: Callable[..., Any], name: str) -> bool:
-    try:
-        params = inspect.signature(fn).parameters.values()
-    except (TypeError, ValueError):
-        return False
-    return any(p.name == name or p.kind is p.VAR_KEYWORD for p in params)
 
 
 def _call_text(base: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
@@ -180,7 +172,7 @@ def _torch_to_numpy(tensor: Any) -> Any:
 
 def _from_torch(init: Callable[..., Any], name: str | None) -> Initializer:
     torch = sys.modules["torch"]
-    takes_generator = _accepts(init, "generator")
+    takes_generator = accepts(init, "generator")
 
     def call(shape: tuple[int, ...], seed: int, dtype: str) -> Any:
         tensor = torch.empty(shape, dtype=_torch_dtype(torch, dtype))

@@ -76,7 +76,8 @@ def _is_keras_initializer_class(obj: object) -> bool:
     return issubclass(obj, sys.modules["keras"].initializers.Initializer)
 
 
-def _accepts(fn: Callable[..., Any], name: str) -> bool:
+def accepts(fn: Callable[..., Any], name: str) -> bool:
+    """Whether ``fn`` takes a keyword argument ``name`` (or ``**kwargs``)."""
     try:
         params = inspect.signature(fn).parameters.values()
     except (TypeError, ValueError):
@@ -213,8 +214,8 @@ def _from_keras_instance(obj: Any, name: str | None = None) -> Initializer:
 
 
 def _from_callable(fn: Callable[..., Any], name: str | None = None) -> Initializer:
-    takes_seed = _accepts(fn, "seed")
-    takes_dtype = _accepts(fn, "dtype")
+    takes_seed = accepts(fn, "seed")
+    takes_dtype = accepts(fn, "dtype")
     label = name or _describe(fn)
 
     def call(shape: tuple[int, ...], seed: int, dtype: str) -> Any:
