@@ -143,7 +143,7 @@ class Report:
         for r in self.results:
             mark = "ok  " if r.passed else "FAIL"
             lines.append(
-                f"  {mark} {r.check:<10} measured={_fmt(r.statistic):>9} "
+                f"  {mark} {r.check:<12} measured={_fmt(r.statistic):>9} "
                 f"target={_fmt(r.target):>7} n={r.n:<8} {'' if r.passed else r.message}"
             )
         return "\n".join(lines)
