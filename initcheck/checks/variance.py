@@ -63,7 +63,13 @@ def check_variance(samples: Samples, settings: Settings) -> CheckResult:
     std_ratio = math.sqrt(est.statistic)
     ci = f"{100 * (1 - settings.alpha):.4g}% CI [{est.low:.4f}, {est.high:.4f}]"
     where = f"shapes {shapes_text(shapes)}"
-    if verdict == "fail":
+    if est.statistic == 0:
+        verdict = "fail"
+        msg = (
+            f"variance is zero: every value is equal on {where}; target Var = {label}."
+            f"{identical_note(samples)}"
+        )
+    elif verdict == "fail":
         worst_shape, worst = max(
             per_shape.items(), key=lambda kv: abs(math.log(kv[1]["ratio"] or 1e-300))
         )
@@ -80,9 +86,6 @@ def check_variance(samples: Samples, settings: Settings) -> CheckResult:
             f"tolerance (std within ×{1 + tol:g} of {label}); only {z.size} of {required} "
             f"values needed could be drawn on {where}.{identical_note(samples)}"
         )
-    elif est.statistic == 0:
-        verdict = "fail"
-        msg = f"variance is zero: every value is equal on {where}; target Var = {label}."
     else:
         msg = (
             f"Var(W) = {est.statistic:.4f} × target (std × {std_ratio:.4f}; {ci}) matches "
