@@ -11,8 +11,12 @@ become pytest items ``initcheck::NAME::PROPERTY``.
     shapes = [[784, 256], [3, 3, 16, 32]]   # optional shapes always included
     alpha = 1e-4                   # optional Settings overrides
 
-Properties: ``symmetry`` and ``centering`` always, ``variance`` and ``scaling`` when a
-``variance`` target is given, ``training`` when ``train = true``.
+Properties, as :func:`initcheck.check` would run them: ``symmetry``, ``centering``,
+``seeds``, ``tails`` and ``degeneracy`` always; ``variance`` and ``scaling`` with a
+``variance`` target; ``distribution`` with ``family = "normal" | "truncated_normal" |
+"uniform"``; ``propagation`` with ``nonlinearity = "relu" | "tanh" | "linear"``;
+``training`` with ``train = true``. ``deterministic = true`` declares an initializer that
+is deterministic by design (identity, ZerO) for the seeds check.
 
 How an item decides, fast and with a stated error rate:
 
@@ -51,8 +55,32 @@ if TYPE_CHECKING:
 
 __all__ = ["GateSource", "collect_gate", "gate_sources", "read_pyproject"]
 
-STATISTICAL = ("symmetry", "centering", "variance", "scaling")
-TABLE_KEYS = ("target", "variance", "layout", "train", "shapes")
+#: Properties decided by one pooled run over the drawn shapes (the rest: training).
+POOLED = (
+    "symmetry",
+    "centering",
+    "variance",
+    "scaling",
+    "seeds",
+    "tails",
+    "distribution",
+    "degeneracy",
+    "propagation",
+)
+#: Properties that do not depend on the kernel shape: no smallest-failing-shape search.
+SHAPE_FREE = ("seeds", "propagation")
+TABLE_KEYS = (
+    "target",
+    "variance",
+    "layout",
+    "train",
+    "shapes",
+    "family",
+    "nonlinearity",
+    "deterministic",
+)
+FAMILIES = ("normal", "truncated_normal", "uniform")  # as initcheck.checks.tails.FAMILIES
+NONLINEARITIES = ("relu", "tanh", "linear")
 #: The second shape of a per-shape scaling-law check (the law needs two fans).
 SCALING_REFERENCE = (32, 32)
 #: Cap on the weights of one explored shape (keeps a gate item well under a second).
@@ -74,14 +102,23 @@ class GateSource:
     layout: str = "keras"
     train: bool = False
     shapes: tuple[tuple[int, ...], ...] = ()
+    family: str | None = None
+    nonlinearity: str | None = None
+    deterministic: bool = False
     overrides: Mapping[str, Any] = field(default_factory=dict)
     error: str | None = None
 
     @property
     def properties(self) -> tuple[str, ...]:
+        """The same checks :func:`initcheck.check` runs for these declarations."""
         props = ["symmetry", "centering"]
         if self.variance is not None:
             props += ["variance", "scaling"]
+        props += ["seeds", "tails", "degeneracy"]
+        if self.family is not None:
+            props.append("distribution")
+        if self.nonlinearity is not None:
+            props.append("propagation")
         if self.train:
             props.append("training")
         return tuple(props)
@@ -112,8 +149,18 @@ def _source(name: str, table: Any, origin: str) -> GateSource:
         if layout not in ("keras", "torch"):
             raise GateConfigError(f"layout must be 'keras' or 'torch'; got layout={layout!r}")
         train = table.get("train", False)
-        if not isinstance(train, bool):
-            raise GateConfigError(f"train must be true or false; got train={train!r}")
+        deterministic = table.get("deterministic", False)
+        for key, value in (("train", train), ("deterministic", deterministic)):
+            if not isinstance(value, bool):
+                raise GateConfigError(f"{key} must be true or false; got {key}={value!r}")
+        family = table.get("family")
+        if family is not None and family not in FAMILIES:
+            raise GateConfigError(f"family must be one of {FAMILIES}; got family={family!r}")
+        nonlinearity = table.get("nonlinearity")
+        if nonlinearity is not None and nonlinearity not in NONLINEARITIES:
+            raise GateConfigError(
+                f"nonlinearity must be one of {NONLINEARITIES}; got nonlinearity={nonlinearity!r}"
+            )
         variance = table.get("variance")
         if variance is not None:
             from initcheck.targets import resolve_target
@@ -146,6 +193,9 @@ def _source(name: str, table: Any, origin: str) -> GateSource:
             layout=layout,
             train=train,
             shapes=shapes,
+            family=family,
+            nonlinearity=nonlinearity,
+            deterministic=deterministic,
             overrides=overrides,
         )
     except GateConfigError as exc:
@@ -358,18 +408,27 @@ class Engine:
     @property
     def layout(self) -> Any:
         """The layout object :func:`~initcheck.api.run_checks` takes."""
-        from initcheck import fans
+        from initcheck.fans import as_layout
 
-        as_layout = getattr(fans, "as_layout", None)
-        return as_layout(self.source.layout) if as_layout else self.source.layout
+        return as_layout(self.source.layout)
 
     def _fans(self, shape: tuple[int, ...]) -> Any:
-        layout = self.layout
-        if hasattr(layout, "fans"):
-            return layout.fans(shape)
-        from initcheck.fans import compute_fans
+        return self.layout.fans(shape)
 
-        return compute_fans(shape, layout)
+    def _run(self, shapes: tuple[tuple[int, ...], ...], only: list[str]) -> list[CheckResult]:
+        from initcheck.api import run_checks
+
+        return run_checks(
+            self.initializer,
+            shapes,
+            layout=self.layout,
+            target=self.target,
+            settings=self.settings,
+            only=only,
+            family=self.source.family,
+            nonlinearity=self.source.nonlinearity,
+            deterministic=self.source.deterministic,
+        )
 
     def _hypothesis_settings(self, *, max_examples: int, shrink: bool) -> Any:
         from hypothesis import HealthCheck, Phase, settings
@@ -422,16 +481,7 @@ class Engine:
 
     def pooled(self) -> dict[str, CheckResult]:
         if self._pooled is None:
-            from initcheck.api import run_checks
-
-            results = run_checks(
-                self.initializer,
-                self.shapes(),
-                layout=self.layout,
-                target=self.target,
-                settings=self.settings,
-                only=[p for p in self.source.properties if p in STATISTICAL],
-            )
+            results = self._run(self.shapes(), [p for p in self.source.properties if p in POOLED])
             self._pooled = {r.check: r for r in results}
         return self._pooled
 
@@ -445,27 +495,18 @@ class Engine:
                 f"{prop}: the drawn shapes {list(self.shapes())} do not allow this check"
             )
             return None
-        if pooled.passed:
+        if pooled.passed or prop in SHAPE_FREE:
             return pooled
         return self._smallest_failing(prop, pooled)
 
     def _check_one(self, prop: str, shape: tuple[int, ...]) -> CheckResult | None:
-        from initcheck.api import run_checks
-
         shapes: tuple[tuple[int, ...], ...] = (shape,)
         if prop == "scaling":
             reference = SCALING_REFERENCE
             if self._fans(reference) == self._fans(shape):
                 return None
             shapes = (reference, shape)
-        results = run_checks(
-            self.initializer,
-            shapes,
-            layout=self.layout,
-            target=self.target,
-            settings=self.settings,
-            only=[prop],
-        )
+        results = self._run(shapes, [prop])
         return results[0] if results else None
 
     def _smallest_failing(self, prop: str, pooled: CheckResult) -> CheckResult:

@@ -150,7 +150,8 @@ def test_small_shapes_with_estimated_scale_do_not_fail_by_chance():
 
 def test_truncated_family_bound():
     ok = run("he_normal", "tails", family="truncated_normal", variance="he")
-    assert ok.passed and math.isclose(ok.target, 2 / TRUNC_STD * 1.05)
+    # bound 2/0.8796 with 5% slack, widened a little for the estimated centre and scale
+    assert ok.passed and 2 / TRUNC_STD * 1.05 < ok.target < 2.6
     assert run("he_normal", "tails", family="truncated_normal").passed  # estimated scale
     bad = run(b.he_normal, "tails", family="truncated_normal", variance="he")
     assert not bad.passed and "truncated_normal family allows" in bad.message

@@ -257,11 +257,34 @@ def test_mnist_fixture_is_session_scoped(pytester: pytest.Pytester) -> None:
 def test_gate_passes(pytester: pytest.Pytester, plugin_args: list[str]) -> None:
     make_project(pytester, table("sound_he", "myinits:sound_he"))
     result = run(pytester, plugin_args, "-v")
-    result.assert_outcomes(passed=4)
+    result.assert_outcomes(passed=7)
     assert result.ret == pytest.ExitCode.OK
     assert any(
         "initcheck::sound_he::variance" in ln and "PASSED" in ln for ln in result.stdout.lines
     )
+
+
+def test_gate_declared_family_and_nonlinearity_add_properties(pytester: pytest.Pytester) -> None:
+    make_project(
+        pytester,
+        table("he_relu", "myinits:sound_he", family="normal", nonlinearity="relu"),
+        table("he_tanh", "myinits:sound_he", nonlinearity="tanh"),
+    )
+    result = pytester.runpytest("-p", "no:cacheprovider", "-v")
+    result.assert_outcomes(passed=8 + 8, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*initcheck::he_relu::distribution PASSED*",
+            "*initcheck::he_relu::propagation PASSED*",
+            "*[[]he_tanh[]] propagation FAILED: activations explode*",
+        ]
+    )
+
+
+def test_gate_rejects_bad_declarations(pytester: pytest.Pytester) -> None:
+    make_project(pytester, table("odd", "myinits:sound_he", family="gaussian"))
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.stdout.fnmatch_lines(["*family must be one of*got family='gaussian'*"])
 
 
 def test_gate_fails_naming_initializer_and_defect(
@@ -270,7 +293,7 @@ def test_gate_fails_naming_initializer_and_defect(
     make_project(pytester, table("broken_he", "myinits:broken_he"))
     result = run(pytester, plugin_args)
     assert result.ret == pytest.ExitCode.TESTS_FAILED
-    result.assert_outcomes(passed=2, failed=2)
+    result.assert_outcomes(passed=5, failed=2)
     result.stdout.fnmatch_lines(
         [
             "*[[]broken_he[]] variance FAILED: variance too *target Var = 2/fan_in*"
@@ -351,29 +374,32 @@ def test_json_and_summary_have_all_results(
     make_project(pytester, table("sound_he", "myinits:sound_he"))
     pytester.makepyfile(test_user=USER_TEST)
     result = run(pytester, plugin_args, "--initcheck-json", "out/initcheck.json")
-    result.assert_outcomes(passed=5)
+    result.assert_outcomes(passed=8)
     data = json.loads((pytester.path / "out" / "initcheck.json").read_text())
     records = data["records"]
     assert [(r["nodeid"], r["check"]) for r in records] == [
         ("initcheck::sound_he::centering", "centering"),
+        ("initcheck::sound_he::degeneracy", "degeneracy"),
         ("initcheck::sound_he::scaling", "scaling"),
+        ("initcheck::sound_he::seeds", "seeds"),
         ("initcheck::sound_he::symmetry", "symmetry"),
+        ("initcheck::sound_he::tails", "tails"),
         ("initcheck::sound_he::variance", "variance"),
         ("test_user.py::test_user_assertions", "variance"),
         ("test_user.py::test_user_assertions", "centering"),
     ]
-    user = records[4]
+    user = records[7]
     assert user["initializer"] == "sound_he"
     assert user["passed"] is True
     assert user["shapes"] == [[128, 64]]
     assert data["settings"]["alpha"] == 1e-4
-    assert data["summary"] == {"records": 6, "passed": 6, "failed": 0}
+    assert data["summary"] == {"records": 9, "passed": 9, "failed": 0}
     result.stdout.fnmatch_lines(
         [
             "*initcheck summary*",
             "initializer*property*verdict*measured*target*test",
             "sound_he*variance*passed*test_user.py::test_user_assertions",
-            "6 initcheck results, 0 failed",
+            "9 initcheck results, 0 failed",
             "*initcheck json written to*initcheck.json*",
         ]
     )
@@ -451,7 +477,7 @@ def test_examples_project_fails_naming_broken_he() -> None:
     assert "FAILED initcheck::broken_he::scaling" in text
     assert "variance follows" in text and "fan_out" in text
     assert "sound_he" in text and "FAILED initcheck::sound_he" not in text
-    assert "6 passed" in text
+    assert "12 passed" in text
 
 
 @pytest.mark.parametrize(

@@ -1,11 +1,10 @@
 """Tails and distribution family: rare huge outliers, and a goodness-of-fit test.
 
-Tails: values are divided by the target std when a variance target is given (centre and
-scale are the centering and variance checks' business, within their tolerances), else
-centred and divided by each shape's own sample mean and std, with the limit widened by
-those estimates' upper ``1 - alpha`` error bounds (``exp(z·½·√((κ-1)/n))`` for the std, κ
-the family's kurtosis, and ``z/√n`` for the mean), so small shapes drawn a few times do
-not fail by chance. The distribution test standardizes by each shape's own std, so it
+Tails: values are centred and divided by each shape's own sample mean and std (a wrong
+scale is the variance check's finding, not a tail), with the limit widened by those
+estimates' upper ``1 - alpha`` error bounds (``exp(z·½·√((κ-1)/n))`` for the std, κ the
+family's kurtosis, and ``z/√n`` for the mean), so small shapes drawn a few times do not
+fail by chance. The distribution test standardizes by each shape's own std, so it
 looks at the *shape* of the distribution only.
 
 Tails: the largest |z| among n values must stay below what the family allows:
@@ -16,9 +15,8 @@ Tails: the largest |z| among n values must stay below what the family allows:
 - ``"truncated_normal"`` (±2σ before the 0.8796 correction): |z| ≤ 2/0.8796 = 2.274;
 - ``"uniform"``: |z| ≤ √3 = 1.732;
 
-bounded families get a slack of ``std_tolerance`` (the variance check's tolerance). A
-truncated normal that emits one value at 1000σ among 10⁵ barely moves the variance but
-fails here.
+bounded families get a slack of ``std_tolerance``. A truncated normal that emits one
+value at 1000σ among 10⁵ barely moves the variance but fails here.
 
 Distribution (only when the family is declared): one-sample Kolmogorov–Smirnov test
 (``scipy.stats.kstest``) of up to ``KS_SIZE`` standardized values against the family.
@@ -97,14 +95,13 @@ def _per_shape(
     out = []
     for s in drawn:
         v = s.values()
-        if s.target_std is not None:  # scale and centre are the variance/centering checks'
-            z, limit = v / s.target_std, tail_limit(family, n_total, settings)
-        else:  # estimated centre and scale: widen the limit by their error bounds
-            a = settings.alpha / len(drawn)
-            sd = float(np.std(v))
-            z = (v - v.mean()) / sd if sd > 0 else v - v.mean()
-            limit = tail_limit(family, n_total, settings) * _scale_slack(family, s.n, a)
-            limit += z_crit(a) / math.sqrt(s.n)
+        # the shape's own centre and scale (a scale error is the variance check's, not a
+        # tail); the limit widens by the error bounds of those estimates
+        a = settings.alpha / len(drawn)
+        sd = float(np.std(v))
+        z = (v - v.mean()) / sd if sd > 0 else v - v.mean()
+        limit = tail_limit(family, n_total, settings) * _scale_slack(family, s.n, a)
+        limit += z_crit(a) / math.sqrt(s.n)
         a = np.abs(z)
         out.append((s.shape, float(a.max()), limit, int(np.sum(a > limit))))
     return out
@@ -120,7 +117,7 @@ def check_tails(samples: Samples, settings: Settings, family: str | None = None)
     shape, worst, limit, _ = max(rows, key=lambda r: r[1] / r[2])
     beyond = sum(r[3] for r in rows)
     n = samples.n
-    unit = "target std" if samples.target is not None else "std"
+    unit = "std"
     fam = family or "normal (undeclared)"
     details = {
         "family": fam,
