@@ -107,13 +107,41 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     chk.add_argument("spec", metavar="SPEC", help=_SPEC_HELP)
-    chk.add_argument("--variance", metavar="T",
-                     help="declared variance target: lecun, glorot, he or a number")
-    chk.add_argument("--layout", choices=("keras", "torch"), default="keras",
-                     help="kernel layout: keras (*kernel, in, out) or torch (out, in, "
-                     "*kernel); default keras")
-    chk.add_argument("--train", action="store_true",
-                     help="also run the early-training check on MNIST (loads TensorFlow)")
+    chk.add_argument(
+        "--variance", metavar="T", help="declared variance target: lecun, glorot, he or a number"
+    )
+    chk.add_argument(
+        "--layout",
+        choices=("keras", "torch"),
+        default="keras",
+        help="kernel layout: keras (*kernel, in, out) or torch (out, in, *kernel); default keras",
+    )
+    chk.add_argument(
+        "--train",
+        action="store_true",
+        help="also run the early-training check on MNIST (loads TensorFlow)",
+    )
+    chk.add_argument(
+        "--family",
+        choices=("normal", "truncated_normal", "uniform"),
+        help="declared distribution family: adds a Kolmogorov-Smirnov test",
+    )
+    chk.add_argument(
+        "--nonlinearity",
+        choices=("relu", "tanh", "linear"),
+        help="adds the signal-propagation check through a deep net",
+    )
+    chk.add_argument(
+        "--deterministic",
+        action="store_true",
+        help="the initializer is deterministic by design (identity, ZerO)",
+    )
+    chk.add_argument(
+        "--checks",
+        metavar="NAMES",
+        type=lambda t: [c.strip() for c in t.split(",")],
+        help="comma-separated checks to run instead of the defaults, e.g. symmetry,variance,dtypes",
+    )
     chk.add_argument("--seed", type=int, default=0, help="seed of all draws (default 0)")
     chk.add_argument("--name", help="display name (default: derived from SPEC)")
     _add_outputs(chk)
@@ -127,30 +155,55 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=_EPILOG_COMPARE,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    cmp.add_argument("specs", metavar="SPEC", nargs="*",
-                     help=_SPEC_HELP + '; "classic" = the notebook\'s set')
-    cmp.add_argument("--classic", action="store_true",
-                     help="include the notebook's initializers (same as the SPEC classic)")
-    cmp.add_argument("--epochs", type=_positive_float, metavar="N",
-                     help="passes over the training set (default 2; the classic set alone: "
-                     f"{CLASSIC_BATCHES} batches)")
-    cmp.add_argument("--batches", type=_positive_int, metavar="N",
-                     help="exact number of training batches (overrides --epochs)")
-    cmp.add_argument("--batch-size", type=_positive_int, default=128, metavar="N",
-                     help="images per batch (default 128)")
+    cmp.add_argument(
+        "specs", metavar="SPEC", nargs="*", help=_SPEC_HELP + '; "classic" = the notebook\'s set'
+    )
+    cmp.add_argument(
+        "--classic",
+        action="store_true",
+        help="include the notebook's initializers (same as the SPEC classic)",
+    )
+    cmp.add_argument(
+        "--epochs",
+        type=_positive_float,
+        metavar="N",
+        help="passes over the training set (default 2; the classic set alone: "
+        f"{CLASSIC_BATCHES} batches)",
+    )
+    cmp.add_argument(
+        "--batches",
+        type=_positive_int,
+        metavar="N",
+        help="exact number of training batches (overrides --epochs)",
+    )
+    cmp.add_argument(
+        "--batch-size",
+        type=_positive_int,
+        default=128,
+        metavar="N",
+        help="images per batch (default 128)",
+    )
     cmp.add_argument("--seed", type=int, default=0, help="seed of the weights and data order")
-    cmp.add_argument("--no-checks", dest="checks", action="store_false",
-                     help="with --report, do not run the static checks")
+    cmp.add_argument(
+        "--no-checks",
+        dest="checks",
+        action="store_false",
+        help="with --report, do not run the static checks",
+    )
     _add_outputs(cmp)
     cmp.set_defaults(func=cmd_compare)
     return parser
 
 
 def _add_outputs(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--json", metavar="PATH",
-                   help="write the results as JSON to PATH ('-' for stdout)")
-    p.add_argument("--report", metavar="PATH",
-                   help="write a self-contained HTML report to PATH (e.g. reports/x.html)")
+    p.add_argument(
+        "--json", metavar="PATH", help="write the results as JSON to PATH ('-' for stdout)"
+    )
+    p.add_argument(
+        "--report",
+        metavar="PATH",
+        help="write a self-contained HTML report to PATH (e.g. reports/x.html)",
+    )
 
 
 def _positive_int(text: str) -> int:
@@ -288,18 +341,33 @@ def cmd_check(args: argparse.Namespace) -> int:
     from initcheck.api import check
 
     with Progress() as progress:
-        progress.update(f"checking {init.name}" + (" (training on MNIST)" if args.train
-                                                    else ""))
-        report = check(init, variance=target, layout=args.layout, seed=args.seed,
-                       train=args.train)
+        progress.update(f"checking {init.name}" + (" (training on MNIST)" if args.train else ""))
+        try:
+            report = check(
+                init,
+                variance=target,
+                layout=args.layout,
+                seed=args.seed,
+                train=args.train,
+                family=args.family,
+                nonlinearity=args.nonlinearity,
+                deterministic=args.deterministic,
+                checks=args.checks,
+            )
+        except (TypeError, ValueError) as exc:
+            raise UsageError(str(exc)) from None
     _say(args, str(report))
     if args.json:
         _write_json(args.json, report.to_dict())
     if args.report:
         from initcheck.report import write_html_report
 
-        path = write_html_report(args.report, report.results, settings=report.settings,
-                                 title=f"initcheck report: {report.initializer}")
+        path = write_html_report(
+            args.report,
+            report.results,
+            settings=report.settings,
+            title=f"initcheck report: {report.initializer}",
+        )
         _say(args, f"report written to {path}")
     return EXIT_OK if report.passed else EXIT_FAILED
 
@@ -320,16 +388,20 @@ def _compare_inits(args: argparse.Namespace) -> tuple[dict[str, Any], bool]:
             raise UsageError(f"{spec!r} is given twice; each initializer is trained once.")
         inits[spec] = init
     if not inits:
-        raise UsageError("compare needs at least one SPEC, or --classic for the notebook's "
-                         "initializers (e.g. initcheck compare --classic).")
+        raise UsageError(
+            "compare needs at least one SPEC, or --classic for the notebook's "
+            "initializers (e.g. initcheck compare --classic)."
+        )
     return inits, classic and not specs
 
 
 def comparison_table(runs: Sequence[Mapping[str, Any]]) -> str:
     """The notebook's printed table: validation accuracy, last loss, mean of last 50."""
     width = max(len("initializer"), *(len(r["name"]) for r in runs))
-    head = (f"{'initializer':<{width}}  {'val acc':>8}  {'val loss':>8}  {'last loss':>9}  "
-            f"{'mean last 50':>12}")
+    head = (
+        f"{'initializer':<{width}}  {'val acc':>8}  {'val loss':>8}  {'last loss':>9}  "
+        f"{'mean last 50':>12}"
+    )
     lines = [head, "-" * len(head)]
 
     def num(v: float | None, spec: str, w: int) -> str:
@@ -352,21 +424,30 @@ def cmd_compare(args: argparse.Namespace) -> int:
     note = ""
     if classic_only and epochs is None and batches is None:
         batches = CLASSIC_BATCHES
-        note = (f"(--classic default: {CLASSIC_BATCHES} batches as in the notebook, which "
-                "ran 2 epochs of 55,000 images; pass --batches or --epochs to change)")
+        note = (
+            f"(--classic default: {CLASSIC_BATCHES} batches as in the notebook, which "
+            "ran 2 epochs of 55,000 images; pass --batches or --epochs to change)"
+        )
     _quiet_tensorflow()
     from initcheck.errors import InitializerError
     from initcheck.report.html import normalize_comparisons
 
     length = f"{batches} batches" if batches else f"{epochs or 2:g} epochs"
     with Progress() as progress:
-        progress.update(f"loading TensorFlow and MNIST, training {len(inits)} "
-                        f"initializer{'s' if len(inits) > 1 else ''} for {length}")
+        progress.update(
+            f"loading TensorFlow and MNIST, training {len(inits)} "
+            f"initializer{'s' if len(inits) > 1 else ''} for {length}"
+        )
         from initcheck.training import compare
 
         try:
-            comparison = compare(inits, epochs=epochs if epochs is not None else 2,
-                                 batches=batches, batch_size=args.batch_size, seed=args.seed)
+            comparison = compare(
+                inits,
+                epochs=epochs if epochs is not None else 2,
+                batches=batches,
+                batch_size=args.batch_size,
+                seed=args.seed,
+            )
         except InitializerError as exc:
             progress.close()
             print(f"initcheck: error: {exc}", file=sys.stderr)
@@ -381,8 +462,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
                 reports.append(check(init, name=name, seed=args.seed, shapes=KERNEL_SHAPES))
     view = normalize_comparisons([comparison])[0]
     first = next(iter(comparison.runs.values()))
-    header = (f"After {first.batches} batches ({first.epochs:.3g} epochs, batch "
-              f"{comparison.batch_size}, seed {comparison.seed}) on {comparison.data_source}:")
+    header = (
+        f"After {first.batches} batches ({first.epochs:.3g} epochs, batch "
+        f"{comparison.batch_size}, seed {comparison.seed}) on {comparison.data_source}:"
+    )
     _say(args, header)
     _say(args, comparison_table(view["runs"]))
     if note:
@@ -392,21 +475,36 @@ def cmd_compare(args: argparse.Namespace) -> int:
     if args.report:
         from initcheck.report import write_html_report
 
-        settings = {"seed": args.seed, "batches": first.batches,
-                    "epochs": round(float(first.epochs), 4), "batch_size": comparison.batch_size,
-                    "data": comparison.data_source}
+        settings = {
+            "seed": args.seed,
+            "batches": first.batches,
+            "epochs": round(float(first.epochs), 4),
+            "batch_size": comparison.batch_size,
+            "data": comparison.data_source,
+        }
         if reports:
-            settings["checks"] = {k: v for k, v in reports[0].settings.items()
-                                  if k not in ("versions", "seed", "train")}
+            settings["checks"] = {
+                k: v
+                for k, v in reports[0].settings.items()
+                if k not in ("versions", "seed", "train")
+            }
             settings["versions"] = reports[0].settings.get("versions", {})
-        titled = {"title": "the classic notebook's initializers" if classic_only
-                  else ", ".join(inits), "runs": comparison.runs,
-                  "batch_size": comparison.batch_size, "seed": comparison.seed,
-                  "data": comparison.data_source}
+        titled = {
+            "title": "the classic notebook's initializers" if classic_only else ", ".join(inits),
+            "runs": comparison.runs,
+            "batch_size": comparison.batch_size,
+            "seed": comparison.seed,
+            "data": comparison.data_source,
+        }
         path = write_html_report(
-            args.report, reports, comparisons=[titled], settings=settings,
-            title="initcheck: the classic initializer comparison" if classic_only
-            else "initcheck comparison")
+            args.report,
+            reports,
+            comparisons=[titled],
+            settings=settings,
+            title="initcheck: the classic initializer comparison"
+            if classic_only
+            else "initcheck comparison",
+        )
         _say(args, f"report written to {path}")
     return EXIT_OK
 
@@ -417,16 +515,18 @@ def comparison_json(comparison: Any, reports: Sequence[Any] = ()) -> dict[str, A
 
     runs = {}
     for name, run in comparison.runs.items():
-        runs[name] = jsonable({
-            "losses": list(run.losses),
-            "val_accuracy": run.val_accuracy,
-            "val_loss": run.val_loss,
-            "last_loss": run.last_loss,
-            "mean_last_50": run.mean_loss(50),
-            "batches": run.batches,
-            "epochs": run.epochs,
-            "seed": run.seed,
-        })
+        runs[name] = jsonable(
+            {
+                "losses": list(run.losses),
+                "val_accuracy": run.val_accuracy,
+                "val_loss": run.val_loss,
+                "last_loss": run.last_loss,
+                "mean_last_50": run.mean_loss(50),
+                "batches": run.batches,
+                "epochs": run.epochs,
+                "seed": run.seed,
+            }
+        )
     return {
         "batch_size": comparison.batch_size,
         "seed": comparison.seed,

@@ -28,8 +28,7 @@ def test_check_passing_initializer_exits_0_and_writes_json(tmp_path, capsys):
     assert main(["check", GOOD, "--variance", "he", "--json", str(out)]) == 0
     data = json.loads(out.read_text())
     assert data["passed"] is True
-    assert {"symmetry", "centering", "variance", "scaling"} <= {r["check"] for r in
-                                                                data["results"]}
+    assert {"symmetry", "centering", "variance", "scaling"} <= {r["check"] for r in data["results"]}
     assert data["settings"]["seed"] == 0 and data["settings"]["variance"] == "2/fan_in"
     assert "PASSED" in capsys.readouterr().out
 
@@ -60,6 +59,9 @@ def test_check_failing_initializer_exits_1_json_to_stdout(tmp_path, capsys):
         ([], "required"),
         (["compare"], "at least one SPEC"),
         (["compare", "--batches", "0", "classic"], "positive integer"),
+        (["check", GOOD, "--checks", "speed"], "Unknown check(s) ['speed']"),
+        (["check", GOOD, "--checks", "variance"], "needs a target"),
+        (["check", GOOD, "--family", "gaussian"], "invalid choice"),
     ],
 )
 def test_usage_and_load_errors_exit_2_without_traceback(argv, message, capsys):
@@ -67,6 +69,24 @@ def test_usage_and_load_errors_exit_2_without_traceback(argv, message, capsys):
     err = capsys.readouterr().err
     assert message in err
     assert "Traceback" not in err
+
+
+def test_check_declarations_add_checks(capsys):
+    argv = [
+        "check",
+        GOOD,
+        "--variance",
+        "he",
+        "--family",
+        "normal",
+        "--checks",
+        "variance,distribution",
+        "--json",
+        "-",
+    ]
+    assert main(argv) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert [r["check"] for r in data["results"]] == ["variance", "distribution"]
 
 
 def test_unknown_keras_name_suggests_close_names(capsys):
@@ -86,15 +106,23 @@ def test_help_has_examples(capsys):
 
 
 def test_python_dash_m_help_and_light_import():
-    proc = subprocess.run([sys.executable, "-m", "initcheck", "--help"], capture_output=True,
-                          text=True, timeout=120, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", "initcheck", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr
     assert "usage: initcheck" in proc.stdout and "examples:" in proc.stdout
-    code = ("import sys, initcheck.cli, initcheck.report; print(sorted(m for m in "
-            "('tensorflow', 'keras', "
-            "'matplotlib', 'jinja2', 'scipy') if m in sys.modules))")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=120, check=True)
+    code = (
+        "import sys, initcheck.cli, initcheck.report; print(sorted(m for m in "
+        "('tensorflow', 'keras', "
+        "'matplotlib', 'jinja2', 'scipy') if m in sys.modules))"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
     assert proc.stdout.strip() == "[]"
 
 
@@ -133,11 +161,20 @@ def fake_training(monkeypatch):
     calls = []
 
     def compare(inits, *, epochs=2, batches=None, batch_size=128, seed=0):
-        calls.append({"names": list(inits), "epochs": epochs, "batches": batches,
-                      "batch_size": batch_size, "seed": seed})
+        calls.append(
+            {
+                "names": list(inits),
+                "epochs": epochs,
+                "batches": batches,
+                "batch_size": batch_size,
+                "seed": seed,
+            }
+        )
         n = batches or 62
-        runs = {name: FakeRun(name, np.linspace(2.3, 0.1 + i, n), 0.9 - 0.05 * i, 0.3, n,
-                              n / 31, seed) for i, name in enumerate(inits)}
+        runs = {
+            name: FakeRun(name, np.linspace(2.3, 0.1 + i, n), 0.9 - 0.05 * i, 0.3, n, n / 31, seed)
+            for i, name in enumerate(inits)
+        }
         return FakeComparison(runs, batch_size, seed, "fake data")
 
     module = types.ModuleType("initcheck.training")
@@ -149,11 +186,23 @@ def fake_training(monkeypatch):
 
 def test_compare_prints_table_and_writes_json_and_report(fake_training, tmp_path, capsys):
     js, html = tmp_path / "c.json", tmp_path / "reports" / "c.html"
-    argv = ["compare", GOOD, BAD, "--epochs", "3", "--seed", "7", "--json", str(js),
-            "--report", str(html)]
+    argv = [
+        "compare",
+        GOOD,
+        BAD,
+        "--epochs",
+        "3",
+        "--seed",
+        "7",
+        "--json",
+        str(js),
+        "--report",
+        str(html),
+    ]
     assert main(argv) == 0
-    assert fake_training == [{"names": [GOOD, BAD], "epochs": 3.0, "batches": None,
-                              "batch_size": 128, "seed": 7}]
+    assert fake_training == [
+        {"names": [GOOD, BAD], "epochs": 3.0, "batches": None, "batch_size": 128, "seed": 7}
+    ]
     out = capsys.readouterr().out
     assert "val acc" in out and "90.00%" in out and "85.00%" in out
     data = json.loads(js.read_text())
@@ -177,8 +226,17 @@ def test_compare_classic_defaults_to_the_notebooks_batches(fake_training, capsys
 
 
 def test_comparison_table_handles_missing_values():
-    table = cli.comparison_table([{"name": "x", "val_accuracy": None, "val_loss": None,
-                                   "last_loss": 1.0, "mean_last_50": None}])
+    table = cli.comparison_table(
+        [
+            {
+                "name": "x",
+                "val_accuracy": None,
+                "val_loss": None,
+                "last_loss": 1.0,
+                "mean_last_50": None,
+            }
+        ]
+    )
     assert "x" in table and "—" in table
 
 
