@@ -24,8 +24,12 @@ def main() -> None:
     print(f"import initcheck: {1e3 * (t1 - t0):.0f} ms; import keras/TF: {t2 - t1:.1f} s")
     print("| initializer | target | median of 5 (s) | max (s) | values drawn |")
     print("|---|---|---|---|---|")
-    for name, target in [("he_normal", "he"), ("glorot_uniform", "glorot"),
-                         ("lecun_normal", "lecun"), ("orthogonal", None)]:
+    for name, target in [
+        ("he_normal", "he"),
+        ("glorot_uniform", "glorot"),
+        ("lecun_normal", "lecun"),
+        ("orthogonal", None),
+    ]:
         times = []
         for seed in range(5):
             t = time.perf_counter()

@@ -31,15 +31,20 @@ TIME_LIMIT = 3.0
 
 def initializers() -> dict[str, object]:
     """20 initializers: the test suite's sound and broken ones, plus scaled variants."""
-    base = {name: getattr(b, name) for name in dir(b)
-            if callable(getattr(b, name)) and not name.startswith("_")
-            and name not in ("fans",) and getattr(getattr(b, name), "__module__", "")
-            == b.__name__}
+    base = {
+        name: getattr(b, name)
+        for name in dir(b)
+        if callable(getattr(b, name))
+        and not name.startswith("_")
+        and name not in ("fans",)
+        and getattr(getattr(b, name), "__module__", "") == b.__name__
+    }
     inits: dict[str, object] = dict(list(base.items())[:12])
 
     def scaled(k: float):
         def init(shape, dtype=None, seed=None):
             return k * b.he_normal(shape, seed=seed)
+
         return init
 
     def constant(shape, dtype=None, seed=None):
@@ -59,8 +64,11 @@ def fake_comparison(n: int = 858) -> dict:
     runs = {}
     for i in range(10):
         curve = (2.3 * np.exp(-x / (40 + 20 * i)) + 0.05 * (i + 1)) * (1 + 0.2 * rng.random(n))
-        runs[f"init {i}"] = {"losses": curve.tolist(), "val_accuracy": 0.9 + 0.005 * i,
-                             "val_loss": 0.3 - 0.01 * i}
+        runs[f"init {i}"] = {
+            "losses": curve.tolist(),
+            "val_accuracy": 0.9 + 0.005 * i,
+            "val_loss": 0.3 - 0.01 * i,
+        }
     return runs
 
 
@@ -71,8 +79,9 @@ def main() -> int:
     args = parser.parse_args()
 
     t0 = time.perf_counter()
-    reports = [initcheck.check(init, variance="he", name=name)
-               for name, init in initializers().items()]
+    reports = [
+        initcheck.check(init, variance="he", name=name) for name, init in initializers().items()
+    ]
     checks_s = time.perf_counter() - t0
     results = [r for rep in reports for r in rep.results]
     comparison = fake_comparison()
@@ -80,17 +89,26 @@ def main() -> int:
     times = []
     for _ in range(max(1, args.repeat)):
         t = time.perf_counter()
-        write_html_report(out, results, comparisons=[comparison], settings=reports[0].settings,
-                          title="initcheck benchmark: 20 initializers")
+        write_html_report(
+            out,
+            results,
+            comparisons=[comparison],
+            settings=reports[0].settings,
+            title="initcheck benchmark: 20 initializers",
+        )
         times.append(time.perf_counter() - t)
     size = out.stat().st_size
     failed = sum(not r.passed for r in reports)
-    print(f"initializers: {len(reports)} ({failed} failing), results: {len(results)}, "
-          f"checks took {checks_s:.1f} s")
+    print(
+        f"initializers: {len(reports)} ({failed} failing), results: {len(results)}, "
+        f"checks took {checks_s:.1f} s"
+    )
     print(f"report: {out}")
     print(f"size: {size / 1024:.0f} KiB ({size:,} bytes; limit {SIZE_LIMIT / 2**20:.0f} MiB)")
-    print(f"write time: first {times[0]:.2f} s (imports Jinja2), best {min(times):.2f} s "
-          f"of {len(times)} (limit {TIME_LIMIT:.0f} s)")
+    print(
+        f"write time: first {times[0]:.2f} s (imports Jinja2), best {min(times):.2f} s "
+        f"of {len(times)} (limit {TIME_LIMIT:.0f} s)"
+    )
     ok = size <= SIZE_LIMIT and times[0] <= TIME_LIMIT
     print("OK" if ok else "OVER BUDGET")
     return 0 if ok and math.isfinite(times[0]) else 1

@@ -74,12 +74,14 @@ def keras_fit_loop(inits: list, x: np.ndarray, y: np.ndarray, epochs: int, batch
 
     t = time.perf_counter()
     for init in inits:
-        model = keras.Sequential([
-            keras.Input((784,)),
-            keras.layers.Dense(256, "relu", kernel_initializer=init),
-            keras.layers.Dense(128, "relu", kernel_initializer=init),
-            keras.layers.Dense(10, kernel_initializer=init),
-        ])
+        model = keras.Sequential(
+            [
+                keras.Input((784,)),
+                keras.layers.Dense(256, "relu", kernel_initializer=init),
+                keras.layers.Dense(128, "relu", kernel_initializer=init),
+                keras.layers.Dense(10, kernel_initializer=init),
+            ]
+        )
         model.compile(
             optimizer=keras.optimizers.Adam(1e-3),
             loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
@@ -121,8 +123,12 @@ def main(argv: list[str] | None = None) -> int:
     data = MNIST(full.x_train[:n], full.y_train[:n], full.x_val, full.y_val, full.source)
     batches = args.epochs * (n // batch)
     names = list(CLASSIC)
-    inits = {names[i % len(names)] + (f" #{i}" if i >= len(names) else ""):
-             CLASSIC[names[i % len(names)]] for i in range(args.models)}
+    inits = {
+        names[i % len(names)] + (f" #{i}" if i >= len(names) else ""): CLASSIC[
+            names[i % len(names)]
+        ]
+        for i in range(args.models)
+    }
 
     peak = matmul_peak()  # measured again at the end; the best counts (shared machines)
 
@@ -151,17 +157,31 @@ def main(argv: list[str] | None = None) -> int:
             f"{1e3 * warm / batches:.2f} ms per step for all {args.models}",
         ),
         ("compare(): first call (incl. tracing)", f"{cold:8.2f} s", ""),
-        ("compare() achieved, exact FLOP count", f"{gflops_exact:8.1f} GFLOP/s",
-         f"{100 * gflops_exact / peak:.0f}% of peak (target >= 50%)"),
-        ("compare() achieved, 3x forward rule", f"{gflops_rule:8.1f} GFLOP/s",
-         f"{100 * gflops_rule / peak:.0f}% of peak"),
-        (f"Keras model.fit loop, {args.models} models x {batches} batches", f"{fit:8.2f} s",
-         f"{1e3 * fit / total_steps:.2f} ms per model-step"),
-        ("speed-up of compare() (warm / first call)", f"{fit / warm:8.1f} x",
-         f"{fit / cold:.1f}x counting tracing (target >= 4x)"),
-        ("bundled MNIST load (median / max of 20)",
-         f"{1e3 * statistics.median(loads):8.1f} ms", f"max {1e3 * max(loads):.1f} ms "
-         "(target <= 50 ms)"),
+        (
+            "compare() achieved, exact FLOP count",
+            f"{gflops_exact:8.1f} GFLOP/s",
+            f"{100 * gflops_exact / peak:.0f}% of peak (target >= 50%)",
+        ),
+        (
+            "compare() achieved, 3x forward rule",
+            f"{gflops_rule:8.1f} GFLOP/s",
+            f"{100 * gflops_rule / peak:.0f}% of peak",
+        ),
+        (
+            f"Keras model.fit loop, {args.models} models x {batches} batches",
+            f"{fit:8.2f} s",
+            f"{1e3 * fit / total_steps:.2f} ms per model-step",
+        ),
+        (
+            "speed-up of compare() (warm / first call)",
+            f"{fit / warm:8.1f} x",
+            f"{fit / cold:.1f}x counting tracing (target >= 4x)",
+        ),
+        (
+            "bundled MNIST load (median / max of 20)",
+            f"{1e3 * statistics.median(loads):8.1f} ms",
+            f"max {1e3 * max(loads):.1f} ms (target <= 50 ms)",
+        ),
     ]
     width = max(len(r[0]) for r in rows)
     print(f"initcheck training benchmark ({os.cpu_count()} CPUs)")

@@ -49,8 +49,7 @@ def ones(shape: tuple[int, ...], dtype: Any = None, seed: int | None = None) -> 
     return np.ones(shape, _dtype(dtype))
 
 
-def uniform_0_1(shape: tuple[int, ...], dtype: Any = None, seed: int | None = None
-                ) -> np.ndarray:
+def uniform_0_1(shape: tuple[int, ...], dtype: Any = None, seed: int | None = None) -> np.ndarray:
     """U[0, 1), the notebook's "Baseline" (``tf.random_uniform`` defaults)."""
     return np.random.default_rng(seed).uniform(0.0, 1.0, shape).astype(_dtype(dtype))
 
@@ -81,8 +80,7 @@ uniform_pm_001 = uniform_pm(0.01)
 uniform_pm_0001 = uniform_pm(0.001)
 
 
-def general_rule(shape: tuple[int, ...], dtype: Any = None, seed: int | None = None
-                 ) -> np.ndarray:
+def general_rule(shape: tuple[int, ...], dtype: Any = None, seed: int | None = None) -> np.ndarray:
     """U[-1/√n, 1/√n) with n = ``shape[0]`` (inputs per neuron), the notebook's general rule."""
     y = 1.0 / np.sqrt(shape[0])
     return np.random.default_rng(seed).uniform(-y, y, shape).astype(_dtype(dtype))
@@ -93,8 +91,9 @@ def normal_01(shape: tuple[int, ...], dtype: Any = None, seed: int | None = None
     return np.random.default_rng(seed).normal(0.0, 0.1, shape).astype(_dtype(dtype))
 
 
-def truncated_normal_01(shape: tuple[int, ...], dtype: Any = None, seed: int | None = None
-                        ) -> np.ndarray:
+def truncated_normal_01(
+    shape: tuple[int, ...], dtype: Any = None, seed: int | None = None
+) -> np.ndarray:
     """N(0, 0.1²) truncated at 2 std, out-of-range values re-drawn (``tf.truncated_normal``)."""
     rng = np.random.default_rng(seed)
     out = rng.normal(0.0, 1.0, shape)

@@ -77,8 +77,9 @@ class MNIST:
         )
 
 
-def load_mnist(path: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | None = None
-               ) -> MNIST:
+def load_mnist(
+    path: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | None = None,
+) -> MNIST:
     """Load MNIST from ``path``, from ``$INITCHECK_MNIST``, or the bundled subset.
 
     Results are cached per path, so repeated calls are free.
@@ -143,18 +144,19 @@ def _load_npz(path: str) -> MNIST:
                 return _make(arrays, source=path)
             if not {"x_train", "y_train"} <= keys:
                 raise ValueError(
-                    f"{path} has keys {sorted(keys)}; expected x_train and y_train "
-                    f"({_NPZ_FORMAT})."
+                    f"{path} has keys {sorted(keys)}; expected x_train and y_train ({_NPZ_FORMAT})."
                 )
             x, y = npz["x_train"], npz["y_train"]
     except (zipfile.BadZipFile, OSError, EOFError) as exc:
-        raise ValueError(f"{path} is not a readable .npz file ({exc}); expected {_NPZ_FORMAT}."
-                         ) from exc
+        raise ValueError(
+            f"{path} is not a readable .npz file ({exc}); expected {_NPZ_FORMAT}."
+        ) from exc
     except ValueError as exc:
         if str(exc).startswith(path):
             raise
-        raise ValueError(f"{path} could not be read as .npz ({exc}); expected {_NPZ_FORMAT}."
-                         ) from exc
+        raise ValueError(
+            f"{path} could not be read as .npz ({exc}); expected {_NPZ_FORMAT}."
+        ) from exc
     return _split_first_twelfth(x, y, source=path)
 
 
@@ -199,7 +201,7 @@ def _read_idx(path: str, magic: int) -> np.ndarray:
             f"file of {kind} (train-images-idx3-ubyte / train-labels-idx1-ubyte, "
             "optionally gzipped)."
         )
-    dims = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
+    dims = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
     size = int(np.prod(dims))
     if len(raw) - header != size:
         raise ValueError(
@@ -236,8 +238,7 @@ def _pixels(x: np.ndarray, source: str, key: str) -> np.ndarray:
     if x.dtype.kind == "f" and x.size and float(x.min()) >= 0.0 and float(x.max()) <= 1.0:
         return x.astype(np.float32)
     raise ValueError(
-        f"{source}: {key} has dtype {x.dtype}; expected uint8 pixels 0-255 (or floats in "
-        "[0, 1])."
+        f"{source}: {key} has dtype {x.dtype}; expected uint8 pixels 0-255 (or floats in [0, 1])."
     )
 
 

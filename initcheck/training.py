@@ -114,8 +114,10 @@ class Comparison:
             f"After {first.batches} batches ({first.epochs:.3g} epochs, batch "
             f"{self.batch_size}, seed {self.seed}) on {self.data_source}:"
         )
-        cols = f"{'initializer':<{width}}  {'val acc':>8}  {'last loss':>9}  " \
-               f"{'mean last 50':>12}  {'val loss':>8}"
+        cols = (
+            f"{'initializer':<{width}}  {'val acc':>8}  {'last loss':>9}  "
+            f"{'mean last 50':>12}  {'val loss':>8}"
+        )
         lines = [head, cols, "-" * len(cols)]
         for name, run in self.runs.items():
             lines.append(
@@ -188,9 +190,16 @@ class _Engine:
             # p -= lr √(1-b2ᵗ)/(1-b1ᵗ) · m / (√v + eps). Elementwise, so stacking is exact.
             for p, g, sm, sv in zip(self.params, grads, self.slots_m, self.slots_v, strict=True):
                 tf.raw_ops.ResourceApplyAdam(
-                    var=p.handle, m=sm.handle, v=sv.handle,
-                    beta1_power=BETA_1**t, beta2_power=BETA_2**t, lr=LEARNING_RATE,
-                    beta1=BETA_1, beta2=BETA_2, epsilon=EPSILON, grad=g,
+                    var=p.handle,
+                    m=sm.handle,
+                    v=sv.handle,
+                    beta1_power=BETA_1**t,
+                    beta2_power=BETA_2**t,
+                    lr=LEARNING_RATE,
+                    beta1=BETA_1,
+                    beta2=BETA_2,
+                    epsilon=EPSILON,
+                    grad=g,
                 )
             out = out.write(i, losses)
         return out.stack()  # (K, M)
@@ -271,8 +280,9 @@ def batch_order(n_train: int, batch_size: int, batches: int, seed: int) -> np.nd
     return np.concatenate(order)[:batches].astype(np.int32)
 
 
-def _budget(epochs: float | None, batches: int | None, per_epoch: int, default_epochs: float
-            ) -> int:
+def _budget(
+    epochs: float | None, batches: int | None, per_epoch: int, default_epochs: float
+) -> int:
     if epochs is not None and batches is not None:
         raise ValueError(
             f"Give epochs or batches, not both (got epochs={epochs!r}, batches={batches!r})."
@@ -424,11 +434,18 @@ def compare(
     pairs = _names(inits)
     kernels = [draw_kernels(init, seed) for _, init in pairs]
     runs, data = _train_kernels(
-        [n for n, _ in pairs], kernels, epochs=epochs, batches=batches,
-        batch_size=batch_size, seed=seed, data=data, default_epochs=2,
+        [n for n, _ in pairs],
+        kernels,
+        epochs=epochs,
+        batches=batches,
+        batch_size=batch_size,
+        seed=seed,
+        data=data,
+        default_epochs=2,
     )
-    return Comparison(runs=runs, batch_size=int(batch_size), seed=int(seed),
-                      data_source=data.source)
+    return Comparison(
+        runs=runs, batch_size=int(batch_size), seed=int(seed), data_source=data.source
+    )
 
 
 def train(
@@ -453,8 +470,14 @@ def train(
     pairs = _names([init])
     kernels = [draw_kernels(pairs[0][1], seed)]
     runs, _ = _train_kernels(
-        [pairs[0][0]], kernels, epochs=epochs, batches=batches,
-        batch_size=batch_size, seed=seed, data=data, default_epochs=2,
+        [pairs[0][0]],
+        kernels,
+        epochs=epochs,
+        batches=batches,
+        batch_size=batch_size,
+        seed=seed,
+        data=data,
+        default_epochs=2,
     )
     return runs[pairs[0][0]]
 
@@ -530,12 +553,14 @@ def loss_decrease_result(
     where = f"after {run.batches} batches of MNIST"
     if not finite:
         bad = np.flatnonzero(~np.isfinite(run.losses))
-        when = f"first non-finite loss at batch {int(bad[0]) + 1}" if bad.size else (
-            "non-finite validation logits")
+        when = (
+            f"first non-finite loss at batch {int(bad[0]) + 1}"
+            if bad.size
+            else ("non-finite validation logits")
+        )
         passed = False
         message = (
-            f"training produced NaN/Inf ({when}); the weights are far too large or not "
-            "finite."
+            f"training produced NaN/Inf ({when}); the weights are far too large or not finite."
         )
     elif not (math.isfinite(ref) and ref <= MAX_LOSS):
         passed = False
@@ -628,14 +653,24 @@ def check_training(
         kernels = draw_kernels(resolved, seed)
     except InitializerError as exc:
         return CheckResult(
-            check="training", initializer=name or _label(init), passed=False,
-            message=f"could not draw the MLP's kernels: {exc}", n=0, shapes=_shapes(),
+            check="training",
+            initializer=name or _label(init),
+            passed=False,
+            message=f"could not draw the MLP's kernels: {exc}",
+            n=0,
+            shapes=_shapes(),
             details={"error": str(exc), "error_type": type(exc).__name__},
         )
     reference = draw_kernels(REFERENCE, seed)
     runs, data = _train_kernels(
-        [label, "__reference__"], [kernels, reference], epochs=None, batches=batches,
-        batch_size=128, seed=seed, data=data, default_epochs=2,
+        [label, "__reference__"],
+        [kernels, reference],
+        epochs=None,
+        batches=batches,
+        batch_size=128,
+        seed=seed,
+        data=data,
+        default_epochs=2,
     )
     return loss_decrease_result(
         label, runs[label], runs["__reference__"], data_source=data.source, alpha=alpha
@@ -645,5 +680,8 @@ def check_training(
 def _label(init: Any) -> str:
     if isinstance(init, str):
         return init
-    return str(getattr(init, "__qualname__", None) or getattr(init, "__name__", None)
-               or type(init).__name__)
+    return str(
+        getattr(init, "__qualname__", None)
+        or getattr(init, "__name__", None)
+        or type(init).__name__
+    )

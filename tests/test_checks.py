@@ -75,7 +75,13 @@ def test_correct_numpy_initializers_pass_on_default_shapes(init):
     report = initcheck.check(init, variance="he")
     assert report.passed, str(report)
     assert {r.check for r in report.results} == {
-        "symmetry", "centering", "variance", "scaling", "seeds", "tails", "degeneracy"
+        "symmetry",
+        "centering",
+        "variance",
+        "scaling",
+        "seeds",
+        "tails",
+        "degeneracy",
     }
 
 

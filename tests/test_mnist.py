@@ -41,8 +41,9 @@ def _write_idx(path: Path, arr: np.ndarray, magic: int, compress: bool) -> Path:
     return path
 
 
-def _idx_dir(tmp_path: Path, n: int = 24, compress: bool = False) -> tuple[Path, np.ndarray,
-                                                                           np.ndarray]:
+def _idx_dir(
+    tmp_path: Path, n: int = 24, compress: bool = False
+) -> tuple[Path, np.ndarray, np.ndarray]:
     x, y = _fake(n)
     _write_idx(tmp_path / "train-images-idx3-ubyte", x, 0x803, compress)
     _write_idx(tmp_path / "train-labels-idx1-ubyte", y, 0x801, compress)
@@ -98,8 +99,13 @@ def test_train_and_validation_are_disjoint() -> None:
 
 def test_importing_mnist_does_not_import_tensorflow() -> None:
     code = "import initcheck.mnist as m, sys; m.load_mnist(); print('tensorflow' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True, cwd=Path(__file__).parents[1])
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).parents[1],
+    )
     assert out.stdout.strip() == "False"
 
 

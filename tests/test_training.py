@@ -69,7 +69,7 @@ def test_batch_order_is_a_permutation_per_epoch() -> None:
     idx = batch_order(1000, 100, 25, seed=3)
     assert idx.shape == (25, 100)
     for epoch in range(2):
-        rows = idx[10 * epoch: 10 * epoch + 10].ravel()
+        rows = idx[10 * epoch : 10 * epoch + 10].ravel()
         assert sorted(rows.tolist()) == list(range(1000))
     assert not np.array_equal(idx[:10], idx[10:20])
     np.testing.assert_array_equal(idx, batch_order(1000, 100, 25, seed=3))
@@ -124,8 +124,9 @@ def test_train_matches_single_compare() -> None:
 def test_all_networks_see_the_same_batches() -> None:
     cmp = compare(["he_normal", "he_normal"], batches=15, seed=0)
     assert list(cmp.runs) == ["he_normal", "he_normal #2"]
-    np.testing.assert_allclose(cmp.runs["he_normal"].losses, cmp.runs["he_normal #2"].losses,
-                               rtol=1e-4)
+    np.testing.assert_allclose(
+        cmp.runs["he_normal"].losses, cmp.runs["he_normal #2"].losses, rtol=1e-4
+    )
 
 
 def test_default_epochs_is_two(shared: Comparison) -> None:

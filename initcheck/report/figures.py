@@ -31,8 +31,19 @@ __all__ = [
 
 #: Longest curve drawn: longer loss curves are reduced to this many points (min/max kept).
 MAX_POINTS = 400
-_COLORS = ("#d62728", "#1f77b4", "#2ca02c", "#17becf", "#bcbd22", "#000000",
-           "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#ff7f0e")
+_COLORS = (
+    "#d62728",
+    "#1f77b4",
+    "#2ca02c",
+    "#17becf",
+    "#bcbd22",
+    "#000000",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#7f7f7f",
+    "#ff7f0e",
+)
 _ids = itertools.count(1)
 
 
@@ -154,8 +165,12 @@ def _png_rgb(rows: Sequence[Sequence[tuple[int, int, int]]]) -> bytes:
         return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
 
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(raw, 9))
-            + chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", ihdr)
+        + chunk(b"IDAT", zlib.compress(raw, 9))
+        + chunk(b"IEND", b"")
+    )
 
 
 _DIVERGING = ((-1.0, (33, 102, 172)), (0.0, (247, 247, 247)), (1.0, (178, 24, 43)))
@@ -166,8 +181,7 @@ def diverging_color(v: float | None) -> tuple[int, int, int]:
     if v is None or not math.isfinite(v):
         return (170, 170, 170)
     v = max(-1.0, min(1.0, v))
-    (x0, c0), (x1, c1) = (_DIVERGING[0], _DIVERGING[1]) if v < 0 else (_DIVERGING[1],
-                                                                       _DIVERGING[2])
+    (x0, c0), (x1, c1) = (_DIVERGING[0], _DIVERGING[1]) if v < 0 else (_DIVERGING[1], _DIVERGING[2])
     t = (v - x0) / (x1 - x0)
     return tuple(round(a + (b - a) * t) for a, b in zip(c0, c1, strict=True))  # type: ignore[return-value]
 
@@ -180,9 +194,18 @@ class SvgPlot:
     every text escaped.
     """
 
-    def __init__(self, *, width: int = 420, height: int = 260, title: str = "",
-                 xlabel: str = "", ylabel: str = "", xlog: bool = False,
-                 ylog: bool = False, legend: str = "inside") -> None:
+    def __init__(
+        self,
+        *,
+        width: int = 420,
+        height: int = 260,
+        title: str = "",
+        xlabel: str = "",
+        ylabel: str = "",
+        xlog: bool = False,
+        ylog: bool = False,
+        legend: str = "inside",
+    ) -> None:
         self.width, self.height = width, height
         self.title, self.xlabel, self.ylabel = title, xlabel, ylabel
         self.xlog, self.ylog = xlog, ylog
@@ -193,25 +216,79 @@ class SvgPlot:
         self.ylim: tuple[float, float] | None = None
 
     # ---- adding data
-    def line(self, xs: Sequence[float], ys: Sequence[float], *, color: str, label: str = "",
-             width: float = 1.3, dash: str = "") -> None:
-        self.items.append(("line", {"xs": list(xs), "ys": list(ys), "color": color,
-                                    "label": label, "width": width, "dash": dash}))
+    def line(
+        self,
+        xs: Sequence[float],
+        ys: Sequence[float],
+        *,
+        color: str,
+        label: str = "",
+        width: float = 1.3,
+        dash: str = "",
+    ) -> None:
+        self.items.append(
+            (
+                "line",
+                {
+                    "xs": list(xs),
+                    "ys": list(ys),
+                    "color": color,
+                    "label": label,
+                    "width": width,
+                    "dash": dash,
+                },
+            )
+        )
 
-    def points(self, xs: Sequence[float], ys: Sequence[float], *, color: str, label: str = "",
-               lo: Sequence[float] | None = None, hi: Sequence[float] | None = None) -> None:
-        self.items.append(("points", {"xs": list(xs), "ys": list(ys), "color": color,
-                                      "label": label, "lo": lo, "hi": hi}))
+    def points(
+        self,
+        xs: Sequence[float],
+        ys: Sequence[float],
+        *,
+        color: str,
+        label: str = "",
+        lo: Sequence[float] | None = None,
+        hi: Sequence[float] | None = None,
+    ) -> None:
+        self.items.append(
+            (
+                "points",
+                {
+                    "xs": list(xs),
+                    "ys": list(ys),
+                    "color": color,
+                    "label": label,
+                    "lo": lo,
+                    "hi": hi,
+                },
+            )
+        )
 
-    def bars(self, edges: Sequence[float], heights: Sequence[float], *, color: str,
-             label: str = "") -> None:
-        self.items.append(("bars", {"edges": list(edges), "heights": list(heights),
-                                    "color": color, "label": label}))
+    def bars(
+        self, edges: Sequence[float], heights: Sequence[float], *, color: str, label: str = ""
+    ) -> None:
+        self.items.append(
+            (
+                "bars",
+                {"edges": list(edges), "heights": list(heights), "color": color, "label": label},
+            )
+        )
 
-    def band(self, xs: Sequence[float], lo: Sequence[float], hi: Sequence[float], *,
-             color: str, label: str = "") -> None:
-        self.items.append(("band", {"xs": list(xs), "lo": list(lo), "hi": list(hi),
-                                    "color": color, "label": label}))
+    def band(
+        self,
+        xs: Sequence[float],
+        lo: Sequence[float],
+        hi: Sequence[float],
+        *,
+        color: str,
+        label: str = "",
+    ) -> None:
+        self.items.append(
+            (
+                "band",
+                {"xs": list(xs), "lo": list(lo), "hi": list(hi), "color": color, "label": label},
+            )
+        )
 
     # ---- layout
     def _extent(self) -> tuple[float, float, float, float]:
@@ -275,52 +352,75 @@ class SvgPlot:
             return mt + ph - (fy(v) - ay0) / (ay1 - ay0) * ph
 
         def ok(x: float, y: float) -> bool:
-            return (math.isfinite(x) and math.isfinite(y) and (x > 0 or not self.xlog)
-                    and (y > 0 or not self.ylog))
+            return (
+                math.isfinite(x)
+                and math.isfinite(y)
+                and (x > 0 or not self.xlog)
+                and (y > 0 or not self.ylog)
+            )
 
-        out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{self.width}" '
-               f'height="{self.height}" viewBox="0 0 {self.width} {self.height}" '
-               'font-family="sans-serif" font-size="11" role="img">',
-               f'<defs><clipPath id="{uid}c"><rect x="{ml}" y="{mt}" width="{pw}" '
-               f'height="{ph}"/></clipPath></defs>',
-               f'<rect x="0" y="0" width="{self.width}" height="{self.height}" fill="#fff"/>']
+        out = [
+            f'<svg xmlns="http://www.w3.org/2000/svg" width="{self.width}" '
+            f'height="{self.height}" viewBox="0 0 {self.width} {self.height}" '
+            'font-family="sans-serif" font-size="11" role="img">',
+            f'<defs><clipPath id="{uid}c"><rect x="{ml}" y="{mt}" width="{pw}" '
+            f'height="{ph}"/></clipPath></defs>',
+            f'<rect x="0" y="0" width="{self.width}" height="{self.height}" fill="#fff"/>',
+        ]
         if self.title:
-            out.append(f'<text x="{ml + pw / 2:.1f}" y="15" text-anchor="middle" '
-                       f'font-weight="bold">{_esc(self.title)}</text>')
+            out.append(
+                f'<text x="{ml + pw / 2:.1f}" y="15" text-anchor="middle" '
+                f'font-weight="bold">{_esc(self.title)}</text>'
+            )
         # grid and ticks
         yt = nice_ticks(y0, y1, log=self.ylog)
         for t in yt:
             if not (y0 <= t <= y1):
                 continue
             y = py(t)
-            out.append(f'<line x1="{ml}" x2="{ml + pw}" y1="{y:.1f}" y2="{y:.1f}" '
-                       f'stroke="#e6e6e6"/>')
-            out.append(f'<text x="{ml - 4}" y="{y + 4:.1f}" text-anchor="end">'
-                       f"{_esc(_tick_label(t))}</text>")
+            out.append(
+                f'<line x1="{ml}" x2="{ml + pw}" y1="{y:.1f}" y2="{y:.1f}" stroke="#e6e6e6"/>'
+            )
+            out.append(
+                f'<text x="{ml - 4}" y="{y + 4:.1f}" text-anchor="end">'
+                f"{_esc(_tick_label(t))}</text>"
+            )
         if self.xticks is not None:
             for t, text in self.xticks:
                 x = px(t)
-                out.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{mt + ph}" y2="{mt + ph + 4}" '
-                           f'stroke="#333"/>')
-                out.append(f'<text transform="translate({x + 3:.1f},{mt + ph + 10}) '
-                           f'rotate(-35)" text-anchor="end">{_esc(text)}</text>')
+                out.append(
+                    f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{mt + ph}" y2="{mt + ph + 4}" '
+                    f'stroke="#333"/>'
+                )
+                out.append(
+                    f'<text transform="translate({x + 3:.1f},{mt + ph + 10}) '
+                    f'rotate(-35)" text-anchor="end">{_esc(text)}</text>'
+                )
         else:
             for t in nice_ticks(x0, x1, log=self.xlog):
                 if not (x0 <= t <= x1):
                     continue
                 x = px(t)
-                out.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{mt}" y2="{mt + ph}" '
-                           f'stroke="#e6e6e6"/>')
-                out.append(f'<text x="{x:.1f}" y="{mt + ph + 14}" text-anchor="middle">'
-                           f"{_esc(_tick_label(t))}</text>")
-        out.append(f'<rect x="{ml}" y="{mt}" width="{pw}" height="{ph}" fill="none" '
-                   f'stroke="#333"/>')
+                out.append(
+                    f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{mt}" y2="{mt + ph}" stroke="#e6e6e6"/>'
+                )
+                out.append(
+                    f'<text x="{x:.1f}" y="{mt + ph + 14}" text-anchor="middle">'
+                    f"{_esc(_tick_label(t))}</text>"
+                )
+        out.append(
+            f'<rect x="{ml}" y="{mt}" width="{pw}" height="{ph}" fill="none" stroke="#333"/>'
+        )
         if self.xlabel:
-            out.append(f'<text x="{ml + pw / 2:.1f}" y="{self.height - 6}" '
-                       f'text-anchor="middle">{_esc(self.xlabel)}</text>')
+            out.append(
+                f'<text x="{ml + pw / 2:.1f}" y="{self.height - 6}" '
+                f'text-anchor="middle">{_esc(self.xlabel)}</text>'
+            )
         if self.ylabel:
-            out.append(f'<text transform="translate(13,{mt + ph / 2:.1f}) rotate(-90)" '
-                       f'text-anchor="middle">{_esc(self.ylabel)}</text>')
+            out.append(
+                f'<text transform="translate(13,{mt + ph / 2:.1f}) rotate(-90)" '
+                f'text-anchor="middle">{_esc(self.ylabel)}</text>'
+            )
         # data
         out.append(f'<g clip-path="url(#{uid}c)">')
         for kind, it in self.items:
@@ -330,17 +430,18 @@ class SvgPlot:
                 for a, b, h in zip(it["edges"][:-1], it["edges"][1:], it["heights"], strict=True):
                     if h > 0 and ok(a, h):
                         top = py(h)
-                        parts.append(f"M{px(a):.1f} {base:.1f}V{top:.1f}H{px(b):.1f}"
-                                     f"V{base:.1f}Z")
+                        parts.append(f"M{px(a):.1f} {base:.1f}V{top:.1f}H{px(b):.1f}V{base:.1f}Z")
                 out.append(f'<path d="{"".join(parts)}" fill="{it["color"]}"/>')
             elif kind == "band":
                 fwd = [(px(x), py(h)) for x, h in zip(it["xs"], it["hi"], strict=True) if ok(x, h)]
-                back = [(px(x), py(lo)) for x, lo in zip(it["xs"], it["lo"], strict=True)
-                        if ok(x, lo)]
+                back = [
+                    (px(x), py(lo)) for x, lo in zip(it["xs"], it["lo"], strict=True) if ok(x, lo)
+                ]
                 if fwd and back:
                     pts = " ".join(f"{a:.1f},{b:.1f}" for a, b in fwd + back[::-1])
-                    out.append(f'<polygon points="{pts}" fill="{it["color"]}" '
-                               f'fill-opacity="0.15"/>')
+                    out.append(
+                        f'<polygon points="{pts}" fill="{it["color"]}" fill-opacity="0.15"/>'
+                    )
             elif kind == "line":
                 out.extend(self._polyline(it, px, py, ok))
             elif kind == "points":
@@ -349,11 +450,14 @@ class SvgPlot:
                     if not ok(x, y):
                         continue
                     if lo is not None and hi is not None and ok(x, lo[i]) and ok(x, hi[i]):
-                        out.append(f'<line x1="{px(x):.1f}" x2="{px(x):.1f}" '
-                                   f'y1="{py(lo[i]):.1f}" y2="{py(hi[i]):.1f}" '
-                                   f'stroke="{it["color"]}" stroke-width="1.2"/>')
-                    out.append(f'<circle cx="{px(x):.1f}" cy="{py(y):.1f}" r="3.2" '
-                               f'fill="{it["color"]}"/>')
+                        out.append(
+                            f'<line x1="{px(x):.1f}" x2="{px(x):.1f}" '
+                            f'y1="{py(lo[i]):.1f}" y2="{py(hi[i]):.1f}" '
+                            f'stroke="{it["color"]}" stroke-width="1.2"/>'
+                        )
+                    out.append(
+                        f'<circle cx="{px(x):.1f}" cy="{py(y):.1f}" r="3.2" fill="{it["color"]}"/>'
+                    )
         out.append("</g>")
         out.extend(self._legend(ml, mt, pw))
         out.append("</svg>")
@@ -368,9 +472,12 @@ class SvgPlot:
             elif segments[-1]:
                 segments.append([])
         dash = f' stroke-dasharray="{it["dash"]}"' if it["dash"] else ""
-        return [f'<polyline points="{" ".join(s)}" fill="none" stroke="{it["color"]}" '
-                f'stroke-width="{it["width"]}" stroke-linejoin="round"{dash}/>'
-                for s in segments if len(s) >= 2]
+        return [
+            f'<polyline points="{" ".join(s)}" fill="none" stroke="{it["color"]}" '
+            f'stroke-width="{it["width"]}" stroke-linejoin="round"{dash}/>'
+            for s in segments
+            if len(s) >= 2
+        ]
 
     def _legend(self, ml: float, mt: float, pw: float) -> list[str]:
         entries = [(kind, it) for kind, it in self.items if it.get("label")]
@@ -388,12 +495,15 @@ class SvgPlot:
                 out.append(f'<circle cx="{x + 9}" cy="{y - 4}" r="3.2" fill="{color}"/>')
             elif kind in ("bars", "band"):
                 op = ' fill-opacity="0.3"' if kind == "band" else ""
-                out.append(f'<rect x="{x + 2}" y="{y - 9}" width="14" height="9" '
-                           f'fill="{color}"{op}/>')
+                out.append(
+                    f'<rect x="{x + 2}" y="{y - 9}" width="14" height="9" fill="{color}"{op}/>'
+                )
             else:
                 dash = f' stroke-dasharray="{it["dash"]}"' if it["dash"] else ""
-                out.append(f'<line x1="{x}" x2="{x + 18}" y1="{y - 4}" y2="{y - 4}" '
-                           f'stroke="{color}" stroke-width="2"{dash}/>')
+                out.append(
+                    f'<line x1="{x}" x2="{x + 18}" y1="{y - 4}" y2="{y - 4}" '
+                    f'stroke="{color}" stroke-width="2"{dash}/>'
+                )
             out.append(f'<text x="{x + 22}" y="{y}">{_esc(it["label"])}</text>')
         return out
 
@@ -415,8 +525,12 @@ def histogram_svg(details: Mapping[str, Any]) -> str | None:
     plot = SvgPlot(width=560, xlabel=f"weight / {unit}", ylabel="density", legend="right")
     plot.bars(edges, dens, color="#8fb3d9", label=f"sampled weights (n={len(sample)})")
     grid = [-span + i * span / 60 for i in range(121)]
-    plot.line(grid, [math.exp(-g * g / 2) / math.sqrt(2 * math.pi) for g in grid],
-              color="#d62728", label="N(0, 1) reference")
+    plot.line(
+        grid,
+        [math.exp(-g * g / 2) / math.sqrt(2 * math.pi) for g in grid],
+        color="#d62728",
+        label="N(0, 1) reference",
+    )
     plot.xlim = (-span, span)
     return plot.render()
 
@@ -431,8 +545,7 @@ def _scaling_points(details: Mapping[str, Any], rule: str) -> list[tuple]:
             continue
         lo = _finite([row.get("low")])
         hi = _finite([row.get("high")])
-        pts.append((fan[0], var[0], ratio[0], lo[0] if lo else None, hi[0] if hi else None,
-                    shape))
+        pts.append((fan[0], var[0], ratio[0], lo[0] if lo else None, hi[0] if hi else None, shape))
     pts.sort(key=lambda p: (p[0], p[5]))
     return pts
 
@@ -449,8 +562,13 @@ def scaling_svg(details: Mapping[str, Any]) -> str | None:
     law_var = [p[1] / p[2] for p in pts]
     left = SvgPlot(width=360, xlabel=rule, ylabel="Var(W)", xlog=True, ylog=True)
     if len(band) == 2:
-        left.band(fans, [v * band[0] for v in law_var], [v * band[1] for v in law_var],
-                  color="#d62728", label="tolerance")
+        left.band(
+            fans,
+            [v * band[0] for v in law_var],
+            [v * band[1] for v in law_var],
+            color="#d62728",
+            label="tolerance",
+        )
     left.line(fans, law_var, color="#d62728", dash="5,3", label=f"law {law}" if law else "target")
     left.points(fans, [p[1] for p in pts], color="#1f77b4", label="measured Var(W)")
     right = SvgPlot(width=330, ylabel="Var(W) / law", ylog=True)
@@ -460,8 +578,13 @@ def scaling_svg(details: Mapping[str, Any]) -> str | None:
         right.band([-0.5, len(pts) - 0.5], [band[0]] * 2, [band[1]] * 2, color="#d62728")
     right.line([-0.5, len(pts) - 0.5], [1.0, 1.0], color="#d62728", dash="5,3")
     have_ci = all(p[3] is not None and p[4] is not None for p in pts)
-    right.points(xs, ratios, color="#1f77b4", lo=[p[3] for p in pts] if have_ci else None,
-                 hi=[p[4] for p in pts] if have_ci else None)
+    right.points(
+        xs,
+        ratios,
+        color="#1f77b4",
+        lo=[p[3] for p in pts] if have_ci else None,
+        hi=[p[4] for p in pts] if have_ci else None,
+    )
     right.xticks = [(float(i), p[5]) for i, p in enumerate(pts)]
     right.xlim = (-0.5, len(pts) - 0.5)
     return _side_by_side(left, right)
@@ -472,8 +595,10 @@ def propagation_svg(details: Mapping[str, Any]) -> str | None:
     log scale, with the tolerance band compounded over the layers."""
     band = _finite(details.get("band") or ())
     plots = []
-    for key, title, ylabel in (("forward", "activations (forward)", "E[x²] / layer 1"),
-                               ("backward", "gradients (backward)", "E[g²] / last layer")):
+    for key, title, ylabel in (
+        ("forward", "activations (forward)", "E[x²] / layer 1"),
+        ("backward", "gradients (backward)", "E[g²] / last layer"),
+    ):
         measured = _finite(details.get(key) or ())
         reference = _finite(details.get(f"{key}_reference") or ())
         if len(measured) < 2 or any(v <= 0 for v in measured):
@@ -484,9 +609,13 @@ def propagation_svg(details: Mapping[str, Any]) -> str | None:
             if len(band) == 2:
                 # the band allows a per-layer gain in [band[0], band[1]] from the anchor layer
                 steps = [abs(i - (1 if key == "forward" else len(layers))) for i in layers]
-                plot.band(layers, [r * band[0] ** k for r, k in zip(reference, steps, strict=True)],
-                          [r * band[1] ** k for r, k in zip(reference, steps, strict=True)],
-                          color="#d62728", label="tolerance")
+                plot.band(
+                    layers,
+                    [r * band[0] ** k for r, k in zip(reference, steps, strict=True)],
+                    [r * band[1] ** k for r, k in zip(reference, steps, strict=True)],
+                    color="#d62728",
+                    label="tolerance",
+                )
             plot.line(layers, reference, color="#d62728", dash="5,3", label="sound init")
         plot.line(layers, measured, color="#1f77b4", label="measured")
         plots.append(plot)
@@ -512,12 +641,15 @@ def tails_svg(details: Mapping[str, Any]) -> str | None:
 def _side_by_side(*plots: SvgPlot) -> str:
     width = sum(p.width for p in plots)
     height = max(p.height for p in plots)
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-             f'viewBox="0 0 {width} {height}" role="img">']
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" role="img">'
+    ]
     x = 0
     for p in plots:
-        inner = p.render().replace('<svg xmlns="http://www.w3.org/2000/svg" ',
-                                   f'<svg x="{x}" y="0" ', 1)
+        inner = p.render().replace(
+            '<svg xmlns="http://www.w3.org/2000/svg" ', f'<svg x="{x}" y="0" ', 1
+        )
         parts.append(inner)
         x += p.width
     parts.append("</svg>")
@@ -544,27 +676,33 @@ def similarity_svg(details: Mapping[str, Any]) -> str | None:
     w, h = cell * n_cols, cell * n_rows
     shape = sim.get("shape")
     title = f"units of shape {tuple(shape)}" if isinstance(shape, Sequence) else "units"
-    out = ['<svg xmlns="http://www.w3.org/2000/svg" width="330" height="250" '
-           'viewBox="0 0 330 250" '
-           'font-family="sans-serif" font-size="11" role="img">',
-           '<rect width="330" height="250" fill="#fff"/>',
-           f'<text x="{20 + w / 2:.1f}" y="15" text-anchor="middle" font-weight="bold">'
-           f"{_esc(title)}</text>",
-           f'<image x="20" y="26" width="{w:.1f}" height="{h:.1f}" preserveAspectRatio="none" '
-           f'style="image-rendering:pixelated" href="data:image/png;base64,{png}"/>',
-           f'<rect x="20" y="26" width="{w:.1f}" height="{h:.1f}" fill="none" stroke="#333"/>',
-           f'<text x="{20 + w / 2:.1f}" y="{26 + h + 16:.1f}" text-anchor="middle">'
-           f"{n_rows} × {n_cols} units</text>"]
+    out = [
+        '<svg xmlns="http://www.w3.org/2000/svg" width="330" height="250" '
+        'viewBox="0 0 330 250" '
+        'font-family="sans-serif" font-size="11" role="img">',
+        '<rect width="330" height="250" fill="#fff"/>',
+        f'<text x="{20 + w / 2:.1f}" y="15" text-anchor="middle" font-weight="bold">'
+        f"{_esc(title)}</text>",
+        f'<image x="20" y="26" width="{w:.1f}" height="{h:.1f}" preserveAspectRatio="none" '
+        f'style="image-rendering:pixelated" href="data:image/png;base64,{png}"/>',
+        f'<rect x="20" y="26" width="{w:.1f}" height="{h:.1f}" fill="none" stroke="#333"/>',
+        f'<text x="{20 + w / 2:.1f}" y="{26 + h + 16:.1f}" text-anchor="middle">'
+        f"{n_rows} × {n_cols} units</text>",
+    ]
     x = 20 + w + 24
     for i in range(21):
         v = 1 - i / 10
-        out.append(f'<rect x="{x:.1f}" y="{26 + i * 9.5:.1f}" width="14" height="10" '
-                   f'fill="rgb{diverging_color(v)}"/>')
+        out.append(
+            f'<rect x="{x:.1f}" y="{26 + i * 9.5:.1f}" width="14" height="10" '
+            f'fill="rgb{diverging_color(v)}"/>'
+        )
     for v, label in ((1, "+1"), (0, "0"), (-1, "−1")):
         y = 26 + (1 - v) * 95 + 9
         out.append(f'<text x="{x + 18:.1f}" y="{y:.1f}">{label}</text>')
-    out.append(f'<text transform="translate({x + 48:.1f},{26 + 100}) rotate(-90)" '
-               f'text-anchor="middle">cosine similarity</text>')
+    out.append(
+        f'<text transform="translate({x + 48:.1f},{26 + 100}) rotate(-90)" '
+        f'text-anchor="middle">cosine similarity</text>'
+    )
     out.append("</svg>")
     return "".join(out)
 
@@ -587,15 +725,26 @@ def curves_svg(runs: Mapping[str, Sequence[float]], *, first: int = 100) -> str 
     plots = []
     for i, (title, limit) in enumerate(panels):
         last = i == len(panels) - 1
-        finite = [v for c in curves.values() for v in (c[:limit] if limit else c)
-                  if math.isfinite(v) and v > 0]
+        finite = [
+            v
+            for c in curves.values()
+            for v in (c[:limit] if limit else c)
+            if math.isfinite(v) and v > 0
+        ]
         ylog = bool(finite) and max(finite) > 50 * max(min(finite), 1e-3)
-        plot = SvgPlot(width=360 + (230 if last else 0), title=title, xlabel="batches",
-                       ylabel="loss", ylog=ylog, legend="right" if last else "none")
+        plot = SvgPlot(
+            width=360 + (230 if last else 0),
+            title=title,
+            xlabel="batches",
+            ylabel="loss",
+            ylog=ylog,
+            legend="right" if last else "none",
+        )
         for j, (name, losses) in enumerate(curves.items()):
             xs, ys = downsample(losses[:limit] if limit else losses)
-            plot.line(xs, ys, color=_COLORS[j % len(_COLORS)], width=1.1,
-                      label=name if last else "")
+            plot.line(
+                xs, ys, color=_COLORS[j % len(_COLORS)], width=1.1, label=name if last else ""
+            )
         plots.append(plot)
     return _side_by_side(*plots)
 
@@ -610,27 +759,43 @@ def svg_figures_for(result: Mapping[str, Any]) -> list[tuple[str, str]]:
     check = result.get("check")
     out: list[tuple[str, str | None]] = []
     if check == "centering":
-        out.append(("Standardized weights against the N(0, 1) density",
-                    histogram_svg(details)))
+        out.append(("Standardized weights against the N(0, 1) density", histogram_svg(details)))
     elif check in ("scaling", "variance"):
-        out.append(("Var(W) across kernel shapes against the declared law (left, log-log) "
-                    "and Var(W)/law per shape with its confidence interval (right)",
-                    scaling_svg(details)))
+        out.append(
+            (
+                "Var(W) across kernel shapes against the declared law (left, log-log) "
+                "and Var(W)/law per shape with its confidence interval (right)",
+                scaling_svg(details),
+            )
+        )
     elif check == "symmetry":
-        out.append(("Cosine similarity between units' weight vectors (identical units show "
-                    "as a uniform +1 block)", similarity_svg(details)))
+        out.append(
+            (
+                "Cosine similarity between units' weight vectors (identical units show "
+                "as a uniform +1 block)",
+                similarity_svg(details),
+            )
+        )
     elif check == "training":
         curves = training_curves(result)
         if curves:
             out.append(("Training loss per batch", curves_svg(curves)))
     elif check == "propagation":
-        out.append((f"Signal through {details.get('depth', '?')} {details.get('nonlinearity', '')} "
-                    "layers (mean of the nets) against the critical reference of a sound init; "
-                    "the shaded band is the per-layer tolerance compounded over depth",
-                    propagation_svg(details)))
+        out.append(
+            (
+                f"Signal through {details.get('depth', '?')} {details.get('nonlinearity', '')} "
+                "layers (mean of the nets) against the critical reference of a sound init; "
+                "the shaded band is the per-layer tolerance compounded over depth",
+                propagation_svg(details),
+            )
+        )
     elif check == "tails":
-        out.append((f"Largest |w| per shape against the limit of a {details.get('family', '')} "
-                    "family", tails_svg(details)))
+        out.append(
+            (
+                f"Largest |w| per shape against the limit of a {details.get('family', '')} family",
+                tails_svg(details),
+            )
+        )
     return [(caption, svg) for caption, svg in out if svg is not None]
 
 

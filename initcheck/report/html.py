@@ -30,7 +30,14 @@ __all__ = [
 
 #: Display order of the properties in the summary.
 CHECK_ORDER = (
-    "symmetry", "degeneracy", "centering", "variance", "scaling", "tails", "seeds", "training",
+    "symmetry",
+    "degeneracy",
+    "centering",
+    "variance",
+    "scaling",
+    "tails",
+    "seeds",
+    "training",
 )
 _TEMPLATE = "report.html.j2"
 
@@ -126,16 +133,18 @@ def normalize_comparisons(comparisons: Iterable[Any] | None) -> list[dict[str, A
                 f"{{name: {{'losses': [...], ...}}}}. Received: {type(comp).__name__}"
             )
         if not isinstance(runs, Mapping):
-            raise TypeError(f"a comparison's runs must be a mapping name → run. Received: "
-                            f"{type(runs).__name__}")
+            raise TypeError(
+                f"a comparison's runs must be a mapping name → run. Received: {type(runs).__name__}"
+            )
         views = [_run_view(name, run) for name, run in runs.items()]
         if not views:
             continue
         first = views[0]
         if "batches" not in meta:
             meta = {"batches": first["batches"], **meta}
-        out.append({"title": str(title) if title else f"Comparison {i}", "meta": meta,
-                    "runs": views})
+        out.append(
+            {"title": str(title) if title else f"Comparison {i}", "meta": meta, "runs": views}
+        )
     return out
 
 
@@ -227,40 +236,50 @@ def _initializer_views(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
     views = []
     for name, rs in grouped.items():
         has_scaling = any(r.get("check") == "scaling" for r in rs)
-        family = next((r["details"].get("family") for r in rs if r.get("check") == "tails"
-                       and isinstance(r.get("details"), Mapping)), None)
+        family = next(
+            (
+                r["details"].get("family")
+                for r in rs
+                if r.get("check") == "tails" and isinstance(r.get("details"), Mapping)
+            ),
+            None,
+        )
         checks = []
         for r in sorted(rs, key=lambda r: (bool(r.get("passed")), _order(str(r.get("check"))))):
             figs = []
             if not (r.get("check") == "variance" and has_scaling):
                 figs = [{"caption": c, "svg": svg} for c, svg in figures.svg_figures_for(r)]
             details = r.get("details") if isinstance(r.get("details"), Mapping) else {}
-            checks.append({
-                "check": str(r.get("check")),
-                "passed": bool(r.get("passed")),
-                "message": str(r.get("message", "")),
-                "statistic": fmt(r.get("statistic")),
-                "target": fmt(r.get("target")),
-                "target_label": details.get("target") or details.get("law"),
-                "interval": fmt_interval(r.get("interval")),
-                "pvalue": fmt(r.get("pvalue")),
-                "alpha": fmt(r.get("alpha")),
-                "n": fmt_int(r.get("n")),
-                "figures": figs,
-                "family_note": r.get("check") == "centering" and bool(figs),
-                "family": str(family) if family else None,
-                "training": _training_table(r) if r.get("check") == "training" else None,
-                "table": _details_table(r),
-            })
+            checks.append(
+                {
+                    "check": str(r.get("check")),
+                    "passed": bool(r.get("passed")),
+                    "message": str(r.get("message", "")),
+                    "statistic": fmt(r.get("statistic")),
+                    "target": fmt(r.get("target")),
+                    "target_label": details.get("target") or details.get("law"),
+                    "interval": fmt_interval(r.get("interval")),
+                    "pvalue": fmt(r.get("pvalue")),
+                    "alpha": fmt(r.get("alpha")),
+                    "n": fmt_int(r.get("n")),
+                    "figures": figs,
+                    "family_note": r.get("check") == "centering" and bool(figs),
+                    "family": str(family) if family else None,
+                    "training": _training_table(r) if r.get("check") == "training" else None,
+                    "table": _details_table(r),
+                }
+            )
         by_check = {c["check"]: c for c in checks}
-        views.append({
-            "name": name,
-            "anchor": _anchor(name, taken),
-            "passed": all(c["passed"] for c in checks),
-            "failed": [c for c in checks if not c["passed"]],
-            "checks": checks,
-            "by_check": by_check,
-        })
+        views.append(
+            {
+                "name": name,
+                "anchor": _anchor(name, taken),
+                "passed": all(c["passed"] for c in checks),
+                "failed": [c for c in checks if not c["passed"]],
+                "checks": checks,
+                "by_check": by_check,
+            }
+        )
     return views
 
 
@@ -273,10 +292,18 @@ def _details_table(result: Mapping[str, Any]) -> dict[str, Any] | None:
     if check == "seeds" and "distinct" in details:
         yes = {True: "yes", False: "no"}
         return {
-            "header": ["takes a seed", "distinct seeds → distinct tensors",
-                       "same seed → same tensor", "declared deterministic"],
-            "rows": [[yes.get(details.get(k), "—") for k in
-                      ("seedable", "distinct", "reproducible", "deterministic")]],
+            "header": [
+                "takes a seed",
+                "distinct seeds → distinct tensors",
+                "same seed → same tensor",
+                "declared deterministic",
+            ],
+            "rows": [
+                [
+                    yes.get(details.get(k), "—")
+                    for k in ("seedable", "distinct", "reproducible", "deterministic")
+                ]
+            ],
         }
     per_dtype = details.get("per_dtype")
     if check == "dtypes" and isinstance(per_dtype, Mapping):
@@ -285,16 +312,27 @@ def _details_table(result: Mapping[str, Any]) -> dict[str, Any] | None:
             if not isinstance(info, Mapping):
                 continue
             up, low = info.get("pile_up_upper") or {}, info.get("pile_up_lower") or {}
-            rows.append([
-                str(dtype), str(info.get("returned", "—")), fmt_int(info.get("distinct")),
-                f"{low.get('extreme', '—')} / {low.get('neighbour', '—')}",
-                f"{up.get('extreme', '—')} / {up.get('neighbour', '—')}",
-                fmt(info.get("variance_ratio")),
-                "; ".join(info.get("problems") or []) or "—",
-            ])
+            rows.append(
+                [
+                    str(dtype),
+                    str(info.get("returned", "—")),
+                    fmt_int(info.get("distinct")),
+                    f"{low.get('extreme', '—')} / {low.get('neighbour', '—')}",
+                    f"{up.get('extreme', '—')} / {up.get('neighbour', '—')}",
+                    fmt(info.get("variance_ratio")),
+                    "; ".join(info.get("problems") or []) or "—",
+                ]
+            )
         return {
-            "header": ["requested", "returned", "distinct of 10,000",
-                       "at min / next", "at max / next", "Var/target", "problems"],
+            "header": [
+                "requested",
+                "returned",
+                "distinct of 10,000",
+                "at min / next",
+                "at max / next",
+                "Var/target",
+                "problems",
+            ],
             "rows": rows,
         }
     return None
@@ -306,14 +344,22 @@ def _training_table(result: Mapping[str, Any]) -> list[dict[str, str]]:
         return []
     rows = []
     if "val_accuracy" in details:
-        rows.append({"name": str(result.get("initializer")),
-                     "val_accuracy": fmt_pct(details.get("val_accuracy"))})
+        rows.append(
+            {
+                "name": str(result.get("initializer")),
+                "val_accuracy": fmt_pct(details.get("val_accuracy")),
+            }
+        )
     ref = details.get("reference_val_accuracy")
     if isinstance(ref, Mapping):
         rows += [{"name": str(k), "val_accuracy": fmt_pct(v)} for k, v in ref.items()]
     elif ref is not None:
-        rows.append({"name": f"{details.get('reference') or 'reference'} (reference)",
-                     "val_accuracy": fmt_pct(ref)})
+        rows.append(
+            {
+                "name": f"{details.get('reference') or 'reference'} (reference)",
+                "val_accuracy": fmt_pct(ref),
+            }
+        )
     return rows
 
 
@@ -324,21 +370,26 @@ def _comparison_views(comparisons: list[dict[str, Any]]) -> list[dict[str, Any]]
     for comp in comparisons:
         svg = figures.curves_svg({r["name"]: r["losses"] for r in comp["runs"]})
         best = max((r["val_accuracy"] or -1.0 for r in comp["runs"]), default=None)
-        out.append({
-            "title": comp["title"],
-            "meta": [(str(k), str(v)) for k, v in comp["meta"].items()],
-            "svg": svg,
-            "runs": [{
-                "name": r["name"],
-                "val_accuracy": fmt_pct(r["val_accuracy"]),
-                "val_loss": fmt(r["val_loss"]),
-                "last_loss": fmt(r["last_loss"]),
-                "mean_last_50": fmt(r["mean_last_50"]),
-                "batches": fmt_int(r["batches"]),
-                "best": r["val_accuracy"] is not None and r["val_accuracy"] == best,
-                "diverged": r["diverged"],
-            } for r in comp["runs"]],
-        })
+        out.append(
+            {
+                "title": comp["title"],
+                "meta": [(str(k), str(v)) for k, v in comp["meta"].items()],
+                "svg": svg,
+                "runs": [
+                    {
+                        "name": r["name"],
+                        "val_accuracy": fmt_pct(r["val_accuracy"]),
+                        "val_loss": fmt(r["val_loss"]),
+                        "last_loss": fmt(r["last_loss"]),
+                        "mean_last_50": fmt(r["mean_last_50"]),
+                        "batches": fmt_int(r["batches"]),
+                        "best": r["val_accuracy"] is not None and r["val_accuracy"] == best,
+                        "diverged": r["diverged"],
+                    }
+                    for r in comp["runs"]
+                ],
+            }
+        )
     return out
 
 
@@ -364,10 +415,16 @@ def _settings_view(settings: Mapping[str, Any] | None) -> dict[str, Any]:
     versions = {**runtime_versions(), **dict(settings.pop("versions", None) or {})}
     rows = [(str(k), v if isinstance(v, str) else _compact(v)) for k, v in settings.items()]
     repro = [("seed", str(settings.get("seed", "—")))]
-    repro += [(k, str(versions[k])) for k in ("initcheck", "tensorflow", "keras", "numpy")
-              if k in versions]
-    return {"rows": rows, "versions": sorted((str(k), str(v)) for k, v in versions.items()),
-            "repro": repro}
+    repro += [
+        (k, str(versions[k]))
+        for k in ("initcheck", "tensorflow", "keras", "numpy")
+        if k in versions
+    ]
+    return {
+        "rows": rows,
+        "versions": sorted((str(k), str(v)) for k, v in versions.items()),
+        "repro": repro,
+    }
 
 
 def _compact(value: Any) -> str:
@@ -419,15 +476,19 @@ def render_html(
     columns = [c for c in CHECK_ORDER if c in present]
     columns += sorted(str(c) for c in present if c not in CHECK_ORDER)
     n_failed = sum(not i["passed"] for i in inits)
-    return _environment().get_template(_TEMPLATE).render(
-        title=title or "initcheck report",
-        generated=_dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        initializers=inits,
-        columns=columns,
-        n_failed=n_failed,
-        comparisons=comps,
-        settings=_settings_view(settings),
-        version=runtime_versions()["initcheck"],
+    return (
+        _environment()
+        .get_template(_TEMPLATE)
+        .render(
+            title=title or "initcheck report",
+            generated=_dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            initializers=inits,
+            columns=columns,
+            n_failed=n_failed,
+            comparisons=comps,
+            settings=_settings_view(settings),
+            version=runtime_versions()["initcheck"],
+        )
     )
 
 
@@ -456,8 +517,10 @@ def write_html_report(
     html = render_html(results, comparisons=comparisons, settings=settings, title=title)
     target = Path(path)
     if target.is_dir():
-        raise IsADirectoryError(f"The report path {str(target)!r} is a directory; "
-                                "give a file name such as reports/initcheck.html.")
+        raise IsADirectoryError(
+            f"The report path {str(target)!r} is a directory; "
+            "give a file name such as reports/initcheck.html."
+        )
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
