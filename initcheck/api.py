@@ -10,6 +10,7 @@ from typing import Any
 from initcheck import recording
 from initcheck._threads import single_threaded_blas
 from initcheck._version import __version__
+from initcheck.battery import ALL_CHECKS, default_checks
 from initcheck.checks import (
     check_centering,
     check_degeneracy,
@@ -95,38 +96,6 @@ def environment() -> dict[str, str]:
     return env
 
 
-ALL_CHECKS: tuple[str, ...] = (
-    "symmetry",
-    "centering",
-    "variance",
-    "scaling",
-    "seeds",
-    "tails",
-    "distribution",
-    "degeneracy",
-    "dtypes",
-    "propagation",
-    "training",
-)
-
-
-def default_checks(
-    *, target: Any, family: str | None, nonlinearity: str | None, train: bool
-) -> tuple[str, ...]:
-    """The checks :func:`check` runs when ``checks`` is not given."""
-    names = ["symmetry", "centering"]
-    if target is not None:
-        names += ["variance", "scaling"]
-    names += ["seeds", "tails", "degeneracy"]
-    if family is not None:
-        names.append("distribution")
-    if nonlinearity is not None:
-        names.append("propagation")
-    if train:
-        names.append("training")
-    return tuple(names)
-
-
 def check(
     init: Any,
     *,
@@ -189,7 +158,9 @@ def check(
     check_family(family)
     kernel_shapes = normalize_shapes(shapes, layout)
     if checks is None:
-        names = default_checks(target=target, family=family, nonlinearity=nonlinearity, train=train)
+        names = default_checks(
+            variance=target is not None, family=family, nonlinearity=nonlinearity, train=train
+        )
     else:
         names = validate_checks(checks, target=target, family=family)
     results = run_checks(

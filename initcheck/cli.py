@@ -21,6 +21,8 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+from initcheck.battery import FAMILY_NAMES, NONLINEARITIES
+
 __all__ = ["CLASSIC_BATCHES", "build_parser", "main"]
 
 #: Default training length of ``compare --classic``: the notebook's 858 batches (2 epochs
@@ -123,12 +125,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     chk.add_argument(
         "--family",
-        choices=("normal", "truncated_normal", "uniform"),
+        choices=FAMILY_NAMES,
         help="declared distribution family: adds a Kolmogorov-Smirnov test",
     )
     chk.add_argument(
         "--nonlinearity",
-        choices=("relu", "tanh", "linear"),
+        choices=NONLINEARITIES,
         help="adds the signal-propagation check through a deep net",
     )
     chk.add_argument(

@@ -53,6 +53,8 @@ if TYPE_CHECKING:
     from initcheck.plugin import _State
     from initcheck.results import CheckResult
 
+from initcheck.battery import FAMILY_NAMES, NONLINEARITIES, default_checks
+
 __all__ = ["GateSource", "collect_gate", "gate_sources", "read_pyproject"]
 
 #: Properties decided by one pooled run over the drawn shapes (the rest: training).
@@ -79,8 +81,6 @@ TABLE_KEYS = (
     "nonlinearity",
     "deterministic",
 )
-FAMILIES = ("normal", "truncated_normal", "uniform")  # as initcheck.checks.tails.FAMILIES
-NONLINEARITIES = ("relu", "tanh", "linear")
 #: The second shape of a per-shape scaling-law check (the law needs two fans).
 SCALING_REFERENCE = (32, 32)
 #: Cap on the weights of one explored shape (keeps a gate item well under a second).
@@ -111,17 +111,12 @@ class GateSource:
     @property
     def properties(self) -> tuple[str, ...]:
         """The same checks :func:`initcheck.check` runs for these declarations."""
-        props = ["symmetry", "centering"]
-        if self.variance is not None:
-            props += ["variance", "scaling"]
-        props += ["seeds", "tails", "degeneracy"]
-        if self.family is not None:
-            props.append("distribution")
-        if self.nonlinearity is not None:
-            props.append("propagation")
-        if self.train:
-            props.append("training")
-        return tuple(props)
+        return default_checks(
+            variance=self.variance is not None,
+            family=self.family,
+            nonlinearity=self.nonlinearity,
+            train=self.train,
+        )
 
 
 def _settings_fields() -> set[str]:
@@ -154,8 +149,8 @@ def _source(name: str, table: Any, origin: str) -> GateSource:
             if not isinstance(value, bool):
                 raise GateConfigError(f"{key} must be true or false; got {key}={value!r}")
         family = table.get("family")
-        if family is not None and family not in FAMILIES:
-            raise GateConfigError(f"family must be one of {FAMILIES}; got family={family!r}")
+        if family is not None and family not in FAMILY_NAMES:
+            raise GateConfigError(f"family must be one of {FAMILY_NAMES}; got family={family!r}")
         nonlinearity = table.get("nonlinearity")
         if nonlinearity is not None and nonlinearity not in NONLINEARITIES:
             raise GateConfigError(
