@@ -467,15 +467,19 @@ def train(
         >>> run.losses[-10:].mean() < run.losses[:10].mean()
         True
     """
-    comparison = compare(
-        [init],
-        epochs=2 if epochs is None else epochs,
+    pairs = _names([init])
+    kernels = [draw_kernels(pairs[0][1], seed)]
+    runs, _ = _train_kernels(
+        [pairs[0][0]],
+        kernels,
+        epochs=epochs,
         batches=batches,
         batch_size=batch_size,
         seed=seed,
         data=data,
+        default_epochs=2,
     )
-    return next(iter(comparison.runs.values()))
+    return runs[pairs[0][0]]
 
 
 # --------------------------------------------------------------------------- verdict
