@@ -151,7 +151,7 @@ class _Engine:
             tf.TensorSpec([None], tf.int32),
             tf.TensorSpec([None, batch_size], tf.int32),
         ]
-        self._fit = tf.function(self._fit_impl, input_signature=spec, jit_compile=False)
+        self._fit = tf.function(self._fit_impl, input_signature=spec, jit_compile=True)
         self._logits = tf.function(
             self._logits_impl, input_signature=[tf.TensorSpec([None, 784], tf.float32)]
         )
