@@ -53,22 +53,12 @@ if TYPE_CHECKING:
     from initcheck.plugin import _State
     from initcheck.results import CheckResult
 
-from initcheck.battery import FAMILY_NAMES, NONLINEARITIES, default_checks
+from initcheck.battery import ALL_CHECKS, FAMILY_NAMES, NONLINEARITIES, default_checks
 
 __all__ = ["GateSource", "collect_gate", "gate_sources", "read_pyproject"]
 
-#: Properties decided by one pooled run over the drawn shapes (the rest: training).
-POOLED = (
-    "symmetry",
-    "centering",
-    "variance",
-    "scaling",
-    "seeds",
-    "tails",
-    "distribution",
-    "degeneracy",
-    "propagation",
-)
+#: Properties decided by one pooled run over the drawn shapes (training runs on its own).
+POOLED = tuple(c for c in ALL_CHECKS if c != "training")
 #: Properties that do not depend on the kernel shape: no smallest-failing-shape search.
 SHAPE_FREE = ("seeds", "propagation")
 TABLE_KEYS = (
