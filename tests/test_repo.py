@@ -1,0 +1,40 @@
+"""The README's two quick-start commands stay true: CI runs the same test command, and the
+main-job command parses."""
+
+from __future__ import annotations
+
+import re
+import shlex
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def quick_start() -> list[str]:
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## Quick start", 1)[1].split("\n## ", 1)[0]
+    block = re.search(r"```bash\n(.*?)```", section, re.S)
+    assert block, "the quick start has a bash block"
+    return [ln for ln in block.group(1).splitlines() if ln and not ln.startswith("#")]
+
+
+def test_quick_start_has_exactly_two_commands():
+    assert len(quick_start()) == 2
+
+
+def test_ci_runs_the_readme_test_command():
+    test_command = quick_start()[1]
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert test_command in ci.splitlines()
+
+
+def test_main_job_installs_and_writes_a_report_under_reports():
+    from initcheck.cli import build_parser
+
+    install, main_job = quick_start()[0].split(" && ")
+    assert install.startswith("pip install -e")
+    argv = shlex.split(main_job)
+    assert argv[0] == "initcheck"
+    args = build_parser().parse_args(argv[1:])
+    assert args.classic
+    assert Path(args.report).parts[0] == "reports"
