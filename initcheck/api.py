@@ -215,6 +215,7 @@ def _seed_shape(shapes: tuple[tuple[int, ...], ...]) -> tuple[int, ...]:
     return max(small, key=math.prod)
 
 
+@single_threaded_blas()  # the checks' small matrix products: one BLAS thread
 def run_checks(
     initializer: Initializer,
     shapes: tuple[tuple[int, ...], ...],
@@ -233,32 +234,6 @@ def run_checks(
         only.remove("variance")
     if "scaling" in only and len({layout.fans(s) for s in shapes}) < 2:
         only.remove("scaling")
-    with single_threaded_blas():
-        return _run_checks(
-            initializer,
-            shapes,
-            only,
-            layout=layout,
-            target=target,
-            settings=settings,
-            family=family,
-            nonlinearity=nonlinearity,
-            deterministic=deterministic,
-        )
-
-
-def _run_checks(
-    initializer: Initializer,
-    shapes: tuple[tuple[int, ...], ...],
-    only: list[str],
-    *,
-    layout: KernelLayout,
-    target: Any,
-    settings: Settings,
-    family: str | None,
-    nonlinearity: str | None,
-    deterministic: bool,
-) -> list[CheckResult]:
     needs = {need for name in only for need in NEEDS.get(name, ())}
     samples = None
     if needs or any(name in SAMPLE_CHECKS for name in only):
