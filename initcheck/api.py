@@ -2,35 +2,28 @@
 
 from __future__ import annotations
 
-import math
 import platform
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from initcheck import recording
+from initcheck import recording, registry
 from initcheck._threads import single_threaded_blas
 from initcheck._version import __version__
-from initcheck.battery import ALL_CHECKS, default_checks
-from initcheck.checks import (
-    check_centering,
-    check_degeneracy,
-    check_distribution,
-    check_dtypes,
-    check_scaling,
-    check_seeds,
-    check_symmetry,
-    check_tails,
-    check_variance,
-)
-from initcheck.checks.tails import check_family
+from initcheck.context import CheckContext, Plan
 from initcheck.fans import KernelLayout, Layout, as_layout
 from initcheck.results import CheckResult, Report
-from initcheck.samples import collect
-from initcheck.sampling import Initializer, resolve
+from initcheck.sampling import Initializer, resolve  # TODO(init-merge)
 from initcheck.settings import Settings
 from initcheck.targets import TargetSpec, resolve_target
 
-__all__ = ["ALL_CHECKS", "DEFAULT_SHAPES", "check", "normalize_shapes", "run_checks"]
+__all__ = [
+    "DEFAULT_SHAPES",
+    "check",
+    "make_plan",
+    "normalize_shapes",
+    "run_checks",
+    "select_checks",
+]
 
 #: Default kernel shapes: dense with in < out and in > out, small and large fans, and
 #: conv1d/2d/3d kernels with kernel size > 1 (Keras layout ``(*kernel, in, out)``).
@@ -102,7 +95,7 @@ def check(
     variance: TargetSpec | None = None,
     layout: Layout | KernelLayout = "keras",
     shapes: Any = None,
-    seed: int = 0,
+    seed: int | None = None,
     train: bool = False,
     family: str | None = None,
     nonlinearity: str | None = None,
@@ -118,8 +111,8 @@ def check(
     variance against the target and the 1/n scaling law when ``variance`` is given; a
     goodness-of-fit test when ``family`` is declared; signal propagation through a deep
     network when ``nonlinearity`` is given; early training on MNIST when ``train=True``.
-    ``checks`` picks the checks explicitly (see :data:`ALL_CHECKS`; ``"dtypes"`` runs only
-    when asked for).
+    ``checks`` picks the checks explicitly (see :func:`initcheck.registry.names`;
+    ``"dtypes"`` runs only when asked for).
 
     Args:
         init: a Keras name (``"he_normal"``), a Keras initializer instance or class, a
@@ -131,17 +124,18 @@ def check(
             or a :class:`~initcheck.fans.KernelLayout` for transposed, depthwise and grouped
             convolutions.
         shapes: kernel shapes to draw (default: :data:`DEFAULT_SHAPES`).
-        seed: the seed all draws derive from; the same seed gives the same report.
+        seed: the seed all draws derive from; the same seed gives the same report
+            (default: ``settings.seed``, which defaults to 0).
         train: also run the MNIST early-training check (a few seconds).
         family: declared distribution family: ``"normal"``, ``"truncated_normal"``,
             ``"uniform"`` (sharpens the tail check, adds a KS test).
         nonlinearity: ``"relu"``, ``"tanh"`` or ``"linear"``: check signal propagation.
-        deterministic: the initializer is deterministic by design (identity, ZerO): equal
-            tensors for different seeds are then not a failure.
+        deterministic: the initializer is deterministic by design (identity, ZerO):
+            equal tensors for different seeds are then not a failure.
         checks: the checks to run, overriding the defaults.
         name: display name of the initializer.
-        settings: statistical :class:`~initcheck.settings.Settings`; ``options`` override
-            single fields (``alpha=``, ``std_tolerance=``, …).
+        settings: :class:`~initcheck.settings.Settings`; ``seed`` and ``options``
+            override single fields (``alpha=``, ``std_tolerance=``, ``batches=`` …).
 
     Returns:
         A :class:`~initcheck.results.Report`.
@@ -151,148 +145,102 @@ def check(
         >>> report.passed
         True
     """
-    layout = as_layout(layout)
-    settings = Settings.of(settings, seed=seed, **options)
+    if seed is not None:
+        options["seed"] = seed
+    settings = Settings.of(settings, **options)
     initializer = resolve(init, name=name, timeout=settings.timeout)
-    target = resolve_target(variance) if variance is not None else None
-    check_family(family)
-    kernel_shapes = normalize_shapes(shapes, layout)
-    if checks is None:
-        names = default_checks(
-            variance=target is not None, family=family, nonlinearity=nonlinearity, train=train
-        )
-    else:
-        names = validate_checks(checks, target=target, family=family)
-    results = run_checks(
-        initializer,
-        kernel_shapes,
+    plan = make_plan(
+        shapes,
         layout=layout,
-        target=target,
-        settings=settings,
-        only=names,
+        variance=variance,
         family=family,
         nonlinearity=nonlinearity,
         deterministic=deterministic,
+        train=train,
     )
+    names = select_checks(checks, plan)
+    results = run_checks(initializer, plan, settings, names)
     recording.publish(*results)
     return Report(
         initializer=initializer.name,
         results=tuple(results),
         settings={
             **settings.to_dict(),
-            "layout": str(layout),
-            "variance": target.label if target else None,
+            "layout": str(plan.layout),
+            "variance": plan.target.label if plan.target else None,
             "family": family,
             "nonlinearity": nonlinearity,
-            "shapes": [list(s) for s in kernel_shapes],
+            "shapes": [list(s) for s in plan.shapes],
             "checks": list(names),
             "versions": environment(),
         },
     )
 
 
-def validate_checks(checks: Iterable[str], *, target: Any, family: str | None) -> tuple[str, ...]:
-    """Validate a user-given list of check names."""
-    if isinstance(checks, str):
-        checks = [checks]
-    names = tuple(dict.fromkeys(checks))
-    unknown = [c for c in names if c not in ALL_CHECKS]
-    if unknown:
-        raise ValueError(f"Unknown check(s) {unknown}. Valid checks: {list(ALL_CHECKS)}.")
-    if "variance" in names and target is None:
-        raise ValueError("The 'variance' check needs a target: pass variance='he' (or another).")
-    if "distribution" in names and family is None:
-        raise ValueError(
-            "The 'distribution' check needs a declared family: pass family='normal', "
-            "'truncated_normal' or 'uniform'."
-        )
-    return names
+def make_plan(
+    shapes: Any = None,
+    *,
+    layout: Layout | KernelLayout = "keras",
+    variance: TargetSpec | None = None,
+    family: str | None = None,
+    nonlinearity: str | None = None,
+    deterministic: bool = False,
+    train: bool = False,
+) -> Plan:
+    """Validate the user's declarations into a :class:`~initcheck.context.Plan`.
+
+    Raises:
+        ValueError: an invalid shape, target, family or nonlinearity (echoed).
+    """
+    kind = as_layout(layout)
+    for declaration, value in (("family", family), ("nonlinearity", nonlinearity)):
+        valid = registry.option_choices(declaration)
+        if value is not None and value not in valid:
+            raise ValueError(
+                f"Unknown {declaration}: expected one of {list(valid)} or None. "
+                f"Received: {declaration}={value!r}"
+            )
+    return Plan(
+        shapes=normalize_shapes(shapes, kind),
+        layout=kind,
+        target=resolve_target(variance) if variance is not None else None,
+        family=family,
+        nonlinearity=nonlinearity,
+        deterministic=bool(deterministic),
+        train=bool(train),
+    )
 
 
-def _seed_shape(shapes: tuple[tuple[int, ...], ...]) -> tuple[int, ...]:
-    """A shape for the per-initializer checks: the largest one up to 2**16 weights."""
-    small = [s for s in shapes if math.prod(s) <= 2**16] or [min(shapes, key=math.prod)]
-    return max(small, key=math.prod)
+def select_checks(checks: Iterable[str] | None, plan: Plan) -> tuple[str, ...]:
+    """The named checks, validated, or the default battery for the plan's declarations."""
+    if checks is None:
+        return registry.default_names(plan.declared)
+    return registry.validate_names(checks, plan.declared)
 
 
 @single_threaded_blas()  # the checks' small matrix products: one BLAS thread
 def run_checks(
     initializer: Initializer,
-    shapes: tuple[tuple[int, ...], ...],
-    *,
-    layout: KernelLayout,
-    target: Any,
+    plan: Plan,
     settings: Settings,
-    only: Iterable[str] = ("symmetry", "centering", "variance", "scaling"),
-    family: str | None = None,
-    nonlinearity: str | None = None,
-    deterministic: bool = False,
+    names: Iterable[str],
 ) -> list[CheckResult]:
-    """Draw once for the sample-based checks, then run the requested checks in order."""
-    only = list(dict.fromkeys(only))
-    if target is None and "variance" in only:
-        only.remove("variance")
-    if "scaling" in only and len({layout.fans(s) for s in shapes}) < 2:
-        only.remove("scaling")
-    needs = {need for name in only for need in NEEDS.get(name, ())}
-    samples = None
-    if needs or any(name in SAMPLE_CHECKS for name in only):
-        samples = collect(
-            initializer, shapes, layout=layout, target=target, settings=settings, needs=needs
-        )
+    """Run the named checks in order; the draws they need are made once, on first use.
+
+    A check that does not apply (e.g. a scaling law over shapes of one fan) is left out.
+    """
+    selected = [registry.check_named(n) for n in dict.fromkeys(names)]
+    ctx = CheckContext(
+        initializer=initializer,
+        plan=plan,
+        settings=settings,
+        needs=frozenset().union(*(c.needs for c in selected)),
+    )
     results = []
-    for name in only:
-        if name in SAMPLE_CHECKS:
-            assert samples is not None
-            if name == "tails":
-                results.append(check_tails(samples, settings, family))
-            elif name == "distribution":
-                results.append(check_distribution(samples, settings, family or "normal"))
-            else:
-                results.append(SAMPLE_CHECKS[name](samples, settings))
-        elif name == "seeds":
-            results.append(
-                check_seeds(initializer, _seed_shape(shapes), settings, deterministic=deterministic)
-            )
-        elif name == "dtypes":
-            results.append(
-                check_dtypes(
-                    initializer, _seed_shape(shapes), settings, layout=layout, target=target
-                )
-            )
-        elif name == "propagation":
-            from initcheck.checks.propagation import check_propagation
-
-            results.append(
-                check_propagation(
-                    initializer,
-                    nonlinearity=nonlinearity or "relu",
-                    layout=layout.framework,
-                    settings=settings,
-                )
-            )
-        elif name == "training":
-            from initcheck.training import check_training
-
-            results.append(check_training(initializer, seed=settings.seed))
+    for c in selected:
+        if c.requires and not all(plan.declared.has(d) for d in c.requires):
+            continue
+        result = c.run(ctx)
+        if result is not None:
+            results.append(result)
     return results
-
-
-# what each sample-based check needs from the draws (see initcheck.samples.collect)
-NEEDS: dict[str, tuple[str, ...]] = {
-    "symmetry": ("heads",),
-    "centering": ("mean",),
-    "variance": ("variance",),
-    "scaling": ("per_shape",),
-    "tails": ("mean",),
-    "distribution": ("mean",),
-}
-SAMPLE_CHECKS: dict[str, Any] = {
-    "symmetry": check_symmetry,
-    "centering": check_centering,
-    "variance": check_variance,
-    "scaling": check_scaling,
-    "tails": check_tails,
-    "distribution": check_distribution,
-    "degeneracy": check_degeneracy,
-}

@@ -10,13 +10,16 @@ from __future__ import annotations
 from typing import Any
 
 from initcheck import recording
-from initcheck.api import check, normalize_shapes, run_checks
+from initcheck.api import check, make_plan, run_checks
+from initcheck.checks import scaling as _scaling
+from initcheck.checks import symmetry as _symmetry
+from initcheck.checks import variance as _variance
 from initcheck.errors import InitCheckFailure
-from initcheck.fans import KernelLayout, Layout, as_layout
+from initcheck.fans import KernelLayout, Layout
 from initcheck.results import CheckResult, Report
 from initcheck.sampling import resolve
 from initcheck.settings import Settings
-from initcheck.targets import TargetSpec, resolve_target
+from initcheck.targets import TargetSpec
 
 __all__ = [
     "assert_breaks_symmetry",
@@ -38,14 +41,10 @@ def _run(
     name: str | None,
     options: dict[str, Any],
 ) -> CheckResult:
-    layout = as_layout(layout)
     settings = Settings.of(**options)
     initializer = resolve(init, name=name, timeout=settings.timeout)
-    resolved = resolve_target(target) if target is not None else None
-    shapes = normalize_shapes(shape, layout)
-    (result,) = run_checks(
-        initializer, shapes, layout=layout, target=resolved, settings=settings, only=[check]
-    )
+    plan = make_plan(shape, layout=layout, variance=target)
+    (result,) = run_checks(initializer, plan, settings, [check])
     recording.publish(result)
     if not result.passed:
         raise InitCheckFailure([result])
@@ -66,7 +65,9 @@ def assert_breaks_symmetry(
     Example:
         >>> assert_breaks_symmetry("glorot_uniform", (784, 256))
     """
-    return _run("symmetry", init, shape, target=None, layout=layout, name=name, options=options)
+    return _run(
+        _symmetry.CHECK.name, init, shape, target=None, layout=layout, name=name, options=options
+    )
 
 
 def assert_zero_centered(
@@ -102,7 +103,9 @@ def assert_variance(
     Example:
         >>> assert_variance("he_normal", "he", shape=[(3, 5), (256, 128)])
     """
-    return _run("variance", init, shape, target=target, layout=layout, name=name, options=options)
+    return _run(
+        _variance.CHECK.name, init, shape, target=target, layout=layout, name=name, options=options
+    )
 
 
 def assert_variance_scaling(
@@ -120,15 +123,20 @@ def assert_variance_scaling(
     Raises:
         ValueError: fewer than two shapes with different fans.
     """
-    layout = as_layout(layout)
-    kernel_shapes = normalize_shapes(shapes, layout)
-    if len({layout.fans(s) for s in kernel_shapes}) < 2:
+    plan = make_plan(shapes, layout=layout)
+    if len({plan.layout.fans(s) for s in plan.shapes}) < 2:
         raise ValueError(
             "assert_variance_scaling needs at least 2 shapes with different fans. "
             f"Received: shapes={shapes!r}"
         )
     return _run(
-        "scaling", init, kernel_shapes, target=target, layout=layout, name=name, options=options
+        _scaling.CHECK.name,
+        init,
+        plan.shapes,
+        target=target,
+        layout=layout,
+        name=name,
+        options=options,
     )
 
 

@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from initcheck.battery import FAMILY_NAMES, NONLINEARITIES
+from initcheck import registry
 
 __all__ = ["CLASSIC_BATCHES", "build_parser", "main"]
 
@@ -125,12 +125,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     chk.add_argument(
         "--family",
-        choices=FAMILY_NAMES,
+        choices=registry.option_choices("family"),
         help="declared distribution family: adds a Kolmogorov-Smirnov test",
     )
     chk.add_argument(
         "--nonlinearity",
-        choices=NONLINEARITIES,
+        choices=registry.option_choices("nonlinearity"),
         help="adds the signal-propagation check through a deep net",
     )
     chk.add_argument(

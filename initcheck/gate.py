@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -53,14 +53,10 @@ if TYPE_CHECKING:
     from initcheck.plugin import _State
     from initcheck.results import CheckResult
 
-from initcheck.battery import ALL_CHECKS, FAMILY_NAMES, NONLINEARITIES, default_checks
+from initcheck import registry
 
 __all__ = ["GateSource", "collect_gate", "gate_sources", "read_pyproject"]
 
-#: Properties decided by one pooled run over the drawn shapes (training runs on its own).
-POOLED = tuple(c for c in ALL_CHECKS if c != "training")
-#: Properties that do not depend on the kernel shape: no smallest-failing-shape search.
-SHAPE_FREE = ("seeds", "propagation")
 TABLE_KEYS = (
     "target",
     "variance",
@@ -71,8 +67,6 @@ TABLE_KEYS = (
     "nonlinearity",
     "deterministic",
 )
-#: The second shape of a per-shape scaling-law check (the law needs two fans).
-SCALING_REFERENCE = (32, 32)
 #: Cap on the weights of one explored shape (keeps a gate item well under a second).
 MAX_SHAPE_SIZE = 2**16
 
@@ -101,11 +95,13 @@ class GateSource:
     @property
     def properties(self) -> tuple[str, ...]:
         """The same checks :func:`initcheck.check` runs for these declarations."""
-        return default_checks(
-            variance=self.variance is not None,
-            family=self.family,
-            nonlinearity=self.nonlinearity,
-            train=self.train,
+        return registry.default_names(
+            registry.Declared(
+                variance=self.variance is not None,
+                family=self.family is not None,
+                nonlinearity=self.nonlinearity is not None,
+                train=self.train,
+            )
         )
 
 
@@ -139,13 +135,11 @@ def _source(name: str, table: Any, origin: str) -> GateSource:
             if not isinstance(value, bool):
                 raise GateConfigError(f"{key} must be true or false; got {key}={value!r}")
         family = table.get("family")
-        if family is not None and family not in FAMILY_NAMES:
-            raise GateConfigError(f"family must be one of {FAMILY_NAMES}; got family={family!r}")
         nonlinearity = table.get("nonlinearity")
-        if nonlinearity is not None and nonlinearity not in NONLINEARITIES:
-            raise GateConfigError(
-                f"nonlinearity must be one of {NONLINEARITIES}; got nonlinearity={nonlinearity!r}"
-            )
+        for key, value in (("family", family), ("nonlinearity", nonlinearity)):
+            choices = registry.option_choices(key)
+            if value is not None and value not in choices:
+                raise GateConfigError(f"{key} must be one of {choices}; got {key}={value!r}")
         variance = table.get("variance")
         if variance is not None:
             from initcheck.targets import resolve_target
@@ -354,7 +348,6 @@ class Engine:
         self.config = config
         self.settings = state.settings.of(state.settings, **dict(source.overrides))
         self.max_examples = state.max_examples
-        self.batches = state.batches
         self._pooled: dict[str, CheckResult] | None = None
         self._shapes: tuple[tuple[int, ...], ...] | None = None
         self._initializer: Any = None
@@ -382,38 +375,19 @@ class Engine:
                 )
         return self._initializer
 
-    @property
-    def target(self) -> Any:
-        if self.source.variance is None:
-            return None
-        from initcheck.targets import resolve_target
-
-        return resolve_target(self.source.variance)
-
-    @property
-    def layout(self) -> Any:
-        """The layout object :func:`~initcheck.api.run_checks` takes."""
-        from initcheck.fans import as_layout
-
-        return as_layout(self.source.layout)
-
-    def _fans(self, shape: tuple[int, ...]) -> Any:
-        return self.layout.fans(shape)
-
     def _run(self, shapes: tuple[tuple[int, ...], ...], only: list[str]) -> list[CheckResult]:
-        from initcheck.api import run_checks
+        from initcheck.api import make_plan, run_checks
 
-        return run_checks(
-            self.initializer,
+        plan = make_plan(
             shapes,
-            layout=self.layout,
-            target=self.target,
-            settings=self.settings,
-            only=only,
+            layout=self.source.layout,
+            variance=self.source.variance,
             family=self.source.family,
             nonlinearity=self.source.nonlinearity,
             deterministic=self.source.deterministic,
+            train=self.source.train,
         )
+        return run_checks(self.initializer, plan, self.settings, only)
 
     def _hypothesis_settings(self, *, max_examples: int, shrink: bool) -> Any:
         from hypothesis import HealthCheck, Phase, settings
@@ -434,10 +408,7 @@ class Engine:
         seed = self.config.getoption("hypothesis_seed", None)
         if seed is None:
             return None
-        try:
-            return int(seed)
-        except ValueError:
-            return abs(hash(seed))
+        return stable_seed(seed)
 
     def _given(self, test: Any, *, max_examples: int, shrink: bool) -> Any:
         from hypothesis import given, seed
@@ -466,31 +437,29 @@ class Engine:
 
     def pooled(self) -> dict[str, CheckResult]:
         if self._pooled is None:
-            results = self._run(self.shapes(), [p for p in self.source.properties if p in POOLED])
-            self._pooled = {r.check: r for r in results}
+            names = [p for p in self.source.properties if registry.check_named(p).gate != "alone"]
+            self._pooled = {r.check: r for r in self._run(self.shapes(), names)}
         return self._pooled
 
     def result(self, prop: str) -> CheckResult | None:
         """The record of ``prop`` (``None``: skipped, see :meth:`skip_reason`)."""
-        if prop == "training":
-            return self._training()
+        mode = registry.check_named(prop).gate
+        if mode == "alone":
+            results = self._run(self.shapes(), [prop])
+            return results[0] if results else None
         pooled = self.pooled().get(prop)
         if pooled is None:
             self._skip[prop] = (
                 f"{prop}: the drawn shapes {list(self.shapes())} do not allow this check"
             )
             return None
-        if pooled.passed or prop in SHAPE_FREE:
+        if pooled.passed or mode == "once":
             return pooled
         return self._smallest_failing(prop, pooled)
 
     def _check_one(self, prop: str, shape: tuple[int, ...]) -> CheckResult | None:
-        shapes: tuple[tuple[int, ...], ...] = (shape,)
-        if prop == "scaling":
-            reference = SCALING_REFERENCE
-            if self._fans(reference) == self._fans(shape):
-                return None
-            shapes = (reference, shape)
+        search_shapes = registry.check_named(prop).search_shapes
+        shapes = search_shapes(shape) if search_shapes is not None else (shape,)
         results = self._run(shapes, [prop])
         return results[0] if results else None
 
@@ -546,18 +515,16 @@ class Engine:
             },
         )
 
-    def _training(self) -> CheckResult | None:
-        try:
-            from initcheck.training import check_training
-        except ImportError as exc:
-            self._skip["training"] = (
-                f"training: initcheck.training.check_training is not available ({exc})"
-            )
-            return None
-        kwargs: dict[str, Any] = {"seed": self.settings.seed}
-        if self.batches is not None:
-            kwargs["batches"] = self.batches
-        return check_training(self.initializer, **kwargs)  # type: ignore[no-any-return]
+
+def stable_seed(text: Any) -> int:
+    """``--hypothesis-seed`` as an int: integers as given, other text by a stable hash
+    (never the process-salted ``hash()``, so every xdist worker and rerun agree)."""
+    try:
+        return int(text)
+    except ValueError:
+        import hashlib
+
+        return int.from_bytes(hashlib.sha256(str(text).encode()).digest()[:8], "big")
 
 
 def _first_found(exc: BaseException, kind: type) -> Any:
@@ -568,10 +535,3 @@ def _first_found(exc: BaseException, kind: type) -> Any:
         if found is not None:
             return found
     return None
-
-
-def iter_sources(sources: list[GateSource]) -> Iterator[tuple[str, str]]:
-    """``(name, property)`` pairs in collection order (for documentation and tests)."""
-    for source in sources:
-        for prop in source.properties:
-            yield source.name, prop

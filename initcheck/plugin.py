@@ -294,8 +294,9 @@ def _build_state(config: pytest.Config) -> _State:
         value = _value(config, s.dest, s.ini, s.parse)
         if value is not None:
             overrides[s.field] = value
+    batches = _value(config, "initcheck_batches", "initcheck_batches", positive_int)
     try:
-        settings = Settings.of(**overrides)
+        settings = Settings.of(**overrides, batches=batches)
     except (TypeError, ValueError) as exc:
         raise pytest.UsageError(f"initcheck: invalid settings: {exc}") from None
     variance = config.getoption("initcheck_variance")
@@ -312,7 +313,6 @@ def _build_state(config: pytest.Config) -> _State:
     if mnist:
         mnist = str(Path(config.invocation_params.dir, mnist))
         os.environ["INITCHECK_MNIST"] = mnist
-    batches = _value(config, "initcheck_batches", "initcheck_batches", positive_int)
     max_examples = _value(config, "initcheck_max_examples", "initcheck_max_examples", positive_int)
     json_path = config.getoption("initcheck_json")
     report_path = config.getoption("initcheck_report")

@@ -24,6 +24,10 @@ setting              default    meaning
 ``mean_tolerance``   0.05       |mean| ≤ 0.05 target std passes
 ``mean_detect``      0.10       |mean| ≥ 0.10 target std must fail
 ===================  =========  ==========================================================
+
+Run settings travel in the same object: ``seed`` (all draws derive from it), ``timeout``
+(seconds one call of the initializer may take) and ``batches`` (training batches of the
+MNIST check; ``None``: its default).
 """
 
 from __future__ import annotations
@@ -50,6 +54,7 @@ class Settings:
     max_draws: int = 5000
     seed: int = 0
     timeout: float = 60.0
+    batches: int | None = None
 
     def __post_init__(self) -> None:
         def bad(name: str, rule: str) -> ValueError:
@@ -88,6 +93,10 @@ class Settings:
             raise bad("seed", "a non-negative integer")
         if not isinstance(self.timeout, int | float) or not self.timeout > 0:
             raise bad("timeout", "a positive number of seconds")
+        if self.batches is not None and (
+            not isinstance(self.batches, int) or isinstance(self.batches, bool) or self.batches < 1
+        ):
+            raise bad("batches", "a positive integer (training batches) or None")
 
     @classmethod
     def of(cls, settings: Settings | None = None, **options: Any) -> Settings:

@@ -3,11 +3,12 @@
 
 from initcheck.checks.centering import check_centering
 from initcheck.checks.degeneracy import check_degeneracy
+from initcheck.checks.distribution import check_distribution
 from initcheck.checks.dtypes import check_dtypes
 from initcheck.checks.scaling import check_scaling
 from initcheck.checks.seeds import check_seeds
 from initcheck.checks.symmetry import check_symmetry
-from initcheck.checks.tails import check_distribution, check_tails
+from initcheck.checks.tails import check_tails
 from initcheck.checks.variance import check_variance
 
 __all__ = [

@@ -8,6 +8,9 @@ planned sample size is reached (:func:`initcheck.stats.required_n_mean`).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from initcheck import stats
 from initcheck.checks._common import (
     decide,
@@ -16,9 +19,12 @@ from initcheck.checks._common import (
     shapes_text,
     subsample,
 )
+from initcheck.registry import Check, register
 from initcheck.results import CheckResult
 from initcheck.samples import Samples
 from initcheck.settings import Settings
+
+__all__ = ["CHECK", "check_centering"]
 
 
 def check_centering(samples: Samples, settings: Settings) -> CheckResult:
@@ -88,3 +94,22 @@ def check_centering(samples: Samples, settings: Settings) -> CheckResult:
         details=details,
         **base,
     )
+
+
+def _figures(result: Mapping[str, Any]) -> list[tuple[str, str]]:
+    from initcheck.report.figures import histogram_svg
+
+    svg = histogram_svg(result.get("details") or {})
+    return [("Standardized weights against the N(0, 1) density", svg)] if svg else []
+
+
+CHECK = register(
+    Check(
+        name="centering",
+        run=lambda ctx: check_centering(ctx.samples, ctx.settings),
+        summary="mean ≈ 0 in units of the target std",
+        needs=frozenset({"mean"}),
+        order=30,
+        figure=_figures,
+    )
+)

@@ -31,11 +31,12 @@ from scipy import stats
 
 from initcheck.checks._common import sampling_failure
 from initcheck.fans import KernelLayout
+from initcheck.registry import Check, register
 from initcheck.results import CheckResult
 from initcheck.samples import Samples, ShapeDraws
 from initcheck.settings import Settings
 
-__all__ = ["RANK_FRACTION", "check_degeneracy", "effective_rank"]
+__all__ = ["CHECK", "RANK_FRACTION", "check_degeneracy", "effective_rank"]
 
 RANK_FRACTION = 0.5
 MIN_DIM_COSINE = 8
@@ -165,3 +166,14 @@ def check_degeneracy(samples: Samples, settings: Settings) -> CheckResult:
             "alpha_per_decision": alpha,
         },
     )
+
+
+CHECK = register(
+    Check(
+        name="degeneracy",
+        run=lambda ctx: check_degeneracy(ctx.samples, ctx.settings),
+        summary="no dead, sign-biased or low-rank units",
+        needs=frozenset({"draws"}),
+        order=20,
+    )
+)

@@ -30,13 +30,14 @@ from scipy import stats as sps
 from initcheck import stats
 from initcheck.errors import InitializerError
 from initcheck.fans import KernelLayout
+from initcheck.registry import Check, register
 from initcheck.results import CheckResult
 from initcheck.samples import draw_seed
 from initcheck.sampling import Initializer
 from initcheck.settings import Settings
 from initcheck.targets import VarianceTarget
 
-__all__ = ["DISTINCT_MIN", "DTYPES", "check_dtypes"]
+__all__ = ["CHECK", "DISTINCT_MIN", "DTYPES", "check_dtypes"]
 
 DTYPES = ("float16", "bfloat16", "float32", "float64")
 DISTINCT_MIN = {"float64": 5000, "float32": 5000, "float16": 3000, "bfloat16": 1000}
@@ -155,3 +156,20 @@ def check_dtypes(
         shapes=(shape,),
         details={"per_dtype": per_dtype, "draws": draws},
     )
+
+
+CHECK = register(
+    Check(
+        name="dtypes",
+        run=lambda ctx: check_dtypes(
+            ctx.initializer,
+            ctx.plan.seed_shape,
+            ctx.settings,
+            layout=ctx.plan.layout,
+            target=ctx.plan.target,
+        ),
+        summary="each dtype honoured with finite, distinct, unclamped values",
+        when="requested",
+        order=75,
+    )
+)

@@ -69,8 +69,9 @@ References:
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from scipy import special
@@ -78,11 +79,12 @@ from scipy import special
 from initcheck._threads import single_threaded_blas
 from initcheck.errors import InitializerError
 from initcheck.fans import Layout, check_layout
+from initcheck.registry import Check, register
 from initcheck.results import CheckResult
 from initcheck.sampling import Initializer
 from initcheck.settings import Settings
 
-__all__ = ["NONLINEARITIES", "check_propagation", "critical_reference"]
+__all__ = ["CHECK", "NONLINEARITIES", "check_propagation", "critical_reference"]
 
 #: nonlinearity -> (φ, φ', critical σ_w² = fan_in · Var(W), default input std)
 NONLINEARITIES: dict[str, tuple[Callable, Callable, float, float]] = {
@@ -428,3 +430,35 @@ def check_propagation(
         shapes=(shape,),
         details=details,
     )
+
+
+def _figures(result: Mapping[str, Any]) -> list[tuple[str, str]]:
+    from initcheck.report.figures import propagation_svg
+
+    details = result.get("details") or {}
+    svg = propagation_svg(details)
+    caption = (
+        f"Signal through {details.get('depth', '?')} {details.get('nonlinearity', '')} "
+        "layers (mean of the nets) against the critical reference of a sound init; "
+        "the shaded band is the per-layer tolerance compounded over depth"
+    )
+    return [(caption, svg)] if svg else []
+
+
+CHECK = register(
+    Check(
+        name="propagation",
+        run=lambda ctx: check_propagation(
+            ctx.initializer,
+            nonlinearity=ctx.plan.nonlinearity or "relu",
+            layout=ctx.plan.layout.framework,
+            settings=ctx.settings,
+        ),
+        summary="activations and gradients keep their size through a deep net",
+        when="nonlinearity",
+        gate="once",
+        order=78,
+        figure=_figures,
+        choices={"nonlinearity": tuple(NONLINEARITIES)},
+    )
+)

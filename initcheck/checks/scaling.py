@@ -19,15 +19,23 @@ best-fitting fan rule, and a variance that does not depend on the fan fails.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from initcheck import stats
 from initcheck.checks._common import identical_note, sampling_failure
+from initcheck.registry import Check, register
 from initcheck.results import CheckResult
 from initcheck.samples import Samples
 from initcheck.settings import Settings
 from initcheck.targets import FAN_RULES
+
+if TYPE_CHECKING:
+    from initcheck.context import CheckContext
+
+__all__ = ["CHECK", "RULES", "SEARCH_REFERENCE", "check_scaling", "scaling_figures"]
 
 RULES: dict[str, object] = {**FAN_RULES, "constant": lambda f: 1.0}
 
@@ -158,3 +166,39 @@ def check_scaling(samples: Samples, settings: Settings) -> CheckResult:
         shapes=samples.shape_tuple,
         details=details,
     )
+
+
+#: The second shape of a single-shape scaling check (the law needs two fans).
+SEARCH_REFERENCE = (32, 32)
+
+
+def scaling_figures(result: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The Var(W)-against-law figure (shared with the variance check)."""
+    from initcheck.report.figures import scaling_svg
+
+    svg = scaling_svg(result.get("details") or {})
+    caption = (
+        "Var(W) across kernel shapes against the declared law (left, log-log) "
+        "and Var(W)/law per shape with its confidence interval (right)"
+    )
+    return [(caption, svg)] if svg else []
+
+
+def _run(ctx: CheckContext) -> CheckResult | None:
+    if len({ctx.plan.layout.fans(s) for s in ctx.plan.shapes}) < 2:
+        return None  # a law across shapes needs two distinct fans
+    return check_scaling(ctx.samples, ctx.settings)
+
+
+CHECK = register(
+    Check(
+        name="scaling",
+        run=_run,
+        summary="Var(W) follows the 1/fan law across shapes",
+        when="variance",
+        needs=frozenset({"per_shape"}),
+        order=50,
+        figure=scaling_figures,
+        search_shapes=lambda shape: (SEARCH_REFERENCE, shape),
+    )
+)

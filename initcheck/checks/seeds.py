@@ -22,12 +22,13 @@ from __future__ import annotations
 import numpy as np
 
 from initcheck.errors import InitializerError
+from initcheck.registry import Check, register
 from initcheck.results import CheckResult
 from initcheck.samples import draw_seed
 from initcheck.sampling import Initializer
 from initcheck.settings import Settings
 
-__all__ = ["check_seeds"]
+__all__ = ["CHECK", "check_seeds"]
 
 
 def check_seeds(
@@ -90,3 +91,19 @@ def check_seeds(
             "a random state initcheck cannot seed, so runs are not reproducible (noted)."
         )
     return CheckResult(passed=True, message=msg, n=n, details=details, **base)
+
+
+CHECK = register(
+    Check(
+        name="seeds",
+        run=lambda ctx: check_seeds(
+            ctx.initializer,
+            ctx.plan.seed_shape,
+            ctx.settings,
+            deterministic=ctx.plan.deterministic,
+        ),
+        summary="distinct seeds give distinct tensors; a seed reproduces its tensor",
+        gate="once",
+        order=70,
+    )
+)

@@ -22,12 +22,18 @@ References:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import numpy as np
 
 from initcheck.checks._common import sampling_failure
+from initcheck.registry import Check, register
 from initcheck.results import CheckResult
 from initcheck.samples import Samples
 from initcheck.settings import Settings
+
+__all__ = ["CHECK", "check_symmetry"]
 
 UNIT_RTOL = 1e-6
 MIN_DIM = 3  # compare weight vectors only from this fan_in on (see step 2)
@@ -156,3 +162,26 @@ def check_symmetry(samples: Samples, settings: Settings) -> CheckResult:
         shapes=samples.shape_tuple,
         details={"per_shape": per_shape, "unit_rtol": UNIT_RTOL, "similarity": similarity},
     )
+
+
+def _figures(result: Mapping[str, Any]) -> list[tuple[str, str]]:
+    from initcheck.report.figures import similarity_svg
+
+    svg = similarity_svg(result.get("details") or {})
+    caption = (
+        "Cosine similarity between units' weight vectors (identical units show "
+        "as a uniform +1 block)"
+    )
+    return [(caption, svg)] if svg else []
+
+
+CHECK = register(
+    Check(
+        name="symmetry",
+        run=lambda ctx: check_symmetry(ctx.samples, ctx.settings),
+        summary="hidden units distinguishable: weights, rank, activations, gradients",
+        needs=frozenset({"heads"}),
+        order=10,
+        figure=_figures,
+    )
+)

@@ -1,4 +1,4 @@
-"""Tails and distribution family: rare huge outliers, and a goodness-of-fit test.
+"""Tails: rare huge outliers.
 
 Tails: values are centred and divided by each shape's own sample mean and std (a wrong
 scale is the variance check's finding, not a tail), with the limit widened by those
@@ -18,31 +18,28 @@ Tails: the largest |z| among n values must stay below what the family allows:
 bounded families get a slack of ``std_tolerance``. A truncated normal that emits one
 value at 1000σ among 10⁵ barely moves the variance but fails here.
 
-Distribution (only when the family is declared): one-sample Kolmogorov–Smirnov test
-(``scipy.stats.kstest``) of up to ``KS_SIZE`` standardized values against the family.
-Standardizing by the sample's own std makes the test conservative (Lilliefors), so the
-false-failure rate is ≤ alpha. Power at n = 20,000 and alpha = 1e-4: the KS critical
-distance is ≈ 0.014; a truncated normal tested as normal (distance ≈ 0.03), a uniform
-tested as normal (≈ 0.06) or a normal tested as uniform all fail.
+The goodness-of-fit test against a declared family is :mod:`initcheck.checks.distribution`.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 from scipy import stats
 
 from initcheck.checks._common import sampling_failure, shapes_text
+from initcheck.registry import Check, register
 from initcheck.results import CheckResult
 from initcheck.samples import Samples
 from initcheck.settings import Settings
 from initcheck.stats import z_crit
 
-__all__ = ["FAMILIES", "KS_SIZE", "check_distribution", "check_tails"]
+__all__ = ["CHECK", "FAMILIES", "check_family", "check_tails", "standardized"]
 
 TRUNC_STD = float(stats.truncnorm.std(-2, 2))  # 0.8796256610342398
-KS_SIZE = 20_000
 
 FAMILIES = {
     # family -> frozen scipy distribution of a value standardized to unit variance
@@ -60,7 +57,7 @@ def check_family(family: str | None) -> None:
         )
 
 
-def _standardized(samples: Samples) -> np.ndarray:
+def standardized(samples: Samples) -> np.ndarray:
     parts = []
     for s in samples.shapes:
         if not s.draws:
@@ -148,51 +145,23 @@ def check_tails(samples: Samples, settings: Settings, family: str | None = None)
     return CheckResult(passed=True, message=msg, **base)
 
 
-def check_distribution(samples: Samples, settings: Settings, family: str) -> CheckResult:
-    """Kolmogorov–Smirnov test of the standardized values against a declared family."""
-    check_family(family)
-    failed = sampling_failure("distribution", samples)
-    if failed:
-        return failed
-    z = _standardized(samples)
-    if z.size > KS_SIZE:
-        z = np.random.default_rng(settings.seed).choice(z, KS_SIZE, replace=False)
-    res = stats.kstest(z, FAMILIES[family].cdf)
-    shapes = samples.shape_tuple
-    crit = float(stats.kstwo.isf(settings.alpha, z.size))
-    passed = bool(res.pvalue >= settings.alpha)
-    # which family fits best, to name the defect
-    distances = {f: float(stats.kstest(z, d.cdf).statistic) for f, d in FAMILIES.items()}
-    closest = min(distances, key=distances.__getitem__)
-    details = {
-        "family": family,
-        "ks_distance": float(res.statistic),
-        "critical": crit,
-        "distances": distances,
-        "closest": closest,
-    }
-    if passed:
-        msg = (
-            f"consistent with a {family} family: KS distance {res.statistic:.4f} "
-            f"(p = {res.pvalue:.3g} ≥ alpha {settings.alpha:g}), n={z.size}."
-        )
-    else:
-        msg = (
-            f"not {family}: KS distance {res.statistic:.4f} > {crit:.4f} "
-            f"(p = {res.pvalue:.3g} < alpha {settings.alpha:g}) on shapes "
-            f"{shapes_text(shapes)}, n={z.size}; closest family: {closest} "
-            f"(distance {distances[closest]:.4f})."
-        )
-    return CheckResult(
-        check="distribution",
-        initializer=samples.initializer,
-        passed=passed,
-        message=msg,
-        statistic=float(res.statistic),
-        target=crit,
-        pvalue=float(res.pvalue),
-        alpha=settings.alpha,
-        n=int(z.size),
-        shapes=shapes,
-        details=details,
+def _tail_figures(result: Mapping[str, Any]) -> list[tuple[str, str]]:
+    from initcheck.report.figures import tails_svg
+
+    details = result.get("details") or {}
+    svg = tails_svg(details)
+    caption = f"Largest |w| per shape against the limit of a {details.get('family', '')} family"
+    return [(caption, svg)] if svg else []
+
+
+CHECK = register(
+    Check(
+        name="tails",
+        run=lambda ctx: check_tails(ctx.samples, ctx.settings, ctx.plan.family),
+        summary="no extreme outliers beyond what the family allows",
+        needs=frozenset({"mean"}),
+        order=60,
+        figure=_tail_figures,
+        choices={"family": tuple(FAMILIES)},
     )
+)

@@ -16,9 +16,13 @@ import math
 
 from initcheck import stats
 from initcheck.checks._common import decide, identical_note, sampling_failure, shapes_text
+from initcheck.checks.scaling import scaling_figures
+from initcheck.registry import Check, register
 from initcheck.results import CheckResult
 from initcheck.samples import Samples
 from initcheck.settings import Settings
+
+__all__ = ["CHECK", "check_variance"]
 
 
 def check_variance(samples: Samples, settings: Settings) -> CheckResult:
@@ -101,3 +105,17 @@ def check_variance(samples: Samples, settings: Settings) -> CheckResult:
         shapes=shapes,
         details=details,
     )
+
+
+CHECK = register(
+    Check(
+        name="variance",
+        run=lambda ctx: check_variance(ctx.samples, ctx.settings),
+        summary="Var(W) ≈ the fan target, pooled over shapes and seeds",
+        when="variance",
+        needs=frozenset({"variance"}),
+        requires=("variance",),
+        order=40,
+        figure=scaling_figures,
+    )
+)

@@ -750,53 +750,36 @@ def curves_svg(runs: Mapping[str, Sequence[float]], *, first: int = 100) -> str 
 
 
 def svg_figures_for(result: Mapping[str, Any]) -> list[tuple[str, str]]:
-    """The inline-SVG figures one result dict supports, as (caption, svg) pairs."""
-    from initcheck.report.html import training_curves
+    """The inline-SVG figures one result dict supports, as (caption, svg) pairs: those its
+    check declares (:attr:`initcheck.registry.Check.figure`)."""
+    from initcheck import registry
 
     details = result.get("details") or {}
-    if not isinstance(details, Mapping):
+    name = str(result.get("check"))
+    if not isinstance(details, Mapping) or name not in registry.names():
         return []
-    check = result.get("check")
-    out: list[tuple[str, str | None]] = []
-    if check == "centering":
-        out.append(("Standardized weights against the N(0, 1) density", histogram_svg(details)))
-    elif check in ("scaling", "variance"):
-        out.append(
-            (
-                "Var(W) across kernel shapes against the declared law (left, log-log) "
-                "and Var(W)/law per shape with its confidence interval (right)",
-                scaling_svg(details),
-            )
-        )
-    elif check == "symmetry":
-        out.append(
-            (
-                "Cosine similarity between units' weight vectors (identical units show "
-                "as a uniform +1 block)",
-                similarity_svg(details),
-            )
-        )
-    elif check == "training":
-        curves = training_curves(result)
-        if curves:
-            out.append(("Training loss per batch", curves_svg(curves)))
-    elif check == "propagation":
-        out.append(
-            (
-                f"Signal through {details.get('depth', '?')} {details.get('nonlinearity', '')} "
-                "layers (mean of the nets) against the critical reference of a sound init; "
-                "the shaded band is the per-layer tolerance compounded over depth",
-                propagation_svg(details),
-            )
-        )
-    elif check == "tails":
-        out.append(
-            (
-                f"Largest |w| per shape against the limit of a {details.get('family', '')} family",
-                tails_svg(details),
-            )
-        )
-    return [(caption, svg) for caption, svg in out if svg is not None]
+    figure = registry.check_named(name).figure
+    return figure(result) if figure is not None else []
+
+
+def figures_by_result(results: Sequence[Mapping[str, Any]]) -> list[list[tuple[str, str]]]:
+    """The figures of each result; a figure whose caption another result of the same
+    initializer also shows is drawn once, from the result later in check order."""
+    from initcheck import registry
+
+    order = {c.name: c.order for c in registry.checks()}
+    shown: set[tuple[str, str]] = set()
+    out: list[list[tuple[str, str]]] = [[] for _ in results]
+    ranked = sorted(
+        range(len(results)), key=lambda i: -order.get(str(results[i].get("check")), 10**6)
+    )
+    for i in ranked:
+        init = str(results[i].get("initializer"))
+        for caption, svg in svg_figures_for(results[i]):
+            if (init, caption) not in shown:
+                shown.add((init, caption))
+                out[i].append((caption, svg))
+    return out
 
 
 # --------------------------------------------------------------------------- dispatch
@@ -806,17 +789,12 @@ def result_figures(result_dicts: Iterable[Any]) -> list[tuple[str, str]]:
     """(name, inline SVG) figures for pytest-html extras, one set per plottable result.
 
     ``result_dicts`` are :class:`~initcheck.results.CheckResult` objects or their
-    ``to_dict()`` dicts. When both a scaling and a variance result exist for an
-    initializer only the scaling figure is made.
+    ``to_dict()`` dicts.
     """
     from initcheck.report.html import as_result_dicts
 
     results = as_result_dicts(result_dicts)
-    have_scaling = {r.get("initializer") for r in results if r.get("check") == "scaling"}
     out = []
-    for r in results:
-        if r.get("check") == "variance" and r.get("initializer") in have_scaling:
-            continue
-        for caption, svg in svg_figures_for(r):
-            out.append((f"{r.get('initializer')}: {caption}", svg))
+    for r, figs in zip(results, figures_by_result(results), strict=True):
+        out.extend((f"{r.get('initializer')}: {caption}", svg) for caption, svg in figs)
     return out

@@ -28,17 +28,6 @@ __all__ = [
     "write_html_report",
 ]
 
-#: Display order of the properties in the summary.
-CHECK_ORDER = (
-    "symmetry",
-    "degeneracy",
-    "centering",
-    "variance",
-    "scaling",
-    "tails",
-    "seeds",
-    "training",
-)
 _TEMPLATE = "report.html.j2"
 
 
@@ -219,8 +208,12 @@ def _anchor(name: str, taken: set[str]) -> str:
     return anchor
 
 
-def _order(check: str) -> int:
-    return CHECK_ORDER.index(check) if check in CHECK_ORDER else len(CHECK_ORDER)
+def _order(check: str) -> tuple[int, str]:
+    """A check's place in reports (:attr:`initcheck.registry.Check.order`)."""
+    from initcheck import registry
+
+    known = {c.name: c.order for c in registry.checks()}
+    return known.get(check, 10**6), check
 
 
 # --------------------------------------------------------------------------- view model
@@ -235,7 +228,6 @@ def _initializer_views(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
     taken: set[str] = set()
     views = []
     for name, rs in grouped.items():
-        has_scaling = any(r.get("check") == "scaling" for r in rs)
         family = next(
             (
                 r["details"].get("family")
@@ -245,10 +237,9 @@ def _initializer_views(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
             None,
         )
         checks = []
-        for r in sorted(rs, key=lambda r: (bool(r.get("passed")), _order(str(r.get("check"))))):
-            figs = []
-            if not (r.get("check") == "variance" and has_scaling):
-                figs = [{"caption": c, "svg": svg} for c, svg in figures.svg_figures_for(r)]
+        rs = sorted(rs, key=lambda r: (bool(r.get("passed")), _order(str(r.get("check")))))
+        for r, found in zip(rs, figures.figures_by_result(rs), strict=True):
+            figs = [{"caption": c, "svg": svg} for c, svg in found]
             details = r.get("details") if isinstance(r.get("details"), Mapping) else {}
             checks.append(
                 {
@@ -473,8 +464,7 @@ def render_html(
     inits = _initializer_views(result_dicts)
     comps = _comparison_views(normalize_comparisons(comparisons))
     present = {r.get("check") for r in result_dicts}
-    columns = [c for c in CHECK_ORDER if c in present]
-    columns += sorted(str(c) for c in present if c not in CHECK_ORDER)
+    columns = sorted((str(c) for c in present), key=_order)
     n_failed = sum(not i["passed"] for i in inits)
     return (
         _environment()
