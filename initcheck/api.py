@@ -24,9 +24,9 @@ from initcheck.checks import (
 )
 from initcheck.checks.tails import check_family
 from initcheck.fans import KernelLayout, Layout, as_layout
+from initcheck.initializers import Initializer, resolve
 from initcheck.results import CheckResult, Report
 from initcheck.samples import collect
-from initcheck.sampling import Initializer, resolve
 from initcheck.settings import Settings
 from initcheck.targets import TargetSpec, resolve_target
 

@@ -13,8 +13,8 @@ from initcheck import recording
 from initcheck.api import check, normalize_shapes, run_checks
 from initcheck.errors import InitCheckFailure
 from initcheck.fans import KernelLayout, Layout, as_layout
+from initcheck.initializers import resolve
 from initcheck.results import CheckResult, Report
-from initcheck.sampling import resolve
 from initcheck.settings import Settings
 from initcheck.targets import TargetSpec, resolve_target
 

@@ -17,7 +17,7 @@ import numpy as np
 from initcheck import stats
 from initcheck.errors import InitializerError
 from initcheck.fans import Fans, KernelLayout, Layout, as_layout
-from initcheck.sampling import Initializer
+from initcheck.initializers import Initializer
 from initcheck.settings import Settings
 from initcheck.targets import VarianceTarget
 
@@ -148,7 +148,7 @@ def collect(
     """Draw from ``init`` at ``shapes`` until the ``needs`` can be decided.
 
     Args:
-        init: a resolved initializer (:func:`initcheck.sampling.resolve`).
+        init: a resolved initializer (:func:`initcheck.initializers.resolve`).
         shapes: kernel shapes in ``layout``.
         layout: ``"keras"``, ``"torch"`` or a :class:`~initcheck.fans.KernelLayout`.
         target: the variance target used to standardize values (``None``: each draw's std).

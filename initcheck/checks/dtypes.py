@@ -30,9 +30,9 @@ from scipy import stats as sps
 from initcheck import stats
 from initcheck.errors import InitializerError
 from initcheck.fans import KernelLayout
+from initcheck.initializers import Initializer
 from initcheck.results import CheckResult
 from initcheck.samples import draw_seed
-from initcheck.sampling import Initializer
 from initcheck.settings import Settings
 from initcheck.targets import VarianceTarget
 
