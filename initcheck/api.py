@@ -26,7 +26,7 @@ from initcheck.checks.tails import check_family
 from initcheck.fans import KernelLayout, Layout, as_layout
 from initcheck.initializers import Initializer, resolve
 from initcheck.results import CheckResult, Report
-from initcheck.samples import collect
+from initcheck.sampling import collect
 from initcheck.settings import Settings
 from initcheck.targets import TargetSpec, resolve_target
 
@@ -278,7 +278,7 @@ def run_checks(
     return results
 
 
-# what each sample-based check needs from the draws (see initcheck.samples.collect)
+# what each sample-based check needs from the draws (see initcheck.sampling.collect)
 NEEDS: dict[str, tuple[str, ...]] = {
     "symmetry": ("heads",),
     "centering": ("mean",),

@@ -17,7 +17,7 @@ from initcheck.checks._common import (
     subsample,
 )
 from initcheck.results import CheckResult
-from initcheck.samples import Samples
+from initcheck.sampling import Samples
 from initcheck.settings import Settings
 
 

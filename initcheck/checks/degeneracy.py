@@ -32,7 +32,7 @@ from scipy import stats
 from initcheck.checks._common import sampling_failure
 from initcheck.fans import KernelLayout
 from initcheck.results import CheckResult
-from initcheck.samples import Samples, ShapeDraws
+from initcheck.sampling import Samples, ShapeDraws
 from initcheck.settings import Settings
 
 __all__ = ["RANK_FRACTION", "check_degeneracy", "effective_rank"]

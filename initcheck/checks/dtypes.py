@@ -32,7 +32,7 @@ from initcheck.errors import InitializerError
 from initcheck.fans import KernelLayout
 from initcheck.initializers import Initializer
 from initcheck.results import CheckResult
-from initcheck.samples import draw_seed
+from initcheck.sampling import draw_seed
 from initcheck.settings import Settings
 from initcheck.targets import VarianceTarget
 

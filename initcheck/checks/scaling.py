@@ -25,7 +25,7 @@ import numpy as np
 from initcheck import stats
 from initcheck.checks._common import identical_note, sampling_failure
 from initcheck.results import CheckResult
-from initcheck.samples import Samples
+from initcheck.sampling import Samples
 from initcheck.settings import Settings
 from initcheck.targets import FAN_RULES
 

@@ -24,7 +24,7 @@ import numpy as np
 from initcheck.errors import InitializerError
 from initcheck.initializers import Initializer
 from initcheck.results import CheckResult
-from initcheck.samples import draw_seed
+from initcheck.sampling import draw_seed
 from initcheck.settings import Settings
 
 __all__ = ["check_seeds"]

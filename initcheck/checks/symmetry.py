@@ -26,7 +26,7 @@ import numpy as np
 
 from initcheck.checks._common import sampling_failure
 from initcheck.results import CheckResult
-from initcheck.samples import Samples
+from initcheck.sampling import Samples
 from initcheck.settings import Settings
 
 UNIT_RTOL = 1e-6

@@ -17,7 +17,7 @@ import math
 from initcheck import stats
 from initcheck.checks._common import decide, identical_note, sampling_failure, shapes_text
 from initcheck.results import CheckResult
-from initcheck.samples import Samples
+from initcheck.sampling import Samples
 from initcheck.settings import Settings
 
 
