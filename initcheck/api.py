@@ -11,8 +11,8 @@ from initcheck._threads import single_threaded_blas
 from initcheck._version import __version__
 from initcheck.context import CheckContext, Plan
 from initcheck.fans import KernelLayout, Layout, as_layout
+from initcheck.initializers import Initializer, resolve
 from initcheck.results import CheckResult, Report
-from initcheck.sampling import Initializer, resolve  # TODO(init-merge)
 from initcheck.settings import Settings
 from initcheck.targets import TargetSpec, resolve_target
 

@@ -16,8 +16,8 @@ from initcheck.checks import symmetry as _symmetry
 from initcheck.checks import variance as _variance
 from initcheck.errors import InitCheckFailure
 from initcheck.fans import KernelLayout, Layout
+from initcheck.initializers import resolve
 from initcheck.results import CheckResult, Report
-from initcheck.sampling import resolve
 from initcheck.settings import Settings
 from initcheck.targets import TargetSpec
 

@@ -283,7 +283,7 @@ def _quiet_tensorflow() -> None:
 
 def _load(spec: str, *, name: str | None = None) -> Any:
     """SPEC → a resolved initializer; every loading problem becomes a UsageError."""
-    from initcheck.sampling import resolve
+    from initcheck.initializers import resolve
     from initcheck.specs import SpecError, load_spec
 
     try:

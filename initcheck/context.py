@@ -78,7 +78,7 @@ class CheckContext:
     @property
     def samples(self) -> Samples:
         if self._samples is None:
-            from initcheck.samples import collect  # TODO(init-merge): initcheck.sampling
+            from initcheck.sampling import collect
 
             self._samples = collect(
                 self.initializer,

@@ -361,7 +361,7 @@ class Engine:
     @property
     def initializer(self) -> Any:
         if self._initializer is None:
-            from initcheck.sampling import resolve
+            from initcheck.initializers import resolve
 
             try:
                 self._initializer = resolve(

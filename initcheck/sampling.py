@@ -1,299 +1,232 @@
-"""Adapters: turn *any* initializer into independent, validated numpy draws.
+"""Sampling: draw enough independent values from an initializer for the checks to decide.
 
-Accepted initializers:
-
-- a Keras name (``"he_normal"``) or a Keras initializer instance or class;
-- a plain callable ``init(shape, dtype=None)`` returning a numpy array or a tensor,
-  optionally accepting ``seed=``.
-
-:func:`resolve` returns an :class:`Initializer` whose :meth:`~Initializer.draw`
-returns a float64 copy of one draw, validated (type, shape, dtype, finiteness), or raises
-:class:`~initcheck.errors.InitializerError` naming what went wrong.
-
-Independence of draws:
-
-- A Keras instance with a fixed seed returns the same values on every call (Keras's
-  documented behaviour), so each draw re-creates it from its config with a fresh seed.
-- A callable that accepts ``seed`` gets a distinct seed per draw.
-- Any other callable is called with numpy's legacy global RNG seeded per draw (the
-  previous global state is restored afterwards), which keeps draws independent even
-  inside ``@given``, where Hypothesis reseeds the global RNGs for every example.
-  Whether draws really differ is measured by the sampler (:mod:`initcheck.samples`).
+:func:`collect` draws each kernel shape with distinct seeds, pooling draws until the
+interval estimates of the requested checks are narrow enough (sample sizes from
+:mod:`initcheck.stats`), and records when an initializer returns the same tensor for
+different seeds, so that no check pretends to have more independent data than it has.
 """
 
 from __future__ import annotations
 
-import concurrent.futures
-import difflib
-import inspect
-import sys
-from collections.abc import Callable
+import math
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
+from initcheck import stats
 from initcheck.errors import InitializerError
+from initcheck.fans import Fans, KernelLayout, Layout, as_layout
+from initcheck.initializers import Initializer
+from initcheck.settings import Settings
+from initcheck.targets import VarianceTarget
 
-__all__ = ["DEFAULT_TIMEOUT", "Initializer", "keras_names", "resolve"]
+__all__ = ["SAFETY", "Samples", "ShapeDraws", "collect", "draw_seed"]
 
-DEFAULT_TIMEOUT = 60.0  # seconds one call of the initializer may take
-
-
-def _keras():
-    import os
-
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import keras
-
-    return keras
+SAFETY = 1.2  # draw this many times the planned sample size: the kurtosis is estimated
+PILOT = 4096  # values drawn before the sample size is planned
 
 
-def keras_names() -> list[str]:
-    """Names Keras accepts in ``keras.initializers.get`` (snake_case and class names)."""
-    keras = _keras()
-    base = keras.initializers.Initializer
-    names = []
-    for name in dir(keras.initializers):
-        obj = getattr(keras.initializers, name)
-        if name.startswith("_") or not isinstance(obj, type) or not issubclass(obj, base):
-            continue
-        if obj is base:
-            continue
-        names.append(name)
-    return sorted(names)
-
-
-def _is_keras_initializer(obj: object) -> bool:
-    if "keras" not in sys.modules:  # nothing can be a Keras object before Keras is imported
-        return False
-    return isinstance(obj, sys.modules["keras"].initializers.Initializer)
-
-
-def _is_keras_initializer_class(obj: object) -> bool:
-    if "keras" not in sys.modules or not isinstance(obj, type):
-        return False
-    return issubclass(obj, sys.modules["keras"].initializers.Initializer)
-
-
-def accepts(fn: Callable[..., Any], name: str) -> bool:
-    """Whether ``fn`` takes a keyword argument ``name`` (or ``**kwargs``)."""
-    try:
-        params = inspect.signature(fn).parameters.values()
-    except (TypeError, ValueError):
-        return False
-    return any(p.name == name or p.kind is p.VAR_KEYWORD for p in params)
-
-
-def _describe(obj: object) -> str:
-    name = getattr(obj, "__qualname__", None) or getattr(obj, "__name__", None)
-    if name is None:
-        name = type(obj).__name__
-    return str(name)
+def draw_seed(seed: int, shape_index: int, draw: int) -> int:
+    """A distinct, reproducible 31-bit seed per (session seed, shape, draw)."""
+    return int(np.random.SeedSequence([seed, shape_index, draw]).generate_state(1)[0] >> 1)
 
 
 @dataclass
-class Initializer:
-    """A resolved initializer that can be drawn from.
+class ShapeDraws:
+    """All independent draws at one kernel shape."""
 
-    Attributes:
-        name: a readable name, used in messages and reports.
-        kind: ``"keras"`` or ``"callable"``.
-        seedable: whether distinct seeds are passed to it (Keras config seed or ``seed=``).
-        takes_dtype: whether it is asked for a dtype (Keras initializers, callables with a
-            ``dtype`` parameter).
-        timeout: seconds one call may take before the draw fails.
-    """
+    shape: tuple[int, ...]
+    fans: Fans
+    target_std: float | None
+    draws: list[np.ndarray] = field(default_factory=list)
+    identical: bool = False  # different seeds gave the very same tensor
+    _singular: np.ndarray | None = field(default=None, repr=False)
 
-    name: str
-    kind: str
-    seedable: bool
-    call: Callable[..., Any] = field(repr=False)
-    takes_dtype: bool = True
-    timeout: float = DEFAULT_TIMEOUT
-    _pool: concurrent.futures.ThreadPoolExecutor | None = field(default=None, repr=False)
+    @property
+    def n(self) -> int:
+        return len(self.draws) * math.prod(self.shape)
 
-    def draw(self, shape: tuple[int, ...], seed: int, dtype: str = "float32") -> np.ndarray:
-        """One draw at ``shape`` as a float64 array, validated.
+    def standardized(self) -> np.ndarray:
+        """Values divided by the target std (by each draw's own std if no target)."""
+        if not self.draws:
+            return np.empty(0)
+        if self.target_std is not None:
+            return np.concatenate([d.ravel() for d in self.draws]) / self.target_std
+        parts = []
+        for d in self.draws:
+            sd = float(np.std(d))
+            parts.append(d.ravel() / sd if sd > 0 else d.ravel())
+        return np.concatenate(parts)
 
-        Raises:
-            InitializerError: the initializer raised, hung, or returned something that is
-                not a finite floating-point array of ``shape``.
-        """
-        return self.draw_native(shape, seed, dtype).astype(np.float64)
+    def values(self) -> np.ndarray:
+        return np.concatenate([d.ravel() for d in self.draws]) if self.draws else np.empty(0)
 
-    def draw_native(self, shape: tuple[int, ...], seed: int, dtype: str = "float32") -> np.ndarray:
-        """Like :meth:`draw`, but in the dtype the initializer returned (e.g. bfloat16)."""
-        shape = tuple(int(s) for s in shape)
-        raw = self._call_with_timeout(shape, int(seed), dtype)
-        return _validate(raw, shape, self.name)
+    def units(self, layout: KernelLayout) -> np.ndarray:
+        """The first draw as a ``(weights per unit, units)`` matrix."""
+        return layout.units_matrix(self.draws[0])
 
-    def _call_with_timeout(self, shape: tuple[int, ...], seed: int, dtype: str) -> Any:
-        if self._pool is None:
-            self._pool = concurrent.futures.ThreadPoolExecutor(
-                max_workers=1, thread_name_prefix="initcheck-draw"
-            )
-        future = self._pool.submit(self.call, shape, seed, dtype)
-        try:
-            return future.result(timeout=self.timeout)
-        except concurrent.futures.TimeoutError:
-            # The hung call cannot be killed; abandon its thread and start a new one.
-            self._pool.shutdown(wait=False, cancel_futures=True)
-            self._pool = None
-            raise InitializerError(
-                f"{self.name} did not return within {self.timeout:g} s for shape={shape}. "
-                "Make it faster, or raise the limit (timeout=..., --initcheck-timeout)."
-            ) from None
-        except InitializerError:
-            raise
-        except Exception as exc:
-            raise InitializerError(
-                f"{self.name} raised {type(exc).__name__}: {exc} (called with shape={shape})"
-            ) from exc
-
-    def __getstate__(self) -> dict[str, Any]:  # executors do not pickle
-        state = self.__dict__.copy()
-        state["_pool"] = None
-        return state
+    def singular_values(self, layout: KernelLayout) -> np.ndarray:
+        """Singular values of :meth:`units` (computed once; used by several checks)."""
+        if self._singular is None:
+            self._singular = np.linalg.svd(self.units(layout), compute_uv=False)
+        return self._singular
 
 
-def _validate(raw: Any, shape: tuple[int, ...], name: str) -> np.ndarray:
-    where = f"{name} for shape={shape}"
-    if raw is None:
-        raise InitializerError(f"{where} returned None; it must return an array of that shape.")
-    if isinstance(raw, list | tuple):
-        raise InitializerError(
-            f"{where} returned a {type(raw).__name__}; return a numpy array or a tensor "
-            "(e.g. np.asarray(values, dtype='float32'))."
+@dataclass
+class Samples:
+    """Draws of one initializer over a set of shapes."""
+
+    initializer: str
+    layout: KernelLayout
+    target: VarianceTarget | None
+    shapes: list[ShapeDraws]
+    heads: dict[tuple[int, ...], np.ndarray] = field(default_factory=dict)
+    error: str | None = None  # the initializer misbehaved; checks fail with this message
+
+    @property
+    def n(self) -> int:
+        return sum(s.n for s in self.shapes)
+
+    @property
+    def shape_tuple(self) -> tuple[tuple[int, ...], ...]:
+        return tuple(s.shape for s in self.shapes)
+
+    def pooled(self) -> np.ndarray:
+        parts = [s.standardized() for s in self.shapes if s.draws]
+        return np.concatenate(parts) if parts else np.empty(0)
+
+    @property
+    def identical(self) -> bool:
+        return any(s.identical for s in self.shapes)
+
+
+def _pooled_need(z: np.ndarray, needs: set[str], settings: Settings) -> int:
+    need = 0
+    if z.size < 2:
+        return PILOT
+    if "variance" in needs:
+        kurt = stats.estimate_variance(z, settings.alpha).kurtosis
+        need = max(
+            need,
+            stats.required_n_variance(
+                kurt, settings.std_tolerance, settings.std_detect, settings.alpha, settings.power
+            ),
         )
-    if hasattr(raw, "detach") and hasattr(raw, "cpu"):  # torch tensor
-        raw = raw.detach().cpu()
-    if hasattr(raw, "numpy") and not isinstance(raw, np.ndarray):  # TF/torch tensor
-        raw = raw.numpy()
-    if not hasattr(raw, "__array__") and not isinstance(raw, np.ndarray):
-        raise InitializerError(
-            f"{where} returned {type(raw).__name__} ({raw!r:.60}); it must return a numpy "
-            "array or a tensor."
+    if "mean" in needs:
+        sd = float(np.std(z))
+        need = max(
+            need,
+            stats.required_n_mean(
+                sd, settings.mean_tolerance, settings.mean_detect, settings.alpha, settings.power
+            ),
         )
-    arr = np.asarray(raw)
-    if arr.dtype.kind not in "f" and arr.dtype.name != "bfloat16":
-        raise InitializerError(
-            f"{where} returned dtype {arr.dtype}; weights must be floating point "
-            "(float16, bfloat16, float32 or float64)."
-        )
-    if arr.shape != shape:
-        raise InitializerError(f"{where} returned shape {arr.shape}; expected {shape}.")
-    finite = np.isfinite(arr.astype(np.float64))
-    if not finite.all():
-        bad = arr.size - int(finite.sum())
-        raise InitializerError(
-            f"{where} returned {bad} non-finite value(s) (NaN or Inf) out of {arr.size}."
-        )
-    return arr
+    return max(math.ceil(need * SAFETY), PILOT if needs else 0)
 
 
-def _framework_adapter(init: Any, name: str | None) -> Initializer | None:
-    """PyTorch and JAX initializers (:mod:`initcheck.frameworks`), else ``None``."""
-    try:
-        from initcheck.frameworks import adapt
-    except ImportError:  # pragma: no cover - the adapters module is optional during development
-        return None
-    return adapt(init, name=name)
-
-
-def _from_keras_instance(obj: Any, name: str | None = None) -> Initializer:
-    cls = type(obj)
-    config = obj.get_config()
-    seedable = "seed" in config
-
-    def call(shape: tuple[int, ...], seed: int, dtype: str) -> Any:
-        inst = cls.from_config({**config, "seed": seed}) if seedable else obj
-        return inst(shape, dtype=dtype)
-
-    return Initializer(name=name or cls.__name__, kind="keras", seedable=seedable, call=call)
-
-
-def _from_callable(fn: Callable[..., Any], name: str | None = None) -> Initializer:
-    takes_seed = accepts(fn, "seed")
-    takes_dtype = accepts(fn, "dtype")
-    label = name or _describe(fn)
-
-    def call(shape: tuple[int, ...], seed: int, dtype: str) -> Any:
-        kwargs: dict[str, Any] = {}
-        if takes_dtype:
-            kwargs["dtype"] = dtype
-        if takes_seed:
-            return fn(shape, seed=seed, **kwargs)
-        state = np.random.get_state()
-        np.random.seed(seed % 2**32)
-        try:
-            return fn(shape, **kwargs)
-        finally:
-            np.random.set_state(state)
-
-    return Initializer(
-        name=label, kind="callable", seedable=takes_seed, call=call, takes_dtype=takes_dtype
+def _shape_need(s: ShapeDraws, n_shapes: int, settings: Settings) -> int:
+    z = s.standardized()
+    if z.size < 2:
+        return PILOT
+    kurt = stats.estimate_variance(z, settings.alpha).kurtosis
+    alpha = settings.alpha / max(n_shapes, 1)  # Bonferroni across shapes
+    need = stats.required_n_variance(
+        kurt, settings.std_tolerance, settings.shape_detect, alpha, settings.power
     )
+    return max(math.ceil(need * SAFETY), min(PILOT, 1024))
 
 
-def resolve(init: Any, *, name: str | None = None, timeout: float | None = None) -> Initializer:
-    """Resolve any accepted initializer into an :class:`Initializer`.
+def collect(
+    init: Initializer,
+    shapes: Sequence[tuple[int, ...]],
+    *,
+    layout: Layout | KernelLayout = "keras",
+    target: VarianceTarget | None = None,
+    settings: Settings | None = None,
+    needs: Iterable[str] = ("variance", "mean", "per_shape", "heads"),
+) -> Samples:
+    """Draw from ``init`` at ``shapes`` until the ``needs`` can be decided.
 
     Args:
-        init: a Keras name, a Keras initializer instance or class, a plain callable
-            ``(shape, dtype=None) -> array``, or an already resolved :class:`Initializer`.
-        name: a display name (defaults to the Keras class or the function name).
-        timeout: seconds one call may take (default :data:`DEFAULT_TIMEOUT`).
+        init: a resolved initializer (:func:`initcheck.initializers.resolve`).
+        shapes: kernel shapes in ``layout``.
+        layout: ``"keras"``, ``"torch"`` or a :class:`~initcheck.fans.KernelLayout`.
+        target: the variance target used to standardize values (``None``: each draw's std).
+        settings: statistical settings (sample sizes follow from them).
+        needs: what the values must support: ``"variance"``/``"mean"`` (pooled),
+            ``"per_shape"`` (the scaling law), ``"heads"`` (a second layer per shape for
+            the symmetry check's gradients).
 
-    Raises:
-        ValueError: an unknown Keras name (with the closest known names).
-        TypeError: an object that is not an initializer.
-
-    Example:
-        >>> init = resolve(lambda shape, dtype=None: np.zeros(shape))
-        >>> init.draw((2, 3), seed=0).shape
-        (2, 3)
+    Returns:
+        :class:`Samples`; if the initializer misbehaves, ``Samples.error`` says how.
     """
-    if timeout is not None and not (timeout > 0):
-        raise ValueError(f"timeout must be a positive number of seconds. Received: {timeout!r}")
-    resolved: Initializer
-    if isinstance(init, Initializer):
-        resolved = init
-    elif isinstance(init, str):
-        keras = _keras()
-        try:
-            obj = keras.initializers.get(init)
-        except (ValueError, TypeError):
-            known = keras_names()
-            close = difflib.get_close_matches(init, known, n=3, cutoff=0.5)
-            hint = f" Did you mean {' or '.join(map(repr, close))}?" if close else ""
-            raise ValueError(
-                f"Unknown Keras initializer name {init!r}.{hint} Known names include "
-                "'glorot_uniform', 'he_normal', 'lecun_normal', 'orthogonal', 'zeros'; "
-                "or pass an initializer object or a callable (shape, dtype=None) -> array."
-            ) from None
-        resolved = _from_keras_instance(obj, name=name or init)
-    elif _is_keras_initializer_class(init):
-        resolved = _from_keras_instance(init(), name=name or init.__name__)
-    elif _is_keras_initializer(init):
-        resolved = _from_keras_instance(init, name=name)
-    elif isinstance(init, type):
-        raise TypeError(
-            f"{init.__name__} is a class but not a Keras initializer class; pass an instance "
-            "or a callable (shape, dtype=None) -> array."
+    settings = settings or Settings()
+    layout = as_layout(layout)
+    needs = set(needs)
+    per_shape = [
+        ShapeDraws(
+            shape=tuple(shape),
+            fans=(fans := layout.fans(shape)),
+            target_std=target.std(fans) if target is not None else None,
         )
-    elif (adapted := _framework_adapter(init, name)) is not None:
-        resolved = adapted
-    elif callable(init):
-        resolved = _from_callable(init, name=name)
-    else:
-        raise TypeError(
-            "An initializer must be a Keras name, a Keras initializer (instance or class) or a "
-            f"callable (shape, dtype=None) -> array. Received: {init!r:.80} "
-            f"(type={type(init).__name__})"
-        )
-    if timeout is not None:
-        resolved.timeout = float(timeout)
-    if name is not None:
-        resolved.name = name
-    return resolved
+        for shape in shapes
+    ]
+    samples = Samples(initializer=init.name, layout=layout, target=target, shapes=per_shape)
+    try:
+        _draw_all(init, samples, needs, settings)
+    except InitializerError as exc:
+        samples.error = str(exc)
+    return samples
+
+
+def _draw(init: Initializer, s: ShapeDraws, index: int, settings: Settings) -> None:
+    arr = init.draw(s.shape, seed=draw_seed(settings.seed, index, len(s.draws) + s.identical))
+    if len(s.draws) == 1 and np.array_equal(arr, s.draws[0]):
+        s.identical = True  # never counts as a second draw
+        return
+    s.draws.append(arr)
+
+
+def _draw_all(init: Initializer, samples: Samples, needs: set[str], settings: Settings) -> None:
+    shapes = samples.shapes
+    for i, s in enumerate(shapes):
+        _draw(init, s, i, settings)
+    if "heads" in needs:
+        for s in shapes:
+            units = samples.layout.n_units(s.shape)
+            head = samples.layout.dense_shape(units, units)
+            if head not in samples.heads:
+                samples.heads[head] = init.draw(head, seed=draw_seed(settings.seed, 2**20, units))
+    statistical = needs & {"variance", "mean", "per_shape"}
+    if not statistical:
+        return
+    for i, s in enumerate(shapes):  # a second draw tells whether seeds are honoured
+        _draw(init, s, i, settings)
+
+    def can_draw(s: ShapeDraws) -> bool:
+        return not s.identical and len(s.draws) < settings.max_draws
+
+    while samples.n < settings.max_values:
+        want: dict[int, int] = {}
+        pooled_deficit = _pooled_need(samples.pooled(), needs, settings) - samples.n
+        if pooled_deficit > 0:
+            open_shapes = [i for i, s in enumerate(shapes) if can_draw(s)]
+            round_size = sum(math.prod(shapes[i].shape) for i in open_shapes)
+            if round_size:
+                rounds = math.ceil(pooled_deficit / round_size)
+                want = {i: rounds for i in open_shapes}
+        if "per_shape" in needs:
+            for i, s in enumerate(shapes):
+                deficit = _shape_need(s, len(shapes), settings) - s.n
+                if deficit > 0 and can_draw(s):
+                    want[i] = max(want.get(i, 0), math.ceil(deficit / math.prod(s.shape)))
+        if not want:
+            return
+        budget = settings.max_values - samples.n
+        for i, k in want.items():
+            s = shapes[i]
+            k = min(k, settings.max_draws - len(s.draws), max(1, budget // math.prod(s.shape)))
+            for _ in range(k):
+                _draw(init, s, i, settings)
+                if s.identical:
+                    break

@@ -310,7 +310,7 @@ def draw_kernels(init: Any, seed: int) -> list[np.ndarray]:
     Raises:
         InitializerError: the initializer raised or returned something invalid.
     """
-    from initcheck.sampling import resolve
+    from initcheck.initializers import resolve
 
     resolved = resolve(init)
     return [
@@ -332,7 +332,7 @@ def _val_metrics(logits: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
 
 
 def _names(inits: Mapping[str, Any] | Sequence[Any]) -> list[tuple[str, Any]]:
-    from initcheck.sampling import resolve
+    from initcheck.initializers import resolve
 
     if isinstance(inits, Mapping):
         pairs = [(str(k), v) for k, v in inits.items()]
@@ -643,8 +643,8 @@ def check_training(
         >>> check_training("zeros").passed
         False
     """
+    from initcheck.initializers import resolve
     from initcheck.results import CheckResult
-    from initcheck.sampling import resolve
 
     batches = DEFAULT_CHECK_BATCHES if batches is None else batches
     try:

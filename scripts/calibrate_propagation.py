@@ -29,7 +29,7 @@ import numpy as np
 from scipy import stats
 
 from initcheck.checks.propagation import check_propagation
-from initcheck.sampling import resolve
+from initcheck.initializers import resolve
 from initcheck.settings import Settings
 
 

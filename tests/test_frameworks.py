@@ -7,7 +7,10 @@ import numpy as np
 import pytest
 
 import initcheck
-from initcheck.frameworks import adapt
+from initcheck.errors import InitializerError
+from initcheck.initializers import jax_initializer, resolve, torch_initializer
+from initcheck.initializers.jax import is_jax_initializer
+from initcheck.initializers.torch import is_torch_initializer
 
 # (out, in) and (out, in, k, k): in ≠ out and k > 1, so fan swaps and receptive-field
 # mistakes are visible
@@ -47,7 +50,7 @@ def test_nn_linear_default_passes_at_its_true_variance(torch):
 
     true_variance = lambda fan_in, fan_out: 1 / (3 * fan_in)  # noqa: E731
     report = initcheck.check(
-        linear_default,
+        torch_initializer(linear_default),
         variance=true_variance,
         layout="torch",
         shapes=[(128, 64), (32, 256)],
@@ -80,8 +83,9 @@ def test_torch_seeds_reproduce_and_leave_global_rng_alone(torch):
     def no_generator(tensor):  # seeded through torch.manual_seed inside fork_rng
         return tensor.normal_(0.0, 0.1)
 
-    for init in (torch.nn.init.kaiming_normal_, no_generator):
-        adapted = adapt(init)
+    for init in (torch.nn.init.kaiming_normal_, torch_initializer(no_generator)):
+        adapted = resolve(init)
+        assert adapted.kind == "torch"
         before = torch.random.get_rng_state().clone()
         a, b, c = (adapted.draw((16, 8), seed=s) for s in (1, 1, 2))
         assert torch.equal(before, torch.random.get_rng_state())
@@ -89,7 +93,7 @@ def test_torch_seeds_reproduce_and_leave_global_rng_alone(torch):
 
 
 def test_torch_dtypes(torch):
-    adapted = adapt(torch.nn.init.xavier_normal_)
+    adapted = resolve(torch.nn.init.xavier_normal_)
     for dtype in ("float16", "bfloat16", "float32", "float64"):
         values = adapted.draw((64, 32), seed=0, dtype=dtype)
         assert values.shape == (64, 32) and np.isfinite(values).all()
@@ -105,7 +109,7 @@ def test_jax_initializers_pass(jax):
     ):
         report = initcheck.check(init, variance=target, shapes=JAX_SHAPES, checks=CORE)
         assert report.passed, str(report)
-    assert adapt(inits.he_normal()).name == "jax.nn.initializers.he_normal"
+    assert resolve(inits.he_normal()).name == "jax.nn.initializers.he_normal"
 
 
 def test_jax_truncated_normal_is_uncorrected(jax):
@@ -118,17 +122,83 @@ def test_jax_truncated_normal_is_uncorrected(jax):
     assert "truncated_normal" in report.initializer
 
 
-def test_jax_key_function_is_adapted(jax):
+def test_declared_jax_function_is_adapted(jax):
     def mine(key, shape, dtype=None):
         return jax.random.normal(key, shape, dtype) * 0.1
 
-    adapted = adapt(mine)
-    assert adapted is not None and adapted.kind == "jax"
+    adapted = resolve(jax_initializer(mine, name="mine"))
+    assert adapted.kind == "jax" and adapted.name == "mine"
     a, b = adapted.draw((8, 4), seed=0), adapted.draw((8, 4), seed=1)
     assert not np.array_equal(a, b)
 
 
+def test_detection_is_by_the_object_not_parameter_names(torch, jax):
+    # torch.nn.init's own first parameter is `tensor`, but a function of ours named the
+    # same is not guessed; jax closures are recognized by their module
+    def tensor_style(tensor):
+        return tensor.normal_()
+
+    def key_style(key, shape, dtype=None):
+        return jax.random.normal(key, shape, dtype)
+
+    assert is_torch_initializer(torch.nn.init.kaiming_normal_)
+    assert not is_torch_initializer(tensor_style)
+    assert not is_jax_initializer(key_style)
+    assert resolve(tensor_style).kind == "callable"
+    assert resolve(key_style).kind == "callable"
+
+    # …and a torch/jax initializer with renamed parameters is still recognized
+    def renamed(w, mode="fan_in"):
+        return torch.nn.init.kaiming_normal_(w, mode=mode)
+
+    renamed.__module__ = "torch.nn.init"
+    assert is_torch_initializer(renamed) and not is_torch_initializer(torch.nn.Linear)
+
+
+def test_partial_of_torch_init_at_any_depth(torch):
+    inner = functools.partial(torch.nn.init.kaiming_normal_, nonlinearity="relu")
+    outer = functools.partial(inner, mode="fan_out")
+    assert is_torch_initializer(inner) and is_torch_initializer(outer)
+    adapted = resolve(outer)
+    assert adapted.kind == "torch"
+    assert adapted.name == "torch.nn.init.kaiming_normal_(nonlinearity='relu', mode='fan_out')"
+    assert adapted.draw((16, 8), seed=0).shape == (16, 8)
+    # a pre-bound tensor leaves nothing to fill: not an initializer of that form
+    assert not is_torch_initializer(functools.partial(torch.nn.init.zeros_, torch.empty(2)))
+
+
+def test_jax_closures_are_detected(jax):
+    inits = jax.nn.initializers
+    for init in (inits.he_normal(), inits.truncated_normal(0.1), inits.zeros):
+        assert is_jax_initializer(init), init
+        assert resolve(init).kind == "jax"
+    assert is_jax_initializer(functools.partial(inits.variance_scaling(1.0, "fan_in", "normal")))
+
+
+@pytest.mark.parametrize(
+    ("first", "wrapper"), [("tensor", "torch_initializer"), ("key", "jax_initializer")]
+)
+def test_tensor_or_key_parameter_gets_a_hint_not_a_guess(first, wrapper):
+    namespace: dict = {}
+    exec(f"def mine({first}, *args, **kwargs):\n    return {first}.fill_(0.0)", namespace)
+    adapted = resolve(namespace["mine"])
+    assert adapted.kind == "callable"
+    with pytest.raises(InitializerError, match=rf"initcheck\.initializers\.{wrapper}\(mine\)"):
+        adapted.draw((2, 3), seed=0)
+    report = initcheck.check(namespace["mine"], variance="he", checks=["variance"])
+    assert not report.passed and wrapper in report["variance"].message
+
+
+def test_declared_wrappers_reject_non_functions():
+    with pytest.raises(TypeError, match=r"Received: 3 \(type=int\)"):
+        torch_initializer(3)
+    with pytest.raises(TypeError, match="jax initializer must be a function"):
+        jax_initializer(dict)
+
+
 def test_non_framework_objects_are_left_to_resolve():
-    assert adapt("he_normal") is None
-    assert adapt(lambda shape, dtype=None: np.zeros(shape)) is None
-    assert adapt(3) is None
+    assert not is_torch_initializer("he_normal") and not is_jax_initializer("he_normal")
+    plain = lambda shape, dtype=None: np.zeros(shape)  # noqa: E731
+    assert not is_torch_initializer(plain) and not is_jax_initializer(plain)
+    assert resolve(plain).kind == "callable"
+    assert not is_torch_initializer(3) and not is_jax_initializer(3)

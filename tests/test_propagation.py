@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from initcheck.checks.propagation import check_propagation, critical_reference
-from initcheck.sampling import resolve
+from initcheck.initializers import resolve
 from initcheck.settings import Settings
 
 pytest.importorskip("keras")

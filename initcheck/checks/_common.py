@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from initcheck.results import CheckResult
-from initcheck.samples import Samples
+from initcheck.sampling import Samples
 
 
 def shapes_text(shapes: tuple[tuple[int, ...], ...], limit: int = 4) -> str:

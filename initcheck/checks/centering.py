@@ -21,7 +21,7 @@ from initcheck.checks._common import (
 )
 from initcheck.registry import Check, register
 from initcheck.results import CheckResult
-from initcheck.samples import Samples
+from initcheck.sampling import Samples
 from initcheck.settings import Settings
 
 __all__ = ["CHECK", "check_centering"]

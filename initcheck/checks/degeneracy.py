@@ -33,7 +33,7 @@ from initcheck.checks._common import sampling_failure
 from initcheck.fans import KernelLayout
 from initcheck.registry import Check, register
 from initcheck.results import CheckResult
-from initcheck.samples import Samples, ShapeDraws
+from initcheck.sampling import Samples, ShapeDraws
 from initcheck.settings import Settings
 
 __all__ = ["CHECK", "RANK_FRACTION", "check_degeneracy", "effective_rank"]

@@ -17,7 +17,7 @@ from initcheck.checks._common import sampling_failure, shapes_text
 from initcheck.checks.tails import FAMILIES, check_family, standardized
 from initcheck.registry import Check, register
 from initcheck.results import CheckResult
-from initcheck.samples import Samples
+from initcheck.sampling import Samples
 from initcheck.settings import Settings
 
 __all__ = ["CHECK", "KS_SIZE", "check_distribution"]

@@ -30,10 +30,10 @@ from scipy import stats as sps
 from initcheck import stats
 from initcheck.errors import InitializerError
 from initcheck.fans import KernelLayout
+from initcheck.initializers import Initializer
 from initcheck.registry import Check, register
 from initcheck.results import CheckResult
-from initcheck.samples import draw_seed
-from initcheck.sampling import Initializer
+from initcheck.sampling import draw_seed
 from initcheck.settings import Settings
 from initcheck.targets import VarianceTarget
 

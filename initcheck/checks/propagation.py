@@ -79,9 +79,9 @@ from scipy import special
 from initcheck._threads import single_threaded_blas
 from initcheck.errors import InitializerError
 from initcheck.fans import Layout, check_layout
+from initcheck.initializers import Initializer
 from initcheck.registry import Check, register
 from initcheck.results import CheckResult
-from initcheck.sampling import Initializer
 from initcheck.settings import Settings
 
 __all__ = ["CHECK", "NONLINEARITIES", "check_propagation", "critical_reference"]
@@ -260,8 +260,8 @@ def check_propagation(
     """Do activations and gradients keep their size through a deep net of this init?
 
     Args:
-        initializer: a resolved :class:`~initcheck.sampling.Initializer`
-            (see :func:`initcheck.sampling.resolve`).
+        initializer: a resolved :class:`~initcheck.initializers.Initializer`
+            (see :func:`initcheck.initializers.resolve`).
         nonlinearity: ``"relu"``, ``"tanh"`` or ``"linear"``.
         depth: number of layers L (≥ 2).
         width: units per layer; every kernel is ``(width, width)``.

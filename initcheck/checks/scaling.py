@@ -28,7 +28,7 @@ from initcheck import stats
 from initcheck.checks._common import identical_note, sampling_failure
 from initcheck.registry import Check, register
 from initcheck.results import CheckResult
-from initcheck.samples import Samples
+from initcheck.sampling import Samples
 from initcheck.settings import Settings
 from initcheck.targets import FAN_RULES
 

@@ -22,10 +22,10 @@ from __future__ import annotations
 import numpy as np
 
 from initcheck.errors import InitializerError
+from initcheck.initializers import Initializer
 from initcheck.registry import Check, register
 from initcheck.results import CheckResult
-from initcheck.samples import draw_seed
-from initcheck.sampling import Initializer
+from initcheck.sampling import draw_seed
 from initcheck.settings import Settings
 
 __all__ = ["CHECK", "check_seeds"]

@@ -30,7 +30,7 @@ import numpy as np
 from initcheck.checks._common import sampling_failure
 from initcheck.registry import Check, register
 from initcheck.results import CheckResult
-from initcheck.samples import Samples
+from initcheck.sampling import Samples
 from initcheck.settings import Settings
 
 __all__ = ["CHECK", "check_symmetry"]

@@ -33,7 +33,7 @@ from scipy import stats
 from initcheck.checks._common import sampling_failure, shapes_text
 from initcheck.registry import Check, register
 from initcheck.results import CheckResult
-from initcheck.samples import Samples
+from initcheck.sampling import Samples
 from initcheck.settings import Settings
 from initcheck.stats import z_crit
 

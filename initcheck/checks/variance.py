@@ -19,7 +19,7 @@ from initcheck.checks._common import decide, identical_note, sampling_failure, s
 from initcheck.checks.scaling import scaling_figures
 from initcheck.registry import Check, register
 from initcheck.results import CheckResult
-from initcheck.samples import Samples
+from initcheck.sampling import Samples
 from initcheck.settings import Settings
 
 __all__ = ["CHECK", "check_variance"]

@@ -1,4 +1,5 @@
-"""Adapters: any initializer in, validated independent draws out; bad input is reported."""
+"""Initializer adapters (initcheck.initializers): any initializer in, validated independent
+draws out; bad input is reported."""
 
 import subprocess
 import sys
@@ -9,15 +10,15 @@ import pytest
 
 import initcheck
 from initcheck.errors import InitializerError
-from initcheck.sampling import resolve
+from initcheck.initializers import resolve
 
 keras = pytest.importorskip("keras")
 
 
 def test_import_initcheck_does_not_import_tensorflow_or_scipy():
     code = (
-        "import sys, initcheck, initcheck.strategies; "
-        "print(sorted(m for m in ('tensorflow', 'keras', 'scipy', 'matplotlib') "
+        "import sys, initcheck, initcheck.strategies, initcheck.initializers; "
+        "print(sorted(m for m in ('tensorflow', 'keras', 'scipy', 'matplotlib', 'torch', 'jax') "
         "if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -1,0 +1,233 @@
+"""The resolved :class:`Initializer`: one validated draw per call, with a time limit.
+
+Every adapter (:mod:`~initcheck.initializers.keras`, :mod:`~initcheck.initializers.callables`,
+:mod:`~initcheck.initializers.torch`, :mod:`~initcheck.initializers.jax`) builds one of
+these; :meth:`Initializer.draw` returns a float64 copy of one draw, validated (type, shape,
+dtype, finiteness), or raises :class:`~initcheck.errors.InitializerError` naming what went
+wrong.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import functools
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from initcheck.errors import InitializerError
+
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "DeclaredInitializer",
+    "Initializer",
+    "accepts",
+    "describe",
+    "first_parameter",
+    "unwrap_partial",
+]
+
+DEFAULT_TIMEOUT = 60.0  # seconds one call of the initializer may take
+
+
+def accepts(fn: Callable[..., Any], name: str) -> bool:
+    """Whether ``fn`` takes a keyword argument ``name`` (or ``**kwargs``).
+
+    Args:
+        fn: any callable.
+        name: the keyword argument.
+
+    Returns:
+        ``True`` if ``fn`` accepts ``name=``; ``False`` also when it has no signature.
+    """
+    try:
+        params = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    return any(p.name == name or p.kind is p.VAR_KEYWORD for p in params)
+
+
+def first_parameter(fn: Callable[..., Any]) -> str | None:
+    """The name of ``fn``'s first parameter, or ``None`` (no parameters or no signature)."""
+    try:
+        params = list(inspect.signature(fn).parameters.values())
+    except (TypeError, ValueError):
+        return None
+    return params[0].name if params else None
+
+
+def unwrap_partial(fn: Any) -> tuple[Any, tuple[Any, ...], dict[str, Any]]:
+    """The function under any ``functools.partial`` layers, with the bound arguments.
+
+    Args:
+        fn: any object.
+
+    Returns:
+        ``(base, args, kwargs)``: the innermost function and the arguments bound on the way.
+    """
+    args: tuple[Any, ...] = ()
+    kwargs: dict[str, Any] = {}
+    while isinstance(fn, functools.partial):
+        args = fn.args + args
+        kwargs = {**fn.keywords, **kwargs}
+        fn = fn.func
+    return fn, args, kwargs
+
+
+def describe(obj: object) -> str:
+    """A readable name for ``obj``: its qualified name, else its type's name."""
+    name = getattr(obj, "__qualname__", None) or getattr(obj, "__name__", None)
+    if name is None:
+        name = type(obj).__name__
+    return str(name)
+
+
+@dataclass(frozen=True)
+class DeclaredInitializer:
+    """A callable the user declared as a framework initializer.
+
+    Built by :func:`~initcheck.initializers.torch_initializer` and
+    :func:`~initcheck.initializers.jax_initializer`; :func:`~initcheck.initializers.resolve`
+    adapts it as that framework's initializer. Calling it calls the wrapped function.
+
+    Attributes:
+        fn: the wrapped function.
+        framework: ``"torch"`` or ``"jax"``.
+        name: a display name, or ``None`` for the function's name.
+    """
+
+    fn: Callable[..., Any]
+    framework: str
+    name: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.framework not in ("torch", "jax"):
+            raise ValueError(f"framework must be 'torch' or 'jax'. Received: {self.framework!r}")
+        if not callable(self.fn) or isinstance(self.fn, type):
+            raise TypeError(
+                f"A {self.framework} initializer must be a function. Received: {self.fn!r:.80} "
+                f"(type={type(self.fn).__name__})"
+            )
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.fn(*args, **kwargs)
+
+
+@dataclass
+class Initializer:
+    """A resolved initializer that can be drawn from.
+
+    Attributes:
+        name: a readable name, used in messages and reports.
+        kind: one of ``"keras"``, ``"callable"``, ``"torch"``, ``"jax"``.
+        seedable: whether distinct seeds are passed to it (Keras config seed, ``seed=``,
+            a torch generator or a JAX key).
+        takes_dtype: whether it is asked for a dtype (Keras initializers, callables with a
+            ``dtype`` parameter, torch and JAX initializers).
+        timeout: seconds one call may take before the draw fails.
+        hint: appended to every error message of a draw (e.g. how to declare a framework
+            initializer); empty by default.
+    """
+
+    name: str
+    kind: str
+    seedable: bool
+    call: Callable[..., Any] = field(repr=False)
+    takes_dtype: bool = True
+    timeout: float = DEFAULT_TIMEOUT
+    hint: str = field(default="", repr=False)
+    _pool: concurrent.futures.ThreadPoolExecutor | None = field(default=None, repr=False)
+
+    def draw(self, shape: tuple[int, ...], seed: int, dtype: str = "float32") -> np.ndarray:
+        """One draw at ``shape`` as a float64 array, validated.
+
+        Args:
+            shape: the kernel shape.
+            seed: the seed of this draw.
+            dtype: the dtype asked of the initializer.
+
+        Returns:
+            The draw as float64.
+
+        Raises:
+            InitializerError: the initializer raised, hung, or returned something that is
+                not a finite floating-point array of ``shape``.
+        """
+        return self.draw_native(shape, seed, dtype).astype(np.float64)
+
+    def draw_native(self, shape: tuple[int, ...], seed: int, dtype: str = "float32") -> np.ndarray:
+        """Like :meth:`draw`, but in the dtype the initializer returned (e.g. bfloat16)."""
+        shape = tuple(int(s) for s in shape)
+        try:
+            raw = self._call_with_timeout(shape, int(seed), dtype)
+            return _validate(raw, shape, self.name)
+        except InitializerError as exc:
+            if not self.hint:
+                raise
+            raise InitializerError(f"{exc} {self.hint}") from exc
+
+    def _call_with_timeout(self, shape: tuple[int, ...], seed: int, dtype: str) -> Any:
+        if self._pool is None:
+            self._pool = concurrent.futures.ThreadPoolExecutor(
+                max_workers=1, thread_name_prefix="initcheck-draw"
+            )
+        future = self._pool.submit(self.call, shape, seed, dtype)
+        try:
+            return future.result(timeout=self.timeout)
+        except concurrent.futures.TimeoutError:
+            # The hung call cannot be killed; abandon its thread and start a new one.
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+            raise InitializerError(
+                f"{self.name} did not return within {self.timeout:g} s for shape={shape}. "
+                "Make it faster, or raise the limit (timeout=..., --initcheck-timeout)."
+            ) from None
+        except InitializerError:
+            raise
+        except Exception as exc:
+            raise InitializerError(
+                f"{self.name} raised {type(exc).__name__}: {exc} (called with shape={shape})"
+            ) from exc
+
+    def __getstate__(self) -> dict[str, Any]:  # executors do not pickle
+        state = self.__dict__.copy()
+        state["_pool"] = None
+        return state
+
+
+def _validate(raw: Any, shape: tuple[int, ...], name: str) -> np.ndarray:
+    where = f"{name} for shape={shape}"
+    if raw is None:
+        raise InitializerError(f"{where} returned None; it must return an array of that shape.")
+    if isinstance(raw, list | tuple):
+        raise InitializerError(
+            f"{where} returned a {type(raw).__name__}; return a numpy array or a tensor "
+            "(e.g. np.asarray(values, dtype='float32'))."
+        )
+    if hasattr(raw, "detach") and hasattr(raw, "cpu"):  # torch tensor
+        raw = raw.detach().cpu()
+    if hasattr(raw, "numpy") and not isinstance(raw, np.ndarray):  # TF/torch tensor
+        raw = raw.numpy()
+    if not hasattr(raw, "__array__") and not isinstance(raw, np.ndarray):
+        raise InitializerError(
+            f"{where} returned {type(raw).__name__} ({raw!r:.60}); it must return a numpy "
+            "array or a tensor."
+        )
+    arr = np.asarray(raw)
+    if arr.dtype.kind not in "f" and arr.dtype.name != "bfloat16":
+        raise InitializerError(
+            f"{where} returned dtype {arr.dtype}; weights must be floating point "
+            "(float16, bfloat16, float32 or float64)."
+        )
+    if arr.shape != shape:
+        raise InitializerError(f"{where} returned shape {arr.shape}; expected {shape}.")
+    finite = np.isfinite(arr.astype(np.float64))
+    if not finite.all():
+        bad = arr.size - int(finite.sum())
+        raise InitializerError(
+            f"{where} returned {bad} non-finite value(s) (NaN or Inf) out of {arr.size}."
+        )
+    return arr

@@ -1,0 +1,86 @@
+"""Plain callables ``init(shape, dtype=None)`` returning a numpy array or a tensor.
+
+- A callable that accepts ``seed`` gets a distinct seed per draw.
+- Any other callable is called with numpy's legacy global RNG seeded per draw (the
+  previous global state is restored afterwards), which keeps draws independent even
+  inside ``@given``, where Hypothesis reseeds the global RNGs for every example.
+  Whether draws really differ is measured by the sampler (:mod:`initcheck.sampling`).
+
+A callable is never guessed to be a PyTorch or JAX initializer from its parameter names;
+if its first parameter is named ``tensor`` or ``key``, its error messages point to
+:func:`~initcheck.initializers.torch_initializer` / :func:`~initcheck.initializers.jax_initializer`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from initcheck.initializers.base import Initializer, accepts, describe, first_parameter
+
+__all__ = ["framework_hint", "from_callable"]
+
+_HINTS = {
+    "tensor": (
+        "If {name} is a PyTorch in-place initializer fn(tensor, ...), declare it: "
+        "initcheck.initializers.torch_initializer({name})."
+    ),
+    "key": (
+        "If {name} is a JAX initializer fn(key, shape, dtype), declare it: "
+        "initcheck.initializers.jax_initializer({name})."
+    ),
+}
+
+
+def framework_hint(fn: Callable[..., Any], name: str) -> str:
+    """A hint to declare ``fn`` as a framework initializer, or ``""``.
+
+    Args:
+        fn: the callable.
+        name: its display name.
+
+    Returns:
+        The hint when ``fn``'s first parameter is named ``tensor`` or ``key`` (a hint
+        only: ``fn`` is still called as ``fn(shape, dtype=None)``), else ``""``.
+    """
+    template = _HINTS.get(first_parameter(fn) or "")
+    return template.format(name=name) if template else ""
+
+
+def from_callable(fn: Callable[..., Any], name: str | None = None) -> Initializer:
+    """An :class:`~initcheck.initializers.base.Initializer` for ``fn(shape, dtype=None)``.
+
+    Args:
+        fn: the callable; ``dtype`` and ``seed`` are passed when it accepts them.
+        name: a display name (default: the function's qualified name).
+
+    Returns:
+        The adapted initializer.
+    """
+    takes_seed = accepts(fn, "seed")
+    takes_dtype = accepts(fn, "dtype")
+    label = name or describe(fn)
+
+    def call(shape: tuple[int, ...], seed: int, dtype: str) -> Any:
+        kwargs: dict[str, Any] = {}
+        if takes_dtype:
+            kwargs["dtype"] = dtype
+        if takes_seed:
+            return fn(shape, seed=seed, **kwargs)
+        state = np.random.get_state()
+        np.random.seed(seed % 2**32)
+        try:
+            return fn(shape, **kwargs)
+        finally:
+            np.random.set_state(state)
+
+    return Initializer(
+        name=label,
+        kind="callable",
+        seedable=takes_seed,
+        call=call,
+        takes_dtype=takes_dtype,
+        hint=framework_hint(fn, label),
+    )

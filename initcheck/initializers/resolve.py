@@ -1,0 +1,116 @@
+"""Turn *any* accepted initializer into an :class:`~initcheck.initializers.base.Initializer`.
+
+Accepted, in the order they are recognized:
+
+- an already resolved :class:`~initcheck.initializers.base.Initializer`;
+- a Keras name (``"he_normal"``), or a Keras initializer class or instance
+  (:mod:`initcheck.initializers.keras`);
+- a declared framework initializer, :func:`~initcheck.initializers.torch.torch_initializer`
+  or :func:`~initcheck.initializers.jax.jax_initializer`;
+- a PyTorch or JAX initializer, recognized by the object itself
+  (:mod:`initcheck.initializers.torch`, :mod:`initcheck.initializers.jax`);
+- a plain callable ``init(shape, dtype=None)``, optionally accepting ``seed=``
+  (:mod:`initcheck.initializers.callables`).
+"""
+
+from __future__ import annotations
+
+import difflib
+from typing import Any
+
+from initcheck.initializers.base import DeclaredInitializer, Initializer
+from initcheck.initializers.callables import from_callable
+from initcheck.initializers.jax import from_jax, is_jax_initializer
+from initcheck.initializers.keras import (
+    from_keras_instance,
+    is_keras_initializer,
+    is_keras_initializer_class,
+    keras_module,
+    keras_names,
+)
+from initcheck.initializers.torch import from_torch, is_torch_initializer
+
+__all__ = ["resolve"]
+
+
+def _from_name(init: str, name: str | None) -> Initializer:
+    keras = keras_module()
+    try:
+        obj = keras.initializers.get(init)
+    except (ValueError, TypeError):
+        known = keras_names()
+        close = difflib.get_close_matches(init, known, n=3, cutoff=0.5)
+        hint = f" Did you mean {' or '.join(map(repr, close))}?" if close else ""
+        raise ValueError(
+            f"Unknown Keras initializer name {init!r}.{hint} Known names include "
+            "'glorot_uniform', 'he_normal', 'lecun_normal', 'orthogonal', 'zeros'; "
+            "or pass an initializer object or a callable (shape, dtype=None) -> array."
+        ) from None
+    return from_keras_instance(obj, name=name or init)
+
+
+def _from_declared(init: DeclaredInitializer, name: str | None) -> Initializer:
+    adapt = from_torch if init.framework == "torch" else from_jax
+    return adapt(init.fn, name=name or init.name)
+
+
+def resolve(init: Any, *, name: str | None = None, timeout: float | None = None) -> Initializer:
+    """Resolve any accepted initializer into an :class:`Initializer`.
+
+    Args:
+        init: a Keras name, a Keras initializer instance or class, a PyTorch or JAX
+            initializer (or one declared with ``torch_initializer`` / ``jax_initializer``),
+            a plain callable ``(shape, dtype=None) -> array``, or an already resolved
+            :class:`Initializer`.
+        name: a display name (defaults to the Keras class or the function name).
+        timeout: seconds one call may take (default
+            :data:`~initcheck.initializers.base.DEFAULT_TIMEOUT`).
+
+    Returns:
+        The resolved initializer.
+
+    Raises:
+        ValueError: an unknown Keras name (with the closest known names), or a timeout
+            that is not positive.
+        TypeError: an object that is not an initializer.
+
+    Example:
+        >>> init = resolve(lambda shape, dtype=None: np.zeros(shape))
+        >>> init.draw((2, 3), seed=0).shape
+        (2, 3)
+    """
+    if timeout is not None and not (timeout > 0):
+        raise ValueError(f"timeout must be a positive number of seconds. Received: {timeout!r}")
+    resolved: Initializer
+    if isinstance(init, Initializer):
+        resolved = init
+    elif isinstance(init, str):
+        resolved = _from_name(init, name)
+    elif is_keras_initializer_class(init):
+        resolved = from_keras_instance(init(), name=name or init.__name__)
+    elif is_keras_initializer(init):
+        resolved = from_keras_instance(init, name=name)
+    elif isinstance(init, DeclaredInitializer):
+        resolved = _from_declared(init, name)
+    elif isinstance(init, type):
+        raise TypeError(
+            f"{init.__name__} is a class but not a Keras initializer class; pass an instance "
+            "or a callable (shape, dtype=None) -> array."
+        )
+    elif is_torch_initializer(init):
+        resolved = from_torch(init, name=name)
+    elif is_jax_initializer(init):
+        resolved = from_jax(init, name=name)
+    elif callable(init):
+        resolved = from_callable(init, name=name)
+    else:
+        raise TypeError(
+            "An initializer must be a Keras name, a Keras initializer (instance or class), a "
+            "PyTorch or JAX initializer or a callable (shape, dtype=None) -> array. "
+            f"Received: {init!r:.80} (type={type(init).__name__})"
+        )
+    if timeout is not None:
+        resolved.timeout = float(timeout)
+    if name is not None:
+        resolved.name = name
+    return resolved
