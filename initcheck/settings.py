@@ -26,8 +26,9 @@ setting              default    meaning
 ===================  =========  ==========================================================
 
 Run settings travel in the same object: ``seed`` (all draws derive from it), ``timeout``
-(seconds one call of the initializer may take) and ``batches`` (training batches of the
-MNIST check; ``None``: its default).
+(seconds one call of the initializer may take), ``batches`` (training batches of the
+MNIST check; ``None``: its default) and ``mnist`` (a path to the user's own MNIST files
+for the training check; ``None``: the bundled subset).
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ class Settings:
     seed: int = 0
     timeout: float = 60.0
     batches: int | None = None
+    mnist: str | None = None
 
     def __post_init__(self) -> None:
         def bad(name: str, rule: str) -> ValueError:
@@ -97,6 +99,8 @@ class Settings:
             not isinstance(self.batches, int) or isinstance(self.batches, bool) or self.batches < 1
         ):
             raise bad("batches", "a positive integer (training batches) or None")
+        if self.mnist is not None and not isinstance(self.mnist, str):
+            raise bad("mnist", "a path (str) to mnist.npz or IDX files, or None")
 
     @classmethod
     def of(cls, settings: Settings | None = None, **options: Any) -> Settings:
