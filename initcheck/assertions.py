@@ -11,6 +11,7 @@ from typing import Any
 
 from initcheck import recording
 from initcheck.api import check, make_plan, run_checks
+from initcheck.checks import centering as _centering
 from initcheck.checks import scaling as _scaling
 from initcheck.checks import symmetry as _symmetry
 from initcheck.checks import variance as _variance
@@ -83,7 +84,13 @@ def assert_zero_centered(
     (of the measured std if ``variance`` is not given), decided with a confidence interval.
     """
     return _run(
-        "centering", init, shape, target=variance, layout=layout, name=name, options=options
+        _centering.CHECK.name,
+        init,
+        shape,
+        target=variance,
+        layout=layout,
+        name=name,
+        options=options,
     )
 
 

@@ -12,8 +12,6 @@ import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from initcheck.registry import Declared
-
 if TYPE_CHECKING:
     from initcheck.fans import KernelLayout
     from initcheck.initializers.base import Initializer
@@ -21,10 +19,23 @@ if TYPE_CHECKING:
     from initcheck.settings import Settings
     from initcheck.targets import VarianceTarget
 
-__all__ = ["CheckContext", "Plan"]
+__all__ = ["CheckContext", "Declared", "Plan"]
 
 #: The largest kernel the per-initializer checks (seeds, dtypes) draw.
 SEED_SHAPE_MAX = 2**16
+
+
+@dataclass(frozen=True)
+class Declared:
+    """What the user declared about an initializer (what selects the default checks)."""
+
+    variance: bool = False
+    family: bool = False
+    nonlinearity: bool = False
+    train: bool = False
+
+    def has(self, declaration: str) -> bool:
+        return bool(getattr(self, declaration))
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
+from initcheck.context import Declared
+
 if TYPE_CHECKING:
     from initcheck.context import CheckContext
     from initcheck.results import CheckResult
@@ -115,19 +117,6 @@ class Check:
         if unknown:
             raise ValueError(f"Unknown `requires` for check {self.name!r}. Received: {unknown}")
         object.__setattr__(self, "needs", frozenset(self.needs))
-
-
-@dataclass(frozen=True)
-class Declared:
-    """What the user declared about an initializer (what selects the default checks)."""
-
-    variance: bool = False
-    family: bool = False
-    nonlinearity: bool = False
-    train: bool = False
-
-    def has(self, declaration: str) -> bool:
-        return bool(getattr(self, declaration))
 
 
 _registry: dict[str, Check] = {}

@@ -39,7 +39,7 @@ and orthogonal(√2) + ReLU (``scripts/calibrate_propagation.py``) gives no fail
 runs. The noisiest case is He + ReLU: log g_f has mean −0.006 and sd 0.014 (a small
 finite-width bias, Hanin & Rolnick 2018), so the band edge is 6.5 sd away, a Gaussian-tail
 false-failure estimate of 5e-11; stated: **below 1e-8 per check at the defaults**
-(``notes/propagation.md`` has the table). The noise grows as the width shrinks (about
+(``docs/propagation.md`` has the table). The noise grows as the width shrinks (about
 2–3 sd of margin at width 64): recalibrate before using much smaller nets. A per-layer
 std error of 10% (``g`` = 0.83 or 1.21) is ≥ 6 sd outside the band; the usual defects
 (missing ReLU gain ×0.5, He on linear ×2, a 20% std error ×0.64/×1.44) are tens of sd out.
@@ -74,24 +74,18 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy import special
 
 from initcheck._threads import single_threaded_blas
 from initcheck.errors import InitializerError
 from initcheck.fans import Layout, check_layout
 from initcheck.initializers import Initializer
+from initcheck.meanfield import NONLINEARITIES, critical_reference
 from initcheck.registry import Check, register
 from initcheck.results import CheckResult
 from initcheck.settings import Settings
 
 __all__ = ["CHECK", "NONLINEARITIES", "check_propagation", "critical_reference"]
 
-#: nonlinearity -> (φ, φ', critical σ_w² = fan_in · Var(W), default input std)
-NONLINEARITIES: dict[str, tuple[Callable, Callable, float, float]] = {
-    "relu": (lambda h: np.maximum(h, 0.0), lambda h: (h > 0).astype(np.float64), 2.0, 1.0),
-    "tanh": (np.tanh, lambda h: 1.0 / np.cosh(h) ** 2, 1.0, 0.1),
-    "linear": (lambda h: h, np.ones_like, 1.0, 1.0),
-}
 
 _SEED_TAG = 0x70726F70  # "prop": keeps these draws distinct from the sampler's
 
@@ -102,45 +96,6 @@ class _Trace:
     backward: np.ndarray  # E[(∂L/∂h_l)²], l = 1..L
     overflow_layer: int | None  # first layer with non-finite values (1-based)
     jacobian_sv: np.ndarray | None
-
-
-def critical_reference(
-    nonlinearity: str, depth: int, input_second_moment: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """Infinite-width second moments of a net at the critical σ_w² for ``nonlinearity``.
-
-    Args:
-        nonlinearity: ``"relu"``, ``"tanh"`` or ``"linear"``.
-        depth: number of layers L.
-        input_second_moment: ``E[x_0²]`` of the input.
-
-    Returns:
-        ``(forward, backward)``: ``E[x_l²]`` and the backpropagated ``E[(∂L/∂h_l)²]``
-        (relative to ``E[(∂L/∂x_L)²] = 1``) for ``l = 1..L``.
-
-    References:
-        Poole et al. 2016 (arXiv:1606.05340), eq. 3; Schoenholz et al. 2017
-        (arXiv:1611.01232), eq. 5 and §3.
-    """
-    phi, dphi, sw2, _ = NONLINEARITIES[nonlinearity]
-    z, w = special.roots_hermitenorm(80)
-    w = w / w.sum()  # expectations over z ~ N(0, 1)
-    fwd = np.empty(depth)
-    slope = np.empty(depth)  # E[φ'(h_l)²]
-    x2 = input_second_moment
-    for i in range(depth):
-        q = sw2 * x2
-        h = math.sqrt(q) * z
-        x2 = float(w @ phi(h) ** 2)
-        fwd[i] = x2
-        slope[i] = float(w @ dphi(h) ** 2)
-    bwd = np.empty(depth)
-    b = slope[-1]
-    bwd[-1] = b
-    for i in range(depth - 2, -1, -1):
-        b = sw2 * slope[i] * b
-        bwd[i] = b
-    return fwd, bwd
 
 
 def _layer_seed(seed: int, net: int, layer: int) -> int:
@@ -252,7 +207,7 @@ def check_propagation(
     batch: int = 256,
     networks: int = 4,
     layout: Layout = "keras",
-    tolerance: float = 0.05,
+    tolerance: float | None = None,
     input_std: float | None = None,
     dtype: str = "float32",
     settings: Settings | None = None,
@@ -270,11 +225,12 @@ def check_propagation(
         layout: ``"keras"`` kernels are ``(in, out)``, ``"torch"`` ``(out, in)`` (transposed
             before use).
         tolerance: per-layer std tolerance; the per-layer gains must lie within
-            ``[(1+tolerance)^-2, (1+tolerance)^2]``. The stated false-failure rate holds
-            for the default 0.05 at the default sizes.
+            ``[(1+tolerance)^-2, (1+tolerance)^2]`` (default: ``settings.std_tolerance``,
+            0.05). The stated false-failure rate holds for 0.05 at the default sizes.
         input_std: std of the Gaussian input (default 1 for ReLU/linear, 0.1 for tanh).
         dtype: the dtype the kernels are drawn in (propagation is computed in float64).
-        settings: :class:`~initcheck.settings.Settings`; only ``seed`` is used.
+        settings: :class:`~initcheck.settings.Settings`; ``seed`` and ``std_tolerance``
+            are used.
 
     Returns:
         A :class:`~initcheck.results.CheckResult` with ``check="propagation"``;
@@ -288,6 +244,8 @@ def check_propagation(
         ValueError: a bad argument (echoed in the message).
     """
     settings = settings or Settings()
+    if tolerance is None:
+        tolerance = settings.std_tolerance
     check_layout(layout)
     _validate(nonlinearity, depth, width, batch, networks, tolerance, input_std)
     phi, dphi, _sw2, default_std = NONLINEARITIES[nonlinearity]

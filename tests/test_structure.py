@@ -1,0 +1,167 @@
+"""The package's shape, asserted from the source: no import cycles, short modules, and
+each check's name declared once (in its own module)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[1] / "initcheck"
+MAX_LINES = 450
+#: The same word in another library's vocabulary: JAX's ``variance_scaling(scale, mode,
+#: distribution)`` names its parameter "distribution", which the JAX adapter reads.
+FOREIGN_WORDS = {("initcheck.initializers.jax", "distribution")}
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def _modules() -> dict[str, Path]:
+    return {_module_name(p): p for p in sorted(PACKAGE.rglob("*.py"))}
+
+
+def _resolve(name: str, modules: dict[str, Path]) -> str | None:
+    """The initcheck module ``name`` refers to (a module, or the module defining it)."""
+    while name and name not in modules:
+        name = name.rpartition(".")[0]
+    return name or None
+
+
+def _imports(path: Path, modules: dict[str, Path]) -> set[str]:
+    """Every initcheck module ``path`` imports: top-level, lazy (inside functions) and
+    ``TYPE_CHECKING`` imports alike. A package ``__init__``'s lazy re-export table is not
+    an import statement, so it is not counted."""
+    me = _module_name(path)
+    package = me if path.name == "__init__.py" else me.rpartition(".")[0]
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        names: list[str] = []
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")
+                anchor = anchor[: len(anchor) - (node.level - 1)]
+                base = ".".join([*anchor, base] if base else anchor)
+            names = [f"{base}.{a.name}" for a in node.names] or [base]
+        for name in names:
+            if name.split(".")[0] != "initcheck":
+                continue
+            target = _resolve(name, modules)
+            if target is not None and target != me:
+                found.add(target)
+    return found
+
+
+def _graph() -> dict[str, set[str]]:
+    modules = _modules()
+    graph = {name: _imports(path, modules) for name, path in modules.items()}
+    # A submodule import runs its package's __init__ first; that edge is the package's
+    # own business, not a cycle of the importer (``import initcheck.x`` needs initcheck).
+    for name in graph:
+        graph[name] = {t for t in graph[name] if not name.startswith(t + ".")}
+    return graph
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components with more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    out: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in graph.get(v, ()):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                out.append(sorted(component))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return out
+
+
+def test_no_import_cycles() -> None:
+    cycles = _cycles(_graph())
+    assert not cycles, f"import cycles among initcheck modules: {cycles}"
+
+
+def test_the_cycle_scan_sees_lazy_and_type_checking_imports(tmp_path: Path) -> None:
+    path = tmp_path / "probe.py"
+    path.write_text(
+        "from typing import TYPE_CHECKING\n"
+        "if TYPE_CHECKING:\n    from initcheck.results import CheckResult\n"
+        "def f():\n    from initcheck import registry\n"
+        "    import initcheck.context\n"
+    )
+    modules = _modules()
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            found |= {_resolve(f"{node.module}.{a.name}", modules) for a in node.names}
+        elif isinstance(node, ast.Import):
+            found |= {_resolve(a.name, modules) for a in node.names}
+    assert found - {None} == {"initcheck.results", "initcheck.registry", "initcheck.context"}
+    assert _cycles({"a": {"b"}, "b": {"a"}, "c": set()}) == [["a", "b"]]
+
+
+def test_no_module_over_450_lines() -> None:
+    long = {
+        str(p.relative_to(PACKAGE.parent)): n
+        for p in PACKAGE.rglob("*.py")
+        if (n := len(p.read_text(encoding="utf-8").splitlines())) > MAX_LINES
+    }
+    assert not long, f"modules over {MAX_LINES} lines: {long}"
+
+
+def test_check_names_are_literals_only_in_their_own_module() -> None:
+    from initcheck import registry
+
+    # "variance" is also the name of a declaration (``variance="he"``): the option's
+    # name may be written where options are handled.
+    owners = {
+        c.name: c.run.__module__ for c in registry.checks() if c.name not in registry.DECLARATIONS
+    }
+    strays = []
+    for name, path in _modules().items():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (
+                isinstance(node, ast.Constant)
+                and node.value in owners
+                and owners[node.value] != name
+                and (name, node.value) not in FOREIGN_WORDS
+            ):
+                strays.append(f"{name}:{node.lineno} {node.value!r}")
+    assert not strays, "check names written outside their own check module: " + ", ".join(strays)
+
+
+@pytest.mark.parametrize("name", ["symmetry", "centering", "tails", "training"])
+def test_each_builtin_check_is_registered_by_its_own_module(name: str) -> None:
+    from initcheck import registry
+
+    check = registry.check_named(name)
+    assert check.run.__module__ == f"initcheck.checks.{name}"
