@@ -18,7 +18,7 @@ import pytest
 
 import initcheck
 from initcheck.report import render_html, result_figures, write_html_report
-from initcheck.report.figures import SvgPlot, downsample, nice_ticks
+from initcheck.report.svg import SvgPlot, downsample, nice_ticks
 
 HOSTILE = "<script>alert(1)</script>"
 
