@@ -421,7 +421,7 @@ def test_all_zero_units_explain_the_missing_heat_map(reports):
     html = render_html(reports["zeros"].results)
     text = " ".join(parse(html).text)
     assert "cosine similarity is undefined" in text
-    assert "All units are identical" in text
+    assert "The units are identical" in text
     section = html[html.index("Cosine similarity between units") - 3000 :]
     assert "data:image/png" not in section[: section.index("</figure>")]
 

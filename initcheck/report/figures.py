@@ -233,9 +233,10 @@ def similarity_svg(details: Mapping[str, Any]) -> str | None:
         return _message_svg(
             title,
             [
-                f"All {len(values)} units' weight vectors are zero, so every pairwise",
-                "cosine similarity is undefined (0 / 0): there is no heat map to draw.",
-                "All units are identical; training can never tell them apart.",
+                f"All {len(values)} units' weight vectors are zero:",
+                "every pairwise cosine similarity is undefined (0 / 0),",
+                "so there is no heat map to draw. The units are identical:",
+                "training can never tell them apart.",
             ],
         )
     finite = [v for row in values for v in row if v is not None]

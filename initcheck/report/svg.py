@@ -398,11 +398,10 @@ class SvgPlot:
         return out
 
     def _end_y(self, it: Mapping[str, Any], py: Any, bottom: float) -> float:
-        """The pixel height of a line's last drawable point (``bottom`` when none)."""
-        for y in reversed(it.get("ys") or it.get("heights") or ()):
-            if math.isfinite(y) and (y > 0 or not self.ylog):
-                return float(py(y))
-        return bottom
+        """The pixel height of a line's end: the median of its last 10 drawable points
+        (steady for noisy curves), or ``bottom`` when it has none."""
+        ys = [y for y in it.get("ys") or () if math.isfinite(y) and (y > 0 or not self.ylog)]
+        return float(py(sorted(ys[-10:])[len(ys[-10:]) // 2])) if ys else bottom
 
 
 def _spread(ys: Sequence[float], gap: float, top: float, bottom: float) -> list[float]:
