@@ -92,6 +92,8 @@ class Check:
             candidate shape is checked with (default: the shape alone).
         choices: the values this check accepts for a declaration, e.g.
             ``{"family": ("normal", …)}`` (see :func:`option_choices`).
+        table: its table for the HTML report: result dict -> ``{"header": [...],
+            "rows": [[...], ...]}`` (strings), or ``None`` for no table.
     """
 
     name: str
@@ -105,6 +107,7 @@ class Check:
     figure: Figure | None = None
     search_shapes: Callable[[tuple[int, ...]], tuple[tuple[int, ...], ...]] | None = None
     choices: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    table: Callable[[Mapping[str, Any]], dict[str, Any] | None] | None = None
 
     def __post_init__(self) -> None:
         if not self.name.isidentifier():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import itertools
 import os
 import re
 import shutil
@@ -18,7 +19,7 @@ import pytest
 
 import initcheck
 from initcheck.report import render_html, result_figures, write_html_report
-from initcheck.report.figures import SvgPlot, downsample, nice_ticks
+from initcheck.report.svg import SvgPlot, downsample, nice_ticks
 
 HOSTILE = "<script>alert(1)</script>"
 
@@ -364,3 +365,200 @@ def test_report_sections_beyond_mean_and_variance(tmp_path):
         assert words in text, words
     assert_self_contained(text)
     assert assert_images_valid(text) >= 3
+
+
+# --------------------------------------------------------------------------- issue 11
+
+
+def _curve_items(svg: str) -> list[tuple[str, str]]:
+    """(stroke colour, dash array) of every polyline in a figure."""
+    return re.findall(
+        r'<polyline [^>]*stroke="([^"]+)"[^>]*?(?:stroke-dasharray="([^"]+)")?/>', svg
+    )
+
+
+def classic_like_comparison(n: int = 300) -> dict:
+    """Two at chance and six good runs whose curves nearly coincide (the classic case)."""
+    x = np.arange(n)
+    runs = {
+        "All Zeros": {"losses": [2.3026] * n, "val_accuracy": 0.1135, "val_loss": 2.3026},
+        "All Ones": {"losses": [2.3026] * n, "val_accuracy": 0.1135, "val_loss": 2.3026},
+    }
+    for i in range(6):
+        runs[f"good {i}"] = {
+            "losses": list(2.3 * np.exp(-x / (40 + i)) + 0.2 + 0.001 * i),
+            "val_accuracy": 0.90 + 0.001 * i,
+            "val_loss": 0.30 - 0.001 * i,
+        }
+    return runs
+
+
+def test_overlapping_loss_curves_are_distinguishable():
+    from initcheck.report.figures import curves_svg
+
+    runs = classic_like_comparison()
+    svg = curves_svg({k: v["losses"] for k, v in runs.items()})
+    ET.fromstring(svg)
+    # the last panel: every run has its own (colour, dash) pair
+    last = inline_svgs(svg[svg.index("<svg", 1) :])[-1]
+    styles = _curve_items(last)
+    assert len(styles) == len(runs)
+    assert len(set(styles)) == len(runs), styles
+    assert len({dash for _, dash in styles}) >= 3  # dashes, not colour alone
+    # each name is written once, at its line's end, and no two labels overlap
+    labels = {
+        m.group(2): float(m.group(1))
+        for m in re.finditer(r'<text x="[\d.]+" y="([\d.]+)">([^<]+)</text>', last)
+        if m.group(2) in runs
+    }
+    assert set(labels) == set(runs)
+    ys = sorted(labels.values())
+    assert all(b - a >= 12 for a, b in itertools.pairwise(ys)), ys
+    assert "named at its line's end" in render_html([], comparisons=[runs])
+
+
+def test_all_zero_units_explain_the_missing_heat_map(reports):
+    html = render_html(reports["zeros"].results)
+    text = " ".join(parse(html).text)
+    assert "cosine similarity is undefined" in text
+    assert "The units are identical" in text
+    section = html[html.index("Cosine similarity between units") - 3000 :]
+    assert "data:image/png" not in section[: section.index("</figure>")]
+
+
+def test_identical_units_say_every_cosine_is_one():
+    from initcheck.report.figures import similarity_svg
+
+    svg = similarity_svg({"similarity": {"shape": [8, 4], "matrix": [[1.0] * 4] * 4}})
+    assert "every pairwise cosine is +1" in svg
+    assert "data:image/png" in svg
+    half = [[1.0, 0.0, 0.5], [0.0, 0.0, 0.0], [0.5, 0.0, 1.0]]
+    svg = similarity_svg({"similarity": {"shape": [8, 3], "matrix": half}})
+    assert "1 of 3 units are zero vectors" in svg
+    ET.fromstring(svg)
+
+
+def test_each_column_bolds_only_its_own_best_value():
+    runs = {
+        "acc_best": {"losses": [2.0, 1.0, 0.9], "val_accuracy": 0.95, "val_loss": 0.40},
+        "loss_best": {"losses": [2.0, 1.0, 0.5], "val_accuracy": 0.90, "val_loss": 0.20},
+        "chance": {"losses": [2.3, 2.3, 2.3], "val_accuracy": 0.10, "val_loss": 2.30},
+    }
+    html = render_html([], comparisons=[runs])
+    rows = {
+        m.group(1): re.findall(r'<td class="num( best)?">([^<]*)</td>', m.group(2))
+        for m in re.finditer(r"<tr>\s*<th scope=\"row\"><code>(\w+)</code>(.*?)</tr>", html, re.S)
+    }
+    bold = {name: [text for best, text in cells if best] for name, cells in rows.items()}
+    assert bold == {"acc_best": ["95.00%"], "loss_best": ["0.2", "0.5", "1.167"], "chance": []}
+    assert 'class="best"' not in html  # no row is bolded as a whole
+
+
+def test_measurement_notes_describe_each_check_from_the_registry(reports):
+    from initcheck import registry
+
+    html = render_html(reports["pass"].results)
+    assert "distinguishable shapes" not in html
+    for r in reports["pass"].results:
+        assert registry.check_named(r.check).summary.replace("≈", "") in html.replace("≈", "")
+
+
+def test_training_column_in_the_matrix_when_training_runs_exist(reports):
+    from initcheck import registry
+
+    (training,) = [c.name for c in registry.checks() if c.when == "train"]
+    comparison = {"he_normal": {"losses": [2.3, 1.0, 0.4], "val_accuracy": 0.93}}
+    html = render_html(reports["pass"].results, comparisons=[comparison])
+    head = html[html.index('<table class="matrix">') : html.index("</thead>")]
+    columns = re.findall(r"<th scope=\"col\">(\w+)</th>", head)[1:]  # after "initializer"
+    assert training in columns
+    assert columns == sorted(columns, key=lambda c: registry.check_named(c).order)
+    assert '<a href="#comparison-1">93.00% val. acc.</a>' in html
+    assert training not in re.findall(
+        r'<th scope="col">(\w+)</th>', render_html(reports["pass"].results)
+    )
+
+
+def test_figure_note_comes_from_the_results_own_details():
+    from initcheck import registry
+    from initcheck.report.figures import histogram_svg
+
+    def figure(result):
+        return [("Histogram", histogram_svg(result["details"]))]
+
+    registry.register(registry.Check(name="toy_hist", run=None, summary="", figure=figure))
+    try:
+        sample = [float(v) for v in np.random.default_rng(0).standard_normal(200)]
+        base = {"check": "toy_hist", "initializer": "x", "passed": True, "message": "ok"}
+        html = render_html([{**base, "details": {"sample": sample}}])
+        assert "N(0, 1) curve is a reference for scale only" in html
+        assert "family is unknown" in html
+        html = render_html([{**base, "details": {"sample": sample, "family": "uniform"}}])
+        assert "the declared family is uniform" in html and "family is unknown" not in html
+    finally:
+        registry.unregister("toy_hist")
+
+
+def test_report_code_names_no_check():
+    import ast
+    from pathlib import Path
+
+    from initcheck import registry
+
+    names = set(registry.names())
+    here = Path(initcheck.__file__).parent / "report"
+    for path in here.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Constant) and node.value in names:
+                # "variance" is also a declaration / details key (Var(W) of a shape)
+                assert node.value in registry.DECLARATIONS, f"{path.name}:{node.lineno}"
+    template = (here / "templates" / "report.html.j2").read_text(encoding="utf-8")
+    for name in names:
+        assert f"'{name}'" not in template and f'"{name}"' not in template, name
+
+
+def test_a_registered_toy_check_gets_its_column_row_figure_and_table(reports):
+    from initcheck import registry
+    from initcheck.results import CheckResult
+
+    def run(ctx):
+        return CheckResult(
+            check="toy",
+            initializer="he_normal",
+            passed=False,
+            message="toy says no",
+            statistic=0.5,
+            details={"answer": 42},
+        )
+
+    def figure(result):
+        return [
+            (
+                "Toy figure",
+                f'<svg xmlns="http://www.w3.org/2000/svg"><text>{result["details"]["answer"]}</text></svg>',
+            )
+        ]
+
+    def table(result):
+        return {"header": ["toy answer"], "rows": [[str(result["details"]["answer"])]]}
+
+    registry.register(
+        registry.Check(
+            name="toy", run=run, summary="a toy property", order=35, figure=figure, table=table
+        )
+    )
+    try:
+        toy = run(None)
+        html = render_html([*reports["pass"].results, toy])
+        head = html[html.index('<table class="matrix">') : html.index("</thead>")]
+        columns = re.findall(r"<th scope=\"col\">(\w+)</th>", head)[1:]  # after "initializer"
+        assert "toy" in columns
+        assert columns == sorted(columns, key=lambda c: registry.check_named(c).order)
+        assert re.search(r'<td title="a toy property">toy</td>\s*<td class="verdict">FAIL', html)
+        assert "Toy figure" in html and "<text>42</text>" in html
+        assert '<th scope="col">toy answer</th>' in html
+        assert "toy says no" in html and "a toy property" in html
+        assert "<strong>Failing:</strong> toy" in html
+    finally:
+        registry.unregister("toy")
+    assert "toy" not in registry.names()

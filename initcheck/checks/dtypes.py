@@ -158,6 +158,33 @@ def check_dtypes(
     )
 
 
+def _table(result: dict) -> dict | None:
+    """The report's table: one row per requested dtype (result dict -> header and rows)."""
+    from initcheck.report.format import fmt, fmt_int
+
+    per_dtype = (result.get("details") or {}).get("per_dtype")
+    if not isinstance(per_dtype, dict):
+        return None
+    rows = []
+    for dtype, info in per_dtype.items():
+        if not isinstance(info, dict):
+            continue
+        up, low = info.get("pile_up_upper") or {}, info.get("pile_up_lower") or {}
+        rows.append(
+            [
+                str(dtype),
+                str(info.get("returned", "—")),
+                fmt_int(info.get("distinct")),
+                f"{low.get('extreme', '—')} / {low.get('neighbour', '—')}",
+                f"{up.get('extreme', '—')} / {up.get('neighbour', '—')}",
+                fmt(info.get("variance_ratio")),
+                "; ".join(info.get("problems") or []) or "—",
+            ]
+        )
+    header = ["requested", "returned", "distinct of 10,000", "at min / next", "at max / next"]
+    return {"header": [*header, "Var/target", "problems"], "rows": rows}
+
+
 CHECK = register(
     Check(
         name="dtypes",
@@ -171,5 +198,6 @@ CHECK = register(
         summary="each dtype honoured with finite, distinct, unclamped values",
         when="requested",
         order=75,
+        table=_table,
     )
 )

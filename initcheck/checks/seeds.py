@@ -93,6 +93,24 @@ def check_seeds(
     return CheckResult(passed=True, message=msg, n=n, details=details, **base)
 
 
+def _table(result: dict) -> dict | None:
+    """The report's table: which seed properties hold (result dict -> header and rows)."""
+    details = result.get("details") or {}
+    if "distinct" not in details:
+        return None
+    yes = {True: "yes", False: "no"}
+    keys = ("seedable", "distinct", "reproducible", "deterministic")
+    return {
+        "header": [
+            "takes a seed",
+            "distinct seeds → distinct tensors",
+            "same seed → same tensor",
+            "declared deterministic",
+        ],
+        "rows": [[yes.get(details.get(k), "—") for k in keys]],
+    }
+
+
 CHECK = register(
     Check(
         name="seeds",
@@ -105,5 +123,6 @@ CHECK = register(
         summary="distinct seeds give distinct tensors; a seed reproduces its tensor",
         gate="once",
         order=70,
+        table=_table,
     )
 )

@@ -29,11 +29,25 @@ def _run(ctx: CheckContext) -> CheckResult:
 
 def _figures(result: Mapping[str, Any]) -> list[tuple[str, str]]:
     from initcheck.report.figures import curves_svg
-    from initcheck.report.html import training_curves
+    from initcheck.report.inputs import training_curves
 
     curves = training_curves(result)
     svg = curves_svg(curves) if curves else None
     return [("Training loss per batch", svg)] if svg else []
+
+
+def _table(result: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The report's table: validation accuracy of this initializer and of the reference."""
+    from initcheck.report.format import fmt_pct
+
+    details = result.get("details") or {}
+    rows = []
+    if "val_accuracy" in details:
+        rows.append([str(result.get("initializer")), fmt_pct(details.get("val_accuracy"))])
+    if details.get("reference_val_accuracy") is not None:
+        name = f"{details.get('reference') or 'reference'} (reference)"
+        rows.append([name, fmt_pct(details["reference_val_accuracy"])])
+    return {"header": ["initializer", "validation accuracy"], "rows": rows} if rows else None
 
 
 CHECK = register(
@@ -45,5 +59,6 @@ CHECK = register(
         gate="alone",
         order=80,
         figure=_figures,
+        table=_table,
     )
 )

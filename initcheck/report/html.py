@@ -1,9 +1,12 @@
-"""The self-contained HTML report: normalize results, render the Jinja2 template, write.
+"""The self-contained HTML report: build the view, render the Jinja2 template, write.
 
 The page has no external resource (styles inline, figures inline SVG, no JavaScript) and
 declares a strict Content-Security-Policy; every user-provided string goes through
 Jinja2's autoescaping. Only figure SVG produced by :mod:`initcheck.report.figures` (which
 XML-escapes every text) is inserted as markup.
+
+Nothing here knows a check by name: the columns, their order, each check's figures and
+tables come from the registry (:class:`initcheck.registry.Check`).
 """
 
 from __future__ import annotations
@@ -15,188 +18,27 @@ import math
 import os
 import re
 import sys
-import tempfile
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-__all__ = [
-    "as_result_dicts",
-    "normalize_comparisons",
-    "render_html",
-    "training_curves",
-    "write_html_report",
-]
+from initcheck.files import write_text_atomic
+from initcheck.report.figures import curves_svg, figures_by_result
+from initcheck.report.format import fmt, fmt_int, fmt_interval, fmt_pct
+from initcheck.report.inputs import as_result_dicts, normalize_comparisons
+
+__all__ = ["render_html", "runtime_versions", "write_html_report"]
 
 _TEMPLATE = "report.html.j2"
+#: Under a figure drawn from standardized weights (``details["sample"]``).
+_SCALE_NOTE = (
+    "The N(0, 1) curve is a reference for scale only: the distribution family is unknown "
+    "to initcheck and not checked here (uniform or truncated normal initializers are sound "
+    "with the same variance)."
+)
 
 
-# --------------------------------------------------------------------------- inputs
-
-
-def as_result_dicts(results: Iterable[Any] | None) -> list[dict[str, Any]]:
-    """Accept CheckResult objects, their ``to_dict()`` dicts, or Report objects/dicts."""
-    out: list[dict[str, Any]] = []
-    for item in results or ():
-        if hasattr(item, "results") and hasattr(item, "initializer"):  # a Report
-            out.extend(as_result_dicts(item.results))
-        elif hasattr(item, "to_dict") and hasattr(item, "check"):  # a CheckResult
-            out.append(item.to_dict())
-        elif isinstance(item, Mapping) and "results" in item and "check" not in item:
-            out.extend(as_result_dicts(item["results"]))
-        elif isinstance(item, Mapping) and "check" in item:
-            out.append(dict(item))
-        else:
-            raise TypeError(
-                "write_html_report() takes CheckResult objects or their to_dict() dicts "
-                f"(or Reports). Received an item of type {type(item).__name__}: {item!r:.80}"
-            )
-    return out
-
-
-def _float(value: Any) -> float | None:
-    if isinstance(value, str):
-        value = {"inf": math.inf, "-inf": -math.inf}.get(value, value)
-    try:
-        f = float(value)
-    except (TypeError, ValueError):
-        return None
-    return f if not math.isnan(f) else None
-
-
-def _losses(value: Any) -> list[float]:
-    if value is None:
-        return []
-    if hasattr(value, "tolist"):
-        value = value.tolist()
-    out = []
-    for v in value:
-        f = _float(v)
-        out.append(f if f is not None else float("nan"))
-    return out
-
-
-def _run_view(name: str, run: Any) -> dict[str, Any]:
-    get = run.get if isinstance(run, Mapping) else lambda k, d=None: getattr(run, k, d)
-    losses = _losses(get("losses"))
-    finite = [v for v in losses if math.isfinite(v)]
-    tail = [v for v in losses[-50:] if math.isfinite(v)]
-    return {
-        "name": str(name),
-        "losses": losses,
-        "val_accuracy": _float(get("val_accuracy")),
-        "val_loss": _float(get("val_loss")),
-        "last_loss": losses[-1] if losses else None,
-        "mean_last_50": sum(tail) / len(tail) if tail else None,
-        "batches": get("batches") or len(losses),
-        "diverged": bool(losses) and len(finite) < len(losses),
-    }
-
-
-def normalize_comparisons(comparisons: Iterable[Any] | None) -> list[dict[str, Any]]:
-    """Comparison objects or dicts → ``[{title, meta, runs: [run view, ...]}]``.
-
-    A dict is either ``{name: {"losses": [...], "val_accuracy": x, "val_loss": y}}`` or
-    ``{"title": ..., "runs": {name: {...}}}``.
-    """
-    out = []
-    for i, comp in enumerate(comparisons or (), 1):
-        meta: dict[str, Any] = {}
-        title = None
-        if isinstance(comp, Mapping):
-            if isinstance(comp.get("runs"), Mapping):
-                runs = comp["runs"]
-                title = comp.get("title")
-                meta = {k: v for k, v in comp.items() if k not in ("runs", "title")}
-            else:
-                runs = comp
-        elif hasattr(comp, "runs"):
-            runs = comp.runs
-            title = getattr(comp, "title", None)
-            for key in ("batch_size", "seed", "data_source"):
-                if getattr(comp, key, None) is not None:
-                    meta[key] = getattr(comp, key)
-        else:
-            raise TypeError(
-                "comparisons must be initcheck.training.Comparison objects or dicts "
-                f"{{name: {{'losses': [...], ...}}}}. Received: {type(comp).__name__}"
-            )
-        if not isinstance(runs, Mapping):
-            raise TypeError(
-                f"a comparison's runs must be a mapping name → run. Received: {type(runs).__name__}"
-            )
-        views = [_run_view(name, run) for name, run in runs.items()]
-        if not views:
-            continue
-        first = views[0]
-        if "batches" not in meta:
-            meta = {"batches": first["batches"], **meta}
-        out.append(
-            {"title": str(title) if title else f"Comparison {i}", "meta": meta, "runs": views}
-        )
-    return out
-
-
-def training_curves(result: Mapping[str, Any]) -> dict[str, list[float]]:
-    """Loss curves in a training result's details: its own and the references'.
-
-    Read keys: ``losses`` or ``loss_curve`` (this initializer), ``reference_losses`` or
-    ``reference_loss_curve`` (a list, named by ``reference``, or a dict name → list),
-    ``curves``/``runs`` (dict name → list or name → {"losses": [...]}).
-    """
-    details = result.get("details") or {}
-    curves: dict[str, list[float]] = {}
-    if not isinstance(details, Mapping):
-        return curves
-    own = details.get("losses", details.get("loss_curve"))
-    if own is not None:
-        curves[str(result.get("initializer", "initializer"))] = _losses(own)
-    ref = details.get("reference_losses", details.get("reference_loss_curve"))
-    if isinstance(ref, Mapping):
-        curves.update({str(k): _losses(v) for k, v in ref.items()})
-    elif ref is not None:
-        curves[f"{details.get('reference') or 'reference'} (reference)"] = _losses(ref)
-    for key in ("curves", "runs"):
-        more = details.get(key)
-        if isinstance(more, Mapping):
-            for k, v in more.items():
-                curves[str(k)] = _losses(v.get("losses") if isinstance(v, Mapping) else v)
-    return {k: v for k, v in curves.items() if v}
-
-
-# --------------------------------------------------------------------------- formatting
-
-
-def fmt(value: Any) -> str:
-    """A number with 4 significant digits ('—' when absent)."""
-    if isinstance(value, bool):
-        return str(value)
-    f = _float(value)
-    if f is None:
-        return "—" if value is None else str(value)
-    if math.isinf(f):
-        return "∞" if f > 0 else "−∞"
-    if f != 0 and (abs(f) >= 1e5 or abs(f) < 1e-3):
-        return f"{f:.3e}"
-    return f"{f:.4g}"
-
-
-def fmt_interval(value: Any) -> str:
-    if not isinstance(value, Sequence) or isinstance(value, str) or len(value) != 2:
-        return "—"
-    return f"[{fmt(value[0])}, {fmt(value[1])}]"
-
-
-def fmt_int(value: Any) -> str:
-    try:
-        return f"{int(value):,}"
-    except (TypeError, ValueError):
-        return "—"
-
-
-def fmt_pct(value: Any) -> str:
-    f = _float(value)
-    return "—" if f is None else f"{100 * f:.2f}%"
+# --------------------------------------------------------------------------- view model
 
 
 def _anchor(name: str, taken: set[str]) -> str:
@@ -208,42 +50,57 @@ def _anchor(name: str, taken: set[str]) -> str:
     return anchor
 
 
-def _order(check: str) -> tuple[int, str]:
-    """A check's place in reports (:attr:`initcheck.registry.Check.order`)."""
+def _registered() -> dict[str, Any]:
+    """The registered checks by name, in report order."""
     from initcheck import registry
 
-    known = {c.name: c.order for c in registry.checks()}
-    return known.get(check, 10**6), check
+    return {c.name: c for c in registry.checks()}
 
 
-# --------------------------------------------------------------------------- view model
+def _order(check: str, known: Mapping[str, Any]) -> tuple[int, str]:
+    """A check's place in reports (:attr:`initcheck.registry.Check.order`)."""
+    return (known[check].order if check in known else 10**6), check
 
 
-def _initializer_views(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    from initcheck.report import figures
+def _figure_note(details: Mapping[str, Any]) -> str | None:
+    """The note under a figure of standardized weights, from the result's own details."""
+    if not details.get("sample"):
+        return None
+    family = details.get("family")
+    if family:
+        return f"The N(0, 1) curve is a reference for scale only; the declared family is {family}."
+    return _SCALE_NOTE
 
+
+def _table(check: Any, result: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The check's own table (:attr:`initcheck.registry.Check.table`), if it has one."""
+    make: Callable[[Mapping[str, Any]], dict[str, Any] | None] | None = getattr(
+        check, "table", None
+    )
+    if make is None or not isinstance(result.get("details"), Mapping):
+        return None
+    table = make(result)
+    return table if table and table.get("rows") else None
+
+
+def _initializer_views(
+    results: list[dict[str, Any]], known: Mapping[str, Any]
+) -> list[dict[str, Any]]:
     grouped: dict[str, list[dict[str, Any]]] = {}
     for r in results:
         grouped.setdefault(str(r.get("initializer", "?")), []).append(r)
     taken: set[str] = set()
     views = []
     for name, rs in grouped.items():
-        family = next(
-            (
-                r["details"].get("family")
-                for r in rs
-                if r.get("check") == "tails" and isinstance(r.get("details"), Mapping)
-            ),
-            None,
-        )
         checks = []
-        rs = sorted(rs, key=lambda r: (bool(r.get("passed")), _order(str(r.get("check")))))
-        for r, found in zip(rs, figures.figures_by_result(rs), strict=True):
-            figs = [{"caption": c, "svg": svg} for c, svg in found]
+        rs = sorted(rs, key=lambda r: (bool(r.get("passed")), _order(str(r.get("check")), known)))
+        for r, found in zip(rs, figures_by_result(rs), strict=True):
             details = r.get("details") if isinstance(r.get("details"), Mapping) else {}
+            check = known.get(str(r.get("check")))
             checks.append(
                 {
                     "check": str(r.get("check")),
+                    "summary": check.summary if check is not None else "",
                     "passed": bool(r.get("passed")),
                     "message": str(r.get("message", "")),
                     "statistic": fmt(r.get("statistic")),
@@ -253,14 +110,11 @@ def _initializer_views(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
                     "pvalue": fmt(r.get("pvalue")),
                     "alpha": fmt(r.get("alpha")),
                     "n": fmt_int(r.get("n")),
-                    "figures": figs,
-                    "family_note": r.get("check") == "centering" and bool(figs),
-                    "family": str(family) if family else None,
-                    "training": _training_table(r) if r.get("check") == "training" else None,
-                    "table": _details_table(r),
+                    "figures": [{"caption": c, "svg": svg} for c, svg in found],
+                    "figure_note": _figure_note(details) if found else None,
+                    "table": _table(check, r),
                 }
             )
-        by_check = {c["check"]: c for c in checks}
         views.append(
             {
                 "name": name,
@@ -268,116 +122,90 @@ def _initializer_views(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "passed": all(c["passed"] for c in checks),
                 "failed": [c for c in checks if not c["passed"]],
                 "checks": checks,
-                "by_check": by_check,
+                "by_check": {c["check"]: c for c in checks},
             }
         )
     return views
 
 
-def _details_table(result: Mapping[str, Any]) -> dict[str, Any] | None:
-    """A small table for checks whose details read best as one (seeds, dtypes)."""
-    details = result.get("details") or {}
-    if not isinstance(details, Mapping):
+def _matrix(
+    inits: list[dict[str, Any]],
+    present: Iterable[str],
+    comparisons: list[dict[str, Any]],
+    known: Mapping[str, Any],
+) -> list[str]:
+    """The verdict matrix: a column per check present, in registry order; when training
+    comparisons are given, the training checks' columns (``when="train"``) too, whose
+    cells without a verdict show the run's validation accuracy (linking to its table)."""
+    trained: dict[str, tuple[int, float | None]] = {}
+    for i, comp in enumerate(comparisons, 1):
+        for run in comp["runs"]:
+            trained.setdefault(run["name"], (i, run["val_accuracy"]))
+    columns = set(present)
+    if trained:
+        columns |= {c.name for c in known.values() if c.when == "train"}
+    ordered = sorted(columns, key=lambda c: _order(c, known))
+    for init in inits:
+        cells = []
+        for c in ordered:
+            r = init["by_check"].get(c)
+            if r is not None:
+                verdict = "PASS" if r["passed"] else "FAIL"
+                cells.append(
+                    {"cls": "pass" if r["passed"] else "fail", "text": verdict, "href": None}
+                )
+            elif c in known and known[c].when == "train" and init["name"] in trained:
+                i, acc = trained[init["name"]]
+                text = f"{fmt_pct(acc)} val. acc." if acc is not None else "trained"
+                cells.append({"cls": "info", "text": text, "href": f"#comparison-{i}"})
+            else:
+                cells.append({"cls": "none", "text": "—", "href": None})
+        init["cells"] = cells
+    return ordered
+
+
+#: The comparison table's numeric columns: (header, run key, formatter, better).
+_RUN_COLUMNS: tuple[tuple[str, str, Callable[[Any], str], int], ...] = (
+    ("validation accuracy", "val_accuracy", fmt_pct, +1),
+    ("validation loss", "val_loss", fmt, -1),
+    ("last batch loss", "last_loss", fmt, -1),
+    ("mean loss, last 50", "mean_last_50", fmt, -1),
+    ("batches", "batches", fmt_int, 0),
+)
+
+
+def _best(runs: list[dict[str, Any]], key: str, better: int) -> float | None:
+    """The best finite value of a column (``None`` when there is nothing to compare)."""
+    values = [v for r in runs if (v := r.get(key)) is not None and math.isfinite(v)]
+    if not better or len(values) < 2 or min(values) == max(values):
         return None
-    check = result.get("check")
-    if check == "seeds" and "distinct" in details:
-        yes = {True: "yes", False: "no"}
-        return {
-            "header": [
-                "takes a seed",
-                "distinct seeds → distinct tensors",
-                "same seed → same tensor",
-                "declared deterministic",
-            ],
-            "rows": [
-                [
-                    yes.get(details.get(k), "—")
-                    for k in ("seedable", "distinct", "reproducible", "deterministic")
-                ]
-            ],
-        }
-    per_dtype = details.get("per_dtype")
-    if check == "dtypes" and isinstance(per_dtype, Mapping):
-        rows = []
-        for dtype, info in per_dtype.items():
-            if not isinstance(info, Mapping):
-                continue
-            up, low = info.get("pile_up_upper") or {}, info.get("pile_up_lower") or {}
-            rows.append(
-                [
-                    str(dtype),
-                    str(info.get("returned", "—")),
-                    fmt_int(info.get("distinct")),
-                    f"{low.get('extreme', '—')} / {low.get('neighbour', '—')}",
-                    f"{up.get('extreme', '—')} / {up.get('neighbour', '—')}",
-                    fmt(info.get("variance_ratio")),
-                    "; ".join(info.get("problems") or []) or "—",
-                ]
-            )
-        return {
-            "header": [
-                "requested",
-                "returned",
-                "distinct of 10,000",
-                "at min / next",
-                "at max / next",
-                "Var/target",
-                "problems",
-            ],
-            "rows": rows,
-        }
-    return None
-
-
-def _training_table(result: Mapping[str, Any]) -> list[dict[str, str]]:
-    details = result.get("details") or {}
-    if not isinstance(details, Mapping):
-        return []
-    rows = []
-    if "val_accuracy" in details:
-        rows.append(
-            {
-                "name": str(result.get("initializer")),
-                "val_accuracy": fmt_pct(details.get("val_accuracy")),
-            }
-        )
-    ref = details.get("reference_val_accuracy")
-    if isinstance(ref, Mapping):
-        rows += [{"name": str(k), "val_accuracy": fmt_pct(v)} for k, v in ref.items()]
-    elif ref is not None:
-        rows.append(
-            {
-                "name": f"{details.get('reference') or 'reference'} (reference)",
-                "val_accuracy": fmt_pct(ref),
-            }
-        )
-    return rows
+    return max(values) if better > 0 else min(values)
 
 
 def _comparison_views(comparisons: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    from initcheck.report import figures
-
     out = []
     for comp in comparisons:
-        svg = figures.curves_svg({r["name"]: r["losses"] for r in comp["runs"]})
-        best = max((r["val_accuracy"] or -1.0 for r in comp["runs"]), default=None)
+        runs = comp["runs"]
+        best = {key: _best(runs, key, better) for _, key, _, better in _RUN_COLUMNS}
         out.append(
             {
                 "title": comp["title"],
                 "meta": [(str(k), str(v)) for k, v in comp["meta"].items()],
-                "svg": svg,
+                "svg": curves_svg({r["name"]: r["losses"] for r in runs}),
+                "header": [h for h, *_ in _RUN_COLUMNS],
                 "runs": [
                     {
                         "name": r["name"],
-                        "val_accuracy": fmt_pct(r["val_accuracy"]),
-                        "val_loss": fmt(r["val_loss"]),
-                        "last_loss": fmt(r["last_loss"]),
-                        "mean_last_50": fmt(r["mean_last_50"]),
-                        "batches": fmt_int(r["batches"]),
-                        "best": r["val_accuracy"] is not None and r["val_accuracy"] == best,
                         "diverged": r["diverged"],
+                        "cells": [
+                            {
+                                "text": show(r[key]),
+                                "best": best[key] is not None and r[key] == best[key],
+                            }
+                            for _, key, show, _ in _RUN_COLUMNS
+                        ],
                     }
-                    for r in comp["runs"]
+                    for r in runs
                 ],
             }
         )
@@ -447,7 +275,7 @@ def _environment() -> Any:
 def _markup(svg: str) -> Any:
     from markupsafe import Markup
 
-    if "<script" in svg.lower():  # never expected from matplotlib; refuse to inline
+    if "<script" in svg.lower():  # never produced by figures; refuse to inline
         raise ValueError("refusing to inline an SVG figure containing <script>")
     return Markup(svg)
 
@@ -459,12 +287,13 @@ def render_html(
     settings: Mapping[str, Any] | None = None,
     title: str | None = None,
 ) -> str:
-    """The report as an HTML string (see :func:`write_html_report`)."""
+    """The report as an HTML string (arguments as for :func:`write_html_report`)."""
+    known = _registered()
     result_dicts = as_result_dicts(results)
-    inits = _initializer_views(result_dicts)
-    comps = _comparison_views(normalize_comparisons(comparisons))
-    present = {r.get("check") for r in result_dicts}
-    columns = sorted((str(c) for c in present), key=_order)
+    inits = _initializer_views(result_dicts, known)
+    normalized = normalize_comparisons(comparisons)
+    comps = _comparison_views(normalized)
+    columns = _matrix(inits, {str(r.get("check")) for r in result_dicts}, normalized, known)
     n_failed = sum(not i["passed"] for i in inits)
     return (
         _environment()
@@ -474,6 +303,7 @@ def render_html(
             generated=_dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
             initializers=inits,
             columns=columns,
+            summaries={name: c.summary for name, c in known.items()},
             n_failed=n_failed,
             comparisons=comps,
             settings=_settings_view(settings),
@@ -493,9 +323,9 @@ def write_html_report(
     """Write one self-contained HTML report and return its path.
 
     Args:
-        path: the file to write; parent directories are created. The file is written
-            to a temporary file in the same directory, then renamed over ``path``, so a
-            reader never sees a half-written report.
+        path: the file to write; parent directories are created. It is written
+            atomically (:func:`initcheck.files.write_text_atomic`), so a reader never sees
+            a half-written report.
         results: :class:`~initcheck.results.CheckResult` objects or their ``to_dict()``
             dicts, for any number of initializers (Reports are accepted too).
         comparisons: :class:`~initcheck.training.Comparison` objects or dicts
@@ -503,24 +333,13 @@ def write_html_report(
         settings: settings to show for reproduction (e.g. ``Report.settings``, with
             ``versions``); initcheck's and the loaded libraries' versions are added.
         title: the page title.
+
+    Returns:
+        The path written.
+
+    Raises:
+        IsADirectoryError: ``path`` is a directory.
+        TypeError: an item of ``results`` or ``comparisons`` is not a result/comparison.
     """
     html = render_html(results, comparisons=comparisons, settings=settings, title=title)
-    target = Path(path)
-    if target.is_dir():
-        raise IsADirectoryError(
-            f"The report path {str(target)!r} is a directory; "
-            "give a file name such as reports/initcheck.html."
-        )
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(html)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return target
+    return write_text_atomic(path, html)
