@@ -10,16 +10,9 @@ import pytest
 
 from initcheck import classic
 from initcheck.mnist import ENV_VAR
-from initcheck.training import (
-    MAX_LOSS,
-    Comparison,
-    batch_order,
-    check_training,
-    compare,
-    layer_seeds,
-    loss_decrease_result,
-    train,
-)
+from initcheck.checks.training import MAX_LOSS, check_training, loss_decrease_result
+from initcheck.trainrecords import Comparison
+from initcheck.training import batch_order, compare, layer_seeds, train
 
 BATCHES = 250  # the check's default
 
