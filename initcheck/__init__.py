@@ -13,46 +13,29 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from initcheck._version import __version__
-from initcheck.errors import InitCheckFailure, InitializerError
+from initcheck._version import __version__ as __version__
+from initcheck.errors import InitCheckFailure as InitCheckFailure
+from initcheck.errors import InitializerError as InitializerError
 
-if TYPE_CHECKING:
-    from initcheck.api import check
-    from initcheck.assertions import (
-        assert_breaks_symmetry,
-        assert_loss_decreases,
-        assert_sound,
-        assert_variance,
-        assert_variance_scaling,
-        assert_zero_centered,
-    )
-    from initcheck.fans import Fans, KernelLayout, compute_fans
-    from initcheck.results import CheckResult, Report
-    from initcheck.settings import Settings
-    from initcheck.training import Comparison, TrainingRun, compare, train
+if TYPE_CHECKING:  # the lazy names, for type checkers (``as`` marks a re-export)
+    from initcheck.api import check as check
+    from initcheck.assertions import assert_breaks_symmetry as assert_breaks_symmetry
+    from initcheck.assertions import assert_loss_decreases as assert_loss_decreases
+    from initcheck.assertions import assert_sound as assert_sound
+    from initcheck.assertions import assert_variance as assert_variance
+    from initcheck.assertions import assert_variance_scaling as assert_variance_scaling
+    from initcheck.assertions import assert_zero_centered as assert_zero_centered
+    from initcheck.fans import Fans as Fans
+    from initcheck.fans import KernelLayout as KernelLayout
+    from initcheck.fans import compute_fans as compute_fans
+    from initcheck.results import CheckResult as CheckResult
+    from initcheck.results import Report as Report
+    from initcheck.settings import Settings as Settings
+    from initcheck.training import compare as compare
+    from initcheck.training import train as train
+    from initcheck.trainrecords import Comparison as Comparison
+    from initcheck.trainrecords import TrainingRun as TrainingRun
 
-__all__ = [
-    "CheckResult",
-    "Comparison",
-    "Fans",
-    "InitCheckFailure",
-    "InitializerError",
-    "KernelLayout",
-    "Report",
-    "Settings",
-    "TrainingRun",
-    "__version__",
-    "assert_breaks_symmetry",
-    "assert_loss_decreases",
-    "assert_sound",
-    "assert_variance",
-    "assert_variance_scaling",
-    "assert_zero_centered",
-    "check",
-    "compare",
-    "compute_fans",
-    "train",
-]
 
 _LAZY = {
     "check": "initcheck.api",
@@ -68,11 +51,14 @@ _LAZY = {
     "CheckResult": "initcheck.results",
     "Report": "initcheck.results",
     "Settings": "initcheck.settings",
-    "Comparison": "initcheck.training",
-    "TrainingRun": "initcheck.training",
+    "Comparison": "initcheck.trainrecords",
+    "TrainingRun": "initcheck.trainrecords",
     "compare": "initcheck.training",
     "train": "initcheck.training",
 }
+
+#: Public names: the lazy table plus the eagerly imported ones.
+__all__ = sorted([*_LAZY, "InitCheckFailure", "InitializerError", "__version__"])
 
 
 def __getattr__(name: str) -> Any:

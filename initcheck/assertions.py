@@ -149,8 +149,8 @@ def assert_variance_scaling(
 
 def assert_loss_decreases(init: Any, *, name: str | None = None, **options: Any) -> CheckResult:
     """Assert a 784-256-128-10 ReLU MLP trains on MNIST from ``init`` (see
-    :func:`initcheck.training.check_training` for the criterion and options)."""
-    from initcheck.training import check_training
+    :func:`initcheck.checks.training.check_training` for the criterion and options)."""
+    from initcheck.checks.training import check_training
 
     result = check_training(resolve(init, name=name), **options)
     recording.publish(result)

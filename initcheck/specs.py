@@ -8,15 +8,20 @@ A SPEC is one of:
 """
 
 from __future__ import annotations
+import __future__
 
+import difflib
 import importlib
 import importlib.util
 import re
 import sys
+import types
 from pathlib import Path
 from typing import Any
 
-__all__ = ["SpecError", "load_spec"]
+__all__ = ["SpecError", "check_keras_name", "load_spec"]
+
+_MAX_LISTED = 20  # names listed after "it defines:"
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -25,13 +30,53 @@ class SpecError(ValueError):
     """A SPEC could not be loaded; the message says why and what is accepted."""
 
 
-def _getattr_path(obj: Any, attr: str, spec: str) -> Any:
+def _defined(obj: Any) -> list[str]:
+    """The public names of ``obj`` a SPEC could name (not modules or ``__future__`` flags)."""
+    names = []
+    for name in sorted(vars(obj) if hasattr(obj, "__dict__") else dir(obj)):
+        value = getattr(obj, name, None)
+        if name.startswith("_") or isinstance(value, types.ModuleType | __future__._Feature):
+            continue
+        names.append(name)
+    return names
+
+
+def _getattr_path(obj: Any, attr: str, spec: str, where: str) -> Any:
+    """``obj.attr`` (``attr`` may be dotted); ``where`` names ``obj`` in error messages."""
+    done: list[str] = []
     for part in attr.split("."):
         try:
             obj = getattr(obj, part)
         except AttributeError:
-            raise SpecError(f"{spec!r}: {part!r} not found in {obj!r:.80}") from None
+            place = f"{'.'.join(done)} of {where}" if done else where
+            names = _defined(obj)
+            more = len(names) - _MAX_LISTED
+            listed = ", ".join(names[:_MAX_LISTED]) + (f" and {more} more" if more > 0 else "")
+            defines = f"; it defines: {listed}" if names else "; it defines no public names"
+            raise SpecError(f"{spec!r}: {part!r} not found in {place}{defines}.") from None
+        done.append(part)
     return obj
+
+
+def check_keras_name(name: str) -> None:
+    """Check a bare SPEC against the names Keras accepts, without importing Keras.
+
+    Args:
+        name: the SPEC (a Keras initializer name such as ``"he_normal"``).
+
+    Raises:
+        SpecError: an unknown name; the message suggests the closest known names.
+    """
+    from initcheck.keras_names import KERAS_INITIALIZER_NAMES
+
+    if name in KERAS_INITIALIZER_NAMES:
+        return
+    close = difflib.get_close_matches(name, sorted(KERAS_INITIALIZER_NAMES), n=3, cutoff=0.6)
+    hint = f"did you mean {' or '.join(map(repr, close))}? " if close else ""
+    raise SpecError(
+        f"unknown Keras initializer {name!r}; {hint}A SPEC is a Keras name (he_normal), "
+        "module:attr or path/file.py:attr."
+    )
 
 
 def load_spec(spec: str, *, root: str | Path | None = None) -> Any:
@@ -83,7 +128,7 @@ def load_spec(spec: str, *, root: str | Path | None = None) -> Any:
                 raise SpecError(
                     f"{spec!r}: importing {str(path)!r} raised {type(exc).__name__}: {exc}"
                 ) from exc
-        return _getattr_path(module, attr, spec)
+        return _getattr_path(module, attr, spec, str(path.resolve()))
     try:
         module = importlib.import_module(target)
     except Exception as exc:
@@ -91,4 +136,4 @@ def load_spec(spec: str, *, root: str | Path | None = None) -> Any:
             f"{spec!r}: cannot import module {target!r} ({type(exc).__name__}: {exc}). "
             "Is it installed or on sys.path (e.g. pythonpath in your pytest config)?"
         ) from exc
-    return _getattr_path(module, attr, spec)
+    return _getattr_path(module, attr, spec, f"module {target!r}")

@@ -1,4 +1,4 @@
-"""Early training on MNIST: train, compare and judge initializers.
+"""The training engine: the classic MLP trained on MNIST, many initializers at once.
 
 The network is the classic experiment's (see the README): a 784-256-128-10 MLP, ReLU on
 the hidden layers, biases zero, the initializer under test applied to all three kernels,
@@ -7,135 +7,59 @@ softmax cross-entropy, Adam (lr 1e-3), batch 128, pixels in [0, 1].
 Speed: every initializer of a :func:`compare` is trained *together* as one vectorized
 computation: the kernels of the M networks are stacked (the first layer as one
 (784, M·256) matrix, the others as (M, 256, 128) and (M, 128, 10) batched matmuls), Adam is
-written by hand on the stacked variables (it is elementwise, so stacking is exact), and the
-whole run — every batch — is a single ``tf.function`` call (a ``tf.while_loop`` over an
-index tensor), traced once per process for each (M, batch size) and reused. The networks
-are independent: the loss summed over the M networks has, for each network's weights, the
-gradient of that network's own loss.
+TensorFlow's fused kernel (``ResourceApplyAdam``) applied to the stacked variables (it is
+elementwise, so stacking is exact), and the whole run — every batch — is a single XLA
+``tf.function`` call (a ``tf.while_loop`` over an index tensor), traced once per process
+for each (M, batch size) and reused. The networks are independent: the loss summed over
+the M networks has, for each network's weights, the gradient of that network's own loss.
 
 Recorded losses are each batch's training loss *before* that batch's update (the
 notebook re-evaluated after the update; the difference is one Adam step).
+
+The records (:class:`~initcheck.trainrecords.TrainingRun`,
+:class:`~initcheck.trainrecords.Comparison`) live in :mod:`initcheck.trainrecords`, which
+does not import TensorFlow; the verdict is the ``training`` check
+(:mod:`initcheck.checks.training`). This module imports TensorFlow (quietly, see
+:mod:`initcheck._tf`).
 """
 
 from __future__ import annotations
 
 import math
-import os
 import threading
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-from initcheck.errors import InitializerError
+from initcheck._tf import import_quietly
 from initcheck.mnist import MNIST, load_mnist
-
-if TYPE_CHECKING:
-    from initcheck.results import CheckResult
+from initcheck.trainrecords import KERNEL_SHAPES, Comparison, TrainingRun
 
 __all__ = [
-    "DEFAULT_CHECK_BATCHES",
-    "KERNEL_SHAPES",
-    "Comparison",
-    "TrainingRun",
-    "check_training",
+    "BATCH_SIZE",
+    "DEFAULT_EPOCHS",
+    "batch_order",
     "compare",
+    "draw_kernels",
+    "layer_seeds",
     "train",
+    "train_kernels",
 ]
 
-KERNEL_SHAPES: tuple[tuple[int, int], ...] = ((784, 256), (256, 128), (128, 10))
+BATCH_SIZE = 128
 LEARNING_RATE = 1e-3
 BETA_1, BETA_2, EPSILON = 0.9, 0.999, 1e-8  # TF1 AdamOptimizer defaults, as in the notebook
-CHANCE_LOSS = math.log(10)  # cross-entropy of a uniform guess over 10 digits
-
-DEFAULT_CHECK_BATCHES = 250
-REFERENCE = "glorot_uniform"
-
-
-# --------------------------------------------------------------------------- records
-
-
-@dataclass(frozen=True)
-class TrainingRun:
-    """One network trained from one initializer.
-
-    Attributes:
-        name: the initializer's display name.
-        losses: per-batch training losses, in order (float64 array, length ``batches``);
-            ``losses[:100]`` is the notebook's plotted curve.
-        val_accuracy: fraction of validation images classified correctly (0..1) after
-            training; non-finite logits count as wrong.
-        val_loss: mean validation cross-entropy after training (``nan`` if non-finite).
-        batches: number of training batches (updates).
-        epochs: passes over the training set (``batches / batches_per_epoch``).
-        seed: the seed of the weight draws and the data order.
-    """
-
-    name: str
-    losses: np.ndarray = field(repr=False)
-    val_accuracy: float
-    val_loss: float
-    batches: int
-    epochs: float
-    seed: int
-
-    @property
-    def last_loss(self) -> float:
-        """The last batch's training loss (the notebook's printed "Loss")."""
-        return float(self.losses[-1])
-
-    def mean_loss(self, last: int = 50) -> float:
-        """Mean training loss over the last ``last`` batches (less noisy than one batch)."""
-        return float(np.mean(self.losses[-last:]))
-
-
-@dataclass(frozen=True)
-class Comparison:
-    """Initializers trained side by side on the same data order and seed.
-
-    ``runs`` maps each name to its :class:`TrainingRun`; ``str(comparison)`` is the
-    notebook's table (validation accuracy, last batch loss) plus the mean of the last 50
-    losses and the validation loss.
-    """
-
-    runs: Mapping[str, TrainingRun]
-    batch_size: int
-    seed: int
-    data_source: str
-
-    def __getitem__(self, name: str) -> TrainingRun:
-        return self.runs[name]
-
-    def __str__(self) -> str:
-        first = next(iter(self.runs.values()))
-        width = max(len("initializer"), *(len(n) for n in self.runs))
-        head = (
-            f"After {first.batches} batches ({first.epochs:.3g} epochs, batch "
-            f"{self.batch_size}, seed {self.seed}) on {self.data_source}:"
-        )
-        cols = (
-            f"{'initializer':<{width}}  {'val acc':>8}  {'last loss':>9}  "
-            f"{'mean last 50':>12}  {'val loss':>8}"
-        )
-        lines = [head, cols, "-" * len(cols)]
-        for name, run in self.runs.items():
-            lines.append(
-                f"{name:<{width}}  {100 * run.val_accuracy:7.2f}%  {run.last_loss:9.3f}  "
-                f"{run.mean_loss(50):12.3f}  {run.val_loss:8.3f}"
-            )
-        return "\n".join(lines)
-
+DEFAULT_EPOCHS = 2  # the notebook's training length
 
 # --------------------------------------------------------------------------- engine
 
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-import tensorflow as tf  # noqa: E402 - after the log level is set
+tf = import_quietly("tensorflow")
 
 
 class _Engine:
-    """M stacked MLPs with hand-written Adam; one traced ``tf.function`` per (M, batch)."""
+    """M stacked MLPs trained with fused Adam; one traced XLA ``tf.function`` per (M, batch)."""
 
     def __init__(self, m: int, batch_size: int) -> None:
         self.m, self.batch_size = m, batch_size
@@ -280,9 +204,7 @@ def batch_order(n_train: int, batch_size: int, batches: int, seed: int) -> np.nd
     return np.concatenate(order)[:batches].astype(np.int32)
 
 
-def _budget(
-    epochs: float | None, batches: int | None, per_epoch: int, default_epochs: float
-) -> int:
+def _budget(epochs: float | None, batches: int | None, per_epoch: int) -> int:
     if epochs is not None and batches is not None:
         raise ValueError(
             f"Give epochs or batches, not both (got epochs={epochs!r}, batches={batches!r})."
@@ -291,7 +213,7 @@ def _budget(
         if int(batches) != batches or batches < 1:
             raise ValueError(f"batches must be a positive integer. Received: {batches!r}")
         return int(batches)
-    epochs = default_epochs if epochs is None else epochs
+    epochs = DEFAULT_EPOCHS if epochs is None else epochs
     if not epochs > 0:
         raise ValueError(f"epochs must be positive. Received: {epochs!r}")
     return max(1, round(epochs * per_epoch))
@@ -304,15 +226,23 @@ def layer_seeds(seed: int) -> tuple[int, int, int]:
     )
 
 
-def draw_kernels(init: Any, seed: int) -> list[np.ndarray]:
+def draw_kernels(init: Any, seed: int, *, timeout: float | None = None) -> list[np.ndarray]:
     """The three kernels of the MLP drawn from ``init`` (validated float64 arrays).
+
+    Args:
+        init: any initializer :func:`~initcheck.initializers.resolve` accepts.
+        seed: the run's seed (each layer draws with its own :func:`layer_seeds` seed).
+        timeout: seconds one call of the initializer may take (default: the resolver's).
+
+    Returns:
+        The kernels of shapes :data:`~initcheck.trainrecords.KERNEL_SHAPES`.
 
     Raises:
         InitializerError: the initializer raised or returned something invalid.
     """
     from initcheck.initializers import resolve
 
-    resolved = resolve(init)
+    resolved = resolve(init, timeout=timeout)
     return [
         resolved.draw(shape, seed=s, dtype="float32")
         for shape, s in zip(KERNEL_SHAPES, layer_seeds(seed), strict=True)
@@ -350,7 +280,7 @@ def _names(inits: Mapping[str, Any] | Sequence[Any]) -> list[tuple[str, Any]]:
     return out
 
 
-def _train_kernels(
+def train_kernels(
     names: Sequence[str],
     kernels: Sequence[Sequence[np.ndarray]],
     *,
@@ -359,8 +289,24 @@ def _train_kernels(
     batch_size: int,
     seed: int,
     data: MNIST | None,
-    default_epochs: float,
 ) -> tuple[dict[str, TrainingRun], MNIST]:
+    """Train one MLP per kernel triple, side by side on the same batches.
+
+    Args:
+        names: the networks' display names (one per entry of ``kernels``).
+        kernels: per network, its three kernels (see :func:`draw_kernels`).
+        epochs: passes over the training set (``None``: :data:`DEFAULT_EPOCHS`).
+        batches: exact number of batches (give this or ``epochs``, not both).
+        batch_size: images per batch.
+        seed: seeds the data order.
+        data: the MNIST data (``None``: :func:`~initcheck.mnist.load_mnist`).
+
+    Returns:
+        ``({name: TrainingRun}, the data used)``.
+
+    Raises:
+        ValueError: a batch size, epoch or batch count out of range (echoed).
+    """
     data = load_mnist() if data is None else data
     if int(batch_size) != batch_size or not 1 <= batch_size <= len(data.y_train):
         raise ValueError(
@@ -368,7 +314,7 @@ def _train_kernels(
             f"size). Received: {batch_size!r}"
         )
     per_epoch = len(data.y_train) // batch_size
-    total = _budget(epochs, batches, per_epoch, default_epochs)
+    total = _budget(epochs, batches, per_epoch)
     idx = batch_order(len(data.y_train), batch_size, total, seed)
     x, y, x_val = _tensors(data)
     with _LOCK:
@@ -399,7 +345,7 @@ def compare(
     *,
     epochs: float | None = 2,
     batches: int | None = None,
-    batch_size: int = 128,
+    batch_size: int = BATCH_SIZE,
     seed: int = 0,
     data: MNIST | None = None,
 ) -> Comparison:
@@ -433,7 +379,7 @@ def compare(
         epochs = None
     pairs = _names(inits)
     kernels = [draw_kernels(init, seed) for _, init in pairs]
-    runs, data = _train_kernels(
+    runs, data = train_kernels(
         [n for n, _ in pairs],
         kernels,
         epochs=epochs,
@@ -441,7 +387,6 @@ def compare(
         batch_size=batch_size,
         seed=seed,
         data=data,
-        default_epochs=2,
     )
     return Comparison(
         runs=runs, batch_size=int(batch_size), seed=int(seed), data_source=data.source
@@ -453,7 +398,7 @@ def train(
     *,
     epochs: float | None = None,
     batches: int | None = None,
-    batch_size: int = 128,
+    batch_size: int = BATCH_SIZE,
     seed: int = 0,
     data: MNIST | None = None,
 ) -> TrainingRun:
@@ -469,7 +414,7 @@ def train(
     """
     pairs = _names([init])
     kernels = [draw_kernels(pairs[0][1], seed)]
-    runs, _ = _train_kernels(
+    runs, _ = train_kernels(
         [pairs[0][0]],
         kernels,
         epochs=epochs,
@@ -477,211 +422,5 @@ def train(
         batch_size=batch_size,
         seed=seed,
         data=data,
-        default_epochs=2,
     )
     return runs[pairs[0][0]]
-
-
-# --------------------------------------------------------------------------- verdict
-
-LAST_K = 50  # the loss statistic: mean training loss over the last LAST_K batches
-MAX_LOSS = CHANCE_LOSS / 2  # ≈ 1.151: must have learned well below chance (ln 10 ≈ 2.303)
-MAX_RATIO = 20.0  # and be within this factor of the reference's statistic
-
-
-def _shapes() -> tuple[tuple[int, ...], ...]:
-    return tuple(tuple(s) for s in KERNEL_SHAPES)
-
-
-def _curve(losses: Any) -> list[float | None]:
-    """A loss curve as JSON-safe floats (``None`` where not finite), rounded to 4 digits."""
-    return [round(float(v), 4) if math.isfinite(v) else None for v in losses]
-
-
-def loss_decrease_result(
-    name: str,
-    run: TrainingRun,
-    reference: TrainingRun,
-    *,
-    data_source: str = "",
-    alpha: float | None = None,
-) -> CheckResult:
-    """Judge ``run`` against ``reference`` (same data order and seed) — the training verdict.
-
-    Criterion (see the README for the evidence): with ``L`` the mean training loss over
-    the last :data:`LAST_K` batches,
-
-    1. every loss and the validation logits are finite (no NaN/Inf);
-    2. ``L <= ln(10) / 2`` — the network learned: chance level is ln 10 ≈ 2.303;
-    3. ``L <= MAX_RATIO * L_ref`` — it trains within a factor 20 of Glorot uniform.
-
-    Args:
-        name: the initializer's display name.
-        run: its training run.
-        reference: the reference (Glorot uniform) run on the same batches and seed.
-        data_source: where the data came from (recorded in ``details``).
-        alpha: accepted for a uniform interface; the check is not a statistical test.
-
-    Returns:
-        A :class:`~initcheck.results.CheckResult` with check ``"training"``; ``statistic``
-        is ``L``, ``target`` the reference's ``L_ref``, ``interval`` the accepted range
-        ``(0, min(ln(10)/2, 20 L_ref))``.
-    """
-    from initcheck.results import CheckResult
-
-    stat, ref = run.mean_loss(LAST_K), reference.mean_loss(LAST_K)
-    limit = min(MAX_LOSS, MAX_RATIO * ref)
-    finite = bool(np.isfinite(run.losses).all() and math.isfinite(run.val_loss))
-    details = {
-        "batches": run.batches,
-        "epochs": run.epochs,
-        "seed": run.seed,
-        "last_k": LAST_K,
-        "reference": REFERENCE,
-        "reference_mean_loss": ref,
-        "reference_val_accuracy": reference.val_accuracy,
-        "val_accuracy": run.val_accuracy,
-        "val_loss": run.val_loss if math.isfinite(run.val_loss) else None,
-        "first_loss": float(run.losses[0]),
-        "ratio": stat / ref if finite and ref > 0 else None,
-        "max_ratio": MAX_RATIO,
-        "max_loss": MAX_LOSS,
-        "data": data_source,
-        "loss_curve": _curve(run.losses),
-        "reference_loss_curve": _curve(reference.losses),
-    }
-    where = f"after {run.batches} batches of MNIST"
-    if not finite:
-        bad = np.flatnonzero(~np.isfinite(run.losses))
-        when = (
-            f"first non-finite loss at batch {int(bad[0]) + 1}"
-            if bad.size
-            else ("non-finite validation logits")
-        )
-        passed = False
-        message = (
-            f"training produced NaN/Inf ({when}); the weights are far too large or not finite."
-        )
-    elif not (math.isfinite(ref) and ref <= MAX_LOSS):
-        passed = False
-        message = (
-            f"the reference {REFERENCE} did not train on this data (mean loss {ref:.3g} over "
-            f"the last {LAST_K} batches {where}); train longer (the default is "
-            f"{DEFAULT_CHECK_BATCHES} batches) or check the MNIST data ({data_source})."
-        )
-    elif stat > MAX_LOSS:
-        passed = False
-        message = (
-            f"the network did not learn: mean loss over the last {LAST_K} batches is "
-            f"{stat:.3g} {where}, {'above' if stat > CHANCE_LOSS else 'near'} chance level "
-            f"(ln 10 = {CHANCE_LOSS:.3f}; must be <= {MAX_LOSS:.3f}); validation accuracy "
-            f"{100 * run.val_accuracy:.1f}%."
-        )
-    elif stat > MAX_RATIO * ref:
-        passed = False
-        message = (
-            f"trains far worse than {REFERENCE}: mean loss over the last {LAST_K} batches "
-            f"{stat:.3g} vs {ref:.3g} ({stat / ref:.1f}x, limit {MAX_RATIO:g}x) {where}; "
-            f"validation accuracy {100 * run.val_accuracy:.1f}% vs "
-            f"{100 * reference.val_accuracy:.1f}%."
-        )
-    else:
-        passed = True
-        message = (
-            f"trains: mean loss over the last {LAST_K} batches {stat:.3g} ({stat / ref:.2f}x "
-            f"{REFERENCE}'s {ref:.3g}) {where}; validation accuracy "
-            f"{100 * run.val_accuracy:.1f}%."
-        )
-    return CheckResult(
-        check="training",
-        initializer=name,
-        passed=passed,
-        message=message,
-        statistic=stat if math.isfinite(stat) else None,
-        target=ref if math.isfinite(ref) else None,
-        interval=(0.0, limit) if math.isfinite(limit) else None,
-        pvalue=None,
-        alpha=None,
-        n=run.batches,
-        shapes=_shapes(),
-        details=details,
-    )
-
-
-def check_training(
-    init: Any,
-    *,
-    batches: int | None = None,
-    seed: int = 0,
-    data: MNIST | None = None,
-    alpha: float | None = None,
-    name: str | None = None,
-) -> CheckResult:
-    """Does a network train from ``init``? Judged against Glorot uniform, side by side.
-
-    Trains the classic MLP from ``init`` and from the reference (Glorot uniform) together,
-    on the same batches with the same seed, for ``batches`` batches (default
-    :data:`DEFAULT_CHECK_BATCHES` = 250, about 8 epochs of the bundled 4,000 images, a few
-    seconds on 2 CPU cores), then applies :func:`loss_decrease_result`.
-
-    Args:
-        init: the initializer (Keras name/object or callable).
-        batches: training batches (default 250).
-        seed: seeds the weight draws and the data order.
-        data: an :class:`~initcheck.mnist.MNIST` (default: :func:`load_mnist`, which honours
-            ``$INITCHECK_MNIST``).
-        alpha: accepted for a uniform interface; not used (the check is not a test).
-        name: display name (default: the resolved initializer's name).
-
-    Returns:
-        A ``CheckResult`` named ``"training"``. An initializer that raises or returns
-        invalid weights gives a failed record naming the error; nothing is raised for it.
-
-    Example:
-        >>> check_training("he_normal").passed
-        True
-        >>> check_training("zeros").passed
-        False
-    """
-    from initcheck.initializers import resolve
-    from initcheck.results import CheckResult
-
-    batches = DEFAULT_CHECK_BATCHES if batches is None else batches
-    try:
-        resolved = resolve(init, name=name)
-        label = resolved.name
-        kernels = draw_kernels(resolved, seed)
-    except InitializerError as exc:
-        return CheckResult(
-            check="training",
-            initializer=name or _label(init),
-            passed=False,
-            message=f"could not draw the MLP's kernels: {exc}",
-            n=0,
-            shapes=_shapes(),
-            details={"error": str(exc), "error_type": type(exc).__name__},
-        )
-    reference = draw_kernels(REFERENCE, seed)
-    runs, data = _train_kernels(
-        [label, "__reference__"],
-        [kernels, reference],
-        epochs=None,
-        batches=batches,
-        batch_size=128,
-        seed=seed,
-        data=data,
-        default_epochs=2,
-    )
-    return loss_decrease_result(
-        label, runs[label], runs["__reference__"], data_source=data.source, alpha=alpha
-    )
-
-
-def _label(init: Any) -> str:
-    if isinstance(init, str):
-        return init
-    return str(
-        getattr(init, "__qualname__", None)
-        or getattr(init, "__name__", None)
-        or type(init).__name__
-    )

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+import time
 import types
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from initcheck import cli
+from initcheck import cli, registry
 from initcheck.cli import main
+from initcheck.keras_names import KERAS_INITIALIZER_NAMES
+from initcheck.registry import Check
+from initcheck.trainrecords import Comparison, TrainingRun, comparison_table
 
 TESTS = Path(__file__).parent
 GOOD = f"{TESTS / 'broken_inits.py'}:he_normal"
@@ -89,12 +93,100 @@ def test_check_declarations_add_checks(capsys):
     assert [r["check"] for r in data["results"]] == ["variance", "distribution"]
 
 
-def test_unknown_keras_name_suggests_close_names(capsys):
-    pytest.importorskip("keras")
-    assert main(["check", "he_normall"]) == 2
+def _run_cli(*argv: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "initcheck", *argv],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        env=env,
+    )
+
+
+def test_unknown_keras_name_is_answered_fast_without_tensorflow():
+    """Issue 11: a typo exits 2 in well under 1.5 s, one stderr line, no TensorFlow."""
+    walls = []
+    for _ in range(3):
+        start = time.perf_counter()
+        proc = _run_cli("check", "he_normall")
+        walls.append(time.perf_counter() - start)
+        assert proc.returncode == 2
+        lines = proc.stderr.splitlines()
+        assert len(lines) == 1, proc.stderr
+        assert "did you mean 'he_normal'" in lines[0]
+    assert min(walls) < 1.5, walls
+    code = (
+        "import sys; from initcheck.cli import main; rc = main(['check', 'he_normall']); "
+        "print(rc, sorted(m for m in ('tensorflow', 'keras', 'scipy') if m in sys.modules))"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert proc.stdout.strip() == "2 []"
+
+
+def test_static_keras_names_match_the_installed_keras():
+    keras = pytest.importorskip("keras")
+    base = keras.initializers.Initializer
+    live = {
+        name
+        for name in dir(keras.initializers)
+        if not name.startswith("_")
+        and isinstance(getattr(keras.initializers, name), type)
+        and issubclass(getattr(keras.initializers, name), base)
+        and getattr(keras.initializers, name) is not base
+    }
+    assert live <= KERAS_INITIALIZER_NAMES, sorted(live - KERAS_INITIALIZER_NAMES)
+    aliases = KERAS_INITIALIZER_NAMES - live  # e.g. "normal", "zero": accepted by get()
+    for name in sorted(aliases):
+        assert isinstance(keras.initializers.get(name), base), name
+
+
+def test_check_prints_no_tensorflow_log_lines():
+    env = {k: v for k, v in os.environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL",)}
+    env.pop("_INITCHECK_TF_QUIET", None)
+    proc = _run_cli("check", "he_normal", "--variance", "he", env=env)
+    assert proc.returncode == 0, proc.stderr
+    for noise in ("oneDNN", "cuda drivers", "cuInit", "absl::InitializeLog", "I0000", "W0000"):
+        assert noise not in proc.stderr, proc.stderr
+    assert proc.stderr == ""
+
+
+def test_missing_attribute_names_the_file_and_what_it_defines(tmp_path, capsys):
+    inits = tmp_path / "inits.py"
+    inits.write_text("import os\n\ndef a(shape, dtype=None):\n    pass\n\nb = c = 1\n")
+    assert main(["check", f"{inits}:nosuchattr"]) == 2
     err = capsys.readouterr().err
-    assert "he_normal" in err and "Did you mean" in err
-    assert "Traceback" not in err
+    assert f"'nosuchattr' not found in {inits.resolve()}; it defines: a, b, c." in err
+    assert "_initcheck_spec_" not in err and "<module" not in err
+
+
+def test_error_inside_a_check_is_a_crash_not_a_usage_error(capsys):
+    def boom(ctx):
+        raise ValueError("internal: shapes do not broadcast")
+
+    registry.register(Check(name="boom_test", run=boom, summary="raises", when="requested"))
+    try:
+        assert main(["check", GOOD, "--checks", "boom_test"]) == 1
+    finally:
+        registry.unregister("boom_test")
+    err = capsys.readouterr().err
+    assert "raised ValueError: internal: shapes do not broadcast" in err
+    assert "Traceback" not in err and len(err.splitlines()) == 1
+
+
+def test_json_and_html_get_the_same_permissions(tmp_path, capsys):
+    old = os.umask(0o027)
+    try:
+        js, html = tmp_path / "r.json", tmp_path / "r.html"
+        assert (
+            main(["check", GOOD, "--variance", "he", "--json", str(js), "--report", str(html)]) == 0
+        )
+    finally:
+        os.umask(old)
+    assert (js.stat().st_mode & 0o777) == (html.stat().st_mode & 0o777) == 0o640
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp files left
 
 
 def test_help_has_examples(capsys):
@@ -129,38 +221,13 @@ def test_python_dash_m_help_and_light_import():
 # --------------------------------------------------------------------------- compare
 
 
-@dataclass
-class FakeRun:
-    name: str
-    losses: np.ndarray = field(repr=False)
-    val_accuracy: float
-    val_loss: float
-    batches: int
-    epochs: float
-    seed: int
-
-    @property
-    def last_loss(self) -> float:
-        return float(self.losses[-1])
-
-    def mean_loss(self, last: int = 50) -> float:
-        return float(np.mean(self.losses[-last:]))
-
-
-@dataclass
-class FakeComparison:
-    runs: dict
-    batch_size: int
-    seed: int
-    data_source: str
-
-
 @pytest.fixture
 def fake_training(monkeypatch):
-    """Replace initcheck.training (TensorFlow) by a fake compare() that records its call."""
+    """Replace the engine (TensorFlow) by a compare() that records its call and returns
+    real records."""
     calls = []
 
-    def compare(inits, *, epochs=2, batches=None, batch_size=128, seed=0):
+    def compare(inits, *, epochs=2, batches=None, batch_size=128, seed=0, data=None):
         calls.append(
             {
                 "names": list(inits),
@@ -172,14 +239,15 @@ def fake_training(monkeypatch):
         )
         n = batches or 62
         runs = {
-            name: FakeRun(name, np.linspace(2.3, 0.1 + i, n), 0.9 - 0.05 * i, 0.3, n, n / 31, seed)
+            name: TrainingRun(
+                name, np.linspace(2.3, 0.1 + i, n), 0.9 - 0.05 * i, 0.3, n, n / 31, seed
+            )
             for i, name in enumerate(inits)
         }
-        return FakeComparison(runs, batch_size, seed, "fake data")
+        return Comparison(runs, batch_size, seed, "fake data")
 
     module = types.ModuleType("initcheck.training")
     module.compare = compare
-    module.KERNEL_SHAPES = ((784, 256), (256, 128), (128, 10))
     monkeypatch.setitem(sys.modules, "initcheck.training", module)
     return calls
 
@@ -226,18 +294,11 @@ def test_compare_classic_defaults_to_the_notebooks_batches(fake_training, capsys
 
 
 def test_comparison_table_handles_missing_values():
-    table = cli.comparison_table(
-        [
-            {
-                "name": "x",
-                "val_accuracy": None,
-                "val_loss": None,
-                "last_loss": 1.0,
-                "mean_last_50": None,
-            }
-        ]
-    )
-    assert "x" in table and "—" in table
+    diverged = TrainingRun("x", np.array([2.3, np.nan]), 0.1, float("nan"), 2, 2 / 31, 0)
+    table = comparison_table(Comparison({"x": diverged}, 128, 0, "fake data"))
+    assert "After 2 batches" in table and "10.00%" in table
+    row = table.splitlines()[-1]
+    assert row.startswith("x") and row.count("—") == 3  # val loss, last loss, mean last 50
 
 
 def test_progress_is_silent_without_a_terminal(capsys):

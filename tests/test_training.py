@@ -4,22 +4,17 @@ from __future__ import annotations
 
 import json
 import math
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 
 from initcheck import classic
+from initcheck.checks.training import MAX_LOSS, check_training, loss_decrease_result
 from initcheck.mnist import ENV_VAR
-from initcheck.training import (
-    MAX_LOSS,
-    Comparison,
-    batch_order,
-    check_training,
-    compare,
-    layer_seeds,
-    loss_decrease_result,
-    train,
-)
+from initcheck.training import batch_order, compare, layer_seeds, train
+from initcheck.trainrecords import Comparison
 
 BATCHES = 250  # the check's default
 
@@ -211,3 +206,27 @@ def test_non_finite_training_fails() -> None:
     assert not result.passed
     assert "NaN/Inf" in result.message
     json.dumps(result.to_dict())
+
+
+def test_records_and_verdict_do_not_import_tensorflow() -> None:
+    code = (
+        "import sys, initcheck.trainrecords, initcheck.checks.training; "
+        "print(sorted(m for m in ('tensorflow', 'keras') if m in sys.modules))"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert proc.stdout.strip() == "[]"
+
+
+def test_the_check_passes_settings_mnist_timeout_and_batches(monkeypatch) -> None:
+    from initcheck.checks import training as training_check
+    from initcheck.context import CheckContext, Plan
+    from initcheck.settings import Settings
+
+    calls = []
+    monkeypatch.setattr(training_check, "check_training", lambda init, **kw: calls.append(kw))
+    settings = Settings(seed=3, batches=7, mnist="/data/mnist.npz", timeout=5.0)
+    plan = Plan(shapes=((784, 256),), layout="keras", train=True)  # type: ignore[arg-type]
+    training_check.CHECK.run(CheckContext(initializer="he_normal", plan=plan, settings=settings))  # type: ignore[arg-type]
+    assert calls == [{"batches": 7, "seed": 3, "mnist": "/data/mnist.npz", "timeout": 5.0}]

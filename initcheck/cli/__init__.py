@@ -1,0 +1,61 @@
+"""The ``initcheck`` command line: ``initcheck check SPEC`` and ``initcheck compare SPEC...``.
+
+Exit codes: 0 all checks passed (or the comparison ran), 1 a check failed (or an
+initializer misbehaved while training, or a check crashed), 2 a usage or load error
+(unknown Keras name, unimportable ``module:attr``, missing file, bad option). Errors are
+one line on stderr, never a traceback.
+
+Importing this package is cheap, and so is a usage error: the SPECs, targets, check names
+and options are validated before TensorFlow, Keras or the checks are imported (see
+:mod:`initcheck.cli.commands`). Modules: :mod:`~initcheck.cli.parser` (arguments),
+:mod:`~initcheck.cli.commands` (the commands), :mod:`~initcheck.cli.progress` (spinner).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+from initcheck.cli._common import CLASSIC_BATCHES, EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError
+from initcheck.cli.parser import build_parser
+from initcheck.cli.progress import Progress
+
+__all__ = [
+    "CLASSIC_BATCHES",
+    "EXIT_FAILED",
+    "EXIT_OK",
+    "EXIT_USAGE",
+    "Progress",
+    "UsageError",
+    "build_parser",
+    "main",
+]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line.
+
+    Args:
+        argv: the arguments (default: ``sys.argv[1:]``).
+
+    Returns:
+        The exit code: 0 passed, 1 failed, 2 usage error, 130 interrupted.
+    """
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help/--version (0) or a usage error (2)
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    func: Callable[[argparse.Namespace], int] = args.func
+    try:
+        return func(args)
+    except UsageError as exc:
+        print(f"initcheck {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as exc:  # unwritable --json/--report path
+        print(f"initcheck {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("initcheck: interrupted", file=sys.stderr)
+        return 130

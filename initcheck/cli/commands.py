@@ -1,0 +1,326 @@
+"""The commands: ``initcheck check SPEC`` and ``initcheck compare SPEC...``.
+
+Each command validates everything the user typed first — the SPECs (a bare name against
+the static list of Keras names), the variance target, the check names and the options —
+and only then imports the heavy machinery (Keras, TensorFlow, the checks). So a usage
+error costs a fraction of a second and is never confused with an error raised while a
+check or the training runs (that is reported as a crash of that step, exit code 1).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from initcheck.cli._common import (
+    CLASSIC_BATCHES,
+    EXIT_FAILED,
+    EXIT_OK,
+    UsageError,
+    say,
+    write_json,
+)
+from initcheck.cli.progress import Progress
+
+if TYPE_CHECKING:
+    from initcheck.context import Plan
+    from initcheck.initializers import Initializer
+    from initcheck.mnist import MNIST
+    from initcheck.results import Report
+    from initcheck.trainrecords import Comparison
+
+__all__ = ["cmd_check", "cmd_compare"]
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def _spec(spec: str) -> Any:
+    """SPEC → the object it names, or a known Keras name; problems are UsageErrors."""
+    from initcheck.specs import SpecError, check_keras_name, load_spec
+
+    if ":" in spec:  # a user module may import TensorFlow: lower its log level first
+        from initcheck._tf import quiet_tensorflow
+
+        quiet_tensorflow()
+    try:
+        obj = load_spec(spec)
+        if isinstance(obj, str):
+            check_keras_name(obj)
+    except SpecError as exc:
+        raise UsageError(str(exc)) from None
+    return obj
+
+
+def _resolve(obj: Any, spec: str, name: str | None = None) -> Initializer:
+    """The initializer for a validated SPEC (imports Keras, quietly, for a Keras name)."""
+    from initcheck.initializers import resolve
+
+    if isinstance(obj, str):
+        from initcheck._tf import import_quietly
+
+        import_quietly("keras")
+    try:
+        return resolve(obj, name=name or spec)
+    except (ValueError, TypeError) as exc:
+        raise UsageError(f"{spec!r}: {exc}") from None
+
+
+def _variance(text: str | None) -> Any:
+    if text is None:
+        return None
+    from initcheck.targets import resolve_target
+
+    try:
+        value: Any = float(text)
+    except ValueError:
+        value = text
+    try:
+        return resolve_target(value)
+    except (ValueError, TypeError) as exc:
+        raise UsageError(f"--variance {text!r}: {exc}") from None
+
+
+def _plan(args: argparse.Namespace, target: Any) -> tuple[Plan, tuple[str, ...]]:
+    """The validated declarations and check names of ``check`` (UsageError otherwise)."""
+    from initcheck.api import make_plan, select_checks
+
+    try:
+        plan = make_plan(
+            layout=args.layout,
+            variance=target,
+            family=args.family,
+            nonlinearity=args.nonlinearity,
+            deterministic=args.deterministic,
+            train=args.train,
+        )
+        return plan, select_checks(args.checks, plan)
+    except (ValueError, TypeError) as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _crash(command: str, step: str, exc: BaseException) -> int:
+    print(
+        f"initcheck {command}: error: {step} raised {type(exc).__name__}: {exc}",
+        file=sys.stderr,
+    )
+    return EXIT_FAILED
+
+
+def _write_html(path: str, results: Sequence[Any], **kwargs: Any) -> str:
+    from initcheck.files import write_text_atomic
+    from initcheck.report.html import render_html
+
+    return str(write_text_atomic(path, render_html(results, **kwargs)))
+
+
+# --------------------------------------------------------------------------- check
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    """``initcheck check SPEC``: run the battery, print, write JSON/HTML, exit 0/1.
+
+    Args:
+        args: the parsed arguments of ``check``.
+
+    Returns:
+        0 if every check passed, 1 if one failed or crashed.
+
+    Raises:
+        UsageError: a bad SPEC, variance target, check name or option.
+    """
+    obj = _spec(args.spec)
+    target = _variance(args.variance)
+    _, names = _plan(args, target)
+    if args.train:
+        from initcheck._tf import quiet_tensorflow
+
+        quiet_tensorflow()
+    init = _resolve(obj, args.spec, args.name)
+    from initcheck.api import check
+
+    with Progress() as progress:
+        progress.update(f"checking {init.name}" + (" (training on MNIST)" if args.train else ""))
+        try:
+            report = check(
+                init,
+                variance=target,
+                layout=args.layout,
+                seed=args.seed,
+                train=args.train,
+                family=args.family,
+                nonlinearity=args.nonlinearity,
+                deterministic=args.deterministic,
+                checks=names,
+            )
+        except Exception as exc:  # a bug in a check, not the user's typing: exit 1
+            progress.close()
+            return _crash("check", f"a check on {init.name!r}", exc)
+    say(args, str(report))
+    if args.json:
+        write_json(args.json, report.to_dict())
+    if args.report:
+        path = _write_html(
+            args.report,
+            report.results,
+            settings=report.settings,
+            title=f"initcheck report: {report.initializer}",
+        )
+        say(args, f"report written to {path}")
+    return EXIT_OK if report.passed else EXIT_FAILED
+
+
+# --------------------------------------------------------------------------- compare
+
+
+def _compare_specs(args: argparse.Namespace) -> tuple[dict[str, Any], bool]:
+    """{display name: validated SPEC object} in order, and whether it is the classic set
+    alone."""
+    specs = list(args.specs)
+    classic = args.classic or "classic" in specs
+    specs = [s for s in specs if s != "classic"]
+    objs: dict[str, Any] = {}
+    if classic:
+        from initcheck.classic import CLASSIC
+
+        objs.update(CLASSIC)
+    for spec in specs:
+        obj = _spec(spec)
+        if spec in objs:
+            raise UsageError(f"{spec!r} is given twice; each initializer is trained once.")
+        objs[spec] = obj
+    if not objs:
+        raise UsageError(
+            "compare needs at least one SPEC, or --classic for the notebook's "
+            "initializers (e.g. initcheck compare --classic)."
+        )
+    return objs, classic and not specs
+
+
+def _data(batch_size: int) -> MNIST:
+    """The MNIST data, with ``--batch-size`` checked against its training set size."""
+    from initcheck.mnist import load_mnist
+
+    try:
+        data = load_mnist()
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"cannot load MNIST: {exc}") from None
+    if batch_size > len(data.y_train):
+        raise UsageError(
+            f"--batch-size must be at most the training set size {len(data.y_train)} "
+            f"({data.source}). Received: --batch-size {batch_size}"
+        )
+    return data
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    """``initcheck compare SPEC...``: train side by side, print the table, write outputs.
+
+    Args:
+        args: the parsed arguments of ``compare``.
+
+    Returns:
+        0 if the comparison ran, 1 if an initializer misbehaved or training crashed.
+
+    Raises:
+        UsageError: a bad SPEC or option.
+    """
+    objs, classic_only = _compare_specs(args)
+    epochs, batches = args.epochs, args.batches
+    note = ""
+    if classic_only and epochs is None and batches is None:
+        batches = CLASSIC_BATCHES
+        note = (
+            f"(--classic default: {CLASSIC_BATCHES} batches as in the notebook, which "
+            "ran 2 epochs of 55,000 images; pass --batches or --epochs to change)"
+        )
+    data = _data(args.batch_size)
+    inits = {name: _resolve(obj, name) for name, obj in objs.items()}
+    from initcheck.errors import InitializerError
+
+    length = f"{batches} batches" if batches else f"{epochs or 2:g} epochs"
+    reports: list[Report] = []
+    with Progress() as progress:
+        progress.update(
+            f"loading TensorFlow, training {len(inits)} "
+            f"initializer{'s' if len(inits) > 1 else ''} for {length}"
+        )
+        from initcheck.training import compare
+
+        try:
+            comparison = compare(
+                inits,
+                epochs=epochs if epochs is not None else 2,
+                batches=batches,
+                batch_size=args.batch_size,
+                seed=args.seed,
+                data=data,
+            )
+        except InitializerError as exc:
+            progress.close()
+            print(f"initcheck compare: error: {exc}", file=sys.stderr)
+            return EXIT_FAILED
+        except Exception as exc:  # a bug in the training, not the user's typing: exit 1
+            progress.close()
+            return _crash("compare", "training", exc)
+        if args.report and args.checks:
+            from initcheck.api import check
+            from initcheck.trainrecords import KERNEL_SHAPES
+
+            for i, (name, init) in enumerate(inits.items(), 1):
+                progress.update(f"checking {name} ({i}/{len(inits)})")
+                reports.append(check(init, name=name, seed=args.seed, shapes=KERNEL_SHAPES))
+    _outputs(args, comparison, reports, note, classic_only)
+    return EXIT_OK
+
+
+def _outputs(
+    args: argparse.Namespace,
+    comparison: Comparison,
+    reports: Sequence[Report],
+    note: str,
+    classic_only: bool,
+) -> None:
+    """Print the table and write ``--json`` / ``--report`` of a comparison."""
+    from initcheck.trainrecords import comparison_json, comparison_table
+
+    say(args, comparison_table(comparison))
+    if note:
+        say(args, note)
+    if args.json:
+        write_json(args.json, comparison_json(comparison, reports))
+    if not args.report:
+        return
+    first = next(iter(comparison.runs.values()))
+    settings: dict[str, Any] = {
+        "seed": args.seed,
+        "batches": first.batches,
+        "epochs": round(float(first.epochs), 4),
+        "batch_size": comparison.batch_size,
+        "data": comparison.data_source,
+    }
+    if reports:
+        settings["checks"] = {
+            k: v for k, v in reports[0].settings.items() if k not in ("versions", "seed", "train")
+        }
+        settings["versions"] = reports[0].settings.get("versions", {})
+    names = ", ".join(comparison.runs)
+    titled = {
+        "title": "the classic notebook's initializers" if classic_only else names,
+        "runs": comparison.runs,
+        "batch_size": comparison.batch_size,
+        "seed": comparison.seed,
+        "data": comparison.data_source,
+    }
+    path = _write_html(
+        args.report,
+        reports,
+        comparisons=[titled],
+        settings=settings,
+        title="initcheck: the classic initializer comparison"
+        if classic_only
+        else "initcheck comparison",
+    )
+    say(args, f"report written to {path}")

@@ -1,0 +1,234 @@
+"""The ``initcheck`` argument parser.
+
+Building the parser imports nothing heavy: the choices of ``--family`` and
+``--nonlinearity`` come from the check registry only when one of those options is given
+(or ``--help`` lists them), so a usage error is answered without loading the checks.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Iterator, Sequence
+
+from initcheck import registry
+from initcheck.cli._common import CLASSIC_BATCHES
+from initcheck.cli.commands import cmd_check, cmd_compare
+
+__all__ = ["build_parser"]
+
+_SPEC_HELP = (
+    "an initializer: a Keras name (he_normal), module:attr (mypkg.inits:my_he) or "
+    "path/file.py:attr (inits.py:my_he)"
+)
+
+_EPILOG_MAIN = """\
+examples:
+  initcheck check he_normal --variance he
+  initcheck check inits.py:my_he --variance he --report reports/my_he.html
+  initcheck check mypkg.inits:lecun --variance lecun --layout torch --json result.json
+  initcheck compare --classic --report reports/classic.html
+  initcheck compare he_normal glorot_uniform zeros --epochs 2
+
+exit codes: 0 passed, 1 a check failed, 2 usage or load error.
+"""
+
+_EPILOG_CHECK = """\
+examples:
+  initcheck check he_normal --variance he
+  initcheck check inits.py:my_he --variance he --report reports/my_he.html --json -
+  initcheck check mypkg.inits:init --variance 0.01 --train
+
+--variance takes lecun, glorot (xavier), he (kaiming) or a number; without it the
+variance check is skipped and the scaling law is tested against the best-fitting fan rule.
+exit codes: 0 all checks passed, 1 a check failed, 2 usage or load error.
+"""
+
+_EPILOG_COMPARE = f"""\
+examples:
+  initcheck compare --classic --report reports/classic.html
+  initcheck compare he_normal glorot_uniform inits.py:my_init --epochs 2 --json cmp.json
+  initcheck compare classic he_normal --batches 858
+
+Trains the classic notebook's 784-256-128-10 ReLU MLP (Adam, lr 1e-3, batch 128) once per
+initializer on the same data order, on the bundled 4,000-image MNIST subset (or the data
+$INITCHECK_MNIST points to), and prints validation accuracy and losses. The SPEC
+"classic" (or --classic) stands for the notebook's initializers (all zeros, all ones,
+uniform ranges, the general rule, normal and truncated normal stddev 0.1); alone it
+trains for {CLASSIC_BATCHES} batches unless --epochs/--batches say otherwise.
+With --report, the static checks also run on every initializer, on the network's kernel
+shapes (784, 256), (256, 128), (128, 10) (skip with --no-checks); their verdicts are
+shown in the report and do not change the exit code.
+exit codes: 0 trained, 1 an initializer raised or returned bad weights, 2 usage or load
+error.
+"""
+
+
+class _LazyChoices(Sequence[str]):
+    """The values the registered checks accept for a declaration, looked up on first use."""
+
+    def __init__(self, declaration: str) -> None:
+        self.declaration = declaration
+        self._values: tuple[str, ...] | None = None
+
+    @property
+    def values(self) -> tuple[str, ...]:
+        if self._values is None:
+            self._values = registry.option_choices(self.declaration)
+        return self._values
+
+    def __getitem__(self, index: int) -> str:  # type: ignore[override]
+        return self.values[index]
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.values)
+
+    def __contains__(self, value: object) -> bool:
+        return value in self.values
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argparse parser of ``initcheck``."""
+    parser = argparse.ArgumentParser(
+        prog="initcheck",
+        description="Tell whether a neural-network weight initializer is sound: symmetry, "
+        "centering, variance against its fan target, the 1/n scaling law, and early "
+        "training on MNIST.",
+        epilog=_EPILOG_MAIN,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    from initcheck._version import __version__
+
+    parser.add_argument("--version", action="version", version=f"initcheck {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="{check,compare}")
+    sub.required = True
+
+    chk = sub.add_parser(
+        "check",
+        help="run the checks on one initializer",
+        description="Run initcheck's battery on one initializer and print the verdicts.",
+        epilog=_EPILOG_CHECK,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    chk.add_argument("spec", metavar="SPEC", help=_SPEC_HELP)
+    chk.add_argument(
+        "--variance", metavar="T", help="declared variance target: lecun, glorot, he or a number"
+    )
+    chk.add_argument(
+        "--layout",
+        choices=("keras", "torch"),
+        default="keras",
+        help="kernel layout: keras (*kernel, in, out) or torch (out, in, *kernel); default keras",
+    )
+    chk.add_argument(
+        "--train",
+        action="store_true",
+        help="also run the early-training check on MNIST (loads TensorFlow)",
+    )
+    chk.add_argument(
+        "--family",
+        choices=_LazyChoices("family"),
+        metavar="FAMILY",
+        help="declared distribution family: adds a Kolmogorov-Smirnov test (one of: %(choices)s)",
+    )
+    chk.add_argument(
+        "--nonlinearity",
+        choices=_LazyChoices("nonlinearity"),
+        metavar="NAME",
+        help="adds the signal-propagation check through a deep net (one of: %(choices)s)",
+    )
+    chk.add_argument(
+        "--deterministic",
+        action="store_true",
+        help="the initializer is deterministic by design (identity, ZerO)",
+    )
+    chk.add_argument(
+        "--checks",
+        metavar="NAMES",
+        type=lambda t: [c.strip() for c in t.split(",")],
+        help="comma-separated checks to run instead of the defaults, e.g. symmetry,variance,dtypes",
+    )
+    chk.add_argument("--seed", type=int, default=0, help="seed of all draws (default 0)")
+    chk.add_argument("--name", help="display name (default: derived from SPEC)")
+    _add_outputs(chk)
+    chk.set_defaults(func=cmd_check)
+
+    cmp = sub.add_parser(
+        "compare",
+        help="train the classic MLP with several initializers and compare",
+        description="The classic notebook's comparison: train one MLP per initializer "
+        "side by side and compare validation accuracy and loss curves.",
+        epilog=_EPILOG_COMPARE,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    cmp.add_argument(
+        "specs", metavar="SPEC", nargs="*", help=_SPEC_HELP + '; "classic" = the notebook\'s set'
+    )
+    cmp.add_argument(
+        "--classic",
+        action="store_true",
+        help="include the notebook's initializers (same as the SPEC classic)",
+    )
+    cmp.add_argument(
+        "--epochs",
+        type=_positive_float,
+        metavar="N",
+        help="passes over the training set (default 2; the classic set alone: "
+        f"{CLASSIC_BATCHES} batches)",
+    )
+    cmp.add_argument(
+        "--batches",
+        type=_positive_int,
+        metavar="N",
+        help="exact number of training batches (overrides --epochs)",
+    )
+    cmp.add_argument(
+        "--batch-size",
+        type=_positive_int,
+        default=128,
+        metavar="N",
+        help="images per batch (default 128)",
+    )
+    cmp.add_argument("--seed", type=int, default=0, help="seed of the weights and data order")
+    cmp.add_argument(
+        "--no-checks",
+        dest="checks",
+        action="store_false",
+        help="with --report, do not run the static checks",
+    )
+    _add_outputs(cmp)
+    cmp.set_defaults(func=cmd_compare)
+    return parser
+
+
+def _add_outputs(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--json", metavar="PATH", help="write the results as JSON to PATH ('-' for stdout)"
+    )
+    p.add_argument(
+        "--report",
+        metavar="PATH",
+        help="write a self-contained HTML report to PATH (e.g. reports/x.html)",
+    )
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
