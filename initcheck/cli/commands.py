@@ -264,7 +264,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
             return EXIT_FAILED
         except Exception as exc:  # a bug in the training, not the user's typing: exit 1
             progress.close()
-            return _crash("compare", "training", exc)
+            return _crash("compare", "the training run", exc)
         if args.report and args.checks:
             from initcheck.api import check
             from initcheck.trainrecords import KERNEL_SHAPES
