@@ -45,9 +45,11 @@ __all__ = [
     "assert_breaks_symmetry",
     "assert_loss_decreases",
     "assert_sound",
+    "assert_sound_model",
     "assert_variance",
     "assert_variance_scaling",
     "assert_zero_centered",
+    "audit",
     "check",
     "compare",
     "compute_fans",
@@ -56,6 +58,8 @@ __all__ = [
 
 _LAZY = {
     "check": "initcheck.api",
+    "audit": "initcheck.audit",
+    "assert_sound_model": "initcheck.audit",
     "assert_breaks_symmetry": "initcheck.assertions",
     "assert_loss_decreases": "initcheck.assertions",
     "assert_sound": "initcheck.assertions",

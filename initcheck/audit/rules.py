@@ -1,0 +1,124 @@
+"""Variance targets per weight, and what a measured variance ratio is consistent with.
+
+``variance=`` of :func:`~initcheck.audit.audit` is one rule for every kernel (``"he"``,
+``"glorot"``, ``"lecun"``, a number, a callable), a mapping from layer-path globs
+(:func:`fnmatch.fnmatch`) or layer type names to rules (first match wins), or ``"auto"``:
+each kernel's rule from the activation that follows it (ReLU family → He; tanh, sigmoid,
+linear → LeCun), labelled as a heuristic in its row.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from fnmatch import fnmatch
+from typing import Any
+
+from initcheck.audit.records import Reading, WeightPiece
+from initcheck.fans import Fans
+from initcheck.targets import VarianceTarget, resolve_target
+
+__all__ = ["RELU_FAMILY", "diagnose", "fixed_target", "piece_target", "reading"]
+
+RELU_FAMILY = frozenset({"relu", "relu6", "leaky_relu", "leakyrelu", "elu", "selu", "gelu", "silu",
+                         "swish", "prelu", "rrelu", "celu", "mish", "hardswish", "softplus"})
+SATURATING = frozenset({"tanh", "sigmoid", "linear", "identity", "none", "softmax", "hard_sigmoid",
+                        "hardtanh", "softsign"})
+#: A measured ratio within this factor of an explanation's prediction is "consistent".
+CONSISTENT = 1.15
+
+
+def _auto(piece: WeightPiece) -> tuple[str | None, str]:
+    act = (piece.activation or "").lower()
+    if act in RELU_FAMILY:
+        return "he", f"target from variance='auto': He, since {piece.activation} follows (heuristic)"
+    if act in SATURATING or not act:
+        what = piece.activation or "no activation"
+        return "lecun", f"target from variance='auto': LeCun, since {what} follows (heuristic)"
+    return None, f"variance='auto' does not know activation {piece.activation!r}: no target"
+
+
+def piece_target(piece: WeightPiece, variance: Any) -> tuple[VarianceTarget | None, str]:
+    """The resolved rule for ``piece`` (before fans are applied) and a note.
+
+    Returns:
+        ``(target, note)``; ``target`` is ``None`` when no rule applies.
+    """
+    if piece.role not in ("kernel", "recurrent", "embedding") or piece.fans is None:
+        return None, ""
+    if isinstance(variance, Mapping):
+        spec, note = None, ""
+        for key, rule in variance.items():
+            if key == piece.layer_type or fnmatch(piece.layer, str(key)):
+                spec = rule
+                break
+    elif piece.role == "embedding":
+        return None, "embedding: no fan rule unless declared for its path or type"
+    else:
+        spec, note = variance, ""
+    if spec is None:
+        return None, note
+    if isinstance(spec, str) and spec.strip().lower() == "auto":
+        spec, note = _auto(piece)
+        if spec is None:
+            return None, note
+    return resolve_target(spec), note
+
+
+def fixed_target(rule: VarianceTarget, fans: Fans) -> VarianceTarget:
+    """``rule`` evaluated at ``fans``, as a fixed-variance target labelled with both."""
+    return VarianceTarget(
+        label=f"{rule.label} at fan_in={fans.fan_in}, fan_out={fans.fan_out}",
+        value=rule.variance(fans),
+    )
+
+
+def _torch_default(fans: Fans) -> float:
+    # kaiming_uniform_(a=sqrt(5)) and uniform(±1/sqrt(fan_in)) both give Var = 1/(3 fan_in)
+    return 1.0 / (3.0 * max(fans.fan_in, 1))
+
+
+def diagnose(piece: WeightPiece, rule: VarianceTarget, ratio: float) -> str:
+    """What a measured ``ratio`` = Var(W)/target is consistent with, or ``""``.
+
+    Explanations tried: the target rule (or PyTorch's default ``1/(3·fan_in)``) evaluated
+    at the fans the framework is known to read instead (swapped transposed fans, channels
+    counted into a depthwise fan, a packed matrix's fans), and PyTorch's default at the
+    true fans.
+    """
+    if piece.fans is None or not (ratio > 0 and math.isfinite(ratio)):
+        return ""
+    true = rule.variance(piece.fans)
+    candidates: list[tuple[float, str]] = []
+    f = piece.fans
+    for reading in piece.readings:
+        g = reading.fans
+        seen = f"fan_in={g.fan_in}, fan_out={g.fan_out} instead of {f.fan_in}, {f.fan_out}"
+        candidates.append(
+            (rule.variance(g) / true, f"the target {rule.label} computed from {reading.why} ({seen})")
+        )
+        if piece.framework == "torch":
+            candidates.append(
+                (
+                    _torch_default(g) / true,
+                    f"PyTorch's default Var = 1/(3·fan_in) computed from {reading.why} ({seen})",
+                )
+            )
+    if piece.framework == "torch":
+        candidates.append(
+            (
+                _torch_default(f) / true,
+                f"PyTorch's default init Var = 1/(3·fan_in) = 1/(3·{f.fan_in}) "
+                "(kaiming_uniform_ with a=√5, or uniform ±1/√fan_in): "
+                f"×{_torch_default(f) / true:.3g} of {rule.label}",
+            )
+        )
+    best = min(candidates, key=lambda c: abs(math.log(ratio / c[0])), default=None)
+    if best is None or abs(math.log(ratio / best[0])) > math.log(CONSISTENT):
+        return ""
+    return f"measured ×{ratio:.3g} of the target is consistent with {best[1]} (predicts ×{best[0]:.3g})"
+
+
+def reading(fans: Fans, why: str) -> Reading:
+    """A :class:`Reading` (shorthand for the layer tables)."""
+    return Reading(fans, why)
