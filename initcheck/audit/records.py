@@ -54,6 +54,8 @@ class WeightPiece:
         constant: the value a constant weight is meant to hold (``None``: any constant).
         activation: the activation that follows the layer (for ``variance="auto"``).
         note: why a weight is not audited, or a remark.
+        defaults: ``(variance, description)`` of what the framework draws by default (or
+            what the layer's configured initializer draws, read the framework's way).
     """
 
     layer: str
@@ -70,6 +72,7 @@ class WeightPiece:
     constant: float | None = None
     activation: str | None = None
     note: str = ""
+    defaults: tuple[tuple[float, str], ...] = ()
 
     @property
     def name(self) -> str:

@@ -73,18 +73,12 @@ def fixed_target(rule: VarianceTarget, fans: Fans) -> VarianceTarget:
     )
 
 
-def _torch_default(fans: Fans) -> float:
-    # kaiming_uniform_(a=sqrt(5)) and uniform(±1/sqrt(fan_in)) both give Var = 1/(3 fan_in)
-    return 1.0 / (3.0 * max(fans.fan_in, 1))
-
-
 def diagnose(piece: WeightPiece, rule: VarianceTarget, ratio: float) -> str:
     """What a measured ``ratio`` = Var(W)/target is consistent with, or ``""``.
 
-    Explanations tried: the target rule (or PyTorch's default ``1/(3·fan_in)``) evaluated
-    at the fans the framework is known to read instead (swapped transposed fans, channels
-    counted into a depthwise fan, a packed matrix's fans), and PyTorch's default at the
-    true fans.
+    Explanations tried: the target rule evaluated at the fans the framework is known to
+    read instead (swapped transposed fans, channels counted into a depthwise fan, a packed
+    matrix's fans), and the variances the framework draws by default (``piece.defaults``).
     """
     if piece.fans is None or not (ratio > 0 and math.isfinite(ratio)):
         return ""
@@ -97,22 +91,8 @@ def diagnose(piece: WeightPiece, rule: VarianceTarget, ratio: float) -> str:
         candidates.append(
             (rule.variance(g) / true, f"the target {rule.label} computed from {reading.why} ({seen})")
         )
-        if piece.framework == "torch":
-            candidates.append(
-                (
-                    _torch_default(g) / true,
-                    f"PyTorch's default Var = 1/(3·fan_in) computed from {reading.why} ({seen})",
-                )
-            )
-    if piece.framework == "torch":
-        candidates.append(
-            (
-                _torch_default(f) / true,
-                f"PyTorch's default init Var = 1/(3·fan_in) = 1/(3·{f.fan_in}) "
-                "(kaiming_uniform_ with a=√5, or uniform ±1/√fan_in): "
-                f"×{_torch_default(f) / true:.3g} of {rule.label}",
-            )
-        )
+    for var, what in piece.defaults:
+        candidates.append((var / true, f"{what}: ×{var / true:.3g} of {rule.label}"))
     best = min(candidates, key=lambda c: abs(math.log(ratio / c[0])), default=None)
     if best is None or abs(math.log(ratio / best[0])) > math.log(CONSISTENT):
         return ""

@@ -55,6 +55,18 @@ def _rows(a: np.ndarray, i: int, n: int) -> np.ndarray:
     return a[i * n : (i + 1) * n]
 
 
+def _default(fans: Fans, what: str = "") -> tuple[tuple[float, str], ...]:
+    """PyTorch's default init of Linear and Conv weights: ``kaiming_uniform_(a=√5)``, i.e.
+    Var = 1/(3·fan_in) with PyTorch's own fan_in."""
+    return (
+        (
+            1.0 / (3.0 * max(fans.fan_in, 1)),
+            f"PyTorch's default init Var = 1/(3·fan_in) = 1/(3·{fans.fan_in}){what} "
+            "(kaiming_uniform_ with a=√5)",
+        ),
+    )
+
+
 def _following_activation(leaves: list[tuple[str, Any]], index: int) -> str | None:
     for _, m in leaves[index + 1 :]:
         kind = type(m).__name__
@@ -83,7 +95,7 @@ def _module_pieces(path: str, m: Any, activation: str | None) -> list[WeightPiec
         lay = KernelLayout("torch")
         shape = tuple(m.weight.shape)
         out.append(WeightPiece(param="weight", role="kernel", key=key("weight"), layout=lay,
-                               fans=lay.fans(shape), **base))  # fmt: skip
+                               fans=lay.fans(shape), defaults=_default(lay.fans(shape)), **base))  # fmt: skip
         if m.bias is not None:
             out.append(const("bias", None))
         return out
@@ -91,13 +103,17 @@ def _module_pieces(path: str, m: Any, activation: str | None) -> list[WeightPiec
         transposed = isinstance(m, nn.modules.conv._ConvTransposeNd)
         lay = KernelLayout("torch", "conv_transpose" if transposed else "standard", m.groups)
         shape = tuple(m.weight.shape)
-        readings = ()
+        readings: tuple = ()
+        defaults = _default(lay.fans(shape))
         if transposed:
-            readings = (reading(KernelLayout("torch").fans(shape),
-                                "the swapped fans PyTorch reads from a transposed convolution's "
-                                "(in, out/groups, *k) weight"),)  # fmt: skip
+            swapped = KernelLayout("torch").fans(shape)
+            readings = (reading(swapped, "the swapped fans PyTorch reads from a transposed "
+                                "convolution's (in, out/groups, *k) weight"),)  # fmt: skip
+            defaults = _default(swapped, f" with the swapped fan: fan_in read as out·k = "
+                                f"{swapped.fan_in} instead of in·k = {lay.fans(shape).fan_in}")  # fmt: skip
         out.append(WeightPiece(param="weight", role="kernel", key=key("weight"), layout=lay,
-                               fans=lay.fans(shape), readings=readings, **base))  # fmt: skip
+                               fans=lay.fans(shape), readings=readings, defaults=defaults,
+                               **base))  # fmt: skip
         if m.bias is not None:
             out.append(const("bias", None))
         return out
@@ -107,10 +123,13 @@ def _module_pieces(path: str, m: Any, activation: str | None) -> list[WeightPiec
         for name, p in own.items():
             if name == "in_proj_weight":
                 packed = reading(Fans(e, 3 * e), "the packed (3E, E) in_proj_weight's fans")
+                xavier = ((1.0 / (2 * e), f"PyTorch's xavier_uniform_ on the packed (3E, E) = "
+                           f"({3 * e}, {e}) in_proj_weight: Var = 2/(E+3E), half of per-projection "
+                           "Glorot"),)  # fmt: skip
                 for i, q in enumerate("QKV"):
                     out.append(WeightPiece(param=name, piece=q, role="kernel", key=key(name),
                                            layout=lay, fans=Fans(e, e), readings=(packed,),
-                                           extract=lambda a, i=i: _rows(a, i, e), **base))  # fmt: skip
+                                           defaults=xavier, extract=lambda a, i=i: _rows(a, i, e), **base))  # fmt: skip
             elif name in ("q_proj_weight", "k_proj_weight", "v_proj_weight"):
                 out.append(WeightPiece(param=name, role="kernel", key=key(name), layout=lay,
                                        fans=lay.fans(tuple(p.shape)), **base))  # fmt: skip
@@ -124,6 +143,8 @@ def _module_pieces(path: str, m: Any, activation: str | None) -> list[WeightPiec
         gates = GATES[kind]
         h = m.hidden_size
         lay = KernelLayout("torch")
+        base["defaults"] = ((1.0 / (3 * h), f"PyTorch's {kind} default uniform(±1/√hidden): "
+                             f"Var = 1/(3·hidden) = 1/(3·{h})"),)  # fmt: skip
         for name, p in own.items():
             if name.startswith("weight_ih"):
                 n_in = p.shape[1]
