@@ -56,14 +56,16 @@ def _adapter(model: Any) -> tuple[str, Any, Callable[[], Any] | None]:
 
 
 def _constant_result(piece: WeightPiece, values: np.ndarray) -> CheckResult:
-    base = dict(check="constant", initializer=piece.name, n=int(values.size),
-                shapes=(tuple(values.shape),))  # fmt: skip
+    base = dict(
+        check="constant", initializer=piece.name, n=int(values.size), shapes=(tuple(values.shape),)
+    )
     if not np.isfinite(values).all():
         bad = int(values.size - np.isfinite(values).sum())
         return CheckResult(passed=False, message=f"{bad} non-finite value(s).", **base)
     if piece.constant is None:
-        return CheckResult(passed=True, message="finite (random by the framework's design).",
-                           **base)  # fmt: skip
+        return CheckResult(
+            passed=True, message="finite (random by the framework's design).", **base
+        )
     wrong = values != piece.constant
     if wrong.any():
         return CheckResult(
@@ -76,8 +78,9 @@ def _constant_result(piece: WeightPiece, values: np.ndarray) -> CheckResult:
             target=piece.constant,
             **base,
         )
-    return CheckResult(passed=True, message=f"all {values.size} values = {piece.constant:g}.",
-                       **base)  # fmt: skip
+    return CheckResult(
+        passed=True, message=f"all {values.size} values = {piece.constant:g}.", **base
+    )
 
 
 def _orthogonality(piece: WeightPiece, values: np.ndarray, tol: float) -> CheckResult | None:
@@ -117,18 +120,38 @@ def _audit_piece(
     seed0 = draw_seed(settings.seed, 0, 0)
     note = draws.frozen.get(piece.key, "") if draws.own is not None else ""
     if piece.role == "unknown":
-        return WeightRow(piece.layer, piece.param, piece.piece, piece.layer_type, piece.role,
-                         (), "", None, None, note=piece.note)  # fmt: skip
+        return WeightRow(
+            piece.layer,
+            piece.param,
+            piece.piece,
+            piece.layer_type,
+            piece.role,
+            (),
+            "",
+            None,
+            None,
+            note=piece.note,
+        )
     values = piece_values(draws, piece, seed0, limit)
     fans = (piece.fans.fan_in, piece.fans.fan_out) if piece.fans else None
     layout = str(piece.layout) if piece.layout else ""
-    common = (piece.layer, piece.param, piece.piece, piece.layer_type, piece.role,
-              tuple(values.shape), layout, fans)  # fmt: skip
+    common = (
+        piece.layer,
+        piece.param,
+        piece.piece,
+        piece.layer_type,
+        piece.role,
+        tuple(values.shape),
+        layout,
+        fans,
+    )
     if piece.role == "constant":
         return WeightRow(*common, None, (_constant_result(piece, values),), note=note)
     full = piece.extract(draws.value(piece.key, seed0))
     if values.size < full.size:
-        note = "; ".join(filter(None, [note, f"checked on the first units: {values.shape} of {full.shape}"]))
+        note = "; ".join(
+            filter(None, [note, f"checked on the first units: {values.shape} of {full.shape}"])
+        )
     rule, why = piece_target(piece, variance)
     notes = [n for n in (note, why) if n]
     extra: list[CheckResult] = []
@@ -140,8 +163,11 @@ def _audit_piece(
             notes.append("orthogonal: checked as an orthogonal matrix, not by a fan rule")
     target = fixed_target(rule, piece.fans) if rule is not None and piece.fans else None
     plan = make_plan([tuple(values.shape)], layout=piece.layout or "torch", variance=target)
-    names = [n for n in select_checks(checks, plan)
-             if not (n == _seeds.CHECK.name and piece.key in draws.frozen)]  # fmt: skip
+    names = [
+        n
+        for n in select_checks(checks, plan)
+        if not (n == _seeds.CHECK.name and piece.key in draws.frozen)
+    ]
     init = piece_initializer(draws, piece, limit, seed0, settings.timeout)
     results = run_checks(init, plan, settings, names) + extra
     diagnosis = ""
@@ -149,8 +175,13 @@ def _audit_piece(
     for r in results:
         if r.check == var_name and not r.passed and rule is not None and r.statistic:
             diagnosis = diagnose(piece, rule, float(r.statistic))
-    return WeightRow(*common, target.label if target else None, tuple(results),
-                     diagnosis=diagnosis, note="; ".join(notes))  # fmt: skip
+    return WeightRow(
+        *common,
+        target.label if target else None,
+        tuple(results),
+        diagnosis=diagnosis,
+        note="; ".join(notes),
+    )
 
 
 def audit(
@@ -213,7 +244,9 @@ def audit(
         signal=verdict,
         settings={
             **settings.to_dict(),
-            "variance": variance if isinstance(variance, str | int | float | None) else repr(variance),
+            "variance": variance
+            if isinstance(variance, str | int | float | None)
+            else repr(variance),
             "factory": factory is not None,
             "rebuilds": draws.rebuilds,
             "max_piece_values": max_piece_values,

@@ -31,7 +31,11 @@ def _flat_layers(model: Any, prefix: str = "") -> list[tuple[str, Any]]:
     out = []
     for layer in getattr(model, "layers", []):
         path = f"{prefix}{layer.name}"
-        if hasattr(layer, "layers") and type(layer).__name__ in ("Sequential", "Functional", "Model"):
+        if hasattr(layer, "layers") and type(layer).__name__ in (
+            "Sequential",
+            "Functional",
+            "Model",
+        ):
             out.extend(_flat_layers(layer, path + "/"))
         else:
             out.append((path, layer))
@@ -86,7 +90,9 @@ def _bias_const(layer: Any, attr: str) -> float | None:
     return None
 
 
-def _layer_pieces(path: str, layer: Any, act: str | None, keys: dict[int, str]) -> list[WeightPiece]:
+def _layer_pieces(
+    path: str, layer: Any, act: str | None, keys: dict[int, str]
+) -> list[WeightPiece]:
     kind = type(layer).__name__
     base = dict(layer=path, layer_type=kind, framework="keras", activation=act)
     out: list[WeightPiece] = []
@@ -96,8 +102,14 @@ def _layer_pieces(path: str, layer: Any, act: str | None, keys: dict[int, str]) 
 
     def kernel(v: Any, lay: KernelLayout, attr: str, why: str = "", readings: tuple = ()) -> None:
         shape = tuple(v.shape)
-        add(v, role="kernel", layout=lay, fans=lay.fans(shape), readings=readings,
-            defaults=_configured(layer, attr, shape, why))  # fmt: skip
+        add(
+            v,
+            role="kernel",
+            layout=lay,
+            fans=lay.fans(shape),
+            readings=readings,
+            defaults=_configured(layer, attr, shape, why),
+        )
 
     if kind in STANDARD or kind in TRANSPOSED:
         groups = int(getattr(layer, "groups", 1) or 1)
@@ -108,9 +120,17 @@ def _layer_pieces(path: str, layer: Any, act: str | None, keys: dict[int, str]) 
         why = ""
         if transposed:
             f, t = KernelLayout("keras").fans(shape), lay.fans(shape)
-            readings = (reading(f, "the swapped fans Keras reads from a transposed "
-                                "convolution's (*k, out, in) kernel"),)  # fmt: skip
-            why = f" — the swapped fan: fan_in read as out·k = {f.fan_in} instead of in·k = {t.fan_in}"
+            readings = (
+                reading(
+                    f,
+                    "the swapped fans Keras reads from a transposed "
+                    "convolution's (*k, out, in) kernel",
+                ),
+            )
+            why = (
+                f" — the swapped fan: fan_in read as out·k = {f.fan_in} "
+                f"instead of in·k = {t.fan_in}"
+            )
         kernel(layer.kernel, lay, "kernel", why, readings)
         if getattr(layer, "bias", None) is not None:
             add(layer.bias, role="constant", constant=_bias_const(layer, "bias"))
@@ -120,9 +140,13 @@ def _layer_pieces(path: str, layer: Any, act: str | None, keys: dict[int, str]) 
         v = layer.depthwise_kernel if kind.startswith("Separable") else layer.kernel
         shape = tuple(v.shape)
         f, t = KernelLayout("keras").fans(shape), lay.fans(shape)
-        why = (f" — the depthwise fan: Keras counts the {shape[-2]} input channels into fan_in "
-               f"(in·k = {f.fan_in}) though each output sums over k = {t.fan_in} inputs")  # fmt: skip
-        readings = (reading(f, "Keras's fans of a depthwise kernel (channels counted into fan_in)"),)
+        why = (
+            f" — the depthwise fan: Keras counts the {shape[-2]} input channels into fan_in "
+            f"(in·k = {f.fan_in}) though each output sums over k = {t.fan_in} inputs"
+        )
+        readings = (
+            reading(f, "Keras's fans of a depthwise kernel (channels counted into fan_in)"),
+        )
         kernel(v, lay, "depthwise", why, readings)
         if kind.startswith("Separable"):
             kernel(layer.pointwise_kernel, KernelLayout("keras"), "pointwise")
@@ -134,15 +158,31 @@ def _layer_pieces(path: str, layer: Any, act: str | None, keys: dict[int, str]) 
         gates = GATES[kind]
         u = cell.units
         n_in = int(cell.kernel.shape[0])
-        packed = reading(Fans(n_in, len(gates) * u), f"the packed (in, {len(gates)}·units) kernel's fans")
+        packed = reading(
+            Fans(n_in, len(gates) * u), f"the packed (in, {len(gates)}·units) kernel's fans"
+        )
         defaults = _configured(cell, "kernel", tuple(cell.kernel.shape), " (the packed kernel)")
         for i, g in enumerate(gates):
-            add(cell.kernel, piece=f"gate {g}", role="kernel", layout=KernelLayout("keras"),
-                fans=Fans(n_in, u), readings=(packed,), defaults=defaults,
-                extract=lambda a, i=i: a[:, i * u : (i + 1) * u])  # fmt: skip
-        rpacked = reading(Fans(u, len(gates) * u), f"the packed (units, {len(gates)}·units) kernel's fans")
-        add(cell.recurrent_kernel, role="recurrent", layout=KernelLayout("keras"), fans=Fans(u, u),
-            readings=(rpacked,))  # fmt: skip
+            add(
+                cell.kernel,
+                piece=f"gate {g}",
+                role="kernel",
+                layout=KernelLayout("keras"),
+                fans=Fans(n_in, u),
+                readings=(packed,),
+                defaults=defaults,
+                extract=lambda a, i=i: a[:, i * u : (i + 1) * u],
+            )
+        rpacked = reading(
+            Fans(u, len(gates) * u), f"the packed (units, {len(gates)}·units) kernel's fans"
+        )
+        add(
+            cell.recurrent_kernel,
+            role="recurrent",
+            layout=KernelLayout("keras"),
+            fans=Fans(u, u),
+            readings=(rpacked,),
+        )
         if getattr(cell, "bias", None) is not None:
             add(cell.bias, role="constant", constant=None)
         return out
@@ -157,21 +197,35 @@ def _layer_pieces(path: str, layer: Any, act: str | None, keys: dict[int, str]) 
                 f = Fans(shape[0], shape[1] * shape[2])
                 flat = (f.fan_in, f.fan_out)
             keras_f = KernelLayout("keras").fans(shape)
-            add(d.kernel, param=f"{sub.strip('_').split('_')[0]}/kernel", role="kernel",
-                layout=KernelLayout("keras"), fans=f,
+            add(
+                d.kernel,
+                param=f"{sub.strip('_').split('_')[0]}/kernel",
+                role="kernel",
+                layout=KernelLayout("keras"),
+                fans=f,
                 readings=(reading(keras_f, f"Keras's fans of the 3-D {shape} EinsumDense kernel"),),
                 defaults=_configured(layer, "kernel", shape, ""),
-                extract=lambda a, flat=flat: a.reshape(flat))  # fmt: skip
+                extract=lambda a, flat=flat: a.reshape(flat),
+            )
             if getattr(d, "bias", None) is not None:
-                add(d.bias, param=f"{sub.strip('_').split('_')[0]}/bias", role="constant",
-                    constant=_bias_const(layer, "bias"))  # fmt: skip
+                add(
+                    d.bias,
+                    param=f"{sub.strip('_').split('_')[0]}/bias",
+                    role="constant",
+                    constant=_bias_const(layer, "bias"),
+                )
         return out
     if kind == "Embedding":
         v = layer.embeddings
         lay = KernelLayout("torch")  # rows are the embedding vectors (units)
         add(v, role="embedding", layout=lay, fans=lay.fans(tuple(v.shape)))
         return out
-    if kind in ("BatchNormalization", "LayerNormalization", "GroupNormalization", "RMSNormalization"):
+    if kind in (
+        "BatchNormalization",
+        "LayerNormalization",
+        "GroupNormalization",
+        "RMSNormalization",
+    ):
         for v in layer.weights:
             add(v, role="constant", constant=NORMS.get(v.name))
         return out
@@ -258,7 +312,7 @@ def signal(model: Any, layers: list[str], inputs: Any, seed: int, batch: int = 3
     grads = tape.gradient(loss, outs[:-1])
     n = int(x.shape[0])
     recorded = []
-    for (path, lay), o, g in zip(chosen, outs[:-1], grads):
+    for (path, lay), o, g in zip(chosen, outs[:-1], grads, strict=True):
         o64 = tf.cast(o, tf.float64)
         s = LayerSignal(path, type(lay).__name__, float(tf.reduce_mean(o64 * o64)))
         if g is not None:

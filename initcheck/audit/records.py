@@ -130,7 +130,9 @@ class WeightRow:
         for r in self.results:
             if r.check == check:
                 return r
-        raise KeyError(f"No {check!r} result for {self.name}; have {[r.check for r in self.results]}")
+        raise KeyError(
+            f"No {check!r} result for {self.name}; have {[r.check for r in self.results]}"
+        )
 
     def describe(self) -> str:
         if not self.audited:

@@ -20,10 +20,38 @@ from initcheck.targets import VarianceTarget, resolve_target
 
 __all__ = ["RELU_FAMILY", "diagnose", "fixed_target", "piece_target", "reading"]
 
-RELU_FAMILY = frozenset({"relu", "relu6", "leaky_relu", "leakyrelu", "elu", "selu", "gelu", "silu",
-                         "swish", "prelu", "rrelu", "celu", "mish", "hardswish", "softplus"})
-SATURATING = frozenset({"tanh", "sigmoid", "linear", "identity", "none", "softmax", "hard_sigmoid",
-                        "hardtanh", "softsign"})
+RELU_FAMILY = frozenset(
+    {
+        "relu",
+        "relu6",
+        "leaky_relu",
+        "leakyrelu",
+        "elu",
+        "selu",
+        "gelu",
+        "silu",
+        "swish",
+        "prelu",
+        "rrelu",
+        "celu",
+        "mish",
+        "hardswish",
+        "softplus",
+    }
+)
+SATURATING = frozenset(
+    {
+        "tanh",
+        "sigmoid",
+        "linear",
+        "identity",
+        "none",
+        "softmax",
+        "hard_sigmoid",
+        "hardtanh",
+        "softsign",
+    }
+)
 #: A measured ratio within this factor of an explanation's prediction is "consistent".
 CONSISTENT = 1.15
 
@@ -31,7 +59,10 @@ CONSISTENT = 1.15
 def _auto(piece: WeightPiece) -> tuple[str | None, str]:
     act = (piece.activation or "").lower()
     if act in RELU_FAMILY:
-        return "he", f"target from variance='auto': He, since {piece.activation} follows (heuristic)"
+        return (
+            "he",
+            f"target from variance='auto': He, since {piece.activation} follows (heuristic)",
+        )
     if act in SATURATING or not act:
         what = piece.activation or "no activation"
         return "lecun", f"target from variance='auto': LeCun, since {what} follows (heuristic)"
@@ -89,14 +120,20 @@ def diagnose(piece: WeightPiece, rule: VarianceTarget, ratio: float) -> str:
         g = reading.fans
         seen = f"fan_in={g.fan_in}, fan_out={g.fan_out} instead of {f.fan_in}, {f.fan_out}"
         candidates.append(
-            (rule.variance(g) / true, f"the target {rule.label} computed from {reading.why} ({seen})")
+            (
+                rule.variance(g) / true,
+                f"the target {rule.label} computed from {reading.why} ({seen})",
+            )
         )
     for var, what in piece.defaults:
         candidates.append((var / true, f"{what}: ×{var / true:.3g} of {rule.label}"))
     best = min(candidates, key=lambda c: abs(math.log(ratio / c[0])), default=None)
     if best is None or abs(math.log(ratio / best[0])) > math.log(CONSISTENT):
         return ""
-    return f"measured ×{ratio:.3g} of the target is consistent with {best[1]} (predicts ×{best[0]:.3g})"
+    return (
+        f"measured ×{ratio:.3g} of the target is consistent with {best[1]} "
+        f"(predicts ×{best[0]:.3g})"
+    )
 
 
 def reading(fans: Fans, why: str) -> Reading:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from itertools import pairwise
 
 from initcheck.results import CheckResult
 
@@ -52,8 +53,9 @@ def _ratio(a: float | None, b: float | None) -> float | None:
     return math.sqrt(max(a, 0.0) / b)
 
 
-def _story(what: str, ratio: float, steps: list[tuple[str, float]], first: str, last: str,
-           kinds: str) -> str:  # fmt: skip
+def _story(
+    what: str, ratio: float, steps: list[tuple[str, float]], first: str, last: str, kinds: str
+) -> str:
     n = len(steps)
     per = ratio ** (1 / n) if n and ratio > 0 else 0.0
     verb = "shrink" if ratio < 1 else "grow"
@@ -87,8 +89,8 @@ def decide_signal(layers: list[LayerSignal], source: str, model: str) -> CheckRe
     first, last = layers[0], layers[-1]
     act = _ratio(last.act_ms, first.act_ms)
     grad = _ratio(first.grad_n2, last.grad_n2)
-    act_steps = [(b.name, _ratio(b.act_ms, a.act_ms) or 0.0) for a, b in zip(layers, layers[1:])]
-    grad_steps = [(a.name, _ratio(a.grad_n2, b.grad_n2) or 0.0) for a, b in zip(layers, layers[1:])]
+    act_steps = [(b.name, _ratio(b.act_ms, a.act_ms) or 0.0) for a, b in pairwise(layers)]
+    grad_steps = [(a.name, _ratio(a.grad_n2, b.grad_n2) or 0.0) for a, b in pairwise(layers)]
     kinds = "/".join(dict.fromkeys(s.kind for s in layers[1:]))
     details = {
         "band": [1 / BAND, BAND],
@@ -96,7 +98,12 @@ def decide_signal(layers: list[LayerSignal], source: str, model: str) -> CheckRe
         "gradient_ratio": grad,
         "source": source,
         "layers": [
-            {"layer": s.name, "type": s.kind, "activation_ms": s.act_ms, "gradient_norm2": s.grad_n2}
+            {
+                "layer": s.name,
+                "type": s.kind,
+                "activation_ms": s.act_ms,
+                "gradient_norm2": s.grad_n2,
+            }
             for s in layers
         ],
         "activation_gains": act_steps,

@@ -34,12 +34,27 @@ __all__ = [
 
 NORMS = ("BatchNorm", "LayerNorm", "GroupNorm", "InstanceNorm", "RMSNorm", "LocalResponseNorm")
 ACTIVATIONS = {
-    "ReLU": "relu", "ReLU6": "relu6", "LeakyReLU": "leaky_relu", "ELU": "elu", "SELU": "selu",
-    "GELU": "gelu", "SiLU": "silu", "Mish": "mish", "PReLU": "prelu", "RReLU": "rrelu",
-    "CELU": "celu", "Hardswish": "hardswish", "Softplus": "softplus", "Tanh": "tanh",
-    "Sigmoid": "sigmoid", "Identity": "identity", "Softmax": "softmax", "Hardtanh": "hardtanh",
-    "Softsign": "softsign", "Hardsigmoid": "hard_sigmoid",
-}  # fmt: skip
+    "ReLU": "relu",
+    "ReLU6": "relu6",
+    "LeakyReLU": "leaky_relu",
+    "ELU": "elu",
+    "SELU": "selu",
+    "GELU": "gelu",
+    "SiLU": "silu",
+    "Mish": "mish",
+    "PReLU": "prelu",
+    "RReLU": "rrelu",
+    "CELU": "celu",
+    "Hardswish": "hardswish",
+    "Softplus": "softplus",
+    "Tanh": "tanh",
+    "Sigmoid": "sigmoid",
+    "Identity": "identity",
+    "Softmax": "softmax",
+    "Hardtanh": "hardtanh",
+    "Softsign": "softsign",
+    "Hardsigmoid": "hard_sigmoid",
+}
 PASS_THROUGH = ("Dropout", "Pool", "Flatten", "Unflatten", *NORMS)
 GATES = {"LSTM": ("i", "f", "g", "o"), "GRU": ("r", "z", "n"), "RNN": ("h",)}
 
@@ -94,8 +109,17 @@ def _module_pieces(path: str, m: Any, activation: str | None) -> list[WeightPiec
     if isinstance(m, nn.Linear):
         lay = KernelLayout("torch")
         shape = tuple(m.weight.shape)
-        out.append(WeightPiece(param="weight", role="kernel", key=key("weight"), layout=lay,
-                               fans=lay.fans(shape), defaults=_default(lay.fans(shape)), **base))  # fmt: skip
+        out.append(
+            WeightPiece(
+                param="weight",
+                role="kernel",
+                key=key("weight"),
+                layout=lay,
+                fans=lay.fans(shape),
+                defaults=_default(lay.fans(shape)),
+                **base,
+            )
+        )
         if m.bias is not None:
             out.append(const("bias", None))
         return out
@@ -107,13 +131,30 @@ def _module_pieces(path: str, m: Any, activation: str | None) -> list[WeightPiec
         defaults = _default(lay.fans(shape))
         if transposed:
             swapped = KernelLayout("torch").fans(shape)
-            readings = (reading(swapped, "the swapped fans PyTorch reads from a transposed "
-                                "convolution's (in, out/groups, *k) weight"),)  # fmt: skip
-            defaults = _default(swapped, f" with the swapped fan: fan_in read as out·k = "
-                                f"{swapped.fan_in} instead of in·k = {lay.fans(shape).fan_in}")  # fmt: skip
-        out.append(WeightPiece(param="weight", role="kernel", key=key("weight"), layout=lay,
-                               fans=lay.fans(shape), readings=readings, defaults=defaults,
-                               **base))  # fmt: skip
+            readings = (
+                reading(
+                    swapped,
+                    "the swapped fans PyTorch reads from a transposed "
+                    "convolution's (in, out/groups, *k) weight",
+                ),
+            )
+            defaults = _default(
+                swapped,
+                f" with the swapped fan: fan_in read as out·k = "
+                f"{swapped.fan_in} instead of in·k = {lay.fans(shape).fan_in}",
+            )
+        out.append(
+            WeightPiece(
+                param="weight",
+                role="kernel",
+                key=key("weight"),
+                layout=lay,
+                fans=lay.fans(shape),
+                readings=readings,
+                defaults=defaults,
+                **base,
+            )
+        )
         if m.bias is not None:
             out.append(const("bias", None))
         return out
@@ -123,58 +164,140 @@ def _module_pieces(path: str, m: Any, activation: str | None) -> list[WeightPiec
         for name, p in own.items():
             if name == "in_proj_weight":
                 packed = reading(Fans(e, 3 * e), "the packed (3E, E) in_proj_weight's fans")
-                xavier = ((1.0 / (2 * e), f"PyTorch's xavier_uniform_ on the packed (3E, E) = "
-                           f"({3 * e}, {e}) in_proj_weight: Var = 2/(E+3E), half of per-projection "
-                           "Glorot"),)  # fmt: skip
+                xavier = (
+                    (
+                        1.0 / (2 * e),
+                        f"PyTorch's xavier_uniform_ on the packed (3E, E) = "
+                        f"({3 * e}, {e}) in_proj_weight: Var = 2/(E+3E), half of per-projection "
+                        "Glorot",
+                    ),
+                )
                 for i, q in enumerate("QKV"):
-                    out.append(WeightPiece(param=name, piece=q, role="kernel", key=key(name),
-                                           layout=lay, fans=Fans(e, e), readings=(packed,),
-                                           defaults=xavier, extract=lambda a, i=i: _rows(a, i, e), **base))  # fmt: skip
+                    out.append(
+                        WeightPiece(
+                            param=name,
+                            piece=q,
+                            role="kernel",
+                            key=key(name),
+                            layout=lay,
+                            fans=Fans(e, e),
+                            readings=(packed,),
+                            defaults=xavier,
+                            extract=lambda a, i=i: _rows(a, i, e),
+                            **base,
+                        )
+                    )
             elif name in ("q_proj_weight", "k_proj_weight", "v_proj_weight"):
-                out.append(WeightPiece(param=name, role="kernel", key=key(name), layout=lay,
-                                       fans=lay.fans(tuple(p.shape)), **base))  # fmt: skip
+                out.append(
+                    WeightPiece(
+                        param=name,
+                        role="kernel",
+                        key=key(name),
+                        layout=lay,
+                        fans=lay.fans(tuple(p.shape)),
+                        **base,
+                    )
+                )
             elif name == "in_proj_bias":
                 out.append(const(name, 0.0))
             else:
-                out.append(WeightPiece(param=name, role="unknown", key=key(name),
-                                       note=f"not audited (MultiheadAttention {name})", **base))  # fmt: skip
+                out.append(
+                    WeightPiece(
+                        param=name,
+                        role="unknown",
+                        key=key(name),
+                        note=f"not audited (MultiheadAttention {name})",
+                        **base,
+                    )
+                )
         return out
     if isinstance(m, nn.modules.rnn.RNNBase) and kind in GATES:
         gates = GATES[kind]
         h = m.hidden_size
         lay = KernelLayout("torch")
-        base["defaults"] = ((1.0 / (3 * h), f"PyTorch's {kind} default uniform(±1/√hidden): "
-                             f"Var = 1/(3·hidden) = 1/(3·{h})"),)  # fmt: skip
+        base["defaults"] = (
+            (
+                1.0 / (3 * h),
+                f"PyTorch's {kind} default uniform(±1/√hidden): Var = 1/(3·hidden) = 1/(3·{h})",
+            ),
+        )
         for name, p in own.items():
             if name.startswith("weight_ih"):
                 n_in = p.shape[1]
-                packed = reading(Fans(n_in, len(gates) * h), f"the packed ({len(gates)}·hidden, in) matrix's fans")
+                packed = reading(
+                    Fans(n_in, len(gates) * h),
+                    f"the packed ({len(gates)}·hidden, in) matrix's fans",
+                )
                 for i, g in enumerate(gates):
-                    out.append(WeightPiece(param=name, piece=f"gate {g}", role="kernel", key=key(name),
-                                           layout=lay, fans=Fans(n_in, h), readings=(packed,),
-                                           extract=lambda a, i=i: _rows(a, i, h), **base))  # fmt: skip
+                    out.append(
+                        WeightPiece(
+                            param=name,
+                            piece=f"gate {g}",
+                            role="kernel",
+                            key=key(name),
+                            layout=lay,
+                            fans=Fans(n_in, h),
+                            readings=(packed,),
+                            extract=lambda a, i=i: _rows(a, i, h),
+                            **base,
+                        )
+                    )
             elif name.startswith("weight_hh"):
-                packed = reading(Fans(h, len(gates) * h), f"the packed ({len(gates)}·hidden, hidden) matrix's fans")
-                out.append(WeightPiece(param=name, role="recurrent", key=key(name), layout=lay,
-                                       fans=Fans(h, h), readings=(packed,), **base))  # fmt: skip
+                packed = reading(
+                    Fans(h, len(gates) * h),
+                    f"the packed ({len(gates)}·hidden, hidden) matrix's fans",
+                )
+                out.append(
+                    WeightPiece(
+                        param=name,
+                        role="recurrent",
+                        key=key(name),
+                        layout=lay,
+                        fans=Fans(h, h),
+                        readings=(packed,),
+                        **base,
+                    )
+                )
             elif name.startswith("bias"):
                 out.append(const(name, None))
             else:
-                out.append(WeightPiece(param=name, role="unknown", key=key(name),
-                                       note=f"not audited ({kind} {name})", **base))  # fmt: skip
+                out.append(
+                    WeightPiece(
+                        param=name,
+                        role="unknown",
+                        key=key(name),
+                        note=f"not audited ({kind} {name})",
+                        **base,
+                    )
+                )
         return out
     if isinstance(m, nn.Embedding):
         lay = KernelLayout("torch")  # rows are the embedding vectors (units)
-        out.append(WeightPiece(param="weight", role="embedding", key=key("weight"), layout=lay,
-                               fans=lay.fans(tuple(m.weight.shape)), **base))  # fmt: skip
+        out.append(
+            WeightPiece(
+                param="weight",
+                role="embedding",
+                key=key("weight"),
+                layout=lay,
+                fans=lay.fans(tuple(m.weight.shape)),
+                **base,
+            )
+        )
         return out
     if any(n in kind for n in NORMS):
         for name in own:
             out.append(const(name, 1.0 if name == "weight" else 0.0 if name == "bias" else None))
         return out
     for name in own:
-        out.append(WeightPiece(param=name, role="unknown", key=key(name),
-                               note=f"not audited (unknown layer type {kind})", **base))  # fmt: skip
+        out.append(
+            WeightPiece(
+                param=name,
+                role="unknown",
+                key=key(name),
+                note=f"not audited (unknown layer type {kind})",
+                **base,
+            )
+        )
     return out
 
 
@@ -276,7 +399,9 @@ def torch_signal(
 
     work = copy.deepcopy(model).train()
     x = inputs if inputs is not None else _default_input(work, batch, seed)
-    what = "the given inputs" if inputs is not None else f"a default batch of shape {tuple(x.shape)}"
+    what = (
+        "the given inputs" if inputs is not None else f"a default batch of shape {tuple(x.shape)}"
+    )
     if not isinstance(x, torch.Tensor):
         x = torch.as_tensor(np.asarray(x))
     if x.is_floating_point():
