@@ -28,6 +28,8 @@ if TYPE_CHECKING:  # the lazy names, for type checkers (``as`` marks a re-export
     from initcheck.fans import Fans as Fans
     from initcheck.fans import KernelLayout as KernelLayout
     from initcheck.fans import compute_fans as compute_fans
+    from initcheck.models import assert_sound_model as assert_sound_model
+    from initcheck.models import audit as audit
     from initcheck.results import CheckResult as CheckResult
     from initcheck.results import Report as Report
     from initcheck.settings import Settings as Settings
@@ -39,6 +41,8 @@ if TYPE_CHECKING:  # the lazy names, for type checkers (``as`` marks a re-export
 
 _LAZY = {
     "check": "initcheck.api",
+    "audit": "initcheck.models",
+    "assert_sound_model": "initcheck.models",
     "assert_breaks_symmetry": "initcheck.assertions",
     "assert_loss_decreases": "initcheck.assertions",
     "assert_sound": "initcheck.assertions",

@@ -1,0 +1,225 @@
+"""What an audit works from and returns: the :class:`WeightPiece` (one weight, or one gate
+or projection of a packed weight, with its layout and fans) and the report records
+(:class:`WeightRow`, :class:`ModelReport`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from initcheck.fans import Fans, KernelLayout
+from initcheck.results import CheckResult, jsonable
+
+__all__ = ["ModelReport", "Reading", "WeightPiece", "WeightRow"]
+
+#: Roles of a weight: a kernel (fan rule applies), a recurrent kernel (orthogonal or the
+#: per-gate fan rule), an embedding (fan rule only when declared), a constant (bias,
+#: normalization; finite and equal to ``constant``), or unknown (not audited).
+ROLES = ("kernel", "recurrent", "embedding", "constant", "unknown")
+
+
+@dataclass(frozen=True)
+class Reading:
+    """Another way of reading a weight's fans, that a framework is known to use.
+
+    Attributes:
+        fans: the fans so read.
+        why: one phrase naming the convention, e.g. ``"the swapped fans of a transposed
+            convolution"``.
+    """
+
+    fans: Fans
+    why: str
+
+
+@dataclass(frozen=True)
+class WeightPiece:
+    """One audited weight (or one piece of a packed weight).
+
+    Attributes:
+        layer: the layer's path in the model (``"encoder.0"``, ``"conv2d_1"``).
+        param: the parameter's name (``"weight"``, ``"kernel"``).
+        layer_type: the layer's class name.
+        role: see :data:`ROLES`.
+        key: the key of the parameter in a snapshot of the model's parameters.
+        framework: ``"torch"`` or ``"keras"``.
+        piece: the piece of a packed weight (``"Q"``, ``"gate f"``), or ``""``.
+        layout: how the piece's axes map to units (for the structural checks).
+        fans: the piece's true fans (``None`` where no fan rule applies).
+        readings: fan readings a framework is known to use instead.
+        extract: full parameter array → the piece's array.
+        constant: the value a constant weight is meant to hold (``None``: any constant).
+        activation: the activation that follows the layer (for ``variance="auto"``).
+        note: why a weight is not audited, or a remark.
+        defaults: ``(variance, description)`` of what the framework draws by default (or
+            what the layer's configured initializer draws, read the framework's way).
+    """
+
+    layer: str
+    param: str
+    layer_type: str
+    role: str
+    key: str
+    framework: str
+    piece: str = ""
+    layout: KernelLayout | None = None
+    fans: Fans | None = None
+    readings: tuple[Reading, ...] = ()
+    extract: Callable[[np.ndarray], np.ndarray] = field(default=lambda a: a, repr=False)
+    constant: float | None = None
+    activation: str | None = None
+    note: str = ""
+    defaults: tuple[tuple[float, str], ...] = ()
+
+    @property
+    def name(self) -> str:
+        piece = f"[{self.piece}]" if self.piece else ""
+        return f"{self.layer}.{self.param}{piece}" if self.layer else f"{self.param}{piece}"
+
+
+@dataclass(frozen=True)
+class WeightRow:
+    """The audit of one weight (piece): where it is, how it is read, and the verdicts.
+
+    Attributes:
+        layer, param, piece, layer_type, role: see :class:`WeightPiece`.
+        shape: the shape of the values checked (a packed weight's piece, or a subsample
+            of a large kernel's units).
+        layout: the layout's description.
+        fans: ``(fan_in, fan_out)`` of the piece, or ``None``.
+        target: the variance target's label, or ``None``.
+        results: the checks' results.
+        diagnosis: what a failing variance is consistent with (a named convention defect).
+        note: remarks (not audited, heuristic target, subsampled).
+    """
+
+    layer: str
+    param: str
+    piece: str
+    layer_type: str
+    role: str
+    shape: tuple[int, ...]
+    layout: str
+    fans: tuple[int, int] | None
+    target: str | None
+    results: tuple[CheckResult, ...] = ()
+    diagnosis: str = ""
+    note: str = ""
+
+    @property
+    def name(self) -> str:
+        piece = f"[{self.piece}]" if self.piece else ""
+        return f"{self.layer}.{self.param}{piece}" if self.layer else f"{self.param}{piece}"
+
+    @property
+    def audited(self) -> bool:
+        return bool(self.results)
+
+    @property
+    def passed(self) -> bool:
+        return all(r.passed for r in self.results)
+
+    @property
+    def failures(self) -> tuple[CheckResult, ...]:
+        return tuple(r for r in self.results if not r.passed)
+
+    def __getitem__(self, check: str) -> CheckResult:
+        for r in self.results:
+            if r.check == check:
+                return r
+        raise KeyError(
+            f"No {check!r} result for {self.name}; have {[r.check for r in self.results]}"
+        )
+
+    def describe(self) -> str:
+        if not self.audited:
+            return f"{self.name} ({self.layer_type}): {self.note}"
+        verdict = "ok" if self.passed else "FAILED"
+        fans = f" fans={self.fans}" if self.fans else ""
+        text = f"{self.name} ({self.layer_type}, {self.layout}{fans}) {verdict}"
+        for r in self.failures:
+            text += f"\n    {r.check}: {r.message}"
+        if self.diagnosis:
+            text += f"\n    diagnosis: {self.diagnosis}"
+        return text
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "layer": self.layer,
+            "param": self.param,
+            "piece": self.piece,
+            "layer_type": self.layer_type,
+            "role": self.role,
+            "shape": list(self.shape),
+            "layout": self.layout,
+            "fans": list(self.fans) if self.fans else None,
+            "target": self.target,
+            "passed": self.passed,
+            "results": [r.to_dict() for r in self.results],
+            "diagnosis": self.diagnosis,
+            "note": self.note,
+        }
+
+
+@dataclass(frozen=True)
+class ModelReport:
+    """The audit of a whole model: one row per weight (piece) and the model's signal.
+
+    Attributes:
+        model: the model's display name.
+        framework: ``"torch"`` or ``"keras"``.
+        rows: one :class:`WeightRow` per weight or piece, in the model's order.
+        signal: the end-to-end signal result (``None`` when it could not be measured).
+        settings: the run's settings and versions.
+    """
+
+    model: str
+    framework: str
+    rows: tuple[WeightRow, ...]
+    signal: CheckResult | None = None
+    settings: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def passed(self) -> bool:
+        ok = all(r.passed for r in self.rows)
+        return ok and (self.signal is None or self.signal.passed)
+
+    @property
+    def failures(self) -> tuple[CheckResult, ...]:
+        out = [f for r in self.rows for f in r.failures]
+        if self.signal is not None and not self.signal.passed:
+            out.append(self.signal)
+        return tuple(out)
+
+    @property
+    def failed_rows(self) -> tuple[WeightRow, ...]:
+        return tuple(r for r in self.rows if not r.passed)
+
+    def row(self, name: str) -> WeightRow:
+        """The row named ``layer.param[piece]`` (or ``layer.param`` if unique)."""
+        hits = [r for r in self.rows if r.name == name or f"{r.layer}.{r.param}" == name]
+        if len(hits) != 1:
+            raise KeyError(f"{len(hits)} rows match {name!r}; rows: {[r.name for r in self.rows]}")
+        return hits[0]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "framework": self.framework,
+            "passed": self.passed,
+            "rows": [r.to_dict() for r in self.rows],
+            "signal": self.signal.to_dict() if self.signal else None,
+            "settings": jsonable(self.settings),
+        }
+
+    def __str__(self) -> str:
+        head = f"initcheck audit of {self.model} ({self.framework}): "
+        lines = [head + ("PASSED" if self.passed else "FAILED")]
+        lines += ["  " + r.describe() for r in self.rows]
+        if self.signal is not None:
+            mark = "ok" if self.signal.passed else "FAILED"
+            lines.append(f"  model signal {mark}: {self.signal.message}")
+        return "\n".join(lines)

@@ -1,0 +1,141 @@
+"""Variance targets per weight, and what a measured variance ratio is consistent with.
+
+``variance=`` of :func:`~initcheck.models.audit` is one rule for every kernel (``"he"``,
+``"glorot"``, ``"lecun"``, a number, a callable), a mapping from layer-path globs
+(:func:`fnmatch.fnmatch`) or layer type names to rules (first match wins), or ``"auto"``:
+each kernel's rule from the activation that follows it (ReLU family → He; tanh, sigmoid,
+linear → LeCun), labelled as a heuristic in its row.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from fnmatch import fnmatch
+from typing import Any
+
+from initcheck.fans import Fans
+from initcheck.models.records import Reading, WeightPiece
+from initcheck.targets import VarianceTarget, resolve_target
+
+__all__ = ["RELU_FAMILY", "diagnose", "fixed_target", "piece_target", "reading"]
+
+RELU_FAMILY = frozenset(
+    {
+        "relu",
+        "relu6",
+        "leaky_relu",
+        "leakyrelu",
+        "elu",
+        "selu",
+        "gelu",
+        "silu",
+        "swish",
+        "prelu",
+        "rrelu",
+        "celu",
+        "mish",
+        "hardswish",
+        "softplus",
+    }
+)
+SATURATING = frozenset(
+    {
+        "tanh",
+        "sigmoid",
+        "linear",
+        "identity",
+        "none",
+        "softmax",
+        "hard_sigmoid",
+        "hardtanh",
+        "softsign",
+    }
+)
+#: A measured ratio within this factor of an explanation's prediction is "consistent".
+CONSISTENT = 1.15
+
+
+def _auto(piece: WeightPiece) -> tuple[str | None, str]:
+    act = (piece.activation or "").lower()
+    if act in RELU_FAMILY:
+        return (
+            "he",
+            f"target from variance='auto': He, since {piece.activation} follows (heuristic)",
+        )
+    if act in SATURATING or not act:
+        what = piece.activation or "no activation"
+        return "lecun", f"target from variance='auto': LeCun, since {what} follows (heuristic)"
+    return None, f"variance='auto' does not know activation {piece.activation!r}: no target"
+
+
+def piece_target(piece: WeightPiece, variance: Any) -> tuple[VarianceTarget | None, str]:
+    """The resolved rule for ``piece`` (before fans are applied) and a note.
+
+    Returns:
+        ``(target, note)``; ``target`` is ``None`` when no rule applies.
+    """
+    if piece.role not in ("kernel", "recurrent", "embedding") or piece.fans is None:
+        return None, ""
+    if isinstance(variance, Mapping):
+        spec, note = None, ""
+        for key, rule in variance.items():
+            if key == piece.layer_type or fnmatch(piece.layer, str(key)):
+                spec = rule
+                break
+    elif piece.role == "embedding":
+        return None, "embedding: no fan rule unless declared for its path or type"
+    else:
+        spec, note = variance, ""
+    if spec is None:
+        return None, note
+    if isinstance(spec, str) and spec.strip().lower() == "auto":
+        spec, note = _auto(piece)
+        if spec is None:
+            return None, note
+    return resolve_target(spec), note
+
+
+def fixed_target(rule: VarianceTarget, fans: Fans) -> VarianceTarget:
+    """``rule`` evaluated at ``fans``, as a fixed-variance target labelled with both."""
+    return VarianceTarget(
+        label=f"{rule.label} at fan_in={fans.fan_in}, fan_out={fans.fan_out}",
+        value=rule.variance(fans),
+    )
+
+
+def diagnose(piece: WeightPiece, rule: VarianceTarget, ratio: float) -> str:
+    """What a measured ``ratio`` = Var(W)/target is consistent with, or ``""``.
+
+    Explanations tried: the target rule evaluated at the fans the framework is known to
+    read instead (swapped transposed fans, channels counted into a depthwise fan, a packed
+    matrix's fans), and the variances the framework draws by default (``piece.defaults``).
+    """
+    if piece.fans is None or not (ratio > 0 and math.isfinite(ratio)):
+        return ""
+    true = rule.variance(piece.fans)
+    candidates: list[tuple[float, str]] = []
+    f = piece.fans
+    for reading in piece.readings:
+        g = reading.fans
+        seen = f"fan_in={g.fan_in}, fan_out={g.fan_out} instead of {f.fan_in}, {f.fan_out}"
+        candidates.append(
+            (
+                rule.variance(g) / true,
+                f"the target {rule.label} computed from {reading.why} ({seen})",
+            )
+        )
+    for var, what in piece.defaults:
+        candidates.append((var / true, f"{what}: ×{var / true:.3g} of {rule.label}"))
+    best = min(candidates, key=lambda c: abs(math.log(ratio / c[0])), default=None)
+    if best is None or abs(math.log(ratio / best[0])) > math.log(CONSISTENT):
+        return ""
+    return (
+        f"measured ×{ratio:.3g} of the target is consistent with {best[1]} "
+        f"(predicts ×{best[0]:.3g})"
+    )
+
+
+def reading(fans: Fans, why: str) -> Reading:
+    """A :class:`Reading` (shorthand for the layer tables)."""
+    return Reading(fans, why)

@@ -1,0 +1,138 @@
+"""initcheck.audit on PyTorch models: acceptance cases (a), (b), (c) of issue 12."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+torch = pytest.importorskip("torch")
+nn = torch.nn
+
+import initcheck  # noqa: E402
+from initcheck.errors import InitCheckFailure  # noqa: E402
+
+
+def relu_mlp(blocks: int = 6, width: int = 512, he: bool = False) -> nn.Module:
+    layers: list[nn.Module] = []
+    d = 784
+    for _ in range(blocks):
+        layers += [nn.Linear(d, width), nn.ReLU()]
+        d = width
+    model = nn.Sequential(*layers)
+    if he:
+        for m in model:
+            if isinstance(m, nn.Linear):
+                nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
+                nn.init.zeros_(m.bias)
+    return model
+
+
+def test_default_relu_mlp_fails_every_linear_at_a_sixth_of_he():
+    report = initcheck.audit(relu_mlp, variance="he")
+    weights = [r for r in report.rows if r.param == "weight"]
+    assert len(weights) == 6
+    for row in weights:
+        var = row["variance"]
+        assert not var.passed
+        assert var.statistic == pytest.approx(1 / 6, rel=0.05)
+        assert "1/(3·fan_in)" in row.diagnosis and "×0.167" in row.diagnosis
+    assert not report.signal.passed
+    assert "shrink" in report.signal.message
+    assert report.signal.details["gradient_ratio"] < 0.5
+    assert not report.passed
+
+
+def test_he_relu_mlp_passes_factory_and_instance():
+    report = initcheck.audit(lambda: relu_mlp(he=True), variance="he")
+    assert report.passed, str(report)
+    # an instance whose weights were set after construction is audited from its own values
+    inst = initcheck.audit(relu_mlp(he=True), variance="he")
+    assert inst.passed, str(inst)
+    assert "instance's own values" in inst.row("0.weight").note
+
+
+def test_assert_sound_model_raises_with_rows():
+    with pytest.raises(InitCheckFailure) as info:
+        initcheck.assert_sound_model(lambda: relu_mlp(blocks=4, width=64), variance="he")
+    assert "0.weight" in str(info.value)
+
+
+def test_default_relu_stack_of_depth_4_fails_the_signal_without_a_target():
+    report = initcheck.audit(lambda: relu_mlp(blocks=4, width=256))
+    assert not report.signal.passed
+    assert all(r.target is None for r in report.rows)
+
+
+def test_conv_transpose_default_names_the_swapped_fan():
+    report = initcheck.audit(lambda: nn.ConvTranspose2d(64, 16, 3), variance="he", signal=False)
+    row = report.row("weight")
+    assert not row["variance"].passed
+    assert "swapped" in row.diagnosis
+    assert row.fans == (576, 144)
+
+
+def test_multihead_attention_qkv_each_half_of_glorot():
+    report = initcheck.audit(lambda: nn.MultiheadAttention(64, 4), variance="glorot", signal=False)
+    for q in "QKV":
+        row = report.row(f"in_proj_weight[{q}]")
+        assert row.fans == (64, 64)
+        assert row["variance"].statistic == pytest.approx(0.5, rel=0.08)
+        assert "packed (3E, E)" in row.diagnosis
+    assert report.row("in_proj_bias")["constant"].passed
+
+
+def test_lstm_gates_and_unknown_layer():
+    class Odd(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.w = nn.Parameter(torch.randn(4, 4))
+
+    report = initcheck.audit(lambda: nn.Sequential(Odd(), nn.Linear(4, 4)), signal=False)
+    assert report.row("0.w").note == "not audited (unknown layer type Odd)"
+    lstm = initcheck.audit(lambda: nn.LSTM(16, 32), variance="glorot", signal=False)
+    gates = [r for r in lstm.rows if r.param == "weight_ih_l0"]
+    assert [r.piece for r in gates] == ["gate i", "gate f", "gate g", "gate o"]
+    assert all(r.fans == (16, 32) for r in gates)
+
+
+def block(c_in: int, c_out: int, stride: int) -> nn.Module:
+    return nn.Sequential(
+        nn.Conv2d(c_in, c_out, 3, stride, 1, bias=False),
+        nn.BatchNorm2d(c_out),
+        nn.ReLU(),
+        nn.Conv2d(c_out, c_out, 3, 1, 1, bias=False),
+        nn.BatchNorm2d(c_out),
+        nn.ReLU(),
+    )
+
+
+def resnet18_sized() -> nn.Module:
+    """A ResNet-18-sized plain stack (11 M parameters; no torchvision)."""
+    layers = [nn.Conv2d(3, 64, 7, 2, 3, bias=False), nn.BatchNorm2d(64), nn.ReLU()]
+    c = 64
+    for c_out, stride in (
+        (64, 1),
+        (64, 1),
+        (128, 2),
+        (128, 1),
+        (256, 2),
+        (256, 1),
+        (512, 2),
+        (512, 1),
+    ):
+        layers.append(block(c, c_out, stride))
+        c = c_out
+    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(512, 1000)]
+    return nn.Sequential(*layers)
+
+
+@pytest.mark.slow
+def test_resnet18_sized_audit_within_30_seconds():
+    model = resnet18_sized()
+    assert 10e6 < sum(p.numel() for p in model.parameters()) < 13e6
+    start = time.perf_counter()
+    report = initcheck.audit(model, variance="he", inputs=torch.randn(4, 3, 64, 64))
+    elapsed = time.perf_counter() - start
+    assert elapsed <= 30, elapsed
+    assert len(report.rows) == sum(1 for _ in model.parameters())
