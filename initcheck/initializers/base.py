@@ -168,9 +168,7 @@ class Initializer:
     cache: DrawCache | None = field(default=None, repr=False)
     calls: int = field(default=0, repr=False)
     _pool: concurrent.futures.ThreadPoolExecutor | None = field(default=None, repr=False)
-    _fast: dict[tuple[tuple[int, ...], str], np.dtype] = field(
-        default_factory=dict, repr=False
-    )
+    _fast: dict[tuple[tuple[int, ...], str], np.dtype] = field(default_factory=dict, repr=False)
 
     def draw(self, shape: tuple[int, ...], seed: int, dtype: str = "float32") -> np.ndarray:
         """One draw at ``shape`` as a float64 array, validated.

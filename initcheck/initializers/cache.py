@@ -160,7 +160,7 @@ def cache_for(obj: Any) -> DrawCache | None:
     if callable(get_config):
         try:
             token = (token, repr(sorted(get_config().items())))
-        except Exception:  # noqa: BLE001 - an odd get_config: do not cache
+        except Exception:  # an odd get_config: do not cache
             return None
     return DrawCache(token)
 
