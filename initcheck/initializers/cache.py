@@ -18,14 +18,11 @@ import itertools
 import threading
 import weakref
 from collections import OrderedDict
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 
-if TYPE_CHECKING:
-    from initcheck.initializers.base import Initializer
-
-__all__ = ["MAX_BYTES", "DrawCache", "cache_for", "clear"]
+__all__ = ["MAX_BYTES", "DrawCache", "Drawable", "cache_for", "clear"]
 
 #: The most bytes all cached draws may hold together.
 MAX_BYTES = 64 * 2**20
@@ -78,6 +75,12 @@ _COUNTER = itertools.count()
 _VERIFIED: dict[Any, bool] = {}  # token -> one seed gave equal draws twice
 
 
+class Drawable(Protocol):
+    """What the cache draws from on a miss (an :class:`~initcheck.initializers.Initializer`)."""
+
+    def _draw_native(self, shape: tuple[int, ...], seed: int, dtype: str) -> np.ndarray: ...
+
+
 class DrawCache:
     """The cached draws of one user initializer (see the module docstring).
 
@@ -90,7 +93,7 @@ class DrawCache:
         self.token = token
         self.hits = 0
 
-    def draw(self, init: Initializer, shape: tuple[int, ...], seed: int, dtype: str) -> np.ndarray:
+    def draw(self, init: Drawable, shape: tuple[int, ...], seed: int, dtype: str) -> np.ndarray:
         """``init.draw(shape, seed, dtype)``, from the cache when possible.
 
         Args:
