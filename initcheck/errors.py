@@ -18,8 +18,19 @@ if TYPE_CHECKING:
 __all__ = ["InitCheckFailure", "InitializerError"]
 
 
+_REPR_LIMIT = 300
+
+
+def _short_repr(exc: BaseException) -> str:
+    text = f"{type(exc).__name__}({str(exc)!r})"
+    return text if len(text) <= _REPR_LIMIT else text[: _REPR_LIMIT - 2] + "…)"
+
+
 class InitializerError(Exception):
     """The initializer under test misbehaved while being sampled."""
+
+    def __repr__(self) -> str:
+        return _short_repr(self)
 
 
 class InitCheckFailure(AssertionError):
@@ -28,3 +39,6 @@ class InitCheckFailure(AssertionError):
     def __init__(self, results: Sequence[CheckResult]) -> None:
         self.results = tuple(results)
         super().__init__("\n".join(r.describe() for r in self.results))
+
+    def __repr__(self) -> str:
+        return _short_repr(self)

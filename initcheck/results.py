@@ -11,7 +11,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["CheckResult", "Report", "jsonable"]
+__all__ = ["REPR_LIMIT", "CheckResult", "Report", "jsonable", "short"]
+
+#: The longest ``repr`` of a record; details (raw samples, per-shape tables) stay out of it.
+REPR_LIMIT = 300
 
 
 def jsonable(value: Any) -> Any:
@@ -27,6 +30,19 @@ def jsonable(value: Any) -> Any:
     if value is None or isinstance(value, bool | int | float | str):
         return value
     return repr(value)
+
+
+def short(text: str, limit: int = 120) -> str:
+    """``text`` cut to ``limit`` characters, with an ellipsis when cut.
+
+    Args:
+        text: any text.
+        limit: the longest result.
+
+    Returns:
+        The text, at most ``limit`` characters long.
+    """
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _fmt(x: float | None) -> str:
@@ -65,6 +81,20 @@ class CheckResult:
     n: int = 0
     shapes: tuple[tuple[int, ...], ...] = ()
     details: Mapping[str, Any] = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        stat = "" if self.statistic is None else f", statistic={self.statistic:.4g}"
+        text = (
+            f"CheckResult(check={self.check!r}, initializer={short(self.initializer, 40)!r}, "
+            f"passed={self.passed}{stat}, n={self.n}, shapes={len(self.shapes)}, "
+            f"message={short(self.message, 120)!r}, details=<{len(self.details)} keys>)"
+        )
+        return short(text, REPR_LIMIT)
+
+    @property
+    def sample(self) -> Any:
+        """The values a check kept for its figure (``details["sample"]``), or ``None``."""
+        return self.details.get("sample")
 
     def describe(self) -> str:
         verdict = "PASSED" if self.passed else "FAILED"
@@ -117,6 +147,14 @@ class Report:
     @property
     def passed(self) -> bool:
         return all(r.passed for r in self.results)
+
+    def __repr__(self) -> str:
+        failed = [r.check for r in self.results if not r.passed]
+        text = (
+            f"Report(initializer={short(self.initializer, 40)!r}, passed={self.passed}, "
+            f"checks={[r.check for r in self.results]!r}, failed={failed!r})"
+        )
+        return short(text, REPR_LIMIT)
 
     @property
     def failures(self) -> tuple[CheckResult, ...]:

@@ -10,18 +10,26 @@ wrong.
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import functools
 import inspect
+import math
+import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from initcheck.errors import InitializerError
 
+if TYPE_CHECKING:
+    from initcheck.initializers.cache import DrawCache
+
 __all__ = [
     "DEFAULT_TIMEOUT",
+    "FAST_CALL",
     "DeclaredInitializer",
     "Initializer",
     "accepts",
@@ -31,6 +39,8 @@ __all__ = [
 ]
 
 DEFAULT_TIMEOUT = 60.0  # seconds one call of the initializer may take
+#: A call that returns within this many seconds lets later calls at its shape run inline.
+FAST_CALL = 0.05
 
 
 def accepts(fn: Callable[..., Any], name: str) -> bool:
@@ -120,6 +130,14 @@ class DeclaredInitializer:
 class Initializer:
     """A resolved initializer that can be drawn from.
 
+    Calls are timed. The first call at each ``(shape, dtype)`` runs on a worker thread
+    with the time limit, so a hanging initializer fails with a clear
+    :class:`~initcheck.errors.InitializerError` instead of hanging the session. Once a
+    ``(shape, dtype)`` has returned within :data:`FAST_CALL` seconds, later calls at it
+    run on the calling thread (no thread hand-off per call), each followed by a
+    wall-clock check: a call slower than the limit fails the draw, and one slower than
+    :data:`FAST_CALL` sends that ``(shape, dtype)`` back to the worker thread.
+
     Attributes:
         name: a readable name, used in messages and reports.
         kind: one of ``"keras"``, ``"callable"``, ``"torch"``, ``"jax"``.
@@ -130,6 +148,11 @@ class Initializer:
         timeout: seconds one call may take before the draw fails.
         hint: appended to every error message of a draw (e.g. how to declare a framework
             initializer); empty by default.
+        batch: a context manager factory; draws made inside ``with init.batch():`` share
+            per-call setup (e.g. the numpy global RNG state is saved once, not per call).
+        cache: a :class:`~initcheck.initializers.cache.DrawCache` that :meth:`draw`
+            consults (``None``: every draw calls the initializer).
+        calls: how many times the initializer has been called.
     """
 
     name: str
@@ -139,7 +162,13 @@ class Initializer:
     takes_dtype: bool = True
     timeout: float = DEFAULT_TIMEOUT
     hint: str = field(default="", repr=False)
+    batch: Callable[[], AbstractContextManager[Any]] = field(
+        default=contextlib.nullcontext, repr=False
+    )
+    cache: DrawCache | None = field(default=None, repr=False)
+    calls: int = field(default=0, repr=False)
     _pool: concurrent.futures.ThreadPoolExecutor | None = field(default=None, repr=False)
+    _fast: dict[tuple[tuple[int, ...], str], np.dtype] = field(default_factory=dict, repr=False)
 
     def draw(self, shape: tuple[int, ...], seed: int, dtype: str = "float32") -> np.ndarray:
         """One draw at ``shape`` as a float64 array, validated.
@@ -150,30 +179,74 @@ class Initializer:
             dtype: the dtype asked of the initializer.
 
         Returns:
-            The draw as float64.
+            The draw as float64 (a fresh array the caller may keep).
 
         Raises:
             InitializerError: the initializer raised, hung, or returned something that is
                 not a finite floating-point array of ``shape``.
         """
-        return self.draw_native(shape, seed, dtype).astype(np.float64)
+        shape = tuple(map(int, shape))
+        if self.cache is not None:
+            return self.cache.draw(self, shape, int(seed), dtype)
+        return self._draw_native(shape, int(seed), dtype).astype(np.float64)
 
     def draw_native(self, shape: tuple[int, ...], seed: int, dtype: str = "float32") -> np.ndarray:
         """Like :meth:`draw`, but in the dtype the initializer returned (e.g. bfloat16)."""
-        shape = tuple(int(s) for s in shape)
+        return self._draw_native(tuple(map(int, shape)), int(seed), dtype)
+
+    def _draw_native(self, shape: tuple[int, ...], seed: int, dtype: str) -> np.ndarray:
         try:
-            raw = self._call_with_timeout(shape, int(seed), dtype)
-            return _validate(raw, shape, self.name)
+            key = (shape, dtype)
+            expected = self._fast.get(key)
+            if expected is not None:
+                raw = self._call_inline(key, seed)
+                if (
+                    type(raw) is np.ndarray
+                    and raw.dtype == expected
+                    and expected.kind == "f"
+                    and raw.shape == shape
+                ):
+                    return _check_finite(raw, shape, self.name)
+                return _validate(raw, shape, self.name)
+            start = time.perf_counter()
+            raw = self._call_with_timeout(shape, seed, dtype)
+            fast = time.perf_counter() - start <= FAST_CALL
+            arr = _validate(raw, shape, self.name)
+            if fast:
+                self._fast[key] = arr.dtype
+            return arr
         except InitializerError as exc:
             if not self.hint:
                 raise
             raise InitializerError(f"{exc} {self.hint}") from exc
+
+    def _call_inline(self, key: tuple[tuple[int, ...], str], seed: int) -> Any:
+        shape, dtype = key
+        self.calls += 1
+        start = time.perf_counter()
+        try:
+            raw = self.call(shape, seed, dtype)
+        except InitializerError:
+            raise
+        except Exception as exc:
+            raise _raised(self.name, shape, exc) from exc
+        elapsed = time.perf_counter() - start
+        if elapsed > FAST_CALL:  # slow now: back to the worker thread for this shape
+            del self._fast[key]
+            if elapsed > self.timeout:
+                raise InitializerError(
+                    f"{self.name} did not return within {self.timeout:g} s for shape={shape} "
+                    f"(took {elapsed:.3g} s). Make it faster, or raise the limit "
+                    "(timeout=..., --initcheck-timeout)."
+                )
+        return raw
 
     def _call_with_timeout(self, shape: tuple[int, ...], seed: int, dtype: str) -> Any:
         if self._pool is None:
             self._pool = concurrent.futures.ThreadPoolExecutor(
                 max_workers=1, thread_name_prefix="initcheck-draw"
             )
+        self.calls += 1
         future = self._pool.submit(self.call, shape, seed, dtype)
         try:
             return future.result(timeout=self.timeout)
@@ -188,14 +261,33 @@ class Initializer:
         except InitializerError:
             raise
         except Exception as exc:
-            raise InitializerError(
-                f"{self.name} raised {type(exc).__name__}: {exc} (called with shape={shape})"
-            ) from exc
+            raise _raised(self.name, shape, exc) from exc
 
-    def __getstate__(self) -> dict[str, Any]:  # executors do not pickle
+    def __getstate__(self) -> dict[str, Any]:  # executors, caches and contexts do not pickle
         state = self.__dict__.copy()
-        state["_pool"] = None
+        state.update(_pool=None, cache=None, batch=contextlib.nullcontext, _fast={})
         return state
+
+
+def _raised(name: str, shape: tuple[int, ...], exc: Exception) -> InitializerError:
+    return InitializerError(
+        f"{name} raised {type(exc).__name__}: {exc} (called with shape={shape})"
+    )
+
+
+def _check_finite(arr: np.ndarray, shape: tuple[int, ...], name: str) -> np.ndarray:
+    """The cheap validation of a later call: only finiteness (type, shape, dtype known).
+
+    A finite sum means every value is finite (NaN and Inf propagate); only a non-finite
+    sum (or an overflowing one) needs the value-by-value test.
+    """
+    if not math.isfinite(arr.sum()) and not np.isfinite(arr).all():
+        bad = arr.size - int(np.count_nonzero(np.isfinite(arr)))
+        raise InitializerError(
+            f"{name} for shape={shape} returned {bad} non-finite value(s) (NaN or Inf) "
+            f"out of {arr.size}."
+        )
+    return arr
 
 
 def _validate(raw: Any, shape: tuple[int, ...], name: str) -> np.ndarray:

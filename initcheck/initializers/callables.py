@@ -3,7 +3,9 @@
 - A callable that accepts ``seed`` gets a distinct seed per draw.
 - Any other callable is called with numpy's legacy global RNG seeded per draw (the
   previous global state is restored afterwards), which keeps draws independent even
-  inside ``@given``, where Hypothesis reseeds the global RNGs for every example.
+  inside ``@given``, where Hypothesis reseeds the global RNGs for every example. Saving
+  and restoring that state costs more than a small draw, so inside
+  ``with initializer.batch():`` it is saved once on entry and restored once on exit.
   Whether draws really differ is measured by the sampler (:mod:`initcheck.sampling`).
 
 A callable is never guessed to be a PyTorch or JAX initializer from its parameter names;
@@ -13,14 +15,17 @@ if its first parameter is named ``tensor`` or ``key``, its error messages point 
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from collections.abc import Callable
+from types import TracebackType
 from typing import Any
 
 import numpy as np
 
 from initcheck.initializers.base import Initializer, accepts, describe, first_parameter
 
-__all__ = ["framework_hint", "from_callable"]
+__all__ = ["LegacyRngGuard", "framework_hint", "from_callable"]
 
 _HINTS = {
     "tensor": (
@@ -49,6 +54,58 @@ def framework_hint(fn: Callable[..., Any], name: str) -> str:
     return template.format(name=name) if template else ""
 
 
+class LegacyRngGuard:
+    """Keeps numpy's legacy global RNG state as the user left it.
+
+    Outside a ``with guard:`` block, :meth:`seeded` saves and restores the state around
+    each call; inside one (re-entrant), the state is saved on entry and restored on exit.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._depth = 0
+        self._saved: Any = None
+
+    def __enter__(self) -> LegacyRngGuard:
+        with self._lock:
+            if self._depth == 0:
+                self._saved = np.random.get_state()
+            self._depth += 1
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        with self._lock:
+            self._depth -= 1
+            if self._depth == 0:
+                np.random.set_state(self._saved)
+                self._saved = None
+
+    def seeded(self, seed: int, fn: Callable[[], Any]) -> Any:
+        """``fn()`` with the global RNG seeded with ``seed``; the user's state is kept.
+
+        Args:
+            seed: the seed (reduced modulo 2**32).
+            fn: the call to make.
+
+        Returns:
+            What ``fn`` returned.
+        """
+        if self._depth:
+            np.random.seed(seed % 2**32)
+            return fn()
+        state = np.random.get_state()
+        np.random.seed(seed % 2**32)
+        try:
+            return fn()
+        finally:
+            np.random.set_state(state)
+
+
 def from_callable(fn: Callable[..., Any], name: str | None = None) -> Initializer:
     """An :class:`~initcheck.initializers.base.Initializer` for ``fn(shape, dtype=None)``.
 
@@ -62,6 +119,7 @@ def from_callable(fn: Callable[..., Any], name: str | None = None) -> Initialize
     takes_seed = accepts(fn, "seed")
     takes_dtype = accepts(fn, "dtype")
     label = name or describe(fn)
+    guard = LegacyRngGuard()
 
     def call(shape: tuple[int, ...], seed: int, dtype: str) -> Any:
         kwargs: dict[str, Any] = {}
@@ -69,12 +127,7 @@ def from_callable(fn: Callable[..., Any], name: str | None = None) -> Initialize
             kwargs["dtype"] = dtype
         if takes_seed:
             return fn(shape, seed=seed, **kwargs)
-        state = np.random.get_state()
-        np.random.seed(seed % 2**32)
-        try:
-            return fn(shape, **kwargs)
-        finally:
-            np.random.set_state(state)
+        return guard.seeded(seed, lambda: fn(shape, **kwargs))
 
     return Initializer(
         name=label,
@@ -83,4 +136,5 @@ def from_callable(fn: Callable[..., Any], name: str | None = None) -> Initialize
         call=call,
         takes_dtype=takes_dtype,
         hint=framework_hint(fn, label),
+        batch=(lambda: guard) if not takes_seed else contextlib.nullcontext,
     )

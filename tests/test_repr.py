@@ -1,0 +1,58 @@
+"""Every record's ``repr`` is short: raw samples stay in ``details`` (issue 11)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+import initcheck
+from initcheck.errors import InitCheckFailure, InitializerError
+from initcheck.results import CheckResult, Report
+
+LIMIT = 400
+
+
+def _he(shape, dtype=None, seed=None):
+    return np.random.default_rng(seed).normal(0, math.sqrt(2 / shape[0]), shape)
+
+
+@pytest.fixture(scope="module")
+def report() -> Report:
+    return initcheck.check(_he, variance="he", family="normal", nonlinearity="relu", name="he")
+
+
+def test_report_and_result_reprs_are_short(report: Report) -> None:
+    assert len(repr(report)) <= LIMIT, repr(report)
+    assert "he" in repr(report) and "passed=" in repr(report)
+    for result in report.results:
+        text = repr(result)
+        assert len(text) <= LIMIT, text
+        assert result.check in text
+
+
+def test_samples_stay_available(report: Report) -> None:
+    centering = report["centering"]
+    assert centering.sample is not None and len(centering.sample) > 100
+    assert centering.to_dict()["details"]["sample"] == centering.to_dict()["details"]["sample"]
+    assert "sample" in centering.to_dict()["details"]
+    rebuilt = CheckResult.from_dict(centering.to_dict())
+    assert rebuilt.details == centering.to_dict()["details"]
+
+
+def test_long_fields_are_cut() -> None:
+    result = CheckResult(
+        check="variance",
+        initializer="x" * 1000,
+        passed=False,
+        message="m" * 5000,
+        details={"sample": list(range(10_000))},
+        shapes=tuple((i, i + 1) for i in range(1, 500)),
+    )
+    assert len(repr(result)) <= LIMIT
+    assert len(repr(Report(initializer="y" * 1000, results=(result,) * 50))) <= LIMIT
+    failure = InitCheckFailure([result] * 20)
+    assert len(repr(failure)) <= LIMIT
+    assert "m" * 5000 in str(failure)  # the message itself is complete
+    assert len(repr(InitializerError("e" * 5000))) <= LIMIT
