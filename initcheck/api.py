@@ -237,10 +237,11 @@ def run_checks(
         needs=frozenset().union(*(c.needs for c in selected)),
     )
     results = []
-    for c in selected:
-        if c.requires and not all(plan.declared.has(d) for d in c.requires):
-            continue
-        result = c.run(ctx)
-        if result is not None:
-            results.append(result)
+    with initializer.batch():  # per-call setup (e.g. the global RNG state) saved once
+        for c in selected:
+            if c.requires and not all(plan.declared.has(d) for d in c.requires):
+                continue
+            result = c.run(ctx)
+            if result is not None:
+                results.append(result)
     return results

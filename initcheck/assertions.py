@@ -63,8 +63,7 @@ def _run(
     calls = initializer.calls
     start = time.perf_counter()
     try:
-        with initializer.batch():
-            (result,) = run_checks(initializer, plan, settings, [check])
+        (result,) = run_checks(initializer, plan, settings, [check])
     finally:
         initializer.cache = previous
     if cache is not None or final:

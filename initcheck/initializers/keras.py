@@ -23,13 +23,11 @@ __all__ = [
 
 
 def keras_module() -> Any:
-    """The ``keras`` module, imported on first use (with TensorFlow's log noise lowered)."""
-    import os
+    """The ``keras`` module, imported on first use without TensorFlow's start-up logs
+    (unless the user set ``TF_CPP_MIN_LOG_LEVEL``; see :func:`initcheck._tf.import_quietly`)."""
+    from initcheck._tf import import_quietly
 
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import keras
-
-    return keras
+    return import_quietly("keras")
 
 
 def keras_names() -> list[str]:
