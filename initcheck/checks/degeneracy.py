@@ -18,16 +18,17 @@ each, so the whole check's false-failure rate is ≤ alpha:
   twin). Exact and round-off duplicates are found among *all* units by the symmetry
   check. Needs d' ≥ 8 to say anything (below, this test is skipped for that shape).
 - **one-signed units** (all units, O(values)): the number of positive weights of a unit
-  is Binomial(d, 1/2) for a zero-centred symmetric family; a unit whose weights (nearly) all share one sign fails
-  the two-sided exact binomial test (as ``scipy.stats.binomtest``) at a/units
-  (Bonferroni). An all-one-sign unit (p = 2^(1-d)) is detectable from d ≈ 25 at the
-  defaults.
+  is Binomial(d, 1/2) for a zero-centred symmetric family; a unit whose weights
+  (nearly) all share one sign fails the two-sided exact binomial test (as
+  ``scipy.stats.binomtest``) at a/units (Bonferroni). An all-one-sign unit
+  (p = 2^(1-d)) is detectable from d ≈ 25 at the defaults.
 - **effective rank** (Roy & Vetterli, 2007: exp of the entropy of the normalized singular
   values) of the (d, m) matrix of the m sampled units against that of a Gaussian matrix
   of the same shape; fails below ``RANK_FRACTION`` of it (a rank-1 or low-rank kernel:
-  a rank-r kernel's sampled units have rank ≤ r too). Exact for ≤ 256 units. Orthogonal kernels score above
-  Gaussian ones. Deterministic kernels with many zero units (delta-orthogonal convs) can
-  legitimately score low: use ``checks=`` to leave this check out for them.
+  a rank-r kernel's sampled units have rank ≤ r too). Exact for ≤ 256 units.
+  Orthogonal kernels score above Gaussian ones. Deterministic kernels with many zero
+  units (delta-orthogonal convs with more outputs than inputs) can legitimately score
+  low: use ``checks=`` to leave this check out for them.
 """
 
 from __future__ import annotations

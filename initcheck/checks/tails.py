@@ -2,11 +2,11 @@
 
 Tails: nonzero values are centred and divided by the mean and std of each shape's
 nonzero values (a wrong scale is the variance check's finding, not a tail; exact zeros
-are structure — sparse, Dirac and delta-orthogonal kernels — not draws of the family), with the limit widened by those
-estimates' upper ``1 - alpha`` error bounds (``exp(z·½·√((κ-1)/n))`` for the std, κ the
-family's kurtosis, and ``z/√n`` for the mean), so small shapes drawn a few times do not
-fail by chance. The distribution test standardizes by each shape's own std, so it
-looks at the *shape* of the distribution only.
+are structure — sparse, Dirac and delta-orthogonal kernels — not draws of the family),
+with the limit widened by those estimates' upper ``1 - alpha`` error bounds
+(``exp(z·½·√((κ-1)/n))`` for the std, κ the family's kurtosis, and ``z/√n`` for the
+mean), so small shapes drawn a few times do not fail by chance. The distribution test
+standardizes by each shape's own std, so it looks at the *shape* of the distribution only.
 
 Tails: the largest |z| among n values must stay below what the family allows:
 
