@@ -26,7 +26,9 @@ __all__ = [
 ]
 
 #: Default kernel shapes: dense with in < out and in > out, small and large fans, and
-#: conv1d/2d/3d kernels with kernel size > 1 (Keras layout ``(*kernel, in, out)``).
+#: conv1d/2d/3d kernels with kernel size > 1 (Keras layout ``(*kernel, in, out)``),
+#: one of them a real-size layer of 294,912 ≥ 2**18 values (a defect that shows only in
+#: large tensors fails by default; the checks' cost is linear in the values drawn).
 DEFAULT_SHAPES: tuple[tuple[int, ...], ...] = (
     (3, 5),
     (256, 128),
@@ -34,6 +36,7 @@ DEFAULT_SHAPES: tuple[tuple[int, ...], ...] = (
     (5, 16, 32),
     (3, 3, 32, 16),
     (3, 3, 3, 8, 4),
+    (3, 3, 128, 256),
 )
 
 

@@ -61,7 +61,8 @@ class KernelLayout:
         framework: ``"keras"`` (``(*kernel, in, out)``) or ``"torch"`` (``(out, in, *kernel)``).
         layer: ``"standard"`` (dense and convolution), ``"conv_transpose"`` or
             ``"depthwise"`` (Keras only).
-        groups: number of groups of a grouped convolution.
+        groups: number of groups of a grouped convolution; applies to conv kernels only
+            (a 2-D dense kernel in the same model has no groups).
 
     Example:
         >>> KernelLayout("keras", "conv_transpose").fans((3, 3, 32, 16))
@@ -120,7 +121,7 @@ class KernelLayout:
         n_in, n_out, rf = self._split(shape)
         if self.layer == "depthwise":
             return Fans(rf, n_out * rf)
-        g = self.groups
+        g = self.groups if len(shape) > 2 else 1  # groups apply to conv kernels only
         if self.framework == "torch" and self.layer == "conv_transpose":
             n_in, n_out = _divide(n_in, g, shape, "in"), n_out
         else:

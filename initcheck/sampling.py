@@ -21,10 +21,27 @@ from initcheck.initializers import Initializer
 from initcheck.settings import Settings
 from initcheck.targets import VarianceTarget
 
-__all__ = ["SAFETY", "Samples", "ShapeDraws", "collect", "draw_seed"]
+__all__ = [
+    "HEAD_UNITS",
+    "LARGE",
+    "SAFETY",
+    "UNIT_SAMPLE",
+    "Samples",
+    "ShapeDraws",
+    "collect",
+    "draw_seed",
+    "native_eps",
+]
 
 SAFETY = 1.2  # draw this many times the planned sample size: the kurtosis is estimated
 PILOT = 4096  # values drawn before the sample size is planned
+#: A shape with at least this many values is drawn once unless the statistics need more
+#: (one draw of it already exceeds the planned sample size; seeds are the seeds check's).
+LARGE = 2**17
+#: Units sampled (seeded, uniformly) for the unit-pair and spectral statistics of a shape.
+UNIT_SAMPLE = 256
+#: Units of the second ("head") layer the symmetry check's 2-layer network uses.
+HEAD_UNITS = 256
 
 
 def draw_seed(seed: int, shape_index: int, draw: int) -> int:
@@ -32,45 +49,135 @@ def draw_seed(seed: int, shape_index: int, draw: int) -> int:
     return int(np.random.SeedSequence([seed, shape_index, draw]).generate_state(1)[0] >> 1)
 
 
+def native_eps(dtype: np.dtype) -> float:
+    """Machine epsilon of the dtype an initializer returned (bfloat16: 2**-7)."""
+    try:
+        return float(np.finfo(dtype).eps)
+    except (TypeError, ValueError):
+        return 2.0**-7 if "bfloat16" in str(dtype) else float(np.finfo(np.float32).eps)
+
+
+def _storable(arr: np.ndarray) -> np.ndarray:
+    """float16/32/64 as returned; other float types (bfloat16) as float32 (exact)."""
+    if arr.dtype in (np.float16, np.float32, np.float64):
+        return arr
+    return arr.astype(np.float32)
+
+
 @dataclass
 class ShapeDraws:
-    """All independent draws at one kernel shape."""
+    """All independent draws at one kernel shape.
+
+    Draws are kept in the dtype the initializer returned (float32 in general), each
+    summarized once in float64 (:class:`~initcheck.stats.Moments`): the checks' means,
+    variances, extremes and tails come from those summaries, never from a float64 copy
+    of every value.
+    """
 
     shape: tuple[int, ...]
     fans: Fans
     target_std: float | None
     draws: list[np.ndarray] = field(default_factory=list)
     identical: bool = False  # different seeds gave the very same tensor
-    _singular: np.ndarray | None = field(default=None, repr=False)
+    eps: float = float(np.finfo(np.float32).eps)  # of the dtype the initializer returned
+    summaries: list[stats.Moments] = field(default_factory=list, repr=False)
+    nonzero: list[stats.Moments] = field(default_factory=list, repr=False)
+    _units: tuple[KernelLayout, np.ndarray] | None = field(default=None, repr=False)
+    _sample: dict[tuple[int, int], np.ndarray] = field(default_factory=dict, repr=False)
+    _singular: dict[tuple[int, int], np.ndarray] = field(default_factory=dict, repr=False)
 
     @property
     def n(self) -> int:
         return len(self.draws) * math.prod(self.shape)
+
+    def add(self, arr: np.ndarray) -> None:
+        """Keep one draw (in its native float dtype) and summarize it."""
+        self.eps = native_eps(arr.dtype)
+        arr = _storable(arr)
+        self.draws.append(arr)
+        whole = stats.Moments.of(arr)
+        self.summaries.append(whole)
+        zeros = arr.size - int(np.count_nonzero(arr))
+        if zeros == 0:
+            self.nonzero.append(whole)
+        elif zeros == arr.size:
+            self.nonzero.append(stats.Moments.empty())
+        else:
+            flat = arr.reshape(-1)
+            self.nonzero.append(stats.Moments.of(flat[flat != 0]))
+
+    def moments(self) -> stats.Moments:
+        """Summary of all values drawn."""
+        out = stats.Moments.empty()
+        for m in self.summaries:
+            out = out.combine(m)
+        return out
+
+    def standardized_moments(self) -> stats.Moments:
+        """Summary of the values divided by the target std (by each draw's own std if no
+        target): the summary of :meth:`standardized`."""
+        out = stats.Moments.empty()
+        for m in self.summaries:
+            if self.target_std is not None:
+                c = 1 / self.target_std
+            else:
+                c = 1 / m.std if m.std > 0 else 1.0
+            out = out.combine(m.scaled(c))
+        return out
 
     def standardized(self) -> np.ndarray:
         """Values divided by the target std (by each draw's own std if no target)."""
         if not self.draws:
             return np.empty(0)
         if self.target_std is not None:
-            return np.concatenate([d.ravel() for d in self.draws]) / self.target_std
+            return self.values() / self.target_std
         parts = []
-        for d in self.draws:
-            sd = float(np.std(d))
-            parts.append(d.ravel() / sd if sd > 0 else d.ravel())
-        return np.concatenate(parts)
+        for d, m in zip(self.draws, self.summaries, strict=True):
+            parts.append(d.ravel() / m.std if m.std > 0 else d.ravel().astype(np.float64))
+        return np.concatenate(parts).astype(np.float64, copy=False)
 
     def values(self) -> np.ndarray:
-        return np.concatenate([d.ravel() for d in self.draws]) if self.draws else np.empty(0)
+        """All values drawn, as one float64 vector."""
+        if not self.draws:
+            return np.empty(0)
+        return np.concatenate([d.ravel() for d in self.draws]).astype(np.float64, copy=False)
 
     def units(self, layout: KernelLayout) -> np.ndarray:
-        """The first draw as a ``(weights per unit, units)`` matrix."""
-        return layout.units_matrix(self.draws[0])
+        """The first draw as a ``(weights per unit, units)`` matrix, in its native dtype
+        (computed once per layout)."""
+        if self._units is None or self._units[0] != layout:
+            self._units = (layout, layout.units_matrix(self.draws[0]))
+        return self._units[1]
 
-    def singular_values(self, layout: KernelLayout) -> np.ndarray:
-        """Singular values of :meth:`units` (computed once; used by several checks)."""
-        if self._singular is None:
-            self._singular = np.linalg.svd(self.units(layout), compute_uv=False)
-        return self._singular
+    def unit_sample(self, layout: KernelLayout, size: int = UNIT_SAMPLE, seed: int = 0):
+        """Up to ``size`` units of the first draw, chosen uniformly at random (seeded;
+        all units, in order, when there are at most ``size``), as a float64
+        ``(weights per unit, units)`` matrix, and the indices chosen."""
+        key = (size, seed)
+        if key not in self._sample:
+            u = self.units(layout)
+            units = u.shape[1]
+            if units <= size:
+                idx = np.arange(units)
+            else:
+                idx = np.sort(np.random.default_rng([seed, units]).choice(units, size, False))
+            self._sample[key] = idx
+        idx = self._sample[key]
+        return np.asarray(self.units(layout)[:, idx], dtype=np.float64), idx
+
+    def singular_values(self, layout: KernelLayout, size: int = UNIT_SAMPLE, seed: int = 0):
+        """Singular values of :meth:`unit_sample` (computed once; used by several checks).
+        For at most ``size`` units these are the kernel's own singular values."""
+        key = (size, seed)
+        if key not in self._singular:
+            u, _ = self.unit_sample(layout, size, seed)
+            # via the Gram matrix: O(d·m²), and m ≤ size
+            if u.shape[0] > 4 * u.shape[1]:
+                ev = np.linalg.eigvalsh(u.T @ u)[::-1]
+                self._singular[key] = np.sqrt(np.clip(ev, 0, None))
+            else:
+                self._singular[key] = np.linalg.svd(u, compute_uv=False)
+        return self._singular[key]
 
 
 @dataclass
@@ -96,17 +203,24 @@ class Samples:
         parts = [s.standardized() for s in self.shapes if s.draws]
         return np.concatenate(parts) if parts else np.empty(0)
 
+    def pooled_moments(self) -> stats.Moments:
+        """Summary of :meth:`pooled`, without concatenating anything."""
+        out = stats.Moments.empty()
+        for s in self.shapes:
+            out = out.combine(s.standardized_moments())
+        return out
+
     @property
     def identical(self) -> bool:
         return any(s.identical for s in self.shapes)
 
 
-def _pooled_need(z: np.ndarray, needs: set[str], settings: Settings) -> int:
+def _pooled_need(z: stats.Moments, needs: set[str], settings: Settings) -> int:
     need = 0
-    if z.size < 2:
+    if z.n < 2:
         return PILOT
     if "variance" in needs:
-        kurt = stats.estimate_variance(z, settings.alpha).kurtosis
+        kurt = z.kurtosis
         need = max(
             need,
             stats.required_n_variance(
@@ -114,7 +228,7 @@ def _pooled_need(z: np.ndarray, needs: set[str], settings: Settings) -> int:
             ),
         )
     if "mean" in needs:
-        sd = float(np.std(z))
+        sd = z.std
         need = max(
             need,
             stats.required_n_mean(
@@ -125,10 +239,10 @@ def _pooled_need(z: np.ndarray, needs: set[str], settings: Settings) -> int:
 
 
 def _shape_need(s: ShapeDraws, n_shapes: int, settings: Settings) -> int:
-    z = s.standardized()
-    if z.size < 2:
+    z = s.standardized_moments()
+    if z.n < 2:
         return PILOT
-    kurt = stats.estimate_variance(z, settings.alpha).kurtosis
+    kurt = z.kurtosis
     alpha = settings.alpha / max(n_shapes, 1)  # Bonferroni across shapes
     need = stats.required_n_variance(
         kurt, settings.std_tolerance, settings.shape_detect, alpha, settings.power
@@ -154,8 +268,9 @@ def collect(
         target: the variance target used to standardize values (``None``: each draw's std).
         settings: statistical settings (sample sizes follow from them).
         needs: what the values must support: ``"variance"``/``"mean"`` (pooled),
-            ``"per_shape"`` (the scaling law), ``"heads"`` (a second layer per shape for
-            the symmetry check's gradients).
+            ``"per_shape"`` (the scaling law), ``"heads"`` (a dense second layer per
+            shape for the symmetry check's gradients; drawn only if ``shapes`` has a
+            dense (2-D) kernel, so a conv-only initializer is never asked for one).
 
     Returns:
         :class:`Samples`; if the initializer misbehaves, ``Samples.error`` says how.
@@ -180,20 +295,22 @@ def collect(
 
 
 def _draw(init: Initializer, s: ShapeDraws, index: int, settings: Settings) -> None:
-    arr = init.draw(s.shape, seed=draw_seed(settings.seed, index, len(s.draws) + s.identical))
-    if len(s.draws) == 1 and np.array_equal(arr, s.draws[0]):
+    arr = init.draw_native(
+        s.shape, seed=draw_seed(settings.seed, index, len(s.draws) + s.identical)
+    )
+    if len(s.draws) == 1 and np.array_equal(_storable(arr), s.draws[0]):
         s.identical = True  # never counts as a second draw
         return
-    s.draws.append(arr)
+    s.add(arr)
 
 
 def _draw_all(init: Initializer, samples: Samples, needs: set[str], settings: Settings) -> None:
     shapes = samples.shapes
     for i, s in enumerate(shapes):
         _draw(init, s, i, settings)
-    if "heads" in needs:
+    if "heads" in needs and any(len(s.shape) == 2 for s in shapes):
         for s in shapes:
-            units = samples.layout.n_units(s.shape)
+            units = min(samples.layout.n_units(s.shape), HEAD_UNITS)
             head = samples.layout.dense_shape(units, units)
             if head not in samples.heads:
                 samples.heads[head] = init.draw(head, seed=draw_seed(settings.seed, 2**20, units))
@@ -201,14 +318,15 @@ def _draw_all(init: Initializer, samples: Samples, needs: set[str], settings: Se
     if not statistical:
         return
     for i, s in enumerate(shapes):  # a second draw tells whether seeds are honoured
-        _draw(init, s, i, settings)
+        if math.prod(s.shape) < LARGE:
+            _draw(init, s, i, settings)
 
     def can_draw(s: ShapeDraws) -> bool:
         return not s.identical and len(s.draws) < settings.max_draws
 
     while samples.n < settings.max_values:
         want: dict[int, int] = {}
-        pooled_deficit = _pooled_need(samples.pooled(), needs, settings) - samples.n
+        pooled_deficit = _pooled_need(samples.pooled_moments(), needs, settings) - samples.n
         if pooled_deficit > 0:
             open_shapes = [i for i, s in enumerate(shapes) if can_draw(s)]
             round_size = sum(math.prod(shapes[i].shape) for i in open_shapes)

@@ -19,13 +19,17 @@ import numpy as np
 from scipy import stats
 
 __all__ = [
+    "CHUNK",
     "MeanEstimate",
+    "Moments",
     "VarianceEstimate",
     "estimate_mean",
     "estimate_variance",
     "false_failure_rate",
+    "mean_from_moments",
     "required_n_mean",
     "required_n_variance",
+    "variance_from_moments",
     "z_crit",
 ]
 
@@ -58,29 +62,140 @@ class MeanEstimate(NamedTuple):
     n: int
 
 
-def estimate_variance(z: np.ndarray, alpha: float) -> VarianceEstimate:
-    """Sample variance of ``z`` with a log-scale delta-method interval."""
-    z = np.asarray(z, dtype=np.float64).ravel()
-    n = z.size
-    v = float(np.var(z, ddof=1))
-    kurt = float(stats.kurtosis(z, fisher=False, bias=True)) if np.ptp(z) > 0 else 3.0
-    kurt = kurt if math.isfinite(kurt) else 3.0
-    se = math.sqrt(max(kurt - 1.0, 1e-12) / n)
+#: Values converted to float64 at a time when summarizing a tensor (8 MiB of float64).
+CHUNK = 2**20
+
+
+class Moments(NamedTuple):
+    """Streamed summary of values: count, mean, central power sums 2-4, min and max.
+
+    Computed in float64 a chunk at a time (:meth:`of`), so summarizing a float32 tensor
+    never makes a float64 copy of all of it; summaries of parts combine exactly
+    (:meth:`combine`, Pébay 2008 update formulas).
+    """
+
+    n: int
+    mean: float
+    m2: float
+    m3: float
+    m4: float
+    lo: float
+    hi: float
+
+    @staticmethod
+    def of(values: np.ndarray, chunk: int = CHUNK) -> Moments:
+        """Summarize ``values`` (any float dtype), ``chunk`` values at a time."""
+        flat = np.asarray(values).reshape(-1)
+        out = Moments.empty()
+        for start in range(0, flat.size, chunk):
+            x = flat[start : start + chunk].astype(np.float64)
+            mu = float(x.mean())
+            d = x - mu
+            d2 = d * d
+            part = Moments(
+                x.size,
+                mu,
+                float(d2.sum()),
+                float(np.dot(d2, d)),
+                float(np.dot(d2, d2)),
+                float(x.min()),
+                float(x.max()),
+            )
+            out = out.combine(part)
+        return out
+
+    @staticmethod
+    def empty() -> Moments:
+        return Moments(0, 0.0, 0.0, 0.0, 0.0, math.inf, -math.inf)
+
+    def combine(self, other: Moments) -> Moments:
+        """The summary of both parts' values together."""
+        if other.n == 0:
+            return self
+        if self.n == 0:
+            return other
+        na, nb = self.n, other.n
+        n = na + nb
+        d = other.mean - self.mean
+        m2 = self.m2 + other.m2 + d * d * na * nb / n
+        m3 = (
+            self.m3
+            + other.m3
+            + d**3 * na * nb * (na - nb) / n**2
+            + 3 * d * (na * other.m2 - nb * self.m2) / n
+        )
+        m4 = (
+            self.m4
+            + other.m4
+            + d**4 * na * nb * (na * na - na * nb + nb * nb) / n**3
+            + 6 * d * d * (na * na * other.m2 + nb * nb * self.m2) / n**2
+            + 4 * d * (na * other.m3 - nb * self.m3) / n
+        )
+        mean = self.mean + d * nb / n
+        return Moments(n, mean, m2, m3, m4, min(self.lo, other.lo), max(self.hi, other.hi))
+
+    def scaled(self, c: float) -> Moments:
+        """The summary of the values multiplied by ``c > 0``."""
+        return Moments(
+            self.n,
+            self.mean * c,
+            self.m2 * c**2,
+            self.m3 * c**3,
+            self.m4 * c**4,
+            self.lo * c,
+            self.hi * c,
+        )
+
+    @property
+    def std(self) -> float:
+        """Population standard deviation (``ddof=0``, as ``np.std``)."""
+        return math.sqrt(self.m2 / self.n) if self.n else 0.0
+
+    @property
+    def var(self) -> float:
+        """Sample variance (``ddof=1``)."""
+        return self.m2 / (self.n - 1) if self.n > 1 else 0.0
+
+    @property
+    def kurtosis(self) -> float:
+        """Pearson kurtosis ``n·m4/m2²`` (as ``scipy.stats.kurtosis(fisher=False, bias=True)``);
+        3 for constant values."""
+        if self.m2 <= 0 or self.hi <= self.lo:
+            return 3.0
+        k = self.n * self.m4 / self.m2**2
+        return k if math.isfinite(k) else 3.0
+
+
+def variance_from_moments(m: Moments, alpha: float) -> VarianceEstimate:
+    """:func:`estimate_variance` from a :class:`Moments` summary."""
+    n = m.n
+    v = m.var
+    kurt = m.kurtosis
+    se = math.sqrt(max(kurt - 1.0, 1e-12) / max(n, 1))
     zc = z_crit(alpha)
-    if v <= 0 or np.ptp(z) == 0:
+    if v <= 0 or m.hi <= m.lo:
         return VarianceEstimate(0.0, 0.0, 0.0, kurt, se, n)
     return VarianceEstimate(v, v * math.exp(-zc * se), v * math.exp(zc * se), kurt, se, n)
 
 
+def mean_from_moments(m: Moments, alpha: float) -> MeanEstimate:
+    """:func:`estimate_mean` from a :class:`Moments` summary: the one-sample t interval
+    (the interval of ``scipy.stats.ttest_1samp``), ``mean ± t(1-alpha/2, n-1)·sd/√n``."""
+    sd = math.sqrt(m.var)
+    if sd == 0 or m.hi <= m.lo:
+        return MeanEstimate(m.mean, m.mean, m.mean, 0.0, m.n)
+    half = float(stats.t.isf(alpha / 2, m.n - 1)) * sd / math.sqrt(m.n)
+    return MeanEstimate(m.mean, m.mean - half, m.mean + half, sd, m.n)
+
+
+def estimate_variance(z: np.ndarray, alpha: float) -> VarianceEstimate:
+    """Sample variance of ``z`` with a log-scale delta-method interval."""
+    return variance_from_moments(Moments.of(z), alpha)
+
+
 def estimate_mean(z: np.ndarray, alpha: float) -> MeanEstimate:
     """Mean of ``z`` with the one-sample t interval (``scipy.stats.ttest_1samp``)."""
-    z = np.asarray(z, dtype=np.float64).ravel()
-    sd = float(np.std(z, ddof=1))
-    m = float(np.mean(z))
-    if sd == 0:
-        return MeanEstimate(m, m, m, 0.0, z.size)
-    ci = stats.ttest_1samp(z, 0.0).confidence_interval(confidence_level=1 - alpha)
-    return MeanEstimate(m, float(ci.low), float(ci.high), sd, z.size)
+    return mean_from_moments(Moments.of(z), alpha)
 
 
 def required_n_variance(

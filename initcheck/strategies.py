@@ -21,9 +21,21 @@ import math
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
-__all__ = ["conv_shapes", "dense_shapes", "kernel_shapes"]
+__all__ = [
+    "LARGE_KERNELS",
+    "conv_shapes",
+    "dense_shapes",
+    "kernel_shapes",
+    "large_kernel_shapes",
+]
 
 Shape = tuple[int, ...]
+
+#: Real-size layers (Keras layout), each of at least 2**18 values: a dense layer, a
+#: 3×3 conv and an embedding-like tall kernel. A defect that shows only in large tensors
+#: needs one of these among the shapes; the gate adds the first (see
+#: :func:`large_kernel_shapes`).
+LARGE_KERNELS: tuple[Shape, ...] = ((512, 512), (3, 3, 128, 256), (4096, 64))
 
 
 def _check_int(name: str, value: object, minimum: int) -> int:
@@ -118,14 +130,33 @@ def conv_shapes(
     return shapes if layout == "keras" else shapes.map(lambda s: (s[-1], s[-2], *s[:-2]))
 
 
-def kernel_shapes(*, max_size: int = 2**18, layout: str = "keras") -> st.SearchStrategy[Shape]:
-    """Dense or conv1d/2d/3d kernel shapes (see :func:`dense_shapes`, :func:`conv_shapes`)."""
+def large_kernel_shapes(layout: str = "keras") -> st.SearchStrategy[Shape]:
+    """One of :data:`LARGE_KERNELS` (≥ 2**18 values each), in ``layout``."""
+    _check_layout(layout)
+    shapes = [s if layout == "keras" else (s[-1], s[-2], *s[:-2]) for s in LARGE_KERNELS]
+    return st.sampled_from(shapes)
+
+
+def kernel_shapes(
+    *, max_size: int = 2**18, layout: str = "keras", large: bool = False
+) -> st.SearchStrategy[Shape]:
+    """Dense or conv1d/2d/3d kernel shapes (see :func:`dense_shapes`, :func:`conv_shapes`).
+
+    Args:
+        max_size: cap on the number of values of the generated shapes.
+        layout: ``"keras"`` or ``"torch"``.
+        large: also generate the real-size layers of :func:`large_kernel_shapes`
+            (≥ 2**18 values, above ``max_size``).
+    """
     _check_int("max_size", max_size, 1)
     _check_layout(layout)
-    return st.one_of(
+    branches = [
         dense_shapes(max_size=max_size, layout=layout),
         *[conv_shapes(r, max_size=max_size, layout=layout) for r in (1, 2, 3)],
-    )
+    ]
+    if large:
+        branches.append(large_kernel_shapes(layout))
+    return st.one_of(*branches)
 
 
 def _check_layout(layout: object) -> None:

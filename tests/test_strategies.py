@@ -49,3 +49,13 @@ def test_torch_layout_puts_out_first(shape):
 def test_invalid_arguments_are_reported_early(factory, kwargs, match):
     with pytest.raises(InvalidArgument, match=match):
         factory(**kwargs)
+
+
+def test_large_kernel_shapes_are_real_size_layers():
+    from initcheck.strategies import LARGE_KERNELS, large_kernel_shapes
+
+    assert all(math.prod(s) >= 2**18 for s in LARGE_KERNELS)
+    shape = find(large_kernel_shapes("torch"), lambda s: len(s) == 4)
+    assert shape == (256, 128, 3, 3)
+    big = find(kernel_shapes(max_size=2**16, large=True), lambda s: math.prod(s) >= 2**18)
+    assert math.prod(big) >= 2**18

@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
+
 from initcheck import stats
 from initcheck.checks._common import (
     decide,
@@ -32,7 +34,7 @@ def check_centering(samples: Samples, settings: Settings) -> CheckResult:
     failed = sampling_failure("centering", samples)
     if failed:
         return failed
-    z = samples.pooled()
+    z = samples.pooled_moments()  # streamed float64 summaries of every value drawn
     unit = "target std" if samples.target is not None else "std"
     shapes = samples.shape_tuple
     base = dict(
@@ -40,10 +42,10 @@ def check_centering(samples: Samples, settings: Settings) -> CheckResult:
         initializer=samples.initializer,
         target=0.0,
         alpha=settings.alpha,
-        n=int(z.size),
+        n=int(z.n),
         shapes=shapes,
     )
-    est = stats.estimate_mean(z, settings.alpha)
+    est = stats.mean_from_moments(z, settings.alpha)
     tol = settings.mean_tolerance
     details = {
         "tolerance": tol,
@@ -51,8 +53,8 @@ def check_centering(samples: Samples, settings: Settings) -> CheckResult:
         "required_n": stats.required_n_mean(
             est.sd, tol, settings.mean_detect, settings.alpha, settings.power
         ),
-        "per_shape": {str(s.shape): float(s.standardized().mean()) for s in samples.shapes},
-        "sample": subsample(z, settings.seed),
+        "per_shape": {str(s.shape): s.standardized_moments().mean for s in samples.shapes},
+        "sample": _histogram_sample(samples, settings.seed),
         "sample_unit": unit,
     }
     if est.sd == 0 and est.statistic != 0:
@@ -68,7 +70,7 @@ def check_centering(samples: Samples, settings: Settings) -> CheckResult:
             details=details,
             **base,
         )
-    verdict = decide(est.low, est.high, -tol, tol, enough=z.size >= details["required_n"])
+    verdict = decide(est.low, est.high, -tol, tol, enough=z.n >= details["required_n"])
     ci = f"{100 * (1 - settings.alpha):.4g}% CI [{est.low:.4f}, {est.high:.4f}]"
     if verdict == "fail":
         worst = max(details["per_shape"].items(), key=lambda kv: abs(kv[1]))
@@ -80,12 +82,12 @@ def check_centering(samples: Samples, settings: Settings) -> CheckResult:
     elif verdict == "inconclusive":
         msg = (
             f"inconclusive: mean = {est.statistic:.4f} {unit} ({ci}) could be outside "
-            f"0 ± {tol:g} {unit}, and only {z.size} of the {details['required_n']} values "
+            f"0 ± {tol:g} {unit}, and only {z.n} of the {details['required_n']} values "
             f"needed to decide could be drawn on shapes {shapes_text(shapes)}."
             f"{identical_note(samples)}"
         )
     else:
-        msg = f"mean = {est.statistic:.4f} {unit} ({ci}) is within 0 ± {tol:g} {unit}, n={z.size}."
+        msg = f"mean = {est.statistic:.4f} {unit} ({ci}) is within 0 ± {tol:g} {unit}, n={z.n}."
     return CheckResult(
         passed=verdict == "pass",
         message=msg,
@@ -94,6 +96,30 @@ def check_centering(samples: Samples, settings: Settings) -> CheckResult:
         details=details,
         **base,
     )
+
+
+def _histogram_sample(samples: Samples, seed: int, size: int = 2000) -> list[float]:
+    """A reproducible subsample of the standardized values (for the report's histogram),
+    drawn shape by shape in proportion to each shape's values, without pooling them."""
+    total = sum(s.n for s in samples.shapes)
+    rng = np.random.default_rng(seed)
+    parts = []
+    for s in samples.shapes:
+        if not s.draws or total == 0:
+            continue
+        k = min(s.n, max(1, round(size * s.n / total)))
+        flat = [d.reshape(-1) for d in s.draws]
+        picks = np.sort(rng.choice(s.n, k, replace=False))
+        size1 = flat[0].size
+        vals = np.array([flat[i // size1][i % size1] for i in picks], dtype=np.float64)
+        for d_i in range(len(s.draws)):
+            sel = picks // size1 == d_i
+            m = s.summaries[d_i]
+            scale = s.target_std if s.target_std is not None else (m.std or 1.0)
+            vals[sel] /= scale
+        parts.append(vals)
+    z = np.concatenate(parts) if parts else np.empty(0)
+    return subsample(z, seed, size)
 
 
 def _figures(result: Mapping[str, Any]) -> list[tuple[str, str]]:

@@ -4,22 +4,31 @@ Per kernel shape, on the first draw, with the kernel as a ``(d, units)`` matrix 
 column per output unit, ``d`` weights each), two tests at level ``a = alpha/(2·shapes)``
 each, so the whole check's false-failure rate is ≤ alpha:
 
-- **near-duplicate units**: the largest |cosine similarity| between two units. For
-  independent symmetric units, ``(cos + 1)/2`` follows Beta((d-1)/2, (d-1)/2) (exact for
-  Gaussian units, close for any iid family at moderate d); the limit is its
-  ``1 - a/(2P)`` quantile over the P pairs (Bonferroni), so a correct initializer fails
-  with probability ≤ a. Units in identical pairs (cos = 1) or nearly so fail; needs
-  d ≥ 8 to say anything (below, this test is skipped for that shape).
-- **one-signed units**: the number of positive weights of a unit is Binomial(d, 1/2) for
-  a zero-centred symmetric family; a unit whose weights (nearly) all share one sign fails
-  the two-sided exact binomial test (as ``scipy.stats.binomtest``) at a/units
-  (Bonferroni). An all-one-sign unit (p = 2^(1-d)) is detectable from d ≈ 25 at the
-  defaults.
+- **near-duplicate units**: the largest |cosine similarity| between two units among a
+  seeded uniform sample of m = min(units, 256) units, each restricted to a seeded
+  sample of d' = min(d, 4096) of its weights (the same coordinates for all). For
+  independent symmetric units, ``(cos + 1)/2`` follows Beta((d'-1)/2, (d'-1)/2) (exact
+  for Gaussian units, close for any iid family at moderate d'); the limit is its
+  ``1 - a/(2P)`` quantile over the P = m(m-1)/2 pairs compared (Bonferroni), so a
+  correct initializer fails with probability ≤ a. Cost O(m²·d'), whatever the kernel
+  size. Power: a near-duplicate pair is compared with probability m(m-1)/(U(U-1)) among
+  U units, so with U ≤ 256 every pair is; with more units a kernel with k near-duplicate
+  pairs is detected with probability ≥ 1 - (1 - m(m-1)/(U(U-1)))^k (e.g. U = 4096:
+  ≥ 0.99 when k ≥ 1,200 of its 8.4 million pairs, i.e. when ≥ 3% of units have a near
+  twin). Exact and round-off duplicates are found among *all* units by the symmetry
+  check. Needs d' ≥ 8 to say anything (below, this test is skipped for that shape).
+- **one-signed units** (all units, O(values)): the number of positive weights of a unit
+  is Binomial(d, 1/2) for a zero-centred symmetric family; a unit whose weights
+  (nearly) all share one sign fails the two-sided exact binomial test (as
+  ``scipy.stats.binomtest``) at a/units (Bonferroni). An all-one-sign unit
+  (p = 2^(1-d)) is detectable from d ≈ 25 at the defaults.
 - **effective rank** (Roy & Vetterli, 2007: exp of the entropy of the normalized singular
-  values) against that of a Gaussian matrix of the same shape; fails below
-  ``RANK_FRACTION`` of it (a rank-1 or low-rank kernel). Orthogonal kernels score above
-  Gaussian ones. Deterministic kernels with many zero units (delta-orthogonal convs) can
-  legitimately score low: use ``checks=`` to leave this check out for them.
+  values) of the (d, m) matrix of the m sampled units against that of a Gaussian matrix
+  of the same shape; fails below ``RANK_FRACTION`` of it (a rank-1 or low-rank kernel:
+  a rank-r kernel's sampled units have rank ≤ r too). Exact for ≤ 256 units.
+  Orthogonal kernels score above Gaussian ones. Deterministic kernels with many zero
+  units (delta-orthogonal convs with more outputs than inputs) can legitimately score
+  low: use ``checks=`` to leave this check out for them.
 """
 
 from __future__ import annotations
@@ -33,13 +42,14 @@ from initcheck.checks._common import sampling_failure
 from initcheck.fans import KernelLayout
 from initcheck.registry import Check, register
 from initcheck.results import CheckResult
-from initcheck.sampling import Samples, ShapeDraws
+from initcheck.sampling import UNIT_SAMPLE, Samples, ShapeDraws
 from initcheck.settings import Settings
 
 __all__ = ["CHECK", "RANK_FRACTION", "check_degeneracy", "effective_rank"]
 
 RANK_FRACTION = 0.5
 MIN_DIM_COSINE = 8
+MAX_DIM_COSINE = 4096  # weights per unit compared (a seeded sample beyond this)
 
 
 def effective_rank(singular_values: np.ndarray) -> float:
@@ -58,6 +68,8 @@ def gaussian_effective_rank(rows: int, cols: int, seed: int) -> float:
     """Effective rank of a standard Gaussian matrix of the given shape (one seeded draw;
     it concentrates tightly around its mean for all but tiny shapes)."""
     g = np.random.default_rng(seed).standard_normal((rows, cols))
+    if rows > 4 * cols:  # via the Gram matrix, as ShapeDraws.singular_values
+        return effective_rank(np.sqrt(np.clip(np.linalg.eigvalsh(g.T @ g), 0, None)))
     return effective_rank(np.linalg.svd(g, compute_uv=False))
 
 
@@ -84,34 +96,43 @@ def _inspect(s: ShapeDraws, layout: KernelLayout, alpha: float, seed: int):
     d, units = u.shape
     problems: list[str] = []
     info: dict = {"d": d, "units": units}
-    if units >= 2 and d >= MIN_DIM_COSINE:
-        pairs = units * (units - 1) // 2
-        half = (d - 1) / 2
+    sample, idx = s.unit_sample(layout, UNIT_SAMPLE, seed)
+    m = sample.shape[1]
+    info["units_compared"] = m
+    if m >= 2 and d >= MIN_DIM_COSINE:
+        rows = sample
+        if d > MAX_DIM_COSINE:
+            keep = np.random.default_rng([seed, d]).choice(d, MAX_DIM_COSINE, replace=False)
+            rows = sample[np.sort(keep)]
+        dd = rows.shape[0]
+        pairs = m * (m - 1) // 2
+        half = (dd - 1) / 2
         limit = 2 * float(stats.beta.isf(alpha / (2 * pairs), half, half)) - 1
-        worst, (i, j) = _max_cosine(u)
-        info.update(max_cosine=worst, cosine_limit=limit)
+        worst, (i, j) = _max_cosine(rows)
+        i, j = int(idx[i]), int(idx[j])
+        info.update(max_cosine=worst, cosine_limit=limit, weights_compared=dd)
         if worst > limit:
             problems.append(
                 f"near-duplicate units {i} and {j} on shape {shape}: |cos| = {worst:.4f} > "
-                f"{limit:.4f}, the most two independent units of {d} weights reach at alpha "
+                f"{limit:.4f}, the most two independent units of {dd} weights reach at alpha "
                 f"{alpha:.2g}"
             )
     if d >= 2:
-        positives = (u > 0).sum(axis=0)
-        nonzero = (u != 0).sum(axis=0)
+        positives = np.count_nonzero(u > 0, axis=0)
+        nonzero = np.count_nonzero(u, axis=0)
         pvalues = sign_pvalues(positives, nonzero)
         worst_unit = int(np.argmin(pvalues))
         info["min_sign_pvalue"] = float(pvalues[worst_unit])
         if pvalues[worst_unit] < alpha / units:
-            k, m = int(positives[worst_unit]), int(nonzero[worst_unit])
+            k, nz = int(positives[worst_unit]), int(nonzero[worst_unit])
             problems.append(
-                f"one-signed unit {worst_unit} on shape {shape}: {k} of {m} weights positive "
+                f"one-signed unit {worst_unit} on shape {shape}: {k} of {nz} weights positive "
                 f"(binomial p = {pvalues[worst_unit]:.2g} < alpha/units = "
                 f"{alpha / units:.2g}); its weights are not centred"
             )
-    if min(u.shape) >= 2:
-        rank = effective_rank(s.singular_values(layout))
-        gauss = gaussian_effective_rank(*u.shape, seed)
+    if min(d, m) >= 2:
+        rank = effective_rank(s.singular_values(layout, UNIT_SAMPLE, seed))
+        gauss = gaussian_effective_rank(d, m, seed)
         info.update(effective_rank=rank, gaussian_effective_rank=gauss)
         if rank < RANK_FRACTION * gauss:
             problems.append(

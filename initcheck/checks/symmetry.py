@@ -7,12 +7,22 @@ Per kernel shape, on the first draw (this check is structural, not statistical):
    equal up to a relative distance of ``UNIT_RTOL`` (float round-off). Two continuous
    random units of dimension d come that close with probability ~UNIT_RTOL**d, so the
    weight comparison runs for fan_in ≥ 3 (≤ 1e-18 a pair); below that, float32 values can
-   collide by chance and the activation/gradient comparison (step 4) decides;
-3. numerical rank: recorded; a rank-1 kernel (every unit a multiple of one vector) fails;
+   collide by chance and the activation/gradient comparison (step 4) decides. All units
+   are compared, in O(values + units·log units): units are sorted by their projection on
+   a random unit vector, and only units whose projections differ by at most the
+   tolerance (a necessary condition, by Cauchy-Schwarz) are compared in full, so every
+   such pair is found (exact and round-off duplicates alike);
+3. numerical rank: recorded (of a seeded sample of ≤ 256 units); a rank-1 kernel (every
+   unit a multiple of one vector) fails. The tolerance follows the dtype the initializer
+   *returned* (``max(d, units)·eps`` relative to the largest singular value), so a
+   float32 rank-1 kernel, full rank at float64 precision through its rounding, fails;
 4. activations and gradients: a two-layer ReLU network, both layers from the initializer
-   (the second at shape ``(units, units)``), on a random input batch: hidden activations
-   and the gradients of the first layer's units must be pairwise distinct. This is the
-   failure "loss still drops but all hidden units stay identical".
+   (the second a dense ``(m, m)`` kernel, m = min(units, 256), over a seeded sample of m
+   units), on a random input batch: hidden activations and the gradients of the first
+   layer's units must be pairwise distinct. This is the failure "loss still drops but
+   all hidden units stay identical". The second layer is drawn only when the shapes
+   include a dense (2-D) kernel: for conv-only shapes (an initializer that accepts conv
+   kernels only) steps 1-3 decide on the conv kernels given.
 
 References:
     - Goodfellow, Bengio & Courville, *Deep Learning*, §8.4 ("break symmetry").
@@ -22,6 +32,7 @@ References:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -30,7 +41,7 @@ import numpy as np
 from initcheck.checks._common import sampling_failure
 from initcheck.registry import Check, register
 from initcheck.results import CheckResult
-from initcheck.sampling import Samples
+from initcheck.sampling import HEAD_UNITS, UNIT_SAMPLE, Samples
 from initcheck.settings import Settings
 
 __all__ = ["CHECK", "check_symmetry"]
@@ -40,20 +51,45 @@ MIN_DIM = 3  # compare weight vectors only from this fan_in on (see step 2)
 BATCH = 64
 
 
+def _column_norms(cols: np.ndarray) -> np.ndarray:
+    """Euclidean norms of the columns in float64, a block of rows at a time."""
+    sq = np.zeros(cols.shape[1])
+    step = max(1, (1 << 20) // max(cols.shape[1], 1))
+    for r in range(0, cols.shape[0], step):
+        block = np.asarray(cols[r : r + step], dtype=np.float64)
+        sq += np.einsum("ij,ij->j", block, block)
+    return np.sqrt(sq)
+
+
 def _duplicate_pair(cols: np.ndarray, rtol: float = UNIT_RTOL) -> tuple[int, int] | None:
-    """First pair (i, j) of columns equal within ``rtol`` (relative), else None."""
+    """A pair (i, j) of columns equal within ``rtol`` (relative: ‖a-b‖ ≤ rtol·max(‖a‖,‖b‖)),
+    else None. Exhaustive, without comparing all pairs: ``|r·(a-b)| ≤ ‖a-b‖`` for a unit
+    vector r, so only columns whose projections on r are that close can be a pair."""
     m = cols.shape[1]
     if m < 2:
         return None
-    sq = np.einsum("ij,ij->j", cols, cols)
-    d2 = sq[:, None] + sq[None, :] - 2 * cols.T @ cols
-    scale = np.maximum(sq[:, None], sq[None, :])
-    close = d2 <= (rtol**2) * scale + 1e-300
-    np.fill_diagonal(close, False)
-    if not close.any():
-        return None
-    i, j = np.argwhere(close)[0]
-    return int(i), int(j)
+    r = np.random.default_rng(m).standard_normal(cols.shape[0])
+    r /= np.linalg.norm(r) or 1.0
+    proj = np.zeros(m)
+    step = max(1, (1 << 20) // m)
+    for start in range(0, cols.shape[0], step):
+        proj += r[start : start + step] @ np.asarray(cols[start : start + step], np.float64)
+    norms = _column_norms(cols)
+    order = np.argsort(proj, kind="stable")
+    p, nrm = proj[order], norms[order]
+    slack = rtol * nrm.max() * (1 + 1e-9) + 1e-300
+    for k in range(1, m):
+        near = np.flatnonzero(p[k:] - p[:-k] <= slack)
+        if near.size == 0:
+            return None  # sorted: wider offsets are farther apart
+        for pos in near[:4096]:
+            i, j = int(order[pos]), int(order[pos + k])
+            a = np.asarray(cols[:, i], np.float64)
+            b = np.asarray(cols[:, j], np.float64)
+            dist = float(np.linalg.norm(a - b))
+            if dist <= rtol * max(norms[i], norms[j]) or dist == 0:
+                return min(i, j), max(i, j)
+    return None
 
 
 def _forward_backward(w1: np.ndarray, w2: np.ndarray, rng: np.random.Generator):
@@ -66,47 +102,75 @@ def _forward_backward(w1: np.ndarray, w2: np.ndarray, rng: np.random.Generator):
     return h, grad_w1
 
 
+def _rank_one(u: np.ndarray, eps: float) -> bool:
+    """Whether every column of ``u`` is a multiple of its largest one, to within
+    ``max(u.shape)·eps`` of ``‖u‖`` (all units, a block of rows at a time)."""
+    norms = _column_norms(u)
+    v = np.asarray(u[:, int(np.argmax(norms))], np.float64)
+    vv = float(v @ v)
+    if vv == 0:
+        return True
+    coef = np.zeros(u.shape[1])
+    step = max(1, (1 << 20) // u.shape[1])
+    for r in range(0, u.shape[0], step):
+        coef += v[r : r + step] @ np.asarray(u[r : r + step], np.float64)
+    coef /= vv
+    resid = 0.0
+    for r in range(0, u.shape[0], step):
+        block = np.asarray(u[r : r + step], np.float64) - np.outer(v[r : r + step], coef)
+        resid += float(np.einsum("ij,ij->", block, block))
+    return math.sqrt(resid) <= max(u.shape) * eps * math.sqrt(float(norms @ norms))
+
+
 def _inspect(samples: Samples, index: int, seed: int) -> tuple[str | None, dict]:
     s = samples.shapes[index]
     w = s.draws[0]
     info: dict = {}
-    if np.ptp(w) == 0:
+    first = s.summaries[0]
+    if first.hi == first.lo:
         return (
             f"constant kernel: all {w.size} values equal {w.flat[0]:.6g} on shape {s.shape}",
             info,
         )
     u = s.units(samples.layout)
     info["units"] = int(u.shape[1])
-    sv = s.singular_values(samples.layout)
-    # numpy.linalg.matrix_rank's default tolerance, on singular values computed once
-    rank = int(np.sum(sv > sv.max() * max(u.shape) * np.finfo(np.float64).eps)) if sv.size else 0
+    sv = s.singular_values(samples.layout, seed=seed)
+    sampled = min(UNIT_SAMPLE, u.shape[1])
+    # numpy.linalg.matrix_rank's tolerance, at the precision of the dtype returned
+    tol = max(u.shape) * s.eps
+    rank = int(np.sum(sv > sv.max() * tol)) if sv.size else 0
     info["rank"] = rank
-    info["full_rank"] = min(u.shape)
+    info["full_rank"] = min(u.shape[0], sampled)
+    info["rank_of_units_sampled"] = sampled
+    info["dtype_eps"] = s.eps
     pair = _duplicate_pair(u) if u.shape[0] >= MIN_DIM else None
     if pair:
         return (
             f"identical units: units {pair[0]} and {pair[1]} of shape {s.shape} have the same "
             f"weights, so they compute the same function and receive the same updates"
         ), info
-    if rank == 1 and min(u.shape) > 1:
+    if rank == 1 and min(u.shape) > 1 and _rank_one(u, s.eps):
         return (
             f"rank-1 kernel on shape {s.shape}: every unit is a multiple of one weight vector "
             f"(numerical rank 1 of {min(u.shape)})"
         ), info
-    units = u.shape[1]
+    units = min(u.shape[1], HEAD_UNITS)
     head = samples.heads.get(samples.layout.dense_shape(units, units))
     if head is None or units < 2:
         return None, info
     w2 = samples.layout.dense_matrix(head)
-    h, g = _forward_backward(u, w2, np.random.default_rng(seed))
+    u_sample, idx = s.unit_sample(samples.layout, HEAD_UNITS, seed)
+    h, g = _forward_backward(u_sample, w2, np.random.default_rng(seed))
     pair = _duplicate_pair(h)
     if pair:
+        pair = (int(idx[pair[0]]), int(idx[pair[1]]))
         return (
             f"identical activations: hidden units {pair[0]} and {pair[1]} of shape {s.shape} "
             f"output the same values on a random batch of {BATCH} inputs"
         ), info
     pair = _duplicate_pair(g, UNIT_RTOL if u.shape[0] >= MIN_DIM else 1e-12)
     if pair:
+        pair = (int(idx[pair[0]]), int(idx[pair[1]]))
         return (
             f"identical gradients: hidden units {pair[0]} and {pair[1]} of shape {s.shape} "
             f"receive the same gradient in a 2-layer ReLU network built with this initializer,"
@@ -121,7 +185,7 @@ def _similarity(samples: Samples, max_units: int = 24) -> dict | None:
     if not drawn:
         return None
     s = max(drawn, key=lambda s: s.n)
-    u = samples.layout.units_matrix(s.draws[0])[:, :max_units]
+    u = np.asarray(samples.layout.units_matrix(s.draws[0])[:, :max_units], np.float64)
     norms = np.linalg.norm(u, axis=0)
     norms[norms == 0] = 1.0
     cos = (u.T @ u) / np.outer(norms, norms)

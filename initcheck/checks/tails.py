@@ -1,11 +1,12 @@
 """Tails: rare huge outliers.
 
-Tails: values are centred and divided by each shape's own sample mean and std (a wrong
-scale is the variance check's finding, not a tail), with the limit widened by those
-estimates' upper ``1 - alpha`` error bounds (``exp(z·½·√((κ-1)/n))`` for the std, κ the
-family's kurtosis, and ``z/√n`` for the mean), so small shapes drawn a few times do not
-fail by chance. The distribution test standardizes by each shape's own std, so it
-looks at the *shape* of the distribution only.
+Tails: nonzero values are centred and divided by the mean and std of each shape's
+nonzero values (a wrong scale is the variance check's finding, not a tail; exact zeros
+are structure — sparse, Dirac and delta-orthogonal kernels — not draws of the family),
+with the limit widened by those estimates' upper ``1 - alpha`` error bounds
+(``exp(z·½·√((κ-1)/n))`` for the std, κ the family's kurtosis, and ``z/√n`` for the
+mean), so small shapes drawn a few times do not fail by chance. The distribution test
+standardizes by each shape's own std, so it looks at the *shape* of the distribution only.
 
 Tails: the largest |z| among n values must stay below what the family allows:
 
@@ -33,9 +34,9 @@ from scipy import stats
 from initcheck.checks._common import sampling_failure, shapes_text
 from initcheck.registry import Check, register
 from initcheck.results import CheckResult
-from initcheck.sampling import Samples
+from initcheck.sampling import Samples, ShapeDraws
 from initcheck.settings import Settings
-from initcheck.stats import z_crit
+from initcheck.stats import CHUNK, Moments, z_crit
 
 __all__ = ["CHECK", "FAMILIES", "check_family", "check_tails", "standardized"]
 
@@ -57,14 +58,31 @@ def check_family(family: str | None) -> None:
         )
 
 
-def standardized(samples: Samples) -> np.ndarray:
+#: Values per shape :func:`standardized` returns at most (a seeded uniform subsample
+#: beyond: a goodness-of-fit test on 2**20 values already resolves any practical defect).
+MAX_STANDARDIZED = 2**20
+
+
+def standardized(samples: Samples, seed: int = 0) -> np.ndarray:
+    """Values centred and divided by each shape's own mean and std (all values, exact
+    zeros included), at most :data:`MAX_STANDARDIZED` per shape."""
     parts = []
     for s in samples.shapes:
         if not s.draws:
             continue
-        v = s.values()
-        sd = float(np.std(v))
-        parts.append((v - v.mean()) / sd if sd > 0 else v - v.mean())
+        m = s.moments()
+        if s.n > MAX_STANDARDIZED:
+            flat = [d.reshape(-1) for d in s.draws]
+            size = flat[0].size
+            picks = np.random.default_rng([seed, s.n]).choice(s.n, MAX_STANDARDIZED, False)
+            picks.sort()
+            v = np.concatenate(
+                [flat[k][picks[picks // size == k] % size] for k in range(len(flat))]
+            ).astype(np.float64)
+        else:
+            v = s.values()
+        sd = m.std
+        parts.append((v - m.mean) / sd if sd > 0 else v - m.mean)
     return np.concatenate(parts) if parts else np.empty(0)
 
 
@@ -83,24 +101,50 @@ def _scale_slack(family: str | None, n: int, alpha: float) -> float:
     return math.exp(z_crit(alpha) * 0.5 * math.sqrt((kurt - 1) / max(n, 2)))
 
 
+def _beyond(s: ShapeDraws, mean: float, sd: float, limit: float) -> int:
+    """Nonzero values of ``s`` farther than ``limit·sd`` from ``mean`` (chunked)."""
+    count = 0
+    for d in s.draws:
+        flat = d.reshape(-1)
+        for start in range(0, flat.size, CHUNK):
+            x = flat[start : start + CHUNK].astype(np.float64)
+            count += int(np.count_nonzero((np.abs(x - mean) > limit * sd) & (x != 0)))
+    return count
+
+
 def _per_shape(
     samples: Samples, settings: Settings, family: str | None
 ) -> list[tuple[tuple[int, ...], float, float, int]]:
-    """Per shape: (shape, max |z|, limit, values beyond the limit)."""
+    """Per shape: (shape, max |z|, limit, values beyond the limit).
+
+    z is a nonzero value centred and divided by the mean and std of the shape's nonzero
+    values: exact zeros are structural (sparse, Dirac and delta-orthogonal kernels), not
+    draws of the family. Computed from streamed summaries (min, max, moments), so the
+    cost is one pass over the values however large the kernel.
+    """
     drawn = [s for s in samples.shapes if s.draws]
-    n_total = sum(s.n for s in drawn)
-    out = []
+    parts = []
     for s in drawn:
-        v = s.values()
+        m = Moments.empty()
+        for part in s.nonzero:
+            m = m.combine(part)
+        parts.append(m)
+    n_total = max(sum(m.n for m in parts), 1)
+    out = []
+    for s, m in zip(drawn, parts, strict=True):
+        if m.n == 0:
+            out.append((s.shape, 0.0, math.inf, 0))
+            continue
         # the shape's own centre and scale (a scale error is the variance check's, not a
         # tail); the limit widens by the error bounds of those estimates
         a = settings.alpha / len(drawn)
-        sd = float(np.std(v))
-        z = (v - v.mean()) / sd if sd > 0 else v - v.mean()
-        limit = tail_limit(family, n_total, settings) * _scale_slack(family, s.n, a)
-        limit += z_crit(a) / math.sqrt(s.n)
-        a = np.abs(z)
-        out.append((s.shape, float(a.max()), limit, int(np.sum(a > limit))))
+        sd = m.std
+        worst = max(m.hi - m.mean, m.mean - m.lo)
+        worst_z = worst / sd if sd > 0 else 0.0
+        limit = tail_limit(family, n_total, settings) * _scale_slack(family, m.n, a)
+        limit += z_crit(a) / math.sqrt(m.n)
+        beyond = _beyond(s, m.mean, sd, limit) if worst_z > limit else 0
+        out.append((s.shape, float(worst_z), limit, beyond))
     return out
 
 

@@ -32,20 +32,20 @@ def check_variance(samples: Samples, settings: Settings) -> CheckResult:
     failed = sampling_failure("variance", samples)
     if failed:
         return failed
-    z = samples.pooled()
+    z = samples.pooled_moments()  # streamed float64 summaries of every value drawn
     shapes = samples.shape_tuple
     label = samples.target.label
     tol = settings.std_tolerance
     band = ((1 + tol) ** -2, (1 + tol) ** 2)
-    est = stats.estimate_variance(z, settings.alpha)
+    est = stats.variance_from_moments(z, settings.alpha)
     required = stats.required_n_variance(
         est.kurtosis, tol, settings.std_detect, settings.alpha, settings.power
     )
     per_shape = {
         str(s.shape): {
-            "variance": float(s.values().var()),
+            "variance": s.moments().m2 / max(s.moments().n, 1),
             "target": s.target_std**2 if s.target_std else None,
-            "ratio": float(s.standardized().var()),
+            "ratio": s.standardized_moments().m2 / max(s.standardized_moments().n, 1),
             "fan_in": s.fans.fan_in,
             "fan_out": s.fans.fan_out,
             "n": s.n,
@@ -63,7 +63,7 @@ def check_variance(samples: Samples, settings: Settings) -> CheckResult:
         ),
         "per_shape": per_shape,
     }
-    verdict = decide(est.low, est.high, *band, enough=z.size >= required)
+    verdict = decide(est.low, est.high, *band, enough=z.n >= required)
     std_ratio = math.sqrt(est.statistic)
     ci = f"{100 * (1 - settings.alpha):.4g}% CI [{est.low:.4f}, {est.high:.4f}]"
     where = f"shapes {shapes_text(shapes)}"
@@ -84,13 +84,13 @@ def check_variance(samples: Samples, settings: Settings) -> CheckResult:
     elif verdict == "inconclusive":
         msg = (
             f"inconclusive: Var(W) = {est.statistic:.4f} × target ({ci}) may be outside the "
-            f"tolerance (std within ×{1 + tol:g} of {label}); only {z.size} of {required} "
+            f"tolerance (std within ×{1 + tol:g} of {label}); only {z.n} of {required} "
             f"values needed could be drawn on {where}.{identical_note(samples)}"
         )
     else:
         msg = (
             f"Var(W) = {est.statistic:.4f} × target (std × {std_ratio:.4f}; {ci}) matches "
-            f"{label} within ×{1 + tol:g} in std, n={z.size}."
+            f"{label} within ×{1 + tol:g} in std, n={z.n}."
         )
     return CheckResult(
         check="variance",
@@ -101,7 +101,7 @@ def check_variance(samples: Samples, settings: Settings) -> CheckResult:
         target=1.0,
         interval=(est.low, est.high),
         alpha=settings.alpha,
-        n=int(z.size),
+        n=int(z.n),
         shapes=shapes,
         details=details,
     )
