@@ -13,7 +13,6 @@ import concurrent.futures
 import contextlib
 import functools
 import inspect
-import math
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
@@ -276,13 +275,9 @@ def _raised(name: str, shape: tuple[int, ...], exc: Exception) -> InitializerErr
 
 
 def _check_finite(arr: np.ndarray, shape: tuple[int, ...], name: str) -> np.ndarray:
-    """The cheap validation of a later call: only finiteness (type, shape, dtype known).
-
-    A finite sum means every value is finite (NaN and Inf propagate); only a non-finite
-    sum (or an overflowing one) needs the value-by-value test.
-    """
-    if not math.isfinite(arr.sum()) and not np.isfinite(arr).all():
-        bad = arr.size - int(np.count_nonzero(np.isfinite(arr)))
+    """The cheap validation of a later call: only finiteness (type, shape, dtype known)."""
+    bad = count_nonfinite(arr)
+    if bad:
         raise InitializerError(
             f"{name} for shape={shape} returned {bad} non-finite value(s) (NaN or Inf) "
             f"out of {arr.size}."
@@ -316,10 +311,20 @@ def _validate(raw: Any, shape: tuple[int, ...], name: str) -> np.ndarray:
         )
     if arr.shape != shape:
         raise InitializerError(f"{where} returned shape {arr.shape}; expected {shape}.")
-    finite = np.isfinite(arr.astype(np.float64))
-    if not finite.all():
-        bad = arr.size - int(finite.sum())
+    bad = count_nonfinite(arr)
+    if bad:
         raise InitializerError(
             f"{where} returned {bad} non-finite value(s) (NaN or Inf) out of {arr.size}."
         )
     return arr
+
+
+def count_nonfinite(arr: np.ndarray) -> int:
+    """How many values of a floating-point array are NaN or Inf, without a float64 copy
+    of the array: a float64 sum (numpy casts in small buffers) is finite when every value
+    is, and only a non-finite sum pays for counting."""
+    if arr.dtype.kind == "f":
+        if np.isfinite(arr.sum(dtype=np.float64)):
+            return 0
+        return arr.size - int(np.count_nonzero(np.isfinite(arr)))
+    return arr.size - int(np.count_nonzero(np.isfinite(arr.astype(np.float32))))
