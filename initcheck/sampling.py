@@ -8,6 +8,7 @@ different seeds, so that no check pretends to have more independent data than it
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -44,6 +45,7 @@ UNIT_SAMPLE = 256
 HEAD_UNITS = 256
 
 
+@functools.lru_cache(maxsize=2**16)  # pure, and the same triples recur in every check
 def draw_seed(seed: int, shape_index: int, draw: int) -> int:
     """A distinct, reproducible 31-bit seed per (session seed, shape, draw)."""
     return int(np.random.SeedSequence([seed, shape_index, draw]).generate_state(1)[0] >> 1)
@@ -55,6 +57,20 @@ def native_eps(dtype: np.dtype) -> float:
         return float(np.finfo(dtype).eps)
     except (TypeError, ValueError):
         return 2.0**-7 if "bfloat16" in str(dtype) else float(np.finfo(np.float32).eps)
+
+
+def _nonzero_values(arr: np.ndarray) -> np.ndarray:
+    flat = arr.reshape(-1)
+    return flat[flat != 0]
+
+
+def _moments_row(values: np.ndarray) -> np.ndarray:
+    return np.array(stats.Moments.of(values), dtype=np.float64)
+
+
+def _row_moments(row: np.ndarray) -> stats.Moments:
+    n, mean, m2, m3, m4, lo, hi = (float(v) for v in row)
+    return stats.Moments(int(n), mean, m2, m3, m4, lo, hi)
 
 
 def _storable(arr: np.ndarray) -> np.ndarray:
@@ -80,8 +96,8 @@ class ShapeDraws:
     draws: list[np.ndarray] = field(default_factory=list)
     identical: bool = False  # different seeds gave the very same tensor
     eps: float = float(np.finfo(np.float32).eps)  # of the dtype the initializer returned
-    summaries: list[stats.Moments] = field(default_factory=list, repr=False)
-    nonzero: list[stats.Moments] = field(default_factory=list, repr=False)
+    _table: np.ndarray = field(default_factory=lambda: np.empty((0, 7)), repr=False)
+    _nonzero_table: np.ndarray = field(default_factory=lambda: np.empty((0, 7)), repr=False)
     _units: tuple[KernelLayout, np.ndarray] | None = field(default=None, repr=False)
     _sample: dict[tuple[int, int], np.ndarray] = field(default_factory=dict, repr=False)
     _singular: dict[tuple[int, int], np.ndarray] = field(default_factory=dict, repr=False)
@@ -91,39 +107,54 @@ class ShapeDraws:
         return len(self.draws) * math.prod(self.shape)
 
     def add(self, arr: np.ndarray) -> None:
-        """Keep one draw (in its native float dtype) and summarize it."""
+        """Keep one draw (in its native float dtype); it is summarized on first use."""
         self.eps = native_eps(arr.dtype)
-        arr = _storable(arr)
-        self.draws.append(arr)
-        whole = stats.Moments.of(arr)
-        self.summaries.append(whole)
-        zeros = arr.size - int(np.count_nonzero(arr))
-        if zeros == 0:
-            self.nonzero.append(whole)
-        elif zeros == arr.size:
-            self.nonzero.append(stats.Moments.empty())
+        self.draws.append(_storable(arr))
+
+    def _summarize(self) -> None:
+        """Summarize the draws not summarized yet: small draws together, one row each
+        (:meth:`~initcheck.stats.Moments.rows`), large ones a chunk at a time."""
+        new = self.draws[self._table.shape[0] :]
+        if not new:
+            return
+        size = math.prod(self.shape)
+        if size * len(new) <= stats.CHUNK:
+            block = np.stack([d.reshape(-1) for d in new])
+            rows = stats.Moments.rows(block)
+            nonzero = rows.copy()
+            for i in np.flatnonzero(np.count_nonzero(block, axis=1) < size):
+                nonzero[i] = _moments_row(_nonzero_values(block[i]))
         else:
-            flat = arr.reshape(-1)
-            self.nonzero.append(stats.Moments.of(flat[flat != 0]))
+            rows = np.array([_moments_row(d) for d in new])
+            nonzero = np.array([_moments_row(_nonzero_values(d)) for d in new])
+        self._table = np.concatenate([self._table, rows.reshape(-1, 7)])
+        self._nonzero_table = np.concatenate([self._nonzero_table, nonzero.reshape(-1, 7)])
+
+    @property
+    def summaries(self) -> list[stats.Moments]:
+        """One summary a draw."""
+        self._summarize()
+        return [_row_moments(r) for r in self._table]
+
+    @property
+    def nonzero(self) -> list[stats.Moments]:
+        """One summary a draw, of its nonzero values."""
+        self._summarize()
+        return [_row_moments(r) for r in self._nonzero_table]
 
     def moments(self) -> stats.Moments:
         """Summary of all values drawn."""
-        out = stats.Moments.empty()
-        for m in self.summaries:
-            out = out.combine(m)
-        return out
+        self._summarize()
+        return stats.Moments.pool(self._table)
 
     def standardized_moments(self) -> stats.Moments:
         """Summary of the values divided by the target std (by each draw's own std if no
         target): the summary of :meth:`standardized`."""
-        out = stats.Moments.empty()
-        for m in self.summaries:
-            if self.target_std is not None:
-                c = 1 / self.target_std
-            else:
-                c = 1 / m.std if m.std > 0 else 1.0
-            out = out.combine(m.scaled(c))
-        return out
+        self._summarize()
+        if self.target_std is not None:
+            return stats.Moments.pool(self._table, 1 / self.target_std)
+        sd = np.sqrt(self._table[:, 2] / np.maximum(self._table[:, 0], 1))
+        return stats.Moments.pool(self._table, np.where(sd > 0, 1 / np.where(sd > 0, sd, 1), 1.0))
 
     def standardized(self) -> np.ndarray:
         """Values divided by the target std (by each draw's own std if no target)."""
@@ -217,7 +248,7 @@ class Samples:
 
 def _pooled_need(z: stats.Moments, needs: set[str], settings: Settings) -> int:
     need = 0
-    if z.n < 2:
+    if z.n < PILOT:  # plan from the pilot only: a kurtosis of a few values is noise
         return PILOT
     if "variance" in needs:
         kurt = z.kurtosis
@@ -240,14 +271,15 @@ def _pooled_need(z: stats.Moments, needs: set[str], settings: Settings) -> int:
 
 def _shape_need(s: ShapeDraws, n_shapes: int, settings: Settings) -> int:
     z = s.standardized_moments()
-    if z.n < 2:
-        return PILOT
+    pilot = min(PILOT, 1024)
+    if z.n < pilot:
+        return pilot
     kurt = z.kurtosis
     alpha = settings.alpha / max(n_shapes, 1)  # Bonferroni across shapes
     need = stats.required_n_variance(
         kurt, settings.std_tolerance, settings.shape_detect, alpha, settings.power
     )
-    return max(math.ceil(need * SAFETY), min(PILOT, 1024))
+    return max(math.ceil(need * SAFETY), pilot)
 
 
 def collect(

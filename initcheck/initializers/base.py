@@ -184,14 +184,15 @@ class Initializer:
             InitializerError: the initializer raised, hung, or returned something that is
                 not a finite floating-point array of ``shape``.
         """
+        return self.draw_native(shape, seed, dtype).astype(np.float64)
+
+    def draw_native(self, shape: tuple[int, ...], seed: int, dtype: str = "float32") -> np.ndarray:
+        """Like :meth:`draw`, but in the dtype the initializer returned (e.g. bfloat16);
+        read-only when it comes from :attr:`cache`."""
         shape = tuple(map(int, shape))
         if self.cache is not None:
             return self.cache.draw(self, shape, int(seed), dtype)
-        return self._draw_native(shape, int(seed), dtype).astype(np.float64)
-
-    def draw_native(self, shape: tuple[int, ...], seed: int, dtype: str = "float32") -> np.ndarray:
-        """Like :meth:`draw`, but in the dtype the initializer returned (e.g. bfloat16)."""
-        return self._draw_native(tuple(map(int, shape)), int(seed), dtype)
+        return self._draw_native(shape, int(seed), dtype)
 
     def _draw_native(self, shape: tuple[int, ...], seed: int, dtype: str) -> np.ndarray:
         try:

@@ -94,7 +94,7 @@ class DrawCache:
         self.hits = 0
 
     def draw(self, init: Drawable, shape: tuple[int, ...], seed: int, dtype: str) -> np.ndarray:
-        """``init.draw(shape, seed, dtype)``, from the cache when possible.
+        """``init``'s draw at ``(shape, seed, dtype)``, from the cache when possible.
 
         Args:
             init: the resolved initializer (drawn from on a miss).
@@ -103,24 +103,25 @@ class DrawCache:
             dtype: the dtype asked of the initializer.
 
         Returns:
-            A fresh float64 array (a copy: callers may keep or change it).
+            The draw in the dtype the initializer returned, read-only (it may be shared).
         """
         verified = _VERIFIED.get(self.token)
         if verified is False:
-            return init._draw_native(shape, seed, dtype).astype(np.float64)
+            return init._draw_native(shape, seed, dtype)
         key = (self.token, shape, dtype, seed)
         hit = _STORE.get(key)
         if hit is not None:
             self.hits += 1
-            return hit.copy()
-        arr = init._draw_native(shape, seed, dtype).astype(np.float64)
+            return hit
+        arr = init._draw_native(shape, seed, dtype)
         if verified is None:
-            again = init._draw_native(shape, seed, dtype).astype(np.float64)
+            again = init._draw_native(shape, seed, dtype)
             _VERIFIED[self.token] = bool(np.array_equal(arr, again))
             if not _VERIFIED[self.token]:
                 return arr
+        arr.setflags(write=False)
         _STORE.put(key, arr)
-        return arr.copy()
+        return arr
 
 
 def _token(obj: Any) -> Any:
