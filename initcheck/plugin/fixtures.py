@@ -125,6 +125,7 @@ class Checker:
 
     def check(self, init: Any, **kwargs: Any) -> Report:
         """:func:`initcheck.check` with the bound settings."""
+        __tracebackhide__ = True
         from initcheck.api import check
 
         for key in MARKER_EXTRAS:
@@ -134,12 +135,14 @@ class Checker:
 
     def assert_breaks_symmetry(self, init: Any, shape: Any = None, **kwargs: Any) -> CheckResult:
         """:func:`initcheck.assert_breaks_symmetry` with the bound settings."""
+        __tracebackhide__ = True
         from initcheck.assertions import assert_breaks_symmetry
 
         return assert_breaks_symmetry(init, self._shape(shape), **self._call(kwargs))
 
     def assert_zero_centered(self, init: Any, shape: Any = None, **kwargs: Any) -> CheckResult:
         """:func:`initcheck.assert_zero_centered` with the bound settings."""
+        __tracebackhide__ = True
         from initcheck.assertions import assert_zero_centered
 
         if "variance" in self.defaults:
@@ -151,6 +154,7 @@ class Checker:
     ) -> CheckResult:
         """:func:`initcheck.assert_variance` (``target`` defaults to the marker's
         ``variance``)."""
+        __tracebackhide__ = True
         from initcheck.assertions import assert_variance
 
         target = self.defaults.get("variance") if target is None else target
@@ -163,6 +167,7 @@ class Checker:
 
     def assert_variance_scaling(self, init: Any, target: Any = None, **kwargs: Any) -> CheckResult:
         """:func:`initcheck.assert_variance_scaling` with the bound settings."""
+        __tracebackhide__ = True
         from initcheck.assertions import assert_variance_scaling
 
         target = self.defaults.get("variance") if target is None else target
@@ -172,6 +177,7 @@ class Checker:
 
     def assert_loss_decreases(self, init: Any, **kwargs: Any) -> CheckResult:
         """:func:`initcheck.assert_loss_decreases` with the bound batches, seed and MNIST."""
+        __tracebackhide__ = True
         from initcheck.assertions import assert_loss_decreases
 
         if self.settings.batches is not None:
