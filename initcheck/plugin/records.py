@@ -56,6 +56,7 @@ def _per_example(item: pytest.Item) -> Iterator[None]:
 
     @functools.wraps(inner)
     def example(*args: Any, **kwargs: Any) -> Any:
+        __tracebackhide__ = True
         with recording(innermost=True) as records:
             try:
                 return inner(*args, **kwargs)
