@@ -53,6 +53,7 @@ def _run(
     options: dict[str, Any],
     passing_note: str = "",
 ) -> CheckResult:
+    __tracebackhide__ = True
     settings = Settings.of(**options)
     initializer = resolve(init, name=name, timeout=settings.timeout)
     plan = make_plan(shape, layout=layout, variance=target)
@@ -137,6 +138,7 @@ def assert_breaks_symmetry(
     Example:
         >>> assert_breaks_symmetry("glorot_uniform", (784, 256))
     """
+    __tracebackhide__ = True
     return _run(
         _symmetry.CHECK.name, init, shape, target=None, layout=layout, name=name, options=options
     )
@@ -154,6 +156,7 @@ def assert_zero_centered(
     """Assert |mean| ≤ ``mean_tolerance`` (default 0.05) in units of the target std
     (of the measured std if ``variance`` is not given), decided with a confidence interval.
     """
+    __tracebackhide__ = True
     return _run(
         _centering.CHECK.name,
         init,
@@ -181,6 +184,7 @@ def assert_variance(
     Example:
         >>> assert_variance("he_normal", "he", shape=[(3, 5), (256, 128)])
     """
+    __tracebackhide__ = True
     return _run(
         _variance.CHECK.name, init, shape, target=target, layout=layout, name=name, options=options
     )
@@ -219,6 +223,7 @@ def assert_variance_scaling(
         ValueError: fewer than two shapes with different fans.
         InitCheckFailure: Var(W)·fan is not constant across the shapes.
     """
+    __tracebackhide__ = True
     plan = make_plan(shapes, layout=layout)
     if len({plan.layout.fans(s) for s in plan.shapes}) < 2:
         raise ValueError(
@@ -245,6 +250,7 @@ def assert_variance_scaling(
 def assert_loss_decreases(init: Any, *, name: str | None = None, **options: Any) -> CheckResult:
     """Assert a 784-256-128-10 ReLU MLP trains on MNIST from ``init`` (see
     :func:`initcheck.checks.training.check_training` for the criterion and options)."""
+    __tracebackhide__ = True
     from initcheck.checks.training import check_training
 
     result = check_training(resolve(init, name=name), **options)
@@ -261,6 +267,7 @@ def assert_sound(init: Any, **kwargs: Any) -> Report:
     Example:
         >>> assert_sound("he_normal", variance="he", family="truncated_normal")
     """
+    __tracebackhide__ = True
     report = check(init, **kwargs)
     if not report.passed:
         raise InitCheckFailure(report.failures)

@@ -1,0 +1,53 @@
+"""The zero-code CI gate: initializers named in ``pyproject.toml`` (or ``--initcheck SPEC``)
+become pytest items ``initcheck::NAME::PROPERTY``.
+
+.. code-block:: toml
+
+    [tool.initcheck.initializers.my_he]
+    target = "mypkg.inits:my_he"   # a Keras name, module:attr or path/file.py:attr
+    variance = "he"                # lecun | glorot | he | a number (enables variance, scaling)
+    layout = "keras"               # or "torch"
+    train = true                   # also the MNIST early-training check
+    shapes = [[784, 256], [3, 3, 16, 32]]   # optional shapes always included
+    alpha = 1e-4                   # optional Settings overrides
+
+Properties, as :func:`initcheck.check` would run them: ``symmetry``, ``centering``,
+``seeds``, ``tails`` and ``degeneracy`` always; ``variance`` and ``scaling`` with a
+``variance`` target; ``distribution`` with ``family = "normal" | "truncated_normal" |
+"uniform"``; ``propagation`` with ``nonlinearity = "relu" | "tanh" | "linear"``;
+``training`` with ``train = true``. ``deterministic = true`` declares an initializer that
+is deterministic by design (identity, ZerO) for the seeds check.
+
+How an item decides, fast and with a stated error rate:
+
+1. Hypothesis draws ``max_examples`` kernel shapes (derandomized, so every xdist worker and
+   every run sees the same ones; ``--hypothesis-seed`` picks others).
+2. One pooled :func:`~initcheck.api.run_checks` over those shapes decides all statistical
+   properties of the initializer at once (one decision per property at ``alpha``); the
+   items of one initializer share it (per process).
+3. Only when a property fails does Hypothesis search single shapes for that property and
+   shrink to the smallest failing one (at most ``2 * max_examples`` evaluations), which the
+   failure then shows. A passing property never pays for the search.
+
+Modules: :mod:`~initcheck.gate.config` (pyproject tables and ``--initcheck`` options),
+:mod:`~initcheck.gate.items` (the pytest nodes), :mod:`~initcheck.gate.engine` (the
+decision). Imported by the plugin at collection; numpy/Hypothesis load when an item runs.
+"""
+
+from __future__ import annotations
+
+from initcheck.gate.config import GateConfigError, GateSource, gate_sources, read_pyproject
+from initcheck.gate.engine import Engine, stable_seed
+from initcheck.gate.items import GateCollectError, GateItem, collect_gate
+
+__all__ = [
+    "Engine",
+    "GateCollectError",
+    "GateConfigError",
+    "GateItem",
+    "GateSource",
+    "collect_gate",
+    "gate_sources",
+    "read_pyproject",
+    "stable_seed",
+]

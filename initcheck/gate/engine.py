@@ -1,0 +1,223 @@
+"""How a gate item decides, fast and with a stated error rate (see :mod:`initcheck.gate`):
+one pooled run of the checks over the drawn shapes per initializer, and a Hypothesis
+search for the smallest failing shape only when a property fails.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from initcheck import registry
+
+if TYPE_CHECKING:
+    from initcheck.gate.config import GateSource
+    from initcheck.plugin.options import SessionOptions
+    from initcheck.results import CheckResult
+
+__all__ = ["MAX_SHAPE_SIZE", "Engine", "stable_seed"]
+
+#: Cap on the weights of one explored shape (keeps a gate item well under a second).
+MAX_SHAPE_SIZE = 2**16
+
+
+class Engine:
+    """The checks of one initializer, shared by its items (per process)."""
+
+    def __init__(
+        self, source: GateSource, obj: Any, options: SessionOptions, config: pytest.Config
+    ):
+        self.source = source
+        self.obj = obj
+        self.config = config
+        self.settings = options.settings.of(options.settings, **dict(source.overrides))
+        self.max_examples = options.max_examples
+        self._pooled: dict[str, CheckResult] | None = None
+        self._shapes: tuple[tuple[int, ...], ...] | None = None
+        self._initializer: Any = None
+        self._skip: dict[str, str] = {}
+
+    def skip_reason(self, prop: str) -> str:
+        return self._skip.get(prop, f"{prop} not applicable")
+
+    # -- plumbing
+
+    @property
+    def initializer(self) -> Any:
+        if self._initializer is None:
+            from initcheck.initializers import resolve
+
+            try:
+                self._initializer = resolve(
+                    self.obj, name=self.source.name, timeout=self.settings.timeout
+                )
+            except (TypeError, ValueError) as exc:
+                pytest.fail(
+                    f"initcheck: {self.source.target!r} ({self.source.origin}) is not a usable "
+                    f"initializer: {exc}",
+                    pytrace=False,
+                )
+        return self._initializer
+
+    def _run(self, shapes: tuple[tuple[int, ...], ...], only: list[str]) -> list[CheckResult]:
+        from initcheck.api import make_plan, run_checks
+
+        plan = make_plan(
+            shapes,
+            layout=self.source.layout,
+            variance=self.source.variance,
+            family=self.source.family,
+            nonlinearity=self.source.nonlinearity,
+            deterministic=self.source.deterministic,
+            train=self.source.train,
+        )
+        return run_checks(self.initializer, plan, self.settings, only)
+
+    def _hypothesis_settings(self, *, max_examples: int, shrink: bool) -> Any:
+        from hypothesis import HealthCheck, Phase, settings
+
+        phases = [Phase.generate, Phase.shrink] if shrink else [Phase.generate]
+        return settings(
+            settings(),  # the active profile (e.g. the suite's "ci" profile)
+            max_examples=max_examples,
+            derandomize=self._forced_seed() is None,
+            database=None,
+            deadline=None,
+            phases=phases,
+            print_blob=False,
+            suppress_health_check=[HealthCheck.too_slow],
+        )
+
+    def _forced_seed(self) -> int | None:
+        seed = self.config.getoption("hypothesis_seed", None)
+        if seed is None:
+            return None
+        return stable_seed(seed)
+
+    def _given(self, test: Any, *, max_examples: int, shrink: bool) -> Any:
+        from hypothesis import given, seed
+
+        from initcheck.strategies import kernel_shapes
+
+        wrapped = self._hypothesis_settings(max_examples=max_examples, shrink=shrink)(
+            given(kernel_shapes(max_size=MAX_SHAPE_SIZE, layout=self.source.layout))(test)
+        )
+        forced = self._forced_seed()
+        return seed(forced)(wrapped) if forced is not None else wrapped
+
+    # -- shapes and pooled decision
+
+    def shapes(self) -> tuple[tuple[int, ...], ...]:
+        """The pyproject's shapes plus ``max_examples`` shapes drawn by Hypothesis."""
+        if self._shapes is None:
+            drawn: list[tuple[int, ...]] = []
+
+            def draw(shape: tuple[int, ...]) -> None:
+                drawn.append(tuple(shape))
+
+            self._given(draw, max_examples=self.max_examples, shrink=False)()
+            self._shapes = tuple(dict.fromkeys([*self.source.shapes, *drawn]))
+        return self._shapes
+
+    def pooled(self) -> dict[str, CheckResult]:
+        if self._pooled is None:
+            names = [p for p in self.source.properties if registry.check_named(p).gate != "alone"]
+            self._pooled = {r.check: r for r in self._run(self.shapes(), names)}
+        return self._pooled
+
+    def result(self, prop: str) -> CheckResult | None:
+        """The record of ``prop`` (``None``: skipped, see :meth:`skip_reason`)."""
+        mode = registry.check_named(prop).gate
+        if mode == "alone":
+            results = self._run(self.shapes(), [prop])
+            return results[0] if results else None
+        pooled = self.pooled().get(prop)
+        if pooled is None:
+            self._skip[prop] = (
+                f"{prop}: the drawn shapes {list(self.shapes())} do not allow this check"
+            )
+            return None
+        if pooled.passed or mode == "once":
+            return pooled
+        return self._smallest_failing(prop, pooled)
+
+    def _check_one(self, prop: str, shape: tuple[int, ...]) -> CheckResult | None:
+        search_shapes = registry.check_named(prop).search_shapes
+        shapes = search_shapes(shape) if search_shapes is not None else (shape,)
+        results = self._run(shapes, [prop])
+        return results[0] if results else None
+
+    def _smallest_failing(self, prop: str, pooled: CheckResult) -> CheckResult:
+        """Hypothesis searches single shapes for ``prop`` and shrinks a failure."""
+        memo: dict[tuple[int, ...], CheckResult | None] = {}
+        budget = 2 * self.max_examples
+
+        class Found(Exception):
+            def __init__(self, result: CheckResult) -> None:
+                super().__init__(result.message)
+                self.result = result
+
+        def search(shape: tuple[int, ...]) -> None:
+            shape = tuple(shape)
+            if shape not in memo:
+                if len(memo) >= budget:
+                    return  # budget spent: unexplored shapes count as passing
+                memo[shape] = self._check_one(prop, shape)
+            result = memo[shape]
+            if result is not None and not result.passed:
+                raise Found(result)
+
+        try:
+            self._given(search, max_examples=self.max_examples, shrink=True)()
+        except Found as found:
+            smallest = found.result
+            shape = smallest.shapes[-1] if smallest.shapes else None
+            return replace(
+                smallest,
+                message=(
+                    f"{smallest.message} [smallest failing shape found by Hypothesis: "
+                    f"{shape}; pooled over {len(pooled.shapes)} shapes: "
+                    f"{'passed' if pooled.passed else 'failed'}]"
+                ),
+                details={
+                    **dict(smallest.details),
+                    "smallest_failing_shape": list(shape) if shape else None,
+                    "pooled": pooled.to_dict(),
+                    "evaluated_shapes": [list(s) for s in memo],
+                },
+            )
+        except Exception as exc:  # an ExceptionGroup of several failures, etc.
+            found = _first_found(exc, Found)
+            if found is not None:
+                return found.result  # type: ignore[no-any-return]
+            raise
+        return replace(
+            pooled,
+            details={
+                **dict(pooled.details),
+                "search": f"no single failing shape among {len(memo)} shapes searched",
+            },
+        )
+
+
+def stable_seed(text: Any) -> int:
+    """``--hypothesis-seed`` as an int: integers as given, other text by a stable hash
+    (never the process-salted ``hash()``, so every xdist worker and rerun agree)."""
+    try:
+        return int(text)
+    except ValueError:
+        import hashlib
+
+        return int.from_bytes(hashlib.sha256(str(text).encode()).digest()[:8], "big")
+
+
+def _first_found(exc: BaseException, kind: type) -> Any:
+    if isinstance(exc, kind):
+        return exc
+    for sub in getattr(exc, "exceptions", ()):
+        found = _first_found(sub, kind)
+        if found is not None:
+            return found
+    return None

@@ -1,0 +1,129 @@
+"""The CI gate's pytest nodes: ``initcheck`` (:class:`GateRoot`) →
+``initcheck::NAME`` (:class:`InitializerCollector`, loads the target) →
+``initcheck::NAME::PROPERTY`` (:class:`GateItem`, decided by the initializer's
+:class:`~initcheck.gate.engine.Engine`).
+
+Standard library and pytest only at import; the engine loads numpy/Hypothesis when an
+item runs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from initcheck.gate.engine import Engine
+
+if TYPE_CHECKING:
+    from initcheck.gate.config import GateSource
+    from initcheck.plugin.options import SessionOptions
+
+__all__ = ["GateCollectError", "GateItem", "GateRoot", "InitializerCollector", "collect_gate"]
+
+
+class GateRoot(pytest.Collector):
+    """``initcheck``: the collector of all gated initializers."""
+
+    def __init__(
+        self, *, sources: list[GateSource], options: SessionOptions, **kwargs: Any
+    ) -> None:
+        super().__init__(**kwargs)
+        self.sources = sources
+        self.options = options
+
+    def collect(self) -> list[pytest.Collector]:
+        return [
+            InitializerCollector.from_parent(self, name=source.name, source=source)
+            for source in self.sources
+        ]
+
+
+class InitializerCollector(pytest.Collector):
+    """``initcheck::NAME``: loads the target (a clear collection error if it cannot)."""
+
+    def __init__(self, *, source: GateSource, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.source = source
+        self._engine: Engine | None = None
+
+    def collect(self) -> list[pytest.Item]:
+        from initcheck.specs import SpecError, load_spec
+
+        if self.source.error:
+            raise GateCollectError(
+                f"initcheck: initializer {self.source.name!r}: {self.source.error}"
+            )
+        try:
+            obj = load_spec(self.source.target, root=self.config.rootpath)
+        except SpecError as exc:
+            raise GateCollectError(
+                f"initcheck: cannot load initializer {self.source.name!r} "
+                f"({self.source.origin}): {exc}"
+            ) from None
+        self.obj = obj
+        return [GateItem.from_parent(self, name=prop, prop=prop) for prop in self.source.properties]
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException]) -> str:  # type: ignore[override]
+        if isinstance(excinfo.value, GateCollectError):
+            return str(excinfo.value)
+        return str(super().repr_failure(excinfo))
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            options = self.parent.options  # type: ignore[attr-defined]
+            self._engine = Engine(self.source, self.obj, options, self.config)
+        return self._engine
+
+
+class GateCollectError(Exception):
+    """A gated initializer cannot be collected (bad table or unloadable target)."""
+
+
+class GateItem(pytest.Item):
+    """``initcheck::NAME::PROPERTY``: one property of one initializer."""
+
+    def __init__(self, *, prop: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.prop = prop
+
+    def runtest(self) -> None:
+        from initcheck import recording
+        from initcheck.errors import InitCheckFailure
+
+        engine = self.parent.engine  # type: ignore[attr-defined]
+        result = engine.result(self.prop)
+        if result is None:
+            pytest.skip(engine.skip_reason(self.prop))
+        recording.publish(result)
+        if not result.passed:
+            raise InitCheckFailure([result])
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
+        from initcheck.errors import InitCheckFailure
+
+        if isinstance(excinfo.value, InitCheckFailure):
+            return self._repr_failure_py(excinfo, style="value")
+        return super().repr_failure(excinfo)
+
+    def reportinfo(self) -> tuple[Path, int | None, str]:
+        source = self.parent.source  # type: ignore[attr-defined]
+        return self.path, None, f"initcheck {source.name} {self.prop} ({source.origin})"
+
+
+def collect_gate(
+    session: pytest.Session, sources: list[GateSource], options: SessionOptions
+) -> list[Any]:
+    """Collect the gate's items through pytest's own machinery (so collection errors,
+    ``--collect-only`` and the item count behave like any other collector's)."""
+    root = GateRoot.from_parent(
+        session,
+        name="initcheck",
+        nodeid="initcheck",
+        path=session.config.rootpath,
+        sources=sources,
+        options=options,
+    )
+    return list(session.genitems(root))

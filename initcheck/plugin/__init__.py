@@ -1,0 +1,54 @@
+"""initcheck's pytest plugin (``pytest11`` entry point ``initcheck = "initcheck.plugin"``).
+
+Loaded in *every* pytest run of every user who installed initcheck, so the plugin imports
+only the standard library and pytest: numpy, scipy, Hypothesis, TensorFlow and Jinja2
+load on first use. ``pytest -p no:initcheck`` disables the plugin.
+
+What it adds:
+
+- the ``--initcheck-*`` options and the matching ``initcheck_*`` ini settings
+  (:mod:`~initcheck.plugin.options`, one frozen :class:`SessionOptions` per session);
+- the ``initcheck`` fixture (a :class:`Checker` bound to the session's settings and the
+  test's ``@pytest.mark.initcheck(...)``), the session-scoped ``mnist`` fixture and the
+  marker (:mod:`~initcheck.plugin.fixtures`);
+- the zero-code CI gate (:mod:`initcheck.gate`): ``[tool.initcheck.initializers.NAME]``
+  tables and ``--initcheck SPEC`` become test items ``initcheck::NAME::PROPERTY``;
+- result transport (:mod:`~initcheck.plugin.records`): every
+  :class:`~initcheck.results.CheckResult` produced during a test is attached to the test
+  report as plain JSON data (``report.initcheck``; a Hypothesis test contributes its final
+  example and one aggregated row per check), which pytest-xdist carries to the
+  controller; there it feeds the outputs (:mod:`~initcheck.plugin.outputs`): terminal
+  summary, ``--initcheck-json``, ``--initcheck-report`` and pytest-html extras.
+
+This module only re-exports the hooks and fixtures for pytest to find.
+"""
+
+from __future__ import annotations
+
+from initcheck.plugin.fixtures import Checker, initcheck, mnist
+from initcheck.plugin.hooks import (
+    pytest_addoption,
+    pytest_collection_modifyitems,
+    pytest_configure,
+    pytest_runtest_call,
+    pytest_runtest_makereport,
+    pytest_runtest_setup,
+    pytest_runtest_teardown,
+)
+from initcheck.plugin.options import SessionOptions
+from initcheck.plugin.records import REPORT_KEY
+
+__all__ = [
+    "REPORT_KEY",
+    "Checker",
+    "SessionOptions",
+    "initcheck",
+    "mnist",
+    "pytest_addoption",
+    "pytest_collection_modifyitems",
+    "pytest_configure",
+    "pytest_runtest_call",
+    "pytest_runtest_makereport",
+    "pytest_runtest_setup",
+    "pytest_runtest_teardown",
+]

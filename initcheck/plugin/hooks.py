@@ -1,0 +1,77 @@
+"""initcheck's pytest hooks; the rest of the plugin lives next to them:
+
+- :mod:`initcheck.plugin.options`: the options, ini keys and :class:`SessionOptions`;
+- :mod:`initcheck.plugin.fixtures`: the ``initcheck`` and ``mnist`` fixtures, the marker;
+- :mod:`initcheck.plugin.records`: a test's results as plain data on its report;
+- :mod:`initcheck.plugin.outputs`: terminal summary, JSON, HTML report, pytest-html extras;
+- :mod:`initcheck.gate`: the zero-code CI gate's items.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from initcheck.plugin import fixtures, options, outputs, records
+
+__all__ = [
+    "pytest_addoption",
+    "pytest_collection_modifyitems",
+    "pytest_configure",
+    "pytest_runtest_call",
+    "pytest_runtest_makereport",
+    "pytest_runtest_setup",
+    "pytest_runtest_teardown",
+]
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    options.add_options(parser)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", fixtures.MARKER_DOC)
+    session = options.build_session_options(config)
+    config.stash[options.STASH_KEY] = session
+    config.pluginmanager.register(outputs.ResultsPlugin(config, session), "initcheck-results")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(
+    session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+) -> None:
+    """Prepend the gate's items (before -k/-m deselection, identical on every worker)."""
+    from initcheck import gate
+
+    opts = options.session_options(config)
+    sources = gate.gate_sources(config, opts)
+    if sources:
+        items[:0] = gate.collect_gate(session, sources, opts)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item: pytest.Item) -> Iterator[None]:
+    fixtures.validate_marker(item)
+    return (yield from records.recording_phase(item, "setup"))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    return (yield from records.recording_phase(item, "call"))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    return (yield from records.recording_phase(item, "teardown"))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    report = yield
+    found = records.take_records(item, call.when, failed=bool(report.failed))
+    if found:
+        setattr(report, records.REPORT_KEY, found)
+        outputs.add_html_extras(item, report, found)
+    return report

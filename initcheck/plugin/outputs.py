@@ -1,0 +1,226 @@
+"""The plugin's outputs: the terminal summary, ``--initcheck-json``, pytest-html extras and
+the session HTML report (``--initcheck-report``).
+
+Records arrive as plain dicts on test reports (``report.initcheck``, see
+:mod:`initcheck.plugin.records`), from this process or, under pytest-xdist, from the
+workers; :class:`ResultsPlugin` gathers them on the controller, which alone writes files.
+
+Standard library and pytest only at import; Jinja2 and the figures load when written.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from initcheck.plugin.options import SUMMARY_AUTO_ROWS, SessionOptions
+from initcheck.plugin.records import REPORT_KEY
+
+__all__ = ["ResultsPlugin", "add_html_extras", "shape_text", "summary_table"]
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return f"{value:.4g}"
+    return "—" if value is None else str(value)
+
+
+def _details(record: dict[str, Any]) -> dict[str, Any]:
+    details = record.get("details")
+    return details if isinstance(details, dict) else {}
+
+
+def shape_text(record: dict[str, Any]) -> str:
+    """The shape a record is about: the smallest failing shape, the one shape checked,
+    the number of examples aggregated or of shapes pooled.
+
+    Args:
+        record: a record (``CheckResult.to_dict()`` layout).
+
+    Returns:
+        Text for a table cell, e.g. ``"(256, 128)"``, ``"57 examples"``, ``"8 shapes"``.
+    """
+    details = _details(record)
+    if "examples" in details:
+        count = details["examples"]
+        return f"{count} example{'' if count == 1 else 's'}"
+    smallest = details.get("smallest_failing_shape")
+    if smallest:
+        return str(tuple(smallest))
+    shapes = record.get("shapes") or []
+    if len(shapes) == 1:
+        return str(tuple(shapes[0]))
+    return f"{len(shapes)} shapes" if shapes else "—"
+
+
+def _measured(record: dict[str, Any]) -> str:
+    span = _details(record).get("statistic_range")
+    if isinstance(span, list) and len(span) == 2 and span[0] != span[1]:
+        return f"{_fmt(span[0])}–{_fmt(span[1])}"
+    return _fmt(record.get("statistic"))
+
+
+def summary_table(records: list[dict[str, Any]], *, failed_only: bool = False) -> list[str]:
+    """The terminal summary: initializer, property, verdict, shape, measured vs target, test.
+
+    Args:
+        records: records carrying their ``nodeid``.
+        failed_only: list the failed records only.
+
+    Returns:
+        The lines, ending with a count of results and failures.
+    """
+    header = ("initializer", "property", "verdict", "shape", "measured", "target", "test")
+    shown = [r for r in records if not r["passed"]] if failed_only else records
+    rows = [
+        (
+            str(r["initializer"]),
+            str(r["check"]),
+            "passed" if r["passed"] else "FAILED",
+            shape_text(r),
+            _measured(r),
+            _fmt(r.get("target")),
+            str(r["nodeid"]),
+        )
+        for r in shown
+    ]
+    widths = [max(len(row[i]) for row in (header, *rows)) for i in range(len(header) - 1)]
+
+    def line(row: tuple[str, ...]) -> str:
+        return "  ".join(c.ljust(w) for c, w in zip(row[:-1], widths, strict=True)) + "  " + row[-1]
+
+    out = [line(header)] if rows else []
+    out.extend(line(row) for row in rows)
+    failed = sum(not r["passed"] for r in records)
+    tail = ""
+    if failed_only:
+        tail = (
+            " (failed ones listed; --initcheck-summary=all lists all)"
+            if failed
+            else " (--initcheck-summary=all lists them)"
+        )
+    out.append(f"{len(records)} initcheck results, {failed} failed{tail}")
+    return out
+
+
+def add_html_extras(item: pytest.Item, report: Any, records: list[dict[str, Any]]) -> None:
+    """pytest-html extras (a table and the figures) when pytest-html is active.
+
+    Args:
+        item: the test item.
+        report: its test report (``report.extras`` is extended).
+        records: the item's records of this phase.
+    """
+    html_plugin = item.config.pluginmanager.getplugin("html")
+    if html_plugin is None or item.config.getoption("htmlpath", None) is None:
+        return
+    from html import escape
+
+    extras_mod = html_plugin.extras if hasattr(html_plugin, "extras") else None
+    if extras_mod is None:  # pragma: no cover - pytest-html < 4
+        import pytest_html.extras as extras_mod
+    rows = "".join(
+        f"<tr><td>{escape(r['initializer'])}</td><td>{escape(r['check'])}</td>"
+        f"<td>{'passed' if r['passed'] else 'FAILED'}</td><td>{escape(shape_text(r))}</td>"
+        f"<td>{escape(_measured(r))}</td><td>{_fmt(r.get('target'))}</td>"
+        f"<td>{escape(r['message'])}</td></tr>"
+        for r in records
+    )
+    extras = list(getattr(report, "extras", []))
+    extras.append(
+        extras_mod.html(
+            "<table><tr><th>initializer</th><th>property</th><th>verdict</th><th>shape</th>"
+            f"<th>measured</th><th>target</th><th>message</th></tr>{rows}</table>"
+        )
+    )
+    from initcheck.report import result_figures
+
+    for name, svg in result_figures(records):
+        extras.append(
+            extras_mod.html(f"<figure>{svg}<figcaption>{escape(name)}</figcaption></figure>")
+        )
+    report.extras = extras
+
+
+class ResultsPlugin:
+    """Gathers the records of every report (the controller's, under xdist) and writes the
+    outputs; registered in ``pytest_configure`` as ``initcheck-results``.
+
+    Attributes:
+        config: the pytest config.
+        options: the session's options.
+        records: ``(nodeid, arrival index, record)`` of every record received.
+        written: ``(kind, path)`` of every file written.
+    """
+
+    def __init__(self, config: pytest.Config, options: SessionOptions) -> None:
+        self.config = config
+        self.options = options
+        self.records: list[tuple[str, int, dict[str, Any]]] = []
+        self.written: list[tuple[str, Path]] = []
+
+    @property
+    def is_worker(self) -> bool:
+        return hasattr(self.config, "workerinput")
+
+    def sorted_records(self) -> list[dict[str, Any]]:
+        """Records with their ``nodeid``, in a deterministic order (xdist delivers them in
+        any order)."""
+        ordered = sorted(self.records, key=lambda t: (t[0], t[1]))
+        return [{"nodeid": nodeid, **record} for nodeid, _, record in ordered]
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        for record in getattr(report, REPORT_KEY, None) or ():
+            self.records.append((report.nodeid, len(self.records), record))
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        if self.is_worker:
+            return
+        records = self.sorted_records()
+        if self.options.json_path is not None:
+            from initcheck.files import write_text_atomic
+
+            payload = {
+                "initcheck": 1,
+                "settings": self.options.settings_dict(),
+                "summary": {
+                    "records": len(records),
+                    "passed": sum(bool(r["passed"]) for r in records),
+                    "failed": sum(not r["passed"] for r in records),
+                },
+                "records": records,
+            }
+            write_text_atomic(self.options.json_path, json.dumps(payload, indent=2) + "\n")
+            self.written.append(("json", self.options.json_path))
+        if self.options.report_path is not None:
+            try:
+                from initcheck.report import write_html_report
+            except ImportError as exc:
+                raise pytest.UsageError(
+                    f"--initcheck-report needs initcheck.report.write_html_report ({exc})"
+                ) from None
+            path = write_html_report(
+                self.options.report_path,
+                records,
+                settings=self.options.settings_dict(),
+                title="initcheck: pytest session",
+            )
+            self.written.append(("html", Path(path)))
+
+    def pytest_terminal_summary(self, terminalreporter: Any, exitstatus: int) -> None:
+        if self.is_worker:
+            return
+        records = self.sorted_records()
+        mode = self.options.summary
+        if mode == "auto":
+            mode = "all" if len(records) <= SUMMARY_AUTO_ROWS else "failed"
+        if records and mode != "none":
+            terminalreporter.write_sep("=", "initcheck summary")
+            for line in summary_table(records, failed_only=mode == "failed"):
+                terminalreporter.write_line(line)
+        for kind, path in self.written:
+            terminalreporter.write_sep("-", f"initcheck {kind} written to {path}")
