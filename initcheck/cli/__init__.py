@@ -1,4 +1,5 @@
-"""The ``initcheck`` command line: ``initcheck check SPEC`` and ``initcheck compare SPEC...``.
+"""The ``initcheck`` command line: ``initcheck check SPEC``, ``initcheck compare SPEC...``
+and ``initcheck audit SPEC`` (a whole model; see :mod:`~initcheck.cli.audit`).
 
 Exit codes: 0 all checks passed (or the comparison ran), 1 a check failed (or an
 initializer misbehaved while training, or a check crashed), 2 a usage or load error

@@ -12,6 +12,7 @@ from collections.abc import Iterator, Sequence
 
 from initcheck import registry
 from initcheck.cli._common import CLASSIC_BATCHES
+from initcheck.cli.audit import cmd_audit
 from initcheck.cli.commands import cmd_check, cmd_compare
 
 __all__ = ["build_parser"]
@@ -28,6 +29,7 @@ examples:
   initcheck check mypkg.inits:lecun --variance lecun --layout torch --json result.json
   initcheck compare --classic --report reports/classic.html
   initcheck compare he_normal glorot_uniform zeros --epochs 2
+  initcheck audit models.py:make_model --variance he --report reports/model.html
 
 exit codes: 0 passed, 1 a check failed, 2 usage or load error.
 """
@@ -41,6 +43,22 @@ examples:
 --variance takes lecun, glorot (xavier), he (kaiming) or a number; without it the
 variance check is skipped and the scaling law is tested against the best-fitting fan rule.
 exit codes: 0 all checks passed, 1 a check failed, 2 usage or load error.
+"""
+
+_EPILOG_AUDIT = """\
+examples:
+  initcheck audit models.py:make_model --variance he
+  initcheck audit mypkg.nets:build_cnn --variance auto --report reports/cnn.html --json -
+  initcheck audit models.py:model --no-signal
+
+SPEC names a Keras model, a torch.nn.Module, or (preferred) a zero-arg factory returning
+one, which is rebuilt under each seed for independent draws. Every weight is checked
+where it sits (layer type, layout, fans, packed gates and projections); --variance sets
+the target of every kernel (lecun, glorot, he, a number, or auto: He before a ReLU-family
+activation, else LeCun). The model's own signal (activations and gradients through one
+batch) is measured unless --no-signal. See docs/audit.md.
+exit codes: 0 sound, 1 a weight or the signal failed (or the audit crashed), 2 usage or
+load error.
 """
 
 _EPILOG_COMPARE = f"""\
@@ -102,7 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
     from initcheck._version import __version__
 
     parser.add_argument("--version", action="version", version=f"initcheck {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="{check,compare}")
+    sub = parser.add_subparsers(dest="command", metavar="{check,compare,audit}")
     sub.required = True
 
     chk = sub.add_parser(
@@ -200,7 +218,40 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_outputs(cmp)
     cmp.set_defaults(func=cmd_compare)
+    _add_audit(sub)
     return parser
+
+
+def _add_audit(sub: argparse._SubParsersAction) -> None:
+    aud = sub.add_parser(
+        "audit",
+        help="audit every weight of a Keras or PyTorch model, and its signal at init",
+        description="Audit a whole model: every weight checked where it sits, and the "
+        "model's own signal at init.",
+        epilog=_EPILOG_AUDIT,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    aud.add_argument(
+        "spec",
+        metavar="SPEC",
+        help="a model or zero-arg factory: module:attr (mypkg.nets:build) or "
+        "path/file.py:attr (models.py:make_model)",
+    )
+    aud.add_argument(
+        "--variance",
+        metavar="RULE",
+        help="target of every kernel: lecun, glorot, he, a number, or auto; without it only "
+        "the structural checks run",
+    )
+    aud.add_argument("--seed", type=int, default=0, help="seed of all draws (default 0)")
+    aud.add_argument(
+        "--no-signal",
+        dest="signal",
+        action="store_false",
+        help="skip the model's signal (forward and backward one batch)",
+    )
+    _add_outputs(aud)
+    aud.set_defaults(func=cmd_audit)
 
 
 def _add_outputs(p: argparse.ArgumentParser) -> None:

@@ -20,12 +20,25 @@ from initcheck.results import CheckResult
 from initcheck.sampling import draw_seed
 from initcheck.settings import Settings
 
-__all__ = ["assert_sound_model", "audit"]
+__all__ = ["NotAModelError", "assert_sound_model", "audit", "framework_of"]
 
 ORTHO_TOL = 1e-3  # max |G/c - I| of a (semi-)orthogonal matrix in float32
 
 
-def _framework(obj: Any) -> str | None:
+class NotAModelError(TypeError):
+    """``audit()`` was given (or a factory returned) something that is not a Keras model or
+    a ``torch.nn.Module``."""
+
+
+def framework_of(obj: Any) -> str | None:
+    """``"torch"`` for a ``torch.nn.Module``, ``"keras"`` for a Keras model, else ``None``.
+
+    Args:
+        obj: any object.
+
+    Returns:
+        The framework's name or ``None``.
+    """
     from initcheck.models.torch_model import is_torch_model
 
     if is_torch_model(obj):
@@ -37,19 +50,19 @@ def _framework(obj: Any) -> str | None:
 
 def _adapter(model: Any) -> tuple[str, Any, Callable[[], Any] | None]:
     """(framework, instance, factory)."""
-    kind = _framework(model)
+    kind = framework_of(model)
     if kind is not None:
         return kind, model, None
     if callable(model):
         built = model()
-        kind = _framework(built)
+        kind = framework_of(built)
         if kind is not None:
             return kind, built, model
-        raise TypeError(
+        raise NotAModelError(
             "A factory passed to audit() must return a Keras model or a torch.nn.Module. "
             f"Received: factory() -> {type(built).__name__}"
         )
-    raise TypeError(
+    raise NotAModelError(
         "audit() takes a Keras model, a torch.nn.Module, or a zero-arg factory returning one. "
         f"Received: model={model!r:.80} (type={type(model).__name__})"
     )

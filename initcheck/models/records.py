@@ -138,8 +138,11 @@ class WeightRow:
         if not self.audited:
             return f"{self.name} ({self.layer_type}): {self.note}"
         verdict = "ok" if self.passed else "FAILED"
-        fans = f" fans={self.fans}" if self.fans else ""
-        text = f"{self.name} ({self.layer_type}, {self.layout}{fans}) {verdict}"
+        fans = f"fans={self.fans}" if self.fans else ""
+        where = ", ".join(
+            filter(None, [self.layer_type, " ".join(filter(None, [self.layout, fans]))])
+        )
+        text = f"{self.name} ({where}) {verdict}"
         for r in self.failures:
             text += f"\n    {r.check}: {r.message}"
         if self.diagnosis:
@@ -147,7 +150,9 @@ class WeightRow:
         return text
 
     def to_dict(self) -> dict[str, Any]:
+        """The row as JSON-safe data (rebuilt by :meth:`from_dict`)."""
         return {
+            "name": self.name,
             "layer": self.layer,
             "param": self.param,
             "piece": self.piece,
@@ -157,11 +162,38 @@ class WeightRow:
             "layout": self.layout,
             "fans": list(self.fans) if self.fans else None,
             "target": self.target,
+            "audited": self.audited,
             "passed": self.passed,
             "results": [r.to_dict() for r in self.results],
             "diagnosis": self.diagnosis,
             "note": self.note,
         }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> WeightRow:
+        """Rebuild a row from :meth:`to_dict` output (e.g. sent by an xdist worker).
+
+        Args:
+            data: the mapping :meth:`to_dict` returned (or its JSON round trip).
+
+        Returns:
+            An equal :class:`WeightRow`.
+        """
+        fans = data.get("fans")
+        return cls(
+            layer=str(data["layer"]),
+            param=str(data["param"]),
+            piece=str(data.get("piece", "")),
+            layer_type=str(data.get("layer_type", "")),
+            role=str(data.get("role", "")),
+            shape=tuple(int(n) for n in data.get("shape", ())),
+            layout=str(data.get("layout", "")),
+            fans=(int(fans[0]), int(fans[1])) if fans else None,
+            target=data.get("target"),
+            results=tuple(CheckResult.from_dict(r) for r in data.get("results", ())),
+            diagnosis=str(data.get("diagnosis", "")),
+            note=str(data.get("note", "")),
+        )
 
 
 @dataclass(frozen=True)
@@ -206,6 +238,9 @@ class ModelReport:
         return hits[0]
 
     def to_dict(self) -> dict[str, Any]:
+        """The report as JSON-safe data: every row (with its results' ``to_dict()``) and
+        the signal record (its ``details`` hold the per-layer activation and gradient
+        second moments and gains). Rebuilt by :meth:`from_dict`."""
         return {
             "model": self.model,
             "framework": self.framework,
@@ -214,6 +249,25 @@ class ModelReport:
             "signal": self.signal.to_dict() if self.signal else None,
             "settings": jsonable(self.settings),
         }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ModelReport:
+        """Rebuild a report from :meth:`to_dict` output (e.g. sent by an xdist worker).
+
+        Args:
+            data: the mapping :meth:`to_dict` returned (or its JSON round trip).
+
+        Returns:
+            A :class:`ModelReport` with the same rows, verdicts and signal.
+        """
+        signal = data.get("signal")
+        return cls(
+            model=str(data["model"]),
+            framework=str(data.get("framework", "")),
+            rows=tuple(WeightRow.from_dict(r) for r in data.get("rows", ())),
+            signal=CheckResult.from_dict(signal) if signal else None,
+            settings=dict(data.get("settings") or {}),
+        )
 
     def __str__(self) -> str:
         head = f"initcheck audit of {self.model} ({self.framework}): "

@@ -26,6 +26,7 @@ from initcheck.files import write_text_atomic
 from initcheck.report.figures import curves_svg, figures_by_result
 from initcheck.report.format import fmt, fmt_int, fmt_interval, fmt_pct
 from initcheck.report.inputs import as_result_dicts, normalize_comparisons
+from initcheck.report.models import model_views
 
 __all__ = ["render_html", "runtime_versions", "write_html_report"]
 
@@ -286,6 +287,7 @@ def render_html(
     comparisons: Iterable[Any] | None = None,
     settings: Mapping[str, Any] | None = None,
     title: str | None = None,
+    models: Iterable[Any] | None = None,
 ) -> str:
     """The report as an HTML string (arguments as for :func:`write_html_report`)."""
     known = _registered()
@@ -306,6 +308,7 @@ def render_html(
             summaries={name: c.summary for name, c in known.items()},
             n_failed=n_failed,
             comparisons=comps,
+            models=model_views(models),
             settings=_settings_view(settings),
             version=runtime_versions()["initcheck"],
         )
@@ -319,6 +322,7 @@ def write_html_report(
     comparisons: Iterable[Any] | None = None,
     settings: Mapping[str, Any] | None = None,
     title: str | None = None,
+    models: Iterable[Any] | None = None,
 ) -> Path:
     """Write one self-contained HTML report and return its path.
 
@@ -333,13 +337,19 @@ def write_html_report(
         settings: settings to show for reproduction (e.g. ``Report.settings``, with
             ``versions``); initcheck's and the loaded libraries' versions are added.
         title: the page title.
+        models: :class:`~initcheck.models.records.ModelReport` objects (from
+            :func:`initcheck.audit`) or their ``to_dict()`` dicts: one section each, with
+            the per-weight table and the Var/target and signal-by-depth figures.
 
     Returns:
         The path written.
 
     Raises:
         IsADirectoryError: ``path`` is a directory.
-        TypeError: an item of ``results`` or ``comparisons`` is not a result/comparison.
+        TypeError: an item of ``results``, ``comparisons`` or ``models`` is not a
+            result/comparison/model report.
     """
-    html = render_html(results, comparisons=comparisons, settings=settings, title=title)
+    html = render_html(
+        results, comparisons=comparisons, settings=settings, title=title, models=models
+    )
     return write_text_atomic(path, html)

@@ -1,0 +1,136 @@
+"""``initcheck audit SPEC``: every weight of a model checked where it sits, and its signal.
+
+SPEC names a model instance or a zero-arg factory returning one (``module:attr`` or
+``path/file.py:attr``). As with ``check``, the SPEC's form and ``--variance`` are validated
+before anything heavy is imported; only loading the user's module imports its framework.
+A factory that raises, or an object that is not a Keras model or ``torch.nn.Module``, is a
+load error (exit 2); an error raised while auditing is a crash (exit 1).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from initcheck.cli._common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError, say, write_json
+from initcheck.cli.progress import Progress
+
+__all__ = ["cmd_audit"]
+
+
+class _FactoryError(Exception):
+    """The user's factory raised (a load error, exit 2)."""
+
+
+def _line(exc: BaseException) -> str:
+    """An exception's message on one line."""
+    return " ".join(str(exc).split())
+
+
+def _model_spec(spec: str) -> Any:
+    """SPEC → the object it names; problems are UsageErrors."""
+    if ":" not in spec:
+        raise UsageError(
+            "a model SPEC is module:attr or path/file.py:attr naming a model or a zero-arg "
+            f"factory returning one (e.g. models.py:make_model). Received: {spec!r}"
+        )
+    from initcheck._tf import quiet_tensorflow
+    from initcheck.specs import SpecError, load_spec
+
+    quiet_tensorflow()  # the user's module may import TensorFlow
+    try:
+        return load_spec(spec)
+    except SpecError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _variance(text: str | None) -> Any:
+    """``--variance``: ``auto``, a rule name or a number (validated without frameworks)."""
+    if text is None or text.strip().lower() == "auto":
+        return text
+    from initcheck.targets import resolve_target
+
+    try:
+        value: Any = float(text)
+    except ValueError:
+        value = text
+    try:
+        resolve_target(value)
+    except (ValueError, TypeError) as exc:
+        raise UsageError(f"--variance {text!r}: {exc}") from None
+    return value
+
+
+def _guarded(obj: Any, spec: str) -> Any:
+    """The model instance as is; a factory wrapped so its errors are load errors."""
+    from initcheck.models.core import framework_of
+
+    if framework_of(obj) is not None:
+        return obj
+    if not callable(obj):
+        raise UsageError(
+            f"{spec!r} is a {type(obj).__name__}, not a Keras model, a torch.nn.Module or a "
+            "zero-arg factory returning one."
+        )
+
+    def factory() -> Any:
+        try:
+            return obj()
+        except Exception as exc:
+            raise _FactoryError(
+                f"{spec!r}: calling the factory raised {type(exc).__name__}: {_line(exc)}"
+            ) from exc
+
+    return factory
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    """``initcheck audit SPEC``: audit, print the report, write JSON/HTML, exit 0/1.
+
+    Args:
+        args: the parsed arguments of ``audit``.
+
+    Returns:
+        0 if every weight and the signal passed, 1 if one failed or the audit crashed,
+        2 if the factory raised or did not return a model.
+
+    Raises:
+        UsageError: a bad SPEC or ``--variance``.
+    """
+    variance = _variance(args.variance)
+    obj = _model_spec(args.spec)
+    model = _guarded(obj, args.spec)
+    from initcheck.models.core import NotAModelError, audit
+
+    with Progress() as progress:
+        progress.update(f"auditing {args.spec}")
+        try:
+            report = audit(model, variance=variance, seed=args.seed, signal=args.signal)
+        except (_FactoryError, NotAModelError) as exc:
+            progress.close()
+            print(f"initcheck audit: error: {_line(exc)}", file=sys.stderr)
+            return EXIT_USAGE
+        except Exception as exc:  # a bug or an unsupported model, not the user's typing
+            progress.close()
+            print(
+                f"initcheck audit: error: auditing {args.spec!r} raised "
+                f"{type(exc).__name__}: {_line(exc)}",
+                file=sys.stderr,
+            )
+            return EXIT_FAILED
+    say(args, str(report))
+    if args.json:
+        write_json(args.json, report.to_dict())
+    if args.report:
+        from initcheck.files import write_text_atomic
+        from initcheck.report.html import render_html
+
+        html = render_html(
+            None,
+            models=[report],
+            settings=report.settings,
+            title=f"initcheck audit: {report.model}",
+        )
+        say(args, f"report written to {write_text_atomic(args.report, html)}")
+    return EXIT_OK if report.passed else EXIT_FAILED

@@ -1,0 +1,264 @@
+"""The report's model view: one section per :func:`initcheck.audit` report.
+
+Each section has the per-weight table (layer path, parameter and piece, layer type, fans,
+target rule, Var(W)/target with its interval, verdict, diagnosis), a figure of
+Var(W)/target per weight against the rule (1, with the tolerance band), and the
+gains-by-depth figure of the model's signal (activation second moment and per-example
+gradient norm² per weighted layer, relative to the reference layer, log scale, with the
+pass band).
+
+Accepts :class:`~initcheck.models.records.ModelReport` objects or their ``to_dict()``
+dicts; works on the dicts only, so a report rebuilt from JSON renders the same.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from initcheck.report.format import fmt, fmt_interval
+from initcheck.report.inputs import as_float
+from initcheck.report.svg import SvgPlot
+
+__all__ = ["as_model_dicts", "gains_svg", "model_views", "ratio_svg"]
+
+_PASS, _FAIL, _REF, _ACT, _GRAD = "#1a7f37", "#c62828", "#57606a", "#0969da", "#bc4c00"
+
+
+def as_model_dicts(models: Iterable[Any] | None) -> list[dict[str, Any]]:
+    """ModelReport objects or their ``to_dict()`` dicts, as dicts.
+
+    Args:
+        models: the model reports.
+
+    Returns:
+        One dict per report.
+
+    Raises:
+        TypeError: an item is neither.
+    """
+    out = []
+    for item in models or ():
+        if hasattr(item, "rows") and hasattr(item, "to_dict"):
+            out.append(item.to_dict())
+        elif isinstance(item, Mapping) and "rows" in item and "model" in item:
+            out.append(dict(item))
+        else:
+            raise TypeError(
+                "models= takes ModelReport objects (initcheck.audit) or their to_dict() dicts. "
+                f"Received an item of type {type(item).__name__}: {item!r:.80}"
+            )
+    return out
+
+
+def _variance_name() -> str:
+    from initcheck.checks.variance import CHECK
+
+    return CHECK.name
+
+
+def _result(row: Mapping[str, Any], check: str) -> Mapping[str, Any] | None:
+    for r in row.get("results") or ():
+        if r.get("check") == check:
+            return r
+    return None
+
+
+def _row_view(row: Mapping[str, Any], variance: str) -> dict[str, Any]:
+    var = _result(row, variance)
+    audited = bool(row.get("results"))
+    passed = bool(row.get("passed")) if audited else None
+    fans = row.get("fans")
+    failed = [
+        f"{r.get('check')}: {r.get('message', '')}"
+        for r in row.get("results") or ()
+        if not r.get("passed")
+    ]
+    param = str(row.get("param", ""))
+    if row.get("piece"):
+        param += f" [{row['piece']}]"
+    return {
+        "layer": str(row.get("layer", "")) or "—",
+        "param": param,
+        "layer_type": str(row.get("layer_type", "")),
+        "role": str(row.get("role", "")),
+        "shape": "×".join(str(n) for n in row.get("shape") or ()) or "—",
+        "fans": f"{fans[0]}, {fans[1]}" if fans else "—",
+        "target": row.get("target") or "—",
+        "ratio": fmt(var.get("statistic")) if var else "—",
+        "interval": fmt_interval(var.get("interval")) if var else "",
+        "ratio_cls": ("pass" if var.get("passed") else "fail") if var else "none",
+        "cls": "none" if passed is None else ("pass" if passed else "fail"),
+        "verdict": "not audited" if passed is None else ("PASS" if passed else "FAIL"),
+        "checks": ", ".join(str(r.get("check")) for r in row.get("results") or ()),
+        "failed": failed,
+        "diagnosis": str(row.get("diagnosis", "")),
+        "note": str(row.get("note", "")),
+    }
+
+
+def _ticks(names: Sequence[str]) -> list[tuple[float, str]]:
+    return [(float(i), n if len(n) <= 24 else n[:23] + "…") for i, n in enumerate(names, 1)]
+
+
+def _width(n: int) -> int:
+    return max(420, min(1100, 120 + 26 * n))
+
+
+def ratio_svg(rows: Sequence[Mapping[str, Any]], variance: str) -> str | None:
+    """Var(W)/target per weight with a variance verdict, against the rule (1) and its
+    tolerance band; log scale. ``None`` when no row has a variance result.
+
+    Args:
+        rows: the report's row dicts.
+        variance: the variance check's name.
+
+    Returns:
+        An inline ``<svg>`` or ``None``.
+    """
+    found = [(str(r.get("name", "")), _result(r, variance)) for r in rows]
+    found = [(n, v) for n, v in found if v and as_float(v.get("statistic"))]
+    if not found:
+        return None
+    n = len(found)
+    plot = SvgPlot(
+        width=_width(n),
+        height=300,
+        title="Var(W) / target per weight",
+        ylabel="Var(W) / target (log)",
+        ylog=True,
+        legend="right",
+    )
+    band = (found[0][1].get("details") or {}).get("band")
+    xs = [0.5, n + 0.5]
+    if isinstance(band, Sequence) and len(band) == 2:
+        plot.band(xs, [band[0]] * 2, [band[1]] * 2, color=_PASS, label="tolerance")
+    plot.line(xs, [1.0, 1.0], color=_REF, dash="4 3", label="target rule")
+    for ok, color, label in ((True, _PASS, "pass"), (False, _FAIL, "fail")):
+        pts = [(i, v) for i, (_, v) in enumerate(found, 1) if bool(v.get("passed")) == ok]
+        if not pts:
+            continue
+        lo = [as_float((v.get("interval") or [None, None])[0]) or math.nan for _, v in pts]
+        hi = [as_float((v.get("interval") or [None, None])[1]) or math.nan for _, v in pts]
+        ys = [as_float(v.get("statistic")) or math.nan for _, v in pts]
+        plot.points([float(i) for i, _ in pts], ys, color=color, label=label, lo=lo, hi=hi)
+    plot.xticks = _ticks([name for name, _ in found])
+    plot.xlim = (0.5, n + 0.5)
+    return plot.render()
+
+
+def gains_svg(signal: Mapping[str, Any] | None) -> str | None:
+    """The model's signal by depth: per weighted layer, the activation second moment
+    relative to the first layer's and the per-example gradient norm² relative to the last
+    layer's, with the pass band (BAND² either way); log scale. ``None`` without layers.
+
+    Args:
+        signal: the signal result's dict (``details["layers"]``).
+
+    Returns:
+        An inline ``<svg>`` or ``None``.
+    """
+    details = (signal or {}).get("details") or {}
+    layers = details.get("layers") or []
+    if len(layers) < 2:
+        return None
+    act = [as_float(s.get("activation_ms")) for s in layers]
+    grad = [as_float(s.get("gradient_norm2")) for s in layers]
+    n = len(layers)
+    plot = SvgPlot(
+        width=_width(n),
+        height=300,
+        title="Signal by depth (second moments, relative)",
+        ylabel="relative second moment (log)",
+        ylog=True,
+        legend="right",
+    )
+    band = details.get("band")
+    xs = [0.5, n + 0.5]
+    if isinstance(band, Sequence) and len(band) == 2:
+        lo, hi = float(band[0]) ** 2, float(band[1]) ** 2
+        plot.band(xs, [lo, lo], [hi, hi], color=_PASS, label="pass band")
+    plot.line(xs, [1.0, 1.0], color=_REF, dash="4 3")
+    idx = [float(i) for i in range(1, n + 1)]
+    for values, ref, color, label in (
+        (act, act[0], _ACT, "activations ÷ first"),
+        (grad, grad[-1], _GRAD, "gradients ÷ last"),
+    ):
+        if ref is None or not ref > 0:
+            continue
+        ys = [v / ref if v is not None else math.nan for v in values]
+        plot.line(idx, ys, color=color, width=1.6)
+        plot.points(idx, ys, color=color, label=label)
+    plot.xticks = _ticks([str(s.get("layer", "")) for s in layers])
+    plot.xlim = (0.5, n + 0.5)
+    return plot.render()
+
+
+def _anchor(name: str, taken: set[str]) -> str:
+    base = re.sub(r"[^A-Za-z0-9_-]+", "-", name).strip("-")[:40] or "model"
+    anchor, i = f"m-{base}", 2
+    while anchor in taken:
+        anchor, i = f"m-{base}-{i}", i + 1
+    taken.add(anchor)
+    return anchor
+
+
+def model_views(models: Iterable[Any] | None) -> list[dict[str, Any]]:
+    """The template's view of each model report.
+
+    Args:
+        models: ModelReport objects or their ``to_dict()`` dicts.
+
+    Returns:
+        One dict per model: name, anchor, verdict, rows, figures and the signal's message.
+    """
+    dicts = as_model_dicts(models)
+    if not dicts:
+        return []
+    variance = _variance_name()
+    taken: set[str] = set()
+    views = []
+    for m in dicts:
+        rows = list(m.get("rows") or ())
+        signal = m.get("signal")
+        figures = []
+        ratio = ratio_svg(rows, variance)
+        if ratio:
+            figures.append(
+                {
+                    "svg": ratio,
+                    "caption": "Var(W) / target of every weight with a variance target "
+                    "(dots with their confidence intervals; green band: the tolerance, "
+                    "dashed: the target rule at the weight's fans)",
+                }
+            )
+        gains = gains_svg(signal)
+        if gains:
+            figures.append(
+                {
+                    "svg": gains,
+                    "caption": "Signal by depth on one batch: activation mean square of "
+                    "each weighted layer's output ÷ the first layer's, and per-example "
+                    "gradient norm² at its output ÷ the last layer's. The model passes when "
+                    "the last activation and the first gradient point lie in the green band",
+                }
+            )
+        name = str(m.get("model", "model"))
+        passed = bool(m.get("passed"))
+        views.append(
+            {
+                "name": name,
+                "framework": str(m.get("framework", "")),
+                "anchor": _anchor(name, taken),
+                "passed": passed,
+                "rows": [_row_view(r, variance) for r in rows],
+                "n_failed": sum(1 for r in rows if r.get("results") and not r.get("passed")),
+                "signal": None
+                if not signal
+                else {"passed": bool(signal.get("passed")), "message": signal.get("message", "")},
+                "figures": figures,
+            }
+        )
+    return views

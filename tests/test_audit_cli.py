@@ -1,0 +1,170 @@
+"""``initcheck audit SPEC``: exit codes, the printed report, JSON, the HTML model section,
+and verdicts equal to :func:`initcheck.audit`'s."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+import initcheck  # noqa: E402
+from initcheck.cli import main  # noqa: E402
+from initcheck.errors import InitCheckFailure  # noqa: E402
+from initcheck.models import ModelReport  # noqa: E402
+from initcheck.report import render_html  # noqa: E402
+
+MODELS = textwrap.dedent(
+    """
+    import torch.nn as nn
+
+    def _mlp():
+        return nn.Sequential(
+            nn.Linear(32, 64), nn.ReLU(), nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 10)
+        )
+
+    def default_mlp():
+        return _mlp()
+
+    def kaiming_mlp():
+        model = _mlp()
+        for m in model:
+            if isinstance(m, nn.Linear):
+                nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
+                nn.init.zeros_(m.bias)
+        return model
+
+    instance = _mlp()
+    not_a_model = 3
+
+    def returns_int():
+        return 3
+
+    def raises():
+        raise RuntimeError("no GPU here\\nsecond line")
+    """
+)
+
+
+@pytest.fixture(scope="module")
+def models_py(tmp_path_factory):
+    path = tmp_path_factory.mktemp("audit") / "models.py"
+    path.write_text(MODELS)
+    return path
+
+
+def _verdicts(data: dict) -> list[tuple[str, bool, list[tuple[str, bool]]]]:
+    return [
+        (r["name"], r["passed"], [(c["check"], c["passed"]) for c in r["results"]])
+        for r in data["rows"]
+    ]
+
+
+def test_default_init_fails_like_audit_with_json_and_report(models_py, tmp_path, capsys):
+    html_path = tmp_path / "out" / "audit.html"
+    spec = f"{models_py}:default_mlp"
+    rc = main(["audit", spec, "--variance", "he", "--json", "-", "--report", str(html_path)])
+    out, err = capsys.readouterr()
+    assert rc == 1
+    data = json.loads(out)  # the JSON alone on stdout; the human report on stderr
+    assert "FAILED" in err and "PyTorch's default init" in err and "×0.167" in err
+    # the same rows and verdicts as the library call
+    from initcheck.specs import load_spec
+
+    expected = initcheck.audit(load_spec(spec), variance="he").to_dict()
+    assert _verdicts(data) == _verdicts(expected)
+    assert data["signal"]["passed"] is expected["signal"]["passed"] is False
+    assert data["passed"] is False
+    weights = [r for r in data["rows"] if r["param"] == "weight"]
+    assert [r["layer"] for r in weights] == ["0", "2", "4"]
+    for r in data["rows"]:
+        assert {"layer", "param", "piece", "layout", "fans", "target", "diagnosis"} <= set(r)
+    for r in weights:
+        assert r["fans"][0] in (32, 64) and r["target"].startswith("2/fan_in at fan_in=")
+        assert "1/(3·fan_in)" in r["diagnosis"]
+        (var,) = [c for c in r["results"] if c["statistic"] is not None and c["target"] == 1.0]
+        assert var["statistic"] == pytest.approx(1 / 6, rel=0.1)
+    layers = data["signal"]["details"]["layers"]
+    assert [s["layer"] for s in layers] == ["0", "2", "4"]
+    assert all(s["activation_ms"] > 0 and s["gradient_norm2"] > 0 for s in layers)
+    # plain data rebuilds the same report
+    rebuilt = ModelReport.from_dict(data)
+    assert rebuilt.to_dict() == data
+    assert str(rebuilt) == str(ModelReport.from_dict(json.loads(json.dumps(data))))
+    # the HTML: every row, both figures, no script; the same from the JSON dict
+    html = html_path.read_text()
+    assert "<script" not in html.lower()
+    body = html.split('<table class="weights">', 1)[1].split("</table>", 1)[0]
+    assert body.count("<tr class=") == len(data["rows"]) == 6
+    for r in data["rows"]:
+        assert f"<td><code>{r['layer']}</code></td>\n<td><code>{r['param']}</code></td>" in body
+    assert "Var(W) / target per weight" in html and "Signal by depth" in html
+    assert html.count("<svg") >= 2
+    assert "consistent with PyTorch&#39;s default init" in html
+    from_dict = render_html(None, models=[data])
+
+    def section(page: str) -> str:  # the model section, figure ids aside
+        return re.sub(r"p\d+c", "", page.split("<main>")[1].split('<h2 id="settings">')[0])
+
+    assert section(from_dict) == section(html)
+
+
+def test_kaiming_factory_passes_and_an_instance_is_accepted(models_py, capsys):
+    assert main(["audit", f"{models_py}:kaiming_mlp", "--variance", "he"]) == 0
+    out = capsys.readouterr().out
+    assert "PASSED" in out and "model signal ok" in out
+    # an instance (re-initialized by reset_parameters()), structural checks only, no signal
+    assert main(["audit", f"{models_py}:instance", "--no-signal"]) == 0
+    out = capsys.readouterr().out
+    assert "PASSED" in out and "model signal" not in out
+
+
+@pytest.mark.parametrize(
+    ("attr", "extra", "message"),
+    [
+        (":missing", [], "'missing' not found in"),
+        (":not_a_model", [], "is a int, not a Keras model"),
+        (":returns_int", [], "must return a Keras model or a torch.nn.Module"),
+        (":raises", [], "calling the factory raised RuntimeError: no GPU here second line"),
+        (":default_mlp", ["--variance", "hee"], "--variance 'hee': Unknown variance target"),
+    ],
+)
+def test_bad_spec_exits_2_with_one_line(models_py, capsys, attr, extra, message):
+    assert main(["audit", f"{models_py}{attr}", *extra, "--no-signal"]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert len(err.splitlines()) == 1, err
+    assert err.startswith("initcheck audit: error: ") and message in err, err
+
+
+def test_usage_errors_are_answered_without_importing_a_framework():
+    code = (
+        "import sys; from initcheck.cli import main; "
+        "rcs = [main(['audit', 'no_colon']), main(['audit', 'x.py:m', '--variance', 'bad'])]; "
+        "print(rcs, sorted(m for m in ('torch', 'tensorflow', 'keras') if m in sys.modules))"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert proc.stdout.strip() == "[2, 2] []"
+    assert len(proc.stderr.splitlines()) == 2 and "Traceback" not in proc.stderr
+
+
+def test_assert_sound_model_names_failed_rows_with_measured_and_target(models_py):
+    from initcheck.specs import load_spec
+
+    with pytest.raises(InitCheckFailure) as info:
+        initcheck.assert_sound_model(
+            load_spec(f"{models_py}:default_mlp"), variance="he", signal=False
+        )
+    text = str(info.value)
+    for layer, fan_in in (("0", 32), ("2", 64), ("4", 64)):
+        block = re.split(r"\n  (?! )", text.split(f"{layer}.weight (Linear", 1)[1])[0]
+        assert "FAILED" in block
+        assert re.search(r"Var\(W\) = 0\.1[5-8]\d* × target", block), block
+        assert f"target Var = 2/fan_in at fan_in={fan_in}" in block
