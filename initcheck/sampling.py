@@ -73,6 +73,13 @@ def _row_moments(row: np.ndarray) -> stats.Moments:
     return stats.Moments(int(n), mean, m2, m3, m4, lo, hi)
 
 
+def _rows_as_moments(table: np.ndarray, done: list[stats.Moments]) -> list[stats.Moments]:
+    """``table``'s rows as :class:`~initcheck.stats.Moments`, extending ``done`` (the rows
+    converted before) with the new ones only."""
+    done.extend(_row_moments(r) for r in table[len(done) :])
+    return done
+
+
 def _storable(arr: np.ndarray) -> np.ndarray:
     """float16/32/64 as returned; other float types (bfloat16) as float32 (exact)."""
     if arr.dtype in (np.float16, np.float32, np.float64):
@@ -98,6 +105,8 @@ class ShapeDraws:
     eps: float = float(np.finfo(np.float32).eps)  # of the dtype the initializer returned
     _table: np.ndarray = field(default_factory=lambda: np.empty((0, 7)), repr=False)
     _nonzero_table: np.ndarray = field(default_factory=lambda: np.empty((0, 7)), repr=False)
+    _summary_list: list[stats.Moments] = field(default_factory=list, repr=False)
+    _nonzero_list: list[stats.Moments] = field(default_factory=list, repr=False)
     _units: tuple[KernelLayout, np.ndarray] | None = field(default=None, repr=False)
     _sample: dict[tuple[int, int], np.ndarray] = field(default_factory=dict, repr=False)
     _singular: dict[tuple[int, int], np.ndarray] = field(default_factory=dict, repr=False)
@@ -134,13 +143,13 @@ class ShapeDraws:
     def summaries(self) -> list[stats.Moments]:
         """One summary a draw."""
         self._summarize()
-        return [_row_moments(r) for r in self._table]
+        return _rows_as_moments(self._table, self._summary_list)
 
     @property
     def nonzero(self) -> list[stats.Moments]:
         """One summary a draw, of its nonzero values."""
         self._summarize()
-        return [_row_moments(r) for r in self._nonzero_table]
+        return _rows_as_moments(self._nonzero_table, self._nonzero_list)
 
     def moments(self) -> stats.Moments:
         """Summary of all values drawn."""
