@@ -11,7 +11,7 @@ import pytest
 
 import initcheck.api
 import initcheck.gate
-import initcheck.strategies
+import initcheck.strategies  # noqa: F401  (imported once, before in-process pytester runs)
 from initcheck.gate.config import GateSource
 from initcheck.gate.engine import LARGE_BY_RANK, large_kernel
 
