@@ -214,19 +214,20 @@ class ResultsPlugin:
         if self.options.json_path is not None:
             from initcheck.files import write_text_atomic
 
-            payload = {
+            payload: dict[str, Any] = {
                 "initcheck": 1,
                 "settings": self.options.settings_dict(),
                 "summary": {
                     "records": len(records),
                     "passed": sum(bool(r["passed"]) for r in records),
                     "failed": sum(not r["passed"] for r in records),
-                    "models": len(models),
-                    "models_failed": sum(not m["passed"] for m in models),
                 },
                 "records": records,
-                "models": models,
             }
+            if models:  # gated models: every weight row (ModelReport.to_dict())
+                payload["summary"]["models"] = len(models)
+                payload["summary"]["models_failed"] = sum(not m["passed"] for m in models)
+                payload["models"] = models
             write_text_atomic(self.options.json_path, json.dumps(payload, indent=2) + "\n")
             self.written.append(("json", self.options.json_path))
         if self.options.report_path is not None:
