@@ -118,9 +118,10 @@ def test_failing_given_test_is_one_row(pytester: pytest.Pytester, plugin_args: l
 
     # the session HTML report: the same three rows (not one per example tried)
     html = (pytester.path / "r.html").read_text()
-    assert len(re.findall(r"<td[^>]*>variance</td>", html)) == 3
+    assert len(re.findall(r"<td[^>]*>variance</td>", html)) == 3  # cells carry a title
     assert f"test_shrinks: variance passed on {examples} examples" in html
     assert "(100, 16)" in html
+    assert "<code>test_given.py::test_shrinks</code>" in html  # each row's test id
 
 
 def test_failed_summary_mode_says_nothing_failed(

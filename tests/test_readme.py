@@ -3,7 +3,8 @@
 Every ```python, ```toml and ```bash block of README.md runs in a project shaped like a
 user's (see :func:`user_project`): no conftest.py, Hypothesis's default profile (``CI`` and
 ``HYPOTHESIS_PROFILE`` unset, a fresh example database), and a small ``mypkg.inits`` module
-holding the initializers the examples name. How a block runs depends on what it is:
+holding the initializers the examples name (``mypkg.models:build`` is a model factory).
+How a block runs depends on what it is:
 
 - a python block defining ``test_*`` functions becomes a test file; each of its tests must
   pass (one outer test per README test);
@@ -69,6 +70,21 @@ def my_he_without_gain(shape, dtype=None, seed=None):
     """The missing-ReLU-gain bug: N(0, 1/fan_in) where He needs 2/fan_in."""
     std = math.sqrt(1.0 / _fan_in(shape))
     return np.random.default_rng(seed).normal(0.0, std, shape)
+'''
+
+USER_MODELS = '''\
+"""A user's model factory (PyTorch), He-initialized for its ReLUs."""
+
+import torch.nn as nn
+
+
+def build():
+    model = nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 10))
+    for layer in model:
+        if isinstance(layer, nn.Linear):
+            nn.init.kaiming_normal_(layer.weight, nonlinearity="relu")
+            nn.init.zeros_(layer.bias)
+    return model
 '''
 
 USER_PYPROJECT = """\
@@ -239,7 +255,9 @@ def user_project(pytester, monkeypatch):
     monkeypatch.setenv(
         "PATH", os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]])
     )
-    pytester.makepyfile(**{"mypkg/__init__": "", "mypkg/inits": USER_INITS})
+    pytester.makepyfile(
+        **{"mypkg/__init__": "", "mypkg/inits": USER_INITS, "mypkg/models": USER_MODELS}
+    )
     pytester.makepyfile(inits="from mypkg.inits import my_he, my_init  # noqa: F401\n")
     pytester.makefile(".toml", pyproject=USER_PYPROJECT)
     (pytester.path / "tests").mkdir()
@@ -274,6 +292,8 @@ def run_gate(project, code: str) -> None:
     for name in tables:
         for prop in ("symmetry", "centering", "seeds", "variance", "scaling"):
             result.stdout.fnmatch_lines([f"*initcheck::{name}::{prop} PASSED*"])
+    for name in re.findall(r"^\[tool\.initcheck\.models\.(\w+)\]", code, re.M):
+        result.stdout.fnmatch_lines([f"*initcheck::{name}::*::variance PASSED*"])
     if re.search(r"^train\s*=\s*true", code, re.M):
         result.stdout.fnmatch_lines(["*initcheck::*::training PASSED*"])
 

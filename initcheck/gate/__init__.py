@@ -9,7 +9,12 @@ become pytest items ``initcheck::NAME::PROPERTY``.
     layout = "keras"               # or "torch"
     train = true                   # also the MNIST early-training check
     shapes = [[784, 256], [3, 3, 16, 32]]   # optional shapes always included
+    only_shapes = true             # optional: draw only kernels of those ranks
     alpha = 1e-4                   # optional Settings overrides
+
+    [tool.initcheck.models.mlp]    # initcheck.audit(): initcheck::mlp::LAYER::CHECK items
+    target = "mypkg.models:build"  # a model or a zero-arg factory
+    variance = "he"                # lecun | glorot | he | a number | auto
 
 Properties, as :func:`initcheck.check` would run them: ``symmetry``, ``centering``,
 ``seeds``, ``tails`` and ``degeneracy`` always; ``variance`` and ``scaling`` with a
@@ -20,8 +25,10 @@ is deterministic by design (identity, ZerO) for the seeds check.
 
 How an item decides, fast and with a stated error rate:
 
-1. Hypothesis draws ``max_examples`` kernel shapes (derandomized, so every xdist worker and
-   every run sees the same ones; ``--hypothesis-seed`` picks others).
+1. Hypothesis draws ``max_examples`` small kernel shapes (derandomized, so every xdist
+   worker and every run sees the same ones; ``--hypothesis-seed`` picks others) and one
+   large kernel (≥ 2**18 values) is added; with ``only_shapes`` all are of the ranks of
+   ``shapes``.
 2. One pooled :func:`~initcheck.api.run_checks` over those shapes decides all statistical
    properties of the initializer at once (one decision per property at ``alpha``); the
    items of one initializer share it (per process).
@@ -31,12 +38,19 @@ How an item decides, fast and with a stated error rate:
 
 Modules: :mod:`~initcheck.gate.config` (pyproject tables and ``--initcheck`` options),
 :mod:`~initcheck.gate.items` (the pytest nodes), :mod:`~initcheck.gate.engine` (the
-decision). Imported by the plugin at collection; numpy/Hypothesis load when an item runs.
+decision), :mod:`~initcheck.gate.models` (model nodes, one audit per process).
+Imported by the plugin at collection; numpy/Hypothesis load when an item runs.
 """
 
 from __future__ import annotations
 
-from initcheck.gate.config import GateConfigError, GateSource, gate_sources, read_pyproject
+from initcheck.gate.config import (
+    GateConfigError,
+    GateSource,
+    ModelSource,
+    gate_sources,
+    read_pyproject,
+)
 from initcheck.gate.engine import Engine, stable_seed
 from initcheck.gate.items import GateCollectError, GateItem, collect_gate
 
@@ -46,6 +60,7 @@ __all__ = [
     "GateConfigError",
     "GateItem",
     "GateSource",
+    "ModelSource",
     "collect_gate",
     "gate_sources",
     "read_pyproject",

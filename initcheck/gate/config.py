@@ -1,7 +1,8 @@
-"""The CI gate's configuration: which initializers to gate, read from ``pyproject.toml``
-(``[tool.initcheck.initializers.NAME]`` tables) and ``--initcheck SPEC`` options, each
-validated into a :class:`GateSource` (an invalid table becomes a source carrying its
-error, reported as a collection error of its item).
+"""The CI gate's configuration: which initializers and models to gate, read from
+``pyproject.toml`` (``[tool.initcheck.initializers.NAME]`` and
+``[tool.initcheck.models.NAME]`` tables) and ``--initcheck SPEC`` options, each validated
+into a :class:`GateSource` or :class:`ModelSource` (an invalid table becomes a source
+carrying its error, reported as a collection error of its item).
 
 Standard library, pytest and the registry only.
 """
@@ -27,9 +28,12 @@ if TYPE_CHECKING:
     from initcheck.plugin.options import SessionOptions
 
 __all__ = [
+    "KERNEL_RANKS",
+    "MODEL_KEYS",
     "TABLE_KEYS",
     "GateConfigError",
     "GateSource",
+    "ModelSource",
     "gate_sources",
     "read_pyproject",
 ]
@@ -43,9 +47,12 @@ TABLE_KEYS = (
     "family",
     "nonlinearity",
     "deterministic",
+    "only_shapes",
 )
-#: Cap on the weights of one explored shape (keeps a gate item well under a second).
-MAX_SHAPE_SIZE = 2**16
+#: Keys of a ``[tool.initcheck.models.NAME]`` table besides the Settings overrides.
+MODEL_KEYS = ("target", "variance", "signal")
+#: Kernel ranks the gate draws: dense (2) and conv1d/2d/3d (3, 4, 5).
+KERNEL_RANKS = (2, 3, 4, 5)
 
 
 class GateConfigError(ValueError):
@@ -66,8 +73,16 @@ class GateSource:
     family: str | None = None
     nonlinearity: str | None = None
     deterministic: bool = False
+    only_shapes: bool = False
     overrides: Mapping[str, Any] = field(default_factory=dict)
     error: str | None = None
+
+    @property
+    def ranks(self) -> tuple[int, ...]:
+        """The kernel ranks drawn: those of ``shapes`` with ``only_shapes``, else all."""
+        if not self.only_shapes:
+            return KERNEL_RANKS
+        return tuple(sorted({len(s) for s in self.shapes}))
 
     @property
     def properties(self) -> tuple[str, ...]:
@@ -108,7 +123,9 @@ def _source(name: str, table: Any, origin: str) -> GateSource:
             raise GateConfigError(f"layout must be 'keras' or 'torch'; got layout={layout!r}")
         train = table.get("train", False)
         deterministic = table.get("deterministic", False)
-        for key, value in (("train", train), ("deterministic", deterministic)):
+        only_shapes = table.get("only_shapes", False)
+        flags = (("train", train), ("deterministic", deterministic), ("only_shapes", only_shapes))
+        for key, value in flags:
             if not isinstance(value, bool):
                 raise GateConfigError(f"{key} must be true or false; got {key}={value!r}")
         family = table.get("family")
@@ -133,14 +150,18 @@ def _source(name: str, table: Any, origin: str) -> GateSource:
                 shapes = normalize_shapes(table["shapes"], layout)
             except ValueError as exc:
                 raise GateConfigError(str(exc)) from None
-        overrides = {k: table[k] for k in table if k not in TABLE_KEYS}
-        if overrides:
-            from initcheck.settings import Settings
-
-            try:
-                Settings.of(**overrides)
-            except (TypeError, ValueError) as exc:
-                raise GateConfigError(str(exc)) from None
+            odd = [list(s) for s in shapes if len(s) not in KERNEL_RANKS]
+            if only_shapes and odd:
+                raise GateConfigError(
+                    "only_shapes = true draws dense (2-D) and conv1d/2d/3d (3-D to 5-D) "
+                    f"kernels; got shapes {odd}"
+                )
+        if only_shapes and not shapes:
+            raise GateConfigError(
+                "only_shapes = true needs shapes = [...] naming the kernel kinds to draw, "
+                f"e.g. shapes = [[3, 3, 16, 32]]; got shapes={table.get('shapes')!r}"
+            )
+        overrides = _overrides(table, TABLE_KEYS)
         return GateSource(
             name=name,
             target=target.strip(),
@@ -152,14 +173,92 @@ def _source(name: str, table: Any, origin: str) -> GateSource:
             family=family,
             nonlinearity=nonlinearity,
             deterministic=deterministic,
+            only_shapes=only_shapes,
             overrides=overrides,
         )
     except GateConfigError as exc:
         return GateSource(name=name, target="", origin=origin, error=f"{origin}: {exc}")
 
 
-def read_pyproject(path: Path) -> list[GateSource]:
-    """The ``[tool.initcheck.initializers.*]`` tables of ``path``, in file order."""
+def _overrides(table: Mapping[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
+    """The table's Settings overrides (every key not in ``keys``), validated."""
+    overrides = {k: table[k] for k in table if k not in keys}
+    if overrides:
+        from initcheck.settings import Settings
+
+        try:
+            Settings.of(**overrides)
+        except (TypeError, ValueError) as exc:
+            raise GateConfigError(str(exc)) from None
+    return overrides
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    """One model to gate, from a ``[tool.initcheck.models.NAME]`` table."""
+
+    name: str
+    target: str
+    origin: str
+    variance: Any = None
+    signal: bool = True
+    overrides: Mapping[str, Any] = field(default_factory=dict)
+    error: str | None = None
+
+
+def _model_source(name: str, table: Any, origin: str) -> ModelSource:
+    """Validate one model table; an invalid table becomes a source carrying its error."""
+    try:
+        if not isinstance(table, Mapping):
+            raise GateConfigError(f"must be a table (got {table!r})")
+        valid = set(MODEL_KEYS) | _settings_fields()
+        unknown = sorted(set(table) - valid)
+        if unknown:
+            raise GateConfigError(f"unknown key(s) {unknown}; valid keys: {sorted(valid)}")
+        target = table.get("target")
+        if not isinstance(target, str) or not target.strip():
+            raise GateConfigError(
+                'needs target = "SPEC" (module:attr or path/file.py:attr naming a model or a '
+                f"zero-arg factory); got target={target!r}"
+            )
+        signal = table.get("signal", True)
+        if not isinstance(signal, bool):
+            raise GateConfigError(f"signal must be true or false; got signal={signal!r}")
+        variance = table.get("variance")
+        if variance is not None and variance != "auto":
+            from initcheck.targets import resolve_target
+
+            try:
+                resolve_target(variance)
+            except (TypeError, ValueError) as exc:
+                raise GateConfigError(
+                    f'variance={variance!r}: {exc} (or "auto": from each layer\'s activation)'
+                ) from None
+        return ModelSource(
+            name=name,
+            target=target.strip(),
+            origin=origin,
+            variance=variance,
+            signal=signal,
+            overrides=_overrides(table, MODEL_KEYS),
+        )
+    except GateConfigError as exc:
+        return ModelSource(name=name, target="", origin=origin, error=f"{origin}: {exc}")
+
+
+def read_pyproject(path: Path) -> list[GateSource | ModelSource]:
+    """The ``[tool.initcheck.initializers.*]`` then ``[tool.initcheck.models.*]`` tables of
+    ``path``, each in file order.
+
+    Args:
+        path: the ``pyproject.toml`` (a missing file gates nothing).
+
+    Returns:
+        One source per table (an invalid table's source carries its error).
+
+    Raises:
+        pytest.UsageError: the file cannot be parsed, or a section is not a table of tables.
+    """
     if not path.is_file():
         return []
     try:
@@ -167,15 +266,19 @@ def read_pyproject(path: Path) -> list[GateSource]:
             data = tomllib.load(fh)
     except tomllib.TOMLDecodeError as exc:
         raise pytest.UsageError(f"initcheck: cannot parse {path}: {exc}") from None
-    tables = data.get("tool", {}).get("initcheck", {}).get("initializers", {})
-    if not isinstance(tables, Mapping):
-        raise pytest.UsageError(
-            f"initcheck: [tool.initcheck.initializers] in {path} must be a table of tables"
+    section = data.get("tool", {}).get("initcheck", {})
+    sources: list[GateSource | ModelSource] = []
+    for kind, make in (("initializers", _source), ("models", _model_source)):
+        tables = section.get(kind, {})
+        if not isinstance(tables, Mapping):
+            raise pytest.UsageError(
+                f"initcheck: [tool.initcheck.{kind}] in {path} must be a table of tables"
+            )
+        sources.extend(
+            make(str(name), table, f"{path.name} [tool.initcheck.{kind}.{name}]")
+            for name, table in tables.items()
         )
-    return [
-        _source(str(name), table, f"{path.name} [tool.initcheck.initializers.{name}]")
-        for name, table in tables.items()
-    ]
+    return sources
 
 
 def _wants_pyproject(config: pytest.Config) -> bool:
@@ -191,7 +294,7 @@ def _wants_pyproject(config: pytest.Config) -> bool:
     return False
 
 
-def gate_sources(config: pytest.Config, options: SessionOptions) -> list[GateSource]:
+def gate_sources(config: pytest.Config, options: SessionOptions) -> list[GateSource | ModelSource]:
     """Initializers to gate: pyproject tables (see :func:`_wants_pyproject`), then
     ``--initcheck SPEC`` options (with ``--initcheck-variance``).
 
@@ -202,7 +305,7 @@ def gate_sources(config: pytest.Config, options: SessionOptions) -> list[GateSou
     Returns:
         The sources, pyproject tables first.
     """
-    sources = []
+    sources: list[GateSource | ModelSource] = []
     if _wants_pyproject(config):
         sources.extend(read_pyproject(config.rootpath / "pyproject.toml"))
     for spec in options.specs:

@@ -5,6 +5,7 @@ search for the smallest failing shape only when a property fails.
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -17,10 +18,59 @@ if TYPE_CHECKING:
     from initcheck.plugin.options import SessionOptions
     from initcheck.results import CheckResult
 
-__all__ = ["MAX_SHAPE_SIZE", "Engine", "stable_seed"]
+__all__ = ["LARGE_BY_RANK", "MAX_SHAPE_SIZE", "Engine", "large_kernel", "stable_seed"]
 
 #: Cap on the weights of one explored shape (keeps a gate item well under a second).
 MAX_SHAPE_SIZE = 2**16
+#: One real-size kernel (≥ 2**18 values, Keras layout) per kernel rank: the pooled run
+#: includes one, so a defect that shows only in large tensors fails the gate. Every one
+#: has in ≠ out, so a swapped fan shows in it too (it holds most of the pooled values).
+LARGE_BY_RANK: dict[int, tuple[int, ...]] = {
+    2: (1024, 256),
+    3: (3, 256, 384),
+    4: (3, 3, 128, 256),
+    5: (3, 3, 3, 64, 160),
+}
+
+
+def large_kernel(layout: str, ranks: tuple[int, ...]) -> tuple[int, ...]:
+    """The large kernel the pooled run adds: of the first of ``ranks``, in ``layout``.
+
+    Args:
+        layout: ``"keras"`` or ``"torch"``.
+        ranks: the kernel ranks the gate draws (2: dense, 3-5: conv1d/2d/3d).
+
+    Returns:
+        The shape, ``(out, in, *kernel)`` for ``layout="torch"``.
+    """
+    shape = LARGE_BY_RANK[ranks[0]]
+    return shape if layout == "keras" else (shape[-1], shape[-2], *shape[:-2])
+
+
+def shape_strategy(layout: str, ranks: tuple[int, ...]) -> Any:
+    """Hypothesis kernel shapes of ``ranks`` (≤ :data:`MAX_SHAPE_SIZE` values each).
+
+    Args:
+        layout: ``"keras"`` or ``"torch"``.
+        ranks: kernel ranks to draw (2: dense, 3-5: conv1d/2d/3d).
+
+    Returns:
+        A strategy; all kinds (:func:`~initcheck.strategies.kernel_shapes`) for all ranks.
+    """
+    from hypothesis import strategies as st
+
+    from initcheck.strategies import conv_shapes, dense_shapes, kernel_shapes
+
+    if set(ranks) >= set(LARGE_BY_RANK):
+        return kernel_shapes(max_size=MAX_SHAPE_SIZE, layout=layout)
+    return st.one_of(
+        *[
+            dense_shapes(max_size=MAX_SHAPE_SIZE, layout=layout)
+            if rank == 2
+            else conv_shapes(rank - 2, max_size=MAX_SHAPE_SIZE, layout=layout)
+            for rank in ranks
+        ]
+    )
 
 
 class Engine:
@@ -99,10 +149,9 @@ class Engine:
     def _given(self, test: Any, *, max_examples: int, shrink: bool) -> Any:
         from hypothesis import given, seed
 
-        from initcheck.strategies import kernel_shapes
-
+        shapes = shape_strategy(self.source.layout, self.source.ranks)
         wrapped = self._hypothesis_settings(max_examples=max_examples, shrink=shrink)(
-            given(kernel_shapes(max_size=MAX_SHAPE_SIZE, layout=self.source.layout))(test)
+            given(shapes)(test)
         )
         forced = self._forced_seed()
         return seed(forced)(wrapped) if forced is not None else wrapped
@@ -110,7 +159,8 @@ class Engine:
     # -- shapes and pooled decision
 
     def shapes(self) -> tuple[tuple[int, ...], ...]:
-        """The pyproject's shapes plus ``max_examples`` shapes drawn by Hypothesis."""
+        """The pyproject's shapes, ``max_examples`` shapes drawn by Hypothesis (small, of
+        the source's kernel ranks) and one large kernel (:func:`large_kernel`)."""
         if self._shapes is None:
             drawn: list[tuple[int, ...]] = []
 
@@ -118,7 +168,8 @@ class Engine:
                 drawn.append(tuple(shape))
 
             self._given(draw, max_examples=self.max_examples, shrink=False)()
-            self._shapes = tuple(dict.fromkeys([*self.source.shapes, *drawn]))
+            large = large_kernel(self.source.layout, self.source.ranks)
+            self._shapes = tuple(dict.fromkeys([*self.source.shapes, *drawn, large]))
         return self._shapes
 
     def pooled(self) -> dict[str, CheckResult]:
@@ -193,6 +244,23 @@ class Engine:
             if found is not None:
                 return found.result  # type: ignore[no-any-return]
             raise
+        for shape in self.shapes():  # small shapes pass: is it a large pooled kernel?
+            if math.prod(shape) > MAX_SHAPE_SIZE and shape not in memo:
+                memo[shape] = result = self._check_one(prop, shape)
+                if result is not None and not result.passed:
+                    return replace(
+                        result,
+                        message=(
+                            f"{result.message} [fails on the large kernel {shape}; no failing "
+                            f"shape among {len(memo) - 1} small shapes searched by Hypothesis]"
+                        ),
+                        details={
+                            **dict(result.details),
+                            "smallest_failing_shape": list(shape),
+                            "pooled": pooled.to_dict(),
+                            "evaluated_shapes": [list(s) for s in memo],
+                        },
+                    )
         return replace(
             pooled,
             details={

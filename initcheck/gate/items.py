@@ -1,7 +1,7 @@
 """The CI gate's pytest nodes: ``initcheck`` (:class:`GateRoot`) →
 ``initcheck::NAME`` (:class:`InitializerCollector`, loads the target) →
 ``initcheck::NAME::PROPERTY`` (:class:`GateItem`, decided by the initializer's
-:class:`~initcheck.gate.engine.Engine`).
+:class:`~initcheck.gate.engine.Engine`); models' nodes are in :mod:`initcheck.gate.models`.
 
 Standard library and pytest only at import; the engine loads numpy/Hypothesis when an
 item runs.
@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from initcheck.gate.config import ModelSource
 from initcheck.gate.engine import Engine
 
 if TYPE_CHECKING:
@@ -27,15 +28,19 @@ class GateRoot(pytest.Collector):
     """``initcheck``: the collector of all gated initializers."""
 
     def __init__(
-        self, *, sources: list[GateSource], options: SessionOptions, **kwargs: Any
+        self, *, sources: list[GateSource | ModelSource], options: SessionOptions, **kwargs: Any
     ) -> None:
         super().__init__(**kwargs)
         self.sources = sources
         self.options = options
 
     def collect(self) -> list[pytest.Collector]:
+        from initcheck.gate.models import ModelCollector
+
         return [
-            InitializerCollector.from_parent(self, name=source.name, source=source)
+            ModelCollector.from_parent(self, name=source.name, source=source, options=self.options)
+            if isinstance(source, ModelSource)
+            else InitializerCollector.from_parent(self, name=source.name, source=source)
             for source in self.sources
         ]
 
@@ -114,7 +119,7 @@ class GateItem(pytest.Item):
 
 
 def collect_gate(
-    session: pytest.Session, sources: list[GateSource], options: SessionOptions
+    session: pytest.Session, sources: list[GateSource | ModelSource], options: SessionOptions
 ) -> list[Any]:
     """Collect the gate's items through pytest's own machinery (so collection errors,
     ``--collect-only`` and the item count behave like any other collector's)."""

@@ -74,4 +74,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     if found:
         setattr(report, records.REPORT_KEY, found)
         outputs.add_html_extras(item, report, found)
+    if call.when == "call" and item.nodeid.startswith("initcheck::"):
+        from initcheck.gate.models import MODEL_DATA
+
+        model = item.stash.get(MODEL_DATA, None)
+        if model is not None:
+            setattr(report, records.MODELS_KEY, [model])
     return report

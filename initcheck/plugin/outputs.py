@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 
 from initcheck.plugin.options import SUMMARY_AUTO_ROWS, SessionOptions
-from initcheck.plugin.records import REPORT_KEY
+from initcheck.plugin.records import MODELS_KEY, REPORT_KEY
 
-__all__ = ["ResultsPlugin", "add_html_extras", "shape_text", "summary_table"]
+__all__ = ["ResultsPlugin", "add_html_extras", "model_line", "shape_text", "summary_table"]
 
 
 def _fmt(value: Any) -> str:
@@ -106,6 +106,27 @@ def summary_table(records: list[dict[str, Any]], *, failed_only: bool = False) -
     return out
 
 
+def model_line(model: dict[str, Any]) -> str:
+    """One summary line per gated model: its verdict and failed rows.
+
+    Args:
+        model: a ``ModelReport.to_dict()`` dict.
+
+    Returns:
+        E.g. ``"model mlp (torch): FAILED, 2 of 5 weights failed: 0.weight, 2.weight"``.
+    """
+    rows = [r for r in model.get("rows", ()) if r.get("audited")]
+    failed = [str(r["name"]) for r in rows if not r.get("passed")]
+    signal = model.get("signal")
+    text = f"model {model['model']} ({model.get('framework', '?')}): "
+    text += "passed" if model.get("passed") else "FAILED"
+    text += f", {len(failed)} of {len(rows)} weights failed"
+    text += f": {', '.join(failed)}" if failed else ""
+    if signal is not None:
+        text += f"; signal {'passed' if signal.get('passed') else 'FAILED'}"
+    return text
+
+
 def add_html_extras(item: pytest.Item, report: Any, records: list[dict[str, Any]]) -> None:
     """pytest-html extras (a table and the figures) when pytest-html is active.
 
@@ -153,6 +174,7 @@ class ResultsPlugin:
         config: the pytest config.
         options: the session's options.
         records: ``(nodeid, arrival index, record)`` of every record received.
+        models: gated models' reports (``ModelReport.to_dict()``) by model name.
         written: ``(kind, path)`` of every file written.
     """
 
@@ -160,6 +182,7 @@ class ResultsPlugin:
         self.config = config
         self.options = options
         self.records: list[tuple[str, int, dict[str, Any]]] = []
+        self.models: dict[str, dict[str, Any]] = {}
         self.written: list[tuple[str, Path]] = []
 
     @property
@@ -175,16 +198,23 @@ class ResultsPlugin:
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         for record in getattr(report, REPORT_KEY, None) or ():
             self.records.append((report.nodeid, len(self.records), record))
+        for model in getattr(report, MODELS_KEY, None) or ():
+            self.models.setdefault(str(model["model"]), model)  # every copy is the same audit
+
+    def sorted_models(self) -> list[dict[str, Any]]:
+        """The gated models' reports, by name."""
+        return [self.models[name] for name in sorted(self.models)]
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         if self.is_worker:
             return
         records = self.sorted_records()
+        models = self.sorted_models()
         if self.options.json_path is not None:
             from initcheck.files import write_text_atomic
 
-            payload = {
+            payload: dict[str, Any] = {
                 "initcheck": 1,
                 "settings": self.options.settings_dict(),
                 "summary": {
@@ -194,6 +224,10 @@ class ResultsPlugin:
                 },
                 "records": records,
             }
+            if models:  # gated models: every weight row (ModelReport.to_dict())
+                payload["summary"]["models"] = len(models)
+                payload["summary"]["models_failed"] = sum(not m["passed"] for m in models)
+                payload["models"] = models
             write_text_atomic(self.options.json_path, json.dumps(payload, indent=2) + "\n")
             self.written.append(("json", self.options.json_path))
         if self.options.report_path is not None:
@@ -205,9 +239,10 @@ class ResultsPlugin:
                 ) from None
             path = write_html_report(
                 self.options.report_path,
-                records,
+                [{**r, "test": r["nodeid"], "shape": shape_text(r)} for r in records],
                 settings=self.options.settings_dict(),
                 title="initcheck: pytest session",
+                models=models,
             )
             self.written.append(("html", Path(path)))
 
@@ -218,9 +253,13 @@ class ResultsPlugin:
         mode = self.options.summary
         if mode == "auto":
             mode = "all" if len(records) <= SUMMARY_AUTO_ROWS else "failed"
-        if records and mode != "none":
+        models = self.sorted_models()
+        if (records or models) and mode != "none":
             terminalreporter.write_sep("=", "initcheck summary")
-            for line in summary_table(records, failed_only=mode == "failed"):
-                terminalreporter.write_line(line)
+            if records:
+                for line in summary_table(records, failed_only=mode == "failed"):
+                    terminalreporter.write_line(line)
+            for model in models:
+                terminalreporter.write_line(model_line(model))
         for kind, path in self.written:
             terminalreporter.write_sep("-", f"initcheck {kind} written to {path}")

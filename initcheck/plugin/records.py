@@ -24,10 +24,20 @@ from typing import Any
 
 import pytest
 
-__all__ = ["REPORT_KEY", "aggregate", "recording_phase", "reduce_examples", "take_records"]
+__all__ = [
+    "MODELS_KEY",
+    "REPORT_KEY",
+    "aggregate",
+    "recording_phase",
+    "reduce_examples",
+    "take_records",
+]
 
 #: Name of the report attribute carrying the records (a list of ``CheckResult.to_dict()``).
 REPORT_KEY = "initcheck"
+#: Name of the report attribute carrying gated models' reports (``ModelReport.to_dict()``
+#: dicts, each sent once per process by the first item of its model that runs there).
+MODELS_KEY = "initcheck_models"
 
 _PHASES = pytest.StashKey[dict[str, list[dict[str, Any]]]]()
 _EXAMPLES = pytest.StashKey[list[list[dict[str, Any]]]]()

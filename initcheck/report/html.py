@@ -114,6 +114,9 @@ def _initializer_views(
                     "figures": [{"caption": c, "svg": svg} for c, svg in found],
                     "figure_note": _figure_note(details) if found else None,
                     "table": _table(check, r),
+                    # the plugin's session report: the test that produced it, its shape
+                    "test": str(r.get("test") or r.get("nodeid") or ""),
+                    "shape": str(r.get("shape") or ""),
                 }
             )
         views.append(
@@ -304,6 +307,7 @@ def render_html(
             title=title or "initcheck report",
             generated=_dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
             initializers=inits,
+            tests=any(c["test"] or c["shape"] for i in inits for c in i["checks"]),
             columns=columns,
             summaries={name: c.summary for name, c in known.items()},
             n_failed=n_failed,

@@ -1,0 +1,205 @@
+"""The CI gate's model nodes: ``[tool.initcheck.models.NAME]`` tables become
+``initcheck::NAME`` (:class:`ModelCollector`: loads the target and runs
+:func:`initcheck.audit` once per process) → ``initcheck::NAME::LAYER``
+(:class:`RowCollector`, one per audited weight row, named as the audit names it, e.g.
+``0.weight``) → ``initcheck::NAME::LAYER::PROPERTY`` (:class:`ModelItem`, one per check of
+the row), plus ``initcheck::NAME::signal`` for the model's signal at init.
+
+Each item reports its row's verdict from the shared audit. The first item of a model that
+runs in a process also carries the whole report as plain data
+(:meth:`~initcheck.models.records.ModelReport.to_dict`, see :data:`MODEL_DATA`), so the
+controller of an xdist run gets every row for ``--initcheck-json`` and
+``--initcheck-report``.
+
+Standard library and pytest only at import; the audit (numpy, torch or Keras) loads at
+collection of a model.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    from initcheck.gate.config import ModelSource
+    from initcheck.models.records import ModelReport, WeightRow
+    from initcheck.plugin.options import SessionOptions
+    from initcheck.results import CheckResult
+
+__all__ = [
+    "MODEL_DATA",
+    "SIGNAL",
+    "ModelCollectError",
+    "ModelCollector",
+    "ModelItem",
+    "RowCollector",
+    "row_failure",
+]
+
+#: Stash key of an item's copy of its model's report (``ModelReport.to_dict()``), set on
+#: the first item of the model run in this process; the plugin puts it on the test report.
+MODEL_DATA = pytest.StashKey[dict[str, Any]]()
+#: Name of the item of the model's signal.
+SIGNAL = "signal"
+
+
+class ModelCollectError(Exception):
+    """A gated model cannot be collected (bad table, unloadable target, failing audit)."""
+
+
+class ModelCollector(pytest.Collector):
+    """``initcheck::NAME``: loads the model and audits it (once per process)."""
+
+    def __init__(self, *, source: ModelSource, options: SessionOptions, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.source = source
+        self.options = options
+        self.report: ModelReport | None = None
+        self.sent = False
+
+    def _audit(self) -> ModelReport:
+        from initcheck.models import audit
+        from initcheck.specs import SpecError, load_spec
+
+        source = self.source
+        if source.error:
+            raise ModelCollectError(f"initcheck: model {source.name!r}: {source.error}")
+        try:
+            obj = load_spec(source.target, root=self.config.rootpath)
+        except SpecError as exc:
+            raise ModelCollectError(
+                f"initcheck: cannot load model {source.name!r} ({source.origin}): {exc}"
+            ) from None
+        settings = self.options.settings.of(self.options.settings, **dict(source.overrides))
+        try:
+            report = audit(
+                obj,
+                variance=source.variance,
+                seed=settings.seed,
+                settings=settings,
+                signal=source.signal,
+            )
+        except Exception as exc:  # the user's model or factory raised: name it, no traceback
+            raise ModelCollectError(
+                f"initcheck: cannot audit model {source.name!r} ({source.origin}, "
+                f"target {source.target!r}): {type(exc).__name__}: {exc}"
+            ) from None
+        return dataclasses.replace(report, model=source.name)
+
+    def collect(self) -> list[pytest.Node]:
+        self.report = self._audit()
+        nodes: list[pytest.Node] = [
+            RowCollector.from_parent(self, name=row.name, row=row)
+            for row in self.report.rows
+            if row.audited
+        ]
+        if self.source.signal:
+            nodes.append(ModelItem.from_parent(self, name=SIGNAL, prop=SIGNAL))
+        return nodes
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException]) -> str:  # type: ignore[override]
+        if isinstance(excinfo.value, ModelCollectError):
+            return str(excinfo.value)
+        return str(super().repr_failure(excinfo))
+
+    def take_data(self) -> dict[str, Any] | None:
+        """The report as plain data the first time it is asked for in this process."""
+        if self.sent or self.report is None:
+            return None
+        self.sent = True
+        return self.report.to_dict()
+
+
+class RowCollector(pytest.Collector):
+    """``initcheck::NAME::LAYER``: one audited weight (piece) of the model."""
+
+    def __init__(self, *, row: WeightRow, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.row = row
+
+    def collect(self) -> list[pytest.Item]:
+        return [ModelItem.from_parent(self, name=r.check, prop=r.check) for r in self.row.results]
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return f"{value:.4g}"
+    return "—" if value is None else str(value)
+
+
+def row_failure(model: str, row: WeightRow | None, result: CheckResult) -> str:
+    """The failure text of one item: the row (layer, layout, fans, target), the check's
+    message, measured against target, and the row's diagnosis.
+
+    Args:
+        model: the gate's name of the model.
+        row: the weight row (``None`` for the model's signal).
+        result: the failed check's result.
+
+    Returns:
+        The text pytest shows for the failed item.
+    """
+    if row is None:
+        return f"[{model}] model {SIGNAL} FAILED: {result.message}"
+    where = ", ".join(
+        filter(
+            None,
+            [
+                row.layer_type,
+                row.layout,
+                f"fans={row.fans}" if row.fans else "",
+                f"target {row.target}" if row.target else "",
+            ],
+        )
+    )
+    lines = [
+        f"[{model}] {row.name} ({where}) {result.check} FAILED: {result.message}",
+        f"  measured {_fmt(result.statistic)} vs target {_fmt(result.target)}"
+        + (f" ({row.target})" if row.target else ""),
+    ]
+    if row.diagnosis:
+        lines.append(f"  diagnosis: {row.diagnosis}")
+    if row.note:
+        lines.append(f"  note: {row.note}")
+    return "\n".join(lines)
+
+
+class ModelItem(pytest.Item):
+    """``initcheck::NAME::LAYER::PROPERTY`` (one check of one weight row) or
+    ``initcheck::NAME::signal``, decided by the model's shared audit."""
+
+    def __init__(self, *, prop: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.prop = prop
+
+    @property
+    def model(self) -> ModelCollector:
+        node = self.parent
+        while not isinstance(node, ModelCollector):
+            node = node.parent  # type: ignore[union-attr]
+        return node
+
+    def runtest(self) -> None:
+        model = self.model
+        data = model.take_data()
+        if data is not None:
+            self.stash[MODEL_DATA] = data
+        report = model.report
+        assert report is not None  # collected, so audited
+        row = self.parent.row if isinstance(self.parent, RowCollector) else None
+        if row is None:
+            result = report.signal
+            if result is None:
+                pytest.skip(f"{model.source.name}: the model's signal could not be measured")
+        else:
+            result = row[self.prop]
+        if not result.passed:
+            pytest.fail(row_failure(model.source.name, row, result), pytrace=False)
+
+    def reportinfo(self) -> tuple[Path, int | None, str]:
+        source = self.model.source
+        where = self.nodeid.removeprefix("initcheck::")
+        return self.path, None, f"initcheck {where} ({source.origin})"

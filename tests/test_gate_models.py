@@ -1,0 +1,172 @@
+"""The CI gate for models (issue 12 item 5): ``[tool.initcheck.models.NAME]`` tables
+become ``initcheck::NAME::LAYER::PROPERTY`` items (and ``initcheck::NAME::signal``) with
+the verdicts of :func:`initcheck.audit`, with and without pytest-xdist; every row reaches
+``--initcheck-json`` and ``--initcheck-report``."""
+
+from __future__ import annotations
+
+import json
+import types
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+# imported before in-process pytester runs (C extensions cannot be imported twice)
+import initcheck  # noqa: E402
+import initcheck.gate  # noqa: E402
+import initcheck.models  # noqa: E402
+import initcheck.report  # noqa: E402
+
+MODELS = """
+import torch.nn as nn
+
+
+def default_mlp():
+    return nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 10))
+
+
+def kaiming_mlp():
+    model = default_mlp()
+    for layer in model:
+        if isinstance(layer, nn.Linear):
+            nn.init.kaiming_normal_(layer.weight, nonlinearity="relu")
+            nn.init.zeros_(layer.bias)
+    return model
+"""
+
+PYPROJECT = """
+[tool.pytest.ini_options]
+pythonpath = ["."]
+
+[tool.initcheck.models.default]
+target = "mymodels:default_mlp"
+variance = "he"
+
+[tool.initcheck.models.kaiming]
+target = "mymodels:kaiming_mlp"
+variance = "he"
+"""
+
+
+@pytest.fixture(scope="module")
+def expected() -> dict[str, initcheck.models.ModelReport]:
+    """What ``initcheck.audit()`` says of the test project's models."""
+    module = types.ModuleType("mymodels")
+    exec(MODELS, module.__dict__)
+    return {
+        "default": initcheck.audit(module.default_mlp, variance="he"),
+        "kaiming": initcheck.audit(module.kaiming_mlp, variance="he"),
+    }
+
+
+def project(pytester: pytest.Pytester, pyproject: str = PYPROJECT) -> None:
+    pytester.makepyfile(mymodels=MODELS)
+    pytester.makefile(".toml", pyproject=pyproject)
+
+
+def run(pytester: pytest.Pytester, args: list[str], *more: str) -> pytest.RunResult:
+    full = [*args, "-p", "no:cacheprovider", "-v", *more]
+    return pytester.runpytest_subprocess(*full) if "-n" in args else pytester.runpytest(*full)
+
+
+def outcomes(result: pytest.RunResult) -> dict[str, str]:
+    """``{nodeid: PASSED | FAILED}`` of the gate's items from ``-v`` output."""
+    found = {}
+    for line in result.outlines:
+        for word in ("PASSED", "FAILED"):
+            parts = line.split()
+            if word in parts:
+                node = next((p for p in parts if p.startswith("initcheck::")), None)
+                if node is not None and not line.startswith(word):
+                    found[node] = word
+    return found
+
+
+@pytest.mark.parametrize("args", [[], ["-n", "2"]], ids=["inprocess", "xdist"])
+def test_model_items_have_audit_verdicts(
+    pytester: pytest.Pytester, expected: dict[str, initcheck.models.ModelReport], args: list[str]
+) -> None:
+    project(pytester)
+    result = run(pytester, args, "--initcheck-json", "r.json", "--initcheck-report=r.html")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    want = {}
+    for name, report in expected.items():
+        for row in report.rows:
+            for r in row.results:
+                want[f"initcheck::{name}::{row.name}::{r.check}"] = (
+                    "PASSED" if r.passed else "FAILED"
+                )
+        assert report.signal is not None
+        want[f"initcheck::{name}::signal"] = "PASSED" if report.signal.passed else "FAILED"
+    assert outcomes(result) == want
+    assert want["initcheck::default::0.weight::variance"] == "FAILED"
+    assert want["initcheck::kaiming::0.weight::variance"] == "PASSED"
+    result.stdout.fnmatch_lines(
+        [
+            "*[[]default[]] 0.weight (Linear, torch, fans=(784, 256)*variance FAILED*",
+            "*diagnosis:*0.167*PyTorch's default init*",
+            "model default (torch): FAILED, 2 of 4 weights failed: 0.weight, 2.weight*",
+            "model kaiming (torch): passed*",
+        ]
+    )
+    data = json.loads((pytester.path / "r.json").read_text())
+    models = {m["model"]: m for m in data["models"]}
+    assert sorted(models) == ["default", "kaiming"]
+    html = (pytester.path / "r.html").read_text()
+    for name, report in expected.items():
+        got = initcheck.models.ModelReport.from_dict(models[name])
+        assert [(r.name, r.passed) for r in got.rows] == [(r.name, r.passed) for r in report.rows]
+        assert [[c.check for c in r.results] for r in got.rows] == [
+            [c.check for c in r.results] for r in report.rows
+        ]
+        assert f"Model <code>{name}</code>" in html
+    for layer, param in (("0", "weight"), ("0", "bias"), ("2", "weight"), ("2", "bias")):
+        assert f"<td><code>{layer}</code></td>\n<td><code>{param}</code></td>" in html
+    assert html.count("<td><code>weight</code></td>") == 4  # 2 weights × 2 models
+
+
+def test_model_rows_in_collect_only(pytester: pytest.Pytester) -> None:
+    project(pytester)
+    result = pytester.runpytest("-p", "no:cacheprovider", "--collect-only", "-q")
+    result.stdout.fnmatch_lines(
+        ["initcheck::default::0.weight::variance", "initcheck::kaiming::signal"]
+    )
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        ('target = "mymodels:default_mlp"\nvarience = "he"', "*unknown key(s) [[]'varience'[]]*"),
+        ('target = "mymodels:default_mlp"\nvariance = "hee"', "*variance='hee'*"),
+        ('target = "mymodels:nothing"', "*cannot load model 'bad'*nothing*"),
+        ('target = "mymodels:MODELS_TEXT"', "*cannot audit model 'bad'*"),
+    ],
+)
+def test_bad_model_table_is_collection_error(
+    pytester: pytest.Pytester, table: str, message: str
+) -> None:
+    pytester.makepyfile(mymodels=MODELS + "\nMODELS_TEXT = 'not a model'\n")
+    pytester.makefile(
+        ".toml",
+        pyproject=f'[tool.pytest.ini_options]\npythonpath = ["."]\n\n'
+        f"[tool.initcheck.models.bad]\n{table}\n",
+    )
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    result.stdout.fnmatch_lines([message])
+    assert "Traceback" not in result.stdout.str()
+
+
+def test_signal_off_and_settings_override(pytester: pytest.Pytester) -> None:
+    project(
+        pytester,
+        '[tool.pytest.ini_options]\npythonpath = ["."]\n\n[tool.initcheck.models.k]\n'
+        'target = "mymodels:kaiming_mlp"\nvariance = "he"\nsignal = false\nalpha = 1e-3\n',
+    )
+    result = pytester.runpytest("-p", "no:cacheprovider", "-v", "--initcheck-json", "r.json")
+    result.assert_outcomes(passed=14)
+    assert "initcheck::k::signal" not in result.stdout.str()
+    (model,) = json.loads((pytester.path / "r.json").read_text())["models"]
+    assert model["signal"] is None
+    assert model["settings"]["alpha"] == 1e-3
