@@ -86,6 +86,7 @@ def dense_shapes(
             f"max_size={max_size} is below the smallest shape min_in*min_out={min_in * min_out}"
         )
     _check_layout(layout)
+    _prepare_checks()
     shapes = st.tuples(st.integers(min_in, max_in), st.integers(min_out, max_out)).filter(
         lambda s: _cap(s, max_size)
     )
@@ -120,6 +121,7 @@ def conv_shapes(
     if min_kernel**rank * min_in * min_out > max_size:
         raise InvalidArgument(f"max_size={max_size} is below the smallest possible kernel size")
     _check_layout(layout)
+    _prepare_checks()
     kernel = st.tuples(*[st.integers(min_kernel, max_kernel)] * rank)
     shapes = st.builds(
         lambda k, i, o: (*k, i, o),
@@ -150,6 +152,7 @@ def kernel_shapes(
     """
     _check_int("max_size", max_size, 1)
     _check_layout(layout)
+    _prepare_checks()
     branches = [
         dense_shapes(max_size=max_size, layout=layout),
         *[conv_shapes(r, max_size=max_size, layout=layout) for r in (1, 2, 3)],
@@ -157,6 +160,15 @@ def kernel_shapes(
     if large:
         branches.append(large_kernel_shapes(layout))
     return st.one_of(*branches)
+
+
+def _prepare_checks() -> None:
+    """Load the checks (numpy, scipy) when a shape strategy is built, at collection:
+    the first example of a ``@given`` test then does not pay for those imports inside
+    Hypothesis's per-example deadline (200 ms by default)."""
+    from initcheck import registry
+
+    registry.checks()
 
 
 def _check_layout(layout: object) -> None:

@@ -34,9 +34,6 @@ ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
 MAX_README_LINES = 350
 TESTED_LANGS = ("python", "toml", "bash")
-GIVEN_XFAIL = pytest.mark.xfail(
-    strict=False, reason="issue 11: fast small-shape assertions pending"
-)
 
 USER_INITS = '''\
 """A user's own initializers, in Keras layout (*kernel, in, out)."""
@@ -169,9 +166,8 @@ def example_cases() -> list:
             continue
         where = f"L{block.line}"
         if block.lang == "python" and defined_tests(block.code):
-            for name, given in defined_tests(block.code):
-                marks = [GIVEN_XFAIL] if given else []
-                cases.append(pytest.param(block, name, id=f"{where}-{name}", marks=marks))
+            for name, _ in defined_tests(block.code):
+                cases.append(pytest.param(block, name, id=f"{where}-{name}"))
         else:
             kind = {"python": "script", "toml": "gate", "bash": "shell"}[block.lang]
             cases.append(pytest.param(block, None, id=f"{where}-{kind}"))
@@ -351,11 +347,6 @@ def initcheck_summary_rows(lines: list[str]) -> list[str]:
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=False,
-    reason="issue 11: fast small-shape assertions pending (the @given example is slow on "
-    "small shapes and every Hypothesis example adds a summary row)",
-)
 def test_readme_given_example_catches_a_missing_relu_gain(user_project):
     """Acceptance: the README's @given example, pointed at He without the ReLU gain, fails
     once, naming the variance defect, with exactly one row in the initcheck summary."""
