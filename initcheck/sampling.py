@@ -39,6 +39,8 @@ PILOT = 4096  # values drawn before the sample size is planned
 #: A shape with at least this many values is drawn once unless the statistics need more
 #: (one draw of it already exceeds the planned sample size; seeds are the seeds check's).
 LARGE = 2**17
+#: Values of small draws summarized together (a few float64 temporaries of this size).
+SUMMARY_BLOCK = 2**16
 #: Units sampled (seeded, uniformly) for the unit-pair and spectral statistics of a shape.
 UNIT_SAMPLE = 256
 #: Units of the second ("head") layer the symmetry check's 2-layer network uses.
@@ -121,23 +123,31 @@ class ShapeDraws:
         self.draws.append(_storable(arr))
 
     def _summarize(self) -> None:
-        """Summarize the draws not summarized yet: small draws together, one row each
-        (:meth:`~initcheck.stats.Moments.rows`), large ones a chunk at a time."""
+        """Summarize the draws not summarized yet: small draws in blocks of at most
+        :data:`SUMMARY_BLOCK` values, one row a draw (:meth:`~initcheck.stats.Moments.rows`),
+        larger ones a chunk at a time (:meth:`~initcheck.stats.Moments.of`)."""
         new = self.draws[self._table.shape[0] :]
         if not new:
             return
         size = math.prod(self.shape)
-        if size * len(new) <= stats.CHUNK:
-            block = np.stack([d.reshape(-1) for d in new])
-            rows = stats.Moments.rows(block)
-            nonzero = rows.copy()
-            for i in np.flatnonzero(np.count_nonzero(block, axis=1) < size):
-                nonzero[i] = _moments_row(_nonzero_values(block[i]))
+        per_block = SUMMARY_BLOCK // size
+        parts, nonzero_parts = [], []
+        if per_block >= 2:
+            for start in range(0, len(new), per_block):
+                block = np.stack([d.reshape(-1) for d in new[start : start + per_block]])
+                rows = stats.Moments.rows(block)
+                nonzero = rows.copy()
+                for i in np.flatnonzero(np.count_nonzero(block, axis=1) < size):
+                    nonzero[i] = _moments_row(_nonzero_values(block[i]))
+                parts.append(rows)
+                nonzero_parts.append(nonzero)
         else:
-            rows = np.array([_moments_row(d) for d in new])
-            nonzero = np.array([_moments_row(_nonzero_values(d)) for d in new])
-        self._table = np.concatenate([self._table, rows.reshape(-1, 7)])
-        self._nonzero_table = np.concatenate([self._nonzero_table, nonzero.reshape(-1, 7)])
+            parts = [np.array([_moments_row(d) for d in new])]
+            nonzero_parts = [np.array([_moments_row(_nonzero_values(d)) for d in new])]
+        self._table = np.concatenate([self._table, *(p.reshape(-1, 7) for p in parts)])
+        self._nonzero_table = np.concatenate(
+            [self._nonzero_table, *(p.reshape(-1, 7) for p in nonzero_parts)]
+        )
 
     @property
     def summaries(self) -> list[stats.Moments]:

@@ -83,23 +83,28 @@ class Moments(NamedTuple):
     hi: float
 
     @staticmethod
-    def of(values: np.ndarray, chunk: int = CHUNK) -> Moments:
-        """Summarize ``values`` (any float dtype), ``chunk`` values at a time."""
+    def of(values: np.ndarray, chunk: int | None = None) -> Moments:
+        """Summarize ``values`` (any float dtype), ``chunk`` values at a time (default: an
+        eighth of the values, between 2**14 and :data:`CHUNK`, so the two float64
+        temporaries stay within the values' own float32 bytes)."""
         flat = np.asarray(values).reshape(-1)
+        if chunk is None:
+            chunk = min(CHUNK, max(2**14, flat.size // 8))
         out = Moments.empty()
         for start in range(0, flat.size, chunk):
             x = flat[start : start + chunk].astype(np.float64)
+            lo, hi = float(x.min()), float(x.max())
             mu = float(x.mean())
-            d = x - mu
-            d2 = d * d
+            x -= mu  # deviations, in place
+            d2 = x * x
             part = Moments(
                 x.size,
                 mu,
                 float(d2.sum()),
-                float(np.dot(d2, d)),
+                float(np.dot(d2, x)),
                 float(np.dot(d2, d2)),
-                float(x.min()),
-                float(x.max()),
+                lo,
+                hi,
             )
             out = out.combine(part)
         return out
