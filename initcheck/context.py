@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from initcheck.fans import KernelLayout
     from initcheck.initializers.base import Initializer
     from initcheck.sampling import Samples
@@ -85,6 +87,18 @@ class CheckContext:
     settings: Settings
     needs: frozenset[str] = frozenset()
     _samples: Samples | None = field(default=None, repr=False)
+
+    def first_draw(self, shape: tuple[int, ...]) -> tuple[int, np.ndarray] | None:
+        """The seed and values of the first draw at ``shape`` if the samples already hold
+        one (never draws): lets a later check reuse a large kernel instead of redrawing."""
+        if self._samples is None:
+            return None
+        from initcheck.sampling import draw_seed
+
+        for index, drawn in enumerate(self._samples.shapes):
+            if drawn.shape == tuple(shape) and drawn.draws:
+                return draw_seed(self.settings.seed, index, 0), drawn.draws[0]
+        return None
 
     @property
     def samples(self) -> Samples:

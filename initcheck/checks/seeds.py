@@ -37,14 +37,27 @@ def check_seeds(
     settings: Settings,
     *,
     deterministic: bool = False,
+    first: tuple[int, np.ndarray] | None = None,
 ) -> CheckResult:
-    """Do distinct seeds give distinct tensors, and does a seed reproduce its tensor?"""
+    """Do distinct seeds give distinct tensors, and does a seed reproduce its tensor?
+
+    Args:
+        initializer: the initializer.
+        shape: the kernel shape drawn.
+        settings: the seed all draws derive from.
+        deterministic: the initializer is deterministic by design.
+        first: ``(seed, values)`` of a draw already made at ``shape`` (reused instead of
+            drawing it again).
+    """
     base = dict(check="seeds", initializer=initializer.name, shapes=(tuple(shape),))
     seed_a = draw_seed(settings.seed, 2**21, 0)
     seed_b = draw_seed(settings.seed, 2**21, 1)
     try:
         # compared in the dtype returned, one redraw held at a time: no float64 copies
-        a1 = initializer.draw_native(shape, seed_a)
+        if first is not None:
+            seed_a, a1 = first
+        else:
+            a1 = initializer.draw_native(shape, seed_a)
         a2 = initializer.draw_native(shape, seed_a)
         reproducible = bool(np.array_equal(a1, a2))
         diff = 0.0 if reproducible else float(np.max(np.abs(a1.astype(float) - a2)))
@@ -120,6 +133,7 @@ CHECK = register(
             ctx.plan.seed_shape,
             ctx.settings,
             deterministic=ctx.plan.deterministic,
+            first=ctx.first_draw(ctx.plan.seed_shape),
         ),
         summary="distinct seeds give distinct tensors; a seed reproduces its tensor",
         gate="once",
