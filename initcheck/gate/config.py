@@ -10,7 +10,7 @@ Standard library, pytest and the registry only.
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -103,21 +103,24 @@ def _settings_fields() -> set[str]:
     return {f.name for f in fields(Settings)}
 
 
+def _table_target(table: Any, keys: Iterable[str], spec: str) -> str:
+    """Check a table's keys (its own and the settings fields); return its ``target``."""
+    if not isinstance(table, Mapping):
+        raise GateConfigError(f"must be a table (got {table!r})")
+    valid = set(keys) | _settings_fields()
+    unknown = sorted(set(table) - valid)
+    if unknown:
+        raise GateConfigError(f"unknown key(s) {unknown}; valid keys: {sorted(valid)}")
+    target = table.get("target")
+    if not isinstance(target, str) or not target.strip():
+        raise GateConfigError(f'needs target = "SPEC" ({spec}); got target={target!r}')
+    return target
+
+
 def _source(name: str, table: Any, origin: str) -> GateSource:
     """Validate one table; an invalid table becomes a source carrying its error."""
     try:
-        if not isinstance(table, Mapping):
-            raise GateConfigError(f"must be a table (got {table!r})")
-        valid = set(TABLE_KEYS) | _settings_fields()
-        unknown = sorted(set(table) - valid)
-        if unknown:
-            raise GateConfigError(f"unknown key(s) {unknown}; valid keys: {sorted(valid)}")
-        target = table.get("target")
-        if not isinstance(target, str) or not target.strip():
-            raise GateConfigError(
-                f'needs target = "SPEC" (a Keras name, module:attr or path/file.py:attr); '
-                f"got target={target!r}"
-            )
+        target = _table_target(table, TABLE_KEYS, "a Keras name, module:attr or path/file.py:attr")
         layout = table.get("layout", "keras")
         if layout not in ("keras", "torch"):
             raise GateConfigError(f"layout must be 'keras' or 'torch'; got layout={layout!r}")
@@ -209,18 +212,9 @@ class ModelSource:
 def _model_source(name: str, table: Any, origin: str) -> ModelSource:
     """Validate one model table; an invalid table becomes a source carrying its error."""
     try:
-        if not isinstance(table, Mapping):
-            raise GateConfigError(f"must be a table (got {table!r})")
-        valid = set(MODEL_KEYS) | _settings_fields()
-        unknown = sorted(set(table) - valid)
-        if unknown:
-            raise GateConfigError(f"unknown key(s) {unknown}; valid keys: {sorted(valid)}")
-        target = table.get("target")
-        if not isinstance(target, str) or not target.strip():
-            raise GateConfigError(
-                'needs target = "SPEC" (module:attr or path/file.py:attr naming a model or a '
-                f"zero-arg factory); got target={target!r}"
-            )
+        target = _table_target(
+            table, MODEL_KEYS, "module:attr or path/file.py:attr naming a model or a factory"
+        )
         signal = table.get("signal", True)
         if not isinstance(signal, bool):
             raise GateConfigError(f"signal must be true or false; got signal={signal!r}")

@@ -104,6 +104,11 @@ def _module_pieces(path: str, m: Any, activation: str | None) -> list[WeightPiec
     def const(name: str, value: float | None) -> WeightPiece:
         return WeightPiece(param=name, role="constant", key=key(name), constant=value, **base)
 
+    def unknown(name: str, what: str) -> WeightPiece:
+        return WeightPiece(
+            param=name, role="unknown", key=key(name), note=f"not audited ({what})", **base
+        )
+
     import torch.nn as nn
 
     if isinstance(m, nn.Linear):
@@ -201,15 +206,7 @@ def _module_pieces(path: str, m: Any, activation: str | None) -> list[WeightPiec
             elif name == "in_proj_bias":
                 out.append(const(name, 0.0))
             else:
-                out.append(
-                    WeightPiece(
-                        param=name,
-                        role="unknown",
-                        key=key(name),
-                        note=f"not audited (MultiheadAttention {name})",
-                        **base,
-                    )
-                )
+                out.append(unknown(name, f"MultiheadAttention {name}"))
         return out
     if isinstance(m, nn.modules.rnn.RNNBase) and kind in GATES:
         gates = GATES[kind]
@@ -261,15 +258,7 @@ def _module_pieces(path: str, m: Any, activation: str | None) -> list[WeightPiec
             elif name.startswith("bias"):
                 out.append(const(name, None))
             else:
-                out.append(
-                    WeightPiece(
-                        param=name,
-                        role="unknown",
-                        key=key(name),
-                        note=f"not audited ({kind} {name})",
-                        **base,
-                    )
-                )
+                out.append(unknown(name, f"{kind} {name}"))
         return out
     if isinstance(m, nn.Embedding):
         lay = KernelLayout("torch")  # rows are the embedding vectors (units)
@@ -289,15 +278,7 @@ def _module_pieces(path: str, m: Any, activation: str | None) -> list[WeightPiec
             out.append(const(name, 1.0 if name == "weight" else 0.0 if name == "bias" else None))
         return out
     for name in own:
-        out.append(
-            WeightPiece(
-                param=name,
-                role="unknown",
-                key=key(name),
-                note=f"not audited (unknown layer type {kind})",
-                **base,
-            )
-        )
+        out.append(unknown(name, f"unknown layer type {kind}"))
     return out
 
 
