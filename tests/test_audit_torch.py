@@ -136,3 +136,16 @@ def test_resnet18_sized_audit_within_30_seconds():
     elapsed = time.perf_counter() - start
     assert elapsed <= 30, elapsed
     assert len(report.rows) == sum(1 for _ in model.parameters())
+
+
+def test_the_signal_of_a_factory_is_the_same_in_every_run():
+    """The instance the signal runs through is built under the audit's seed."""
+
+    def model():
+        return relu_mlp(blocks=3, width=64)
+
+    torch.manual_seed(1)
+    first = initcheck.audit(model, checks=["centering"]).signal
+    torch.manual_seed(2)  # the caller's RNG state does not matter
+    second = initcheck.audit(model, checks=["centering"]).signal
+    assert first.to_dict() == second.to_dict()

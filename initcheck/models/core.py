@@ -3,6 +3,7 @@ sits, and the model's own signal at init."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -48,13 +49,31 @@ def framework_of(obj: Any) -> str | None:
     return None
 
 
-def _adapter(model: Any) -> tuple[str, Any, Callable[[], Any] | None]:
+def _seeded_build(factory: Callable[[], Any], seed: int) -> Any:
+    """``factory()`` with the frameworks it uses seeded (those already imported, as a
+    factory's module imports its framework first), so the instance the signal runs
+    through is the same in every run. torch's RNG state is restored afterwards; Keras's
+    ``set_random_seed`` is global (as for every rebuild of a Keras factory)."""
+    torch, keras = sys.modules.get("torch"), sys.modules.get("keras")
+    if keras is not None:
+        keras.utils.set_random_seed(seed)
+    if torch is None:
+        return factory()
+    state = torch.random.get_rng_state()
+    try:
+        torch.manual_seed(seed)
+        return factory()
+    finally:
+        torch.random.set_rng_state(state)
+
+
+def _adapter(model: Any, seed: int) -> tuple[str, Any, Callable[[], Any] | None]:
     """(framework, instance, factory)."""
     kind = framework_of(model)
     if kind is not None:
         return kind, model, None
     if callable(model):
-        built = model()
+        built = _seeded_build(model, seed)
         kind = framework_of(built)
         if kind is not None:
             return kind, built, model
@@ -231,7 +250,7 @@ def audit(
         A :class:`~initcheck.models.records.ModelReport`.
     """
     settings = Settings.of(settings, seed=seed)
-    framework, instance, factory = _adapter(model)
+    framework, instance, factory = _adapter(model, draw_seed(settings.seed, 0, 0))
     if framework == "torch":
         from initcheck.models import torch_model as fw
     else:
