@@ -1,5 +1,12 @@
-"""``python -m initcheck``: the command line (see :mod:`initcheck.cli`)."""
+"""``python -m initcheck``: the command line, the same as the ``initcheck`` script."""
+
+from __future__ import annotations
+
+import sys
 
 from initcheck.cli import main
 
-raise SystemExit(main())
+__all__: list[str] = []
+
+if __name__ == "__main__":
+    sys.exit(main())
