@@ -231,12 +231,8 @@ class ResultsPlugin:
             write_text_atomic(self.options.json_path, json.dumps(payload, indent=2) + "\n")
             self.written.append(("json", self.options.json_path))
         if self.options.report_path is not None:
-            try:
-                from initcheck.report import write_html_report
-            except ImportError as exc:
-                raise pytest.UsageError(
-                    f"--initcheck-report needs initcheck.report.write_html_report ({exc})"
-                ) from None
+            from initcheck.report import write_html_report
+
             path = write_html_report(
                 self.options.report_path,
                 [{**r, "test": r["nodeid"], "shape": shape_text(r)} for r in records],
