@@ -56,7 +56,8 @@ def main() -> None:
         took = time.perf_counter() - start
         print(
             f"{label}: {n / 1e6:.1f} M parameters, {len(report.rows)} rows, "
-            f"{report.settings['rebuilds']} rebuilds, {took:.1f} s, passed={report.passed}"
+            f"{report.settings['rebuilds']} rebuilds, {took:.1f} s (target <= 30 s: "
+            f"{'met' if took <= 30 else 'MISSED'}), passed={report.passed}"
         )
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import time
+import importlib.util
+from pathlib import Path
 
 import pytest
 
@@ -96,45 +97,22 @@ def test_lstm_gates_and_unknown_layer():
     assert all(r.fans == (16, 32) for r in gates)
 
 
-def block(c_in: int, c_out: int, stride: int) -> nn.Module:
-    return nn.Sequential(
-        nn.Conv2d(c_in, c_out, 3, stride, 1, bias=False),
-        nn.BatchNorm2d(c_out),
-        nn.ReLU(),
-        nn.Conv2d(c_out, c_out, 3, 1, 1, bias=False),
-        nn.BatchNorm2d(c_out),
-        nn.ReLU(),
-    )
-
-
 def resnet18_sized() -> nn.Module:
-    """A ResNet-18-sized plain stack (11 M parameters; no torchvision)."""
-    layers = [nn.Conv2d(3, 64, 7, 2, 3, bias=False), nn.BatchNorm2d(64), nn.ReLU()]
-    c = 64
-    for c_out, stride in (
-        (64, 1),
-        (64, 1),
-        (128, 2),
-        (128, 1),
-        (256, 2),
-        (256, 1),
-        (512, 2),
-        (512, 1),
-    ):
-        layers.append(block(c, c_out, stride))
-        c = c_out
-    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(512, 1000)]
-    return nn.Sequential(*layers)
+    """The model benchmarks/bench_audit.py times (one definition for both)."""
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_audit.py"
+    spec = importlib.util.spec_from_file_location("bench_audit", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.resnet18_sized()
 
 
 @pytest.mark.slow
-def test_resnet18_sized_audit_within_30_seconds():
+def test_resnet18_sized_audit_has_a_row_per_parameter():
+    """The benchmark's 11 M-parameter model audits end to end (its time: bench_audit.py)."""
     model = resnet18_sized()
     assert 10e6 < sum(p.numel() for p in model.parameters()) < 13e6
-    start = time.perf_counter()
     report = initcheck.audit(model, variance="he", inputs=torch.randn(4, 3, 64, 64))
-    elapsed = time.perf_counter() - start
-    assert elapsed <= 30, elapsed
     assert len(report.rows) == sum(1 for _ in model.parameters())
 
 

@@ -6,7 +6,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 import types
 from pathlib import Path
 
@@ -104,18 +103,14 @@ def _run_cli(*argv: str, env: dict[str, str] | None = None) -> subprocess.Comple
     )
 
 
-def test_unknown_keras_name_is_answered_fast_without_tensorflow():
-    """Issue 11: a typo exits 2 in well under 1.5 s, one stderr line, no TensorFlow."""
-    walls = []
-    for _ in range(3):
-        start = time.perf_counter()
-        proc = _run_cli("check", "he_normall")
-        walls.append(time.perf_counter() - start)
-        assert proc.returncode == 2
-        lines = proc.stderr.splitlines()
-        assert len(lines) == 1, proc.stderr
-        assert "did you mean 'he_normal'" in lines[0]
-    assert min(walls) < 1.5, walls
+def test_unknown_keras_name_is_one_line_without_tensorflow():
+    """Issue 11: a typo exits 2 with one stderr line and no TensorFlow (its time:
+    benchmarks/bench_cli.py)."""
+    proc = _run_cli("check", "he_normall")
+    assert proc.returncode == 2
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert "did you mean 'he_normal'" in lines[0]
     code = (
         "import sys; from initcheck.cli import main; rc = main(['check', 'he_normall']); "
         "print(rc, sorted(m for m in ('tensorflow', 'keras', 'scipy') if m in sys.modules))"

@@ -8,7 +8,6 @@ Hypothesis deadline gets a note saying what initcheck drew and how to allow it.
 from __future__ import annotations
 
 import math
-import os
 import time
 
 import numpy as np
@@ -204,14 +203,6 @@ def test_global_rng_state_is_kept_for_seedless_callables() -> None:
     cache.clear()
     initcheck.assert_variance(init, "he", (3, 4))
     assert np.random.random() == expected
-
-
-def test_small_kernel_assertion_costs_little() -> None:
-    cache.clear()
-    initcheck.assert_variance(_he, "he", (2, 2))
-    start = time.perf_counter()
-    initcheck.assert_variance(_he, "he", (2, 2))
-    assert time.perf_counter() - start < 0.2 * (2 if os.environ.get("CI") else 1) * 5
 
 
 def test_variance_scaling_pass_says_the_level_is_not_checked() -> None:
