@@ -49,7 +49,7 @@ class ModelDraws:
             return self._cache[seed]
         params = self.snapshot(seed)
         self.rebuilds += 1
-        size = sum(a.nbytes for a in params.values()) or 1
+        size = getattr(params, "nbytes", None) or sum(a.nbytes for a in params.values()) or 1
         self._cache[seed] = params
         while len(self._cache) > max(4, CACHE_BYTES // size):
             self._cache.popitem(last=False)

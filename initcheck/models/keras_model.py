@@ -1,322 +1,293 @@
-"""Keras 3 models: every weight as :class:`~initcheck.models.records.WeightPiece` rows, fresh
-draws under a seed, and the model's own signal at init.
+"""The Keras 3 :class:`~initcheck.models.adapter.ModelAdapter`.
 
-A factory is called after ``keras.utils.set_random_seed(seed)``. An instance is cloned
-with ``keras.models.clone_model`` whose ``clone_function`` re-creates each layer from its
-config with every initializer's ``seed`` replaced by one derived from the draw's seed.
-Weights are matched between rebuilds by their position in ``model.weights``.
+- Pieces: every layer of the model, nested models and composite layers flattened
+  (paths ``outer/inner``), read by the builders of :mod:`initcheck.models.keras_layers`.
+- Draws: each weight is drawn from its own layer's initializer object
+  (``kernel_initializer``, ``depthwise_initializer``, ``gamma_initializer``, …) on the
+  weight's shape, re-seeded per draw: no model is rebuilt. A weight with no initializer
+  object is drawn by rebuilding a factory under the seed, or (an instance) read from
+  the instance's own values.
+- Trace: the model is called eagerly once with every layer's ``call`` wrapped to record
+  its inputs' producers and its output; dropout off, BatchNorm on batch statistics (its
+  moving statistics restored), gradients by ``tf.GradientTape``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import numpy as np
 
-from initcheck.fans import Fans, KernelLayout
+from initcheck.models.graph import Call, Trace, flow
+from initcheck.models.keras_layers import BUILDERS, layer_pieces
+from initcheck.models.layers import category
+from initcheck.models.outputs import first_tensor
 from initcheck.models.records import WeightPiece
-from initcheck.models.rules import reading
-from initcheck.models.signal import LayerSignal
 
-__all__ = ["own_values", "pieces", "signal", "snapshotter"]
+__all__ = ["KERAS", "LazyParams"]
 
-GATES = {"LSTM": ("i", "f", "c", "o"), "GRU": ("z", "r", "h"), "SimpleRNN": ("h",)}
-NORMS = {"gamma": 1.0, "beta": 0.0, "moving_mean": 0.0, "moving_variance": 1.0}
-STANDARD = ("Dense", "Conv1D", "Conv2D", "Conv3D")
-TRANSPOSED = ("Conv1DTranspose", "Conv2DTranspose", "Conv3DTranspose")
+CONTAINERS = ("Sequential", "Functional", "Model")
+#: the weight name → the layer attribute holding its initializer, where not ``NAME_initializer``
+INIT_ATTRS = {"depthwise_kernel": "depthwise", "pointwise_kernel": "pointwise"}
 
 
-def _flat_layers(model: Any, prefix: str = "") -> list[tuple[str, Any]]:
-    out = []
-    for layer in getattr(model, "layers", []):
-        path = f"{prefix}{layer.name}"
-        if hasattr(layer, "layers") and type(layer).__name__ in (
-            "Sequential",
-            "Functional",
-            "Model",
-        ):
-            out.extend(_flat_layers(layer, path + "/"))
-        else:
-            out.append((path, layer))
-    return out
-
-
-def _activation(layers: list[tuple[str, Any]], i: int) -> str | None:
-    act = getattr(layers[i][1], "activation", None)
-    name = getattr(act, "__name__", None)
-    if name and name != "linear":
-        return name
-    for _, nxt in layers[i + 1 : i + 2]:
-        kind = type(nxt).__name__
-        if kind == "Activation":
-            return getattr(nxt.activation, "__name__", None)
-        if kind in ("ReLU", "LeakyReLU", "ELU", "PReLU"):
-            return kind.lower()
-    return name
-
-
-def _configured(layer: Any, attr: str, shape: tuple[int, ...], why: str) -> tuple:
-    """The variance the layer's VarianceScaling initializer draws, at Keras's own fans."""
-    import keras
-
-    init = getattr(layer, f"{attr}_initializer", None)
-    if not isinstance(init, keras.initializers.VarianceScaling):
-        return ()
-    f = KernelLayout("keras").fans(shape) if len(shape) >= 2 else None
-    if f is None:
-        return ()
-    n = {"fan_in": f.fan_in, "fan_out": f.fan_out, "fan_avg": f.fan_avg}[init.mode]
-    name = type(init).__name__
-    return (
-        (
-            init.scale / max(n, 1),
-            f"Keras's {name} (scale={init.scale:g}, mode={init.mode}) at Keras's own fans of the "
-            f"stored kernel {shape}: fan_in={f.fan_in}, fan_out={f.fan_out}{why}",
-        ),
+def _is_container(layer: Any) -> bool:
+    return any(c.__name__ in CONTAINERS for c in type(layer).__mro__[:3]) and hasattr(
+        layer, "layers"
     )
 
 
-def _bias_const(layer: Any, attr: str) -> float | None:
-    import keras
-
-    init = getattr(layer, f"{attr}_initializer", None)
-    if isinstance(init, keras.initializers.Zeros):
-        return 0.0
-    if isinstance(init, keras.initializers.Ones):
-        return 1.0
-    if isinstance(init, keras.initializers.Constant):
-        return float(init.value)
-    return None
+def _sublayers(layer: Any) -> list[Any]:
+    if _is_container(layer):
+        ops = getattr(layer, "operations", None)
+        return list(ops if ops is not None else layer.layers)
+    try:
+        return list(layer._flatten_layers(include_self=False, recursive=False))
+    except AttributeError:
+        return []
 
 
-def _layer_pieces(
-    path: str, layer: Any, act: str | None, keys: dict[int, str]
-) -> list[WeightPiece]:
-    kind = type(layer).__name__
-    base = dict(layer=path, layer_type=kind, framework="keras", activation=act)
-    out: list[WeightPiece] = []
+def _has_builder(layer: Any) -> bool:
+    kinds = {c.__name__ for c in type(layer).__mro__}
+    return bool(kinds & set(BUILDERS)) or category(type(layer).__name__) == "norm"
 
-    def add(v: Any, **kw: Any) -> None:
-        out.append(WeightPiece(param=v.name, key=keys[id(v)], **{**base, **kw}))
 
-    def kernel(v: Any, lay: KernelLayout, attr: str, why: str = "", readings: tuple = ()) -> None:
-        shape = tuple(v.shape)
-        add(
-            v,
-            role="kernel",
-            layout=lay,
-            fans=lay.fans(shape),
-            readings=readings,
-            defaults=_configured(layer, attr, shape, why),
-        )
+def _walk(model: Any, prefix: str = "") -> Iterator[tuple[str, Any, bool]]:
+    """``(path, layer, leaf)`` for every layer and op under ``model``, depth first;
+    ``leaf`` is False for containers and composite layers read through their parts."""
+    for layer in _sublayers(model):
+        if type(layer).__name__ == "InputLayer":
+            continue
+        path = f"{prefix}{layer.name}"
+        subs = [] if _has_builder(layer) else _sublayers(layer)
+        if subs:
+            yield path, layer, False
+            yield from _walk(layer, path + "/")
+        else:
+            yield path, layer, True
 
-    if kind in STANDARD or kind in TRANSPOSED:
-        groups = int(getattr(layer, "groups", 1) or 1)
-        transposed = kind in TRANSPOSED
-        lay = KernelLayout("keras", "conv_transpose" if transposed else "standard", groups)
-        shape = tuple(layer.kernel.shape)
-        readings: tuple = ()
-        why = ""
-        if transposed:
-            f, t = KernelLayout("keras").fans(shape), lay.fans(shape)
-            readings = (
-                reading(
-                    f,
-                    "the swapped fans Keras reads from a transposed "
-                    "convolution's (*k, out, in) kernel",
-                ),
-            )
-            why = (
-                f" — the swapped fan: fan_in read as out·k = {f.fan_in} "
-                f"instead of in·k = {t.fan_in}"
-            )
-        kernel(layer.kernel, lay, "kernel", why, readings)
-        if getattr(layer, "bias", None) is not None:
-            add(layer.bias, role="constant", constant=_bias_const(layer, "bias"))
-        return out
-    if kind in ("DepthwiseConv1D", "DepthwiseConv2D", "SeparableConv1D", "SeparableConv2D"):
-        lay = KernelLayout("keras", "depthwise")
-        v = layer.depthwise_kernel if kind.startswith("Separable") else layer.kernel
-        shape = tuple(v.shape)
-        f, t = KernelLayout("keras").fans(shape), lay.fans(shape)
-        why = (
-            f" — the depthwise fan: Keras counts the {shape[-2]} input channels into fan_in "
-            f"(in·k = {f.fan_in}) though each output sums over k = {t.fan_in} inputs"
+
+def _activation_name(layer: Any) -> str | None:
+    act = getattr(layer, "activation", None)
+    name = getattr(act, "__name__", None)
+    return name if isinstance(name, str) else None
+
+
+def _initializer(owner: Any, v: Any) -> Any:
+    name = v.name
+    attr = INIT_ATTRS.get(name, name)
+    if name == "kernel" and hasattr(owner, "depthwise_initializer"):
+        attr = "depthwise"
+    return getattr(owner, f"{attr}_initializer", None)
+
+
+def _owners(model: Any) -> dict[int, Any]:
+    """id(variable) → the initializer object that drew it (where the layer keeps one)."""
+    out: dict[int, Any] = {}
+    for layer in model._flatten_layers(include_self=False, recursive=True):
+        own = list(getattr(layer, "_trainable_variables", [])) + list(
+            getattr(layer, "_non_trainable_variables", [])
         )
-        readings = (
-            reading(f, "Keras's fans of a depthwise kernel (channels counted into fan_in)"),
-        )
-        kernel(v, lay, "depthwise", why, readings)
-        if kind.startswith("Separable"):
-            kernel(layer.pointwise_kernel, KernelLayout("keras"), "pointwise")
-        if getattr(layer, "bias", None) is not None:
-            add(layer.bias, role="constant", constant=_bias_const(layer, "bias"))
-        return out
-    if kind in GATES:
-        cell = layer.cell
-        gates = GATES[kind]
-        u = cell.units
-        n_in = int(cell.kernel.shape[0])
-        packed = reading(
-            Fans(n_in, len(gates) * u), f"the packed (in, {len(gates)}·units) kernel's fans"
-        )
-        defaults = _configured(cell, "kernel", tuple(cell.kernel.shape), " (the packed kernel)")
-        for i, g in enumerate(gates):
-            add(
-                cell.kernel,
-                piece=f"gate {g}",
-                role="kernel",
-                layout=KernelLayout("keras"),
-                fans=Fans(n_in, u),
-                readings=(packed,),
-                defaults=defaults,
-                extract=lambda a, i=i: a[:, i * u : (i + 1) * u],
-            )
-        rpacked = reading(
-            Fans(u, len(gates) * u), f"the packed (units, {len(gates)}·units) kernel's fans"
-        )
-        add(
-            cell.recurrent_kernel,
-            role="recurrent",
-            layout=KernelLayout("keras"),
-            fans=Fans(u, u),
-            readings=(rpacked,),
-        )
-        if getattr(cell, "bias", None) is not None:
-            add(cell.bias, role="constant", constant=None)
-        return out
-    if kind == "MultiHeadAttention":
-        for sub in ("_query_dense", "_key_dense", "_value_dense", "_output_dense"):
-            d = getattr(layer, sub)
-            shape = tuple(d.kernel.shape)
-            if sub == "_output_dense":
-                f = Fans(shape[0] * shape[1], shape[-1])
-                flat = (f.fan_in, f.fan_out)
-            else:
-                f = Fans(shape[0], shape[1] * shape[2])
-                flat = (f.fan_in, f.fan_out)
-            keras_f = KernelLayout("keras").fans(shape)
-            add(
-                d.kernel,
-                param=f"{sub.strip('_').split('_')[0]}/kernel",
-                role="kernel",
-                layout=KernelLayout("keras"),
-                fans=f,
-                readings=(reading(keras_f, f"Keras's fans of the 3-D {shape} EinsumDense kernel"),),
-                defaults=_configured(layer, "kernel", shape, ""),
-                extract=lambda a, flat=flat: a.reshape(flat),
-            )
-            if getattr(d, "bias", None) is not None:
-                add(
-                    d.bias,
-                    param=f"{sub.strip('_').split('_')[0]}/bias",
-                    role="constant",
-                    constant=_bias_const(layer, "bias"),
-                )
-        return out
-    if kind == "Embedding":
-        v = layer.embeddings
-        lay = KernelLayout("torch")  # rows are the embedding vectors (units)
-        add(v, role="embedding", layout=lay, fans=lay.fans(tuple(v.shape)))
-        return out
-    if kind in (
-        "BatchNormalization",
-        "LayerNormalization",
-        "GroupNormalization",
-        "RMSNormalization",
-    ):
-        for v in layer.weights:
-            add(v, role="constant", constant=NORMS.get(v.name))
-        return out
-    for v in layer.weights:
-        add(v, role="unknown", note=f"not audited (unknown layer type {kind})")
+        for v in own:
+            init = _initializer(layer, v)
+            if init is not None and callable(init):
+                out[id(v)] = init
     return out
 
 
-def pieces(model: Any) -> list[WeightPiece]:
-    """One :class:`WeightPiece` per weight (per gate/projection of packed ones)."""
-    keys = {id(v): str(i) for i, v in enumerate(model.weights)}
-    layers = _flat_layers(model)
-    out: list[WeightPiece] = []
-    for i, (path, layer) in enumerate(layers):
-        if layer.weights:
-            out.extend(_layer_pieces(path, layer, _activation(layers, i), keys))
-    return out
+class LazyParams(Mapping):
+    """``{weight key: float64 array}`` of one draw, each drawn on first access."""
+
+    def __init__(self, shapes: dict[str, tuple], draw: Callable[[str], np.ndarray]) -> None:
+        self._shapes, self._draw, self._done = shapes, draw, {}
+        self.nbytes = sum(8 * int(np.prod(s)) for s in shapes.values())
+
+    def __getitem__(self, key: str) -> np.ndarray:
+        if key not in self._done:
+            if key not in self._shapes:
+                raise KeyError(key)
+            self._done[key] = self._draw(key)
+        return self._done[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._shapes)
+
+    def __len__(self) -> int:
+        return len(self._shapes)
 
 
-def own_values(model: Any) -> dict[str, np.ndarray]:
-    return {str(i): np.asarray(v.numpy(), dtype=np.float64) for i, v in enumerate(model.weights)}
-
-
-def _reseed(config: Any, seed: int, salt: list[int]) -> Any:
-    if isinstance(config, dict):
-        if "seed" in config.get("config", {}) if isinstance(config.get("config"), dict) else False:
-            salt[0] += 1
-            config["config"]["seed"] = int((seed * 1_000_003 + salt[0] * 7919) % 2**31)
-        for v in config.values():
-            _reseed(v, seed, salt)
-    elif isinstance(config, list):
-        for v in config:
-            _reseed(v, seed, salt)
-    return config
-
-
-def snapshotter(model: Any, factory: Callable[[], Any] | None) -> Callable[[int], dict]:
-    """``snapshot(seed) -> {weight index: float64 array}`` of a fresh draw under ``seed``."""
+def _draw_from(init: Any, shape: tuple, dtype: str, seed: int) -> np.ndarray:
     import keras
 
-    def snapshot(seed: int) -> dict[str, np.ndarray]:
-        keras.utils.set_random_seed(seed)
-        if factory is not None:
-            return own_values(factory())
-        salt = [0]
-
-        def clone(layer: Any) -> Any:
-            return layer.__class__.from_config(_reseed(layer.get_config(), seed, salt))
-
-        return own_values(keras.models.clone_model(model, clone_function=clone))
-
-    return snapshot
+    config = init.get_config() if hasattr(init, "get_config") else {}
+    if isinstance(config, dict) and "seed" in config:
+        fresh = type(init).from_config({**config, "seed": int(seed % 2**31)})
+    else:
+        keras.utils.set_random_seed(int(seed % 2**31))
+        fresh = init
+    return np.asarray(keras.ops.convert_to_numpy(fresh(shape, dtype=dtype)), dtype=np.float64)
 
 
-def _default_input(model: Any, batch: int, seed: int) -> np.ndarray:
-    shape = tuple(model.inputs[0].shape[1:])
-    if None in shape:
-        raise ValueError(f"Cannot build a default input of shape {shape}: pass inputs=...")
+def _default_input(model: Any, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    spec = model.inputs[0]
+    shape = tuple(spec.shape[1:])
+    if "int" in str(spec.dtype):
+        emb = next((lay for _, lay, _ in _walk(model) if type(lay).__name__ == "Embedding"), None)
+        vocab = int(getattr(emb, "input_dim", 100))
+        length = tuple(16 if d is None else d for d in shape)
+        return rng.integers(0, vocab, size=(8, *length)).astype(spec.dtype)
+    shape = tuple(64 if d is None else d for d in shape)
     if int(np.prod(shape)) == 784:
         from initcheck.mnist import load_mnist
 
-        return load_mnist().x_train[:batch].reshape((batch, *shape)).astype("float32")
-    return np.random.default_rng(seed).standard_normal((batch, *shape)).astype("float32")
+        return load_mnist().x_train[:32].reshape((32, *shape)).astype("float32")
+    batch = 32 if len(shape) == 1 else 8
+    return rng.standard_normal((batch, *shape)).astype("float32")
 
 
-def signal(model: Any, layers: list[str], inputs: Any, seed: int, batch: int = 32) -> tuple:
-    """Forward and backward one batch (training mode) through a functional sub-model that
-    returns every weighted layer's output; gradients by ``tf.GradientTape``."""
-    import keras
-    import tensorflow as tf
+class KerasAdapter:
+    """Keras 3 models (Sequential, Functional, nested)."""
 
-    by_path = dict(_flat_layers(model))
-    chosen = [(p, by_path[p]) for p in layers if p in by_path]
-    x = inputs if inputs is not None else _default_input(model, batch, seed)
-    what = "the given inputs" if inputs is not None else f"a default batch of shape {x.shape}"
-    outputs = [lay.output for _, lay in chosen]
-    outputs = [o[0] if isinstance(o, list | tuple) else o for o in outputs]
-    sub = keras.Model(model.inputs, [*outputs, model.outputs[0]])
-    with tf.GradientTape() as tape:
-        outs = sub(tf.convert_to_tensor(x), training=True)
-        final = outs[-1]
-        r = tf.random.stateless_normal(tf.shape(final), seed=[seed, 1], dtype=final.dtype)
-        loss = tf.reduce_sum(final * r)
-    grads = tape.gradient(loss, outs[:-1])
-    n = int(x.shape[0])
-    recorded = []
-    for (path, lay), o, g in zip(chosen, outs[:-1], grads, strict=True):
-        o64 = tf.cast(o, tf.float64)
-        s = LayerSignal(path, type(lay).__name__, float(tf.reduce_mean(o64 * o64)))
-        if g is not None:
-            g64 = tf.cast(g, tf.float64)
-            s.set_grad(float(tf.reduce_sum(g64 * g64)) / n)
-        recorded.append(s)
-    return recorded, what
+    name = "keras"
+
+    def detects(self, obj: Any) -> bool:
+        return any(c.__module__.startswith(("keras", "tf_keras")) for c in type(obj).__mro__) and (
+            hasattr(obj, "weights") and hasattr(obj, "layers")
+        )
+
+    def build(self, factory: Callable[[], Any], seed: int) -> Any:
+        import keras
+
+        keras.utils.set_random_seed(seed)
+        return factory()
+
+    def pieces(self, model: Any, trace: Trace | None) -> list[WeightPiece]:
+        keys = {id(v): str(i) for i, v in enumerate(model.weights)}
+        out: list[WeightPiece] = []
+        for path, layer, leaf in _walk(model):
+            if not leaf or not layer.weights:
+                continue
+            f = flow(trace, path)
+            base = dict(
+                framework="keras",
+                activation=f.activation,
+                norm=f.norm,
+                output=f.output,
+                branch_end=f.merge,
+            )
+            out.extend(layer_pieces(path, layer, keys, base))
+        return out
+
+    def own_values(self, model: Any) -> dict[str, np.ndarray]:
+        return {
+            str(i): np.asarray(v.numpy(), dtype=np.float64) for i, v in enumerate(model.weights)
+        }
+
+    def snapshotter(self, model: Any, factory: Callable[[], Any] | None) -> Callable:
+        owners = _owners(model)
+        weights = list(model.weights)
+        shapes = {str(i): tuple(v.shape) for i, v in enumerate(weights)}
+        inits = {str(i): owners.get(id(v)) for i, v in enumerate(weights)}
+        dtypes = {str(i): str(v.dtype) for i, v in enumerate(weights)}
+        rebuilt: dict[int, dict[str, np.ndarray]] = {}
+        own = self.own_values
+
+        def snapshot(seed: int) -> LazyParams:
+            def draw(key: str) -> np.ndarray:
+                init = inits[key]
+                if init is not None:
+                    salted = seed * 1_000_003 + int(key) * 7919
+                    return _draw_from(init, shapes[key], dtypes[key], salted)
+                if factory is None:
+                    return own(model)[key]
+                if seed not in rebuilt:
+                    rebuilt.clear()
+                    rebuilt[seed] = own(self.build(factory, seed))
+                return rebuilt[seed][key]
+
+            return LazyParams(shapes, draw)
+
+        snapshot.undrawable = {k for k, v in inits.items() if v is None}  # type: ignore[attr-defined]
+        return snapshot
+
+    def trace(self, model: Any, inputs: Any, seed: int) -> Trace:
+        import tensorflow as tf
+
+        x = _default_input(model, seed) if inputs is None else inputs
+        what = "the given inputs" if inputs is not None else f"a default batch of shape {x.shape}"
+        trace = Trace(source=what)
+        producer: dict[int, str] = {}
+        frames: list[set[int]] = []
+        keep: list[tuple[Any, Call]] = []
+        wrapped: list[Any] = []
+
+        def wrap(path: str, layer: Any) -> None:
+            original = layer.call
+            kind = type(layer).__name__
+            act = _activation_name(layer)
+            cat = category(kind)
+
+            def call(*args: Any, **kwargs: Any) -> Any:
+                srcs = []
+                for a in tf.nest.flatten((args, kwargs)):
+                    if id(a) in producer:
+                        srcs.append(producer[id(a)])
+                if cat == "pass" and "training" in kwargs:
+                    kwargs["training"] = False
+                frames.append(set())
+                try:
+                    out = original(*args, **kwargs)
+                finally:
+                    inner = frames.pop()
+                t = first_tensor(out)
+                if t is not None:
+                    if id(t) not in inner:
+                        producer[id(t)] = path
+                    inner.add(id(t))
+                    if trace.get(path) is None:
+                        c = Call(
+                            path,
+                            kind,
+                            tuple(dict.fromkeys(srcs)),
+                            float(tf.reduce_mean(tf.square(tf.cast(t, tf.float64)))),
+                            activation=act,
+                            block=cat == "merge",
+                        )
+                        trace.add(c)
+                        keep.append((t, c))
+                if frames:
+                    frames[-1].update(inner)
+                return out
+
+            object.__setattr__(layer, "call", call)
+            wrapped.append(layer)
+
+        for path, layer, _leaf in _walk(model):
+            wrap(path, layer)
+        stats = [(v, v.numpy()) for v in model.non_trainable_weights]
+        try:
+            xt = tf.convert_to_tensor(x)
+            with tf.GradientTape() as tape:
+                out = first_tensor(model(xt, training=True))
+                if out is None:
+                    raise ValueError(f"{type(model).__name__} returned no floating tensor.")
+                trace.outputs = (producer[id(out)],) if id(out) in producer else ()
+                r = tf.random.stateless_normal(tf.shape(out), seed=[seed, 1], dtype=out.dtype)
+                loss = tf.reduce_sum(out * r)
+            grads = tape.gradient(loss, [t for t, _ in keep])
+        finally:
+            for layer in wrapped:
+                object.__delattr__(layer, "call")
+            for v, value in stats:
+                v.assign(value)
+        n = int(np.shape(x)[0])
+        for (_, c), g in zip(keep, grads, strict=True):
+            if g is not None:
+                g64 = tf.cast(g, tf.float64)
+                c.set_grad(float(tf.reduce_sum(g64 * g64)) / n)
+        return trace
+
+
+KERAS = KerasAdapter()

@@ -17,8 +17,14 @@ __all__ = ["ModelReport", "Reading", "WeightPiece", "WeightRow"]
 
 #: Roles of a weight: a kernel (fan rule applies), a recurrent kernel (orthogonal or the
 #: per-gate fan rule), an embedding (fan rule only when declared), a constant (bias,
-#: normalization; finite and equal to ``constant``), or unknown (not audited).
-ROLES = ("kernel", "recurrent", "embedding", "constant", "unknown")
+#: normalization; finite and equal to ``constant``), a branch scale (LayerScale γ,
+#: ReZero/SkipInit α: a constant, identity-at-init when small), or unknown (not audited).
+ROLES = ("kernel", "recurrent", "embedding", "constant", "scale", "unknown")
+
+#: Row statuses that inform without failing: a kernel's scale normalized away, a
+#: declared convention the signal decides, a deliberate identity-at-init, an output head
+#: under ``"auto"``, a layer type the user accepted unaudited.
+STATUSES = ("scale-invariant", "convention", "identity-at-init", "output head", "accepted")
 
 
 @dataclass(frozen=True)
@@ -56,6 +62,11 @@ class WeightPiece:
         note: why a weight is not audited, or a remark.
         defaults: ``(variance, description)`` of what the framework draws by default (or
             what the layer's configured initializer draws, read the framework's way).
+        norm: the normalization layer the kernel's output reaches through pass-through
+            layers only (the kernel is then scale-invariant), or ``""``.
+        output: whether the layer is the model's output head.
+        branch_end: whether the weight sits inside a residual block / branch (a zero
+            norm γ there closes the branch: identity-at-init).
     """
 
     layer: str
@@ -73,6 +84,9 @@ class WeightPiece:
     activation: str | None = None
     note: str = ""
     defaults: tuple[tuple[float, str], ...] = ()
+    norm: str = ""
+    output: bool = False
+    branch_end: bool = False
 
     @property
     def name(self) -> str:
@@ -94,6 +108,9 @@ class WeightRow:
         results: the checks' results.
         diagnosis: what a failing variance is consistent with (a named convention defect).
         note: remarks (not audited, heuristic target, subsampled).
+        size: the number of values of the whole weight (piece).
+        status: one of :data:`STATUSES` when the row informs rather than decides (its
+            variance result is then kept, marked ``details["deferred"]``), else ``""``.
     """
 
     layer: str
@@ -108,6 +125,8 @@ class WeightRow:
     results: tuple[CheckResult, ...] = ()
     diagnosis: str = ""
     note: str = ""
+    status: str = ""
+    size: int = 0
 
     @property
     def name(self) -> str:
@@ -116,7 +135,7 @@ class WeightRow:
 
     @property
     def audited(self) -> bool:
-        return bool(self.results)
+        return bool(self.results) or self.status == "accepted"
 
     @property
     def passed(self) -> bool:
@@ -142,11 +161,14 @@ class WeightRow:
         where = ", ".join(
             filter(None, [self.layer_type, " ".join(filter(None, [self.layout, fans]))])
         )
-        text = f"{self.name} ({where}) {verdict}"
+        status = f" [{self.status}]" if self.status else ""
+        text = f"{self.name} ({where}) {verdict}{status}"
         for r in self.failures:
             text += f"\n    {r.check}: {r.message}"
         if self.diagnosis:
             text += f"\n    diagnosis: {self.diagnosis}"
+        if self.status and self.note:
+            text += f"\n    note: {self.note}"
         return text
 
     def to_dict(self) -> dict[str, Any]:
@@ -167,6 +189,8 @@ class WeightRow:
             "results": [r.to_dict() for r in self.results],
             "diagnosis": self.diagnosis,
             "note": self.note,
+            "status": self.status,
+            "size": self.size,
         }
 
     @classmethod
@@ -193,6 +217,8 @@ class WeightRow:
             results=tuple(CheckResult.from_dict(r) for r in data.get("results", ())),
             diagnosis=str(data.get("diagnosis", "")),
             note=str(data.get("note", "")),
+            status=str(data.get("status", "")),
+            size=int(data.get("size", 0)),
         )
 
 
@@ -215,9 +241,52 @@ class ModelReport:
     settings: Mapping[str, Any] = field(default_factory=dict)
 
     @property
+    def unaudited(self) -> tuple[WeightRow, ...]:
+        """Rows no rule could audit (unknown layer types), unless accepted."""
+        return tuple(r for r in self.rows if not r.audited)
+
+    @property
+    def coverage(self) -> dict[str, int]:
+        """How many weights (rows) and parameters (values) were audited, of all."""
+        seen: dict[tuple[str, str], bool] = {}
+        sizes: dict[tuple[str, str], int] = {}
+        for r in self.rows:
+            key = (r.layer, r.param)
+            seen[key] = seen.get(key, True) and r.audited
+            sizes[key] = sizes.get(key, 0) + r.size
+        return {
+            "weights": len(seen),
+            "weights_audited": sum(seen.values()),
+            "parameters": sum(sizes.values()),
+            "parameters_audited": sum(n for k, n in sizes.items() if seen[k]),
+        }
+
+    @property
+    def verdict(self) -> str:
+        """``"failed"`` (a weight or the signal fails), ``"incomplete"`` (nothing fails
+        but some weights were not audited), or ``"passed"``."""
+        ok = all(r.passed for r in self.rows) and (self.signal is None or self.signal.passed)
+        if not ok:
+            return "failed"
+        return "incomplete" if self.unaudited else "passed"
+
+    @property
     def passed(self) -> bool:
-        ok = all(r.passed for r in self.rows)
-        return ok and (self.signal is None or self.signal.passed)
+        return self.verdict == "passed"
+
+    def coverage_text(self) -> str:
+        c = self.coverage
+        text = (
+            f"audited {c['weights_audited']} of {c['weights']} weights "
+            f"({c['parameters_audited']:,} of {c['parameters']:,} parameters)"
+        )
+        if self.unaudited:
+            kinds = sorted({r.layer_type for r in self.unaudited})
+            text += (
+                f"; incomplete: {len(self.unaudited)} weights not audited (unknown layer "
+                f"type {', '.join(kinds)}; accept them with accept=[...])"
+            )
+        return text
 
     @property
     def failures(self) -> tuple[CheckResult, ...]:
@@ -245,6 +314,8 @@ class ModelReport:
             "model": self.model,
             "framework": self.framework,
             "passed": self.passed,
+            "verdict": self.verdict,
+            "coverage": self.coverage,
             "rows": [r.to_dict() for r in self.rows],
             "signal": self.signal.to_dict() if self.signal else None,
             "settings": jsonable(self.settings),
@@ -271,7 +342,7 @@ class ModelReport:
 
     def __str__(self) -> str:
         head = f"initcheck audit of {self.model} ({self.framework}): "
-        lines = [head + ("PASSED" if self.passed else "FAILED")]
+        lines = [head + self.verdict.upper(), "  " + self.coverage_text()]
         lines += ["  " + r.describe() for r in self.rows]
         if self.signal is not None:
             mark = "ok" if self.signal.passed else "FAILED"

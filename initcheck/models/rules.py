@@ -9,7 +9,6 @@ linear → LeCun), labelled as a heuristic in its row.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from fnmatch import fnmatch
 from typing import Any
@@ -18,7 +17,7 @@ from initcheck.fans import Fans
 from initcheck.models.records import Reading, WeightPiece
 from initcheck.targets import VarianceTarget, resolve_target
 
-__all__ = ["RELU_FAMILY", "diagnose", "fixed_target", "piece_target", "reading"]
+__all__ = ["CONSISTENT", "RELU_FAMILY", "fixed_target", "piece_target", "reading"]
 
 RELU_FAMILY = frozenset(
     {
@@ -101,38 +100,6 @@ def fixed_target(rule: VarianceTarget, fans: Fans) -> VarianceTarget:
     return VarianceTarget(
         label=f"{rule.label} at fan_in={fans.fan_in}, fan_out={fans.fan_out}",
         value=rule.variance(fans),
-    )
-
-
-def diagnose(piece: WeightPiece, rule: VarianceTarget, ratio: float) -> str:
-    """What a measured ``ratio`` = Var(W)/target is consistent with, or ``""``.
-
-    Explanations tried: the target rule evaluated at the fans the framework is known to
-    read instead (swapped transposed fans, channels counted into a depthwise fan, a packed
-    matrix's fans), and the variances the framework draws by default (``piece.defaults``).
-    """
-    if piece.fans is None or not (ratio > 0 and math.isfinite(ratio)):
-        return ""
-    true = rule.variance(piece.fans)
-    candidates: list[tuple[float, str]] = []
-    f = piece.fans
-    for reading in piece.readings:
-        g = reading.fans
-        seen = f"fan_in={g.fan_in}, fan_out={g.fan_out} instead of {f.fan_in}, {f.fan_out}"
-        candidates.append(
-            (
-                rule.variance(g) / true,
-                f"the target {rule.label} computed from {reading.why} ({seen})",
-            )
-        )
-    for var, what in piece.defaults:
-        candidates.append((var / true, f"{what}: ×{var / true:.3g} of {rule.label}"))
-    best = min(candidates, key=lambda c: abs(math.log(ratio / c[0])), default=None)
-    if best is None or abs(math.log(ratio / best[0])) > math.log(CONSISTENT):
-        return ""
-    return (
-        f"measured ×{ratio:.3g} of the target is consistent with {best[1]} "
-        f"(predicts ×{best[0]:.3g})"
     )
 
 

@@ -1,56 +1,60 @@
-"""The model's own signal at init: does it survive from the first weighted layer to the last?
+"""The model's own signal at init, measured where it is carried.
 
-One batch goes forward and backward through the actual model. Per weighted layer (in
-forward order) two numbers are recorded: the mean square of its output (activations) and
-the per-example squared norm of the gradient at its output (a fixed random direction
-``r`` at the model's output, loss ``Σ out·r``).
+One batch goes forward and backward through the actual model (dropout off, BatchNorm on
+batch statistics; loss ``Σ out·r`` for a fixed random direction ``r``). Each signal point
+records the mean square of its output (activations) and the per-example squared norm of
+the gradient there.
 
-Why these two: a fan_in-scaled (He/LeCun) layer keeps the *per-unit* second moment of its
-output when the widths change, while backward it keeps the *per-example norm* of the
-gradient (``‖Wᵀg‖² ≈ ‖g‖²`` for He fan_in under ReLU); so neither statistic drifts with the
-widths of a sound model.
+**Signal points.** In a model with repeated blocks (the children of a ``ModuleList`` /
+``Sequential`` stack in torch; the residual merges, ``Add``, in Keras) the points are the
+block outputs: the residual stream. Otherwise they are the weighted layers' outputs, a
+scale-invariant kernel's point being its normalization's output (a raw pre-norm output
+says nothing the norm does not undo).
 
-Decision: both end-to-end RMS ratios, ``rms(act_last)/rms(act_first)`` and
-``rms(grad_first)/rms(grad_last)``, must lie within ``[1/BAND, BAND]`` (``BAND = 2``).
-Calibration (docs/audit.md): He-initialized ReLU MLPs and CNNs (with a LeCun linear output
-layer) sit within ×0.6–×1.5; PyTorch's default ReLU stacks lose ×0.41 per block, so a
-stack of 3 or more weighted layers fails (×0.17 after 3). This is a measured ratio on one
-batch, not a statistical test: its sampling error (relative ≈ 1/√(batch·width), ~1% here)
-is far inside the band.
+**Plain nets** (no repeated blocks): both end-to-end RMS ratios, activations last/first and
+gradients first/last, must lie within ×/÷ :data:`BAND`. He-initialized ReLU stacks sit
+within ×0.6–×1.5; PyTorch's default init loses ×0.41 per ReLU layer (docs/audit.md).
+
+**The residual-depth criterion** (blocks): over the second half of the ``L`` blocks, from
+block ``h = L//2`` to block ``L``, the stream's second moment may grow at most as linear
+growth allows, ``m_L/m_h ≤ L/h`` (``m_l = m_0 + l·c`` with ``m_0, c ≥ 0``), times
+:data:`KAPPA`; and may shrink by no more than the inverse. Geometric growth by ``r`` per
+block gives ``r^(L−h)``: an unnormalized ResNet without branch scaling (``r ≈ 2``, Hanin &
+Rolnick 2018; Zhang et al. 2019, Fixup) fails, a BN ResNet (bounded, re-normalized per
+stage) or a pre-LN transformer (linear growth, Xiong et al. 2020) passes. The same bound
+applies backward to the gradient at the block outputs. This is a measured ratio on one
+batch, not a statistical test; its calibration table is in docs/audit.md.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Sequence
 from itertools import pairwise
+from typing import Any
 
+from initcheck.models.graph import Call
 from initcheck.results import CheckResult
 
-__all__ = ["BAND", "SIGNAL_CHECK", "LayerSignal", "decide_signal"]
+__all__ = ["BAND", "KAPPA", "SIGNAL_CHECK", "decide_signal"]
 
 BAND = 2.0
+KAPPA = 2.0
 #: The name of the model-level result (not a registered per-initializer check).
 SIGNAL_CHECK = "model_signal"
-
-
-@dataclass
-class LayerSignal:
-    """What one weighted layer's output carried on the batch."""
-
-    name: str
-    kind: str
-    act_ms: float
-    grad_n2: float | None = None
-
-    def set_grad(self, value: float) -> None:
-        self.grad_n2 = value
 
 
 def _ratio(a: float | None, b: float | None) -> float | None:
     if a is None or b is None or not (b > 0) or not math.isfinite(a) or not math.isfinite(b):
         return None
     return math.sqrt(max(a, 0.0) / b)
+
+
+def _table(points: Sequence[Call]) -> list[dict[str, Any]]:
+    return [
+        {"layer": c.path, "type": c.kind, "activation_ms": c.act_ms, "gradient_norm2": c.grad_n2}
+        for c in points
+    ]
 
 
 def _story(
@@ -67,45 +71,20 @@ def _story(
     )
 
 
-def decide_signal(layers: list[LayerSignal], source: str, model: str) -> CheckResult:
-    """Decide whether activations and gradients survive from the first weighted layer to
-    the last (see the module docstring).
-
-    Args:
-        layers: per weighted layer, in forward order.
-        source: a description of the input batch.
-        model: the model's display name.
-
-    Returns:
-        A :class:`~initcheck.results.CheckResult` named :data:`SIGNAL_CHECK`.
-    """
-    base = dict(check=SIGNAL_CHECK, initializer=model, target=1.0, n=len(layers))
-    if len(layers) < 2:
-        return CheckResult(
-            passed=True,
-            message=f"fewer than 2 weighted layers ran on {source}: nothing to compare.",
-            **base,
-        )
-    first, last = layers[0], layers[-1]
+def _plain(points: list[Call], source: str, base: dict) -> CheckResult:
+    first, last = points[0], points[-1]
     act = _ratio(last.act_ms, first.act_ms)
     grad = _ratio(first.grad_n2, last.grad_n2)
-    act_steps = [(b.name, _ratio(b.act_ms, a.act_ms) or 0.0) for a, b in pairwise(layers)]
-    grad_steps = [(a.name, _ratio(a.grad_n2, b.grad_n2) or 0.0) for a, b in pairwise(layers)]
-    kinds = "/".join(dict.fromkeys(s.kind for s in layers[1:]))
+    act_steps = [(b.path, _ratio(b.act_ms, a.act_ms) or 0.0) for a, b in pairwise(points)]
+    grad_steps = [(a.path, _ratio(a.grad_n2, b.grad_n2) or 0.0) for a, b in pairwise(points)]
+    kinds = "/".join(dict.fromkeys(s.kind for s in points[1:]))
     details = {
+        "regime": "plain",
         "band": [1 / BAND, BAND],
         "activation_ratio": act,
         "gradient_ratio": grad,
         "source": source,
-        "layers": [
-            {
-                "layer": s.name,
-                "type": s.kind,
-                "activation_ms": s.act_ms,
-                "gradient_norm2": s.grad_n2,
-            }
-            for s in layers
-        ],
+        "layers": _table(points),
         "activation_gains": act_steps,
         "gradient_gains": grad_steps,
     }
@@ -114,11 +93,11 @@ def decide_signal(layers: list[LayerSignal], source: str, model: str) -> CheckRe
         problems.append(
             "activations: no finite ratio"
             if act is None
-            else _story("activations", act, act_steps, first.name, last.name, kinds)
+            else _story("activations", act, act_steps, first.path, last.path, kinds)
         )
     if grad is not None and not (1 / BAND <= grad <= BAND):
         problems.append(
-            _story("gradients (backward)", grad, grad_steps[::-1], last.name, first.name, kinds)
+            _story("gradients (backward)", grad, grad_steps[::-1], last.path, first.path, kinds)
         )
     band = f"within ×/÷{BAND:g}"
     grad_text = "not recorded" if grad is None else f"×{grad:.3g}"
@@ -132,13 +111,91 @@ def decide_signal(layers: list[LayerSignal], source: str, model: str) -> CheckRe
     else:
         msg = (
             f"activation RMS last/first ×{act:.3g}, gradient RMS first/last {grad_text} "
-            f"over {len(layers)} weighted layers on {source}: {band}."
+            f"over {len(points)} weighted layers on {source}: {band}."
         )
-    return CheckResult(
-        passed=not problems,
-        message=msg,
-        statistic=act,
-        interval=None,
-        details=details,
-        **base,
+    return CheckResult(passed=not problems, message=msg, statistic=act, details=details, **base)
+
+
+def _depth(values: list[float | None], names: list[str], what: str) -> tuple[dict, str]:
+    """The residual-depth criterion on one sequence (in the direction of propagation)."""
+    n = len(values)
+    h = n // 2
+    a, b = values[h - 1], values[-1]
+    info: dict[str, Any] = {"blocks": n, "from": names[h - 1], "to": names[-1]}
+    if a is None or b is None or not (a > 0) or not math.isfinite(b):
+        info["ratio"] = None
+        return info, "" if what.startswith("grad") else f"{what}: no finite second moment"
+    ratio = b / a
+    bound = KAPPA * n / h
+    per = ratio ** (1 / (n - h)) if n > h else 1.0
+    info.update(ratio=ratio, bound=bound, per_block=per)
+    if 1 / bound <= ratio <= bound:
+        return info, ""
+    verb = "grows" if ratio > 1 else "shrinks"
+    return info, (
+        f"{what} {verb} geometrically with depth: ×{per:.3g} per block in second moment "
+        f"(×{ratio:.3g} from {names[h - 1]} to {names[-1]}, over {n - h} blocks, where "
+        f"linear growth allows ×{n / h:.3g} and the bound is ×{bound:.3g})"
     )
+
+
+def _stream(blocks: list[Call], source: str, base: dict) -> CheckResult:
+    names = [c.path for c in blocks]
+    acts = [c.act_ms for c in blocks]
+    grads = [c.grad_n2 for c in blocks][::-1]
+    act_info, act_problem = _depth(acts, names, "the residual stream (activations)")
+    grad_info, grad_problem = _depth(grads, names[::-1], "the gradient along the stream")
+    gains = [
+        (b.path, (b.act_ms or 0.0) / a.act_ms if a.act_ms else 0.0) for a, b in pairwise(blocks)
+    ]
+    details = {
+        "regime": "residual",
+        "kappa": KAPPA,
+        "source": source,
+        "activation": act_info,
+        "gradient": grad_info,
+        "activation_ratio": _ratio(blocks[-1].act_ms, blocks[0].act_ms),
+        "gradient_ratio": _ratio(blocks[0].grad_n2, blocks[-1].grad_n2),
+        "layers": _table(blocks),
+        "block_gains": gains,
+    }
+    problems = [p for p in (act_problem, grad_problem) if p]
+    ratio = act_info.get("ratio")
+    if problems:
+        msg = f"the signal does not hold along the model's {len(blocks)} blocks on {source}: "
+        msg += "; ".join(problems) + "."
+    else:
+        g = grad_info.get("ratio")
+        msg = (
+            f"the residual stream over {len(blocks)} blocks ({names[0]} … {names[-1]}) grows "
+            f"no faster than linearly on {source}: second moment ×{ratio:.3g} over the second "
+            f"half (bound ×{act_info['bound']:.3g})"
+            + (f", gradient ×{g:.3g}" if g is not None else "")
+            + "."
+        )
+    return CheckResult(passed=not problems, message=msg, statistic=ratio, details=details, **base)
+
+
+def decide_signal(points: list[Call], blocks: list[Call], source: str, model: str) -> CheckResult:
+    """Decide whether the signal holds through the model (see the module docstring).
+
+    Args:
+        points: the weighted layers' signal points, in forward order.
+        blocks: the residual stream's points (block outputs), in forward order.
+        source: a description of the input batch.
+        model: the model's display name.
+
+    Returns:
+        A :class:`~initcheck.results.CheckResult` named :data:`SIGNAL_CHECK`.
+    """
+    base = dict(check=SIGNAL_CHECK, initializer=model, target=1.0)
+    if len(blocks) >= 2:
+        return _stream(blocks, source, {**base, "n": len(blocks)})
+    if len(points) < 2:
+        return CheckResult(
+            passed=True,
+            message=f"fewer than 2 weighted layers ran on {source}: nothing to compare.",
+            n=len(points),
+            **base,
+        )
+    return _plain(points, source, {**base, "n": len(points)})

@@ -1,0 +1,109 @@
+"""The contract every audited framework meets, and the list of frameworks.
+
+A :class:`ModelAdapter` tells an audit everything framework-specific:
+
+- ``detects(obj)``: is ``obj`` a model of this framework (without importing it)?
+- ``build(factory, seed)``: ``factory()`` with the framework seeded.
+- ``trace(model, inputs, seed)``: one forward/backward pass with every layer call
+  recorded (:class:`~initcheck.models.graph.Trace`), dropout off, the model unchanged.
+- ``pieces(model, trace)``: one :class:`~initcheck.models.records.WeightPiece` per weight
+  (per gate or projection of a packed one), read through the trace's data flow.
+- ``own_values(model)``: ``{key: float64 array}`` of the instance's weights.
+- ``snapshotter(model, factory)``: ``seed -> {key: array}`` of fresh draws.
+
+A new framework is one module with one adapter object, and one entry in
+:data:`ADAPTERS`.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from typing import Any, Protocol
+
+import numpy as np
+
+from initcheck.models.graph import Trace
+from initcheck.models.records import WeightPiece
+
+__all__ = ["ADAPTERS", "ModelAdapter", "NotAModelError", "adapter_for", "framework_of"]
+
+#: (module, attribute) of each framework's adapter, tried in order; imported on first use.
+ADAPTERS: list[tuple[str, str]] = [
+    ("initcheck.models.torch_model", "TORCH"),
+    ("initcheck.models.keras_model", "KERAS"),
+]
+
+
+class NotAModelError(TypeError):
+    """``audit()`` was given (or a factory returned) something that is not a model of a
+    supported framework."""
+
+
+class ModelAdapter(Protocol):
+    name: str
+
+    def detects(self, obj: Any) -> bool: ...
+
+    def build(self, factory: Callable[[], Any], seed: int) -> Any: ...
+
+    def trace(self, model: Any, inputs: Any, seed: int) -> Trace: ...
+
+    def pieces(self, model: Any, trace: Trace | None) -> list[WeightPiece]: ...
+
+    def own_values(self, model: Any) -> dict[str, np.ndarray]: ...
+
+    def snapshotter(
+        self, model: Any, factory: Callable[[], Any] | None
+    ) -> Callable[[int], dict[str, np.ndarray]]: ...
+
+
+def _adapters() -> list[ModelAdapter]:
+    return [getattr(importlib.import_module(m), a) for m, a in ADAPTERS]
+
+
+def _detect(obj: Any) -> ModelAdapter | None:
+    for adapter in _adapters():
+        if adapter.detects(obj):
+            return adapter
+    return None
+
+
+def framework_of(obj: Any) -> str | None:
+    """The name of the framework whose model ``obj`` is, else ``None``."""
+    adapter = _detect(obj)
+    return adapter.name if adapter else None
+
+
+def _seeded_build(factory: Callable[[], Any], seed: int) -> Any:
+    """``factory()`` with every adapter's framework seeded (a factory's module imports
+    its framework before it is called, so only imported frameworks are seeded)."""
+    import sys
+
+    seeded = factory
+    for module, attr in reversed(ADAPTERS):
+        if module.rsplit(".", 1)[-1].split("_")[0] not in sys.modules:
+            continue
+        adapter = getattr(importlib.import_module(module), attr)
+        seeded = (lambda a, f: lambda: a.build(f, seed))(adapter, seeded)
+    return seeded()
+
+
+def adapter_for(model: Any, seed: int) -> tuple[ModelAdapter, Any, Callable[[], Any] | None]:
+    """``(adapter, instance, factory)`` for a model or a zero-arg factory."""
+    adapter = _detect(model)
+    if adapter is not None:
+        return adapter, model, None
+    if callable(model):
+        built = _seeded_build(model, seed)
+        adapter = _detect(built)
+        if adapter is not None:
+            return adapter, built, model
+        raise NotAModelError(
+            "A factory passed to audit() must return a Keras model or a torch.nn.Module. "
+            f"Received: factory() -> {type(built).__name__}"
+        )
+    raise NotAModelError(
+        "audit() takes a Keras model, a torch.nn.Module, or a zero-arg factory returning one. "
+        f"Received: model={model!r:.80} (type={type(model).__name__})"
+    )

@@ -1,0 +1,171 @@
+"""What a model's measured variances are consistent with, decided on the law across the
+model's widths rather than the level at one width.
+
+At one width several explanations can predict the same level: BERT's N(0, 0.02²) at
+fan_in 768 is Var·768 ≈ 0.31, which is also PyTorch's default 1/(3·fan_in). Across widths
+they part: a fixed σ keeps Var constant as fan_in changes, a fan rule scales it as 1/n.
+So every explanation is a *family* (a fixed σ; PyTorch's default; a swapped or packed fan
+reading; a Keras initializer read at Keras's fans), each row takes the consistent family
+that holds on the most distinct fan_in values of the model, and a fixed σ counts only
+when it is declared (Hugging Face's ``config.initializer_range``) or holds at two or more
+widths.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from initcheck.models.records import WeightPiece
+from initcheck.models.rules import CONSISTENT
+from initcheck.targets import VarianceTarget
+
+__all__ = ["Measured", "declared_sigmas", "explain"]
+
+
+@dataclass(frozen=True)
+class Measured:
+    """One kernel's measured variance against its rule."""
+
+    piece: WeightPiece
+    rule: VarianceTarget
+    ratio: float
+
+    @property
+    def true(self) -> float:
+        assert self.piece.fans is not None
+        return self.rule.variance(self.piece.fans)
+
+    @property
+    def var(self) -> float:
+        return self.ratio * self.true
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """A row's chosen explanation: its text, its family, and whether it is a fixed-σ
+    convention (declared, or seen at several widths)."""
+
+    text: str
+    family: str
+    convention: bool
+
+
+def declared_sigmas(model: Any) -> list[tuple[float, str]]:
+    """Fixed standard deviations a model declares for its weights: Hugging Face's
+    ``initializer_range`` σ and GPT-2's residual projections σ/√(2·n_layer)."""
+    config = getattr(model, "config", None)
+    sigma = getattr(config, "initializer_range", None)
+    if not isinstance(sigma, int | float) or not sigma > 0:
+        return []
+    out = [(float(sigma), f"the declared initializer_range σ = {sigma:g}")]
+    layers = getattr(config, "n_layer", None) or getattr(config, "num_hidden_layers", None)
+    if isinstance(layers, int) and layers > 0:
+        out.append(
+            (
+                sigma / math.sqrt(2 * layers),
+                f"σ/√(2·n_layer) = {sigma:g}/√{2 * layers} (GPT-2's scaled residual projections)",
+            )
+        )
+    return out
+
+
+def _family(text: str) -> str:
+    return re.sub(r"[\d.,()·×=/ ]+", " ", text).strip()
+
+
+def _close(ratio: float, predicted: float) -> bool:
+    return predicted > 0 and abs(math.log(ratio / predicted)) <= math.log(CONSISTENT)
+
+
+def _candidates(m: Measured, sigmas: Sequence[tuple[float, str]]) -> list[tuple[float, str, str]]:
+    """``(predicted ratio, family, text)`` of every explanation of ``m``."""
+    f = m.piece.fans
+    assert f is not None
+    out: list[tuple[float, str, str]] = []
+    for r in m.piece.readings:
+        g = r.fans
+        seen = f"fan_in={g.fan_in}, fan_out={g.fan_out} instead of {f.fan_in}, {f.fan_out}"
+        text = f"the target {m.rule.label} computed from {r.why} ({seen})"
+        out.append((m.rule.variance(g) / m.true, _family(r.why), text))
+    for var, what in m.piece.defaults:
+        out.append((var / m.true, _family(what), f"{what}: ×{var / m.true:.3g} of {m.rule.label}"))
+    for sigma, what in sigmas:
+        out.append(
+            (
+                sigma**2 / m.true,
+                f"sigma {sigma:.4g}",
+                f"a fixed std σ = {sigma:.3g} at every width ({what}), not a fan rule",
+            )
+        )
+    return out
+
+
+def explain(
+    rows: Sequence[Measured], declared: Sequence[tuple[float, str]]
+) -> list[Explanation | None]:
+    """The explanation of each row's measured ratio (``None`` where nothing fits).
+
+    Args:
+        rows: the model's kernels with a rule and a measured ratio.
+        declared: fixed σ the model declares (:func:`declared_sigmas`).
+
+    Returns:
+        One entry per row, in order.
+    """
+    inferred = []
+    for m in rows:
+        sigma = math.sqrt(m.var) if m.var > 0 else 0.0
+        if sigma > 0:
+            inferred.append((sigma, "the same σ at several widths"))
+    cands = [_candidates(m, [*declared, *inferred]) for m in rows]
+    declared_families = {f"sigma {s:.4g}" for s, _ in declared}
+    widths: dict[str, set[int]] = {}
+    for m, cs in zip(rows, cands, strict=True):
+        for pred, fam, _ in cs:
+            if _close(m.ratio, pred) and m.piece.fans is not None:
+                widths.setdefault(fam, set()).add(m.piece.fans.fan_in)
+    # an inferred σ is one family per value: merge those within the consistency factor
+    out: list[Explanation | None] = []
+    for m, cs in zip(rows, cands, strict=True):
+        best: tuple[int, float, str, str] | None = None
+        for pred, fam, text in cs:
+            if not _close(m.ratio, pred):
+                continue
+            is_sigma = fam.startswith("sigma ")
+            n = _sigma_widths(fam, widths) if is_sigma else len(widths.get(fam, ()))
+            if is_sigma and fam not in declared_families and n < 2:
+                continue
+            key = (n + (1 if fam in declared_families else 0), -abs(math.log(m.ratio / pred)))
+            if best is None or key > best[:2]:
+                best = (*key, fam, text)  # type: ignore[assignment]
+        if best is None:
+            out.append(None)
+            continue
+        n, _, fam, text = best
+        pred = next(p for p, f, t in cs if t == text)
+        out.append(
+            Explanation(
+                f"measured ×{m.ratio:.3g} of the target is consistent with {text} "
+                f"(predicts ×{pred:.3g})",
+                fam,
+                fam.startswith("sigma "),
+            )
+        )
+    return out
+
+
+def _sigma_widths(fam: str, widths: dict[str, set[int]]) -> int:
+    """Distinct fan_in values of the rows consistent with the σ of ``fam`` or any σ
+    within the consistency factor of it."""
+    sigma = float(fam.split()[1])
+    found: set[int] = set()
+    for other, ws in widths.items():
+        if other.startswith("sigma "):
+            s = float(other.split()[1])
+            if abs(math.log(s / sigma)) <= math.log(CONSISTENT) / 2:
+                found |= ws
+    return len(found)

@@ -1,0 +1,291 @@
+"""One :class:`~initcheck.models.records.WeightRow` per weight piece: the checks run on
+its draws, then the model-level reading of the verdicts.
+
+The reading (docs/audit.md, "Rules"):
+
+- **Scale-invariant kernels** (output reaches a norm through pass-through layers): under
+  ``"auto"``, a blanket rule or no rule, the variance is reported with its ratio and
+  diagnosis and does not fail; a rule given for that layer's path or type still decides.
+- **Output heads** under ``"auto"``: their scale sets the initial logits, which no fan
+  rule fixes; reported, not failed.
+- **Fixed-σ conventions** (:mod:`initcheck.models.conventions`) under ``"auto"`` in a
+  normalized model: reported as the convention; the model's signal decides.
+- **Identity-at-init**: a zero norm γ closing a residual branch (Goyal et al. 2017), a
+  small LayerScale γ (Touvron et al. 2021), a zero ReZero/SkipInit α.
+- An error while auditing one weight makes that row an error row; the others stand.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import traceback
+from collections.abc import Iterable, Mapping
+from fnmatch import fnmatch
+from typing import Any
+
+import numpy as np
+
+from initcheck.api import make_plan, run_checks, select_checks
+from initcheck.checks import seeds as _seeds
+from initcheck.checks import variance as _variance
+from initcheck.models.conventions import Measured, declared_sigmas, explain
+from initcheck.models.draws import ModelDraws, piece_initializer, piece_values
+from initcheck.models.records import WeightPiece, WeightRow
+from initcheck.models.rules import fixed_target, piece_target
+from initcheck.results import CheckResult
+from initcheck.sampling import draw_seed
+from initcheck.settings import Settings
+
+__all__ = ["audit_rows"]
+
+ORTHO_TOL = 1e-3  # max |G/c - I| of a (semi-)orthogonal matrix in float32
+SMALL_SCALE = 1e-2  # a LayerScale γ at most this is "near the identity"
+
+
+def _base(piece: WeightPiece, values: np.ndarray, check: str = "constant") -> dict:
+    return dict(
+        check=check, initializer=piece.name, n=int(values.size), shapes=(tuple(values.shape),)
+    )
+
+
+def _constant_result(piece: WeightPiece, values: np.ndarray) -> tuple[CheckResult, str]:
+    """The constant check, and a status (``"identity-at-init"`` or ``""``)."""
+    base = _base(piece, values)
+    if not np.isfinite(values).all():
+        bad = int(values.size - np.isfinite(values).sum())
+        return CheckResult(passed=False, message=f"{bad} non-finite value(s).", **base), ""
+    flat = values.ravel()
+    same = flat.size > 0 and bool(np.all(flat == flat[0]))
+    if piece.role == "scale":
+        v = float(flat[0]) if same else None
+        if v == 0.0:
+            why = "α = 0: the branch starts switched off (ReZero/SkipInit, De & Smith 2020)"
+            return CheckResult(passed=True, message=why, **base), "identity-at-init"
+        if v is not None and abs(v) <= SMALL_SCALE:
+            why = f"LayerScale γ = {v:g}: the branch starts near the identity (Touvron et al. 2021)"
+            return CheckResult(passed=True, message=why, **base), "identity-at-init"
+        return CheckResult(passed=True, message="finite branch scale.", **base), ""
+    if piece.constant is None:
+        msg = "finite (random by the framework's design)."
+        return CheckResult(passed=True, message=msg, **base), ""
+    if piece.constant == 1.0 and same and flat[0] == 0.0 and piece.branch_end:
+        why = (
+            "γ = 0 closes a residual branch: the block starts as the identity "
+            "(zero-init residual, Goyal et al. 2017)"
+        )
+        return CheckResult(passed=True, message=why, **base), "identity-at-init"
+    wrong = values != piece.constant
+    if wrong.any():
+        msg = (
+            f"expected every value = {piece.constant:g} (the framework's intended init); "
+            f"{int(wrong.sum())} of {values.size} differ (e.g. {values[wrong].flat[0]:.4g})."
+        )
+        stat = float(np.abs(values - piece.constant).max())
+        return CheckResult(
+            passed=False, message=msg, statistic=stat, target=piece.constant, **base
+        ), ""
+    return CheckResult(
+        passed=True, message=f"all {values.size} values = {piece.constant:g}.", **base
+    ), ""
+
+
+def _orthogonality(piece: WeightPiece, values: np.ndarray, tol: float) -> CheckResult | None:
+    """A pass for a (semi-)orthogonal matrix with gain within ×(1+tol); ``None`` if it is not
+    orthogonal (the per-gate fan rule then decides)."""
+    m = values.reshape(values.shape[0], -1)
+    g = m @ m.T if m.shape[0] <= m.shape[1] else m.T @ m
+    c = float(np.mean(np.diag(g)))
+    if not c > 0 or np.abs(g / c - np.eye(len(g))).max() > ORTHO_TOL:
+        return None
+    gain = float(np.sqrt(c))
+    ok = 1 / (1 + tol) <= gain <= 1 + tol
+    what = "rows" if m.shape[0] <= m.shape[1] else "columns"
+    return CheckResult(
+        check="orthogonality",
+        initializer=piece.name,
+        passed=ok,
+        message=(
+            f"{what} orthonormal with gain {gain:.4g}: the recurrent map keeps the state's norm"
+            + ("." if ok else f"; the gain should be 1 (within ×{1 + tol:g}).")
+        ),
+        statistic=gain,
+        target=1.0,
+        n=int(values.size),
+        shapes=(tuple(values.shape),),
+    )
+
+
+def _explicit(piece: WeightPiece, variance: Any) -> bool:
+    """Whether ``variance`` names a rule for this very layer (a path glob or type key
+    whose rule is not ``"auto"``)."""
+    if not isinstance(variance, Mapping):
+        return False
+    for key, rule in variance.items():
+        if key == piece.layer_type or fnmatch(piece.layer, str(key)):
+            return not (isinstance(rule, str) and rule.strip().lower() == "auto")
+    return False
+
+
+def _is_auto(piece: WeightPiece, variance: Any) -> bool:
+    if isinstance(variance, str):
+        return variance.strip().lower() == "auto"
+    if isinstance(variance, Mapping):
+        for key, rule in variance.items():
+            if key == piece.layer_type or fnmatch(piece.layer, str(key)):
+                return isinstance(rule, str) and rule.strip().lower() == "auto"
+    return False
+
+
+def _row(
+    piece: WeightPiece,
+    draws: ModelDraws,
+    variance: Any,
+    settings: Settings,
+    checks: Iterable[str] | None,
+    limit: int,
+) -> tuple[WeightRow, Any]:
+    """The row of one piece, and its rule (for the model-level reading)."""
+    seed0 = draw_seed(settings.seed, 0, 0)
+    note = draws.frozen.get(piece.key, "") if draws.own is not None else ""
+    head = (piece.layer, piece.param, piece.piece, piece.layer_type, piece.role)
+    if piece.role == "unknown":
+        return WeightRow(*head, (), "", None, None, note=piece.note), None
+    full = piece.extract(draws.value(piece.key, seed0))
+    values = piece_values(draws, piece, seed0, limit)
+    fans = (piece.fans.fan_in, piece.fans.fan_out) if piece.fans else None
+    layout = str(piece.layout) if piece.layout else ""
+    common = (*head, tuple(values.shape), layout, fans)
+    if piece.role in ("constant", "scale"):
+        result, status = _constant_result(piece, values)
+        return WeightRow(*common, None, (result,), note=note, status=status, size=full.size), None
+    if values.size < full.size:
+        note = "; ".join(
+            filter(None, [note, f"checked on the first units: {values.shape} of {full.shape}"])
+        )
+    rule, why = piece_target(piece, variance)
+    notes = [n for n in (note, why) if n]
+    extra: list[CheckResult] = []
+    if piece.role == "recurrent":
+        ortho = _orthogonality(piece, full, settings.std_tolerance)
+        if ortho is not None:
+            extra.append(ortho)
+            rule = None
+            notes.append("orthogonal: checked as an orthogonal matrix, not by a fan rule")
+    target = fixed_target(rule, piece.fans) if rule is not None and piece.fans else None
+    plan = make_plan([tuple(values.shape)], layout=piece.layout or "torch", variance=target)
+    names = [
+        n
+        for n in select_checks(checks, plan)
+        if not (n == _seeds.CHECK.name and piece.key in draws.frozen)
+    ]
+    init = piece_initializer(draws, piece, limit, seed0, settings.timeout)
+    results = tuple(run_checks(init, plan, settings, names) + extra)
+    status = ""
+    if piece.norm and not _explicit(piece, variance):
+        status = "scale-invariant"
+        notes.append(
+            f"scale-invariant (followed by {piece.norm}): the norm removes the kernel's "
+            "scale from the forward signal (Ioffe & Szegedy 2015)"
+        )
+    elif piece.output and _is_auto(piece, variance):
+        status = "output head"
+        notes.append(
+            "output head: its scale sets the initial outputs' scale, which no fan rule "
+            "fixes; 'auto' reports it, a rule for its path or type decides it"
+        )
+    row = WeightRow(
+        *common,
+        target.label if target else None,
+        results,
+        note="; ".join(notes),
+        status=status,
+        size=full.size,
+    )
+    return row, rule
+
+
+def _error_row(piece: WeightPiece, exc: BaseException) -> WeightRow:
+    where = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
+    at = f" (at {where.filename.rsplit('/', 1)[-1]}:{where.lineno})" if where else ""
+    result = CheckResult(
+        check="error",
+        initializer=piece.name,
+        passed=False,
+        message=f"auditing this weight raised {type(exc).__name__}: {exc}{at}",
+    )
+    head = (piece.layer, piece.param, piece.piece, piece.layer_type, piece.role)
+    return WeightRow(*head, (), "", None, None, results=(result,))
+
+
+def _defer(row: WeightRow, status: str, extra: str = "") -> WeightRow:
+    """``row`` with its failing variance result kept as information (passed, marked)."""
+    var_name = _variance.CHECK.name
+    results = tuple(
+        dataclasses.replace(
+            r,
+            passed=True,
+            message=f"{status}, not decided: {r.message}",
+            details={**r.details, "deferred": status},
+        )
+        if r.check == var_name and not r.passed
+        else r
+        for r in row.results
+    )
+    note = "; ".join(filter(None, [row.note, extra]))
+    return dataclasses.replace(row, results=results, status=status, note=note)
+
+
+def audit_rows(
+    pieces: list[WeightPiece],
+    draws: ModelDraws,
+    variance: Any,
+    settings: Settings,
+    checks: Iterable[str] | None,
+    limit: int,
+    *,
+    instance: Any,
+    normalized: bool,
+    accept: Iterable[str] = (),
+) -> tuple[WeightRow, ...]:
+    """Every piece's row, then the model-level reading (module docstring)."""
+    accepted = set(accept)
+    rows: list[WeightRow] = []
+    rules: list[Any] = []
+    for p in pieces:
+        try:
+            row, rule = _row(p, draws, variance, settings, checks, limit)
+        except Exception as exc:  # one weight's error must not discard the others
+            row, rule = _error_row(p, exc), None
+        if not row.audited and p.layer_type in accepted:
+            row = dataclasses.replace(row, status="accepted", note="accepted unaudited (accept=)")
+        rows.append(row)
+        rules.append(rule)
+    var_name = _variance.CHECK.name
+    measured: list[tuple[int, Measured]] = []
+    for i, (p, row, rule) in enumerate(zip(pieces, rows, rules, strict=True)):
+        res = next((r for r in row.results if r.check == var_name), None)
+        if rule is not None and res is not None and res.statistic and p.fans is not None:
+            measured.append((i, Measured(p, rule, float(res.statistic))))
+    found = explain([m for _, m in measured], declared_sigmas(instance))
+    for (i, m), why in zip(measured, found, strict=True):
+        row = rows[i]
+        failed = any(r.check == var_name and not r.passed for r in row.results)
+        if why is not None and (failed or row.status):
+            row = dataclasses.replace(row, diagnosis=why.text)
+        if row.status in ("scale-invariant", "output head"):
+            row = _defer(row, row.status)
+        elif (
+            failed
+            and why is not None
+            and why.convention
+            and normalized
+            and _is_auto(m.piece, variance)
+        ):
+            row = _defer(
+                row,
+                "convention",
+                "a fixed-σ convention in a normalized model: 'auto' reports it, the model's "
+                "signal decides",
+            )
+        rows[i] = row
+    return tuple(rows)

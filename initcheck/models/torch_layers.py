@@ -1,0 +1,309 @@
+"""PyTorch layer types → their weight pieces: one small builder per type, found through
+the module's class hierarchy (so subclasses such as ``NonDynamicallyQuantizableLinear``
+are read as their base), in the table :data:`BUILDERS`.
+
+A parameter no builder claims is named by :func:`free_parameter` (class tokens,
+position tables, LayerScale γ, ReZero α) or reported "not audited (unknown layer type X)".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from initcheck.fans import Fans, KernelLayout
+from initcheck.models.graph import Trace, flow
+from initcheck.models.layers import NORMS, category
+from initcheck.models.records import WeightPiece
+from initcheck.models.rules import reading
+
+__all__ = ["BUILDERS", "free_parameter", "module_pieces"]
+
+GATES = {"LSTM": ("i", "f", "g", "o"), "GRU": ("r", "z", "n"), "RNN": ("h",)}
+
+
+@dataclass
+class Site:
+    """Where a module's parameters sit: its path, the module, and the shared fields."""
+
+    path: str
+    module: Any
+    base: dict[str, Any]
+
+    def key(self, name: str) -> str:
+        return f"{self.path}.{name}" if self.path else name
+
+    def piece(self, name: str, role: str, **kw: Any) -> WeightPiece:
+        return WeightPiece(param=name, role=role, key=self.key(name), **{**self.base, **kw})
+
+    def const(self, name: str, value: float | None) -> WeightPiece:
+        return self.piece(name, "constant", constant=value)
+
+    def unknown(self, name: str, what: str) -> WeightPiece:
+        return self.piece(name, "unknown", note=f"not audited ({what})")
+
+    def own(self) -> dict[str, Any]:
+        return dict(self.module.named_parameters(recurse=False))
+
+
+def _rows(a: np.ndarray, i: int, n: int) -> np.ndarray:
+    return a[i * n : (i + 1) * n]
+
+
+def _default(fans: Fans, what: str = "") -> tuple[tuple[float, str], ...]:
+    """PyTorch's default init of Linear and Conv weights: ``kaiming_uniform_(a=√5)``, i.e.
+    Var = 1/(3·fan_in) with PyTorch's own fan_in."""
+    return (
+        (
+            1.0 / (3.0 * max(fans.fan_in, 1)),
+            f"PyTorch's default init Var = 1/(3·fan_in) = 1/(3·{fans.fan_in}){what} "
+            "(kaiming_uniform_ with a=√5)",
+        ),
+    )
+
+
+def _bias(s: Site, out: list[WeightPiece]) -> list[WeightPiece]:
+    if getattr(s.module, "bias", None) is not None:
+        out.append(s.const("bias", None))
+    return out
+
+
+def linear(s: Site) -> list[WeightPiece]:
+    lay = KernelLayout("torch")
+    f = lay.fans(tuple(s.module.weight.shape))
+    return _bias(s, [s.piece("weight", "kernel", layout=lay, fans=f, defaults=_default(f))])
+
+
+def conv(s: Site) -> list[WeightPiece]:
+    import torch.nn as nn
+
+    m = s.module
+    transposed = isinstance(m, nn.modules.conv._ConvTransposeNd)
+    lay = KernelLayout("torch", "conv_transpose" if transposed else "standard", m.groups)
+    shape = tuple(m.weight.shape)
+    readings: tuple = ()
+    defaults = _default(lay.fans(shape))
+    if transposed:
+        swapped = KernelLayout("torch").fans(shape)
+        readings = (
+            reading(
+                swapped,
+                "the swapped fans PyTorch reads from a transposed "
+                "convolution's (in, out/groups, *k) weight",
+            ),
+        )
+        defaults = _default(
+            swapped,
+            f" with the swapped fan: fan_in read as out·k = "
+            f"{swapped.fan_in} instead of in·k = {lay.fans(shape).fan_in}",
+        )
+    piece = s.piece(
+        "weight",
+        "kernel",
+        layout=lay,
+        fans=lay.fans(shape),
+        readings=readings,
+        defaults=defaults,
+    )
+    return _bias(s, [piece])
+
+
+def hf_conv1d(s: Site) -> list[WeightPiece]:
+    """Hugging Face's ``Conv1D`` (GPT-2): a dense layer storing its weight (in, out); a
+    packed ``c_attn`` (in, 3·in) is split into its Q, K, V column blocks."""
+    n_in, n_out = (int(d) for d in s.module.weight.shape)
+    lay = KernelLayout("keras")  # (in, out)
+    out: list[WeightPiece] = []
+    if s.path.endswith("c_attn") and n_out == 3 * n_in:
+        packed = reading(Fans(n_in, n_out), f"the packed (in, 3·in) = ({n_in}, {n_out}) matrix")
+        for i, q in enumerate("QKV"):
+            out.append(
+                s.piece(
+                    "weight",
+                    "kernel",
+                    piece=q,
+                    layout=lay,
+                    fans=Fans(n_in, n_in),
+                    readings=(packed,),
+                    extract=lambda a, i=i: a[:, i * n_in : (i + 1) * n_in],
+                )
+            )
+    else:
+        out.append(s.piece("weight", "kernel", layout=lay, fans=Fans(n_in, n_out)))
+    return _bias(s, out)
+
+
+def attention(s: Site) -> list[WeightPiece]:
+    m = s.module
+    lay = KernelLayout("torch")
+    e = m.embed_dim
+    out: list[WeightPiece] = []
+    for name, p in s.own().items():
+        if name == "in_proj_weight":
+            packed = reading(Fans(e, 3 * e), "the packed (3E, E) in_proj_weight's fans")
+            xavier = (
+                (
+                    1.0 / (2 * e),
+                    f"PyTorch's xavier_uniform_ on the packed (3E, E) = ({3 * e}, {e}) "
+                    "in_proj_weight: Var = 2/(E+3E), half of per-projection Glorot",
+                ),
+            )
+            for i, q in enumerate("QKV"):
+                out.append(
+                    s.piece(
+                        name,
+                        "kernel",
+                        piece=q,
+                        layout=lay,
+                        fans=Fans(e, e),
+                        readings=(packed,),
+                        defaults=xavier,
+                        extract=lambda a, i=i: _rows(a, i, e),
+                    )
+                )
+        elif name in ("q_proj_weight", "k_proj_weight", "v_proj_weight"):
+            out.append(s.piece(name, "kernel", layout=lay, fans=lay.fans(tuple(p.shape))))
+        elif name == "in_proj_bias":
+            out.append(s.const(name, 0.0))
+        elif name in ("bias_k", "bias_v"):
+            out.append(s.piece(name, "embedding", layout=lay, fans=None))
+        else:
+            out.append(s.unknown(name, f"MultiheadAttention {name}"))
+    return out
+
+
+def recurrent(s: Site) -> list[WeightPiece]:
+    m = s.module
+    kind = type(m).__name__
+    gates = GATES.get(kind)
+    if gates is None or getattr(m, "proj_size", 0):
+        return [s.unknown(n, f"{kind} with projections") for n in s.own()]
+    h = m.hidden_size
+    lay = KernelLayout("torch")
+    defaults = (
+        (
+            1.0 / (3 * h),
+            f"PyTorch's {kind} default uniform(±1/√hidden): Var = 1/(3·hidden) = 1/(3·{h})",
+        ),
+    )
+    out: list[WeightPiece] = []
+    for name, p in s.own().items():
+        if name.startswith("weight_ih"):
+            n_in = p.shape[1]
+            packed = reading(
+                Fans(n_in, len(gates) * h), f"the packed ({len(gates)}·hidden, in) matrix's fans"
+            )
+            for i, g in enumerate(gates):
+                out.append(
+                    s.piece(
+                        name,
+                        "kernel",
+                        piece=f"gate {g}",
+                        layout=lay,
+                        fans=Fans(n_in, h),
+                        readings=(packed,),
+                        defaults=defaults,
+                        extract=lambda a, i=i: _rows(a, i, h),
+                    )
+                )
+        elif name.startswith("weight_hh"):
+            packed = reading(
+                Fans(h, len(gates) * h), f"the packed ({len(gates)}·hidden, hidden) matrix's fans"
+            )
+            out.append(
+                s.piece(
+                    name,
+                    "recurrent",
+                    layout=lay,
+                    fans=Fans(h, h),
+                    readings=(packed,),
+                    defaults=defaults,
+                )
+            )
+        elif name.startswith("bias"):
+            out.append(s.const(name, None))
+        else:
+            out.append(s.unknown(name, f"{kind} {name}"))
+    return out
+
+
+def embedding(s: Site) -> list[WeightPiece]:
+    lay = KernelLayout("torch")  # rows are the embedding vectors (units)
+    f = lay.fans(tuple(s.module.weight.shape))
+    return [s.piece("weight", "embedding", layout=lay, fans=f)]
+
+
+def norm(s: Site) -> list[WeightPiece]:
+    out = []
+    for name in s.own():
+        value = 1.0 if name == "weight" else 0.0 if name == "bias" else None
+        out.append(s.const(name, value))
+    return out
+
+
+BUILDERS: dict[str, Callable[[Site], list[WeightPiece]]] = {
+    "Linear": linear,
+    "Bilinear": linear,
+    "_ConvNd": conv,
+    "Conv1D": hf_conv1d,
+    "MultiheadAttention": attention,
+    "RNNBase": recurrent,
+    "Embedding": embedding,
+    "EmbeddingBag": embedding,
+    **dict.fromkeys(NORMS, norm),
+}
+
+#: Free parameters (on a module no builder claims) recognised by name.
+TOKENS = ("cls_token", "mask_token", "dist_token", "register_tokens", "position_embedding")
+SCALES = ("layer_scale", "layerscale", "gamma", "ls_gamma", "lambda")
+GATE_SCALARS = ("alpha", "resweight", "rezero", "skipinit")
+
+
+def free_parameter(s: Site, name: str, p: Any) -> WeightPiece:
+    """A parameter set directly on a composite module, read by its name: a token or
+    position table (an embedding: no fan rule), a LayerScale γ (a constant meant small),
+    a ReZero/SkipInit α (a constant meant 0); else not audited."""
+    low = name.lower()
+    if any(t in low for t in TOKENS) or low in ("pos_embed", "pos_embedding", "cls", "query"):
+        shape = tuple(p.shape)
+        units = shape[-2] if len(shape) >= 2 else 1
+        return s.piece(
+            name,
+            "embedding",
+            layout=KernelLayout("torch"),
+            fans=Fans(shape[-1], units) if len(shape) >= 2 else None,
+        )
+    if p.dim() <= 1 and any(t in low for t in SCALES + GATE_SCALARS):
+        return s.piece(name, "scale", constant=None)
+    return s.unknown(name, f"unknown layer type {type(s.module).__name__}")
+
+
+def _builder(m: Any) -> Callable[[Site], list[WeightPiece]] | None:
+    for cls in type(m).__mro__:
+        if cls.__name__ in BUILDERS:
+            return BUILDERS[cls.__name__]
+    if category(type(m).__name__) == "norm":
+        return norm
+    return None
+
+
+def module_pieces(path: str, m: Any, trace: Trace | None) -> list[WeightPiece]:
+    """The pieces of the parameters set directly on module ``m`` at ``path``."""
+    f = flow(trace, path)
+    base = dict(
+        layer=path,
+        layer_type=type(m).__name__,
+        framework="torch",
+        activation=f.activation,
+        norm=f.norm,
+        output=f.output,
+        branch_end=f.merge,
+    )
+    site = Site(path, m, base)
+    build = _builder(m)
+    if build is not None:
+        return build(site)
+    return [free_parameter(site, name, p) for name, p in site.own().items()]
