@@ -8,7 +8,11 @@ So every explanation is a *family* (a fixed σ; PyTorch's default; a swapped or 
 reading; a Keras initializer read at Keras's fans), each row takes the consistent family
 that holds on the most distinct fan_in values of the model, and a fixed σ counts only
 when it is declared (Hugging Face's ``config.initializer_range``) or holds at two or more
-widths.
+widths on at least half of the model's kernels.
+
+Candidate families: the fan readings a framework is known to use (swapped transposed
+fans, Keras's depthwise fan, packed matrices), the framework's default draws, the
+standard rules (LeCun, Glorot, He at fan_in or fan_out), and fixed σ.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from typing import Any
 
 from initcheck.models.records import WeightPiece
 from initcheck.models.rules import CONSISTENT
-from initcheck.targets import VarianceTarget
+from initcheck.targets import VarianceTarget, resolve_target
 
 __all__ = ["Measured", "declared_sigmas", "explain"]
 
@@ -73,6 +77,15 @@ def declared_sigmas(model: Any) -> list[tuple[float, str]]:
     return out
 
 
+#: The standard rules, as explanations of a measured ratio (rule name, description).
+STANDARD = (
+    ("lecun", "LeCun's 1/fan_in (lecun_normal, PyTorch's kaiming at gain 1)"),
+    ("glorot", "Glorot's 2/(fan_in+fan_out) (glorot_uniform, Keras's default; xavier_)"),
+    ("he", "He's 2/fan_in (he_normal, kaiming_normal_)"),
+    ("he_fan_out", "He at fan_out (kaiming_normal_(mode='fan_out'), as torchvision's ResNets)"),
+)
+
+
 def _family(text: str) -> str:
     return re.sub(r"[\d.,()·×=/ ]+", " ", text).strip()
 
@@ -93,6 +106,10 @@ def _candidates(m: Measured, sigmas: Sequence[tuple[float, str]]) -> list[tuple[
         out.append((m.rule.variance(g) / m.true, _family(r.why), text))
     for var, what in m.piece.defaults:
         out.append((var / m.true, _family(what), f"{what}: ×{var / m.true:.3g} of {m.rule.label}"))
+    for name, what in STANDARD:
+        other = resolve_target(name)
+        if other.label != m.rule.label:
+            out.append((other.variance(f) / m.true, name, what))
     for sigma, what in sigmas:
         out.append(
             (
@@ -119,8 +136,10 @@ def explain(
     inferred = []
     for m in rows:
         sigma = math.sqrt(m.var) if m.var > 0 else 0.0
-        if sigma > 0:
-            inferred.append((sigma, "the same σ at several widths"))
+        near = [o for o in rows if o.var > 0 and _close(o.var, sigma**2)]
+        fans = {o.piece.fans.fan_in for o in near if o.piece.fans is not None}
+        if sigma > 0 and len(fans) >= 2 and 2 * len(near) >= len(rows):
+            inferred.append((sigma, f"the same σ on {len(near)} of {len(rows)} kernels"))
     cands = [_candidates(m, [*declared, *inferred]) for m in rows]
     declared_families = {f"sigma {s:.4g}" for s, _ in declared}
     widths: dict[str, set[int]] = {}
@@ -137,8 +156,6 @@ def explain(
                 continue
             is_sigma = fam.startswith("sigma ")
             n = _sigma_widths(fam, widths) if is_sigma else len(widths.get(fam, ()))
-            if is_sigma and fam not in declared_families and n < 2:
-                continue
             key = (n + (1 if fam in declared_families else 0), -abs(math.log(m.ratio / pred)))
             if best is None or key > best[:2]:
                 best = (*key, fam, text)  # type: ignore[assignment]

@@ -104,6 +104,7 @@ def audit(
         max_piece_values,
         instance=instance,
         normalized=normalized,
+        residual=trace is not None and len(trace.blocks) >= 2,
         accept=accept,
     )
     name = type(instance).__name__

@@ -168,24 +168,25 @@ def _is_output(trace: Trace, path: str) -> bool:
 
 
 def _reaches_merge(trace: Trace, path: str) -> bool:
+    """Whether ``path``'s output flows, one consumer at a time, into a merge (``Add``):
+    the layer is on a residual branch, or writes into the residual stream."""
     seen = 0
-    while seen < 8:
+    while seen < 16:
         nxt = trace.consumers(path)
+        if any(c.category == "merge" for c in nxt):
+            return True
         if len(nxt) != 1:
             return False
-        c = nxt[0]
-        if c.category == "merge":
-            return True
-        if c.category not in ("pass", "norm"):
-            return False
-        path, seen = c.path, seen + 1
+        path, seen = nxt[0].path, seen + 1
     return False
 
 
 def flow(trace: Trace | None, path: str) -> Flow:
     """The :class:`Flow` of the layer at ``path`` (an empty one if it did not run)."""
-    if trace is None or trace.get(path) is None:
+    if trace is None:
         return Flow()
+    if trace.get(path) is None:  # not called as a layer (e.g. MHA's out_proj)
+        return Flow(merge=trace.in_block(path))
     return Flow(
         activation=_activation_after(trace, path),
         norm=_norm_after(trace, path),

@@ -167,7 +167,7 @@ class KerasAdapter:
         keys = {id(v): str(i) for i, v in enumerate(model.weights)}
         out: list[WeightPiece] = []
         for path, layer, leaf in _walk(model):
-            if not leaf or not layer.weights:
+            if not leaf or not getattr(layer, "weights", None):
                 continue
             f = flow(trace, path)
             base = dict(

@@ -102,6 +102,8 @@ PASS = frozenset(
         "GlobalMaxPooling2D",
         "Rescaling",
         "InputLayer",
+        "LayerScale",
+        "StochasticDepth",
     }
 )
 

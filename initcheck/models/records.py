@@ -22,9 +22,17 @@ __all__ = ["ModelReport", "Reading", "WeightPiece", "WeightRow"]
 ROLES = ("kernel", "recurrent", "embedding", "constant", "scale", "unknown")
 
 #: Row statuses that inform without failing: a kernel's scale normalized away, a
-#: declared convention the signal decides, a deliberate identity-at-init, an output head
-#: under ``"auto"``, a layer type the user accepted unaudited.
-STATUSES = ("scale-invariant", "convention", "identity-at-init", "output head", "accepted")
+#: declared convention the signal decides, a residual branch of a normalized model under
+#: ``"auto"``, a deliberate identity-at-init, an output head under ``"auto"``, a layer type
+#: the user accepted unaudited.
+STATUSES = (
+    "scale-invariant",
+    "convention",
+    "residual branch",
+    "identity-at-init",
+    "output head",
+    "accepted",
+)
 
 
 @dataclass(frozen=True)

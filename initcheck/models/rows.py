@@ -10,6 +10,10 @@ The reading (docs/audit.md, "Rules"):
   rule fixes; reported, not failed.
 - **Fixed-σ conventions** (:mod:`initcheck.models.conventions`) under ``"auto"`` in a
   normalized model: reported as the convention; the model's signal decides.
+- **Residual branches** of a normalized residual model under ``"auto"``: a branch kernel's
+  scale sets the branch's share of the stream, not the signal's propagation (pre-LN:
+  Xiong et al. 2020; post-LN branches scaled down on purpose: T-Fixup, DeepNet); the
+  residual-depth criterion on the stream decides.
 - **Identity-at-init**: a zero norm γ closing a residual branch (Goyal et al. 2017), a
   small LayerScale γ (Touvron et al. 2021), a zero ReZero/SkipInit α.
 - An error while auditing one weight makes that row an error row; the others stand.
@@ -245,6 +249,7 @@ def audit_rows(
     *,
     instance: Any,
     normalized: bool,
+    residual: bool = False,
     accept: Iterable[str] = (),
 ) -> tuple[WeightRow, ...]:
     """Every piece's row, then the model-level reading (module docstring)."""
@@ -286,6 +291,19 @@ def audit_rows(
                 "convention",
                 "a fixed-σ convention in a normalized model: 'auto' reports it, the model's "
                 "signal decides",
+            )
+        elif (
+            failed
+            and normalized
+            and residual
+            and m.piece.branch_end
+            and _is_auto(m.piece, variance)
+        ):
+            row = _defer(
+                row,
+                "residual branch",
+                "a residual branch of a normalized model: its scale sets the branch's share "
+                "of the stream; 'auto' reports it, the stream's depth criterion decides",
             )
         rows[i] = row
     return tuple(rows)

@@ -56,20 +56,27 @@ def _reinit(model: Any) -> None:
 
 def _blocks(model: Any) -> set[str]:
     """Paths of repeated blocks: children of a ``ModuleList``/``Sequential`` of which at
-    least two share a class that has submodules of its own."""
+    least two are alike, with submodules of their own: the same class (a generic
+    ``Sequential``/``ModuleList`` child only with the same sequence of child types)."""
     import torch.nn as nn
+
+    generic = (nn.Sequential, nn.ModuleList, nn.ModuleDict)
+
+    def signature(c: Any) -> tuple:
+        if isinstance(c, generic):
+            return (type(c), tuple(type(g).__name__ for g in c.children()))
+        return (type(c),)
 
     out: set[str] = set()
     for path, m in model.named_modules():
         if not isinstance(m, nn.ModuleList | nn.Sequential):
             continue
-        kids = list(m.named_children())
-        counts: dict[type, int] = {}
+        kids = [(n, c) for n, c in m.named_children() if list(c.children())]
+        counts: dict[tuple, int] = {}
         for _, c in kids:
-            if list(c.children()):
-                counts[type(c)] = counts.get(type(c), 0) + 1
+            counts[signature(c)] = counts.get(signature(c), 0) + 1
         for name, c in kids:
-            if counts.get(type(c), 0) >= 2:
+            if counts[signature(c)] >= 2:
                 out.add(f"{path}.{name}" if path else name)
     return out
 
@@ -209,9 +216,15 @@ class TorchAdapter:
 
     def pieces(self, model: Any, trace: Trace | None) -> list[WeightPiece]:
         out: list[WeightPiece] = []
+        keys = {id(p): k for k, p in model.named_parameters()}  # tied weights: first name
         for path, m in model.named_modules():
-            if list(m.named_parameters(recurse=False)):
-                out.extend(module_pieces(path, m, trace))
+            own = {
+                n
+                for n, p in m.named_parameters(recurse=False)
+                if keys.get(id(p)) == (f"{path}.{n}" if path else n)
+            }
+            if own:
+                out.extend(p for p in module_pieces(path, m, trace) if p.param in own)
         return out
 
     def own_values(self, model: Any) -> dict[str, np.ndarray]:
@@ -315,7 +328,9 @@ class TorchAdapter:
                 trace.outputs = (producer[id(out)],) if id(out) in producer else ()
                 gen = torch.Generator().manual_seed(seed + 1)
                 r = torch.randn(out.shape, generator=gen, dtype=out.dtype)
-                wanted = [t for t, _ in grads]
+                # the parameters make autograd run through every recorded output, also
+                # one a later in-place op (ReLU(inplace=True)) rebased; .grad stays untouched
+                wanted = [t for t, _ in grads] + [p for p in model.parameters() if p.requires_grad]
                 if wanted and out.requires_grad:
                     torch.autograd.grad((out * r).sum(), wanted, allow_unused=True)
         finally:
