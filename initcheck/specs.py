@@ -5,6 +5,10 @@ A SPEC is one of:
 - a Keras name: ``he_normal``;
 - ``module:attr`` (``mypkg.inits:my_he``; ``attr`` may be dotted);
 - ``path/file.py:attr`` (relative to the current directory or ``root``).
+
+An inputs SPEC (``initcheck audit --inputs``, ``inputs =`` of a gated model) is
+``module:attr`` or ``path/file.py:attr`` naming a batch: an array, a tensor, or a zero-arg
+function returning one (:func:`load_inputs`).
 """
 
 from __future__ import annotations
@@ -19,7 +23,14 @@ import types
 from pathlib import Path
 from typing import Any
 
-__all__ = ["SpecError", "check_keras_name", "load_spec"]
+__all__ = [
+    "INPUTS_FORM",
+    "SpecError",
+    "check_inputs_spec",
+    "check_keras_name",
+    "load_inputs",
+    "load_spec",
+]
 
 _MAX_LISTED = 20  # names listed after "it defines:"
 
@@ -137,3 +148,105 @@ def load_spec(spec: str, *, root: str | Path | None = None) -> Any:
             "Is it installed or on sys.path (e.g. pythonpath in your pytest config)?"
         ) from exc
     return _getattr_path(module, attr, spec, f"module {target!r}")
+
+
+#: What an inputs SPEC names, for error messages.
+INPUTS_FORM = (
+    "module:attr or path/file.py:attr naming an array, a tensor or a zero-arg function "
+    "returning one (e.g. data.py:batch)"
+)
+
+
+def _line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())
+
+
+def check_inputs_spec(spec: Any) -> str:
+    """Check an inputs SPEC's form without importing anything; return it stripped.
+
+    Raises:
+        SpecError: not a string with ``:attr``.
+    """
+    if not isinstance(spec, str) or ":" not in spec or not spec.strip():
+        raise SpecError(f"an inputs SPEC is {INPUTS_FORM}. Received: {spec!r}")
+    return spec.strip()
+
+
+def _batch(obj: Any) -> Any:
+    """``obj`` if it is an array or tensor (or a numeric nested list, as an array), else
+    ``None``."""
+    if isinstance(obj, list | tuple):
+        import numpy as np
+
+        try:
+            array = np.asarray(obj)
+        except (ValueError, TypeError):
+            return None
+        return array if array.dtype.kind in "biuf" else None
+    if isinstance(obj, type) or not (hasattr(obj, "shape") and hasattr(obj, "dtype")):
+        return None
+    return obj
+
+
+def _seeded_call(func: Any, seed: int) -> Any:
+    """``func()`` with the random generators of the frameworks already imported seeded by
+    ``seed`` (numpy's and torch's global states are restored afterwards; Keras's
+    ``set_random_seed`` is global), so a batch drawn at random is the same in every run."""
+    np, torch, keras = (sys.modules.get(m) for m in ("numpy", "torch", "keras"))
+    np_state = np.random.get_state() if np is not None else None
+    torch_state = torch.random.get_rng_state() if torch is not None else None
+    try:
+        if keras is not None:
+            keras.utils.set_random_seed(seed)
+        if np is not None:
+            np.random.seed(seed)
+        if torch is not None:
+            torch.manual_seed(seed)
+        return func()
+    finally:
+        if np_state is not None:
+            np.random.set_state(np_state)
+        if torch_state is not None:
+            torch.random.set_rng_state(torch_state)
+
+
+def load_inputs(spec: str, *, root: str | Path | None = None, seed: int = 0) -> Any:
+    """The batch an inputs SPEC names: the array or tensor itself, or what the zero-arg
+    function it names returns (called once, numpy/torch/Keras seeded by ``seed``).
+
+    Args:
+        spec: ``module:attr`` or ``path/file.py:attr``, resolved like :func:`load_spec`.
+        root: the directory a relative file path is resolved against.
+        seed: the seed of the function's call.
+
+    Returns:
+        An array or tensor (a numeric nested list becomes a numpy array).
+
+    Raises:
+        SpecError: a bad form, an unloadable SPEC, an object that is neither a batch nor
+            callable, a function that raises or returns something else.
+    """
+    spec = check_inputs_spec(spec)
+    obj = load_spec(spec, root=root)
+    batch = _batch(obj)
+    if batch is not None:
+        return batch
+    if not callable(obj):
+        raise SpecError(
+            f"{spec!r} is a {type(obj).__name__}, not an array, a tensor or a zero-arg "
+            "function returning one; name a batch the model accepts."
+        )
+    try:
+        built = _seeded_call(obj, seed)
+    except Exception as exc:
+        raise SpecError(
+            f"{spec!r}: calling it raised {type(exc).__name__}: {_line(exc)} (it must take "
+            "no arguments and return a batch the model accepts)."
+        ) from exc
+    batch = _batch(built)
+    if batch is None:
+        raise SpecError(
+            f"{spec!r}: calling it returned a {type(built).__name__}, not an array or a "
+            "tensor; return a batch the model accepts (e.g. a numpy array or torch tensor)."
+        )
+    return batch

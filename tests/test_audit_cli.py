@@ -21,6 +21,8 @@ from initcheck.report import render_html  # noqa: E402
 
 MODELS = textwrap.dedent(
     """
+    import numpy as np
+    import torch
     import torch.nn as nn
 
     def _mlp():
@@ -47,6 +49,23 @@ MODELS = textwrap.dedent(
 
     def raises():
         raise RuntimeError("no GPU here\\nsecond line")
+
+    def encoder():  # attention first: no input can be built from its first layer
+        layer = nn.TransformerEncoderLayer(
+            d_model=16, nhead=2, dim_feedforward=32, batch_first=True
+        )
+        return nn.TransformerEncoder(layer, num_layers=2)
+
+    def batch():
+        return torch.randn(4, 10, 16)
+
+    array = np.random.default_rng(0).normal(size=(16, 32))
+
+    def broken_batch():
+        raise RuntimeError("no data\\nhere")
+
+    def dict_batch():
+        return {"x": 1}
     """
 )
 
@@ -145,14 +164,16 @@ def test_bad_spec_exits_2_with_one_line(models_py, capsys, attr, extra, message)
 def test_usage_errors_are_answered_without_importing_a_framework():
     code = (
         "import sys; from initcheck.cli import main; "
-        "rcs = [main(['audit', 'no_colon']), main(['audit', 'x.py:m', '--variance', 'bad'])]; "
+        "rcs = [main(['audit', 'no_colon']), main(['audit', 'x.py:m', '--variance', 'bad']), "
+        "main(['audit', 'x.py:m', '--inputs', 'no_colon'])]; "
         "print(rcs, sorted(m for m in ('torch', 'tensorflow', 'keras') if m in sys.modules))"
     )
     proc = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
     )
-    assert proc.stdout.strip() == "[2, 2] []"
-    assert len(proc.stderr.splitlines()) == 2 and "Traceback" not in proc.stderr
+    assert proc.stdout.strip() == "[2, 2, 2] []"
+    assert len(proc.stderr.splitlines()) == 3 and "Traceback" not in proc.stderr
+    assert "--inputs: an inputs SPEC is module:attr or path/file.py:attr" in proc.stderr
 
 
 def test_assert_sound_model_names_failed_rows_with_measured_and_target(models_py):
@@ -168,3 +189,51 @@ def test_assert_sound_model_names_failed_rows_with_measured_and_target(models_py
         assert "FAILED" in block
         assert re.search(r"Var\(W\) = 0\.1[5-8]\d* × target", block), block
         assert f"target Var = 2/fan_in at fan_in={fan_in}" in block
+
+
+@pytest.mark.parametrize(
+    ("model", "inputs"),
+    [("encoder", "batch"), ("kaiming_mlp", "array")],
+    ids=["encoder-function", "mlp-array"],
+)
+def test_inputs_are_the_signal_batch(models_py, capsys, model, inputs):
+    # the encoder's first parameterized module is attention: no default batch is built
+    # for it, so its signal needs --inputs; the MLP's comes from a numpy array attribute
+    rc = main(["audit", f"{models_py}:{model}", "--inputs", f"{models_py}:{inputs}", "--json", "-"])
+    out, err = capsys.readouterr()
+    assert rc != 2, err
+    data = json.loads(out)
+    assert data["signal"]["details"]["source"] == "the given inputs"
+    assert "on the given inputs" in data["signal"]["message"]
+
+
+@pytest.mark.parametrize(
+    ("inputs", "message"),
+    [
+        ("batch", "--inputs: an inputs SPEC is module:attr or path/file.py:attr naming an array"),
+        (":missing", "'missing' not found in"),
+        (":broken_batch", ":broken_batch': calling it raised RuntimeError: no data here"),
+        (":dict_batch", ":dict_batch': calling it returned a dict, not an array or a tensor"),
+        (":not_a_model", ":not_a_model' is a int, not an array, a tensor or a zero-arg"),
+    ],
+)
+def test_bad_inputs_exit_2_with_one_line(models_py, capsys, inputs, message):
+    spec = inputs if inputs == "batch" else f"{models_py}{inputs}"
+    assert main(["audit", f"{models_py}:kaiming_mlp", "--inputs", spec]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert len(err.splitlines()) == 1, err
+    assert err.startswith("initcheck audit: error: --inputs") and message in err, err
+    if inputs.startswith(":"):
+        assert repr(spec) in err  # names SPEC2
+
+
+def test_an_inputs_function_is_called_under_the_seed(models_py):
+    from initcheck.specs import load_inputs
+
+    state = torch.random.get_rng_state()
+    first = load_inputs(f"{models_py}:batch", seed=3)
+    assert torch.equal(first, load_inputs(f"{models_py}:batch", seed=3))
+    assert not torch.equal(first, load_inputs(f"{models_py}:batch", seed=4))
+    assert torch.equal(torch.random.get_rng_state(), state)  # the caller's RNG untouched
+    assert load_inputs(f"{models_py}:array") is load_inputs(f"{models_py}:array")

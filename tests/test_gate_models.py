@@ -19,6 +19,7 @@ import initcheck.models  # noqa: E402
 import initcheck.report  # noqa: E402
 
 MODELS = """
+import torch
 import torch.nn as nn
 
 
@@ -33,6 +34,19 @@ def kaiming_mlp():
             nn.init.kaiming_normal_(layer.weight, nonlinearity="relu")
             nn.init.zeros_(layer.bias)
     return model
+
+
+def encoder():  # attention first: no default batch can be built for it
+    layer = nn.TransformerEncoderLayer(d_model=16, nhead=2, dim_feedforward=32, batch_first=True)
+    return nn.TransformerEncoder(layer, num_layers=2)
+
+
+def batch():
+    return torch.randn(4, 10, 16)
+
+
+def broken_batch():
+    raise RuntimeError("no data")
 """
 
 PYPROJECT = """
@@ -141,6 +155,16 @@ def test_model_rows_in_collect_only(pytester: pytest.Pytester) -> None:
         ('target = "mymodels:default_mlp"\nvariance = "hee"', "*variance='hee'*"),
         ('target = "mymodels:nothing"', "*cannot load model 'bad'*nothing*"),
         ('target = "mymodels:MODELS_TEXT"', "*cannot audit model 'bad'*"),
+        ('target = "mymodels:encoder"\ninputs = "batch"', "*needs inputs = \"SPEC\"*got*'batch'*"),
+        ('target = "mymodels:encoder"\ninputs = 3', '*needs inputs = "SPEC"*got inputs=3*'),
+        (
+            'target = "mymodels:encoder"\ninputs = "mymodels:nothing"',
+            "*cannot load the inputs of model 'bad'*'nothing' not found*",
+        ),
+        (
+            'target = "mymodels:encoder"\ninputs = "mymodels:broken_batch"',
+            "*cannot load the inputs of model 'bad'*broken_batch*raised RuntimeError: no data*",
+        ),
     ],
 )
 def test_bad_model_table_is_collection_error(
@@ -170,3 +194,20 @@ def test_signal_off_and_settings_override(pytester: pytest.Pytester) -> None:
     (model,) = json.loads((pytester.path / "r.json").read_text())["models"]
     assert model["signal"] is None
     assert model["settings"]["alpha"] == 1e-3
+
+
+@pytest.mark.parametrize("args", [[], ["-n", "2"]], ids=["inprocess", "xdist"])
+def test_inputs_key_is_the_signal_batch(pytester: pytest.Pytester, args: list[str]) -> None:
+    project(
+        pytester,
+        '[tool.pytest.ini_options]\npythonpath = ["."]\n\n[tool.initcheck.models.enc]\n'
+        'target = "mymodels:encoder"\ninputs = "mymodels:batch"\n',
+    )
+    result = run(pytester, args, "--initcheck-json", "r.json")
+    # the audit's own verdicts may change; the table collects and its items run
+    assert result.ret in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED), result.stdout.str()
+    found = outcomes(result)
+    assert "initcheck::enc::signal" in found
+    assert any(node.startswith("initcheck::enc::layers.0.") for node in found)
+    (model,) = json.loads((pytester.path / "r.json").read_text())["models"]
+    assert model["signal"]["details"]["source"] == "the given inputs"

@@ -5,6 +5,10 @@ SPEC names a model instance or a zero-arg factory returning one (``module:attr``
 before anything heavy is imported; only loading the user's module imports its framework.
 A factory that raises, or an object that is not a Keras model or ``torch.nn.Module``, is a
 load error (exit 2); an error raised while auditing is a crash (exit 1).
+
+``--inputs SPEC2`` names the signal's batch the same way: an array, a tensor or a zero-arg
+function returning one (:func:`initcheck.specs.load_inputs`); its form is validated with
+SPEC's, and a function that raises or returns something else is a load error.
 """
 
 from __future__ import annotations
@@ -28,13 +32,36 @@ def _line(exc: BaseException) -> str:
     return " ".join(str(exc).split())
 
 
-def _model_spec(spec: str) -> Any:
-    """SPEC → the object it names; problems are UsageErrors."""
+def _check_forms(spec: str, inputs: str | None) -> None:
+    """SPEC and ``--inputs`` need ``:attr``, checked before anything is imported."""
     if ":" not in spec:
         raise UsageError(
             "a model SPEC is module:attr or path/file.py:attr naming a model or a zero-arg "
             f"factory returning one (e.g. models.py:make_model). Received: {spec!r}"
         )
+    if inputs is not None:
+        from initcheck.specs import SpecError, check_inputs_spec
+
+        try:
+            check_inputs_spec(inputs)
+        except SpecError as exc:
+            raise UsageError(f"--inputs: {exc}") from None
+
+
+def _inputs(spec: str | None, seed: int) -> Any:
+    """``--inputs`` → the batch it names (``None`` without it); problems are UsageErrors."""
+    if spec is None:
+        return None
+    from initcheck.specs import SpecError, load_inputs
+
+    try:
+        return load_inputs(spec, seed=seed)
+    except SpecError as exc:
+        raise UsageError(f"--inputs {_line(exc)}") from None
+
+
+def _model_spec(spec: str) -> Any:
+    """SPEC → the object it names; problems are UsageErrors."""
     from initcheck._tf import quiet_tensorflow
     from initcheck.specs import SpecError, load_spec
 
@@ -96,17 +123,21 @@ def cmd_audit(args: argparse.Namespace) -> int:
         2 if the factory raised or did not return a model.
 
     Raises:
-        UsageError: a bad SPEC or ``--variance``.
+        UsageError: a bad SPEC, ``--inputs`` or ``--variance``.
     """
     variance = _variance(args.variance)
+    _check_forms(args.spec, args.inputs)
     obj = _model_spec(args.spec)
     model = _guarded(obj, args.spec)
+    inputs = _inputs(args.inputs, args.seed)
     from initcheck.models.core import NotAModelError, audit
 
     with Progress() as progress:
         progress.update(f"auditing {args.spec}")
         try:
-            report = audit(model, variance=variance, seed=args.seed, signal=args.signal)
+            report = audit(
+                model, variance=variance, inputs=inputs, seed=args.seed, signal=args.signal
+            )
         except (_FactoryError, NotAModelError) as exc:
             progress.close()
             print(f"initcheck audit: error: {_line(exc)}", file=sys.stderr)

@@ -50,13 +50,15 @@ examples:
   initcheck audit models.py:make_model --variance he
   initcheck audit mypkg.nets:build_cnn --variance auto --report reports/cnn.html --json -
   initcheck audit models.py:model --no-signal
+  initcheck audit models.py:make_encoder --inputs data.py:batch
 
 SPEC names a Keras model, a torch.nn.Module, or (preferred) a zero-arg factory returning
 one, which is rebuilt under each seed for independent draws. Every weight is checked
 where it sits (layer type, layout, fans, packed gates and projections); --variance sets
 the target of every kernel (lecun, glorot, he, a number, or auto: He before a ReLU-family
 activation, else LeCun). The model's own signal (activations and gradients through one
-batch) is measured unless --no-signal. See docs/audit.md.
+batch: --inputs, else one built from the first layer) is measured unless --no-signal.
+See docs/audit.md.
 exit codes: 0 sound, 1 a weight or the signal failed (or the audit crashed), 2 usage or
 load error.
 """
@@ -242,6 +244,12 @@ def _add_audit(sub: argparse._SubParsersAction) -> None:
         metavar="RULE",
         help="target of every kernel: lecun, glorot, he, a number, or auto; without it only "
         "the structural checks run",
+    )
+    aud.add_argument(
+        "--inputs",
+        metavar="SPEC2",
+        help="the signal's batch: module:attr or path/file.py:attr naming an array, a tensor "
+        "or a zero-arg function returning one (default: built from the first layer)",
     )
     aud.add_argument("--seed", type=int, default=0, help="seed of all draws (default 0)")
     aud.add_argument(

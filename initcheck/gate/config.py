@@ -50,7 +50,7 @@ TABLE_KEYS = (
     "only_shapes",
 )
 #: Keys of a ``[tool.initcheck.models.NAME]`` table besides the Settings overrides.
-MODEL_KEYS = ("target", "variance", "signal")
+MODEL_KEYS = ("target", "variance", "signal", "inputs")
 #: Kernel ranks the gate draws: dense (2) and conv1d/2d/3d (3, 4, 5).
 KERNEL_RANKS = (2, 3, 4, 5)
 
@@ -205,6 +205,7 @@ class ModelSource:
     origin: str
     variance: Any = None
     signal: bool = True
+    inputs: str | None = None
     overrides: Mapping[str, Any] = field(default_factory=dict)
     error: str | None = None
 
@@ -228,12 +229,23 @@ def _model_source(name: str, table: Any, origin: str) -> ModelSource:
                 raise GateConfigError(
                     f'variance={variance!r}: {exc} (or "auto": from each layer\'s activation)'
                 ) from None
+        inputs = table.get("inputs")
+        if inputs is not None:
+            from initcheck.specs import INPUTS_FORM, SpecError, check_inputs_spec
+
+            try:
+                inputs = check_inputs_spec(inputs)
+            except SpecError:
+                raise GateConfigError(
+                    f'needs inputs = "SPEC" ({INPUTS_FORM}); got inputs={inputs!r}'
+                ) from None
         return ModelSource(
             name=name,
             target=target.strip(),
             origin=origin,
             variance=variance,
             signal=signal,
+            inputs=inputs,
             overrides=_overrides(table, MODEL_KEYS),
         )
     except GateConfigError as exc:

@@ -62,7 +62,7 @@ class ModelCollector(pytest.Collector):
 
     def _audit(self) -> ModelReport:
         from initcheck.models import audit
-        from initcheck.specs import SpecError, load_spec
+        from initcheck.specs import SpecError, load_inputs, load_spec
 
         source = self.source
         if source.error:
@@ -74,10 +74,20 @@ class ModelCollector(pytest.Collector):
                 f"initcheck: cannot load model {source.name!r} ({source.origin}): {exc}"
             ) from None
         settings = self.options.settings.of(self.options.settings, **dict(source.overrides))
+        inputs = None
+        if source.inputs is not None:
+            try:
+                inputs = load_inputs(source.inputs, root=self.config.rootpath, seed=settings.seed)
+            except SpecError as exc:
+                raise ModelCollectError(
+                    f"initcheck: cannot load the inputs of model {source.name!r} "
+                    f"({source.origin}): {exc}"
+                ) from None
         try:
             report = audit(
                 obj,
                 variance=source.variance,
+                inputs=inputs,
                 seed=settings.seed,
                 settings=settings,
                 signal=source.signal,
