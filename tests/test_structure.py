@@ -12,7 +12,10 @@ PACKAGE = Path(__file__).resolve().parents[1] / "initcheck"
 MAX_LINES = 450
 #: The same word in another library's vocabulary: JAX's ``variance_scaling(scale, mode,
 #: distribution)`` names its parameter "distribution", which the JAX adapter reads.
-FOREIGN_WORDS = {("initcheck.initializers.jax", "distribution")}
+FOREIGN_WORDS = {
+    ("initcheck.initializers.jax", "distribution"),  # JAX's variance_scaling parameter
+    ("initcheck.models.keras_model", "training"),  # Keras's call(..., training=) argument
+}
 
 
 def _module_name(path: Path) -> str:

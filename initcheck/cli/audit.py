@@ -119,8 +119,9 @@ def cmd_audit(args: argparse.Namespace) -> int:
         args: the parsed arguments of ``audit``.
 
     Returns:
-        0 if every weight and the signal passed, 1 if one failed or the audit crashed,
-        2 if the factory raised or did not return a model.
+        0 if every weight and the signal passed, 1 if one failed, if some weights could
+        not be audited (INCOMPLETE; ``--accept TYPE`` accepts a layer type) or the audit
+        crashed, 2 if the factory raised or did not return a model.
 
     Raises:
         UsageError: a bad SPEC, ``--inputs`` or ``--variance``.
@@ -136,7 +137,12 @@ def cmd_audit(args: argparse.Namespace) -> int:
         progress.update(f"auditing {args.spec}")
         try:
             report = audit(
-                model, variance=variance, inputs=inputs, seed=args.seed, signal=args.signal
+                model,
+                variance=variance,
+                inputs=inputs,
+                seed=args.seed,
+                signal=args.signal,
+                accept=args.accept,
             )
         except (_FactoryError, NotAModelError) as exc:
             progress.close()

@@ -251,6 +251,14 @@ def _add_audit(sub: argparse._SubParsersAction) -> None:
         help="the signal's batch: module:attr or path/file.py:attr naming an array, a tensor "
         "or a zero-arg function returning one (default: built from the first layer)",
     )
+    aud.add_argument(
+        "--accept",
+        metavar="TYPE",
+        action="append",
+        default=[],
+        help="a layer type accepted unaudited (repeatable): its weights no longer make the "
+        "verdict INCOMPLETE (exit 1)",
+    )
     aud.add_argument("--seed", type=int, default=0, help="seed of all draws (default 0)")
     aud.add_argument(
         "--no-signal",

@@ -50,7 +50,7 @@ TABLE_KEYS = (
     "only_shapes",
 )
 #: Keys of a ``[tool.initcheck.models.NAME]`` table besides the Settings overrides.
-MODEL_KEYS = ("target", "variance", "signal", "inputs")
+MODEL_KEYS = ("target", "variance", "signal", "inputs", "accept")
 #: Kernel ranks the gate draws: dense (2) and conv1d/2d/3d (3, 4, 5).
 KERNEL_RANKS = (2, 3, 4, 5)
 
@@ -206,6 +206,7 @@ class ModelSource:
     variance: Any = None
     signal: bool = True
     inputs: str | None = None
+    accept: tuple[str, ...] = ()
     overrides: Mapping[str, Any] = field(default_factory=dict)
     error: str | None = None
 
@@ -239,6 +240,12 @@ def _model_source(name: str, table: Any, origin: str) -> ModelSource:
                 raise GateConfigError(
                     f'needs inputs = "SPEC" ({INPUTS_FORM}); got inputs={inputs!r}'
                 ) from None
+        accept = table.get("accept", [])
+        if not isinstance(accept, list) or not all(isinstance(a, str) for a in accept):
+            raise GateConfigError(
+                f'accept must be a list of layer type names (accept = ["MyLayer"]); '
+                f"got accept={accept!r}"
+            )
         return ModelSource(
             name=name,
             target=target.strip(),
@@ -246,6 +253,7 @@ def _model_source(name: str, table: Any, origin: str) -> ModelSource:
             variance=variance,
             signal=signal,
             inputs=inputs,
+            accept=tuple(accept),
             overrides=_overrides(table, MODEL_KEYS),
         )
     except GateConfigError as exc:

@@ -44,6 +44,8 @@ __all__ = [
 MODEL_DATA = pytest.StashKey[dict[str, Any]]()
 #: Name of the item of the model's signal.
 SIGNAL = "signal"
+#: The item that fails when some weights could not be audited (verdict "incomplete").
+COVERAGE = "coverage"
 
 
 class ModelCollectError(Exception):
@@ -91,6 +93,7 @@ class ModelCollector(pytest.Collector):
                 seed=settings.seed,
                 settings=settings,
                 signal=source.signal,
+                accept=source.accept,
             )
         except Exception as exc:  # the user's model or factory raised: name it, no traceback
             raise ModelCollectError(
@@ -108,6 +111,8 @@ class ModelCollector(pytest.Collector):
         ]
         if self.source.signal:
             nodes.append(ModelItem.from_parent(self, name=SIGNAL, prop=SIGNAL))
+        if self.report.unaudited:
+            nodes.append(ModelItem.from_parent(self, name=COVERAGE, prop=COVERAGE))
         return nodes
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException]) -> str:  # type: ignore[override]
@@ -200,6 +205,13 @@ class ModelItem(pytest.Item):
         report = model.report
         assert report is not None  # collected, so audited
         row = self.parent.row if isinstance(self.parent, RowCollector) else None
+        if self.prop == COVERAGE:
+            pytest.fail(
+                f"[{model.source.name}] incomplete: {report.coverage_text()}; not audited: "
+                + ", ".join(r.name for r in report.unaudited[:8])
+                + (" …" if len(report.unaudited) > 8 else ""),
+                pytrace=False,
+            )
         if row is None:
             result = report.signal
             if result is None:

@@ -21,9 +21,14 @@ __all__ = ["NotAModelError", "assert_sound_model", "audit", "framework_of"]
 
 
 def _signal_points(pieces: list[WeightPiece], trace: Any) -> list[Any]:
-    """Weighted layers' calls in forward order; a scale-invariant kernel's point is the
-    norm that follows it."""
+    """Weighted layers' calls in forward order, up to the last hidden one (an output
+    head's scale sets the logits, and a global pooling before it changes per-example
+    norms, neither of which is the signal's propagation); a scale-invariant kernel's
+    point is the norm that follows it."""
     weighted = {p.layer: p for p in pieces if p.role in ("kernel", "recurrent")}
+    hidden = [p for p in weighted.values() if not p.output]
+    if len(hidden) >= 2:
+        weighted = {p.layer: p for p in hidden}
     points: list[Any] = []
     for call in trace.calls:
         p = weighted.get(call.path)

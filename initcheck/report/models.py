@@ -91,7 +91,14 @@ def _row_view(row: Mapping[str, Any], variance: str) -> dict[str, Any]:
         "interval": fmt_interval(var.get("interval")) if var else "",
         "ratio_cls": ("pass" if var.get("passed") else "fail") if var else "none",
         "cls": "none" if passed is None else ("pass" if passed else "fail"),
-        "verdict": "not audited" if passed is None else ("PASS" if passed else "FAIL"),
+        "verdict": (
+            "accepted"
+            if row.get("status") == "accepted"
+            else "not audited"
+            if passed is None
+            else ("PASS" if passed else "FAIL")
+            + (f" ({row['status']})" if row.get("status") else "")
+        ),
         "checks": ", ".join(str(r.get("check")) for r in row.get("results") or ()),
         "failed": failed,
         "diagnosis": str(row.get("diagnosis", "")),
@@ -239,20 +246,36 @@ def model_views(models: Iterable[Any] | None) -> list[dict[str, Any]]:
             figures.append(
                 {
                     "svg": gains,
-                    "caption": "Signal by depth on one batch: activation mean square of "
-                    "each weighted layer's output ÷ the first layer's, and per-example "
-                    "gradient norm² at its output ÷ the last layer's. The model passes when "
-                    "the last activation and the first gradient point lie in the green band",
+                    "caption": "Signal by depth on one batch: activation mean square at "
+                    "each signal point ÷ the first point's, and per-example gradient norm² "
+                    "there ÷ the last point's. "
+                    + (
+                        "Points are the residual stream (block outputs); the model passes "
+                        "when the stream grows no faster than linearly with depth"
+                        if ((signal or {}).get("details") or {}).get("regime") == "residual"
+                        else "The model passes when the last activation and the first "
+                        "gradient point lie in the green band"
+                    ),
                 }
             )
         name = str(m.get("model", "model"))
         passed = bool(m.get("passed"))
+        verdict = str(m.get("verdict") or ("passed" if passed else "failed"))
+        cov = m.get("coverage") or {}
         views.append(
             {
                 "name": name,
                 "framework": str(m.get("framework", "")),
                 "anchor": _anchor(name, taken),
                 "passed": passed,
+                "verdict": verdict,
+                "coverage": (
+                    f"audited {cov.get('weights_audited')} of {cov.get('weights')} weights "
+                    f"({cov.get('parameters_audited', 0):,} of {cov.get('parameters', 0):,} "
+                    "parameters)"
+                    if cov
+                    else ""
+                ),
                 "rows": [_row_view(r, variance) for r in rows],
                 "n_failed": sum(1 for r in rows if r.get("results") and not r.get("passed")),
                 "signal": None
