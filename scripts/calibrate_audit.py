@@ -15,9 +15,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-import zoo  # noqa: E402
+import zoo
 
-import initcheck  # noqa: E402
+import initcheck
 
 #: (label, factory, inputs, sound?)
 MODELS: list[tuple[str, Any, Any, bool]] = [
@@ -81,8 +81,10 @@ def main() -> None:
         if n_rows:
             verdict += f" ({n_rows} rows)"
         signal = "signal fails" if not report.signal.passed else "signal ok"
-        print(f"| {label} | {'yes' if sound else 'defect'} | {cells[0]} | {cells[1]} | "
-              f"{cells[2]} | {verdict}; {signal} |")
+        print(
+            f"| {label} | {'yes' if sound else 'defect'} | {cells[0]} | {cells[1]} | "
+            f"{cells[2]} | {verdict}; {signal} |"
+        )
 
 
 if __name__ == "__main__":

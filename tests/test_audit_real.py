@@ -336,8 +336,8 @@ def test_torch_and_keras_agree_on_the_same_cnn(init: str) -> None:
         variance="auto",
         inputs=images.permute(0, 2, 3, 1).numpy(),
     )
-    assert torch_report.verdict == keras_report.verdict == (
-        "passed" if init == "he" else "failed"
+    assert (
+        torch_report.verdict == keras_report.verdict == ("passed" if init == "he" else "failed")
     ), f"{torch_report}\n{keras_report}"
     assert torch_report.signal.passed == keras_report.signal.passed
     t = [r["variance"].statistic for r in torch_report.rows if r.role == "kernel"][1:-1]
