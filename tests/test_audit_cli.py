@@ -109,7 +109,8 @@ def test_default_init_fails_like_audit_with_json_and_report(models_py, tmp_path,
         (var,) = [c for c in r["results"] if c["statistic"] is not None and c["target"] == 1.0]
         assert var["statistic"] == pytest.approx(1 / 6, rel=0.1)
     layers = data["signal"]["details"]["layers"]
-    assert [s["layer"] for s in layers] == ["0", "2", "4"]
+    # signal points stop at the last hidden layer: the output head "4" sets the logits' scale
+    assert [s["layer"] for s in layers] == ["0", "2"]
     assert all(s["activation_ms"] > 0 and s["gradient_norm2"] > 0 for s in layers)
     # plain data rebuilds the same report
     rebuilt = ModelReport.from_dict(data)

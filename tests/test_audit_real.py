@@ -343,3 +343,43 @@ def test_torch_and_keras_agree_on_the_same_cnn(init: str) -> None:
     t = [r["variance"].statistic for r in torch_report.rows if r.role == "kernel"][1:-1]
     k = [r["variance"].statistic for r in keras_report.rows if r.role == "kernel"][1:-1]
     assert all(math.isclose(a, b, rel_tol=0.1) for a, b in zip(t, k, strict=True))
+
+
+@pytest.mark.slow
+def test_the_cli_gives_the_same_verdicts_on_real_models(tmp_path) -> None:
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    here = Path(__file__).parent / "zoo.py"
+    for attr, inputs, verdict, code in (
+        ("resnet18", "resnet18_inputs", "passed", 0),
+        ("plain_cnn_default", "plain_cnn_default_inputs", "failed", 1),
+    ):
+        out = tmp_path / f"{attr}.json"
+        run = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "initcheck",
+                "audit",
+                f"{here}:{attr}",
+                "--variance",
+                "auto",
+                "--inputs",
+                f"{here}:{inputs}",
+                "--json",
+                str(out),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        assert run.returncode == code, run.stderr[-2000:]
+        data = json.loads(out.read_text())
+        assert data["verdict"] == verdict
+        factory = getattr(zoo, attr)
+        lib = initcheck.audit(factory, variance="auto", inputs=getattr(zoo, inputs)())
+        assert [r["passed"] for r in data["rows"]] == [r.passed for r in lib.rows]
+        assert data["signal"]["passed"] == lib.signal.passed

@@ -41,7 +41,7 @@ from initcheck.results import CheckResult
 __all__ = ["BAND", "KAPPA", "SIGNAL_CHECK", "decide_signal"]
 
 BAND = 2.0
-KAPPA = 2.0
+KAPPA = 1.25
 #: The name of the model-level result (not a registered per-initializer check).
 SIGNAL_CHECK = "model_signal"
 
