@@ -32,6 +32,7 @@ __all__ = ["ADAPTERS", "ModelAdapter", "NotAModelError", "adapter_for", "framewo
 ADAPTERS: list[tuple[str, str]] = [
     ("initcheck.models.torch_model", "TORCH"),
     ("initcheck.models.keras_model", "KERAS"),
+    ("initcheck.models.flax_model", "FLAX"),
 ]
 
 
@@ -82,7 +83,7 @@ def _seeded_build(factory: Callable[[], Any], seed: int) -> Any:
 
     seeded = factory
     for module, attr in reversed(ADAPTERS):
-        if module.rsplit(".", 1)[-1].split("_")[0] not in sys.modules:
+        if module.rsplit(".", 1)[-1].split("_")[0] not in sys.modules:  # torch, keras, flax
             continue
         adapter = getattr(importlib.import_module(module), attr)
         seeded = (lambda a, f: lambda: a.build(f, seed))(adapter, seeded)
@@ -100,10 +101,12 @@ def adapter_for(model: Any, seed: int) -> tuple[ModelAdapter, Any, Callable[[], 
         if adapter is not None:
             return adapter, built, model
         raise NotAModelError(
-            "A factory passed to audit() must return a Keras model or a torch.nn.Module. "
+            "A factory passed to audit() must return a Keras model, a torch.nn.Module or a "
+            "Flax nnx.Module. "
             f"Received: factory() -> {type(built).__name__}"
         )
     raise NotAModelError(
-        "audit() takes a Keras model, a torch.nn.Module, or a zero-arg factory returning one. "
+        "audit() takes a Keras model, a torch.nn.Module, a Flax nnx.Module, or a factory "
+        "returning one (zero-arg; for Flax also f(rngs)). "
         f"Received: model={model!r:.80} (type={type(model).__name__})"
     )

@@ -137,6 +137,12 @@ ACTIVATIONS = {
     "PytorchGELUTanh": "gelu",
     "SiLUActivation": "silu",
     "ClippedGELUActivation": "gelu",
+    # functions (jax.nn / flax.nnx) recorded by their name
+    **{
+        f: f for f in ("relu", "relu6", "leaky_relu", "elu", "selu", "celu", "gelu", "silu", "tanh")
+    },
+    **{f: f for f in ("sigmoid", "softmax", "softplus", "mish", "hard_sigmoid")},
+    "swish": "silu",
 }
 
 #: Positively homogeneous activations: f(αx) = αf(x) for α > 0, so a kernel before one
