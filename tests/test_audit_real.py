@@ -383,3 +383,16 @@ def test_the_cli_gives_the_same_verdicts_on_real_models(tmp_path) -> None:
         lib = initcheck.audit(factory, variance="auto", inputs=getattr(zoo, inputs)())
         assert [r["passed"] for r in data["rows"]] == [r.passed for r in lib.rows]
         assert data["signal"]["passed"] == lib.signal.passed
+
+
+def test_the_signal_runs_with_dropout_off() -> None:
+    nn = torch.nn
+
+    def encoder(p: float) -> Any:
+        layer = nn.TransformerEncoderLayer(32, 4, 64, dropout=p, batch_first=True)
+        return nn.TransformerEncoder(layer, num_layers=4, enable_nested_tensor=False)
+
+    # same weights (dropout draws nothing at init): the same signal iff dropout is off
+    with_dropout = initcheck.audit(lambda: encoder(0.5), checks=["symmetry"])
+    without = initcheck.audit(lambda: encoder(0.0), checks=["symmetry"])
+    assert with_dropout.signal.details["layers"] == without.signal.details["layers"]
