@@ -29,7 +29,11 @@ __all__ = ["KERAS", "LazyParams"]
 
 CONTAINERS = ("Sequential", "Functional", "Model")
 #: the weight name → the layer attribute holding its initializer, where not ``NAME_initializer``
-INIT_ATTRS = {"depthwise_kernel": "depthwise", "pointwise_kernel": "pointwise"}
+INIT_ATTRS = {
+    "depthwise_kernel": "depthwise",
+    "pointwise_kernel": "pointwise",
+    "recurrent_kernel": "recurrent",
+}
 
 
 def _is_container(layer: Any) -> bool:
@@ -192,7 +196,12 @@ class KerasAdapter:
         inits = {str(i): owners.get(id(v)) for i, v in enumerate(weights)}
         dtypes = {str(i): str(v.dtype) for i, v in enumerate(weights)}
         rebuilt: dict[int, dict[str, np.ndarray]] = {}
-        own = self.own_values
+        mine: dict[str, np.ndarray] = {}
+
+        def own(key: str) -> np.ndarray:
+            if not mine:
+                mine.update(self.own_values(model))
+            return mine[key]
 
         def snapshot(seed: int) -> LazyParams:
             def draw(key: str) -> np.ndarray:
@@ -201,10 +210,10 @@ class KerasAdapter:
                     salted = seed * 1_000_003 + int(key) * 7919
                     return _draw_from(init, shapes[key], dtypes[key], salted)
                 if factory is None:
-                    return own(model)[key]
+                    return own(key)
                 if seed not in rebuilt:
                     rebuilt.clear()
-                    rebuilt[seed] = own(self.build(factory, seed))
+                    rebuilt[seed] = self.own_values(self.build(factory, seed))
                 return rebuilt[seed][key]
 
             return LazyParams(shapes, draw)
