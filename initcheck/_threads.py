@@ -1,9 +1,14 @@
-"""BLAS threading for the checks' small matrix products."""
+"""Threads: BLAS threading for the checks' small matrix products, and the daemon worker
+that runs initializer calls under a time limit."""
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+import queue
+import threading
+import weakref
+from collections.abc import Callable, Iterator
+from typing import Any
 
 from threadpoolctl import threadpool_limits
 
@@ -18,3 +23,78 @@ def single_threaded_blas() -> Iterator[None]:
     """
     with threadpool_limits(limits=1, user_api="blas"):
         yield
+
+
+class CallTimeout(Exception):
+    """A call on a :class:`DaemonWorker` did not return within its time limit."""
+
+
+class _Job:
+    __slots__ = ("args", "done", "error", "fn", "result")
+
+    def __init__(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
+        self.fn, self.args = fn, args
+        self.done = threading.Event()
+        self.result: Any = None
+        self.error: BaseException | None = None
+
+
+def _serve(jobs: queue.SimpleQueue[_Job | None]) -> None:
+    while True:
+        job = jobs.get()
+        if job is None:  # the worker was collected (or abandoned and then collected)
+            return
+        try:
+            job.result = job.fn(*job.args)
+        except BaseException as exc:  # handed to the caller, like concurrent.futures
+            job.error = exc
+        job.fn = job.args = None  # type: ignore[assignment]
+        job.done.set()
+        del job
+
+
+class DaemonWorker:
+    """Runs calls one at a time on its own *daemon* thread, each with a time limit.
+
+    A call that overruns its limit cannot be killed (Python has no way to stop a thread):
+    :meth:`run` raises :class:`CallTimeout` and the caller abandons the worker (starts a
+    new one for later calls). Because the thread is a daemon, the abandoned call does not
+    keep the interpreter alive: at exit Python does not wait for it, unlike the threads of
+    :class:`concurrent.futures.ThreadPoolExecutor`, which are joined at exit. The thread
+    stops once the worker is garbage-collected and its current call (if any) returns.
+    """
+
+    def __init__(self, name: str) -> None:
+        jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._jobs = jobs
+        # The thread holds only the queue, so collecting the worker can stop it.
+        threading.Thread(target=_serve, args=(jobs,), name=name, daemon=True).start()
+        weakref.finalize(self, jobs.put, None)
+
+    def run(self, fn: Callable[..., Any], *args: Any, timeout: float) -> Any:
+        """``fn(*args)`` on the worker's thread.
+
+        Args:
+            fn: the function.
+            *args: its arguments.
+            timeout: seconds to wait for it.
+
+        Returns:
+            What ``fn`` returned.
+
+        Raises:
+            CallTimeout: it did not return within ``timeout`` seconds (it keeps running;
+                do not submit more calls to this worker).
+            BaseException: whatever ``fn`` raised.
+        """
+        job = _Job(fn, args)
+        self._jobs.put(job)
+        if not job.done.wait(timeout):
+            raise CallTimeout
+        if job.error is not None:
+            error, job.error = job.error, None
+            try:
+                raise error
+            finally:
+                del error
+        return job.result

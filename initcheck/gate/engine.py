@@ -190,8 +190,8 @@ class Engine:
                 f"{prop}: the drawn shapes {list(self.shapes())} do not allow this check"
             )
             return None
-        if pooled.passed or mode == "once":
-            return pooled
+        if pooled.passed or mode == "once" or self.initializer.hung is not None:
+            return pooled  # a hung initializer is not called again: nothing to search
         return self._smallest_failing(prop, pooled)
 
     def _check_one(self, prop: str, shape: tuple[int, ...]) -> CheckResult | None:

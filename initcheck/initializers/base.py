@@ -9,7 +9,6 @@ wrong.
 
 from __future__ import annotations
 
-import concurrent.futures
 import contextlib
 import functools
 import inspect
@@ -21,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from initcheck._threads import CallTimeout, DaemonWorker
 from initcheck.errors import InitializerError
 
 if TYPE_CHECKING:
@@ -129,9 +129,11 @@ class DeclaredInitializer:
 class Initializer:
     """A resolved initializer that can be drawn from.
 
-    Calls are timed. The first call at each ``(shape, dtype)`` runs on a worker thread
-    with the time limit, so a hanging initializer fails with a clear
-    :class:`~initcheck.errors.InitializerError` instead of hanging the session. Once a
+    Calls are timed. The first call at each ``(shape, dtype)`` runs on a daemon worker
+    thread (:class:`~initcheck._threads.DaemonWorker`) with the time limit, so a hanging
+    initializer fails with a clear :class:`~initcheck.errors.InitializerError` instead of
+    hanging the session; the hung call is abandoned on its thread, which does not keep
+    the interpreter from exiting. Once a
     ``(shape, dtype)`` has returned within :data:`FAST_CALL` seconds, later calls at it
     run on the calling thread (no thread hand-off per call), each followed by a
     wall-clock check: a call slower than the limit fails the draw, and one slower than
@@ -152,6 +154,10 @@ class Initializer:
         cache: a :class:`~initcheck.initializers.cache.DrawCache` that :meth:`draw`
             consults (``None``: every draw calls the initializer).
         calls: how many times the initializer has been called.
+        hung: ``None``, or why the initializer is not called again: a call overran the
+            time limit. It is abandoned, still running on its daemon thread, and may hold
+            locks or state a new call would wait on, so every later draw fails at once
+            with this reason (one timeout per resolved initializer, not one per draw).
     """
 
     name: str
@@ -166,7 +172,8 @@ class Initializer:
     )
     cache: DrawCache | None = field(default=None, repr=False)
     calls: int = field(default=0, repr=False)
-    _pool: concurrent.futures.ThreadPoolExecutor | None = field(default=None, repr=False)
+    hung: str | None = field(default=None, repr=False)
+    _pool: DaemonWorker | None = field(default=None, repr=False)
     _fast: dict[tuple[tuple[int, ...], str], np.dtype] = field(default_factory=dict, repr=False)
 
     def draw(self, shape: tuple[int, ...], seed: int, dtype: str = "float32") -> np.ndarray:
@@ -196,6 +203,8 @@ class Initializer:
 
     def _draw_native(self, shape: tuple[int, ...], seed: int, dtype: str) -> np.ndarray:
         try:
+            if self.hung is not None:
+                raise InitializerError(f"{self.name} is not called again: {self.hung}.")
             key = (shape, dtype)
             expected = self._fast.get(key)
             if expected is not None:
@@ -243,17 +252,18 @@ class Initializer:
 
     def _call_with_timeout(self, shape: tuple[int, ...], seed: int, dtype: str) -> Any:
         if self._pool is None:
-            self._pool = concurrent.futures.ThreadPoolExecutor(
-                max_workers=1, thread_name_prefix="initcheck-draw"
-            )
+            self._pool = DaemonWorker("initcheck-draw")
         self.calls += 1
-        future = self._pool.submit(self.call, shape, seed, dtype)
         try:
-            return future.result(timeout=self.timeout)
-        except concurrent.futures.TimeoutError:
-            # The hung call cannot be killed; abandon its thread and start a new one.
-            self._pool.shutdown(wait=False, cancel_futures=True)
+            return self._pool.run(self.call, shape, seed, dtype, timeout=self.timeout)
+        except CallTimeout:
+            # The hung call cannot be killed: abandon it on its daemon thread (which does
+            # not keep the interpreter alive) and give later calls a new worker.
             self._pool = None
+            self.hung = (
+                f"an earlier call did not return within {self.timeout:g} s (shape={shape}) "
+                "and may still be running"
+            )
             raise InitializerError(
                 f"{self.name} did not return within {self.timeout:g} s for shape={shape}. "
                 "Make it faster, or raise the limit (timeout=..., --initcheck-timeout)."
