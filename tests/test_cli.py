@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import types
@@ -211,6 +212,60 @@ def test_python_dash_m_help_and_light_import():
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
     )
     assert proc.stdout.strip() == "[]"
+
+
+USER_INITS = """
+import numpy as np
+
+
+def my_he(shape, dtype=None, seed=None):
+    fan_in = int(np.prod(shape[:-1]))
+    return np.random.default_rng(seed).normal(0, np.sqrt(2 / fan_in), shape).astype("float32")
+"""
+
+
+def test_console_script_imports_the_users_package_from_the_project_root(tmp_path):
+    """Issue 19, item 3: ``initcheck check mypkg.inits:my_he`` from a project root finds
+    ``mypkg``, as ``python -m initcheck`` does (a console script's sys.path[0] is bin/)."""
+    script = shutil.which("initcheck", path=str(Path(sys.executable).parent)) or shutil.which(
+        "initcheck"
+    )
+    if script is None:
+        pytest.skip("the initcheck console script is not installed")
+    (tmp_path / "mypkg").mkdir()
+    (tmp_path / "mypkg" / "__init__.py").write_text("")
+    (tmp_path / "mypkg" / "inits.py").write_text(USER_INITS)
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONSAFEPATH")}
+    spec = ["check", "mypkg.inits:my_he", "--variance", "he", "--checks", "variance"]
+    for command in ([script], [sys.executable, "-m", "initcheck"]):
+        proc = subprocess.run(
+            [*command, *spec],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        assert proc.returncode == 0, (command, proc.stdout, proc.stderr)
+        assert "PASSED" in proc.stdout + proc.stderr
+    elsewhere = subprocess.run(  # the directory is what makes it importable
+        [script, *spec],
+        cwd=tmp_path / "mypkg",
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert elsewhere.returncode == 2 and "cannot import module 'mypkg.inits'" in elsewhere.stderr
+
+
+def test_main_called_from_python_leaves_sys_path_alone(capsys):
+    before = list(sys.path)
+    assert main(["check", "he_normall"]) == 2
+    assert sys.path == before
+    assert "did you mean" in capsys.readouterr().err
 
 
 # --------------------------------------------------------------------------- compare

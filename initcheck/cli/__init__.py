@@ -6,6 +6,11 @@ initializer misbehaved while training, or a check crashed), 2 a usage or load er
 (unknown Keras name, unimportable ``module:attr``, missing file, bad option). Errors are
 one line on stderr, never a traceback.
 
+Run as a command (the ``initcheck`` console script, or ``python -m initcheck``), a
+``module:attr`` SPEC is imported with the current directory first on ``sys.path``, as
+``python -m`` does, so ``initcheck check mypkg.inits:my_he`` works from a project root
+(not under ``python -P`` / ``PYTHONSAFEPATH``, which ask for no such entry).
+
 Importing this package is cheap, and so is a usage error: the SPECs, targets, check names
 and options are validated before TensorFlow, Keras or the checks are imported (see
 :mod:`initcheck.cli.commands`). Modules: :mod:`~initcheck.cli.parser` (arguments),
@@ -15,6 +20,7 @@ and options are validated before TensorFlow, Keras or the checks are imported (s
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 
@@ -34,15 +40,31 @@ __all__ = [
 ]
 
 
+def _import_from_cwd() -> None:
+    """Put the current directory first on ``sys.path``, as ``python -m`` does.
+
+    A console script's ``sys.path[0]`` is the directory of the script (``.../bin``), so
+    without this a user's package in the project root is not importable.
+    """
+    if getattr(sys.flags, "safe_path", False):  # python -P / PYTHONSAFEPATH (3.11+)
+        return
+    cwd = os.getcwd()
+    if not any(os.path.abspath(entry or os.curdir) == cwd for entry in sys.path):
+        sys.path.insert(0, cwd)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line.
 
     Args:
-        argv: the arguments (default: ``sys.argv[1:]``).
+        argv: the arguments (default: ``sys.argv[1:]``; then the current directory is
+            also made importable, as ``python -m`` does).
 
     Returns:
         The exit code: 0 passed, 1 failed, 2 usage error, 130 interrupted.
     """
+    if argv is None:  # run as a command, not called from Python
+        _import_from_cwd()
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
