@@ -18,7 +18,8 @@ Hugging Face ``transformers`` (built from tiny configs, never downloaded)
     ``bert`` (BertModel with its pooler), ``gpt2`` (GPT2LMHeadModel: Conv1D layers,
     tied LM head, scaled ``c_proj``), ``vit`` (ViTForImageClassification, 32×32 images,
     8×8 patches), ``llama`` (LlamaForCausalLM: RMSNorm, rotary embeddings, SwiGLU).
-Keras (``keras.applications`` with ``weights=None``)
+Keras (``keras.applications`` with ``weights=None``; their top Dense carries a softmax
+unless ``classifier_activation=None``)
     ``keras_resnet50``, ``keras_mobilenet_v2``, ``keras_convnext_tiny`` (nested
     sub-models, LayerScale 1e-6), ``keras_plain_cnn_glorot`` (defect: deep plain ReLU CNN
     with the default glorot_uniform and no BN).
@@ -447,13 +448,21 @@ def _keras_images(batch: int, size: int, seed: int, scale: float = 1.0) -> np.nd
     return (rng.standard_normal((batch, size, size, 3)) * scale).astype("float32")
 
 
-def keras_resnet50(input_shape: tuple[int, int, int] = (64, 64, 3), classes: int = 10) -> Any:
+def keras_resnet50(
+    input_shape: tuple[int, int, int] = (64, 64, 3),
+    classes: int = 10,
+    classifier_activation: str | None = "softmax",
+) -> Any:
     """``keras.applications.ResNet50`` (v1, BN after every conv; 23.6 M parameters at any
     resolution: its size is in its channels). At 64×64 the last stage is 2×2."""
     import keras
 
     return keras.applications.ResNet50(
-        weights=None, include_top=True, input_shape=input_shape, classes=classes
+        weights=None,
+        include_top=True,
+        input_shape=input_shape,
+        classes=classes,
+        classifier_activation=classifier_activation,
     )
 
 
@@ -463,13 +472,21 @@ def keras_resnet50_inputs(batch: int = 4, size: int = 64, seed: int = 0) -> np.n
 
 
 def keras_mobilenet_v2(
-    alpha: float = 0.35, input_shape: tuple[int, int, int] = (96, 96, 3), classes: int = 10
+    alpha: float = 0.35,
+    input_shape: tuple[int, int, int] = (96, 96, 3),
+    classes: int = 10,
+    classifier_activation: str | None = "softmax",
 ) -> Any:
     """``keras.applications.MobileNetV2`` (inverted residuals, depthwise convs, ReLU6, BN)."""
     import keras
 
     return keras.applications.MobileNetV2(
-        weights=None, include_top=True, input_shape=input_shape, alpha=alpha, classes=classes
+        weights=None,
+        include_top=True,
+        input_shape=input_shape,
+        alpha=alpha,
+        classes=classes,
+        classifier_activation=classifier_activation,
     )
 
 
@@ -479,14 +496,22 @@ def keras_mobilenet_v2_inputs(batch: int = 4, size: int = 96, seed: int = 0) -> 
     return rng.uniform(-1, 1, (batch, size, size, 3)).astype("float32")
 
 
-def keras_convnext_tiny(input_shape: tuple[int, int, int] = (64, 64, 3), classes: int = 10) -> Any:
+def keras_convnext_tiny(
+    input_shape: tuple[int, int, int] = (64, 64, 3),
+    classes: int = 10,
+    classifier_activation: str | None = "softmax",
+) -> Any:
     """``keras.applications.ConvNeXtTiny``: nested sub-models (stem, downsampling), 7×7
     depthwise convs, LayerNorm, GELU, LayerScale γ = 1e-6, its own preprocessing
     (a Normalization layer taking [0, 255] pixels)."""
     import keras
 
     return keras.applications.ConvNeXtTiny(
-        weights=None, include_top=True, input_shape=input_shape, classes=classes
+        weights=None,
+        include_top=True,
+        input_shape=input_shape,
+        classes=classes,
+        classifier_activation=classifier_activation,
     )
 
 
@@ -501,6 +526,7 @@ def keras_resnet_micro(
     blocks: tuple[int, ...] = (1, 1, 1, 1),
     input_shape: tuple[int, int, int] = (64, 64, 3),
     classes: int = 10,
+    classifier_activation: str | None = "softmax",
 ) -> Any:
     """ResNet50's own code (``keras.applications``' ResNet builder and bottleneck blocks
     v1: conv1x1-BN-ReLU, conv3x3-BN-ReLU, conv1x1(4·filters)-BN, + shortcut, ReLU) with
@@ -523,6 +549,7 @@ def keras_resnet_micro(
         weights=None,
         input_shape=input_shape,
         classes=classes,
+        classifier_activation=classifier_activation,
         name="resnet_micro",
     )
 
@@ -536,6 +563,7 @@ def keras_convnext_micro(
     projection_dims: tuple[int, ...] = (16, 32, 64, 128),
     input_shape: tuple[int, int, int] = (64, 64, 3),
     classes: int = 10,
+    classifier_activation: str | None = "softmax",
 ) -> Any:
     """ConvNeXt's own code (``keras.applications``' ConvNeXt builder: nested stem and
     downsampling Sequentials, 7×7 grouped convs, LayerNorm, Dense pointwise layers, GELU,
@@ -551,6 +579,7 @@ def keras_convnext_micro(
         weights=None,
         input_shape=input_shape,
         classes=classes,
+        classifier_activation=classifier_activation,
     )
 
 
