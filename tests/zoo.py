@@ -597,11 +597,13 @@ def keras_plain_cnn_glorot(
     L = keras.layers
     layers: list[Any] = [keras.Input(input_shape)]
     for i in range(depth):
-        layers.append(L.Conv2D(width, 3, padding="same", activation="relu"))
+        layers.append(L.Conv2D(width, 3, padding="same", activation="relu", name=f"conv{i}"))
         if i % 2 == 1 and i < 6:
-            layers.append(L.MaxPooling2D(2))
-    layers += [L.GlobalAveragePooling2D(), L.Dense(10)]
-    return keras.Sequential(layers)
+            layers.append(L.MaxPooling2D(2, name=f"pool{i // 2}"))
+    layers += [L.GlobalAveragePooling2D(name="avgpool"), L.Dense(10, name="head")]
+    # explicit names: Keras's automatic ones (conv2d_288, …) count every layer built so
+    # far in the process, so they differ between audits
+    return keras.Sequential(layers, name="plain_cnn_glorot")
 
 
 def keras_plain_cnn_glorot_inputs(batch: int = 8, size: int = 32, seed: int = 0) -> np.ndarray:
