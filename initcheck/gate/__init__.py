@@ -48,6 +48,7 @@ from initcheck.gate.config import (
     GateConfigError,
     GateSource,
     ModelSource,
+    TableError,
     gate_sources,
     read_pyproject,
 )
@@ -61,6 +62,7 @@ __all__ = [
     "GateItem",
     "GateSource",
     "ModelSource",
+    "TableError",
     "collect_gate",
     "gate_sources",
     "read_pyproject",

@@ -2,13 +2,17 @@
 ``pyproject.toml`` (``[tool.initcheck.initializers.NAME]`` and
 ``[tool.initcheck.models.NAME]`` tables) and ``--initcheck SPEC`` options, each validated
 into a :class:`GateSource` or :class:`ModelSource` (an invalid table becomes a source
-carrying its error, reported as a collection error of its item).
+carrying its error, reported as a collection error of its item). Any other entry under
+``[tool.initcheck]`` (a misspelled ``[tool.initcheck.initializer.NAME]``) becomes a
+:class:`TableError`, one collection error naming it with a did-you-mean, so a typo cannot
+silently gate nothing.
 
 Standard library, pytest and the registry only.
 """
 
 from __future__ import annotations
 
+import difflib
 import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
@@ -34,6 +38,7 @@ __all__ = [
     "GateConfigError",
     "GateSource",
     "ModelSource",
+    "TableError",
     "gate_sources",
     "read_pyproject",
 ]
@@ -51,6 +56,8 @@ TABLE_KEYS = (
 )
 #: Keys of a ``[tool.initcheck.models.NAME]`` table besides the Settings overrides.
 MODEL_KEYS = ("target", "variance", "signal", "inputs", "accept")
+#: The tables initcheck reads under ``[tool.initcheck]``.
+SECTIONS = ("initializers", "models")
 #: Kernel ranks the gate draws: dense (2) and conv1d/2d/3d (3, 4, 5).
 KERNEL_RANKS = (2, 3, 4, 5)
 
@@ -260,9 +267,39 @@ def _model_source(name: str, table: Any, origin: str) -> ModelSource:
         return ModelSource(name=name, target="", origin=origin, error=f"{origin}: {exc}")
 
 
-def read_pyproject(path: Path) -> list[GateSource | ModelSource]:
+@dataclass(frozen=True)
+class TableError:
+    """An entry under ``[tool.initcheck]`` that initcheck does not read, or a section that
+    is not a table of tables: collected as one error named ``name``."""
+
+    name: str
+    error: str
+
+
+def _unknown_entry(key: str, value: Any, path: Path) -> TableError:
+    """The error of ``[tool.initcheck.KEY]``: what it is, a did-you-mean, what is read."""
+    if isinstance(value, Mapping):
+        what = f"table [tool.initcheck.{key}]"
+    else:
+        what = f"key {key!r} in [tool.initcheck]"
+    close = difflib.get_close_matches(key, SECTIONS, n=1, cutoff=0.5)
+    hint = f"did you mean [tool.initcheck.{close[0]}]? " if close else ""
+    note = ""
+    if key in _settings_fields() | {"max_examples", "summary"}:  # initcheck_* ini keys
+        note = f" (a session setting goes in [tool.pytest.ini_options] as initcheck_{key})"
+    return TableError(
+        name=f"tool.initcheck.{key}",
+        error=(
+            f"initcheck: unknown {what} in {path.name}; {hint}initcheck reads only "
+            f"[tool.initcheck.initializers.NAME] and [tool.initcheck.models.NAME] tables{note}."
+        ),
+    )
+
+
+def read_pyproject(path: Path) -> list[GateSource | ModelSource | TableError]:
     """The ``[tool.initcheck.initializers.*]`` then ``[tool.initcheck.models.*]`` tables of
-    ``path``, each in file order.
+    ``path``, each in file order, after a :class:`TableError` for every other entry under
+    ``[tool.initcheck]``.
 
     Args:
         path: the ``pyproject.toml`` (a missing file gates nothing).
@@ -271,7 +308,7 @@ def read_pyproject(path: Path) -> list[GateSource | ModelSource]:
         One source per table (an invalid table's source carries its error).
 
     Raises:
-        pytest.UsageError: the file cannot be parsed, or a section is not a table of tables.
+        pytest.UsageError: the file cannot be parsed.
     """
     if not path.is_file():
         return []
@@ -281,13 +318,29 @@ def read_pyproject(path: Path) -> list[GateSource | ModelSource]:
     except tomllib.TOMLDecodeError as exc:
         raise pytest.UsageError(f"initcheck: cannot parse {path}: {exc}") from None
     section = data.get("tool", {}).get("initcheck", {})
-    sources: list[GateSource | ModelSource] = []
+    if not isinstance(section, Mapping):
+        return [
+            TableError(
+                "tool.initcheck",
+                f"initcheck: [tool.initcheck] in {path.name} must be a table (got {section!r:.60})",
+            )
+        ]
+    sources: list[GateSource | ModelSource | TableError] = [
+        _unknown_entry(str(key), value, path)
+        for key, value in section.items()
+        if key not in SECTIONS
+    ]
     for kind, make in (("initializers", _source), ("models", _model_source)):
         tables = section.get(kind, {})
         if not isinstance(tables, Mapping):
-            raise pytest.UsageError(
-                f"initcheck: [tool.initcheck.{kind}] in {path} must be a table of tables"
+            sources.append(
+                TableError(
+                    f"tool.initcheck.{kind}",
+                    f"initcheck: [tool.initcheck.{kind}] in {path.name} must be a table of "
+                    f"tables ([tool.initcheck.{kind}.NAME]); got {tables!r:.60}",
+                )
             )
+            continue
         sources.extend(
             make(str(name), table, f"{path.name} [tool.initcheck.{kind}.{name}]")
             for name, table in tables.items()
@@ -308,7 +361,9 @@ def _wants_pyproject(config: pytest.Config) -> bool:
     return False
 
 
-def gate_sources(config: pytest.Config, options: SessionOptions) -> list[GateSource | ModelSource]:
+def gate_sources(
+    config: pytest.Config, options: SessionOptions
+) -> list[GateSource | ModelSource | TableError]:
     """Initializers to gate: pyproject tables (see :func:`_wants_pyproject`), then
     ``--initcheck SPEC`` options (with ``--initcheck-variance``).
 
@@ -317,9 +372,10 @@ def gate_sources(config: pytest.Config, options: SessionOptions) -> list[GateSou
         options: the session's options (``specs`` and ``variance``).
 
     Returns:
-        The sources, pyproject tables first.
+        The sources, pyproject tables first (and entries initcheck does not read, as
+        :class:`TableError`).
     """
-    sources: list[GateSource | ModelSource] = []
+    sources: list[GateSource | ModelSource | TableError] = []
     if _wants_pyproject(config):
         sources.extend(read_pyproject(config.rootpath / "pyproject.toml"))
     for spec in options.specs:

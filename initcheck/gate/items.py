@@ -14,21 +14,32 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from initcheck.gate.config import ModelSource
+from initcheck.gate.config import ModelSource, TableError
 from initcheck.gate.engine import Engine
 
 if TYPE_CHECKING:
     from initcheck.gate.config import GateSource
     from initcheck.plugin.options import SessionOptions
 
-__all__ = ["GateCollectError", "GateItem", "GateRoot", "InitializerCollector", "collect_gate"]
+__all__ = [
+    "GateCollectError",
+    "GateItem",
+    "GateRoot",
+    "InitializerCollector",
+    "TableErrorCollector",
+    "collect_gate",
+]
 
 
 class GateRoot(pytest.Collector):
     """``initcheck``: the collector of all gated initializers."""
 
     def __init__(
-        self, *, sources: list[GateSource | ModelSource], options: SessionOptions, **kwargs: Any
+        self,
+        *,
+        sources: list[GateSource | ModelSource | TableError],
+        options: SessionOptions,
+        **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.sources = sources
@@ -37,12 +48,38 @@ class GateRoot(pytest.Collector):
     def collect(self) -> list[pytest.Collector]:
         from initcheck.gate.models import ModelCollector
 
-        return [
-            ModelCollector.from_parent(self, name=source.name, source=source, options=self.options)
-            if isinstance(source, ModelSource)
-            else InitializerCollector.from_parent(self, name=source.name, source=source)
-            for source in self.sources
-        ]
+        nodes: list[pytest.Collector] = []
+        for source in self.sources:
+            if isinstance(source, TableError):
+                nodes.append(TableErrorCollector.from_parent(self, name=source.name, source=source))
+            elif isinstance(source, ModelSource):
+                nodes.append(
+                    ModelCollector.from_parent(
+                        self, name=source.name, source=source, options=self.options
+                    )
+                )
+            else:
+                nodes.append(
+                    InitializerCollector.from_parent(self, name=source.name, source=source)
+                )
+        return nodes
+
+
+class TableErrorCollector(pytest.Collector):
+    """``initcheck::tool.initcheck.KEY``: an entry initcheck does not read (a collection
+    error naming it)."""
+
+    def __init__(self, *, source: TableError, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.source = source
+
+    def collect(self) -> list[pytest.Item]:
+        raise GateCollectError(self.source.error)
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException]) -> str:  # type: ignore[override]
+        if isinstance(excinfo.value, GateCollectError):
+            return str(excinfo.value)
+        return str(super().repr_failure(excinfo))
 
 
 class InitializerCollector(pytest.Collector):
@@ -119,7 +156,9 @@ class GateItem(pytest.Item):
 
 
 def collect_gate(
-    session: pytest.Session, sources: list[GateSource | ModelSource], options: SessionOptions
+    session: pytest.Session,
+    sources: list[GateSource | ModelSource | TableError],
+    options: SessionOptions,
 ) -> list[Any]:
     """Collect the gate's items through pytest's own machinery (so collection errors,
     ``--collect-only`` and the item count behave like any other collector's)."""
