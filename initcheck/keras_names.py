@@ -1,13 +1,17 @@
 """The names ``keras.initializers.get`` accepts, as static data (Keras 3).
 
-The command line checks a bare SPEC against this list before importing Keras, so a typo
-(``he_normall``) is answered in a fraction of a second, without TensorFlow.
-``tests/test_cli.py`` compares the list with the installed Keras's live names.
+The command line and the CI gate check a bare SPEC against this list before importing
+Keras, so a typo (``he_normall``) is answered in a fraction of a second, without
+TensorFlow; :func:`did_you_mean` is the one source of the suggestions, for them and for
+:func:`initcheck.initializers.resolve`. ``tests/test_cli.py`` compares the list with the
+installed Keras's live names.
 """
 
 from __future__ import annotations
 
-__all__ = ["KERAS_INITIALIZER_NAMES"]
+import difflib
+
+__all__ = ["KERAS_INITIALIZER_NAMES", "did_you_mean"]
 
 #: Class names and snake_case aliases of Keras 3's built-in initializers.
 KERAS_INITIALIZER_NAMES: frozenset[str] = frozenset(
@@ -53,3 +57,17 @@ KERAS_INITIALIZER_NAMES: frozenset[str] = frozenset(
         "zeros",
     }
 )
+
+
+def did_you_mean(name: str) -> str:
+    """The suggestion for an unknown Keras initializer name.
+
+    Args:
+        name: the unknown name.
+
+    Returns:
+        ``"did you mean 'a' or 'b'? "`` naming up to three closest known names, or ``""``
+        when none is close.
+    """
+    close = difflib.get_close_matches(name, sorted(KERAS_INITIALIZER_NAMES), n=3, cutoff=0.6)
+    return f"did you mean {' or '.join(map(repr, close))}? " if close else ""

@@ -14,7 +14,6 @@ function returning one (:func:`load_inputs`).
 from __future__ import annotations
 import __future__
 
-import difflib
 import importlib
 import importlib.util
 import re
@@ -78,15 +77,13 @@ def check_keras_name(name: str) -> None:
     Raises:
         SpecError: an unknown name; the message suggests the closest known names.
     """
-    from initcheck.keras_names import KERAS_INITIALIZER_NAMES
+    from initcheck.keras_names import KERAS_INITIALIZER_NAMES, did_you_mean
 
     if name in KERAS_INITIALIZER_NAMES:
         return
-    close = difflib.get_close_matches(name, sorted(KERAS_INITIALIZER_NAMES), n=3, cutoff=0.6)
-    hint = f"did you mean {' or '.join(map(repr, close))}? " if close else ""
     raise SpecError(
-        f"unknown Keras initializer {name!r}; {hint}A SPEC is a Keras name (he_normal), "
-        "module:attr or path/file.py:attr."
+        f"unknown Keras initializer {name!r}; {did_you_mean(name)}A SPEC is a Keras name "
+        "(he_normal), module:attr or path/file.py:attr."
     )
 
 

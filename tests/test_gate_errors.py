@@ -110,3 +110,67 @@ def test_known_tables_beside_each_other_collect_normally(project):
     result = run(project, pyproject, "--co", "-q")
     assert result.ret == pytest.ExitCode.OK, text(result)
     result.stdout.fnmatch_lines(["initcheck::mine::variance"])
+
+
+# ------------------------------------------------- item 5: a bad Keras name
+
+
+def cli_message(name: str, capsys) -> str:
+    """What ``initcheck check NAME`` says about an unknown Keras name (after "error: ")."""
+    from initcheck.cli import main
+
+    assert main(["check", name]) == 2
+    return capsys.readouterr().err.strip().split("error: ", 1)[1]
+
+
+@pytest.mark.parametrize("where", ["pyproject", "option"])
+def test_a_bad_keras_name_is_one_collection_error_with_the_clis_suggestions(project, capsys, where):
+    """Formerly one FAILED item per property, each printing its message twice, with
+    suggestions of its own; now the CLI's check and wording, before Keras is imported."""
+    expected = cli_message("he_normall", capsys)
+    assert "did you mean 'he_normal'" in expected
+    if where == "pyproject":
+        pyproject = '[tool.initcheck.initializers.typo]\ntarget = "he_normall"\nvariance = "he"\n'
+        result = run(project, pyproject)
+        node = "typo"
+    else:
+        result = run(project, "", "--initcheck", "he_normall", "--initcheck-variance", "he")
+        node = "he_normall"
+    output = text(result)
+    assert result.ret == pytest.ExitCode.INTERRUPTED, output
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines([f"ERROR initcheck::{node}*"])
+    assert f"cannot load initializer {node!r}" in output and expected in output
+    assert output.count(expected) == 1, output
+    assert "During handling" not in output and "FAILED" not in output
+
+
+@needs_xdist
+def test_a_bad_keras_name_under_xdist_is_one_error(project, capsys):
+    expected = cli_message("glorot_unifrom", capsys)
+    result = run(project, '[tool.initcheck.initializers.g]\ntarget = "glorot_unifrom"\n', "-n", "2")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED, text(result)
+    result.assert_outcomes(passed=1, errors=1)
+    assert expected in text(result) and "INTERNALERROR" not in text(result)
+
+
+def test_a_target_that_is_not_an_initializer_is_one_collection_error(project):
+    result = run(project, '[tool.initcheck.initializers.pi]\ntarget = "math:pi"\n')
+    output = text(result)
+    assert result.ret == pytest.ExitCode.INTERRUPTED, output
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        ["*'math:pi' (*) is not a usable initializer: An initializer must*"]
+    )
+    assert "During handling" not in output and "FAILED" not in output
+
+
+def test_the_library_suggests_the_same_names(capsys):
+    from initcheck.initializers import resolve
+    from initcheck.keras_names import did_you_mean
+
+    hint = did_you_mean("he_normall")
+    assert hint and hint in cli_message("he_normall", capsys)
+    with pytest.raises(ValueError, match="Unknown Keras initializer name") as info:
+        resolve("he_normall")
+    assert hint in str(info.value)

@@ -104,11 +104,15 @@ class Engine:
                     self.obj, name=self.source.name, timeout=self.settings.timeout
                 )
             except (TypeError, ValueError) as exc:
-                pytest.fail(
-                    f"initcheck: {self.source.target!r} ({self.source.origin}) is not a usable "
-                    f"initializer: {exc}",
-                    pytrace=False,
-                )
+                error = str(exc)
+            else:
+                return self._initializer
+            # outside the except block, so the message is not printed twice (chained)
+            pytest.fail(
+                f"initcheck: {self.source.target!r} ({self.source.origin}) is not a usable "
+                f"initializer: {error}",
+                pytrace=False,
+            )
         return self._initializer
 
     def _run(self, shapes: tuple[tuple[int, ...], ...], only: list[str]) -> list[CheckResult]:

@@ -91,7 +91,7 @@ class InitializerCollector(pytest.Collector):
         self._engine: Engine | None = None
 
     def collect(self) -> list[pytest.Item]:
-        from initcheck.specs import SpecError, load_spec
+        from initcheck.specs import SpecError, check_keras_name, load_spec
 
         if self.source.error:
             raise GateCollectError(
@@ -99,11 +99,23 @@ class InitializerCollector(pytest.Collector):
             )
         try:
             obj = load_spec(self.source.target, root=self.config.rootpath)
+            if isinstance(obj, str):  # the CLI's check and wording; Keras is not imported
+                check_keras_name(obj)
         except SpecError as exc:
             raise GateCollectError(
                 f"initcheck: cannot load initializer {self.source.name!r} "
                 f"({self.source.origin}): {exc}"
             ) from None
+        if not isinstance(obj, str):  # not an initializer at all: one error, not per item
+            from initcheck.initializers import resolve
+
+            try:
+                resolve(obj, name=self.source.name)
+            except (TypeError, ValueError) as exc:
+                raise GateCollectError(
+                    f"initcheck: {self.source.target!r} ({self.source.origin}) is not a "
+                    f"usable initializer: {exc}"
+                ) from None
         self.obj = obj
         return [GateItem.from_parent(self, name=prop, prop=prop) for prop in self.source.properties]
 

@@ -15,7 +15,6 @@ Accepted, in the order they are recognized:
 
 from __future__ import annotations
 
-import difflib
 from typing import Any
 
 from initcheck.initializers.base import DeclaredInitializer, Initializer
@@ -26,7 +25,6 @@ from initcheck.initializers.keras import (
     is_keras_initializer,
     is_keras_initializer_class,
     keras_module,
-    keras_names,
 )
 from initcheck.initializers.torch import from_torch, is_torch_initializer
 
@@ -38,12 +36,11 @@ def _from_name(init: str, name: str | None) -> Initializer:
     try:
         obj = keras.initializers.get(init)
     except (ValueError, TypeError):
-        known = keras_names()
-        close = difflib.get_close_matches(init, known, n=3, cutoff=0.5)
-        hint = f" Did you mean {' or '.join(map(repr, close))}?" if close else ""
+        from initcheck.keras_names import did_you_mean
+
         raise ValueError(
-            f"Unknown Keras initializer name {init!r}.{hint} Known names include "
-            "'glorot_uniform', 'he_normal', 'lecun_normal', 'orthogonal', 'zeros'; "
+            f"Unknown Keras initializer name {init!r}; {did_you_mean(init)}known names "
+            "include 'glorot_uniform', 'he_normal', 'lecun_normal', 'orthogonal', 'zeros'; "
             "or pass an initializer object or a callable (shape, dtype=None) -> array."
         ) from None
     return from_keras_instance(obj, name=name or init)
