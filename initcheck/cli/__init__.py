@@ -63,6 +63,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     Returns:
         The exit code: 0 passed, 1 failed, 2 usage error, 130 interrupted.
     """
+    from initcheck._tf import prefer_quiet
+
+    prefer_quiet()  # TF_CPP_MIN_LOG_LEVEL before anything may load TensorFlow (env only)
     if argv is None:  # run as a command, not called from Python
         _import_from_cwd()
     parser = build_parser()

@@ -52,22 +52,24 @@ def _inputs(spec: str | None, seed: int) -> Any:
     """``--inputs`` → the batch it names (``None`` without it); problems are UsageErrors."""
     if spec is None:
         return None
+    from initcheck._tf import quiet_stderr
     from initcheck.specs import SpecError, load_inputs
 
     try:
-        return load_inputs(spec, seed=seed)
+        with quiet_stderr():  # the user's module may import TensorFlow
+            return load_inputs(spec, seed=seed)
     except SpecError as exc:
         raise UsageError(f"--inputs {_line(exc)}") from None
 
 
 def _model_spec(spec: str) -> Any:
     """SPEC → the object it names; problems are UsageErrors."""
-    from initcheck._tf import quiet_tensorflow
+    from initcheck._tf import quiet_stderr
     from initcheck.specs import SpecError, load_spec
 
-    quiet_tensorflow()  # the user's module may import TensorFlow
     try:
-        return load_spec(spec)
+        with quiet_stderr():  # the user's module may import TensorFlow
+            return load_spec(spec)
     except SpecError as exc:
         raise UsageError(str(exc)) from None
 

@@ -10,6 +10,7 @@ check or the training runs (that is reported as a crash of that step, exit code 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -41,12 +42,14 @@ def _spec(spec: str) -> Any:
     """SPEC → the object it names, or a known Keras name; problems are UsageErrors."""
     from initcheck.specs import SpecError, check_keras_name, load_spec
 
-    if ":" in spec:  # a user module may import TensorFlow: lower its log level first
-        from initcheck._tf import quiet_tensorflow
+    quiet: Any = contextlib.nullcontext()
+    if ":" in spec:  # a user module may import TensorFlow: no start-up lines from it
+        from initcheck._tf import quiet_stderr
 
-        quiet_tensorflow()
+        quiet = quiet_stderr()
     try:
-        obj = load_spec(spec)
+        with quiet:
+            obj = load_spec(spec)
         if isinstance(obj, str):
             check_keras_name(obj)
     except SpecError as exc:

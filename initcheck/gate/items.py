@@ -91,6 +91,7 @@ class InitializerCollector(pytest.Collector):
         self._engine: Engine | None = None
 
     def collect(self) -> list[pytest.Item]:
+        from initcheck._tf import quiet_stderr
         from initcheck.specs import SpecError, check_keras_name, load_spec
 
         if self.source.error:
@@ -98,7 +99,8 @@ class InitializerCollector(pytest.Collector):
                 f"initcheck: initializer {self.source.name!r}: {self.source.error}"
             )
         try:
-            obj = load_spec(self.source.target, root=self.config.rootpath)
+            with quiet_stderr():  # the user's module may import TensorFlow
+                obj = load_spec(self.source.target, root=self.config.rootpath)
             if isinstance(obj, str):  # the CLI's check and wording; Keras is not imported
                 check_keras_name(obj)
         except SpecError as exc:

@@ -63,6 +63,7 @@ class ModelCollector(pytest.Collector):
         self.sent = False
 
     def _audit(self) -> ModelReport:
+        from initcheck._tf import quiet_stderr
         from initcheck.models import audit
         from initcheck.specs import SpecError, load_inputs, load_spec
 
@@ -70,7 +71,8 @@ class ModelCollector(pytest.Collector):
         if source.error:
             raise ModelCollectError(f"initcheck: model {source.name!r}: {source.error}")
         try:
-            obj = load_spec(source.target, root=self.config.rootpath)
+            with quiet_stderr():  # the user's module may import TensorFlow
+                obj = load_spec(source.target, root=self.config.rootpath)
         except SpecError as exc:
             raise ModelCollectError(
                 f"initcheck: cannot load model {source.name!r} ({source.origin}): {exc}"
@@ -79,7 +81,10 @@ class ModelCollector(pytest.Collector):
         inputs = None
         if source.inputs is not None:
             try:
-                inputs = load_inputs(source.inputs, root=self.config.rootpath, seed=settings.seed)
+                with quiet_stderr():
+                    inputs = load_inputs(
+                        source.inputs, root=self.config.rootpath, seed=settings.seed
+                    )
             except SpecError as exc:
                 raise ModelCollectError(
                     f"initcheck: cannot load the inputs of model {source.name!r} "

@@ -20,11 +20,15 @@ What it adds:
   controller; there it feeds the outputs (:mod:`~initcheck.plugin.outputs`): terminal
   summary, ``--initcheck-json``, ``--initcheck-report`` and pytest-html extras.
 
-This module only re-exports the hooks and fixtures for pytest to find.
+This module re-exports the hooks and fixtures for pytest to find, and sets
+``TF_CPP_MIN_LOG_LEVEL=3`` unless the user set it (:func:`initcheck._tf.prefer_quiet`:
+the environment only, no import), so TensorFlow loaded later in the run, by the user's
+code or by initcheck, logs no start-up lines.
 """
 
 from __future__ import annotations
 
+from initcheck._tf import prefer_quiet
 from initcheck.plugin.fixtures import Checker, initcheck, mnist
 from initcheck.plugin.hooks import (
     pytest_addoption,
@@ -37,6 +41,10 @@ from initcheck.plugin.hooks import (
 )
 from initcheck.plugin.options import SessionOptions
 from initcheck.plugin.records import REPORT_KEY
+
+# Before any user module, test file or gate target can load TensorFlow, whose C++ runtime
+# reads TF_CPP_MIN_LOG_LEVEL once: set it (only if the user has not; environment only).
+prefer_quiet()
 
 __all__ = [
     "REPORT_KEY",
