@@ -6,6 +6,11 @@
 - ``dev`` (default elsewhere): randomized, no deadline, the local example database.
 
 Select one explicitly with ``HYPOTHESIS_PROFILE=ci`` or ``--hypothesis-profile=ci``.
+
+Under pytest-xdist each worker runs torch, TensorFlow and BLAS on one thread (unless the
+environment already says otherwise): two workers on two cores then never oversubscribe
+them, so a model audit on one worker cannot starve the other worker's timed Hypothesis
+examples. Set before any test module imports a framework.
 The initcheck plugin is *not* registered here: its ``pytest11`` entry point loads it once
 the package is installed (``pip install -e .``); registering it again would fail.
 """
@@ -13,6 +18,15 @@ the package is installed (``pip install -e .``); registering it again would fail
 from __future__ import annotations
 
 import os
+
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    for var in (
+        "OMP_NUM_THREADS",
+        "OPENBLAS_NUM_THREADS",
+        "MKL_NUM_THREADS",
+        "TF_NUM_INTRAOP_THREADS",
+    ):
+        os.environ.setdefault(var, "1")
 
 from hypothesis import HealthCheck, settings
 
