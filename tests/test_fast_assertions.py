@@ -19,7 +19,7 @@ from initcheck.initializers import base, cache, resolve
 
 HE_PROJECT = """
 import numpy as np
-from hypothesis import given
+from hypothesis import given, settings
 import initcheck
 from initcheck.strategies import kernel_shapes
 
@@ -45,16 +45,19 @@ def slow_he(shape, dtype=None, seed=None):
 
 
 @given(kernel_shapes())
+@settings(deadline=None)  # as the README shows
 def test_he_seeded(shape):
     initcheck.assert_variance(he_seeded, "he", shape)
 
 
 @given(kernel_shapes())
+@settings(deadline=None)  # as the README shows
 def test_he_global(shape):
     initcheck.assert_variance(he_global, "he", shape)
 
 
 @given(kernel_shapes())
+@settings(deadline=None)  # as the README shows
 def test_he_without_relu_gain(shape):
     initcheck.assert_variance(he_no_gain, "he", shape)
 
@@ -72,7 +75,7 @@ def default_profile_env(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(var, raising=False)
 
 
-def test_readme_example_passes_under_the_default_deadline(
+def test_readme_example_passes_and_a_slow_initializer_is_told_the_setting(
     pytester: pytest.Pytester, default_profile_env: None
 ) -> None:
     pytester.makepyfile(test_he=HE_PROJECT.replace("import numpy", "import time\nimport numpy"))
