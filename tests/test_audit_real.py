@@ -97,10 +97,6 @@ def test_sound_models_pass_with_every_weight_audited(name: str, rule: str) -> No
     assert report.signal.details["regime"] == "residual"  # measured on the stream
 
 
-def _failed_names(report: initcheck.models.ModelReport) -> list[str]:
-    return [r.name for r in report.failed_rows]
-
-
 @pytest.mark.slow
 def test_unnormalized_resnet_fails_on_the_streams_geometric_growth() -> None:
     report = initcheck.audit(

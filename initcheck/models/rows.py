@@ -23,8 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import traceback
-from collections.abc import Iterable, Mapping
-from fnmatch import fnmatch
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -35,7 +34,7 @@ from initcheck.checks import variance as _variance
 from initcheck.models.conventions import Measured, declared_sigmas, explain
 from initcheck.models.draws import ModelDraws, piece_initializer, piece_values
 from initcheck.models.records import WeightPiece, WeightRow
-from initcheck.models.rules import fixed_target, piece_target
+from initcheck.models.rules import fixed_target, is_auto, layer_rule, piece_target
 from initcheck.results import CheckResult
 from initcheck.sampling import draw_seed
 from initcheck.settings import Settings
@@ -122,22 +121,12 @@ def _orthogonality(piece: WeightPiece, values: np.ndarray, tol: float) -> CheckR
 def _explicit(piece: WeightPiece, variance: Any) -> bool:
     """Whether ``variance`` names a rule for this very layer (a path glob or type key
     whose rule is not ``"auto"``)."""
-    if not isinstance(variance, Mapping):
-        return False
-    for key, rule in variance.items():
-        if key == piece.layer_type or fnmatch(piece.layer, str(key)):
-            return not (isinstance(rule, str) and rule.strip().lower() == "auto")
-    return False
+    matched, rule = layer_rule(piece, variance)
+    return matched and not is_auto(rule)
 
 
 def _is_auto(piece: WeightPiece, variance: Any) -> bool:
-    if isinstance(variance, str):
-        return variance.strip().lower() == "auto"
-    if isinstance(variance, Mapping):
-        for key, rule in variance.items():
-            if key == piece.layer_type or fnmatch(piece.layer, str(key)):
-                return isinstance(rule, str) and rule.strip().lower() == "auto"
-    return False
+    return is_auto(layer_rule(piece, variance)[1])
 
 
 def _row(

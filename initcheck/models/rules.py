@@ -17,7 +17,15 @@ from initcheck.fans import Fans
 from initcheck.models.records import Reading, WeightPiece
 from initcheck.targets import VarianceTarget, resolve_target
 
-__all__ = ["CONSISTENT", "RELU_FAMILY", "fixed_target", "piece_target", "reading"]
+__all__ = [
+    "CONSISTENT",
+    "RELU_FAMILY",
+    "fixed_target",
+    "is_auto",
+    "layer_rule",
+    "piece_target",
+    "reading",
+]
 
 RELU_FAMILY = frozenset(
     {
@@ -68,6 +76,22 @@ def _auto(piece: WeightPiece) -> tuple[str | None, str]:
     return None, f"variance='auto' does not know activation {piece.activation!r}: no target"
 
 
+def is_auto(spec: Any) -> bool:
+    """Whether a rule is ``"auto"`` (any case)."""
+    return isinstance(spec, str) and spec.strip().lower() == "auto"
+
+
+def layer_rule(piece: WeightPiece, variance: Any) -> tuple[bool, Any]:
+    """``(matched, rule)``: the first entry of a ``variance=`` mapping whose key is the
+    piece's layer type or a glob of its path; ``(False, variance)`` for a single rule."""
+    if not isinstance(variance, Mapping):
+        return False, variance
+    for key, rule in variance.items():
+        if key == piece.layer_type or fnmatch(piece.layer, str(key)):
+            return True, rule
+    return False, None
+
+
 def piece_target(piece: WeightPiece, variance: Any) -> tuple[VarianceTarget | None, str]:
     """The resolved rule for ``piece`` (before fans are applied) and a note.
 
@@ -76,19 +100,13 @@ def piece_target(piece: WeightPiece, variance: Any) -> tuple[VarianceTarget | No
     """
     if piece.role not in ("kernel", "recurrent", "embedding") or piece.fans is None:
         return None, ""
-    if isinstance(variance, Mapping):
-        spec, note = None, ""
-        for key, rule in variance.items():
-            if key == piece.layer_type or fnmatch(piece.layer, str(key)):
-                spec = rule
-                break
-    elif piece.role == "embedding":
+    if piece.role == "embedding" and not isinstance(variance, Mapping):
         return None, "embedding: no fan rule unless declared for its path or type"
-    else:
-        spec, note = variance, ""
+    _, spec = layer_rule(piece, variance)
+    note = ""
     if spec is None:
         return None, note
-    if isinstance(spec, str) and spec.strip().lower() == "auto":
+    if is_auto(spec):
         spec, note = _auto(piece)
         if spec is None:
             return None, note
