@@ -34,9 +34,9 @@ __all__ = [
 Shape = tuple[int, ...]
 
 #: Real-size layers (Keras layout), each of at least 2**18 values and with in ≠ out: a
-#: dense layer, a 3×3 conv and an embedding-like tall kernel. A defect that shows only in large tensors
-#: needs one of these among the shapes; the gate adds the first (see
-#: :func:`large_kernel_shapes`).
+#: dense layer, a 3×3 conv and an embedding-like tall kernel. A defect that shows only
+#: in large tensors needs one of these among the shapes (see :func:`large_kernel_shapes`;
+#: the gate adds its own, :data:`initcheck.gate.engine.LARGE_BY_RANK`).
 LARGE_KERNELS: tuple[Shape, ...] = ((1024, 256), (3, 3, 128, 256), (4096, 64))
 
 

@@ -8,7 +8,6 @@ from hypothesis.errors import InvalidArgument
 from initcheck.fans import compute_fans
 from initcheck.strategies import conv_shapes, dense_shapes, kernel_shapes
 
-
 # The README's promise: shapes have in ≠ out "so fan bugs cannot hide on square shapes",
 # and conv kernels have every side ≥ 2 (a receptive field left out of the fan shows).
 # Deterministic properties (no statistics): 500 derandomized examples per strategy, so
