@@ -295,7 +295,9 @@ def _shape_need(s: ShapeDraws, n_shapes: int, settings: Settings) -> int:
         return pilot
     kurt = z.kurtosis
     alpha = settings.alpha / max(n_shapes, 1)  # Bonferroni across shapes
-    need = stats.required_n_variance(
+    # ×2: the scaling check compares each shape with the other shapes' pooled ratio, whose
+    # se is at most any one shape's, so the comparison's se is at most √2 × a shape's own
+    need = 2 * stats.required_n_variance(
         kurt, settings.std_tolerance, settings.shape_detect, alpha, settings.power
     )
     return max(math.ceil(need * SAFETY), pilot)
