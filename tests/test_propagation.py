@@ -10,8 +10,6 @@ from initcheck.checks.propagation import check_propagation, critical_reference
 from initcheck.initializers import resolve
 from initcheck.settings import Settings
 
-pytest.importorskip("keras")
-
 SMALL = {"depth": 4, "width": 32, "batch": 16, "networks": 2}
 
 
@@ -46,8 +44,15 @@ def test_sound_initializers_pass(init, nonlinearity):
     assert r.passed, r.message
     assert r.check == "propagation"
     assert len(r.details["forward"]) == len(r.details["backward"]) == 20
-    assert r.details["forward"][0] == pytest.approx(1.0)
-    assert r.details["backward"][-1] == pytest.approx(1.0)
+    # the report's per-layer curves end where the decision's gains say: the end-to-end
+    # ratio to the critical reference is the per-layer gain compounded over 19 steps
+    fwd = r.details["forward"][-1] / r.details["forward_reference"][-1]
+    bwd = r.details["backward"][0] / r.details["backward_reference"][0]
+    assert fwd ** (1 / 19) == pytest.approx(r.details["forward_gain"], rel=1e-9)
+    assert bwd ** (1 / 19) == pytest.approx(r.details["backward_gain"], rel=1e-9)
+    band = r.details["band"]
+    assert band[0] <= r.details["forward_gain"] <= band[1]
+    assert band[0] <= r.details["backward_gain"] <= band[1]
     json.dumps(r.to_dict())  # details are JSON-safe for the report
 
 
@@ -164,3 +169,29 @@ def test_critical_reference_is_flat_for_relu_and_linear():
         assert np.allclose(fwd / fwd[0], 1.0) and np.allclose(bwd / bwd[-1], 1.0)
     fwd, _ = critical_reference("tanh", 10, 0.01)
     assert np.all(np.diff(fwd) < 0)  # tanh decays slowly towards q* = 0
+
+
+def test_the_per_layer_band_is_the_documented_one():
+    # [(1.05)^-2, 1.05^2] = [0.907, 1.103] (docs/statistics.md)
+    r = run(gaussian(1.0), "relu")
+    assert r.passed, r.message
+    assert r.details["band"] == pytest.approx([1 / 1.05**2, 1.05**2])
+    assert r.details["band"] == pytest.approx([0.907, 1.103], abs=5e-4)
+
+
+@pytest.mark.parametrize(("factor", "direction"), [(1.10, "explode"), (1 / 1.10, "vanish")])
+def test_a_ten_percent_std_error_leaves_the_band(factor, direction):
+    # g = factor² = 1.21 or 0.826: log g = ±0.19 against the band's ±0.098, with sd 0.014
+    # (docs/propagation.md, He + ReLU): ≥ 6.5 sd outside, P(pass) < 1e-10 per run
+    r = run(gaussian(factor), "relu", name=f"he×{factor:.3f}")
+    assert not r.passed, r.message
+    assert f"activations {direction}" in r.message
+    assert r.details["forward_gain"] == pytest.approx(factor**2, abs=6 * 0.014 * factor**2)
+    # std_tolerance sets the band: 12% per layer takes the same nets back inside it
+    wide = check_propagation(
+        resolve(gaussian(factor), name="wide"),
+        nonlinearity="relu",
+        settings=Settings(seed=0, std_tolerance=0.12, std_detect=0.24),
+    )
+    assert wide.passed, wide.message
+    assert wide.details["band"] == pytest.approx([1 / 1.12**2, 1.12**2])

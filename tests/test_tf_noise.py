@@ -17,8 +17,6 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("keras")
-
 #: Words of TensorFlow's start-up lines ("oneDNN custom operations are on", "Could not
 #: find cuda drivers", "All log messages before absl::InitializeLog()", cpu_feature_guard).
 NOISE = ("onednn", "cuda", "absl", "cpu_feature_guard", "i0000")
