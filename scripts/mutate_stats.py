@@ -128,10 +128,11 @@ def apply(copy: Path, mutation: Mutation) -> None:
         path.write_text(text.replace(old, new))
 
 
-def run_tests(copy: Path, args: tuple[str, ...]) -> tuple[bool, float, str]:
+def run_tests(copy: Path, args: tuple[str, ...]) -> tuple[bool, float, str, list[str]]:
+    """(passed, seconds, pytest's last line, the failed tests' names) of ``args`` in ``copy``."""
     env = {**os.environ, "PYTHONPATH": str(copy)}
     start = time.perf_counter()
-    pytest = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:randomly"]
+    pytest = [sys.executable, "-m", "pytest", "-q", "-rf", "-p", "no:randomly"]
     proc = subprocess.run(
         [*pytest, "-p", "no:cacheprovider", *args],
         cwd=copy,
@@ -140,7 +141,11 @@ def run_tests(copy: Path, args: tuple[str, ...]) -> tuple[bool, float, str]:
         text=True,
     )
     lines = [ln for ln in proc.stdout.splitlines() if ln.strip()]
-    return proc.returncode == 0, time.perf_counter() - start, lines[-1] if lines else ""
+    failed = [
+        ln.split()[1].split("::", 1)[-1] for ln in lines if ln.startswith(("FAILED ", "ERROR "))
+    ]
+    tail = lines[-1].strip("= ") if lines else ""
+    return proc.returncode == 0, time.perf_counter() - start, tail, failed
 
 
 def main() -> int:
@@ -153,7 +158,7 @@ def main() -> int:
         base = Path(tmp) / "baseline"
         copy_repo(base)
         files = sorted({t for m in chosen for t in m.tests if t.startswith("tests/")})
-        ok, secs, tail = run_tests(base, tuple(files))
+        ok, secs, tail, _ = run_tests(base, tuple(files))
         print(
             f"baseline (unmutated, {' '.join(files)}): {'pass' if ok else 'FAIL'} "
             f"in {secs:.0f} s — {tail}"
@@ -163,15 +168,18 @@ def main() -> int:
             return 1
         caught = 0
         print()
-        print("| mutation | what | tests | caught | time |")
+        print("| mutation | what | tests run | caught: failing tests | time |")
         print("|---|---|---|---|---|")
         for m in chosen:
             copy = Path(tmp) / m.name
             copy_repo(copy)
             apply(copy, m)
-            passed, secs, tail = run_tests(copy, m.tests)
+            passed, secs, tail, failed = run_tests(copy, m.tests)
             caught += not passed
-            verdict = f"yes ({tail})" if not passed else "**NO** (tests pass)"
+            names = ", ".join(f"`{n}`" for n in failed[:4]) + (
+                f" and {len(failed) - 4} more" if len(failed) > 4 else ""
+            )
+            verdict = f"yes, {tail}: {names}" if not passed else "**NO** (tests pass)"
             print(
                 f"| {m.name} | {m.what} | `{' '.join(m.tests)}` | {verdict} | {secs:.0f} s |",
                 flush=True,

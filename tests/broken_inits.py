@@ -101,3 +101,8 @@ def shifted(shape, dtype=None, seed=None):
     """Defect: U[0, b) instead of U(-b, b): mean = √3·std/2."""
     limit = math.sqrt(6 / fans(shape)[0])
     return np.random.default_rng(seed).uniform(0, limit, shape)
+
+
+def raises(shape, dtype=None, seed=None):
+    """Misbehaving: raises on every call."""
+    raise RuntimeError("deliberately broken")

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import textwrap
+
+import keras  # a hard dependency: imported, never skipped
 import pytest
 
-keras = pytest.importorskip("keras")
-
-import initcheck  # noqa: E402
+import initcheck
+from initcheck.cli import main
 
 L = keras.layers
 
@@ -72,3 +75,69 @@ def test_sound_cnn_passes_with_auto_targets():
     assert [r.target.split(" at ")[0] for r in kernels] == ["2/fan_in"] * 3 + ["1/fan_in"]
     assert "heuristic" in kernels[0].note
     assert report.signal.passed
+
+
+# A Keras MLP whose first kernel is He normal and whose second keeps Keras's default,
+# Glorot uniform: against He (2/fan_in) that is 2/(256+64) ÷ 2/256 = 0.8 of the variance
+# (std ×0.894, beyond the ×1.10 that must fail). The oracle is this arithmetic, not audit().
+KERAS_MODELS = textwrap.dedent(
+    """
+    import keras
+
+    def build():
+        return keras.Sequential(
+            [
+                keras.Input((784,)),
+                keras.layers.Dense(
+                    256, activation="relu", kernel_initializer="he_normal", name="hidden"
+                ),
+                keras.layers.Dense(64, name="head"),
+            ]
+        )
+    """
+)
+GLOROT_OVER_HE = 256 / (256 + 64)
+
+
+def test_initcheck_audit_on_a_keras_model(tmp_path, capsys):
+    path = tmp_path / "kmodels.py"
+    path.write_text(KERAS_MODELS)
+    rc = main(["audit", f"{path}:build", "--variance", "he", "--no-signal", "--json", "-"])
+    out, err = capsys.readouterr()
+    assert rc == 1, err
+    data = json.loads(out)
+    assert data["framework"] == "keras" and data["passed"] is False
+    rows = {r["name"]: r for r in data["rows"]}
+    hidden, head = rows["hidden.kernel"], rows["head.kernel"]
+    assert hidden["fans"] == [784, 256] and head["fans"] == [256, 64]
+
+    def variance(row):
+        (result,) = [c for c in row["results"] if c["check"] == "variance"]
+        return result
+
+    assert hidden["passed"] and variance(hidden)["passed"]
+    assert variance(hidden)["statistic"] == pytest.approx(1, abs=0.06)
+    assert not head["passed"] and not variance(head)["passed"]
+    # ≥ 16,384 values: se of the ratio ≈ 1.1%, so ±6% is > 5 se
+    assert variance(head)["statistic"] == pytest.approx(GLOROT_OVER_HE, rel=0.06)
+    assert "head.kernel" in err and "FAILED" in err
+
+
+def test_the_gate_audits_a_keras_model(pytester: pytest.Pytester):
+    pytester.makepyfile(kmodels=KERAS_MODELS)
+    pytester.makefile(
+        ".toml",
+        pyproject='[tool.pytest.ini_options]\npythonpath = ["."]\n\n'
+        '[tool.initcheck.models.kmlp]\ntarget = "kmodels:build"\nvariance = "he"\n'
+        "signal = false\n",
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-v", "-p", "no:randomly")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED, result.stdout.str()
+    result.stdout.fnmatch_lines(
+        [
+            "*initcheck::kmlp::hidden.kernel::variance PASSED*",
+            "*initcheck::kmlp::head.kernel::variance FAILED*",
+        ]
+    )
+    failed = [ln for ln in result.outlines if ln.startswith("FAILED ")]
+    assert failed and all("::head." in ln for ln in failed), failed

@@ -245,3 +245,15 @@ def test_assert_sound_lists_every_failed_check():
     failed = {r.check for r in info.value.results}
     assert {"symmetry", "variance"} <= failed
     assert "constant kernel" in str(info.value)
+
+
+def test_uniform_from_zero_fails_centering_and_degeneracy():
+    # the README row "U[0, b) instead of U(-b, b): mean ≠ 0 → centering, degeneracy".
+    # The mean is b/2 = 0.866 target std and every weight is positive: both decisions are
+    # tens of standard errors past their limits, so neither verdict depends on the seed.
+    report = initcheck.check(b.shifted, variance="he", shapes=[(3, 5), *RECTANGULAR])
+    assert not report["centering"].passed
+    assert "not zero-centered" in report["centering"].message
+    assert report["centering"].statistic == pytest.approx(math.sqrt(3) / 2, rel=0.05)
+    assert not report["degeneracy"].passed
+    assert "one-signed unit" in report["degeneracy"].message

@@ -356,3 +356,12 @@ def test_progress_is_silent_without_a_terminal(capsys):
     with cli.Progress() as progress:
         progress.update("working")
     assert capsys.readouterr().err == ""
+
+
+def test_compare_exits_1_naming_an_initializer_that_raises(capsys):
+    # the README: "compare 0 training ran, 1 an initializer raised or returned bad weights"
+    raising = f"{TESTS / 'broken_inits.py'}:raises"
+    assert main(["compare", GOOD, raising, "--batches", "2", "--no-checks"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("initcheck compare: error: ")
+    assert "deliberately broken" in err and "Traceback" not in err

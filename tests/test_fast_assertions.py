@@ -8,7 +8,7 @@ Hypothesis deadline gets a note saying what initcheck drew and how to allow it.
 from __future__ import annotations
 
 import math
-import time
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -63,6 +63,7 @@ def test_he_without_relu_gain(shape):
 
 
 @given(kernel_shapes())
+@settings(deadline=200)  # Hypothesis's default, stated: ~900 calls of ≥ 1 ms each exceed it
 def test_slow_he(shape):
     initcheck.assert_variance(slow_he, "he", shape)
 """
@@ -106,32 +107,44 @@ def _he(shape, dtype=None, seed=None):
     return np.random.default_rng(seed).normal(0, math.sqrt(2 / shape[0]), shape)
 
 
-def test_fast_shapes_run_inline_and_slow_ones_go_back_to_the_pool() -> None:
-    delay = {"s": 0.0}
+class FakeClock:
+    """``time.perf_counter`` for :mod:`initcheck.initializers.base`: an initializer call
+    "takes" whatever the test says (``delay``), so no test depends on the machine's speed."""
 
-    def init(shape, dtype=None, seed=None):
-        time.sleep(delay["s"])
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.delay = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def init(self, shape, dtype=None, seed=None):
+        self.now += self.delay
         return _he(shape, seed=seed)
 
-    r = resolve(init)
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
+    fake = FakeClock()
+    monkeypatch.setattr(base, "time", SimpleNamespace(perf_counter=fake))
+    return fake
+
+
+def test_fast_shapes_run_inline_and_slow_ones_go_back_to_the_pool(clock: FakeClock) -> None:
+    r = resolve(clock.init)
     r.draw((3, 4), seed=0)
     assert ((3, 4), "float32") in r._fast
-    delay["s"] = 2 * base.FAST_CALL
+    clock.delay = 2 * base.FAST_CALL
     r.draw((3, 4), seed=1)  # inline, but slow: the next call goes to the pool again
     assert ((3, 4), "float32") not in r._fast
 
 
-def test_inline_call_slower_than_the_timeout_fails_clearly() -> None:
-    delay = {"s": 0.0}
-
-    def init(shape, dtype=None, seed=None):
-        time.sleep(delay["s"])
-        return _he(shape, seed=seed)
-
-    r = resolve(init, timeout=0.06)
+def test_inline_call_slower_than_the_timeout_fails_clearly(clock: FakeClock) -> None:
+    # the first (pooled) call has 5 real seconds; the inline one "takes" 10
+    r = resolve(clock.init, timeout=5)
     r.draw((3, 4), seed=0)
-    delay["s"] = 0.1
-    with pytest.raises(InitializerError, match=r"did not return within 0.06 s"):
+    clock.delay = 10.0
+    with pytest.raises(InitializerError, match=r"did not return within 5 s .*took 10 s"):
         r.draw((3, 4), seed=1)
 
 

@@ -239,7 +239,11 @@ def test_training_result_details_are_plotted():
 
 def test_write_is_atomic_and_creates_parents(reports, tmp_path, monkeypatch):
     target = tmp_path / "deep" / "er" / "report.html"
-    write_html_report(target, reports["pass"].results)
+    old_umask = os.umask(0o022)  # the file gets 0o666 & ~umask, like open() would give it
+    try:
+        write_html_report(target, reports["pass"].results)
+    finally:
+        os.umask(old_umask)
     before = target.read_bytes()
     assert target.stat().st_mode & 0o777 == 0o644
 
