@@ -383,3 +383,63 @@ def test_max_draws_caps_the_draws_per_shape():
     assert r.n == 100 * math.prod(DENSE)
     r = initcheck.assert_variance(scaled(1.0), "he", DENSE, max_draws=5000)
     assert r.n > 100 * math.prod(DENSE)
+
+
+# ---------------------------------------------------------------- distribution at its size
+
+
+def _truncated(shape, dtype=None, seed=None):
+    std = math.sqrt(2 / b.fans(shape)[0]) / sps.truncnorm(-2, 2).std()
+    return sps.truncnorm.rvs(-2, 2, scale=std, size=shape, random_state=seed)
+
+
+DIST_SHAPE = (256, 128)  # 32,768 values a draw: the test uses 20,000 of them
+
+
+def _distribution(init, family, seed=0):
+    return initcheck.check(
+        init, checks=["distribution"], family=family, shapes=[DIST_SHAPE], seed=seed
+    )["distribution"]
+
+
+@pytest.mark.parametrize(
+    ("init", "family", "passed"),
+    [
+        (b.he_normal, "normal", True),
+        (b.he_uniform, "uniform", True),
+        (b.he_uniform, "normal", False),
+        (b.he_normal, "uniform", False),
+    ],
+    ids=["normal", "uniform", "uniform-as-normal", "normal-as-uniform"],
+)
+def test_distribution_decides_on_20000_values_at_the_ks_critical_distance(init, family, passed):
+    # docs: "Kolmogorov–Smirnov on ≤ 20,000 values", critical distance 0.0157 at alpha
+    # 1e-4. Uniform vs normal are 0.057 apart: with the KS distance's sd ≤ 0.5/√n = 0.0035
+    # that is > 11 sd past the critical value. A correct family fails at most at alpha,
+    # far less here (the std is estimated: Lilliefors).
+    r = _distribution(init, family)
+    assert r.n == 20_000
+    assert r.target == pytest.approx(sps.kstwo.isf(ALPHA, 20_000), rel=1e-9)
+    assert r.passed is passed, r.message
+    assert (r.statistic > r.target) is not passed
+
+
+def test_a_truncated_normal_declared_normal_fails_with_power_about_0_99():
+    # the population distance is 0.0167 against the critical 0.0157 (scipy, below); the
+    # measured KS distance is 0.0196 ± 0.0016, a miss rate ≈ 0.008. Allowing 8 misses of
+    # 40: binom.sf(8, 40, 0.02) < 1e-7 even at a 2% miss rate.
+    t = sps.truncnorm(-2, 2, scale=1 / sps.truncnorm(-2, 2).std())
+    x = np.linspace(-3, 3, 60_001)
+    distance = float(np.abs(t.cdf(x) - sps.norm.cdf(x)).max())
+    assert distance == pytest.approx(0.0167, abs=1e-4) and distance > sps.kstwo.isf(ALPHA, 20_000)
+    assert sps.binom.sf(8, 40, 0.02) < 1e-7
+    failed, results = _verdicts(lambda seed: _assert_fails_family(_truncated, seed), 40)
+    assert failed >= 32, [r.message for r in results]
+    assert all("not normal" in r.message for r in results if not r.passed)
+
+
+def _assert_fails_family(init, seed):
+    r = _distribution(init, "normal", seed)
+    if not r.passed:
+        raise InitCheckFailure([r])
+    return r
