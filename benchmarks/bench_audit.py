@@ -1,21 +1,58 @@
-"""Time initcheck.audit on an 11 M-parameter ResNet-18-sized PyTorch model (no torchvision).
+"""The audit against each model's own floor: time and peak memory, side by side.
 
-Run: ``PYTHONPATH=$PWD python benchmarks/bench_audit.py``. Result in docs/audit.md.
+For every model below, three fresh processes run on the same batch:
+
+- **floor**: the imports, building the model once, one forward and backward pass;
+- **audit**: the imports and ``initcheck.audit(factory, variance="auto")``, which builds
+  the model once;
+- **anyinit** (only where ``anyinit`` is installed): its analytic re-initialization.
+
+Each process reports its wall time (from interpreter start) and its peak RSS. The
+acceptance bar (docs/audit.md, "Speed and memory"): audit time ≤ 5× the floor and ≤ 20 s,
+and audit peak RSS ≤ floor peak RSS + max(3× the parameter bytes, 512 MB).
+
+Run: ``PYTHONPATH=$PWD python benchmarks/bench_audit.py [model ...]`` (all models by
+default). Numbers in docs/audit.md.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import resource
+import subprocess
+import sys
 import time
+from collections.abc import Callable
+from typing import Any
 
-import torch
-from torch import nn
+__all__ = ["MODELS", "main", "resnet18_sized"]
 
-import initcheck
-
-__all__ = ["main", "resnet18_sized"]
+BATCH = 8
+TIME_RATIO, TIME_LIMIT, MEMORY_FLOOR = 5.0, 20.0, 512 * 2**20
 
 
-def _block(c_in: int, c_out: int, stride: int) -> nn.Module:
+def _keras_mobilenet() -> tuple[Any, Any]:
+    import keras
+    import numpy as np
+
+    x = np.random.default_rng(0).standard_normal((BATCH, 96, 96, 3)).astype("float32")
+    return lambda: keras.applications.MobileNetV2(
+        alpha=0.35, input_shape=(96, 96, 3), weights=None
+    ), x
+
+
+def _keras_resnet50() -> tuple[Any, Any]:
+    import keras
+    import numpy as np
+
+    x = np.random.default_rng(0).standard_normal((BATCH, 64, 64, 3)).astype("float32")
+    return lambda: keras.applications.ResNet50(input_shape=(64, 64, 3), weights=None), x
+
+
+def _block(c_in: int, c_out: int, stride: int) -> Any:
+    from torch import nn
+
     return nn.Sequential(
         nn.Conv2d(c_in, c_out, 3, stride, 1, bias=False),
         nn.BatchNorm2d(c_out),
@@ -26,9 +63,11 @@ def _block(c_in: int, c_out: int, stride: int) -> nn.Module:
     )
 
 
-def resnet18_sized() -> nn.Module:
+def resnet18_sized() -> Any:
     """ResNet-18's convolutions and widths as a plain stack: 11.2 M parameters."""
-    layers: list[nn.Module] = [nn.Conv2d(3, 64, 7, 2, 3, bias=False), nn.BatchNorm2d(64), nn.ReLU()]
+    from torch import nn
+
+    layers: list[Any] = [nn.Conv2d(3, 64, 7, 2, 3, bias=False), nn.BatchNorm2d(64), nn.ReLU()]
     c = 64
     for c_out, stride in (
         (64, 1),
@@ -46,20 +85,173 @@ def resnet18_sized() -> nn.Module:
     return nn.Sequential(*layers)
 
 
-def main() -> None:
-    torch.set_num_threads(2)
-    model = resnet18_sized()
-    n = sum(p.numel() for p in model.parameters())
-    for label, target in (("instance", model), ("factory", resnet18_sized)):
-        start = time.perf_counter()
-        report = initcheck.audit(target, variance="he", inputs=torch.randn(4, 3, 64, 64))
-        took = time.perf_counter() - start
+def _torch_resnet18_sized() -> tuple[Any, Any]:
+    import torch
+
+    return resnet18_sized, torch.randn(BATCH, 3, 64, 64, generator=torch.Generator().manual_seed(0))
+
+
+def _torch_bert_base() -> tuple[Any, Any]:
+    import torch
+    from transformers import BertConfig, BertModel
+
+    config = BertConfig()  # bert-base-uncased's sizes: 12 layers, 768 wide, 110 M parameters
+    x = torch.randint(0, config.vocab_size, (BATCH, 16), generator=torch.Generator().manual_seed(0))
+    return lambda: BertModel(config), x
+
+
+def _flax_cnn() -> tuple[Any, Any]:
+    import jax.numpy as jnp
+    import numpy as np
+    from flax import nnx
+
+    class CNN(nnx.Module):
+        def __init__(self, rngs: nnx.Rngs) -> None:
+            self.conv1 = nnx.Conv(1, 32, (3, 3), rngs=rngs)
+            self.conv2 = nnx.Conv(32, 64, (3, 3), rngs=rngs)
+            self.hidden = nnx.Linear(64 * 7 * 7, 256, rngs=rngs)
+            self.out = nnx.Linear(256, 10, rngs=rngs)
+
+        def __call__(self, x: Any) -> Any:
+            x = nnx.avg_pool(nnx.relu(self.conv1(x)), (2, 2), (2, 2))
+            x = nnx.avg_pool(nnx.relu(self.conv2(x)), (2, 2), (2, 2))
+            return self.out(nnx.relu(self.hidden(x.reshape(x.shape[0], -1))))
+
+    x = jnp.asarray(np.random.default_rng(0).standard_normal((BATCH, 28, 28, 1)), jnp.float32)
+    return CNN, x
+
+
+#: name -> (framework, builder returning (factory, batch))
+MODELS: dict[str, tuple[str, Callable[[], tuple[Any, Any]]]] = {
+    "keras-mobilenet_v2-0.35-96": ("keras", _keras_mobilenet),
+    "keras-resnet50-64": ("keras", _keras_resnet50),
+    "torch-resnet18-sized-64": ("torch", _torch_resnet18_sized),
+    "torch-bert-base": ("torch", _torch_bert_base),
+    "flax-cnn": ("flax", _flax_cnn),
+}
+
+
+def _forward_backward(framework: str, model: Any, x: Any) -> None:
+    if framework == "keras":
+        import tensorflow as tf
+
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean(tf.square(model(x, training=True)))
+        tape.gradient(loss, model.trainable_weights)
+    elif framework == "torch":
+        from initcheck.models.outputs import first_tensor
+
+        first_tensor(model(x)).pow(2).mean().backward()
+    else:
+        import jax.numpy as jnp
+        from flax import nnx
+
+        nnx.grad(lambda m: jnp.mean(m(x) ** 2))(model)
+
+
+def _build(framework: str, factory: Callable[..., Any]) -> Any:
+    if framework == "flax":
+        from flax import nnx
+
+        return factory(nnx.Rngs(0))
+    return factory()
+
+
+def _child(mode: str, name: str) -> dict[str, Any]:
+    framework, builder = MODELS[name]
+    if framework == "keras":
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    factory, x = builder()
+    result: dict[str, Any] = {}
+    if mode == "floor":
+        model = _build(framework, factory)
+        _forward_backward(framework, model, x)
+    elif mode == "audit":
+        import initcheck
+
+        report = initcheck.audit(factory, variance="auto", inputs=x)  # built once inside
+        result = {"verdict": report.verdict, "rows": len(report.rows)}
+        result["rebuilds"] = report.settings.get("rebuilds")
+        result["rss"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        return result
+    else:
+        import anyinit  # type: ignore[import-not-found]
+
+        model = _build(framework, factory)
+        anyinit.reinit(model)  # analytic mode
+    result["params"] = _parameter_count(framework, model)
+    result["rss"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    return result
+
+
+def _parameter_count(framework: str, model: Any) -> tuple[int, int]:
+    """(parameters, bytes)."""
+    if framework == "keras":
+        sizes = [(int(w.numpy().size), w.numpy().nbytes) for w in model.weights]
+    elif framework == "torch":
+        sizes = [(p.numel(), p.numel() * p.element_size()) for p in model.parameters()]
+    else:
+        import jax
+        from flax import nnx
+
+        leaves = jax.tree_util.tree_leaves(nnx.state(model, nnx.Param))
+        sizes = [(int(a.size), int(a.nbytes)) for a in leaves]
+    return sum(n for n, _ in sizes), sum(b for _, b in sizes)
+
+
+def _run(mode: str, name: str) -> dict[str, Any] | None:
+    start = time.perf_counter()
+    proc = subprocess.run(
+        [sys.executable, __file__, "--child", mode, name], capture_output=True, text=True
+    )
+    took = time.perf_counter() - start
+    if proc.returncode != 0:
+        print(f"  {mode} failed:\n{proc.stderr[-2000:]}")
+        return None
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    result["seconds"] = took
+    return result
+
+
+def _has_anyinit() -> bool:
+    from importlib.util import find_spec
+
+    return find_spec("anyinit") is not None
+
+
+def main(names: list[str]) -> int:
+    missed = 0
+    print(
+        f"{'model':28} {'params':>8} {'floor':>7} {'audit':>7} {'ratio':>6} "
+        f"{'floor RSS':>10} {'audit RSS':>10} {'over':>8} {'allowed':>8}  verdict"
+    )
+    for name in names or list(MODELS):
+        floor, audit = _run("floor", name), _run("audit", name)
+        if floor is None or audit is None:
+            missed += 1
+            continue
+        n, nbytes = floor["params"]
+        ratio = audit["seconds"] / floor["seconds"]
+        over = audit["rss"] - floor["rss"]
+        allowed = max(3 * nbytes, MEMORY_FLOOR)
+        ok = ratio <= TIME_RATIO and audit["seconds"] <= TIME_LIMIT and over <= allowed
+        missed += not ok
+        mb = 2**20
         print(
-            f"{label}: {n / 1e6:.1f} M parameters, {len(report.rows)} rows, "
-            f"{report.settings['rebuilds']} rebuilds, {took:.1f} s (target <= 30 s: "
-            f"{'met' if took <= 30 else 'MISSED'}), passed={report.passed}"
+            f"{name:28} {n / 1e6:7.1f}M {floor['seconds']:6.1f}s {audit['seconds']:6.1f}s "
+            f"{ratio:5.1f}x {floor['rss'] / mb:9.0f}M {audit['rss'] / mb:9.0f}M "
+            f"{over / mb:7.0f}M {allowed / mb:7.0f}M  {audit['verdict']} "
+            f"({audit['rows']} rows, {audit['rebuilds']} rebuilds) {'met' if ok else 'MISSED'}"
         )
+        if _has_anyinit():
+            other = _run("anyinit", name)
+            if other is not None:
+                print(f"{'  anyinit (analytic)':28} {'':8} {'':7} {other['seconds']:6.1f}s")
+    return 1 if missed else 0
 
 
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:2] == ["--child"]:
+        print(json.dumps(_child(sys.argv[2], sys.argv[3])))
+    else:
+        sys.exit(main(sys.argv[1:]))

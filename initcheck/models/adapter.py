@@ -8,8 +8,11 @@ A :class:`ModelAdapter` tells an audit everything framework-specific:
   recorded (:class:`~initcheck.models.graph.Trace`), dropout off, the model unchanged.
 - ``pieces(model, trace)``: one :class:`~initcheck.models.records.WeightPiece` per weight
   (per gate or projection of a packed one), read through the trace's data flow.
-- ``own_values(model)``: ``{key: float64 array}`` of the instance's weights.
-- ``snapshotter(model, factory)``: ``seed -> {key: array}`` of fresh draws.
+- ``own_values(model)``: ``{key: array}`` of the instance's weights (float32 or wider).
+- ``ways(model)``: ``{key: [Way, ...]}``, the ways to draw each weight afresh on its own
+  (its initializer object, its module's init code); tried in order, the first that
+  reproduces the model's values is used, else a factory is rebuilt
+  (:mod:`initcheck.models.draws`).
 
 A new framework is one module with one adapter object, and one entry in
 :data:`ADAPTERS`.
@@ -18,15 +21,23 @@ A new framework is one module with one adapter object, and one entry in
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 import numpy as np
 
+from initcheck.models.draws import Way
 from initcheck.models.graph import Trace
 from initcheck.models.records import WeightPiece
 
-__all__ = ["ADAPTERS", "ModelAdapter", "NotAModelError", "adapter_for", "framework_of"]
+__all__ = [
+    "ADAPTERS",
+    "ModelAdapter",
+    "NotAModelError",
+    "adapter_for",
+    "framework_of",
+    "seeded_build",
+]
 
 #: (module, attribute) of each framework's adapter, tried in order; imported on first use.
 ADAPTERS: list[tuple[str, str]] = [
@@ -54,9 +65,7 @@ class ModelAdapter(Protocol):
 
     def own_values(self, model: Any) -> dict[str, np.ndarray]: ...
 
-    def snapshotter(
-        self, model: Any, factory: Callable[[], Any] | None
-    ) -> Callable[[int], dict[str, np.ndarray]]: ...
+    def ways(self, model: Any) -> Mapping[str, Sequence[Way]]: ...
 
 
 def _adapters() -> list[ModelAdapter]:
@@ -76,7 +85,7 @@ def framework_of(obj: Any) -> str | None:
     return adapter.name if adapter else None
 
 
-def _seeded_build(factory: Callable[[], Any], seed: int) -> Any:
+def seeded_build(factory: Callable[[], Any], seed: int) -> Any:
     """``factory()`` with every adapter's framework seeded (a factory's module imports
     its framework before it is called, so only imported frameworks are seeded)."""
     import sys
@@ -96,7 +105,7 @@ def adapter_for(model: Any, seed: int) -> tuple[ModelAdapter, Any, Callable[[], 
     if adapter is not None:
         return adapter, model, None
     if callable(model):
-        built = _seeded_build(model, seed)
+        built = seeded_build(model, seed)
         adapter = _detect(built)
         if adapter is not None:
             return adapter, built, model

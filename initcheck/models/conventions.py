@@ -138,7 +138,8 @@ def explain(
         sigma = math.sqrt(m.var) if m.var > 0 else 0.0
         near = [o for o in rows if o.var > 0 and _close(o.var, sigma**2)]
         fans = {o.piece.fans.fan_in for o in near if o.piece.fans is not None}
-        if sigma > 0 and len(fans) >= 2 and 2 * len(near) >= len(rows):
+        is_declared = any(_close(sigma**2, d**2) for d, _ in declared)  # explained by it
+        if sigma > 0 and len(fans) >= 2 and 2 * len(near) >= len(rows) and not is_declared:
             inferred.append((sigma, f"the same σ on {len(near)} of {len(rows)} kernels"))
     cands = [_candidates(m, [*declared, *inferred]) for m in rows]
     declared_families = {f"sigma {s:.4g}" for s, _ in declared}

@@ -8,7 +8,7 @@ from typing import Any
 
 from initcheck.api import environment
 from initcheck.errors import InitCheckFailure
-from initcheck.models.adapter import NotAModelError, adapter_for, framework_of
+from initcheck.models.adapter import NotAModelError, adapter_for, framework_of, seeded_build
 from initcheck.models.draws import MAX_PIECE_VALUES, ModelDraws
 from initcheck.models.records import ModelReport, WeightPiece
 from initcheck.models.rows import audit_rows
@@ -81,7 +81,8 @@ def audit(
         A :class:`~initcheck.models.records.ModelReport`.
     """
     settings = Settings.of(settings, seed=seed)
-    adapter, instance, factory = adapter_for(model, draw_seed(settings.seed, 0, 0))
+    first = draw_seed(settings.seed, 0, 0)
+    adapter, instance, factory = adapter_for(model, first)
     trace: Any = None
     trace_error = ""
     try:
@@ -89,16 +90,17 @@ def audit(
     except Exception as exc:  # the rows are still audited; the signal says why it is missing
         trace_error = f"{type(exc).__name__}: {' '.join(str(exc).split())}"
     pieces = adapter.pieces(instance, trace)
-    snapshot = adapter.snapshotter(instance, factory)
-    draws = ModelDraws(snapshot=snapshot)
-    if factory is None:
-        draws.own = adapter.own_values(instance)
-        draws.compare_own(draw_seed(settings.seed, 0, 0))
-    for key in getattr(snapshot, "undrawable", ()):
-        if factory is None:
-            draws.frozen.setdefault(
-                key, "audited from the instance's own values (its layer keeps no initializer)"
-            )
+    rebuild = None
+    if factory is not None:
+        rebuild = (lambda f: lambda s: adapter.own_values(seeded_build(f, s)))(factory)
+    draws = ModelDraws(
+        ways=adapter.ways(instance),
+        own=adapter.own_values(instance),
+        rebuild=rebuild,
+        pieces=pieces,
+        limit=max_piece_values,
+        own_seed=first if factory is not None else None,
+    )
     normalized = trace is not None and any(c.category == "norm" for c in trace.calls)
     rows = audit_rows(
         pieces,

@@ -1,16 +1,20 @@
-"""Draws of one weight (piece) of a model under a seed, as an
+"""Fresh draws of one weight (piece) of a model under a seed, as an
 :class:`~initcheck.initializers.base.Initializer` the existing checks can sample.
 
-One rebuild (or re-initialization) of the model serves every weight: the parameters of
-the model drawn under a seed are cached per seed (least recently used first out, within
-a memory budget).
+Each weight is drawn on its own, by the first of its adapter's :class:`Way` s whose draw
+reproduces the model's own values in scale (a layer's initializer object in Keras; the
+module's own init code in torch, then its parents'). Where no way does, a factory is
+rebuilt under the seed, and an instance is audited from its own values (one draw). Each
+row says which (:attr:`ModelDraws.method`).
+
+Memory: only the checked values of a piece (at most ``limit``) are kept per seed, and
+only until its row is done (:meth:`ModelDraws.done`); a full weight is held for one draw.
 """
 
 from __future__ import annotations
 
 import math
-from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -18,69 +22,191 @@ import numpy as np
 from initcheck.initializers.base import Initializer
 from initcheck.models.records import WeightPiece
 
-__all__ = ["MAX_PIECE_VALUES", "ModelDraws", "piece_initializer", "piece_values", "subsample_units"]
+__all__ = [
+    "MAX_PIECE_VALUES",
+    "ModelDraws",
+    "Way",
+    "piece_initializer",
+    "piece_values",
+    "reproduces",
+    "subsample_units",
+]
 
 #: Kernels with more values are checked on their first output units (the fan rule is
 #: still evaluated at the whole kernel's fans): keeps an audit of a large model fast.
 MAX_PIECE_VALUES = 2**16
-CACHE_BYTES = 2**30  # memory the cached draws may take
+#: checked values kept for pieces whose rows are pending (rebuilt draws), in bytes
+KEEP_BYTES = 2**29
+REBUILT = "rebuilt model"
+OWN = "own values"
+
+
+@dataclass(frozen=True)
+class Way:
+    """One way to draw a weight afresh: ``draw(seed)`` returns the whole weight (a float
+    array of at least 32 bits, see :func:`native`).
+
+    Attributes:
+        label: what runs, for the row (``"kernel_initializer"``, ``"reset_parameters()"``).
+        draw: ``seed -> array``.
+    """
+
+    label: str
+    draw: Callable[[int], np.ndarray]
+
+
+def native(values: np.ndarray) -> np.ndarray:
+    """``values`` as a float array of at least 32 bits (float16 and integers widened)."""
+    if values.dtype.kind == "f" and values.dtype.itemsize >= 4:
+        return values
+    return values.astype(np.float64)
+
+
+def reproduces(drawn: np.ndarray, own: np.ndarray) -> str:
+    """Why ``drawn`` does not reproduce the model's ``own`` values in scale, or ``""``.
+
+    A constant must be drawn as the same constant. Otherwise the draw must differ from the
+    own values (else the way left them unchanged) and not be constant, and, from 64
+    values on, have the same std on the log scale within max(20 %, 4 standard errors of
+    the log ratio of two sample stds).
+    """
+    if drawn.shape != own.shape:
+        return f"it draws shape {drawn.shape}, the model holds {own.shape}"
+    if own.size and float(own.max()) == float(own.min()):  # a constant: the same constant
+        if np.array_equal(drawn, own):
+            return ""
+        got = f"std {float(drawn.std(dtype=np.float64)):.3g}, mean {float(drawn.mean()):.3g}"
+        return f"it draws {got}, the model holds the constant {float(own.flat[0]):.3g}"
+    if np.array_equal(drawn, own):
+        return "it leaves the values unchanged"
+    sd_d, sd_o = float(drawn.std(dtype=np.float64)), float(own.std(dtype=np.float64))
+    if own.size < 64 or sd_d == 0:
+        return "" if sd_d > 0 else f"it draws a constant, the model holds std {sd_o:.3g}"
+    limit = max(math.log1p(0.2), 4 / math.sqrt(own.size))
+    if sd_o == 0 or abs(math.log(sd_d / sd_o)) > limit:
+        return f"it draws std {sd_d:.3g}, the model holds std {sd_o:.3g}"
+    return ""
 
 
 @dataclass
 class ModelDraws:
-    """Parameters of the model drawn under a seed, cached.
+    """Where each weight's draws come from, and the checked values of pending pieces.
 
     Attributes:
-        snapshot: ``seed -> {parameter key: float64 array}`` (a rebuild or re-init).
-        own: the instance's own values (``None`` for a factory).
-        frozen: keys whose draws come from ``own`` (the instance's values do not follow the
-            re-initialization, so only the instance's values are faithful).
+        ways: ``key -> ways`` to try, in order (see :class:`Way`).
+        own: the model's own values (the instance, or the factory's first build).
+        own_seed: the seed the factory's first build ran under (its draw is ``own``).
+        rebuild: ``seed -> {key: array}`` of a model rebuilt under the seed (a factory),
+            else ``None``.
+        limit: the most values checked per piece (:func:`subsample_units`).
+        frozen: keys audited from the instance's own values, with the reason.
+        method: ``key -> how its draws are made`` (a way's label, :data:`REBUILT`,
+            :data:`OWN`), decided on first use.
+        rebuilds: the number of models rebuilt.
     """
 
-    snapshot: Callable[[int], dict[str, np.ndarray]]
-    own: dict[str, np.ndarray] | None = None
+    ways: Mapping[str, Sequence[Way]]
+    own: Mapping[str, np.ndarray]
+    rebuild: Callable[[int], Mapping[str, np.ndarray]] | None
+    pieces: Sequence[WeightPiece] = ()
+    limit: int = MAX_PIECE_VALUES
     frozen: dict[str, str] = field(default_factory=dict)
-    _cache: OrderedDict[int, dict[str, np.ndarray]] = field(default_factory=OrderedDict)
+    method: dict[str, str] = field(default_factory=dict)
     rebuilds: int = 0
+    own_seed: int | None = None
+    _way: dict[str, Way | None] = field(default_factory=dict)
+    _last: tuple[str, int, np.ndarray] | None = None
+    _index: dict[int, int] = field(default_factory=dict)
+    _kept: dict[tuple[int, int], np.ndarray] = field(default_factory=dict)
+    _kept_bytes: int = 0
 
-    def params(self, seed: int) -> dict[str, np.ndarray]:
-        if seed in self._cache:
-            self._cache.move_to_end(seed)
-            return self._cache[seed]
-        params = self.snapshot(seed)
-        self.rebuilds += 1
-        size = getattr(params, "nbytes", None) or sum(a.nbytes for a in params.values()) or 1
-        self._cache[seed] = params
-        while len(self._cache) > max(4, CACHE_BYTES // size):
-            self._cache.popitem(last=False)
-        return params
+    def _choose(self, key: str, seed: int) -> Way | None:
+        """The first way that reproduces the own values (drawn at ``seed``), else None."""
+        if key in self._way:
+            return self._way[key]
+        own = self.own[key]
+        reasons = []
+        chosen = None
+        for way in self.ways.get(key, ()):
+            try:
+                drawn = way.draw(seed)
+                why = reproduces(drawn, own)
+            except Exception as exc:  # a way that cannot run: the next one is tried
+                why = f"it raised {type(exc).__name__}: {exc}"
+            if not why:
+                chosen = way
+                self._last = (key, seed, drawn)
+                break
+            reasons.append(f"{way.label}: {why}")
+        self._way[key] = chosen
+        if chosen is not None:
+            self.method[key] = chosen.label
+        elif self.rebuild is not None:
+            self.method[key] = REBUILT
+        else:
+            self.method[key] = OWN
+            tried = "; ".join(reasons) or "its layer keeps no initializer"
+            self.frozen[key] = (
+                f"audited from the instance's own values ({tried}); pass a zero-arg factory "
+                "for independent draws"
+            )
+        return chosen
 
     def value(self, key: str, seed: int) -> np.ndarray:
-        if self.own is not None and key in self.frozen:
-            return self.own[key]
-        return self.params(seed)[key]
+        """The whole weight ``key`` drawn under ``seed`` (float32 or wider)."""
+        way = self._choose(key, seed)
+        if way is not None:
+            if self._last is not None and self._last[:2] == (key, seed):
+                return self._last[2]
+            drawn = way.draw(seed)
+            self._last = (key, seed, drawn)
+            return drawn
+        if self.rebuild is None or seed == self.own_seed:
+            return np.asarray(self.own[key])
+        return np.asarray(self._rebuilt(seed)[key])
 
-    def compare_own(self, seed: int, tolerance: float = 0.2) -> None:
-        """Mark the instance's parameters that a re-initialization does not reproduce in
-        scale (std or mean off by more than ``tolerance`` relative, on ≥ 64 values)."""
-        if self.own is None:
-            return
-        fresh = self.params(seed)
-        for key, mine in self.own.items():
-            other = fresh.get(key)
-            if other is None or other.shape != mine.shape:
-                self.frozen[key] = "re-initialization does not produce this parameter"
+    def _rebuilt(self, seed: int) -> Mapping[str, np.ndarray]:
+        """A rebuild under ``seed``; the checked values of every other pending piece that
+        is drawn by rebuilding are kept, so one rebuild serves them all."""
+        assert self.rebuild is not None
+        params = self.rebuild(seed)
+        self.rebuilds += 1
+        for i, piece in enumerate(self.pieces):
+            if (i, seed) in self._kept or self.method.get(piece.key) != REBUILT:
                 continue
-            sd_a, sd_b = float(mine.std()), float(other.std())
-            if mine.size >= 64 and (sd_a > 0 or sd_b > 0):
-                if sd_a == 0 or sd_b == 0 or abs(math.log(sd_a / sd_b)) > math.log1p(tolerance):
-                    self.frozen[key] = (
-                        f"audited from the instance's own values: re-initialization draws std "
-                        f"{sd_b:.3g}, the instance holds std {sd_a:.3g} (set after "
-                        "construction?); pass a zero-arg factory for independent draws"
-                    )
-            elif sd_a == 0 and sd_b == 0 and not np.array_equal(mine, other):
-                self.frozen[key] = "audited from the instance's own (constant) values"
+            if piece.key in params and self._kept_bytes < KEEP_BYTES:
+                kept = _checked(piece, params[piece.key], self.limit)
+                self._kept[(i, seed)] = kept
+                self._kept_bytes += kept.nbytes
+        return params
+
+    def _index_of(self, piece: WeightPiece) -> int:
+        if not self._index:
+            self._index = {id(p): i for i, p in enumerate(self.pieces)}
+        return self._index.get(id(piece), -1)
+
+    def piece_values(self, piece: WeightPiece, seed: int) -> np.ndarray:
+        """The checked values of ``piece`` drawn under ``seed``."""
+        index = self._index_of(piece)
+        kept = self._kept.get((index, seed))
+        if kept is not None:
+            return kept
+        values = _checked(piece, self.value(piece.key, seed), self.limit)
+        if index >= 0 and self._kept_bytes < KEEP_BYTES:
+            self._kept[(index, seed)] = values
+            self._kept_bytes += values.nbytes
+        return values
+
+    def done(self, piece: WeightPiece) -> None:
+        """Drop the kept values of ``piece`` (its row is done)."""
+        index = self._index_of(piece)
+        for k in [k for k in self._kept if k[0] == index]:
+            self._kept_bytes -= self._kept.pop(k).nbytes
+
+
+def _checked(piece: WeightPiece, weight: np.ndarray, limit: int) -> np.ndarray:
+    """The checked values of ``piece`` in the whole ``weight``, as float64."""
+    return np.asarray(subsample_units(piece, piece.extract(weight), limit), dtype=np.float64)
 
 
 def subsample_units(piece: WeightPiece, values: np.ndarray, limit: int) -> np.ndarray:
@@ -99,17 +225,19 @@ def subsample_units(piece: WeightPiece, values: np.ndarray, limit: int) -> np.nd
 
 
 def piece_values(draws: ModelDraws, piece: WeightPiece, seed: int, limit: int) -> np.ndarray:
-    """The piece's values in the model drawn under ``seed`` (subsampled to ``limit``)."""
-    return subsample_units(piece, piece.extract(draws.value(piece.key, seed)), limit)
+    """The piece's checked values drawn under ``seed`` (subsampled to ``limit``)."""
+    if limit == draws.limit:
+        return draws.piece_values(piece, seed)
+    return _checked(piece, draws.value(piece.key, seed), limit)
 
 
 def piece_initializer(
     draws: ModelDraws, piece: WeightPiece, limit: int, base_seed: int, timeout: float
 ) -> Initializer:
-    """An :class:`Initializer` whose draw at ``seed`` is the piece in the model drawn under
-    ``seed``. Asked for another shape (the symmetry check's second layer), it returns the
-    piece's own values resampled (with replacement) into that shape, from the draw under
-    ``base_seed``: same marginal distribution, no extra rebuild.
+    """An :class:`Initializer` whose draw at ``seed`` is the piece drawn under ``seed``.
+    Asked for another shape (the symmetry check's second layer), it returns the piece's
+    own values resampled (with replacement) into that shape, from the draw under
+    ``base_seed``: same marginal distribution, no extra draw.
     """
 
     def call(shape: tuple[int, ...], seed: int, dtype: str) -> np.ndarray:

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from initcheck.fans import KernelLayout
+from initcheck.models.draws import Way, native
 from initcheck.models.graph import Call, Trace, flow
 from initcheck.models.layers import category
 from initcheck.models.outputs import first_tensor
@@ -74,7 +75,7 @@ def _key(path: str, name: str) -> str:
 
 def _values(model: Any) -> dict[str, np.ndarray]:
     return {
-        _key(path, name): np.asarray(_get(v), dtype=np.float64)
+        _key(path, name): native(np.asarray(_get(v)))
         for path, m in _modules(model)
         for name, v in _own_variables(m).items()
     }
@@ -129,8 +130,11 @@ def _pieces(path: str, m: Any, trace: Trace | None) -> list[WeightPiece]:
 def _call_with_rngs(factory: Callable[..., Any], seed: int) -> Any:
     from flax import nnx
 
-    try:
-        params = inspect.signature(factory).parameters.values()
+    try:  # a Module class: its metaclass's __call__ hides __init__'s signature
+        if isinstance(factory, type):
+            params = list(inspect.signature(factory.__init__).parameters.values())[1:]
+        else:
+            params = list(inspect.signature(factory).parameters.values())
     except (TypeError, ValueError):
         params = []
     required = [
@@ -300,15 +304,8 @@ class FlaxAdapter:
     def own_values(self, model: Any) -> dict[str, np.ndarray]:
         return _values(model)
 
-    def snapshotter(self, model: Any, factory: Callable[..., Any] | None) -> Callable:
-        def snapshot(seed: int) -> dict[str, np.ndarray]:
-            if factory is None:
-                return _values(model)
-            return _values(_call_with_rngs(factory, seed))
-
-        # NNX layers keep no initializers: an instance has exactly one draw, its own
-        snapshot.undrawable = set(_values(model)) if factory is None else set()  # type: ignore[attr-defined]
-        return snapshot
+    def ways(self, model: Any) -> dict[str, list[Way]]:
+        return {}  # NNX layers keep no initializers: a factory is rebuilt per draw
 
     def trace(self, model: Any, inputs: Any, seed: int) -> Trace:
         import jax

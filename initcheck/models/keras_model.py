@@ -5,8 +5,8 @@
 - Draws: each weight is drawn from its own layer's initializer object
   (``kernel_initializer``, ``depthwise_initializer``, ``gamma_initializer``, …) on the
   weight's shape, re-seeded per draw: no model is rebuilt. A weight with no initializer
-  object is drawn by rebuilding a factory under the seed, or (an instance) read from
-  the instance's own values.
+  object (or whose values it does not reproduce) is drawn by rebuilding a factory under
+  the seed, or (an instance) read from the instance's own values.
 - Trace: the model is called eagerly once with every layer's ``call`` wrapped to record
   its inputs' producers and its output; dropout off, BatchNorm on batch statistics (its
   moving statistics restored), gradients by ``tf.GradientTape``.
@@ -14,18 +14,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
 
+from initcheck.models.draws import Way, native
 from initcheck.models.graph import Call, Trace, flow
 from initcheck.models.keras_layers import BUILDERS, layer_pieces
 from initcheck.models.layers import category
 from initcheck.models.outputs import first_tensor
 from initcheck.models.records import WeightPiece
 
-__all__ = ["KERAS", "LazyParams"]
+__all__ = ["KERAS"]
 
 CONTAINERS = ("Sequential", "Functional", "Model")
 #: the weight name → the layer attribute holding its initializer, where not ``NAME_initializer``
@@ -78,47 +79,28 @@ def _activation_name(layer: Any) -> str | None:
     return name if isinstance(name, str) else None
 
 
-def _initializer(owner: Any, v: Any) -> Any:
+def _initializer(owner: Any, v: Any) -> tuple[str, Any]:
+    """``(attribute, initializer object)`` of the layer attribute that drew ``v``."""
     name = v.name
     attr = INIT_ATTRS.get(name, name)
     if name == "kernel" and hasattr(owner, "depthwise_initializer"):
         attr = "depthwise"
-    return getattr(owner, f"{attr}_initializer", None)
+    return f"{attr}_initializer", getattr(owner, f"{attr}_initializer", None)
 
 
-def _owners(model: Any) -> dict[int, Any]:
-    """id(variable) → the initializer object that drew it (where the layer keeps one)."""
-    out: dict[int, Any] = {}
+def _owners(model: Any) -> dict[int, tuple[str, Any]]:
+    """id(variable) → ``(attribute, initializer object)`` that drew it (where the layer
+    keeps one)."""
+    out: dict[int, tuple[str, Any]] = {}
     for layer in model._flatten_layers(include_self=False, recursive=True):
         own = list(getattr(layer, "_trainable_variables", [])) + list(
             getattr(layer, "_non_trainable_variables", [])
         )
         for v in own:
-            init = _initializer(layer, v)
+            attr, init = _initializer(layer, v)
             if init is not None and callable(init):
-                out[id(v)] = init
+                out[id(v)] = (f"{type(layer).__name__}.{attr}", init)
     return out
-
-
-class LazyParams(Mapping):
-    """``{weight key: float64 array}`` of one draw, each drawn on first access."""
-
-    def __init__(self, shapes: dict[str, tuple], draw: Callable[[str], np.ndarray]) -> None:
-        self._shapes, self._draw, self._done = shapes, draw, {}
-        self.nbytes = sum(8 * int(np.prod(s)) for s in shapes.values())
-
-    def __getitem__(self, key: str) -> np.ndarray:
-        if key not in self._done:
-            if key not in self._shapes:
-                raise KeyError(key)
-            self._done[key] = self._draw(key)
-        return self._done[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._shapes)
-
-    def __len__(self) -> int:
-        return len(self._shapes)
 
 
 def _draw_from(init: Any, shape: tuple, dtype: str, seed: int) -> np.ndarray:
@@ -130,7 +112,7 @@ def _draw_from(init: Any, shape: tuple, dtype: str, seed: int) -> np.ndarray:
     else:
         keras.utils.set_random_seed(int(seed % 2**31))
         fresh = init
-    return np.asarray(keras.ops.convert_to_numpy(fresh(shape, dtype=dtype)), dtype=np.float64)
+    return native(np.asarray(keras.ops.convert_to_numpy(fresh(shape, dtype=dtype))))
 
 
 def _default_input(model: Any, seed: int) -> np.ndarray:
@@ -185,41 +167,29 @@ class KerasAdapter:
         return out
 
     def own_values(self, model: Any) -> dict[str, np.ndarray]:
-        return {
-            str(i): np.asarray(v.numpy(), dtype=np.float64) for i, v in enumerate(model.weights)
-        }
+        return {str(i): native(np.asarray(v.numpy())) for i, v in enumerate(model.weights)}
 
-    def snapshotter(self, model: Any, factory: Callable[[], Any] | None) -> Callable:
+    def ways(self, model: Any) -> dict[str, list[Way]]:
         owners = _owners(model)
-        weights = list(model.weights)
-        shapes = {str(i): tuple(v.shape) for i, v in enumerate(weights)}
-        inits = {str(i): owners.get(id(v)) for i, v in enumerate(weights)}
-        dtypes = {str(i): str(v.dtype) for i, v in enumerate(weights)}
-        rebuilt: dict[int, dict[str, np.ndarray]] = {}
-        mine: dict[str, np.ndarray] = {}
+        out: dict[str, list[Way]] = {}
+        for i, v in enumerate(model.weights):
+            found = owners.get(id(v))
+            if found is None:
+                continue
+            label, init = found
+            shape, dtype = tuple(v.shape), str(v.dtype)
 
-        def own(key: str) -> np.ndarray:
-            if not mine:
-                mine.update(self.own_values(model))
-            return mine[key]
+            def draw(
+                seed: int,
+                init: Any = init,
+                shape: tuple = shape,
+                dtype: str = dtype,
+                salt: int = i * 7919,
+            ) -> np.ndarray:
+                return _draw_from(init, shape, dtype, seed * 1_000_003 + salt)
 
-        def snapshot(seed: int) -> LazyParams:
-            def draw(key: str) -> np.ndarray:
-                init = inits[key]
-                if init is not None:
-                    salted = seed * 1_000_003 + int(key) * 7919
-                    return _draw_from(init, shapes[key], dtypes[key], salted)
-                if factory is None:
-                    return own(key)
-                if seed not in rebuilt:
-                    rebuilt.clear()
-                    rebuilt[seed] = self.own_values(self.build(factory, seed))
-                return rebuilt[seed][key]
-
-            return LazyParams(shapes, draw)
-
-        snapshot.undrawable = {k for k, v in inits.items() if v is None}  # type: ignore[attr-defined]
-        return snapshot
+            out[str(i)] = [Way(label, draw)]
+        return out
 
     def trace(self, model: Any, inputs: Any, seed: int) -> Trace:
         import tensorflow as tf

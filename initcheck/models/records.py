@@ -119,6 +119,8 @@ class WeightRow:
         size: the number of values of the whole weight (piece).
         status: one of :data:`STATUSES` when the row informs rather than decides (its
             variance result is then kept, marked ``details["deferred"]``), else ``""``.
+        drawn: how its independent draws were made: the initializer or init code that
+            ran on this weight alone, ``"rebuilt model"`` or ``"own values"`` (one draw).
     """
 
     layer: str
@@ -135,6 +137,7 @@ class WeightRow:
     note: str = ""
     status: str = ""
     size: int = 0
+    drawn: str = ""
 
     @property
     def name(self) -> str:
@@ -199,6 +202,7 @@ class WeightRow:
             "note": self.note,
             "status": self.status,
             "size": self.size,
+            "drawn": self.drawn,
         }
 
     @classmethod
@@ -227,6 +231,7 @@ class WeightRow:
             note=str(data.get("note", "")),
             status=str(data.get("status", "")),
             size=int(data.get("size", 0)),
+            drawn=str(data.get("drawn", "")),
         )
 
 

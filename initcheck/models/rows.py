@@ -95,7 +95,7 @@ def _constant_result(piece: WeightPiece, values: np.ndarray) -> tuple[CheckResul
 def _orthogonality(piece: WeightPiece, values: np.ndarray, tol: float) -> CheckResult | None:
     """A pass for a (semi-)orthogonal matrix with gain within ×(1+tol); ``None`` if it is not
     orthogonal (the per-gate fan rule then decides)."""
-    m = values.reshape(values.shape[0], -1)
+    m = np.asarray(values, dtype=np.float64).reshape(values.shape[0], -1)
     g = m @ m.T if m.shape[0] <= m.shape[1] else m.T @ m
     c = float(np.mean(np.diag(g)))
     if not c > 0 or np.abs(g / c - np.eye(len(g))).max() > ORTHO_TOL:
@@ -139,11 +139,11 @@ def _row(
 ) -> tuple[WeightRow, Any]:
     """The row of one piece, and its rule (for the model-level reading)."""
     seed0 = draw_seed(settings.seed, 0, 0)
-    note = draws.frozen.get(piece.key, "") if draws.own is not None else ""
     head = (piece.layer, piece.param, piece.piece, piece.layer_type, piece.role)
     if piece.role == "unknown":
         return WeightRow(*head, (), "", None, None, note=piece.note), None
     full = piece.extract(draws.value(piece.key, seed0))
+    note = draws.frozen.get(piece.key, "")  # decided by the first draw
     values = piece_values(draws, piece, seed0, limit)
     fans = (piece.fans.fan_in, piece.fans.fan_out) if piece.fans else None
     layout = str(piece.layout) if piece.layout else ""
@@ -250,6 +250,9 @@ def audit_rows(
             row, rule = _row(p, draws, variance, settings, checks, limit)
         except Exception as exc:  # one weight's error must not discard the others
             row, rule = _error_row(p, exc), None
+        draws.done(p)
+        if p.key in draws.method:
+            row = dataclasses.replace(row, drawn=draws.method[p.key])
         if not row.audited and p.layer_type in accepted:
             row = dataclasses.replace(row, status="accepted", note="accepted unaudited (accept=)")
         rows.append(row)

@@ -3,10 +3,11 @@
 :mod:`initcheck.models.torch_layers`), fresh draws under a seed, and one traced
 forward/backward pass.
 
-A model given as a zero-arg factory is rebuilt under ``torch.manual_seed(seed)`` for each
-draw. A model given as an instance is deep-copied once and re-initialized under the seed
-by calling ``reset_parameters()`` (and ``_reset_parameters()``) on every submodule,
-children before parents (the order of construction).
+Draws: each parameter is drawn by re-running, on a copy of its own module only, the init
+code construction ran (``reset_parameters()``; then a Hugging Face model's
+``_init_weights``), under a seed; where that does not reproduce the model's values (an
+init loop in the model's ``__init__``), its parents' init code, then a rebuild of the
+factory (an instance: its own values). See :mod:`initcheck.models.draws`.
 
 The traced pass runs on the instance itself: dropout off (``eval()``), BatchNorm on batch
 statistics (``train()``) with its running statistics restored afterwards, gradients by
@@ -16,12 +17,14 @@ statistics (``train()``) with its running statistics restored afterwards, gradie
 from __future__ import annotations
 
 import copy
+import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
 
+from initcheck.models.draws import Way
 from initcheck.models.graph import Call, Trace
 from initcheck.models.outputs import first_tensor
 from initcheck.models.records import WeightPiece
@@ -30,6 +33,7 @@ from initcheck.models.torch_layers import module_pieces
 __all__ = ["TORCH"]
 
 IMAGE_SIZES = (32, 64, 128, 224)
+CLIMB = 2  # parents whose init code is tried for a weight its own module's does not draw
 
 
 def _is_module(obj: Any) -> bool:
@@ -39,19 +43,107 @@ def _is_module(obj: Any) -> bool:
 
 
 def _params(model: Any) -> dict[str, np.ndarray]:
-    return {k: v.detach().cpu().double().numpy().copy() for k, v in model.named_parameters()}
+    return {k: _numpy(v) for k, v in model.named_parameters()}
 
 
-def _reinit(model: Any) -> None:
-    def visit(m: Any) -> None:
-        for child in m.children():
-            visit(child)
-        for fn in ("reset_parameters", "_reset_parameters"):
-            if callable(getattr(m, fn, None)):
-                getattr(m, fn)()
-                break
+def _numpy(t: Any) -> np.ndarray:
+    """A tensor's values as numpy, sharing memory where numpy has its dtype."""
+    t = t.detach().cpu()
+    return t.numpy() if t.dtype.is_floating_point and t.element_size() >= 4 else t.double().numpy()
 
-    visit(model)
+
+def _hf_owner(m: Any) -> Any:
+    """``m`` if it is a Hugging Face ``PreTrainedModel`` (its ``_init_weights`` initializes
+    its submodules after construction), else ``None``."""
+    return m if callable(getattr(m, "_init_weights", None)) and hasattr(m, "config") else None
+
+
+def _shell(m: Any) -> Any:
+    """A copy of module ``m`` and its submodules with cloned parameters and buffers; other
+    attributes (configs, hooks) are shared, not copied."""
+    import torch
+
+    c = copy.copy(m)
+    c._parameters = {
+        n: None if p is None else torch.nn.Parameter(p.detach().clone(), requires_grad=False)
+        for n, p in m._parameters.items()
+    }
+    c._buffers = {n: None if b is None else b.detach().clone() for n, b in m._buffers.items()}
+    c._modules = {n: None if s is None else _shell(s) for n, s in m._modules.items()}
+    return c
+
+
+def _initialize(m: Any, owner: Any) -> None:
+    """Run on ``m`` (a copy) the init code construction ran, children first: each module's
+    ``reset_parameters()`` (or ``_reset_parameters()``), then, under a Hugging Face model
+    (``owner``, or ``m`` itself), its ``_init_weights`` as ``post_init`` runs it. A module
+    the ``_init_weights`` sets in full skips its reset (whose draws it overwrites)."""
+    import torch
+
+    def reset(x: Any) -> None:
+        for name in ("reset_parameters", "_reset_parameters"):
+            if callable(getattr(x, name, None)):
+                getattr(x, name)()
+                return
+
+    def visit(x: Any, hf: Any) -> None:
+        hf = _hf_owner(x) or hf
+        for child in x.children():
+            visit(child, hf)
+        if hf is None:
+            reset(x)
+            return
+        own = [p for p in x._parameters.values() if p is not None and p.numel() > 1]
+        before = [p.clone() for p in own]
+        hf._init_weights(x)
+        if any(torch.equal(b, p) and b.min() != b.max() for b, p in zip(before, own, strict=True)):
+            reset(x)  # a parameter _init_weights leaves alone keeps its reset's draw
+            hf._init_weights(x)
+
+    visit(m, owner)
+
+
+def _ways(model: Any) -> dict[str, list[Way]]:
+    """For every parameter, the init code of its own module, then of each parent up to
+    :data:`CLIMB` levels (a parent's init may set a child's weight, as GPT-2's does for
+    ``c_proj``), each run on a copy of that module alone under a seed salted by its path."""
+    import torch
+
+    modules = dict(model.named_modules())
+    owners: dict[str, Any] = {}
+    for path, m in modules.items():
+        parent = owners.get(path.rpartition(".")[0]) if path else None
+        owners[path] = _hf_owner(m) or parent
+    last: dict[tuple[str, int], Any] = {}
+
+    def drawn(level: str, seed: int) -> Any:
+        if (level, seed) not in last:
+            last.clear()
+            work = _shell(modules[level])
+            state = torch.random.get_rng_state()
+            try:
+                torch.manual_seed((seed * 1_000_003 + zlib.crc32(level.encode())) % 2**63)
+                with torch.no_grad():
+                    _initialize(work, owners[level.rpartition(".")[0]] if level else None)
+            finally:
+                torch.random.set_rng_state(state)
+            last[(level, seed)] = work
+        return last[(level, seed)]
+
+    def way(level: str, name: str) -> Way:
+        def draw(seed: int) -> np.ndarray:
+            return _numpy(drawn(level, seed).get_parameter(name))
+
+        return Way(f"init code of {level} ({type(modules[level]).__name__})", draw)
+
+    out: dict[str, list[Way]] = {}
+    for key, _ in model.named_parameters():
+        levels, at = [], key.rpartition(".")[0]
+        while at and len(levels) <= CLIMB:  # the whole model is the rebuild's job
+            levels.append(at)
+            at = at.rpartition(".")[0]
+        out[key] = [way(lv, key[len(lv) + 1 :]) for lv in levels]
+    return out
 
 
 def _blocks(model: Any) -> set[str]:
@@ -230,24 +322,8 @@ class TorchAdapter:
     def own_values(self, model: Any) -> dict[str, np.ndarray]:
         return _params(model)
 
-    def snapshotter(self, model: Any, factory: Callable[[], Any] | None) -> Callable:
-        import torch
-
-        work = None if factory is not None else copy.deepcopy(model)
-
-        def snapshot(seed: int) -> dict[str, np.ndarray]:
-            with torch.no_grad():
-                state = torch.random.get_rng_state()
-                try:
-                    torch.manual_seed(seed)
-                    if factory is not None:
-                        return _params(factory())
-                    _reinit(work)
-                    return _params(work)
-                finally:
-                    torch.random.set_rng_state(state)
-
-        return snapshot
+    def ways(self, model: Any) -> dict[str, list[Way]]:
+        return _ways(model)
 
     def trace(self, model: Any, inputs: Any, seed: int) -> Trace:
         import torch
@@ -300,13 +376,17 @@ class TorchAdapter:
                         name,
                         kind,
                         _sources.get(name, ()),
-                        float(t.detach().double().pow(2).mean()),
+                        float(torch.mean(torch.square(t.detach()), dtype=torch.float64)),
                         block=name in blocks,
                     )
                 )
                 if t.requires_grad:
                     grads.append((t, call))
-                    t.register_hook(lambda g: call.set_grad(float(g.double().pow(2).sum()) / n))
+                    t.register_hook(
+                        lambda g: call.set_grad(
+                            float(torch.sum(torch.square(g), dtype=torch.float64)) / n
+                        )
+                    )
 
             return hook
 
