@@ -1,0 +1,143 @@
+"""How an audit draws each weight afresh (initcheck.models.draws; issue 17): from the
+weight's own initializer or module init code, a rebuilt factory only where that does not
+reproduce the model, the instance's own values last — and each row says which."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import initcheck
+from initcheck.models.draws import OWN, REBUILT, reproduces
+
+torch = pytest.importorskip("torch")
+nn = torch.nn
+
+
+def _mlp() -> nn.Module:
+    return nn.Sequential(
+        nn.Linear(64, 96), nn.ReLU(), nn.Linear(96, 48), nn.ReLU(), nn.Linear(48, 10)
+    )
+
+
+class HeLoop(nn.Module):
+    """Initialized by a loop in ``__init__`` (as torchvision's ResNets): no module's own
+    ``reset_parameters()`` reproduces it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.body = _mlp()
+        for m in self.modules():
+            if isinstance(m, nn.Linear):
+                nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
+                nn.init.zeros_(m.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(x)
+
+
+def _kernels(report: initcheck.ModelReport) -> list:
+    return [r for r in report.rows if r.param == "weight"]
+
+
+def test_a_factory_of_standard_modules_is_never_rebuilt() -> None:
+    report = initcheck.audit(_mlp, variance=None)
+    assert report.settings["rebuilds"] == 0
+    assert [r.drawn for r in _kernels(report)] == [
+        f"init code of {i} (Linear)" for i in ("0", "2", "4")
+    ]
+    assert all(r["seeds"].passed for r in _kernels(report)), str(report)
+
+
+def test_an_init_loop_in_init_is_drawn_by_rebuilding_the_factory() -> None:
+    report = initcheck.audit(HeLoop, variance="he")
+    hidden = _kernels(report)[:2]
+    assert all(r.drawn == REBUILT for r in hidden)
+    assert report.settings["rebuilds"] > 0
+    # the rebuilt draws are independent and He: the rule passes, the seeds check runs
+    assert all(r["variance"].passed and r["seeds"].passed for r in hidden), str(report)
+
+
+def test_an_instance_whose_init_no_module_reproduces_is_audited_from_its_own_values() -> None:
+    report = initcheck.audit(HeLoop(), variance="he")
+    row = _kernels(report)[0]
+    assert row.drawn == OWN
+    assert "instance's own values" in row.note
+    assert "init code of body.0 (Linear): it draws std" in row.note  # why the module's didn't
+    with pytest.raises(KeyError):
+        row["seeds"]  # one draw: no seeds check
+    assert row["variance"].passed
+
+
+def test_gpt2_instance_is_drawn_by_its_own_init_weights_including_the_scaled_projections() -> None:
+    pytest.importorskip("transformers")
+    import zoo
+
+    report = initcheck.audit(zoo.gpt2(), variance=None, inputs=zoo.gpt2_inputs())
+    assert not [r.name for r in report.rows if r.drawn == OWN]
+    attn = report.row("transformer.h.0.attn.c_attn.weight[Q]")
+    assert attn.drawn == "init code of transformer.h.0.attn.c_attn (Conv1D)"
+    # GPT-2's parent module sets c_proj to σ/√(2·n_layer): its own Conv1D init does not
+    proj = report.row("transformer.h.0.attn.c_proj.weight")
+    assert proj.drawn == "init code of transformer.h.0.attn (GPT2Attention)"
+    assert proj["seeds"].passed
+
+
+def test_keras_weights_name_the_initializer_that_drew_them() -> None:
+    keras = pytest.importorskip("keras")
+
+    def build() -> object:
+        return keras.Sequential(
+            [keras.Input((16,)), keras.layers.Dense(24, activation="relu"), keras.layers.Dense(4)]
+        )
+
+    report = initcheck.audit(build, variance=None, inputs=np.zeros((4, 16), "float32"))
+    assert report.settings["rebuilds"] == 0
+    assert [r.drawn for r in report.rows] == [
+        "Dense.kernel_initializer",
+        "Dense.bias_initializer",
+    ] * 2
+
+
+def test_flax_module_class_is_a_factory_of_rngs() -> None:
+    pytest.importorskip("flax")
+    from flax import nnx
+
+    class Net(nnx.Module):
+        def __init__(self, rngs: nnx.Rngs) -> None:
+            self.a = nnx.Linear(32, 48, rngs=rngs)
+            self.b = nnx.Linear(48, 8, rngs=rngs)
+
+        def __call__(self, x):
+            return self.b(nnx.relu(self.a(x)))
+
+    report = initcheck.audit(Net, variance=None, inputs=np.ones((4, 32), "float32"))
+    kernel = report.row("a.kernel")
+    assert kernel.drawn == REBUILT and kernel["seeds"].passed
+
+
+@pytest.mark.parametrize(
+    ("drawn", "own", "reason"),
+    [
+        (np.zeros(16), np.zeros(16), ""),
+        (np.ones(16), np.zeros(16), "the model holds the constant 0"),
+        (np.arange(100.0), np.arange(100.0), "leaves the values unchanged"),
+        (np.zeros(100), np.arange(100.0), "it draws a constant"),
+        (np.zeros((3, 4)), np.zeros((4, 3)), "it draws shape (3, 4)"),
+    ],
+)
+def test_reproduces_names_why_a_way_does_not_draw_the_model(
+    drawn: np.ndarray, own: np.ndarray, reason: str
+) -> None:
+    got = reproduces(drawn, own)
+    assert (reason in got and got) if reason else got == ""
+
+
+def test_reproduces_compares_the_std_at_its_sampling_error() -> None:
+    rng = np.random.default_rng(0)
+    own = rng.standard_normal(10_000)
+    assert reproduces(rng.standard_normal(10_000) * 1.05, own) == ""  # within 20 %
+    assert "it draws std 1.5" in reproduces(rng.standard_normal(10_000) * 1.5, own)
+    # 64 values: 4 standard errors of the log ratio (0.5) exceed 20 %, so ×1.3 is not judged
+    small = rng.standard_normal(64)
+    assert reproduces(rng.standard_normal(64) * 1.3 * small.std(), small) == ""
