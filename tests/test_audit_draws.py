@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 import initcheck
-from initcheck.models.draws import OWN, REBUILT, reproduces
+from initcheck.models.draws import OWN, REBUILT
+from initcheck.models.fidelity import compare
 
 torch = pytest.importorskip("torch")
 nn = torch.nn
@@ -75,12 +76,16 @@ def test_gpt2_instance_is_drawn_by_its_own_init_weights_including_the_scaled_pro
 
     report = initcheck.audit(zoo.gpt2(), variance=None, inputs=zoo.gpt2_inputs())
     assert not [r.name for r in report.rows if r.drawn == OWN]
-    attn = report.row("transformer.h.0.attn.c_attn.weight[Q]")
-    assert attn.drawn == "init code of transformer.h.0.attn.c_attn (Conv1D)"
-    # GPT-2's parent module sets c_proj to σ/√(2·n_layer): its own Conv1D init does not
-    proj = report.row("transformer.h.0.attn.c_proj.weight")
-    assert proj.drawn == "init code of transformer.h.0.attn (GPT2Attention)"
-    assert proj["seeds"].passed
+    # GPT-2's attention and MLP modules set c_proj to σ/√(2·n_layer), not its own Conv1D
+    # init: one Conv1D that differs distrusts every Conv1D's own init code
+    for name, parent in (("attn.c_proj", "attn (GPT2Attention)"), ("mlp.c_fc", "mlp (GPT2MLP)")):
+        row = report.row(f"transformer.h.0.{name}.weight")
+        assert row.drawn == f"init code of transformer.h.0.{parent}"
+        assert row["seeds"].passed
+    assert report.row("transformer.h.0.attn.c_attn.weight[Q]").drawn.endswith("(GPT2Attention)")
+    assert report.row("transformer.wte.weight").drawn == (
+        "init code of transformer.wte (Embedding)"
+    )
 
 
 def test_keras_weights_name_the_initializer_that_drew_them() -> None:
@@ -126,18 +131,24 @@ def test_flax_module_class_is_a_factory_of_rngs() -> None:
         (np.zeros((3, 4)), np.zeros((4, 3)), "it draws shape (3, 4)"),
     ],
 )
-def test_reproduces_names_why_a_way_does_not_draw_the_model(
+def test_compare_names_why_a_way_does_not_draw_the_model(
     drawn: np.ndarray, own: np.ndarray, reason: str
 ) -> None:
-    got = reproduces(drawn, own)
+    got = compare(drawn, own).reason
     assert (reason in got and got) if reason else got == ""
 
 
-def test_reproduces_compares_the_std_at_its_sampling_error() -> None:
+def test_compare_judges_std_and_shape_at_their_sampling_error() -> None:
+    """z limit 4.5 (false distrust 7e-6 per weight), KS at 1e-5."""
     rng = np.random.default_rng(0)
     own = rng.standard_normal(10_000)
-    assert reproduces(rng.standard_normal(10_000) * 1.05, own) == ""  # within 20 %
-    assert "it draws std 1.5" in reproduces(rng.standard_normal(10_000) * 1.5, own)
-    # 64 values: 4 standard errors of the log ratio (0.5) exceed 20 %, so ×1.3 is not judged
+    same = compare(rng.standard_normal(10_000), own)
+    assert same.reason == "" and abs(same.z) < 4.5
+    # ×1.06 in std at 10,000 values is z ≈ 5.8 standard errors: a different init
+    assert "it draws std 1.06" in compare(rng.standard_normal(10_000) * 1.06, own).reason
+    # a uniform of the same std: the KS test sees the other shape
+    uniform = rng.uniform(-np.sqrt(3), np.sqrt(3), 10_000)
+    assert "distribution differs" in compare(uniform, own).reason
+    # 64 values: ×1.3 is within 4.5 standard errors, not judged alone
     small = rng.standard_normal(64)
-    assert reproduces(rng.standard_normal(64) * 1.3 * small.std(), small) == ""
+    assert compare(rng.standard_normal(64) * 1.3 * small.std(), small).reason == ""

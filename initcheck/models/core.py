@@ -57,12 +57,13 @@ def audit(
     """Audit every weight of a model where it sits, and the model's signal at init.
 
     Args:
-        model: a Keras 3 model, a ``torch.nn.Module``, or (preferred) a zero-arg factory
-            returning one. torch: a factory is rebuilt per seed, an instance is
-            re-initialized on a copy (``reset_parameters()``); Keras: each weight is drawn
-            from its layer's own initializer object under fresh seeds. A weight the
-            re-initialization does not reproduce in scale is audited from the instance's
-            own values.
+        model: a Keras 3 model, a ``torch.nn.Module``, a Flax NNX module, or (preferred)
+            a factory returning one. Each weight is drawn afresh on its own: from its
+            layer's initializer object (Keras) or its module's own init code (torch,
+            incl. a Hugging Face model's ``_init_weights``); where that does not
+            reproduce the model, a factory is rebuilt per seed and an instance is audited
+            from its own values (one draw). Each row's ``drawn`` says which
+            (:mod:`initcheck.models.draws`).
         variance: ``None`` (structural checks only), one rule for every kernel (``"he"``,
             ``"glorot"``, ``"lecun"``, a number, a callable ``(fan_in, fan_out) -> var``), a
             mapping from layer-path globs or layer type names to rules, or ``"auto"``.
@@ -101,6 +102,7 @@ def audit(
         limit=max_piece_values,
         own_seed=first if factory is not None else None,
     )
+    draws.decide(first)
     normalized = trace is not None and any(c.category == "norm" for c in trace.calls)
     rows = audit_rows(
         pieces,

@@ -1,11 +1,11 @@
 """Fresh draws of one weight (piece) of a model under a seed, as an
 :class:`~initcheck.initializers.base.Initializer` the existing checks can sample.
 
-Each weight is drawn on its own, by the first of its adapter's :class:`Way` s whose draw
-reproduces the model's own values in scale (a layer's initializer object in Keras; the
-module's own init code in torch, then its parents'). Where no way does, a factory is
-rebuilt under the seed, and an instance is audited from its own values (one draw). Each
-row says which (:attr:`ModelDraws.method`).
+Each weight is drawn on its own, by the first of its adapter's :class:`Way` s whose draws
+reproduce the model's own distribution (:mod:`initcheck.models.fidelity`): a layer's
+initializer object in Keras; the module's own init code in torch, then its parents'.
+Where no way does, a factory is rebuilt under the seed, and an instance is audited from
+its own values (one draw). Each row says which (:attr:`ModelDraws.method`).
 
 Memory: only the checked values of a piece (at most ``limit``) are kept per seed, and
 only until its row is done (:meth:`ModelDraws.done`); a full weight is held for one draw.
@@ -14,21 +14,22 @@ only until its row is done (:meth:`ModelDraws.done`); a full weight is held for 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from initcheck.initializers.base import Initializer
+from initcheck.models.fidelity import Z_LIMIT, Fidelity, combined_z, compare
 from initcheck.models.records import WeightPiece
 
 __all__ = [
     "MAX_PIECE_VALUES",
+    "LazyValues",
     "ModelDraws",
     "Way",
     "piece_initializer",
     "piece_values",
-    "reproduces",
     "subsample_units",
 ]
 
@@ -41,18 +42,37 @@ REBUILT = "rebuilt model"
 OWN = "own values"
 
 
+class LazyValues(Mapping):
+    """``{key: array}`` read on access (no copy of the model's weights is held)."""
+
+    def __init__(self, read: dict[str, Callable[[], np.ndarray]]) -> None:
+        self._read = read
+
+    def __getitem__(self, key: str) -> np.ndarray:
+        return self._read[key]()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._read)
+
+    def __len__(self) -> int:
+        return len(self._read)
+
+
 @dataclass(frozen=True)
 class Way:
     """One way to draw a weight afresh: ``draw(seed)`` returns the whole weight (a float
     array of at least 32 bits, see :func:`native`).
 
     Attributes:
-        label: what runs, for the row (``"kernel_initializer"``, ``"reset_parameters()"``).
+        label: what runs, for the row (``"init code of fc1 (Linear)"``).
         draw: ``seed -> array``.
+        kind: the ways judged together (:func:`~initcheck.models.fidelity.combined_z`):
+            every module of one class at one level, every layer attribute of one class.
     """
 
     label: str
     draw: Callable[[int], np.ndarray]
+    kind: str = ""
 
 
 def native(values: np.ndarray) -> np.ndarray:
@@ -60,32 +80,6 @@ def native(values: np.ndarray) -> np.ndarray:
     if values.dtype.kind == "f" and values.dtype.itemsize >= 4:
         return values
     return values.astype(np.float64)
-
-
-def reproduces(drawn: np.ndarray, own: np.ndarray) -> str:
-    """Why ``drawn`` does not reproduce the model's ``own`` values in scale, or ``""``.
-
-    A constant must be drawn as the same constant. Otherwise the draw must differ from the
-    own values (else the way left them unchanged) and not be constant, and, from 64
-    values on, have the same std on the log scale within max(20 %, 4 standard errors of
-    the log ratio of two sample stds).
-    """
-    if drawn.shape != own.shape:
-        return f"it draws shape {drawn.shape}, the model holds {own.shape}"
-    if own.size and float(own.max()) == float(own.min()):  # a constant: the same constant
-        if np.array_equal(drawn, own):
-            return ""
-        got = f"std {float(drawn.std(dtype=np.float64)):.3g}, mean {float(drawn.mean()):.3g}"
-        return f"it draws {got}, the model holds the constant {float(own.flat[0]):.3g}"
-    if np.array_equal(drawn, own):
-        return "it leaves the values unchanged"
-    sd_d, sd_o = float(drawn.std(dtype=np.float64)), float(own.std(dtype=np.float64))
-    if own.size < 64 or sd_d == 0:
-        return "" if sd_d > 0 else f"it draws a constant, the model holds std {sd_o:.3g}"
-    limit = max(math.log1p(0.2), 4 / math.sqrt(own.size))
-    if sd_o == 0 or abs(math.log(sd_d / sd_o)) > limit:
-        return f"it draws std {sd_d:.3g}, the model holds std {sd_o:.3g}"
-    return ""
 
 
 @dataclass
@@ -101,7 +95,7 @@ class ModelDraws:
         limit: the most values checked per piece (:func:`subsample_units`).
         frozen: keys audited from the instance's own values, with the reason.
         method: ``key -> how its draws are made`` (a way's label, :data:`REBUILT`,
-            :data:`OWN`), decided on first use.
+            :data:`OWN`), decided for every key by :meth:`decide`.
         rebuilds: the number of models rebuilt.
     """
 
@@ -119,38 +113,101 @@ class ModelDraws:
     _index: dict[int, int] = field(default_factory=dict)
     _kept: dict[tuple[int, int], np.ndarray] = field(default_factory=dict)
     _kept_bytes: int = 0
+    _decided: bool = False
+    _pieces_of: dict[str, list[int]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for i, piece in enumerate(self.pieces):
+            self._pieces_of.setdefault(piece.key, []).append(i)
+
+    def decide(self, seed: int) -> None:
+        """Choose every weight's way (drawing each once under ``seed``), then distrust
+        every kind of way whose weights' combined z exceeds the limit, and choose again."""
+        tried: dict[tuple[str, int], Fidelity] = {}
+        distrusted: set[str] = set()
+        while True:
+            chosen: dict[str, tuple[int, Way]] = {}
+            for key in self.own:
+                for i, way in enumerate(self.ways.get(key, ())):
+                    if way.kind in distrusted:
+                        continue
+                    if (key, i) not in tried:
+                        tried[(key, i)] = self._try(key, way, seed)
+                    if not tried[(key, i)].reason:
+                        chosen[key] = (i, way)
+                        break
+            zs: dict[str, list[float]] = {}
+            for key, (i, way) in chosen.items():
+                zs.setdefault(way.kind, []).append(tried[(key, i)].z)
+            bad = {k for k, z in zs.items() if abs(combined_z(z)) > Z_LIMIT}
+            odd = {  # one weight of a kind that differs distrusts the kind
+                self.ways[key][i].kind: key for (key, i), f in tried.items() if f.differs
+            }
+            bad |= {k for k in odd if k in zs}
+            if not bad:
+                break
+            distrusted |= bad
+            for key, (i, way) in chosen.items():
+                if way.kind in bad:
+                    why = (
+                        f"{odd[way.kind]}, drawn the same way, differs from the model's"
+                        if way.kind in odd
+                        else f"the {len(zs[way.kind])} weights it draws differ from the "
+                        f"model's in std together (combined z = {combined_z(zs[way.kind]):.1f})"
+                    )
+                    tried[(key, i)] = Fidelity(why)
+                    self._drop(key, seed)
+        for key in self.own:
+            pick = chosen.get(key)
+            self._way[key] = pick[1] if pick else None
+            if pick is not None:
+                self.method[key] = pick[1].label
+                continue
+            self._drop(key, seed)
+            reasons = [
+                f"{w.label}: {tried[(key, i)].reason}"
+                for i, w in enumerate(self.ways.get(key, ()))
+                if (key, i) in tried
+            ]
+            if self.rebuild is not None:
+                self.method[key] = REBUILT
+            else:
+                self.method[key] = OWN
+                why = "; ".join(reasons) or "its layer keeps no initializer"
+                self.frozen[key] = (
+                    f"audited from the instance's own values ({why}); pass a zero-arg "
+                    "factory for independent draws"
+                )
+        self._decided = True
+
+    def _try(self, key: str, way: Way, seed: int) -> Fidelity:
+        """Draw ``key`` by ``way`` under ``seed`` and compare; keep the checked values."""
+        try:
+            drawn = way.draw(seed)
+            found = compare(drawn, self.own[key])
+        except Exception as exc:  # a way that cannot run: the next one is tried
+            return Fidelity(f"it raised {type(exc).__name__}: {exc}", differs=False)
+        if not found.reason:
+            self._drop(key, seed)
+            for i in self._pieces_of.get(key, ()):
+                self._keep(i, seed, _checked(self.pieces[i], drawn, self.limit))
+        return found
+
+    def _keep(self, index: int, seed: int, values: np.ndarray) -> None:
+        if self._kept_bytes < KEEP_BYTES and (index, seed) not in self._kept:
+            self._kept[(index, seed)] = values
+            self._kept_bytes += values.nbytes
+
+    def _drop(self, key: str, seed: int) -> None:
+        for i in self._pieces_of.get(key, ()):
+            gone = self._kept.pop((i, seed), None)
+            if gone is not None:
+                self._kept_bytes -= gone.nbytes
 
     def _choose(self, key: str, seed: int) -> Way | None:
-        """The first way that reproduces the own values (drawn at ``seed``), else None."""
-        if key in self._way:
-            return self._way[key]
-        own = self.own[key]
-        reasons = []
-        chosen = None
-        for way in self.ways.get(key, ()):
-            try:
-                drawn = way.draw(seed)
-                why = reproduces(drawn, own)
-            except Exception as exc:  # a way that cannot run: the next one is tried
-                why = f"it raised {type(exc).__name__}: {exc}"
-            if not why:
-                chosen = way
-                self._last = (key, seed, drawn)
-                break
-            reasons.append(f"{way.label}: {why}")
-        self._way[key] = chosen
-        if chosen is not None:
-            self.method[key] = chosen.label
-        elif self.rebuild is not None:
-            self.method[key] = REBUILT
-        else:
-            self.method[key] = OWN
-            tried = "; ".join(reasons) or "its layer keeps no initializer"
-            self.frozen[key] = (
-                f"audited from the instance's own values ({tried}); pass a zero-arg factory "
-                "for independent draws"
-            )
-        return chosen
+        if not self._decided:
+            self.decide(seed)
+        return self._way.get(key)
 
     def value(self, key: str, seed: int) -> np.ndarray:
         """The whole weight ``key`` drawn under ``seed`` (float32 or wider)."""
@@ -174,10 +231,8 @@ class ModelDraws:
         for i, piece in enumerate(self.pieces):
             if (i, seed) in self._kept or self.method.get(piece.key) != REBUILT:
                 continue
-            if piece.key in params and self._kept_bytes < KEEP_BYTES:
-                kept = _checked(piece, params[piece.key], self.limit)
-                self._kept[(i, seed)] = kept
-                self._kept_bytes += kept.nbytes
+            if piece.key in params:
+                self._keep(i, seed, _checked(piece, params[piece.key], self.limit))
         return params
 
     def _index_of(self, piece: WeightPiece) -> int:
@@ -192,9 +247,8 @@ class ModelDraws:
         if kept is not None:
             return kept
         values = _checked(piece, self.value(piece.key, seed), self.limit)
-        if index >= 0 and self._kept_bytes < KEEP_BYTES:
-            self._kept[(index, seed)] = values
-            self._kept_bytes += values.nbytes
+        if index >= 0:
+            self._keep(index, seed, values)
         return values
 
     def done(self, piece: WeightPiece) -> None:

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from initcheck.models.draws import Way, native
+from initcheck.models.draws import LazyValues, Way, native
 from initcheck.models.graph import Call, Trace, flow
 from initcheck.models.keras_layers import BUILDERS, layer_pieces
 from initcheck.models.layers import category
@@ -166,8 +166,13 @@ class KerasAdapter:
             out.extend(layer_pieces(path, layer, keys, base))
         return out
 
-    def own_values(self, model: Any) -> dict[str, np.ndarray]:
-        return {str(i): native(np.asarray(v.numpy())) for i, v in enumerate(model.weights)}
+    def own_values(self, model: Any) -> LazyValues:
+        return LazyValues(
+            {
+                str(i): (lambda v=v: native(np.asarray(v.numpy())))
+                for i, v in enumerate(model.weights)
+            }
+        )
 
     def ways(self, model: Any) -> dict[str, list[Way]]:
         owners = _owners(model)
@@ -188,7 +193,7 @@ class KerasAdapter:
             ) -> np.ndarray:
                 return _draw_from(init, shape, dtype, seed * 1_000_003 + salt)
 
-            out[str(i)] = [Way(label, draw)]
+            out[str(i)] = [Way(label, draw, kind=label)]
         return out
 
     def trace(self, model: Any, inputs: Any, seed: int) -> Trace:

@@ -142,8 +142,8 @@ def _row(
     head = (piece.layer, piece.param, piece.piece, piece.layer_type, piece.role)
     if piece.role == "unknown":
         return WeightRow(*head, (), "", None, None, note=piece.note), None
-    full = piece.extract(draws.value(piece.key, seed0))
-    note = draws.frozen.get(piece.key, "")  # decided by the first draw
+    full = piece.extract(np.asarray(draws.own[piece.key]))
+    note = draws.frozen.get(piece.key, "")
     values = piece_values(draws, piece, seed0, limit)
     fans = (piece.fans.fan_in, piece.fans.fan_out) if piece.fans else None
     layout = str(piece.layout) if piece.layout else ""

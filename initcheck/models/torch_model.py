@@ -130,11 +130,12 @@ def _ways(model: Any) -> dict[str, list[Way]]:
             last[(level, seed)] = work
         return last[(level, seed)]
 
-    def way(level: str, name: str) -> Way:
+    def way(level: str, name: str, depth: int) -> Way:
         def draw(seed: int) -> np.ndarray:
             return _numpy(drawn(level, seed).get_parameter(name))
 
-        return Way(f"init code of {level} ({type(modules[level]).__name__})", draw)
+        kind = type(modules[level]).__name__
+        return Way(f"init code of {level} ({kind})", draw, kind=f"{depth}:{kind}")
 
     out: dict[str, list[Way]] = {}
     for key, _ in model.named_parameters():
@@ -142,7 +143,7 @@ def _ways(model: Any) -> dict[str, list[Way]]:
         while at and len(levels) <= CLIMB:  # the whole model is the rebuild's job
             levels.append(at)
             at = at.rpartition(".")[0]
-        out[key] = [way(lv, key[len(lv) + 1 :]) for lv in levels]
+        out[key] = [way(lv, key[len(lv) + 1 :], d) for d, lv in enumerate(levels)]
     return out
 
 

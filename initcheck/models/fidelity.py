@@ -1,0 +1,101 @@
+"""Whether a way of drawing a weight afresh draws the model's own distribution.
+
+A way (a layer's initializer object, a module's own init code) is only an optimisation
+of rebuilding the model: it must draw what the model's construction drew. It is
+compared with the model's own values of that weight, and with the other weights it
+draws:
+
+- a constant must be drawn as the same constant; a draw equal to the model's
+  (non-constant) values did not draw at all;
+- the std, on the log scale, in standard errors ``z`` (from both samples' kurtosis:
+  Var(log s) ≈ (κ − 1)/(4n)): ``|z|`` > :data:`Z_LIMIT` fails the weight;
+- the shape, by a two-sample Kolmogorov–Smirnov test at :data:`KS_ALPHA`;
+- every weight a kind of way draws (all ``Conv2d`` modules' own init code, say)
+  together: one weight that differs distrusts the kind (an init loop in a model's
+  ``__init__`` treats every layer of a type alike, also those too small to show it), and
+  so does Stouffer's combined ``Σz/√k`` at :data:`Z_LIMIT` (a slight shift in each
+  layer, seen across the layers where no single layer shows it).
+
+Each test's false-distrust rate is about 7·10⁻⁶ (``Z_LIMIT`` two-sided) or
+:data:`KS_ALPHA`; a false distrust only costs speed (the factory is rebuilt) or, for an
+instance, independent draws (its own values are audited).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats
+
+__all__ = ["KS_ALPHA", "Z_LIMIT", "Fidelity", "combined_z", "compare"]
+
+Z_LIMIT = 4.5
+KS_ALPHA = 1e-5
+KS_VALUES = 2**15  # values per sample for the KS test (evenly strided)
+MIN_VALUES = 8  # fewer values: only the constant rules apply
+
+
+@dataclass(frozen=True)
+class Fidelity:
+    """How a way's draw compares with the model's own values of a weight.
+
+    Attributes:
+        reason: why it does not reproduce them (``""``: it does).
+        z: the log std ratio in standard errors (0 where not measured).
+        differs: the draw was compared and differs (a reason other than a way that
+            could not run): the model's construction did something else.
+    """
+
+    reason: str
+    z: float = 0.0
+    differs: bool = True
+
+
+def _strided(values: np.ndarray) -> np.ndarray:
+    flat = values.ravel()
+    return flat[:: max(1, flat.size // KS_VALUES)]
+
+
+def _log_sd_error(a: np.ndarray, b: np.ndarray) -> float:
+    """The standard error of log(sd(a)/sd(b)) for independent samples."""
+    var = 0.0
+    for x in (a, b):
+        x = np.asarray(x, dtype=np.float64).ravel()
+        c = x - x.mean()
+        m2 = float(np.mean(c * c))
+        kurt = float(np.mean(c**4)) / m2**2 if m2 > 0 else 3.0
+        var += max(kurt - 1.0, 0.2) / (4 * x.size)
+    return math.sqrt(var)
+
+
+def compare(drawn: np.ndarray, own: np.ndarray) -> Fidelity:
+    """Whether ``drawn`` reproduces the model's ``own`` values of one weight."""
+    if drawn.shape != own.shape:
+        return Fidelity(f"it draws shape {drawn.shape}, the model holds {own.shape}")
+    if own.size and float(own.max()) == float(own.min()):  # a constant: the same constant
+        if np.array_equal(drawn, own):
+            return Fidelity("", differs=False)
+        got = f"std {float(drawn.std(dtype=np.float64)):.3g}, mean {float(drawn.mean()):.3g}"
+        return Fidelity(f"it draws {got}, the model holds the constant {float(own.flat[0]):.3g}")
+    if np.array_equal(drawn, own):
+        return Fidelity("it leaves the values unchanged")
+    sd_d, sd_o = float(drawn.std(dtype=np.float64)), float(own.std(dtype=np.float64))
+    if sd_d == 0:
+        return Fidelity(f"it draws a constant, the model holds std {sd_o:.3g}")
+    if own.size < MIN_VALUES:
+        return Fidelity("", differs=False)
+    z = math.log(sd_d / sd_o) / _log_sd_error(drawn, own)
+    if abs(z) > Z_LIMIT:
+        return Fidelity(f"it draws std {sd_d:.3g}, the model holds std {sd_o:.3g}", z)
+    if own.size >= 64:
+        p = float(stats.ks_2samp(_strided(drawn), _strided(own)).pvalue)
+        if p < KS_ALPHA:
+            return Fidelity(f"its distribution differs from the model's (KS p = {p:.1e})", z)
+    return Fidelity("", z, differs=False)
+
+
+def combined_z(zs: list[float]) -> float:
+    """Stouffer's combined z of independent weights' ``z``."""
+    return sum(zs) / math.sqrt(len(zs)) if zs else 0.0
