@@ -190,7 +190,10 @@ class ModelDraws:
         if not found.reason:
             self._drop(key, seed)
             for i in self._pieces_of.get(key, ()):
-                self._keep(i, seed, _checked(self.pieces[i], drawn, self.limit))
+                try:
+                    self._keep(i, seed, _checked(self.pieces[i], drawn, self.limit))
+                except Exception:  # the piece's own row reports its error
+                    continue
         return found
 
     def _keep(self, index: int, seed: int, values: np.ndarray) -> None:
