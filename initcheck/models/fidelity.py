@@ -62,8 +62,8 @@ def _log_sd_error(a: np.ndarray, b: np.ndarray) -> float:
     """The standard error of log(sd(a)/sd(b)) for independent samples."""
     var = 0.0
     for x in (a, b):
-        x = np.asarray(x, dtype=np.float64).ravel()
-        c = x - x.mean()
+        c = np.asarray(_strided(x), dtype=np.float64)  # the kurtosis from ≤ 2^15 values
+        c = c - c.mean()
         m2 = float(np.mean(c * c))
         kurt = float(np.mean(c**4)) / m2**2 if m2 > 0 else 3.0
         var += max(kurt - 1.0, 0.2) / (4 * x.size)
