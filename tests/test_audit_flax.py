@@ -61,3 +61,66 @@ def test_flax_instance_is_audited_from_its_own_values() -> None:
     # one draw only: the seeds check cannot run, and small weights may be undecidable
     assert "seeds" not in {c.check for r in report.rows for c in r.results}
     assert report.signal.passed
+
+
+FLAX_MODELS = """
+from flax import nnx
+
+
+class Net(nnx.Module):
+    def __init__(self, rngs: nnx.Rngs, he: bool = False):
+        kw = {"kernel_init": nnx.initializers.he_normal()} if he else {}
+        self.a = nnx.Linear(784, 256, rngs=rngs, **kw)
+        self.b = nnx.Linear(256, 256, rngs=rngs, **kw)
+        self.c = nnx.Linear(256, 10, rngs=rngs, **kw)
+
+    def __call__(self, x):
+        return self.c(nnx.relu(self.b(nnx.relu(self.a(x)))))
+
+
+def he_net(rngs: nnx.Rngs):
+    return Net(rngs, he=True)
+"""
+
+
+def test_flax_models_audit_from_the_cli_and_the_gate(tmp_path: Any) -> None:
+    """The console script and the gate take a Flax factory (and a Module class) like a
+    torch or Keras one: the default LeCun kernels fail "he", He-normal ones pass."""
+    import subprocess
+    import sys
+
+    (tmp_path / "flaxmodels.py").write_text(FLAX_MODELS)
+    cli = [sys.executable, "-m", "initcheck", "audit"]
+    bad = subprocess.run(
+        [*cli, "flaxmodels:Net", "--variance", "he", "--no-signal"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert bad.returncode == 1, bad.stdout + bad.stderr
+    assert "b.kernel" in bad.stdout and "variance too small" in bad.stdout
+    good = subprocess.run(
+        [*cli, "flaxmodels:he_net", "--variance", "he"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert good.returncode == 0, good.stdout + good.stderr
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.pytest.ini_options]\npythonpath = ["."]\n\n'
+        '[tool.initcheck.models.he]\ntarget = "flaxmodels:he_net"\nvariance = "he"\n\n'
+        '[tool.initcheck.models.default]\ntarget = "flaxmodels:Net"\nvariance = "he"\n'
+    )
+    gate = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rf"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert gate.returncode == 1, gate.stdout + gate.stderr
+    failed = [line for line in gate.stdout.splitlines() if line.startswith("FAILED")]
+    assert failed and all("initcheck::default::" in line for line in failed), gate.stdout
+    assert any("initcheck::default::b.kernel::variance" in line for line in failed)

@@ -14,6 +14,7 @@ SPEC's, and a function that raises or returns something else is a load error.
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 from typing import Any
 
@@ -103,9 +104,10 @@ def _guarded(obj: Any, spec: str) -> Any:
             "zero-arg factory returning one."
         )
 
-    def factory() -> Any:
+    @functools.wraps(obj)  # keeps its signature: a Flax factory takes rngs
+    def factory(*args: Any, **kwargs: Any) -> Any:
         try:
-            return obj()
+            return obj(*args, **kwargs)
         except Exception as exc:
             raise _FactoryError(
                 f"{spec!r}: calling the factory raised {type(exc).__name__}: {_line(exc)}"

@@ -131,8 +131,9 @@ def _call_with_rngs(factory: Callable[..., Any], seed: int) -> Any:
     from flax import nnx
 
     try:  # a Module class: its metaclass's __call__ hides __init__'s signature
-        if isinstance(factory, type):
-            params = list(inspect.signature(factory.__init__).parameters.values())[1:]
+        inner = inspect.unwrap(factory)
+        if isinstance(inner, type):
+            params = list(inspect.signature(inner.__init__).parameters.values())[1:]
         else:
             params = list(inspect.signature(factory).parameters.values())
     except (TypeError, ValueError):
