@@ -3,18 +3,24 @@
 a fresh virtual environment and then works in a user's project through its entry points
 alone — the pytest plugin (``pytest11``), the ``initcheck`` console script and the CI gate.
 
-The venv is created with ``--system-site-packages`` so the already-installed dependencies
+The venv sees this interpreter's site-packages, so the already-installed dependencies
 (TensorFlow, numpy, scipy, pytest, Hypothesis, ...) serve and nothing is downloaded but the
-build backend. The development install of initcheck in the base environment (editable, or
-this checkout on ``PYTHONPATH``) must not shadow the wheel: ``PYTHONPATH`` is dropped, the
-commands run from the user project, and every test asserts that ``initcheck`` is imported
-from the venv's own site-packages.
+build backend. It is not made with ``--system-site-packages``: inside a venv (the README's
+quick start) that flag would show the *base* interpreter's packages, not the user's venv;
+instead a ``.pth`` file adds every site-packages directory of the running interpreter
+(``site.getsitepackages()``: the venv's, plus the base's when the venv itself has system
+site-packages). Where no wheel can be built (the build backend cannot be fetched), the
+tests skip with the reason. The development install of initcheck in the base environment
+(editable, or this checkout on ``PYTHONPATH``) must not shadow the wheel: ``PYTHONPATH`` is
+dropped, the commands run from the user project, and every test asserts that ``initcheck``
+is imported from the venv's own site-packages.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import site
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -117,6 +123,37 @@ def _check(proc: subprocess.CompletedProcess[str], what: str) -> str:
     return proc.stdout
 
 
+def _build_wheel(dist: Path, env: dict[str, str]) -> None:
+    """``python -m pip wheel . --no-deps -w dist``, as the README says; a skip with the
+    reason where the build backend cannot be had (no index reachable)."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps", "-w", str(dist)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        check=False,
+    )
+    unavailable = ("No matching distribution", "Could not find a version")
+    if proc.returncode != 0 and any(u in proc.stdout + proc.stderr for u in unavailable):
+        pytest.skip(
+            f"no wheel can be built here, its build backend is unavailable: "
+            f"{proc.stderr.strip().splitlines()[-1:]}"
+        )
+    _check(proc, "pip wheel")
+
+
+def _see_these_packages(inst: Installed) -> None:
+    """Make the venv see this interpreter's site-packages (its .pth files processed)."""
+    purelib = Path(_check(inst.run(inst.python, "-c", _PURELIB), "sysconfig").strip())
+    dirs = [d for d in site.getsitepackages() if Path(d).is_dir()]
+    lines = [f"import site; site.addsitedir({d!r})" for d in dirs]
+    (purelib / "_initcheck_test_parent_env.pth").write_text("\n".join(lines) + "\n")
+
+
+_PURELIB = "import sysconfig; print(sysconfig.get_paths()['purelib'])"
+
+
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
     """Build the wheel, make a fresh venv, install the wheel, write a user project."""
@@ -125,7 +162,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
     base_env = _clean_env(venv)
     base_env.pop("VIRTUAL_ENV")
 
-    def run(*args: str | Path, cwd: Path = tmp) -> None:
+    def run(*args: str | Path, cwd: Path = tmp) -> str:
         proc = subprocess.run(
             [str(a) for a in args],
             cwd=cwd,
@@ -135,18 +172,20 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
             timeout=TIMEOUT,
             check=False,
         )
-        _check(proc, " ".join(str(a) for a in args))
+        return _check(proc, " ".join(str(a) for a in args))
 
-    run(sys.executable, "-m", "pip", "wheel", ROOT, "--no-deps", "-w", dist)
+    _build_wheel(dist, base_env)
     (wheel,) = dist.glob("initcheck-*.whl")
-    run(sys.executable, "-m", "venv", "--system-site-packages", venv)
+    run(sys.executable, "-m", "venv", venv)
     inst = Installed(venv=venv, project=project, env=_clean_env(venv))
+    project.mkdir()
+    _see_these_packages(inst)
     # --force-reinstall: a copy of initcheck in the base environment must not count as
     # "already satisfied"; --no-deps --no-index: the dependencies come from the base
     # environment, nothing is downloaded.
     run(inst.python, "-m", "pip", "install", "--no-deps", "--no-index", "--force-reinstall", wheel)
 
-    (project / "userproj").mkdir(parents=True)
+    (project / "userproj").mkdir()
     (project / "tests").mkdir()
     (project / "pyproject.toml").write_text(USER_PYPROJECT)
     (project / "userproj" / "__init__.py").write_text("")
@@ -156,7 +195,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
 
 
 def _site_packages(inst: Installed) -> Path:
-    out = inst.run(inst.python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])")
+    out = inst.run(inst.python, "-c", _PURELIB)
     return Path(_check(out, "sysconfig").strip()).resolve()
 
 
@@ -170,6 +209,20 @@ def test_the_wheel_is_what_the_venv_imports(installed):
         f"initcheck was imported from {origin}, not from the venv's wheel install"
     )
     assert not origin.is_relative_to(ROOT)
+
+
+@pytest.mark.slow
+def test_the_venv_sees_the_running_environment_not_only_the_base(installed):
+    """Inside a venv, ``--system-site-packages`` would show the base interpreter's
+    packages; the nested venv must see the running environment's (the user's venv)."""
+    code = "import sys; print('\\n'.join(sys.path))"
+    seen = {
+        Path(p).resolve()
+        for p in _check(installed.run(installed.python, "-c", code), "sys.path").splitlines()
+        if p
+    }
+    wanted = {Path(d).resolve() for d in site.getsitepackages() if Path(d).is_dir()}
+    assert wanted <= seen, f"the venv does not see {sorted(map(str, wanted - seen))}"
 
 
 @pytest.mark.slow

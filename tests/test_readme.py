@@ -312,9 +312,33 @@ def run_shell(project, code: str) -> None:
             assert shown in stderr, f"{command!r}: stderr lacks {shown!r}:\n{stderr}"
 
 
+#: A framework a README example imports (the quick start's install has none of them).
+FRAMEWORK_IMPORT = re.compile(r"^\s*(?:import|from)\s+(torch|jax|flax|transformers)\b", re.M)
+
+
+def needed_frameworks(block: Block) -> list[str]:
+    """The optional frameworks ``block`` needs: those it imports, and PyTorch for a gate
+    example with a model table (its ``mypkg.models:build`` is :data:`USER_MODELS`)."""
+    found = set(FRAMEWORK_IMPORT.findall(block.code))
+    if block.lang == "toml" and re.search(r"^\[tool\.initcheck\.models\.", block.code, re.M):
+        found.add("torch")
+    return sorted(found)
+
+
+def test_framework_examples_are_found():
+    blocks = [Block("python", "import torch.nn as nn\n", 1, None), Block("bash", "ls\n", 2, None)]
+    assert [needed_frameworks(b) for b in blocks] == [["torch"], []]
+    gate = Block("toml", "[tool.initcheck.models.mlp]\ntarget = 'm:build'\n", 3, None)
+    assert needed_frameworks(gate) == ["torch"]
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize(("block", "test_name"), example_cases())
 def test_readme_example(user_project, block: Block, test_name: str | None):
+    for module in needed_frameworks(block):  # skipped with a reason, as extras are optional
+        pytest.importorskip(
+            module, reason=f"README line {block.line}'s example needs {module} (an extra)"
+        )
     if test_name is not None:
         result = run_test(user_project, block.code, test_name)
         assert result.ret == 0, outcome_lines(result)
