@@ -51,3 +51,18 @@ def test_ci_fails_when_torch_or_jax_cannot_be_installed():
     assert torch and extras, installs
     for ln in torch + extras:
         assert "||" not in ln, ln
+
+
+def test_ci_runs_the_quick_start_in_a_fresh_venv():
+    """.ci/run's last step: a clone, a new venv, the quick start's install alone (no extras),
+    its main job and its test command."""
+    install, main_job = quick_start()[0].split(" && ")
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert "git clone" in ci and "python -m venv" in ci
+    fresh = [ln.strip() for ln in ci.split("python -m venv", 1)[1].splitlines()]
+    assert any(
+        ln.startswith(f"python -m {install.replace('pip install', 'pip install -q')}")
+        for ln in fresh
+    ), fresh
+    assert any(ln.startswith(main_job) for ln in fresh), fresh
+    assert any(ln.startswith(quick_start()[1]) for ln in fresh), fresh
