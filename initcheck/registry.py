@@ -47,6 +47,7 @@ __all__ = [
     "names",
     "option_choices",
     "register",
+    "unit_of",
     "unregister",
     "validate_names",
 ]
@@ -94,6 +95,9 @@ class Check:
             ``{"family": ("normal", …)}`` (see :func:`option_choices`).
         table: its table for the HTML report: result dict -> ``{"header": [...],
             "rows": [[...], ...]}`` (strings), or ``None`` for no table.
+        unit: what its ``statistic`` measures, shown beside the value in every table
+            (e.g. ``"Var(W) / target"``); a function of the result dict where it depends
+            on the result; ``""`` for a check without a statistic.
     """
 
     name: str
@@ -108,6 +112,7 @@ class Check:
     search_shapes: Callable[[tuple[int, ...]], tuple[tuple[int, ...], ...]] | None = None
     choices: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     table: Callable[[Mapping[str, Any]], dict[str, Any] | None] | None = None
+    unit: str | Callable[[Mapping[str, Any]], str] = ""
 
     def __post_init__(self) -> None:
         if not self.name.isidentifier():
@@ -209,6 +214,20 @@ def validate_names(requested: str | Iterable[str], declared: Declared) -> tuple[
             if not declared.has(declaration):
                 raise ValueError(f"The {n!r} check needs {DECLARATIONS[declaration]}.")
     return wanted
+
+
+def unit_of(result: Mapping[str, Any]) -> str:
+    """The unit of a result's ``statistic`` (:attr:`Check.unit`; ``""`` for an unknown
+    check or a result without a statistic).
+
+    Args:
+        result: a :class:`~initcheck.results.CheckResult`'s ``to_dict()``.
+    """
+    _load_builtins()
+    check = _registry.get(str(result.get("check")))
+    if check is None or result.get("statistic") is None:
+        return ""
+    return check.unit(result) if callable(check.unit) else check.unit
 
 
 def option_choices(declaration: str) -> tuple[str, ...]:

@@ -7,11 +7,19 @@ Data flows one way: initializer → samples → check → :class:`CheckResult` �
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["REPR_LIMIT", "CheckResult", "Report", "jsonable", "short"]
+__all__ = [
+    "REPR_LIMIT",
+    "CheckResult",
+    "Report",
+    "aligned",
+    "jsonable",
+    "short",
+    "verdict_matrix",
+]
 
 #: The longest ``repr`` of a record; details (raw samples, per-shape tables) stay out of it.
 REPR_LIMIT = 300
@@ -47,6 +55,38 @@ def short(text: str, limit: int = 120) -> str:
 
 def _fmt(x: float | None) -> str:
     return "—" if x is None else f"{x:.4g}"
+
+
+def aligned(rows: Sequence[Sequence[str]], indent: str = "") -> list[str]:
+    """``rows`` as text lines, every column padded to its widest cell (the last column,
+    free text, is not padded), so the columns line up whatever the values.
+
+    Args:
+        rows: the cells, a header row first.
+        indent: put before every line.
+    """
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    lines = []
+    for row in rows:
+        cells = [c.ljust(w) for c, w in zip(row[:-1], widths, strict=True)]
+        lines.append((indent + "  ".join([*cells, row[-1]])).rstrip())
+    return lines
+
+
+def verdict_matrix(reports: Sequence[Report]) -> str:
+    """One line per initializer: its verdict on each check (``ok``, ``FAIL``, ``—`` not
+    run) and overall, columns aligned; the failures' messages follow.
+
+    Args:
+        reports: :class:`Report` objects, one per initializer.
+    """
+    checks = list(dict.fromkeys(r.check for rep in reports for r in rep.results))
+    rows = [["initializer", *checks, "verdict"]]
+    for rep in reports:
+        by = {r.check: r for r in rep.results}
+        cells = [("ok" if by[c].passed else "FAIL") if c in by else "—" for c in checks]
+        rows.append([rep.initializer, *cells, "PASSED" if rep.passed else "FAILED"])
+    return "\n".join(aligned(rows))
 
 
 @dataclass(frozen=True)
@@ -160,6 +200,12 @@ class Report:
     def failures(self) -> tuple[CheckResult, ...]:
         return tuple(r for r in self.results if not r.passed)
 
+    def _repr_html_(self) -> str:
+        """The notebook display: a compact verdict table (self-contained HTML)."""
+        from initcheck.report.notebook import report_html
+
+        return report_html(self)
+
     def __getitem__(self, check: str) -> CheckResult:
         for r in self.results:
             if r.check == check:
@@ -175,13 +221,20 @@ class Report:
         }
 
     def __str__(self) -> str:
-        lines = [
-            f"initcheck report for {self.initializer}: {'PASSED' if self.passed else 'FAILED'}"
-        ]
+        from initcheck.registry import unit_of
+
+        rows = [["", "check", "measured", "target", "unit", "n", ""]]
         for r in self.results:
-            mark = "ok  " if r.passed else "FAIL"
-            lines.append(
-                f"  {mark} {r.check:<12} measured={_fmt(r.statistic):>9} "
-                f"target={_fmt(r.target):>7} n={r.n:<8} {'' if r.passed else r.message}"
+            rows.append(
+                [
+                    "ok" if r.passed else "FAIL",
+                    r.check,
+                    _fmt(r.statistic),
+                    _fmt(r.target),
+                    unit_of(r.to_dict()) if r.statistic is not None else "",
+                    str(r.n),
+                    "" if r.passed else r.message,
+                ]
             )
-        return "\n".join(lines)
+        head = f"initcheck report for {self.initializer}: {'PASSED' if self.passed else 'FAILED'}"
+        return "\n".join([head, *aligned(rows, indent="  ")])

@@ -226,13 +226,17 @@ def layer_seeds(seed: int) -> tuple[int, int, int]:
     )
 
 
-def draw_kernels(init: Any, seed: int, *, timeout: float | None = None) -> list[np.ndarray]:
+def draw_kernels(
+    init: Any, seed: int, *, timeout: float | None = None, layout: str = "keras"
+) -> list[np.ndarray]:
     """The three kernels of the MLP drawn from ``init`` (validated float64 arrays).
 
     Args:
         init: any initializer :func:`~initcheck.initializers.resolve` accepts.
         seed: the run's seed (each layer draws with its own :func:`layer_seeds` seed).
         timeout: seconds one call of the initializer may take (default: the resolver's).
+        layout: ``"torch"`` draws each kernel as ``(out, in)`` (a PyTorch weight) and
+            transposes it; ``"keras"`` draws ``(in, out)``.
 
     Returns:
         The kernels of shapes :data:`~initcheck.trainrecords.KERNEL_SHAPES`.
@@ -242,9 +246,16 @@ def draw_kernels(init: Any, seed: int, *, timeout: float | None = None) -> list[
     """
     from initcheck.initializers import resolve
 
+    if layout not in ("keras", "torch"):
+        raise ValueError(f"layout must be 'keras' or 'torch'. Received: layout={layout!r}")
     resolved = resolve(init, timeout=timeout)
+    if layout == "keras":
+        return [
+            resolved.draw(shape, seed=s, dtype="float32")
+            for shape, s in zip(KERNEL_SHAPES, layer_seeds(seed), strict=True)
+        ]
     return [
-        resolved.draw(shape, seed=s, dtype="float32")
+        np.ascontiguousarray(resolved.draw(shape[::-1], seed=s, dtype="float32").T)
         for shape, s in zip(KERNEL_SHAPES, layer_seeds(seed), strict=True)
     ]
 
@@ -348,6 +359,8 @@ def compare(
     batch_size: int = BATCH_SIZE,
     seed: int = 0,
     data: MNIST | None = None,
+    layout: str = "keras",
+    keep_going: bool = False,
 ) -> Comparison:
     """Train one network per initializer, side by side, and return the comparison.
 
@@ -363,12 +376,18 @@ def compare(
         batch_size: images per batch (default 128).
         seed: seeds the kernel draws and the data order.
         data: an :class:`~initcheck.mnist.MNIST` (default: :func:`load_mnist`).
+        layout: ``"torch"`` draws PyTorch-layout ``(out, in)`` kernels (see
+            :func:`draw_kernels`).
+        keep_going: an initializer that raises or returns invalid weights is recorded in
+            :attr:`Comparison.failed` (name → what went wrong) and the others still train;
+            by default it raises.
 
     Returns:
         A :class:`Comparison`; ``print()`` it for the notebook's table.
 
     Raises:
-        InitializerError: an initializer raised or returned invalid weights.
+        InitializerError: an initializer raised or returned invalid weights (unless
+            ``keep_going``).
 
     Example:
         >>> cmp = compare({"zeros": "zeros", "glorot": "glorot_uniform"}, batches=50)
@@ -377,19 +396,36 @@ def compare(
     """
     if batches is not None:
         epochs = None
+    from initcheck.errors import InitializerError
+
     pairs = _names(inits)
-    kernels = [draw_kernels(init, seed) for _, init in pairs]
-    runs, data = train_kernels(
-        [n for n, _ in pairs],
-        kernels,
-        epochs=epochs,
-        batches=batches,
-        batch_size=batch_size,
-        seed=seed,
-        data=data,
-    )
+    drawn: list[tuple[str, list[np.ndarray]]] = []
+    failed: dict[str, str] = {}
+    for name, init in pairs:
+        try:
+            drawn.append((name, draw_kernels(init, seed, layout=layout)))
+        except InitializerError as exc:
+            if not keep_going:
+                raise
+            failed[name] = str(exc)
+    runs: dict[str, TrainingRun] = {}
+    if drawn:
+        runs, data = train_kernels(
+            [n for n, _ in drawn],
+            [k for _, k in drawn],
+            epochs=epochs,
+            batches=batches,
+            batch_size=batch_size,
+            seed=seed,
+            data=data,
+        )
+    data = load_mnist() if data is None else data
     return Comparison(
-        runs=runs, batch_size=int(batch_size), seed=int(seed), data_source=data.source
+        runs=runs,
+        batch_size=int(batch_size),
+        seed=int(seed),
+        data_source=data.source,
+        failed=failed,
     )
 
 

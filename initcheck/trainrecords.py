@@ -78,20 +78,29 @@ class TrainingRun:
 class Comparison:
     """Initializers trained side by side on the same data order and seed.
 
-    ``runs`` maps each name to its :class:`TrainingRun`; ``str(comparison)`` is the
-    notebook's table (see :func:`comparison_table`).
+    ``runs`` maps each name to its :class:`TrainingRun`; ``failed`` maps each initializer
+    that raised or returned invalid weights (so it was not trained) to what went wrong
+    (``compare(..., keep_going=True)``); ``str(comparison)`` is the notebook's table (see
+    :func:`comparison_table`).
     """
 
     runs: Mapping[str, TrainingRun]
     batch_size: int
     seed: int
     data_source: str
+    failed: Mapping[str, str] = field(default_factory=dict)
 
     def __getitem__(self, name: str) -> TrainingRun:
         return self.runs[name]
 
     def __str__(self) -> str:
         return comparison_table(self)
+
+    def _repr_html_(self) -> str:
+        """The notebook display: the training table and loss curves (self-contained)."""
+        from initcheck.report.notebook import comparison_html
+
+        return comparison_html(self)
 
 
 def _num(value: float, spec: str, width: int) -> str:
@@ -109,14 +118,14 @@ def comparison_table(comparison: Comparison) -> str:
         The table; values that are not finite (a diverged run) are shown as ``—``.
     """
     runs = list(comparison.runs.values())
-    if not runs:
+    if not runs and not comparison.failed:
         raise ValueError(f"A comparison has at least one run. Received: {comparison!r}")
-    first = runs[0]
-    width = max(len("initializer"), *(len(name) for name in comparison.runs))
-    head = (
-        f"After {first.batches} batches ({first.epochs:.3g} epochs, batch "
-        f"{comparison.batch_size}, seed {comparison.seed}) on {comparison.data_source}:"
-    )
+    width = max(len("initializer"), *(len(n) for n in [*comparison.runs, *comparison.failed]))
+    where = f"batch {comparison.batch_size}, seed {comparison.seed}) on {comparison.data_source}"
+    if runs:
+        head = f"After {runs[0].batches} batches ({runs[0].epochs:.3g} epochs, {where}:"
+    else:
+        head = f"Nothing trained ({where}:"
     cols = (
         f"{'initializer':<{width}}  {'val acc':>8}  {'val loss':>8}  {'last loss':>9}  "
         f"{'mean last 50':>12}"
@@ -128,6 +137,8 @@ def comparison_table(comparison: Comparison) -> str:
             f"{_num(run.val_loss, '8.3f', 8)}  {_num(run.last_loss, '9.3f', 9)}  "
             f"{_num(run.mean_loss(50), '12.3f', 12)}"
         )
+    for name, error in comparison.failed.items():
+        lines.append(f"{name:<{width}}  {'FAILED':>8}  not trained: {error}")
     return "\n".join(lines)
 
 
@@ -139,7 +150,8 @@ def comparison_json(comparison: Comparison, reports: Sequence[Report] = ()) -> d
         reports: :class:`~initcheck.results.Report` objects of the static checks.
 
     Returns:
-        ``{"batch_size", "seed", "data_source", "runs": {name: {...}}, "checks": [...]}``;
+        ``{"batch_size", "seed", "data_source", "runs": {name: {...}}, "failed": {name:
+        error}, "checks": [...]}``;
         non-finite numbers become JSON-safe (see :func:`initcheck.results.jsonable`).
     """
     from initcheck.results import jsonable
@@ -163,5 +175,6 @@ def comparison_json(comparison: Comparison, reports: Sequence[Report] = ()) -> d
         "seed": comparison.seed,
         "data_source": comparison.data_source,
         "runs": runs,
+        "failed": dict(comparison.failed),
         "checks": [r.to_dict() for r in reports],
     }

@@ -134,6 +134,7 @@ CHECK = register(
         name="centering",
         run=lambda ctx: check_centering(ctx.samples, ctx.settings),
         summary="mean ≈ 0 in units of the target std",
+        unit=lambda r: f"mean / {(r.get('details') or {}).get('sample_unit', 'std')}",
         needs=frozenset({"mean"}),
         order=30,
         figure=_figures,

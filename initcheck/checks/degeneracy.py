@@ -194,6 +194,7 @@ CHECK = register(
         name="degeneracy",
         run=lambda ctx: check_degeneracy(ctx.samples, ctx.settings),
         summary="no dead, sign-biased or low-rank units",
+        unit="effective rank / a random kernel's",
         needs=frozenset({"draws"}),
         order=20,
     )

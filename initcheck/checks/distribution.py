@@ -82,6 +82,7 @@ CHECK = register(
         name="distribution",
         run=lambda ctx: check_distribution(ctx.samples, ctx.settings, ctx.plan.family or ""),
         summary="Kolmogorov–Smirnov test against the declared family",
+        unit="KS distance",
         when="family",
         needs=frozenset({"mean"}),
         requires=("family",),

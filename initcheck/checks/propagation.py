@@ -413,6 +413,7 @@ CHECK = register(
             settings=ctx.settings,
         ),
         summary="activations and gradients keep their size through a deep net",
+        unit="gain per layer",
         when="nonlinearity",
         gate="once",
         order=78,

@@ -254,6 +254,7 @@ CHECK = register(
         name="scaling",
         run=_run,
         summary="Var(W) follows the 1/fan law across shapes",
+        unit="max/min of Var(W)/law across shapes",
         when="variance",
         needs=frozenset({"per_shape"}),
         order=50,

@@ -215,13 +215,15 @@ def check_symmetry(samples: Samples, settings: Settings) -> CheckResult:
         if len(problems) > 3:
             msg += f"; and {len(problems) - 3} more shape(s)"
     similarity = _similarity(samples)
-    ranks = [v.get("rank") for v in per_shape.values() if v.get("rank") is not None]
+    # numerical rank as a fraction of full rank (1 = full), the worst shape's
+    ranks = [v["rank"] / v["full_rank"] for v in per_shape.values() if v.get("full_rank")]
     return CheckResult(
         check="symmetry",
         initializer=samples.initializer,
         passed=passed,
         message=msg,
         statistic=float(min(ranks)) if ranks else 0.0,
+        target=1.0,
         n=samples.n,
         shapes=samples.shape_tuple,
         details={"per_shape": per_shape, "unit_rtol": UNIT_RTOL, "similarity": similarity},
@@ -244,6 +246,7 @@ CHECK = register(
         name="symmetry",
         run=lambda ctx: check_symmetry(ctx.samples, ctx.settings),
         summary="hidden units distinguishable: weights, rank, activations, gradients",
+        unit="min rank / full rank",
         needs=frozenset({"heads"}),
         order=10,
         figure=_figures,

@@ -203,6 +203,7 @@ CHECK = register(
         name="tails",
         run=lambda ctx: check_tails(ctx.samples, ctx.settings, ctx.plan.family),
         summary="no extreme outliers beyond what the family allows",
+        unit="max |value - mean| / std",
         needs=frozenset({"mean"}),
         order=60,
         figure=_tail_figures,

@@ -279,6 +279,7 @@ CHECK = register(
         name="training",
         run=_run,
         summary="early training on MNIST: the loss falls like a sound init's",
+        unit="mean loss, last 50 batches",
         when="train",
         gate="alone",
         order=80,

@@ -112,6 +112,7 @@ CHECK = register(
         name="variance",
         run=lambda ctx: check_variance(ctx.samples, ctx.settings),
         summary="Var(W) ≈ the fan target, pooled over shapes and seeds",
+        unit="Var(W) / target",
         when="variance",
         needs=frozenset({"variance"}),
         requires=("variance",),

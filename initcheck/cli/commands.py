@@ -57,6 +57,16 @@ def _spec(spec: str) -> Any:
     return obj
 
 
+def _declare(obj: Any, spec: str, framework: str | None) -> Any:
+    """``obj`` declared as a ``--framework`` initializer (UsageError for a Keras SPEC)."""
+    from initcheck.initializers.resolve import declare
+
+    try:
+        return declare(obj, framework)
+    except (ValueError, TypeError) as exc:
+        raise UsageError(f"--framework {framework} with {spec!r}: {exc}") from None
+
+
 def _resolve(obj: Any, spec: str, name: str | None = None) -> Initializer:
     """The initializer for a validated SPEC (imports Keras, quietly, for a Keras name)."""
     from initcheck.initializers import resolve
@@ -67,7 +77,7 @@ def _resolve(obj: Any, spec: str, name: str | None = None) -> Initializer:
         import_quietly("keras")
     try:
         return resolve(obj, name=name or spec)
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, ImportError) as exc:
         raise UsageError(f"{spec!r}: {exc}") from None
 
 
@@ -86,18 +96,22 @@ def _variance(text: str | None) -> Any:
         raise UsageError(f"--variance {text!r}: {exc}") from None
 
 
-def _plan(args: argparse.Namespace, target: Any) -> tuple[Plan, tuple[str, ...]]:
-    """The validated declarations and check names of ``check`` (UsageError otherwise)."""
+def _plan(
+    args: argparse.Namespace, target: Any, shapes: Any = None
+) -> tuple[Plan, tuple[str, ...]]:
+    """The validated declarations and check names of ``check`` and ``compare`` (UsageError
+    otherwise)."""
     from initcheck.api import make_plan, select_checks
 
     try:
         plan = make_plan(
+            shapes,
             layout=args.layout,
             variance=target,
             family=args.family,
             nonlinearity=args.nonlinearity,
             deterministic=args.deterministic,
-            train=args.train,
+            train=getattr(args, "train", False),
         )
         return plan, select_checks(args.checks, plan)
     except (ValueError, TypeError) as exc:
@@ -134,7 +148,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     Raises:
         UsageError: a bad SPEC, variance target, check name or option.
     """
-    obj = _spec(args.spec)
+    obj = _declare(_spec(args.spec), args.spec, args.framework)
     target = _variance(args.variance)
     _, names = _plan(args, target)
     if args.train:
@@ -190,7 +204,7 @@ def _compare_specs(args: argparse.Namespace) -> tuple[dict[str, Any], bool]:
 
         objs.update(CLASSIC)
     for spec in specs:
-        obj = _spec(spec)
+        obj = _declare(_spec(spec), spec, args.framework)
         if spec in objs:
             raise UsageError(f"{spec!r} is given twice; each initializer is trained once.")
         objs[spec] = obj
@@ -231,6 +245,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
         UsageError: a bad SPEC or option.
     """
     objs, classic_only = _compare_specs(args)
+    target = _variance(args.variance)
+    plan, names = _plan(args, target, shapes=_kernel_shapes(args.layout))
     epochs, batches = args.epochs, args.batches
     note = ""
     if classic_only and epochs is None and batches is None:
@@ -241,8 +257,6 @@ def cmd_compare(args: argparse.Namespace) -> int:
         )
     data = _data(args.batch_size)
     inits = {name: _resolve(obj, name) for name, obj in objs.items()}
-    from initcheck.errors import InitializerError
-
     length = f"{batches} batches" if batches else f"{epochs or 2:g} epochs"
     reports: list[Report] = []
     with Progress() as progress:
@@ -260,23 +274,46 @@ def cmd_compare(args: argparse.Namespace) -> int:
                 batch_size=args.batch_size,
                 seed=args.seed,
                 data=data,
+                layout=args.layout,
+                keep_going=True,  # a bad initializer gets a failed row; the others train
             )
-        except InitializerError as exc:
-            progress.close()
-            print(f"initcheck compare: error: {exc}", file=sys.stderr)
-            return EXIT_FAILED
         except Exception as exc:  # a bug in the training, not the user's typing: exit 1
             progress.close()
             return _crash("compare", "the training run", exc)
-        if args.report and args.checks:
+        if args.run_checks:
             from initcheck.api import check
-            from initcheck.trainrecords import KERNEL_SHAPES
 
             for i, (name, init) in enumerate(inits.items(), 1):
                 progress.update(f"checking {name} ({i}/{len(inits)})")
-                reports.append(check(init, name=name, seed=args.seed, shapes=KERNEL_SHAPES))
+                reports.append(
+                    check(
+                        init,
+                        name=name,
+                        seed=args.seed,
+                        shapes=plan.shapes,
+                        variance=target,
+                        layout=args.layout,
+                        family=args.family,
+                        nonlinearity=args.nonlinearity,
+                        deterministic=args.deterministic,
+                        checks=names,
+                    )
+                )
     _outputs(args, comparison, reports, note, classic_only)
-    return EXIT_OK
+    if comparison.failed:
+        print(
+            f"initcheck compare: error: not trained (raised or returned bad weights): "
+            f"{', '.join(comparison.failed)}",
+            file=sys.stderr,
+        )
+    return EXIT_FAILED if comparison.failed else EXIT_OK
+
+
+def _kernel_shapes(layout: str) -> tuple[tuple[int, ...], ...]:
+    """The MLP's kernel shapes in ``layout`` (PyTorch weights are ``(out, in)``)."""
+    from initcheck.trainrecords import KERNEL_SHAPES
+
+    return KERNEL_SHAPES if layout == "keras" else tuple(s[::-1] for s in KERNEL_SHAPES)
 
 
 def _outputs(
@@ -287,35 +324,37 @@ def _outputs(
     classic_only: bool,
 ) -> None:
     """Print the table and write ``--json`` / ``--report`` of a comparison."""
+    from initcheck.results import verdict_matrix
     from initcheck.trainrecords import comparison_json, comparison_table
 
     say(args, comparison_table(comparison))
     if note:
         say(args, note)
+    if reports:
+        shapes = ", ".join(str(tuple(s)) for s in reports[0].settings.get("shapes", []))
+        say(args, f"\nChecks on the network's kernel shapes {shapes}:")
+        say(args, verdict_matrix(reports))
     if args.json:
         write_json(args.json, comparison_json(comparison, reports))
     if not args.report:
         return
-    first = next(iter(comparison.runs.values()))
-    settings: dict[str, Any] = {
-        "seed": args.seed,
-        "batches": first.batches,
-        "epochs": round(float(first.epochs), 4),
-        "batch_size": comparison.batch_size,
-        "data": comparison.data_source,
-    }
+    settings: dict[str, Any] = {"seed": args.seed}
+    for first in list(comparison.runs.values())[:1]:
+        settings |= {"batches": first.batches, "epochs": round(float(first.epochs), 4)}
+    settings |= {"batch_size": comparison.batch_size, "data": comparison.data_source}
     if reports:
         settings["checks"] = {
             k: v for k, v in reports[0].settings.items() if k not in ("versions", "seed", "train")
         }
         settings["versions"] = reports[0].settings.get("versions", {})
-    names = ", ".join(comparison.runs)
+    names = ", ".join([*comparison.runs, *comparison.failed])
     titled = {
         "title": "the classic notebook's initializers" if classic_only else names,
         "runs": comparison.runs,
         "batch_size": comparison.batch_size,
         "seed": comparison.seed,
         "data": comparison.data_source,
+        "failed": comparison.failed,
     }
     path = _write_html(
         args.report,

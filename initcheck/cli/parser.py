@@ -8,7 +8,8 @@ Building the parser imports nothing heavy: the choices of ``--family`` and
 from __future__ import annotations
 
 import argparse
-from collections.abc import Iterator, Sequence
+import textwrap
+from collections.abc import Callable, Iterator, Sequence
 
 from initcheck import registry
 from initcheck.cli._common import CLASSIC_BATCHES
@@ -16,6 +17,9 @@ from initcheck.cli.audit import cmd_audit
 from initcheck.cli.commands import cmd_check, cmd_compare
 
 __all__ = ["build_parser"]
+
+#: ``--framework``: initcheck.initializers.base.FRAMEWORKS (not imported: the parser is light).
+FRAMEWORK_CHOICES = ("torch", "jax", "array")
 
 _SPEC_HELP = (
     "an initializer: a Keras name (he_normal), module:attr (mypkg.inits:my_he) or "
@@ -40,8 +44,7 @@ examples:
   initcheck check inits.py:my_he --variance he --report reports/my_he.html --json -
   initcheck check mypkg.inits:init --variance 0.01 --train
 
---variance takes lecun, glorot (xavier), he (kaiming) or a number; without it the
-variance check is skipped and the scaling law is tested against the best-fitting fan rule.
+{runs}
 exit codes: 0 all checks passed, 1 a check failed, 2 usage or load error.
 """
 
@@ -68,6 +71,7 @@ examples:
   initcheck compare --classic --report reports/classic.html
   initcheck compare he_normal glorot_uniform inits.py:my_init --epochs 2 --json cmp.json
   initcheck compare classic he_normal --batches 858
+  initcheck compare he_normal inits.py:my_he --variance he --batches 200
 
 Trains the classic notebook's 784-256-128-10 ReLU MLP (Adam, lr 1e-3, batch 128) once per
 initializer on the same data order, on the bundled 4,000-image MNIST subset (or the data
@@ -75,12 +79,68 @@ $INITCHECK_MNIST points to), and prints validation accuracy and losses. The SPEC
 "classic" (or --classic) stands for the notebook's initializers (all zeros, all ones,
 uniform ranges, the general rule, normal and truncated normal stddev 0.1); alone it
 trains for {CLASSIC_BATCHES} batches unless --epochs/--batches say otherwise.
-With --report, the static checks also run on every initializer, on the network's kernel
-shapes (784, 256), (256, 128), (128, 10) (skip with --no-checks); their verdicts are
-shown in the report and do not change the exit code.
+The checks also run on every initializer, on the network's kernel shapes (784, 256),
+(256, 128), (128, 10), with the declarations given (--variance he adds the variance and
+scaling checks, as in initcheck check; skip them with --no-checks). Their verdicts are
+printed below the training table and shown in the report; they do not change the exit
+code. An initializer that raises or returns bad weights gets a failed row; the others
+still train and the table, --json and --report are written.
 exit codes: 0 trained, 1 an initializer raised or returned bad weights, 2 usage or load
 error.
 """
+
+
+#: The flag that makes each declaration of :data:`initcheck.registry.DECLARATIONS`.
+DECLARATION_FLAGS = {
+    "variance": "--variance",
+    "family": "--family",
+    "nonlinearity": "--nonlinearity",
+    "train": "--train",
+}
+
+
+def checks_run_text() -> str:
+    """What ``check`` runs, from the registry: the default checks, those each declaration
+    adds, and those that run only when named (``--checks``)."""
+    by_when: dict[str, list[str]] = {}
+    for c in registry.checks():
+        by_when.setdefault(c.when, []).append(c.name)
+    parts = [f"checks run: {', '.join(by_when.get('always', []))}"]
+    for declaration, flag in DECLARATION_FLAGS.items():
+        if by_when.get(declaration):
+            parts.append(f"with {flag} also {', '.join(by_when[declaration])}")
+    text = "; ".join(parts) + "."
+    if by_when.get("requested"):
+        text += f" Only when named in --checks: {', '.join(by_when['requested'])}."
+    text += (
+        " --checks NAMES runs exactly the checks named (scaling without --variance names "
+        "the best-fitting fan rule)."
+    )
+    from initcheck.targets import NAMED_TARGETS
+
+    targets = (
+        f"--variance takes {', '.join(NAMED_TARGETS)} or a positive number (a fixed "
+        "variance). --framework torch|jax|array says how SPEC is called when initcheck "
+        "cannot tell from the object itself: your own torch-style fn(tensor) or JAX "
+        "fn(key, shape, dtype), or a plain fn(shape, dtype=None) -> array."
+    )
+    return "\n".join(textwrap.fill(t, width=88) for t in (text, targets))
+
+
+class _Parser(argparse.ArgumentParser):
+    """A parser whose epilog may be filled in only when help is shown (``epilog_fn``)."""
+
+    epilog_fn: Callable[[], str] | None = None
+
+    def format_help(self) -> str:
+        if self.epilog_fn is None:
+            return super().format_help()
+        epilog = self.epilog
+        self.epilog = self.epilog_fn()
+        try:
+            return super().format_help()
+        finally:
+            self.epilog = epilog
 
 
 class _LazyChoices(Sequence[str]):
@@ -122,54 +182,20 @@ def build_parser() -> argparse.ArgumentParser:
     from initcheck._version import __version__
 
     parser.add_argument("--version", action="version", version=f"initcheck {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="{check,compare,audit}")
+    sub = parser.add_subparsers(
+        dest="command", metavar="{check,compare,audit}", parser_class=_Parser
+    )
     sub.required = True
 
     chk = sub.add_parser(
         "check",
         help="run the checks on one initializer",
         description="Run initcheck's battery on one initializer and print the verdicts.",
-        epilog=_EPILOG_CHECK,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    chk.epilog_fn = lambda: _EPILOG_CHECK.format(runs=checks_run_text())
     chk.add_argument("spec", metavar="SPEC", help=_SPEC_HELP)
-    chk.add_argument(
-        "--variance", metavar="T", help="declared variance target: lecun, glorot, he or a number"
-    )
-    chk.add_argument(
-        "--layout",
-        choices=("keras", "torch"),
-        default="keras",
-        help="kernel layout: keras (*kernel, in, out) or torch (out, in, *kernel); default keras",
-    )
-    chk.add_argument(
-        "--train",
-        action="store_true",
-        help="also run the early-training check on MNIST (loads TensorFlow)",
-    )
-    chk.add_argument(
-        "--family",
-        choices=_LazyChoices("family"),
-        metavar="FAMILY",
-        help="declared distribution family: adds a Kolmogorov-Smirnov test (one of: %(choices)s)",
-    )
-    chk.add_argument(
-        "--nonlinearity",
-        choices=_LazyChoices("nonlinearity"),
-        metavar="NAME",
-        help="adds the signal-propagation check through a deep net (one of: %(choices)s)",
-    )
-    chk.add_argument(
-        "--deterministic",
-        action="store_true",
-        help="the initializer is deterministic by design (identity, ZerO)",
-    )
-    chk.add_argument(
-        "--checks",
-        metavar="NAMES",
-        type=lambda t: [c.strip() for c in t.split(",")],
-        help="comma-separated checks to run instead of the defaults, e.g. symmetry,variance,dtypes",
-    )
+    _add_declarations(chk, train=True)
     chk.add_argument("--seed", type=int, default=0, help="seed of all draws (default 0)")
     chk.add_argument("--name", help="display name (default: derived from SPEC)")
     _add_outputs(chk)
@@ -212,16 +238,67 @@ def build_parser() -> argparse.ArgumentParser:
         help="images per batch (default 128)",
     )
     cmp.add_argument("--seed", type=int, default=0, help="seed of the weights and data order")
+    _add_declarations(cmp, train=False)
     cmp.add_argument(
         "--no-checks",
-        dest="checks",
+        dest="run_checks",
         action="store_false",
-        help="with --report, do not run the static checks",
+        help="do not run the checks (only train)",
     )
     _add_outputs(cmp)
     cmp.set_defaults(func=cmd_compare)
     _add_audit(sub)
     return parser
+
+
+def _add_declarations(p: argparse.ArgumentParser, *, train: bool) -> None:
+    """The declarations about an initializer, shared by ``check`` and ``compare``."""
+    p.add_argument(
+        "--variance",
+        metavar="T",
+        help="declared variance target: lecun, glorot, he, ... (below) or a number",
+    )
+    p.add_argument(
+        "--layout",
+        choices=("keras", "torch"),
+        default="keras",
+        help="kernel layout: keras (*kernel, in, out) or torch (out, in, *kernel); default keras",
+    )
+    if train:
+        p.add_argument(
+            "--train",
+            action="store_true",
+            help="also run the early-training check on MNIST (loads TensorFlow)",
+        )
+    p.add_argument(
+        "--family",
+        choices=_LazyChoices("family"),
+        metavar="FAMILY",
+        help="declared distribution family: adds a Kolmogorov-Smirnov test (one of: %(choices)s)",
+    )
+    p.add_argument(
+        "--nonlinearity",
+        choices=_LazyChoices("nonlinearity"),
+        metavar="NAME",
+        help="adds the signal-propagation check through a deep net (one of: %(choices)s)",
+    )
+    p.add_argument(
+        "--framework",
+        choices=FRAMEWORK_CHOICES,
+        help="how SPEC is called, when initcheck cannot tell from the object: torch "
+        "(in-place fn(tensor)), jax (fn(key, shape, dtype)), array (fn(shape, dtype=None))",
+    )
+    p.add_argument(
+        "--deterministic",
+        action="store_true",
+        help="the initializer is deterministic by design (identity, ZerO)",
+    )
+    p.add_argument(
+        "--checks",
+        metavar="NAMES",
+        type=lambda t: [c.strip() for c in t.split(",")],
+        help="comma-separated checks to run instead of the defaults, e.g. symmetry,variance,dtypes",
+    )
 
 
 def _add_audit(sub: argparse._SubParsersAction) -> None:

@@ -53,6 +53,7 @@ TABLE_KEYS = (
     "nonlinearity",
     "deterministic",
     "only_shapes",
+    "framework",
 )
 #: Keys of a ``[tool.initcheck.models.NAME]`` table besides the Settings overrides.
 MODEL_KEYS = ("target", "variance", "signal", "inputs", "accept")
@@ -81,6 +82,7 @@ class GateSource:
     nonlinearity: str | None = None
     deterministic: bool = False
     only_shapes: bool = False
+    framework: str | None = None
     overrides: Mapping[str, Any] = field(default_factory=dict)
     error: str | None = None
 
@@ -144,6 +146,16 @@ def _source(name: str, table: Any, origin: str) -> GateSource:
             choices = registry.option_choices(key)
             if value is not None and value not in choices:
                 raise GateConfigError(f"{key} must be one of {choices}; got {key}={value!r}")
+        framework = table.get("framework")
+        if framework is not None:
+            from initcheck.initializers.base import FRAMEWORKS
+
+            if framework not in FRAMEWORKS:
+                raise GateConfigError(
+                    f"framework must be one of {list(FRAMEWORKS)} (how target is called: "
+                    "torch fn(tensor), jax fn(key, shape, dtype), array fn(shape, dtype)); "
+                    f"got framework={framework!r}"
+                )
         variance = table.get("variance")
         if variance is not None:
             from initcheck.targets import resolve_target
@@ -184,6 +196,7 @@ def _source(name: str, table: Any, origin: str) -> GateSource:
             nonlinearity=nonlinearity,
             deterministic=deterministic,
             only_shapes=only_shapes,
+            framework=framework,
             overrides=overrides,
         )
     except GateConfigError as exc:

@@ -108,12 +108,15 @@ class InitializerCollector(pytest.Collector):
                 f"initcheck: cannot load initializer {self.source.name!r} "
                 f"({self.source.origin}): {exc}"
             ) from None
-        if not isinstance(obj, str):  # not an initializer at all: one error, not per item
+        if not isinstance(obj, str) or self.source.framework:
+            # not an initializer at all, or a framework not installed: one error, not per item
             from initcheck.initializers import resolve
+            from initcheck.initializers.resolve import declare
 
             try:
+                obj = declare(obj, self.source.framework)
                 resolve(obj, name=self.source.name)
-            except (TypeError, ValueError) as exc:
+            except (TypeError, ValueError, ImportError) as exc:
                 raise GateCollectError(
                     f"initcheck: {self.source.target!r} ({self.source.origin}) is not a "
                     f"usable initializer: {exc}"

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_TIMEOUT",
     "FAST_CALL",
+    "FRAMEWORKS",
     "DeclaredInitializer",
     "Initializer",
     "accepts",
@@ -94,6 +95,12 @@ def describe(obj: object) -> str:
     return str(name)
 
 
+#: How a declared initializer is called (``framework=`` of the API, the gate and the CLI):
+#: a PyTorch in-place ``fn(tensor)``, a JAX ``fn(key, shape, dtype)``, or a plain
+#: ``fn(shape, dtype=None) -> array``.
+FRAMEWORKS = ("torch", "jax", "array")
+
+
 @dataclass(frozen=True)
 class DeclaredInitializer:
     """A callable the user declared as a framework initializer.
@@ -104,7 +111,8 @@ class DeclaredInitializer:
 
     Attributes:
         fn: the wrapped function.
-        framework: ``"torch"`` or ``"jax"``.
+        framework: ``"torch"``, ``"jax"`` or ``"array"`` (a plain callable
+            ``(shape, dtype=None) -> array``, whatever the object looks like).
         name: a display name, or ``None`` for the function's name.
     """
 
@@ -113,8 +121,10 @@ class DeclaredInitializer:
     name: str | None = None
 
     def __post_init__(self) -> None:
-        if self.framework not in ("torch", "jax"):
-            raise ValueError(f"framework must be 'torch' or 'jax'. Received: {self.framework!r}")
+        if self.framework not in FRAMEWORKS:
+            raise ValueError(
+                f"framework must be one of {list(FRAMEWORKS)}. Received: {self.framework!r}"
+            )
         if not callable(self.fn) or isinstance(self.fn, type):
             raise TypeError(
                 f"A {self.framework} initializer must be a function. Received: {self.fn!r:.80} "

@@ -30,11 +30,13 @@ __all__ = ["LegacyRngGuard", "framework_hint", "from_callable"]
 _HINTS = {
     "tensor": (
         "If {name} is a PyTorch in-place initializer fn(tensor, ...), declare it: "
-        "initcheck.initializers.torch_initializer({name})."
+        'initcheck.initializers.torch_initializer({name}) (framework = "torch" in the '
+        "gate, --framework torch on the command line)."
     ),
     "key": (
         "If {name} is a JAX initializer fn(key, shape, dtype), declare it: "
-        "initcheck.initializers.jax_initializer({name})."
+        'initcheck.initializers.jax_initializer({name}) (framework = "jax" in the '
+        "gate, --framework jax on the command line)."
     ),
 }
 

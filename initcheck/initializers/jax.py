@@ -42,7 +42,12 @@ _JAX_VARIANCE_SCALING_NAMES: dict[tuple[float, str, str], str] = {
 
 
 def _jax() -> Any:
-    return sys.modules.get("jax") or importlib.import_module("jax")
+    try:
+        return sys.modules.get("jax") or importlib.import_module("jax")
+    except ImportError as exc:
+        raise ImportError(
+            f"JAX initializers need JAX ({exc}): install the extra, pip install 'initcheck[jax]'"
+        ) from exc
 
 
 def _call_text(base: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:

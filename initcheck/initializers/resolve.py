@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from initcheck.initializers.base import DeclaredInitializer, Initializer
+from initcheck.initializers.base import FRAMEWORKS, DeclaredInitializer, Initializer
 from initcheck.initializers.callables import from_callable
 from initcheck.initializers.jax import from_jax, is_jax_initializer
 from initcheck.initializers.keras import (
@@ -28,7 +28,7 @@ from initcheck.initializers.keras import (
 )
 from initcheck.initializers.torch import from_torch, is_torch_initializer
 
-__all__ = ["resolve"]
+__all__ = ["declare", "resolve"]
 
 
 def _from_name(init: str, name: str | None) -> Initializer:
@@ -47,8 +47,40 @@ def _from_name(init: str, name: str | None) -> Initializer:
 
 
 def _from_declared(init: DeclaredInitializer, name: str | None) -> Initializer:
-    adapt = from_torch if init.framework == "torch" else from_jax
+    adapt = {"torch": from_torch, "jax": from_jax, "array": from_callable}[init.framework]
     return adapt(init.fn, name=name or init.name)
+
+
+def declare(init: Any, framework: str | None) -> Any:
+    """``init`` declared as a ``framework`` initializer (the gate's and the CLI's
+    ``framework``), or ``init`` itself when ``framework`` is ``None``.
+
+    Args:
+        init: the object a SPEC names.
+        framework: ``"torch"`` (an in-place ``fn(tensor)``), ``"jax"`` (``fn(key, shape,
+            dtype)``), ``"array"`` (a plain ``fn(shape, dtype=None) -> array``) or ``None``
+            (recognized by the object itself).
+
+    Returns:
+        A :class:`DeclaredInitializer`, or ``init``.
+
+    Raises:
+        ValueError: an unknown framework.
+        TypeError: ``init`` is not a function (e.g. a Keras name or initializer object).
+    """
+    if framework is None:
+        return init
+    if framework not in FRAMEWORKS:
+        raise ValueError(
+            f"Unknown framework: expected one of {list(FRAMEWORKS)} or None. "
+            f"Received: framework={framework!r}"
+        )
+    if isinstance(init, str) or is_keras_initializer(init):
+        raise TypeError(
+            f"framework={framework!r} declares a function of yours; a Keras initializer "
+            f"needs no declaration. Received: {init!r:.80}"
+        )
+    return DeclaredInitializer(fn=init, framework=framework)
 
 
 def resolve(init: Any, *, name: str | None = None, timeout: float | None = None) -> Initializer:

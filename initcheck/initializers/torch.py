@@ -37,7 +37,13 @@ __all__ = ["from_torch", "is_torch_initializer", "torch_initializer"]
 
 
 def _torch() -> Any:
-    return sys.modules.get("torch") or importlib.import_module("torch")
+    try:
+        return sys.modules.get("torch") or importlib.import_module("torch")
+    except ImportError as exc:
+        raise ImportError(
+            f"PyTorch initializers need PyTorch ({exc}): install the extra, "
+            "pip install 'initcheck[torch]'"
+        ) from exc
 
 
 def _call_text(base: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:

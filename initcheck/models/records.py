@@ -353,6 +353,12 @@ class ModelReport:
             settings=dict(data.get("settings") or {}),
         )
 
+    def _repr_html_(self) -> str:
+        """The notebook display: the weight table and the signal (self-contained HTML)."""
+        from initcheck.report.notebook import model_html
+
+        return model_html(self)
+
     def __str__(self) -> str:
         head = f"initcheck audit of {self.model} ({self.framework}): "
         lines = [head + self.verdict.upper(), "  " + self.coverage_text()]

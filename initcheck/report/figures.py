@@ -307,6 +307,20 @@ def _float_or_none(v: Any) -> float | None:
     return f[0] if f else None
 
 
+def curves_caption(runs: Mapping[str, Sequence[float]], *, first: int = 100) -> str:
+    """The caption of :func:`curves_svg`'s figure, naming the panels it draws."""
+    longest = max((len(_floats(v)) for v in runs.values()), default=0)
+    if longest > first:
+        panels = f"the first {first} batches (as in the classic notebook) and all {longest}"
+    else:
+        panels = f"all {longest} batches"
+    return (
+        f"Training loss per batch: {panels}; each run has its own colour and dash pattern "
+        "and is named at its line's end. The last batch loss is a single noisy mini-batch; "
+        "compare the mean of the last 50 and the validation numbers."
+    )
+
+
 def curves_svg(runs: Mapping[str, Sequence[float]], *, first: int = 100) -> str | None:
     """Loss per batch for each run: the first ``first`` batches and all batches.
 
@@ -318,9 +332,13 @@ def curves_svg(runs: Mapping[str, Sequence[float]], *, first: int = 100) -> str 
     if not curves:
         return None
     longest = max(len(v) for v in curves.values())
-    panels: list[tuple[str, int | None]] = [(f"first {min(first, longest)} batches", first)]
     if longest > first:
-        panels.append((f"all {longest} batches", None))
+        panels: list[tuple[str, int | None]] = [
+            (f"first {first} batches", first),
+            (f"all {longest} batches", None),
+        ]
+    else:
+        panels = [(f"all {longest} batches", None)]
     plots = []
     for i, (title, limit) in enumerate(panels):
         last = i == len(panels) - 1

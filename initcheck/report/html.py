@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from initcheck.files import write_text_atomic
-from initcheck.report.figures import curves_svg, figures_by_result
+from initcheck.report.figures import curves_caption, curves_svg, figures_by_result
 from initcheck.report.format import fmt, fmt_int, fmt_interval, fmt_pct
 from initcheck.report.inputs import as_result_dicts, normalize_comparisons
 from initcheck.report.models import model_views
@@ -191,11 +191,15 @@ def _comparison_views(comparisons: list[dict[str, Any]]) -> list[dict[str, Any]]
     for comp in comparisons:
         runs = comp["runs"]
         best = {key: _best(runs, key, better) for _, key, _, better in _RUN_COLUMNS}
+        curves = {r["name"]: r["losses"] for r in runs}
         out.append(
             {
                 "title": comp["title"],
                 "meta": [(str(k), str(v)) for k, v in comp["meta"].items()],
-                "svg": curves_svg({r["name"]: r["losses"] for r in runs}),
+                "svg": curves_svg(curves),
+                "caption": curves_caption(curves),
+                "failed": comp.get("failed", []),
+                "n_columns": len(_RUN_COLUMNS),
                 "header": [h for h, *_ in _RUN_COLUMNS],
                 "runs": [
                     {

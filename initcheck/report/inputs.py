@@ -76,25 +76,29 @@ def _run_view(name: str, run: Any) -> dict[str, Any]:
 
 
 def normalize_comparisons(comparisons: Iterable[Any] | None) -> list[dict[str, Any]]:
-    """Comparison objects or dicts → ``[{title, meta, runs: [run view, ...]}]``.
+    """Comparison objects or dicts → ``[{title, meta, runs: [run view, ...], failed:
+    [(name, error), ...]}]``.
 
     A dict is either ``{name: {"losses": [...], "val_accuracy": x, "val_loss": y}}`` or
-    ``{"title": ..., "runs": {name: {...}}}``.
+    ``{"title": ..., "runs": {name: {...}}, "failed": {name: error}}``.
     """
     out = []
     for i, comp in enumerate(comparisons or (), 1):
         meta: dict[str, Any] = {}
         title = None
+        failed: Any = {}
         if isinstance(comp, Mapping):
             if isinstance(comp.get("runs"), Mapping):
                 runs = comp["runs"]
                 title = comp.get("title")
-                meta = {k: v for k, v in comp.items() if k not in ("runs", "title")}
+                failed = comp.get("failed") or {}
+                meta = {k: v for k, v in comp.items() if k not in ("runs", "title", "failed")}
             else:
                 runs = comp
         elif hasattr(comp, "runs"):
             runs = comp.runs
             title = getattr(comp, "title", None)
+            failed = getattr(comp, "failed", None) or {}
             for key in ("batch_size", "seed", "data_source"):
                 if getattr(comp, key, None) is not None:
                     meta[key] = getattr(comp, key)
@@ -108,13 +112,18 @@ def normalize_comparisons(comparisons: Iterable[Any] | None) -> list[dict[str, A
                 f"a comparison's runs must be a mapping name → run. Received: {type(runs).__name__}"
             )
         views = [_run_view(name, run) for name, run in runs.items()]
-        if not views:
+        failures = [(str(k), str(v)) for k, v in dict(failed).items()]
+        if not views and not failures:
             continue
-        first = views[0]
-        if "batches" not in meta:
-            meta = {"batches": first["batches"], **meta}
+        if "batches" not in meta and views:
+            meta = {"batches": views[0]["batches"], **meta}
         out.append(
-            {"title": str(title) if title else f"Comparison {i}", "meta": meta, "runs": views}
+            {
+                "title": str(title) if title else f"Comparison {i}",
+                "meta": meta,
+                "runs": views,
+                "failed": failures,
+            }
         )
     return out
 
