@@ -278,7 +278,17 @@ def fake_training(monkeypatch):
     real records."""
     calls = []
 
-    def compare(inits, *, epochs=2, batches=None, batch_size=128, seed=0, data=None):
+    def compare(
+        inits,
+        *,
+        epochs=2,
+        batches=None,
+        batch_size=128,
+        seed=0,
+        data=None,
+        layout="keras",
+        keep_going=False,
+    ):
         calls.append(
             {
                 "names": list(inits),

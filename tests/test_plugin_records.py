@@ -121,7 +121,9 @@ def test_failing_given_test_is_one_row(pytester: pytest.Pytester, plugin_args: l
     assert len(re.findall(r"<td[^>]*>variance</td>", html)) == 3  # cells carry a title
     assert f"test_shrinks: variance passed on {examples} examples" in html
     assert "(100, 16)" in html
-    assert "<code>test_given.py::test_shrinks</code>" in html  # each row's test id
+    # each row's test id, breakable only after "::" and "/"
+    nodeid = '<span class="nb">test_given.py::</span><wbr><span class="nb">test_shrinks</span>'
+    assert f'<code class="nodeid">{nodeid}</code>' in html
 
 
 def test_failed_summary_mode_says_nothing_failed(

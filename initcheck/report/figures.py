@@ -386,20 +386,27 @@ def svg_figures_for(result: Mapping[str, Any]) -> list[tuple[str, str]]:
 
 
 def figures_by_result(results: Sequence[Mapping[str, Any]]) -> list[list[tuple[str, str]]]:
-    """The figures of each result; a figure whose caption another result of the same
-    initializer also shows is drawn once, from the result later in check order."""
+    """The figures of each result. Every failing result shows all its figures; a figure
+    whose caption another result of the same initializer also shows is drawn on each
+    failing one, and otherwise once, from the result later in check order (so the
+    variance and scaling checks share their figure unless one fails)."""
     from initcheck import registry
 
     order = {c.name: c.order for c in registry.checks()}
     shown: set[tuple[str, str]] = set()
     out: list[list[tuple[str, str]]] = [[] for _ in results]
     ranked = sorted(
-        range(len(results)), key=lambda i: -order.get(str(results[i].get("check")), 10**6)
+        range(len(results)),
+        key=lambda i: (
+            bool(results[i].get("passed")),
+            -order.get(str(results[i].get("check")), 10**6),
+        ),
     )
     for i in ranked:
         init = str(results[i].get("initializer"))
+        failing = not results[i].get("passed")
         for caption, svg in svg_figures_for(results[i]):
-            if (init, caption) not in shown:
+            if failing or (init, caption) not in shown:
                 shown.add((init, caption))
                 out[i].append((caption, svg))
     return out

@@ -87,6 +87,7 @@ def _table(check: Any, result: Mapping[str, Any]) -> dict[str, Any] | None:
 def _initializer_views(
     results: list[dict[str, Any]], known: Mapping[str, Any]
 ) -> list[dict[str, Any]]:
+    from initcheck.registry import unit_of
     grouped: dict[str, list[dict[str, Any]]] = {}
     for r in results:
         grouped.setdefault(str(r.get("initializer", "?")), []).append(r)
@@ -105,6 +106,7 @@ def _initializer_views(
                     "passed": bool(r.get("passed")),
                     "message": str(r.get("message", "")),
                     "statistic": fmt(r.get("statistic")),
+                    "unit": unit_of(r),
                     "target": fmt(r.get("target")),
                     "target_label": details.get("target") or details.get("law"),
                     "interval": fmt_interval(r.get("interval")),
@@ -277,7 +279,19 @@ def _environment() -> Any:
         lstrip_blocks=True,
     )
     env.filters["safe_svg"] = jinja2.pass_eval_context(lambda _ctx, s: _markup(s))
+    env.filters["nodeid"] = _nodeid
     return env
+
+
+def _nodeid(text: str) -> Any:
+    """A pytest node id that wraps only after ``::`` and ``/``: each part between them
+    unbreakable, a ``<wbr>`` after each separator (everything escaped)."""
+    from markupsafe import Markup, escape
+
+    parts = re.split(r"(?<=::)|(?<=/)", str(text))
+    return Markup("<wbr>").join(
+        Markup('<span class="nb">{}</span>').format(escape(p)) for p in parts if p
+    )
 
 
 def _markup(svg: str) -> Any:

@@ -14,6 +14,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from xml.sax.saxutils import escape as _xml_escape
 
+from initcheck.report.legend import free_corner, occupied
+
 __all__ = [
     "MAX_POINTS",
     "SvgPlot",
@@ -208,11 +210,15 @@ class SvgPlot:
         return lo - pad, hi + pad
 
     def render(self) -> str:
-        """The plot as an ``<svg>`` string."""
+        """The plot as an ``<svg>`` string (an inside legend that would cover data moves
+        outside, to the right)."""
+        return self._render(self.legend) or self._render("right") or ""
+
+    def _render(self, legend: str) -> str | None:
         uid = f"p{next(_ids)}"
         labels = [it["label"] for _, it in self.items if it.get("label")]
         legend_w = 0
-        if self.legend in ("right", "ends") and labels:
+        if legend in ("right", "ends") and labels:
             legend_w = min(260, 26 + 6 * max(len(s) for s in labels))
         ml, mr, mt, mb = 58, 12 + legend_w, 24 if self.title else 10, 42
         if self.xticks and any(len(t) > 4 for _, t in self.xticks):
@@ -336,7 +342,13 @@ class SvgPlot:
                         f'<circle cx="{px(x):.1f}" cy="{py(y):.1f}" r="3.2" fill="{it["color"]}"/>'
                     )
         out.append("</g>")
-        out.extend(self._legend(ml, mt, pw, ph, py))
+        corner: tuple[float, float] | None = None
+        if legend == "inside" and labels:
+            size = (34.0 + 6 * max(len(s) for s in labels), 14.0 * len(labels) + 4)
+            corner = free_corner(size, (ml, mt, pw, ph), occupied(self.items, px, py, ok))
+            if corner is None:
+                return None
+        out.extend(self._legend(legend, (ml, mt, pw, ph), py, corner))
         out.append("</svg>")
         return "".join(out)
 
@@ -356,19 +368,19 @@ class SvgPlot:
             if len(s) >= 2
         ]
 
-    def _legend(self, ml: float, mt: float, pw: float, ph: float, py: Any) -> list[str]:
-        """The legend; with ``legend="ends"`` each line's label sits at its last point's
-        height (pushed apart so none overlap) with a connector to the line's end."""
+    def _legend(self, legend: str, area: Sequence[float], py: Any, corner: Any) -> list[str]:
+        """The legend: at ``corner`` (top-left of its box) inside the plot, or right of it;
+        with ``legend="ends"`` each line's label sits at its last point's height (pushed
+        apart so none overlap) with a connector to the line's end."""
+        ml, mt, pw, ph = area
         entries = [(kind, it) for kind, it in self.items if it.get("label")]
-        if not entries:
+        if not entries or legend == "none":
             return []
-        ys = [mt + 12 + 14 * i for i in range(len(entries))]
-        if self.legend in ("right", "ends"):
-            x = ml + pw + 10
-        else:
-            x = ml + pw - 8 - 6 * max(len(it["label"]) for _, it in entries) - 26
+        top = corner[1] if corner else mt
+        ys = [top + 12 + 14 * i for i in range(len(entries))]
+        x = corner[0] if corner else ml + pw + 10
         out = []
-        if self.legend == "ends":
+        if legend == "ends":
             ends = [self._end_y(it, py, mt + ph) for _, it in entries]
             order = sorted(range(len(entries)), key=lambda i: ends[i])
             entries = [entries[i] for i in order]
