@@ -420,13 +420,7 @@ def compare(
             data=data,
         )
     data = load_mnist() if data is None else data
-    return Comparison(
-        runs=runs,
-        batch_size=int(batch_size),
-        seed=int(seed),
-        data_source=data.source,
-        failed=failed,
-    )
+    return Comparison(runs, int(batch_size), int(seed), data.source, failed=failed)
 
 
 def train(
@@ -448,15 +442,6 @@ def train(
         >>> run.losses[-10:].mean() < run.losses[:10].mean()
         True
     """
-    pairs = _names([init])
-    kernels = [draw_kernels(pairs[0][1], seed)]
-    runs, _ = train_kernels(
-        [pairs[0][0]],
-        kernels,
-        epochs=epochs,
-        batches=batches,
-        batch_size=batch_size,
-        seed=seed,
-        data=data,
-    )
-    return runs[pairs[0][0]]
+    ((name, _),) = pairs = _names([init])
+    kw = dict(epochs=epochs, batches=batches, batch_size=batch_size, seed=seed, data=data)
+    return compare(dict(pairs), **kw).runs[name]  # type: ignore[arg-type]

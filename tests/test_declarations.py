@@ -138,9 +138,7 @@ def test_the_cli_rejects_a_framework_on_a_keras_name(project):
     assert "--framework torch with 'he_normal'" in result.stderr.str()
 
 
-def test_a_missing_framework_is_a_usage_error_saying_what_to_install(
-    tmp_path, monkeypatch, capsys
-):
+def test_a_missing_framework_is_a_usage_error_saying_what_to_install(tmp_path, monkeypatch, capsys):
     from initcheck.cli import main
 
     (tmp_path / "inits.py").write_text(INITS)

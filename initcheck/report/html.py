@@ -88,6 +88,7 @@ def _initializer_views(
     results: list[dict[str, Any]], known: Mapping[str, Any]
 ) -> list[dict[str, Any]]:
     from initcheck.registry import unit_of
+
     grouped: dict[str, list[dict[str, Any]]] = {}
     for r in results:
         grouped.setdefault(str(r.get("initializer", "?")), []).append(r)

@@ -305,7 +305,7 @@ class SvgPlot:
                 f'text-anchor="middle">{esc(self.ylabel)}</text>'
             )
         # data
-        out.append(f'<g clip-path="url(#{uid}c)">')
+        out.append(f'<g class="data" clip-path="url(#{uid}c)">')
         for kind, it in self.items:
             if kind == "bars":
                 base = py(max(y0, 0.0) if not self.ylog else y0)
@@ -348,7 +348,8 @@ class SvgPlot:
             corner = free_corner(size, (ml, mt, pw, ph), occupied(self.items, px, py, ok))
             if corner is None:
                 return None
-        out.extend(self._legend(legend, (ml, mt, pw, ph), py, corner))
+        keys = self._legend(legend, (ml, mt, pw, ph), py, corner)
+        out.extend(['<g class="legend">', *keys, "</g>"] if keys else [])
         out.append("</svg>")
         return "".join(out)
 
