@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import platform
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from typing import Any
 
 from initcheck import recording, registry
@@ -246,5 +247,6 @@ def run_checks(
                 continue
             result = c.run(ctx)
             if result is not None:
-                results.append(result)
+                unit = registry.unit_of(result)
+                results.append(replace(result, unit=unit) if unit != result.unit else result)
     return results

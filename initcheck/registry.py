@@ -216,18 +216,23 @@ def validate_names(requested: str | Iterable[str], declared: Declared) -> tuple[
     return wanted
 
 
-def unit_of(result: Mapping[str, Any]) -> str:
-    """The unit of a result's ``statistic`` (:attr:`Check.unit`; ``""`` for an unknown
-    check or a result without a statistic).
+def unit_of(result: Any) -> str:
+    """The unit of a result's ``statistic``: its own ``unit``, else its check's
+    :attr:`Check.unit`; ``""`` for an unknown check or a result without a statistic.
 
     Args:
-        result: a :class:`~initcheck.results.CheckResult`'s ``to_dict()``.
+        result: a :class:`~initcheck.results.CheckResult` or its ``to_dict()``.
     """
-    _load_builtins()
-    check = _registry.get(str(result.get("check")))
-    if check is None or result.get("statistic") is None:
+    data = result if isinstance(result, Mapping) else vars(result)
+    if data.get("statistic") is None:
         return ""
-    return check.unit(result) if callable(check.unit) else check.unit
+    if data.get("unit"):
+        return str(data["unit"])
+    _load_builtins()
+    check = _registry.get(str(data.get("check")))
+    if check is None:
+        return ""
+    return check.unit(data) if callable(check.unit) else check.unit
 
 
 def option_choices(declaration: str) -> tuple[str, ...]:

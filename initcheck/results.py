@@ -107,6 +107,8 @@ class CheckResult:
         shapes: the kernel shapes drawn.
         message: one human sentence naming the defect (or saying what passed).
         details: JSON-safe extras (per-shape statistics, fits, settings).
+        unit: what ``statistic`` measures (e.g. ``"Var(W) / target"``), from the check's
+            :attr:`~initcheck.registry.Check.unit` when it ran through the registry.
     """
 
     check: str
@@ -121,6 +123,7 @@ class CheckResult:
     n: int = 0
     shapes: tuple[tuple[int, ...], ...] = ()
     details: Mapping[str, Any] = field(default_factory=dict)
+    unit: str = ""
 
     def __repr__(self) -> str:
         stat = "" if self.statistic is None else f", statistic={self.statistic:.4g}"
@@ -154,6 +157,7 @@ class CheckResult:
             "n": int(self.n),
             "shapes": [list(s) for s in self.shapes],
             "details": jsonable(self.details),
+            "unit": self.unit,
         }
 
     @classmethod
@@ -173,6 +177,7 @@ class CheckResult:
             n=int(data.get("n", 0)),
             shapes=tuple(tuple(s) for s in data.get("shapes", ())),
             details=dict(data.get("details", {})),
+            unit=str(data.get("unit") or ""),
         )
 
 
@@ -221,8 +226,6 @@ class Report:
         }
 
     def __str__(self) -> str:
-        from initcheck.registry import unit_of
-
         rows = [["", "check", "measured", "target", "unit", "n", ""]]
         for r in self.results:
             rows.append(
@@ -231,7 +234,7 @@ class Report:
                     r.check,
                     _fmt(r.statistic),
                     _fmt(r.target),
-                    unit_of(r.to_dict()) if r.statistic is not None else "",
+                    r.unit if r.statistic is not None else "",
                     str(r.n),
                     "" if r.passed else r.message,
                 ]

@@ -442,6 +442,7 @@ def train(
         >>> run.losses[-10:].mean() < run.losses[:10].mean()
         True
     """
-    ((name, _),) = pairs = _names([init])
+    ((name, obj),) = _names([init])
     kw = dict(epochs=epochs, batches=batches, batch_size=batch_size, seed=seed, data=data)
-    return compare(dict(pairs), **kw).runs[name]  # type: ignore[arg-type]
+    runs, _ = train_kernels([name], [draw_kernels(obj, seed)], **kw)  # type: ignore[arg-type]
+    return runs[name]

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from initcheck.report.figures import curves_caption
+from initcheck.report.curves import curves_caption
 
 INITS = '''
 import math
@@ -132,7 +132,7 @@ def test_a_keras_name_with_a_framework_is_a_usage_error(project):
     ],
 )
 def test_the_curves_caption_names_the_panels_drawn(batches, expected):
-    from initcheck.report.figures import curves_svg
+    from initcheck.report.curves import curves_svg
 
     runs = {"a": np.linspace(2.3, 0.2, batches), "b": np.linspace(2.3, 0.4, batches)}
     assert expected in curves_caption(runs)

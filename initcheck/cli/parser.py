@@ -253,10 +253,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _add_declarations(p: argparse.ArgumentParser, *, train: bool) -> None:
     """The declarations about an initializer, shared by ``check`` and ``compare``."""
+    from initcheck.targets import NAMED_TARGETS
+
     p.add_argument(
         "--variance",
         metavar="T",
-        help="declared variance target: lecun, glorot, he, ... (below) or a number",
+        help=f"declared variance target: {', '.join(NAMED_TARGETS)} or a number",
     )
     p.add_argument(
         "--layout",

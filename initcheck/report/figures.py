@@ -13,9 +13,10 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from initcheck.report.curves import COLORS, DASHES, curves_svg
 from initcheck.report.inputs import as_result_dicts
 from initcheck.report.png import diverging_color, png_rgb
-from initcheck.report.svg import SvgPlot, downsample, esc, side_by_side
+from initcheck.report.svg import SvgPlot, esc, side_by_side
 
 __all__ = [
     "COLORS",
@@ -30,23 +31,6 @@ __all__ = [
     "svg_figures_for",
     "tails_svg",
 ]
-
-#: Line colours of the loss curves, in order (no two similar hues next to each other).
-COLORS = (
-    "#1f77b4",
-    "#d62728",
-    "#2ca02c",
-    "#ff7f0e",
-    "#9467bd",
-    "#17becf",
-    "#000000",
-    "#e377c2",
-    "#8c564b",
-    "#7f7f7f",
-    "#bcbd22",
-)
-#: Dash patterns cycled with :data:`COLORS`, so curves that overlap stay apart.
-DASHES = ("", "7,3", "2,2", "9,3,2,3")
 
 
 def _finite(values: Iterable[Any]) -> list[float]:
@@ -70,16 +54,6 @@ def _law_fan(law: str) -> str:
         if rule in law:
             return rule
     return "fan_in"
-
-
-def _floats(values: Any) -> list[float]:
-    out = []
-    for v in values if values is not None else ():
-        try:
-            out.append(float(v))
-        except (TypeError, ValueError):
-            out.append(float("nan"))
-    return out
 
 
 def histogram_svg(details: Mapping[str, Any]) -> str | None:
@@ -305,71 +279,6 @@ def _message_svg(title: str, lines: Sequence[str]) -> str:
 def _float_or_none(v: Any) -> float | None:
     f = _finite([v])
     return f[0] if f else None
-
-
-def curves_caption(runs: Mapping[str, Sequence[float]], *, first: int = 100) -> str:
-    """The caption of :func:`curves_svg`'s figure, naming the panels it draws."""
-    longest = max((len(_floats(v)) for v in runs.values()), default=0)
-    if longest > first:
-        panels = f"the first {first} batches (as in the classic notebook) and all {longest}"
-    else:
-        panels = f"all {longest} batches"
-    return (
-        f"Training loss per batch: {panels}; each run has its own colour and dash pattern "
-        "and is named at its line's end. The last batch loss is a single noisy mini-batch; "
-        "compare the mean of the last 50 and the validation numbers."
-    )
-
-
-def curves_svg(runs: Mapping[str, Sequence[float]], *, first: int = 100) -> str | None:
-    """Loss per batch for each run: the first ``first`` batches and all batches.
-
-    Each run has its own colour and dash pattern, and its name is written at its line's
-    end in the last panel, so runs whose curves overlap can still be told apart.
-    """
-    curves = {name: _floats(losses) for name, losses in runs.items()}
-    curves = {k: v for k, v in curves.items() if v}
-    if not curves:
-        return None
-    longest = max(len(v) for v in curves.values())
-    if longest > first:
-        panels: list[tuple[str, int | None]] = [
-            (f"first {first} batches", first),
-            (f"all {longest} batches", None),
-        ]
-    else:
-        panels = [(f"all {longest} batches", None)]
-    plots = []
-    for i, (title, limit) in enumerate(panels):
-        last = i == len(panels) - 1
-        finite = [
-            v
-            for c in curves.values()
-            for v in (c[:limit] if limit else c)
-            if math.isfinite(v) and v > 0
-        ]
-        ylog = bool(finite) and max(finite) > 50 * max(min(finite), 1e-3)
-        plot = SvgPlot(
-            width=360 + (230 if last else 0),
-            height=300,
-            title=title,
-            xlabel="batches",
-            ylabel="loss",
-            ylog=ylog,
-            legend="ends" if last else "none",
-        )
-        for j, (name, losses) in enumerate(curves.items()):
-            xs, ys = downsample(losses[:limit] if limit else losses)
-            plot.line(
-                xs,
-                ys,
-                color=COLORS[j % len(COLORS)],
-                dash=DASHES[j % len(DASHES)],
-                width=1.3,
-                label=name if last else "",
-            )
-        plots.append(plot)
-    return side_by_side(*plots)
 
 
 def svg_figures_for(result: Mapping[str, Any]) -> list[tuple[str, str]]:

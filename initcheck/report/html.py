@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from initcheck.files import write_text_atomic
-from initcheck.report.figures import curves_caption, curves_svg, figures_by_result
+from initcheck.report.curves import curves_caption, curves_svg
+from initcheck.report.figures import figures_by_result
 from initcheck.report.format import fmt, fmt_int, fmt_interval, fmt_pct
 from initcheck.report.inputs import as_result_dicts, normalize_comparisons
 from initcheck.report.models import model_views

@@ -6,20 +6,20 @@ Each is a compact verdict table (a comparison's adds its loss curves), self-cont
 like the report: one ``<div>`` with inline styles only (no ``<style>`` element that would
 restyle the notebook), inline SVG, no script and no external resource; every text is
 HTML-escaped. The full report is :func:`initcheck.report.write_html_report`.
+
+The records' ``_repr_html_`` import this module, so it imports none of theirs (nor the
+registry): it reads the objects it is given.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from html import escape
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from initcheck.report.curves import curves_caption, curves_svg
 from initcheck.report.format import fmt, fmt_pct
-
-if TYPE_CHECKING:
-    from initcheck.models.records import ModelReport
-    from initcheck.results import Report
-    from initcheck.trainrecords import Comparison
+from initcheck.report.models import model_views
 
 __all__ = ["comparison_html", "model_html", "report_html"]
 
@@ -64,15 +64,16 @@ def _note(text: str) -> str:
     return f'<div style="color:{_MUTED};font-size:12px">{escape(text)}</div>'
 
 
-def report_html(report: Report) -> str:
+def _short(text: str, limit: int = 300) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def report_html(report: Any) -> str:
     """A :class:`~initcheck.results.Report` as a verdict table: per check its verdict,
     measured value with its unit, target, and the message of a failure."""
-    from initcheck.registry import unit_of
-    from initcheck.results import short
-
     rows = []
     for r in report.results:
-        unit = unit_of(r.to_dict())
+        unit = r.unit if r.statistic is not None else ""
         rows.append(
             [
                 (escape(r.check), False),
@@ -80,7 +81,7 @@ def report_html(report: Report) -> str:
                 (escape(fmt(r.statistic)), True),
                 (escape(fmt(r.target)), True),
                 (escape(unit), False),
-                ("" if r.passed else escape(short(r.message, 300)), False),
+                ("" if r.passed else escape(_short(r.message)), False),
             ]
         )
     table = _table(["check", "verdict", "measured", "target", "unit", "why it failed"], rows)
@@ -89,11 +90,9 @@ def report_html(report: Report) -> str:
     return _box(title, report.passed, verdict, table)
 
 
-def model_html(report: ModelReport) -> str:
+def model_html(report: Any) -> str:
     """A :class:`~initcheck.models.records.ModelReport` as its weight table (layer,
     shape, fans, target, Var(W)/target, verdict, diagnosis) and the signal's verdict."""
-    from initcheck.report.models import model_views
-
     (view,) = model_views([report])
     rows = []
     for r in view["rows"]:
@@ -124,11 +123,9 @@ def model_html(report: ModelReport) -> str:
     return _box(title, view["passed"], view["verdict"].upper(), *parts)
 
 
-def comparison_html(comparison: Comparison) -> str:
+def comparison_html(comparison: Any) -> str:
     """A :class:`~initcheck.trainrecords.Comparison` as its training table (a failed row
     for an initializer that was not trained) and its loss curves."""
-    from initcheck.report.figures import curves_caption, curves_svg
-
     rows = []
     for name, run in comparison.runs.items():
         rows.append(
