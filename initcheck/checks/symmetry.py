@@ -223,7 +223,6 @@ def check_symmetry(samples: Samples, settings: Settings) -> CheckResult:
         passed=passed,
         message=msg,
         statistic=float(min(ranks)) if ranks else 0.0,
-        target=1.0,
         n=samples.n,
         shapes=samples.shape_tuple,
         details={"per_shape": per_shape, "unit_rtol": UNIT_RTOL, "similarity": similarity},
