@@ -302,8 +302,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
     _outputs(args, comparison, reports, note, classic_only)
     if comparison.failed:
         print(
-            f"initcheck compare: error: not trained (raised or returned bad weights): "
-            f"{', '.join(comparison.failed)}",
+            "initcheck compare: error: not trained (raised or returned bad weights): "
+            + "; ".join(comparison.failed.values()),
             file=sys.stderr,
         )
     return EXIT_FAILED if comparison.failed else EXIT_OK
