@@ -33,12 +33,14 @@ LONG_NODEID = (
 @pytest.fixture(scope="module")
 def broken() -> list[Report]:
     """Initializers whose failing checks each have figures: the missing ReLU gain (variance
-    fails, scaling passes: they share one figure), zeros, a shifted uniform, outliers."""
+    fails, scaling passes: they share one figure), zeros, a shifted uniform, He on tanh,
+    identical units declared uniform (degeneracy, distribution)."""
     return [
         initcheck.check(b.missing_relu_gain, variance="he", name="missing_relu_gain"),
         initcheck.check(b.zeros, name="zeros"),
         initcheck.check(b.shifted, name="shifted"),
         initcheck.check(b.he_normal, variance="he", nonlinearity="tanh", name="he_on_tanh"),
+        initcheck.check(b.identical_units, family="uniform", name="identical_units"),
     ]
 
 
@@ -59,12 +61,15 @@ def test_every_failing_card_has_its_figures(broken):
     html = render_html([r for rep in broken for r in rep.results])
     found = cards(html)
     failing = [(rep.initializer, r) for rep in broken for r in rep.results if not r.passed]
-    assert {r.check for _, r in failing} >= {"variance", "symmetry", "centering", "propagation"}
+    assert {r.check for _, r in failing} >= {
+        "variance", "symmetry", "centering", "propagation", "degeneracy", "distribution",
+    }  # fmt: skip
     for name, r in failing:
         figures = svg_figures_for(r.to_dict())
-        if figures:  # the check draws figures for this result: its card shows them
-            card = found[(name, r.check)]
-            assert card.count("<svg") >= len(figures), (name, r.check)
+        card = found[(name, r.check)]
+        assert card.count("<svg") >= len(figures), (name, r.check)
+        if r.check not in ("seeds", "dtypes"):  # booleans / a per-dtype table: no figure
+            assert figures, (name, r.check)
     # the variance card of the missing gain has the figure it shares with scaling
     assert "<svg" in found[("missing_relu_gain", "variance")]
 

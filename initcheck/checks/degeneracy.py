@@ -34,6 +34,8 @@ each, so the whole check's false-failure rate is ≤ alpha:
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 from scipy import stats
@@ -189,6 +191,18 @@ def check_degeneracy(samples: Samples, settings: Settings) -> CheckResult:
     )
 
 
+def _figures(result: Mapping[str, Any]) -> list[tuple[str, str]]:
+    from initcheck.report.figures import degeneracy_svg
+
+    svg = degeneracy_svg(result.get("details") or {}, RANK_FRACTION)
+    caption = (
+        "Per shape: effective rank as a fraction of a random kernel's (fails below the "
+        "dashed line) and the largest cosine between units as a fraction of its limit "
+        "(fails above 1)"
+    )
+    return [(caption, svg)] if svg else []
+
+
 CHECK = register(
     Check(
         name="degeneracy",
@@ -197,5 +211,6 @@ CHECK = register(
         unit="effective rank / a random kernel's",
         needs=frozenset({"draws"}),
         order=20,
+        figure=_figures,
     )
 )

@@ -12,6 +12,9 @@ fails with power ≈ 0.99.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import numpy as np
 from scipy import stats
 
@@ -77,6 +80,17 @@ def check_distribution(samples: Samples, settings: Settings, family: str) -> Che
     )
 
 
+def _figures(result: Mapping[str, Any]) -> list[tuple[str, str]]:
+    from initcheck.report.figures import family_svg
+
+    svg = family_svg(result.get("details") or {})
+    caption = (
+        "Kolmogorov–Smirnov distance of the standardized weights to each family (the "
+        "declared one in black); the test fails above the dashed critical distance"
+    )
+    return [(caption, svg)] if svg else []
+
+
 CHECK = register(
     Check(
         name="distribution",
@@ -87,6 +101,7 @@ CHECK = register(
         needs=frozenset({"mean"}),
         requires=("family",),
         order=65,
+        figure=_figures,
         choices={"family": tuple(FAMILIES)},
     )
 )

@@ -22,6 +22,8 @@ __all__ = [
     "COLORS",
     "DASHES",
     "curves_svg",
+    "degeneracy_svg",
+    "family_svg",
     "figures_by_result",
     "histogram_svg",
     "propagation_svg",
@@ -184,6 +186,60 @@ def tails_svg(details: Mapping[str, Any]) -> str | None:
     plot.xticks = [(float(i), p[0]) for i, p in enumerate(pts)]
     plot.xlim = (-0.5, len(pts) - 0.5)
     return plot.render()
+
+
+def family_svg(details: Mapping[str, Any]) -> str | None:
+    """KS distance of the standardized weights to each family, against the critical
+    distance; the declared family in black."""
+    distances = details.get("distances")
+    crit = _finite([details.get("critical")])
+    if not isinstance(distances, Mapping) or not distances or not crit:
+        return None
+    names = [str(k) for k in distances]
+    ys = [_finite([distances[k]])[0] if _finite([distances[k]]) else math.nan for k in names]
+    xs = [float(i) for i in range(len(names))]
+    plot = SvgPlot(width=420, ylabel="KS distance", legend="right")
+    plot.line([-0.5, len(names) - 0.5], [crit[0]] * 2, color="#d62728", dash="4,3",
+              label="critical distance")  # fmt: skip
+    plot.points(xs, ys, color="#1f77b4", label="distance to the family")
+    declared = str(details.get("family") or "")
+    if declared in names:
+        i = names.index(declared)
+        plot.points([xs[i]], [ys[i]], color="#000000", label=f"declared: {declared}")
+    plot.xticks = [(x, n) for x, n in zip(xs, names, strict=True)]
+    plot.xlim = (-0.5, len(names) - 0.5)
+    plot.ylim = (0.0, max([crit[0], *[y for y in ys if math.isfinite(y)]]) * 1.1)
+    return plot.render()
+
+
+def degeneracy_svg(details: Mapping[str, Any], rank_fraction: float) -> str | None:
+    """Per shape: the effective rank as a fraction of a random kernel's, against the
+    least allowed; and the largest unit cosine as a fraction of its limit, against 1."""
+    rows = _shape_rows(details.get("per_shape") or {})
+    if not rows:
+        return None
+    xs = [float(i) for i in range(len(rows))]
+
+    def ratio(r: Mapping[str, Any], a: str, b: str) -> float:
+        num, den = _finite([r.get(a)]), _finite([r.get(b)])
+        return num[0] / den[0] if num and den and den[0] > 0 else math.nan
+
+    panels = []
+    for ylabel, (a, b), limit in (
+        ("effective rank ÷ random kernel's", ("effective_rank", "gaussian_effective_rank"),
+         rank_fraction),
+        ("max |cosine| ÷ its limit", ("max_cosine", "cosine_limit"), 1.0),
+    ):  # fmt: skip
+        ys = [ratio(r, a, b) for _, r in rows]
+        if not any(math.isfinite(y) for y in ys):
+            continue
+        plot = SvgPlot(width=340, ylabel=ylabel)
+        plot.line([-0.5, len(rows) - 0.5], [limit, limit], color="#d62728", dash="4,3")
+        plot.points(xs, ys, color="#1f77b4")
+        plot.xticks = [(x, shape) for x, (shape, _) in zip(xs, rows, strict=True)]
+        plot.xlim = (-0.5, len(rows) - 0.5)
+        panels.append(plot)
+    return side_by_side(*panels) if panels else None
 
 
 def similarity_svg(details: Mapping[str, Any]) -> str | None:
