@@ -70,6 +70,7 @@ def _shell(m: Any) -> Any:
     }
     c._buffers = {n: None if b is None else b.detach().clone() for n, b in m._buffers.items()}
     c._modules = {n: None if s is None else _shell(s) for n, s in m._modules.items()}
+    object.__setattr__(c, "_initcheck_source", m)  # not a submodule: Module.__setattr__ skipped
     return c
 
 
@@ -93,10 +94,18 @@ def _initialize(m: Any, owner: Any) -> None:
         if hf is None:
             reset(x)
             return
-        own = [p for p in x._parameters.values() if p is not None and p.numel() > 1]
-        before = [p.clone() for p in own]
+        source = x.__dict__.get("_initcheck_source")
         hf._init_weights(x)
-        if any(torch.equal(b, p) and b.min() != b.max() for b, p in zip(before, own, strict=True)):
+        before = source._parameters if source is not None else {}
+        if any(
+            p is not None
+            and b is not None
+            and p.numel() > 1
+            and torch.equal(b, p)
+            and b.min() != b.max()
+            for n, p in x._parameters.items()
+            for b in [before.get(n)]
+        ):
             reset(x)  # a parameter _init_weights leaves alone keeps its reset's draw
             hf._init_weights(x)
 
