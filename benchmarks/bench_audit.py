@@ -221,6 +221,10 @@ def _has_anyinit() -> bool:
 
 def main(names: list[str]) -> int:
     missed = 0
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(
+        f"{os.cpu_count()} cores, load average {load} (the absolute limit assumes an idle machine)"
+    )
     print(
         f"{'model':28} {'params':>8} {'floor':>7} {'audit':>7} {'ratio':>6} "
         f"{'floor RSS':>10} {'audit RSS':>10} {'over':>8} {'allowed':>8}  verdict"

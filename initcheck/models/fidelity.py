@@ -33,7 +33,8 @@ __all__ = ["KS_ALPHA", "Z_LIMIT", "Fidelity", "combined_z", "compare"]
 
 Z_LIMIT = 4.5
 KS_ALPHA = 1e-5
-KS_VALUES = 2**15  # values per sample for the KS test (evenly strided)
+KS_VALUES = 2**15  # values per sample for the KS test and the kurtosis (evenly strided)
+SD_VALUES = 2**20  # values per sample for the std (its standard error is then ≤ 0.1 %)
 MIN_VALUES = 8  # fewer values: only the constant rules apply
 
 
@@ -53,9 +54,9 @@ class Fidelity:
     differs: bool = True
 
 
-def _strided(values: np.ndarray) -> np.ndarray:
+def _strided(values: np.ndarray, limit: int = KS_VALUES) -> np.ndarray:
     flat = values.ravel()
-    return flat[:: max(1, flat.size // KS_VALUES)]
+    return flat[:: max(1, -(-flat.size // limit))]
 
 
 def _log_sd_error(a: np.ndarray, b: np.ndarray) -> float:
@@ -66,7 +67,7 @@ def _log_sd_error(a: np.ndarray, b: np.ndarray) -> float:
         c = c - c.mean()
         m2 = float(np.mean(c * c))
         kurt = float(np.mean(c**4)) / m2**2 if m2 > 0 else 3.0
-        var += max(kurt - 1.0, 0.2) / (4 * x.size)
+        var += max(kurt - 1.0, 0.2) / (4 * _strided(x, SD_VALUES).size)
     return math.sqrt(var)
 
 
@@ -81,7 +82,7 @@ def compare(drawn: np.ndarray, own: np.ndarray) -> Fidelity:
         return Fidelity(f"it draws {got}, the model holds the constant {float(own.flat[0]):.3g}")
     if np.array_equal(drawn, own):
         return Fidelity("it leaves the values unchanged")
-    sd_d, sd_o = float(drawn.std(dtype=np.float64)), float(own.std(dtype=np.float64))
+    sd_d, sd_o = (float(_strided(x, SD_VALUES).std(dtype=np.float64)) for x in (drawn, own))
     if sd_d == 0:
         return Fidelity(f"it draws a constant, the model holds std {sd_o:.3g}")
     if own.size < MIN_VALUES:

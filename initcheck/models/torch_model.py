@@ -52,6 +52,16 @@ def _numpy(t: Any) -> np.ndarray:
     return t.numpy() if t.dtype.is_floating_point and t.element_size() >= 4 else t.double().numpy()
 
 
+def _mean_square(t: Any) -> float:
+    """The mean square of a tensor's values. A float32 norm: torch's elementwise ops on
+    small tensors cost milliseconds each on a loaded machine (its thread pool), the
+    norm microseconds."""
+    import torch
+
+    x = t.detach()
+    return float(torch.linalg.vector_norm(x.float())) ** 2 / max(x.numel(), 1)
+
+
 def _hf_owner(m: Any) -> Any:
     """``m`` if it is a Hugging Face ``PreTrainedModel`` (its ``_init_weights`` initializes
     its submodules after construction), else ``None``."""
@@ -386,17 +396,13 @@ class TorchAdapter:
                         name,
                         kind,
                         _sources.get(name, ()),
-                        float(torch.mean(torch.square(t.detach()), dtype=torch.float64)),
+                        _mean_square(t),
                         block=name in blocks,
                     )
                 )
                 if t.requires_grad:
                     grads.append((t, call))
-                    t.register_hook(
-                        lambda g: call.set_grad(
-                            float(torch.sum(torch.square(g), dtype=torch.float64)) / n
-                        )
-                    )
+                    t.register_hook(lambda g: call.set_grad(_mean_square(g) * g.numel() / n))
 
             return hook
 
