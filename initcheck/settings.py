@@ -37,7 +37,7 @@ import math
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
-__all__ = ["Settings"]
+__all__ = ["Settings", "parse_seed"]
 
 
 @dataclass(frozen=True)
@@ -113,3 +113,17 @@ class Settings:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def parse_seed(text: str) -> int:
+    """A seed from the command line or an ini file, validated as :class:`Settings`
+    validates it: one wording for every front end.
+
+    Raises:
+        ValueError: ``"`seed` must be a non-negative integer. Received: seed=…"``.
+    """
+    try:
+        value: Any = int(text)
+    except (TypeError, ValueError):
+        value = text
+    return Settings(seed=value).seed

@@ -158,7 +158,10 @@ def test_marker_and_fixtures_documented(pytester: pytest.Pytester) -> None:
         (["--initcheck-alpha", "2"], "*--initcheck-alpha: '2' is not a number strictly between*"),
         (["--initcheck-alpha", "abc"], "*--initcheck-alpha: 'abc' is not a number*"),
         (["--initcheck-batches", "0"], "*--initcheck-batches: '0' is not a positive integer*"),
-        (["--initcheck-seed", "-3"], "*--initcheck-seed: '-3' is not a non-negative integer*"),
+        (
+            ["--initcheck-seed", "-3"],
+            "*--initcheck-seed: `seed` must be a non-negative integer. Received: seed=-3*",
+        ),
         (
             ["--initcheck-std-detect", "0.01"],
             "*`std_detect` must be larger than `std_tolerance`*std_detect=0.01*",

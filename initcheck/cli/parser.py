@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import textwrap
 from collections.abc import Callable, Iterator, Sequence
+from typing import NoReturn
 
 from initcheck import registry
 from initcheck.cli._common import CLASSIC_BATCHES
@@ -56,7 +57,8 @@ examples:
   initcheck audit models.py:make_encoder --inputs data.py:batch
 
 SPEC names a Keras model, a torch.nn.Module, or (preferred) a zero-arg factory returning
-one, which is rebuilt under each seed for independent draws. Every weight is checked
+one (each weight is drawn afresh by its own initializer or module init code, a factory
+rebuilt only where that does not reproduce the model). Every weight is checked
 where it sits (layer type, layout, fans, packed gates and projections); --variance sets
 the target of every kernel (lecun, glorot, he, a number, or auto: He before a ReLU-family
 activation, else LeCun). The model's own signal (activations and gradients through one
@@ -128,9 +130,13 @@ def checks_run_text() -> str:
 
 
 class _Parser(argparse.ArgumentParser):
-    """A parser whose epilog may be filled in only when help is shown (``epilog_fn``)."""
+    """A parser whose epilog may be filled in only when help is shown (``epilog_fn``),
+    and whose usage errors are one line (with where to look), exit code 2."""
 
     epilog_fn: Callable[[], str] | None = None
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see: {self.prog} --help)\n")
 
     def format_help(self) -> str:
         if self.epilog_fn is None:
@@ -196,7 +202,7 @@ def build_parser() -> argparse.ArgumentParser:
     chk.epilog_fn = lambda: _EPILOG_CHECK.format(runs=checks_run_text())
     chk.add_argument("spec", metavar="SPEC", help=_SPEC_HELP)
     _add_declarations(chk, train=True)
-    chk.add_argument("--seed", type=int, default=0, help="seed of all draws (default 0)")
+    chk.add_argument("--seed", type=_seed, default=0, help="seed of all draws (default 0)")
     chk.add_argument("--name", help="display name (default: derived from SPEC)")
     _add_outputs(chk)
     chk.set_defaults(func=cmd_check)
@@ -237,7 +243,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="images per batch (default 128)",
     )
-    cmp.add_argument("--seed", type=int, default=0, help="seed of the weights and data order")
+    cmp.add_argument("--seed", type=_seed, default=0, help="seed of the weights and data order")
     _add_declarations(cmp, train=False)
     cmp.add_argument(
         "--no-checks",
@@ -338,7 +344,7 @@ def _add_audit(sub: argparse._SubParsersAction) -> None:
         help="a layer type accepted unaudited (repeatable): its weights no longer make the "
         "verdict INCOMPLETE (exit 1)",
     )
-    aud.add_argument("--seed", type=int, default=0, help="seed of all draws (default 0)")
+    aud.add_argument("--seed", type=_seed, default=0, help="seed of all draws (default 0)")
     aud.add_argument(
         "--no-signal",
         dest="signal",
@@ -358,6 +364,16 @@ def _add_outputs(p: argparse.ArgumentParser) -> None:
         metavar="PATH",
         help="write a self-contained HTML report to PATH (e.g. reports/x.html)",
     )
+
+
+def _seed(text: str) -> int:
+    """A seed, validated by :func:`~initcheck.settings.parse_seed` (the plugin's wording)."""
+    from initcheck.settings import parse_seed
+
+    try:
+        return parse_seed(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _positive_int(text: str) -> int:

@@ -241,7 +241,9 @@ def _model_source(name: str, table: Any, origin: str) -> ModelSource:
         if not isinstance(signal, bool):
             raise GateConfigError(f"signal must be true or false; got signal={signal!r}")
         variance = table.get("variance")
-        if variance is not None and variance != "auto":
+        from initcheck.models.rules import is_auto
+
+        if variance is not None and not is_auto(variance):
             from initcheck.targets import resolve_target
 
             try:

@@ -47,7 +47,7 @@ def audit(
     *,
     variance: Any = None,
     inputs: Any = None,
-    seed: int = 0,
+    seed: int | None = None,
     checks: Iterable[str] | None = None,
     settings: Settings | None = None,
     max_piece_values: int = MAX_PIECE_VALUES,
@@ -70,9 +70,11 @@ def audit(
         inputs: a batch for the signal (default: built from the model: token ids sized
             from its vocabulary, images at its declared resolution or one that keeps every
             feature map wider than 1, MNIST images for 784-input models).
-        seed: the seed all draws derive from.
+        seed: the seed all draws derive from (default: ``settings.seed``, which defaults
+            to 0).
         checks: the per-weight checks to run (default: the default battery).
-        settings: :class:`~initcheck.settings.Settings` (``seed`` overrides its seed).
+        settings: :class:`~initcheck.settings.Settings` (``seed``, if given, overrides
+            its seed).
         max_piece_values: larger kernels are checked on their first units.
         signal: measure the model's own signal (forward and backward one batch).
         accept: layer type names accepted unaudited (their weights do not make the
@@ -81,7 +83,7 @@ def audit(
     Returns:
         A :class:`~initcheck.models.records.ModelReport`.
     """
-    settings = Settings.of(settings, seed=seed)
+    settings = Settings.of(settings, **({} if seed is None else {"seed": seed}))
     first = draw_seed(settings.seed, 0, 0)
     adapter, instance, factory = adapter_for(model, first)
     trace: Any = None

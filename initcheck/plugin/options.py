@@ -34,10 +34,10 @@ __all__ = [
     "SessionOptions",
     "add_options",
     "build_session_options",
-    "non_negative_int",
     "positive_float",
     "positive_int",
     "probability",
+    "seed_value",
     "session_options",
     "spec_text",
 ]
@@ -84,12 +84,14 @@ def _integer(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
 
 
-def non_negative_int(text: str) -> int:
-    """An integer ≥ 0 (seeds)."""
-    value = _integer(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a non-negative integer")
-    return value
+def seed_value(text: str) -> int:
+    """A seed, validated by :func:`~initcheck.settings.parse_seed` (the CLI's wording)."""
+    from initcheck.settings import parse_seed
+
+    try:
+        return parse_seed(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def positive_int(text: str) -> int:
@@ -148,7 +150,7 @@ SETTINGS: tuple[_Setting, ...] = (
     _Setting("mean_detect", positive_float, "X", "|mean| >= X target std must fail (0.10)"),
     _Setting("max_values", positive_int, "N", "cap on weights drawn per check (2**22)"),
     _Setting("max_draws", positive_int, "N", "cap on initializer calls per check (5000)"),
-    _Setting("seed", non_negative_int, "N", "seed all draws derive from (default 0)"),
+    _Setting("seed", seed_value, "N", "seed all draws derive from (default 0)"),
     _Setting("timeout", positive_float, "SECONDS", "max seconds per initializer call (60)"),
 )
 #: Registered after ``--initcheck-mnist`` (where ``--help`` lists it).
