@@ -20,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -176,9 +177,8 @@ def main() -> int:
             apply(copy, m)
             passed, secs, tail, failed = run_tests(copy, m.tests)
             caught += not passed
-            names = ", ".join(f"`{n}`" for n in failed[:4]) + (
-                f" and {len(failed) - 4} more" if len(failed) > 4 else ""
-            )
+            groups = Counter(n.split("[", 1)[0] for n in failed)  # per test function
+            names = ", ".join(f"`{n}` ×{k}" if k > 1 else f"`{n}`" for n, k in groups.items())
             verdict = f"yes, {tail}: {names}" if not passed else "**NO** (tests pass)"
             print(
                 f"| {m.name} | {m.what} | `{' '.join(m.tests)}` | {verdict} | {secs:.0f} s |",

@@ -6,7 +6,7 @@ documented, slower measurement. Here the settings are looser, so the rates are l
 enough to count, and each count is held to a binomial bound computed with scipy:
 
 1. **The battery on sound initializers** (numpy He normal and He uniform, their family
-   declared), ``BATTERY_RUNS`` runs each at alpha = 0.01: per check, failures ≤ the
+   declared), ``BATTERY_RUNS`` = 100 runs each at alpha = 0.01: per check, failures ≤ the
    binomial upper ``1 - 1e-6`` quantile at its stated rate (docs/statistics.md: tails,
    degeneracy, distribution ≤ alpha; variance, centering, scaling ≤ alpha/2 at the
    tolerance edge and ≈ 0 when exact; symmetry and seeds 0).
@@ -37,7 +37,7 @@ from initcheck import InitCheckFailure
 pytestmark = pytest.mark.slow
 
 CONFIDENCE = 1e-6  # per count: the chance a correct implementation falls outside
-BATTERY_RUNS = 150  # per initializer
+BATTERY_RUNS = 100  # per initializer
 EDGE_RUNS = 300
 POWER_RUNS = 200
 SHAPES = [(3, 5), (20, 30), (3, 3, 4, 6)]  # dense and conv, in ≠ out, kernel sides ≥ 2
