@@ -12,13 +12,14 @@ enough to count, and each count is held to a binomial bound computed with scipy:
    tolerance edge and ≈ 0 when exact; symmetry and seeds 0).
 2. **The false-failure rate at the tolerance edge**: a std exactly ×1.05 (variance) and a
    mean exactly 0.05 target std (centering) fail at the stated rate alpha/2 — here both
-   ways, within the two-sided ``1e-6`` binomial interval, at alpha = 0.2 (rate 0.1): an
-   interval too wide (rate → 0) fails the test as surely as one too narrow.
+   ways, within the two-sided ``1e-6`` binomial interval, at alpha = 0.2 (rate 0.1, 600
+   runs each): an interval too wide (rate → 0) fails the test as surely as one too narrow;
+   intervals at a fixed alpha of 0.05 (rate 0.025) pass it with probability 0.003.
 3. **Power at the detect size**: a std ×1.10 at power = 0.9 (alpha = 1e-3) is missed at
    most at rate 1 - power (binomial upper quantile).
 
 Chance that a correct implementation fails this module: ≤ 1e-6 per count, < 2e-5 for the
-module. It runs in about 30 s on 2 idle cores (``--durations`` in docs/development.md).
+module. It runs in about 45 s on 2 loaded cores (``--durations``; docs/development.md).
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ pytestmark = pytest.mark.slow
 
 CONFIDENCE = 1e-6  # per count: the chance a correct implementation falls outside
 BATTERY_RUNS = 100  # per initializer
-EDGE_RUNS = 300
+EDGE_RUNS = 600  # at 300 an interval at a fixed alpha 0.05 (rate 0.025) passed half the time
 POWER_RUNS = 200
 SHAPES = [(3, 5), (20, 30), (3, 3, 4, 6)]  # dense and conv, in ≠ out, kernel sides ≥ 2
 EDGE_SHAPE = (20, 30)  # 600 values a draw: few calls per decision
