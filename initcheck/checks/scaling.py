@@ -119,6 +119,7 @@ def check_scaling(samples: Samples, settings: Settings) -> CheckResult:
     )
 
     target = samples.target
+    log_t = np.zeros(len(shapes))
     if target is not None:
         law = target.label
         log_t = np.log([target.variance(s.fans) for s in shapes])
@@ -184,8 +185,17 @@ def check_scaling(samples: Samples, settings: Settings) -> CheckResult:
         outside = np.abs(dev) - width > half_band
         if not outside.any():
             outside = np.abs(dev) == np.abs(dev).max()
-        bad = [(s.shape, math.exp(r)) for s, o, r in zip(shapes, outside, dev, strict=True) if o]
+        # each shape's ratio stated to the target itself (Var(W)/target), else to the median
+        stated = (log_v - log_t) if target is not None else dev
+        bad = [
+            (s.shape, math.exp(r)) for s, o, r in zip(shapes, outside, stated, strict=True) if o
+        ]
         bad.sort(key=lambda b: -abs(math.log(b[1])))
+        relative = (
+            "Var(W)/target on each shape"
+            if target is not None
+            else "Var(W)/law relative to the median shape"
+        )
         lead = "one shape deviates" if len(bad) == 1 else f"{len(bad)} shapes deviate"
         listed = ", ".join(f"{shape} at ×{ratio:.3g}" for shape, ratio in bad[:4])
         more = f" and {len(bad) - 4} more" if len(bad) > 4 else ""
@@ -199,7 +209,7 @@ def check_scaling(samples: Samples, settings: Settings) -> CheckResult:
         msg = (
             f"scaling law broken: Var(W)/({law}) varies by ×{spread:.3f} across shapes "
             f"(tolerance ×{(1 + settings.std_tolerance) ** 2:.4g}); {lead} from {law}: "
-            f"{listed}{more} (Var(W)/law relative to the median shape); {why}."
+            f"{listed}{more} ({relative}); {why}."
             f"{identical_note(samples)}"
         )
     return CheckResult(

@@ -8,6 +8,17 @@ Decision: fail when the whole interval lies outside the band
 ``[1/(1+std_tolerance)², (1+std_tolerance)²]``. False-failure rate ≤ alpha/2 at the band
 edge (far less for an exact initializer); a std off by a factor ``1 + std_detect`` fails
 with probability ≥ ``power`` once the planned sample size is drawn.
+
+Per-shape decisions: pooling after standardising lets opposite errors cancel (an MXNet
+Xavier from before its fan fix is ×0.5 on dense shapes and ×1.23 on the large conv, which
+holds most of the values, and pooled it reads ×1.01). So the shapes are also split into
+groups — each large kernel (≥ :data:`initcheck.sampling.LARGE` values) on its own, the
+other shapes by rank (dense, conv1d, ...) — and, when there are G ≥ 2 groups, each group's
+ratio is decided with the same band at ``alpha/G`` (Bonferroni). A group only ever *fails*
+(its interval wholly outside the band); too few values in it leave the decision to the
+pooled one. Familywise false-failure rate at the band edge: ≤ alpha/2 (pooled) + G·alpha/(2G)
+(groups) = alpha; ≈ 0 for an exact initializer. The pooled decision, its sample plan and
+hence its power are unchanged.
 """
 
 from __future__ import annotations
@@ -19,10 +30,81 @@ from initcheck.checks._common import decide, identical_note, sampling_failure, s
 from initcheck.checks.scaling import scaling_figures
 from initcheck.registry import Check, register
 from initcheck.results import CheckResult
-from initcheck.sampling import Samples
+from initcheck.sampling import LARGE, Samples, ShapeDraws
 from initcheck.settings import Settings
 
-__all__ = ["CHECK", "check_variance"]
+__all__ = ["CHECK", "check_variance", "shape_groups"]
+
+_RANK_NAMES = {2: "dense", 3: "conv1d", 4: "conv2d", 5: "conv3d"}
+
+
+def shape_groups(shapes: list[ShapeDraws]) -> list[tuple[str, list[ShapeDraws]]]:
+    """The groups whose variance level is decided on its own.
+
+    Args:
+        shapes: the sampled shapes.
+
+    Returns:
+        ``(label, shapes)`` pairs: each shape of ≥ ``LARGE`` values alone (labelled by
+        its shape), the others grouped by rank ("dense shapes (3, 5), (256, 128)").
+    """
+    large = [s for s in shapes if math.prod(s.shape) >= LARGE]
+    by_rank: dict[int, list[ShapeDraws]] = {}
+    for s in shapes:
+        if math.prod(s.shape) < LARGE:
+            by_rank.setdefault(len(s.shape), []).append(s)
+    groups = []
+    for rank, members in sorted(by_rank.items()):
+        kind = _RANK_NAMES.get(rank, f"rank-{rank}")
+        text = ", ".join(str(m.shape) for m in members)
+        plural = "shapes" if len(members) > 1 else "shape"
+        groups.append((f"{kind} {plural} {text}", members))
+    groups += [(str(s.shape), [s]) for s in large]
+    return groups
+
+
+def _group_decisions(samples: Samples, settings: Settings, band: tuple[float, float]) -> list:
+    """Each group's ratio decided at alpha/G (G ≥ 2 groups, else no decisions)."""
+    groups = [
+        (label, members)
+        for label, members in shape_groups(samples.shapes)
+        if any(m.draws for m in members)
+    ]
+    if len(groups) < 2:
+        return []
+    alpha_g = settings.alpha / len(groups)
+    out = []
+    for label, members in groups:
+        z = stats.Moments.empty()
+        for m in members:
+            z = z.combine(m.standardized_moments())
+        est = stats.variance_from_moments(z, alpha_g)
+        failed = est.statistic > 0 and (est.low > band[1] or est.high < band[0])
+        out.append(
+            {
+                "group": label,
+                "shapes": [list(m.shape) for m in members],
+                "ratio": est.statistic,
+                "interval": [est.low, est.high],
+                "alpha": alpha_g,
+                "n": int(z.n),
+                "failed": bool(failed),
+            }
+        )
+    return out
+
+
+def _groups_text(failed: list[dict], alpha: float, n_groups: int) -> str:
+    parts = []
+    for g in failed:
+        kind = "too small" if g["ratio"] < 1 else "too large"
+        low, high = g["interval"]
+        parts.append(f"{kind} ×{g['ratio']:.3g} on {g['group']} (CI [{low:.3g}, {high:.3g}])")
+    return (
+        "; ".join(parts)
+        + f" (Var(W)/target per group of shapes, each decided at alpha/{n_groups} = "
+        f"{alpha / n_groups:.3g}; familywise ≤ alpha = {alpha:g} with the pooled decision)"
+    )
 
 
 def check_variance(samples: Samples, settings: Settings) -> CheckResult:
@@ -63,6 +145,10 @@ def check_variance(samples: Samples, settings: Settings) -> CheckResult:
         ),
         "per_shape": per_shape,
     }
+    groups = _group_decisions(samples, settings, band)
+    details["groups"] = groups
+    details["familywise_alpha"] = settings.alpha
+    failed_groups = [g for g in groups if g["failed"]]
     verdict = decide(est.low, est.high, *band, enough=z.n >= required)
     std_ratio = math.sqrt(est.statistic)
     ci = f"{100 * (1 - settings.alpha):.4g}% CI [{est.low:.4f}, {est.high:.4f}]"
@@ -80,6 +166,19 @@ def check_variance(samples: Samples, settings: Settings) -> CheckResult:
             f"{ci}); target Var = {label} (std within ×{1 + tol:g}); on {where}; "
             f"e.g. shape {worst_shape}: Var = {worst['variance']:.4g}, "
             f"target {worst['target']:.4g}.{identical_note(samples)}"
+        )
+        if failed_groups:
+            msg += " Per group: " + _groups_text(failed_groups, settings.alpha, len(groups)) + "."
+    elif failed_groups:
+        verdict = "fail"
+        worst_g = max(failed_groups, key=lambda g: abs(math.log(g["ratio"])))
+        kind = "too small" if worst_g["ratio"] < 1 else "too large"
+        msg = (
+            f"variance {kind} on some shapes: "
+            f"{_groups_text(failed_groups, settings.alpha, len(groups))}; target Var = "
+            f"{label} (std within ×{1 + tol:g}). Pooled over all shapes Var(W) = "
+            f"{est.statistic:.4f} × target ({ci}): the pooled decision alone misses it."
+            f"{identical_note(samples)}"
         )
     elif verdict == "inconclusive":
         msg = (
