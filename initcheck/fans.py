@@ -142,6 +142,21 @@ class KernelLayout:
             return shape[-2] * shape[-1]
         return shape[self.units_axis(shape)]
 
+    def unit_groups(self, shape: tuple[int, ...]) -> int:
+        """Number of groups the output units of ``shape`` split into, each reading its own
+        inputs (contiguous blocks of units along the units axis): ``groups`` for a standard
+        grouped conv kernel, else 1 (dense kernels, depthwise and transposed layouts)."""
+        if self.groups == 1 or self.layer != "standard" or len(shape) <= 2:
+            return 1
+        return self.groups if self.n_units(shape) % self.groups == 0 else 1
+
+    def unit_group_of(self, shape: tuple[int, ...], units: Any) -> Any:
+        """The group of each output unit index in ``units`` (see :meth:`unit_groups`)."""
+        import numpy as np
+
+        per = self.n_units(shape) // self.unit_groups(shape)
+        return np.asarray(units) // per
+
     def units_matrix(self, values: Any) -> Any:
         """Reshape a kernel to ``(weights per unit, units)``: one column per output unit."""
         import numpy as np

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from initcheck.results import CheckResult
@@ -45,6 +47,67 @@ def decide(low: float, high: float, band_low: float, band_high: float, enough: b
     if (band_low <= low and high <= band_high) or enough:
         return "pass"
     return "inconclusive"
+
+
+def _zero_taps(w: np.ndarray, samples: Samples) -> tuple[int, int]:
+    """(taps exactly zero in every unit and input, taps) of a conv kernel; (0, 0) if dense."""
+    if w.ndim <= 2:
+        return 0, 0
+    if samples.layout.framework == "keras":  # (*k, in, out)
+        live = np.any(w.reshape(math.prod(w.shape[:-2]), -1) != 0, axis=1)
+    else:  # (out, in, *k)
+        live = np.any(w.reshape(w.shape[0] * w.shape[1], -1) != 0, axis=0)
+    return int(live.size - np.count_nonzero(live)), int(live.size)
+
+
+def structure(samples: Samples, deterministic: bool = False) -> str | None:
+    """Why the draws are a structured kernel (not i.i.d. values), else ``None``.
+
+    Structured: deterministic (declared, or the same tensor for every seed) *and*, on every
+    sampled shape, at least half the values exactly zero or some receptive-field taps zero
+    in every unit (identity-like kernels: ``torch.nn.init.dirac_``, ``eye_``). Mean, tail
+    and distribution-family tests of i.i.d. values do not apply to them.
+
+    Args:
+        samples: the draws.
+        deterministic: the initializer is declared deterministic by design.
+
+    Returns:
+        A sentence naming the structure, or ``None``.
+    """
+    drawn = [s for s in samples.shapes if s.draws]
+    if not drawn or not (deterministic or samples.identical):
+        return None
+    found = []
+    for s in drawn:
+        w = np.asarray(s.draws[0])
+        zeros = w.size - int(np.count_nonzero(w))
+        if zeros == w.size:
+            return None  # an all-zero kernel is broken, not structured
+        taps, total = _zero_taps(w, samples)
+        if taps:
+            found.append(f"{taps} of {total} taps zero in every unit on {s.shape}")
+        elif 2 * zeros >= w.size:
+            found.append(f"{zeros} of {w.size} values zero on {s.shape}")
+        else:
+            return None
+    return "a deterministic structured kernel (" + "; ".join(found[:3]) + ")"
+
+
+def not_applicable(check: str, samples: Samples, reason: str) -> CheckResult:
+    """A passed result saying ``check`` does not apply to these draws, and why."""
+    return CheckResult(
+        check=check,
+        initializer=samples.initializer,
+        passed=True,
+        message=(
+            f"not applicable: {reason}; {check} tests i.i.d. values, so it is not run "
+            "(symmetry, degeneracy, variance and seeds still are)."
+        ),
+        n=samples.n,
+        shapes=samples.shape_tuple,
+        details={"not_applicable": reason},
+    )
 
 
 def subsample(z: np.ndarray, seed: int, size: int = 2000) -> list[float]:

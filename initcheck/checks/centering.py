@@ -9,7 +9,7 @@ planned sample size is reached (:func:`initcheck.stats.required_n_mean`).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -17,14 +17,19 @@ from initcheck import stats
 from initcheck.checks._common import (
     decide,
     identical_note,
+    not_applicable,
     sampling_failure,
     shapes_text,
+    structure,
     subsample,
 )
 from initcheck.registry import Check, register
 from initcheck.results import CheckResult
 from initcheck.sampling import Samples
 from initcheck.settings import Settings
+
+if TYPE_CHECKING:
+    from initcheck.context import CheckContext
 
 __all__ = ["CHECK", "check_centering"]
 
@@ -129,10 +134,18 @@ def _figures(result: Mapping[str, Any]) -> list[tuple[str, str]]:
     return [("Standardized weights against the N(0, 1) density", svg)] if svg else []
 
 
+def _run(ctx: CheckContext) -> CheckResult:
+    """Not applicable to a deterministic structured kernel (identity-like), else decided."""
+    reason = structure(ctx.samples, ctx.plan.deterministic)
+    if reason:
+        return not_applicable("centering", ctx.samples, reason)
+    return check_centering(ctx.samples, ctx.settings)
+
+
 CHECK = register(
     Check(
         name="centering",
-        run=lambda ctx: check_centering(ctx.samples, ctx.settings),
+        run=_run,
         summary="mean ≈ 0 in units of the target std",
         unit=lambda r: f"mean / {(r.get('details') or {}).get('sample_unit', 'std')}",
         needs=frozenset({"mean"}),

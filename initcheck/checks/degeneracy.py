@@ -29,6 +29,14 @@ each, so the whole check's false-failure rate is ≤ alpha:
   Orthogonal kernels score above Gaussian ones. Deterministic kernels with many zero
   units (delta-orthogonal convs with more outputs than inputs) can legitimately score
   low: use ``checks=`` to leave this check out for them.
+
+Structured kernels and groups: every test uses the units' *effective dimension*, their
+common support (the weights nonzero in some sampled unit): a delta-orthogonal kernel
+(Xiao et al., 2018) lives in its centre taps, so its 32 units of (3, 3, 16, ·) are
+compared as 16-dimensional vectors, not 144-dimensional ones. In a grouped convolution
+(``KernelLayout(..., groups=g)``) only units of the same group are compared (pairs and
+Bonferroni count alike), and the effective rank is each group's against a Gaussian
+block of the group's size (the worst group reported).
 """
 
 from __future__ import annotations
@@ -83,13 +91,22 @@ def sign_pvalues(positives: np.ndarray, nonzero: np.ndarray) -> np.ndarray:
     return np.where(nonzero > 0, np.minimum(p, 1.0), 1.0)
 
 
-def _max_cosine(u: np.ndarray) -> tuple[float, tuple[int, int]]:
+def _max_cosine(u: np.ndarray, same: np.ndarray) -> tuple[float, tuple[int, int]]:
+    """The largest |cosine| between two columns of ``u`` where ``same`` is true."""
     norms = np.linalg.norm(u, axis=0)
     norms[norms == 0] = np.inf
     cos = (u.T @ u) / np.outer(norms, norms)
     np.fill_diagonal(cos, 0.0)
+    cos[~same] = 0.0
     i, j = np.unravel_index(int(np.argmax(np.abs(cos))), cos.shape)
     return float(abs(cos[i, j])), (int(i), int(j))
+
+
+def _same_group(groups: np.ndarray | None, m: int) -> np.ndarray:
+    """``(m, m)`` mask of the pairs of sampled units in the same group."""
+    if groups is None:
+        return np.ones((m, m), dtype=bool)
+    return groups[:, None] == groups[None, :]
 
 
 def _inspect(s: ShapeDraws, layout: KernelLayout, alpha: float, seed: int):
@@ -98,19 +115,27 @@ def _inspect(s: ShapeDraws, layout: KernelLayout, alpha: float, seed: int):
     d, units = u.shape
     problems: list[str] = []
     info: dict = {"d": d, "units": units}
-    sample, idx = s.unit_sample(layout, UNIT_SAMPLE, seed)
-    m = sample.shape[1]
-    info["units_compared"] = m
-    if m >= 2 and d >= MIN_DIM_COSINE:
+    full, idx = s.unit_sample(layout, UNIT_SAMPLE, seed)
+    m = full.shape[1]
+    # the units' common support: weights nonzero in some sampled unit (a delta-orthogonal
+    # or Dirac kernel lives in its centre taps; a dense random kernel keeps every row)
+    support = np.flatnonzero(np.any(full != 0, axis=1))
+    sample = full[support] if 0 < support.size < d else full
+    d_eff = sample.shape[0]
+    n_groups = layout.unit_groups(shape)
+    groups = layout.unit_group_of(shape, idx) if n_groups > 1 else None
+    same = _same_group(groups, m)
+    info.update(units_compared=m, effective_dimension=d_eff, unit_groups=n_groups)
+    pairs = int((np.count_nonzero(same) - m) // 2)
+    if pairs >= 1 and d_eff >= MIN_DIM_COSINE:
         rows = sample
-        if d > MAX_DIM_COSINE:
-            keep = np.random.default_rng([seed, d]).choice(d, MAX_DIM_COSINE, replace=False)
+        if d_eff > MAX_DIM_COSINE:
+            keep = np.random.default_rng([seed, d]).choice(d_eff, MAX_DIM_COSINE, replace=False)
             rows = sample[np.sort(keep)]
         dd = rows.shape[0]
-        pairs = m * (m - 1) // 2
         half = (dd - 1) / 2
         limit = 2 * float(stats.beta.isf(alpha / (2 * pairs), half, half)) - 1
-        worst, (i, j) = _max_cosine(rows)
+        worst, (i, j) = _max_cosine(rows, same)
         i, j = int(idx[i]), int(idx[j])
         info.update(max_cosine=worst, cosine_limit=limit, weights_compared=dd)
         if worst > limit:
@@ -132,9 +157,27 @@ def _inspect(s: ShapeDraws, layout: KernelLayout, alpha: float, seed: int):
                 f"(binomial p = {pvalues[worst_unit]:.2g} < alpha/units = "
                 f"{alpha / units:.2g}); its weights are not centred"
             )
-    if min(d, m) >= 2:
-        rank = effective_rank(s.singular_values(layout, UNIT_SAMPLE, seed))
-        gauss = gaussian_effective_rank(d, m, seed)
+    if groups is not None:  # each group's units against a Gaussian block of that size
+        ratios = []
+        for g in np.unique(groups):
+            block = sample[:, groups == g]
+            if min(block.shape) >= 2:
+                r = effective_rank(np.linalg.svd(block, compute_uv=False))
+                ratios.append((r, gaussian_effective_rank(*block.shape, seed)))
+        if ratios:
+            rank, gauss = min(ratios, key=lambda rg: rg[0] / rg[1])
+            info.update(effective_rank=rank, gaussian_effective_rank=gauss)
+            if rank < RANK_FRACTION * gauss:
+                problems.append(
+                    f"low effective rank on shape {shape}: {rank:.3g} vs {gauss:.3g} for a "
+                    f"random Gaussian group of units (limit {RANK_FRACTION:g}×)"
+                )
+    elif min(d_eff, m) >= 2:
+        if d_eff < d:
+            rank = effective_rank(np.linalg.svd(sample, compute_uv=False))
+        else:
+            rank = effective_rank(s.singular_values(layout, UNIT_SAMPLE, seed))
+        gauss = gaussian_effective_rank(d_eff, m, seed)
         info.update(effective_rank=rank, gaussian_effective_rank=gauss)
         if rank < RANK_FRACTION * gauss:
             problems.append(

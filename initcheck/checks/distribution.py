@@ -13,17 +13,20 @@ fails with power ≈ 0.99.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from scipy import stats
 
-from initcheck.checks._common import sampling_failure, shapes_text
+from initcheck.checks._common import not_applicable, sampling_failure, shapes_text, structure
 from initcheck.checks.tails import FAMILIES, check_family, standardized
 from initcheck.registry import Check, register
 from initcheck.results import CheckResult
 from initcheck.sampling import Samples
 from initcheck.settings import Settings
+
+if TYPE_CHECKING:
+    from initcheck.context import CheckContext
 
 __all__ = ["CHECK", "KS_SIZE", "check_distribution"]
 
@@ -91,10 +94,18 @@ def _figures(result: Mapping[str, Any]) -> list[tuple[str, str]]:
     return [(caption, svg)] if svg else []
 
 
+def _run(ctx: CheckContext) -> CheckResult:
+    """Not applicable to a deterministic structured kernel (identity-like), else decided."""
+    reason = structure(ctx.samples, ctx.plan.deterministic)
+    if reason:
+        return not_applicable("distribution", ctx.samples, reason)
+    return check_distribution(ctx.samples, ctx.settings, ctx.plan.family or "")
+
+
 CHECK = register(
     Check(
         name="distribution",
-        run=lambda ctx: check_distribution(ctx.samples, ctx.settings, ctx.plan.family or ""),
+        run=_run,
         summary="Kolmogorov–Smirnov test against the declared family",
         unit="KS distance",
         when="family",

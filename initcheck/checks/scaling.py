@@ -187,9 +187,7 @@ def check_scaling(samples: Samples, settings: Settings) -> CheckResult:
             outside = np.abs(dev) == np.abs(dev).max()
         # each shape's ratio stated to the target itself (Var(W)/target), else to the median
         stated = (log_v - log_t) if target is not None else dev
-        bad = [
-            (s.shape, math.exp(r)) for s, o, r in zip(shapes, outside, stated, strict=True) if o
-        ]
+        bad = [(s.shape, math.exp(r)) for s, o, r in zip(shapes, outside, stated, strict=True) if o]
         bad.sort(key=lambda b: -abs(math.log(b[1])))
         relative = (
             "Var(W)/target on each shape"

@@ -11,7 +11,11 @@ Per kernel shape, on the first draw (this check is structural, not statistical):
    are compared, in O(values + units·log units): units are sorted by their projection on
    a random unit vector, and only units whose projections differ by at most the
    tolerance (a necessary condition, by Cauchy-Schwarz) are compared in full, so every
-   such pair is found (exact and round-off duplicates alike);
+   such pair is found (exact and round-off duplicates alike). Two or more all-zero units
+   fail as "zero units", named. In a grouped convolution (``KernelLayout(...,
+   groups=g)``) units are compared only within their group: units of different groups
+   read different inputs, so a per-group identity (``torch.nn.init.dirac_(groups=g)``)
+   is not symmetric;
 3. numerical rank: recorded (of a seeded sample of ≤ 256 units); a rank-1 kernel (every
    unit a multiple of one vector) fails. The tolerance follows the dtype the initializer
    *returned* (``max(d, units)·eps`` relative to the largest singular value), so a
@@ -19,10 +23,11 @@ Per kernel shape, on the first draw (this check is structural, not statistical):
 4. activations and gradients: a two-layer ReLU network, both layers from the initializer
    (the second a dense ``(m, m)`` kernel, m = min(units, 256), over a seeded sample of m
    units), on a random input batch: hidden activations and the gradients of the first
-   layer's units must be pairwise distinct. This is the failure "loss still drops but
-   all hidden units stay identical". The second layer is drawn only when the shapes
-   include a dense (2-D) kernel: for conv-only shapes (an initializer that accepts conv
-   kernels only) steps 1-3 decide on the conv kernels given.
+   layer's units must be pairwise distinct (within a group, for grouped layouts). This
+   is the failure "loss still drops but all hidden units stay identical". The second
+   layer is drawn only when the shapes include a dense (2-D) kernel: for conv-only
+   shapes (an initializer that accepts conv kernels only) steps 1-3 decide on the conv
+   kernels given.
 
 References:
     - Goodfellow, Bengio & Courville, *Deep Learning*, §8.4 ("break symmetry").
@@ -92,6 +97,34 @@ def _duplicate_pair(cols: np.ndarray, rtol: float = UNIT_RTOL) -> tuple[int, int
     return None
 
 
+def _duplicate_in_groups(
+    cols: np.ndarray, groups: np.ndarray | None, rtol: float = UNIT_RTOL
+) -> tuple[int, int] | None:
+    """:func:`_duplicate_pair` among columns of the same group only (``groups[i]`` the
+    group of column i; ``None``: one group). Units of different groups of a grouped
+    convolution read different inputs, so equal weights there are different functions."""
+    if groups is None or np.unique(groups).size < 2:
+        return _duplicate_pair(cols, rtol)
+    for g in np.unique(groups):
+        members = np.flatnonzero(groups == g)
+        pair = _duplicate_pair(cols[:, members], rtol)
+        if pair:
+            return int(members[pair[0]]), int(members[pair[1]])
+    return None
+
+
+def _zero_units_text(norms: np.ndarray, shape: tuple[int, ...]) -> str | None:
+    """The failure for ≥ 2 all-zero units (they are identical: no gradient separates them)."""
+    zero = np.flatnonzero(norms == 0)
+    if zero.size < 2:
+        return None
+    listed = ", ".join(str(int(i)) for i in zero[:8]) + (" ..." if zero.size > 8 else "")
+    return (
+        f"identical units: {zero.size} of {norms.size} units of shape {shape} are zero units "
+        f"(all weights zero: units {listed}), so they compute the same function"
+    )
+
+
 def _forward_backward(w1: np.ndarray, w2: np.ndarray, rng: np.random.Generator):
     x = rng.standard_normal((BATCH, w1.shape[0]))
     y = rng.standard_normal((BATCH, w2.shape[1]))
@@ -143,7 +176,15 @@ def _inspect(samples: Samples, index: int, seed: int) -> tuple[str | None, dict]
     info["full_rank"] = min(u.shape[0], sampled)
     info["rank_of_units_sampled"] = sampled
     info["dtype_eps"] = s.eps
-    pair = _duplicate_pair(u) if u.shape[0] >= MIN_DIM else None
+    zero = _zero_units_text(_column_norms(u), s.shape)
+    if zero:
+        return zero, info
+    n_groups = samples.layout.unit_groups(s.shape)
+    info["unit_groups"] = n_groups
+    groups = None
+    if n_groups > 1:
+        groups = samples.layout.unit_group_of(s.shape, np.arange(u.shape[1]))
+    pair = _duplicate_in_groups(u, groups) if u.shape[0] >= MIN_DIM else None
     if pair:
         return (
             f"identical units: units {pair[0]} and {pair[1]} of shape {s.shape} have the same "
@@ -161,14 +202,15 @@ def _inspect(samples: Samples, index: int, seed: int) -> tuple[str | None, dict]
     w2 = samples.layout.dense_matrix(head)
     u_sample, idx = s.unit_sample(samples.layout, HEAD_UNITS, seed)
     h, g = _forward_backward(u_sample, w2, np.random.default_rng(seed))
-    pair = _duplicate_pair(h)
+    sampled_groups = None if groups is None else groups[idx]
+    pair = _duplicate_in_groups(h, sampled_groups)
     if pair:
         pair = (int(idx[pair[0]]), int(idx[pair[1]]))
         return (
             f"identical activations: hidden units {pair[0]} and {pair[1]} of shape {s.shape} "
             f"output the same values on a random batch of {BATCH} inputs"
         ), info
-    pair = _duplicate_pair(g, UNIT_RTOL if u.shape[0] >= MIN_DIM else 1e-12)
+    pair = _duplicate_in_groups(g, sampled_groups, UNIT_RTOL if u.shape[0] >= MIN_DIM else 1e-12)
     if pair:
         pair = (int(idx[pair[0]]), int(idx[pair[1]]))
         return (

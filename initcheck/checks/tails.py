@@ -26,16 +26,19 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from scipy import stats
 
-from initcheck.checks._common import sampling_failure, shapes_text
+from initcheck.checks._common import not_applicable, sampling_failure, shapes_text, structure
 from initcheck.registry import Check, register
 from initcheck.results import CheckResult
 from initcheck.sampling import Samples, ShapeDraws
 from initcheck.settings import Settings
+
+if TYPE_CHECKING:
+    from initcheck.context import CheckContext
 from initcheck.stats import CHUNK, Moments, z_crit
 
 __all__ = ["CHECK", "FAMILIES", "check_family", "check_tails", "standardized"]
@@ -198,10 +201,18 @@ def _tail_figures(result: Mapping[str, Any]) -> list[tuple[str, str]]:
     return [(caption, svg)] if svg else []
 
 
+def _run(ctx: CheckContext) -> CheckResult:
+    """Not applicable to a deterministic structured kernel (identity-like), else decided."""
+    reason = structure(ctx.samples, ctx.plan.deterministic)
+    if reason:
+        return not_applicable("tails", ctx.samples, reason)
+    return check_tails(ctx.samples, ctx.settings, ctx.plan.family)
+
+
 CHECK = register(
     Check(
         name="tails",
-        run=lambda ctx: check_tails(ctx.samples, ctx.settings, ctx.plan.family),
+        run=_run,
         summary="no extreme outliers beyond what the family allows",
         unit="max |value - mean| / std",
         needs=frozenset({"mean"}),
