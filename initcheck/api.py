@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import platform
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
@@ -11,7 +12,7 @@ from initcheck import recording, registry
 from initcheck._threads import single_threaded_blas
 from initcheck._version import __version__
 from initcheck.context import CheckContext, Plan
-from initcheck.fans import KernelLayout, Layout, as_layout
+from initcheck.fans import KernelLayout, Layout, LayoutByRank, as_layout
 from initcheck.initializers import Initializer, resolve
 from initcheck.results import CheckResult, Report
 from initcheck.settings import Settings
@@ -45,6 +46,15 @@ def default_shapes(layout: Layout | KernelLayout) -> tuple[tuple[int, ...], ...]
     """The default shapes in ``layout`` (PyTorch: ``(out, in, *kernel)``); only the conv
     kernels for transposed and depthwise layouts."""
     kind = as_layout(layout)
+    if isinstance(kind, LayoutByRank):  # each default shape in the layout of its rank
+        ranks = {r for r, _ in kind.layouts}
+        out: list[tuple[int, ...]] = []
+        for r, each in kind.layouts:
+            out += [s for s in default_shapes(each) if len(s) == r and s not in out]
+        return tuple(s for s in out if len(s) in ranks)
+    if kind.stacked:  # four members of each default dense and conv kernel
+        member = default_shapes(replace(kind, stacked=0))
+        return tuple((4,) * kind.stacked + s for s in member if math.prod(s) < 2**17)
     shapes = DEFAULT_SHAPES if kind.layer == "standard" else DEFAULT_SHAPES[3:]
     if kind.framework == "torch":
         shapes = tuple((s[-1], s[-2], *s[:-2]) for s in shapes)

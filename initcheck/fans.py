@@ -26,10 +26,20 @@ torch conv_transpose      ``(in, out/groups, *k)``    ``in/groups·k``  ``out/g�
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from typing import Any, Literal, NamedTuple
 
-__all__ = ["LAYERS", "LAYOUTS", "Fans", "KernelLayout", "Layout", "as_layout", "compute_fans"]
+__all__ = [
+    "LAYERS",
+    "LAYOUTS",
+    "Fans",
+    "KernelLayout",
+    "Layout",
+    "LayoutByRank",
+    "as_layout",
+    "compute_fans",
+]
 
 Layout = Literal["keras", "torch"]
 Layer = Literal["standard", "conv_transpose", "depthwise"]
@@ -63,6 +73,10 @@ class KernelLayout:
             ``"depthwise"`` (Keras only).
         groups: number of groups of a grouped convolution; applies to conv kernels only
             (a 2-D dense kernel in the same model has no groups).
+        stacked: number of leading *stack* axes (relations of an RGCN, experts of a
+            mixture, attention heads): a ``(R, in, out)`` kernel is R dense kernels, not a
+            conv kernel with receptive field R. Fans are those of one member; each
+            member's units are units of their own.
 
     Example:
         >>> KernelLayout("keras", "conv_transpose").fans((3, 3, 32, 16))
@@ -72,8 +86,13 @@ class KernelLayout:
     framework: Layout = "keras"
     layer: Layer = "standard"
     groups: int = 1
+    stacked: int = 0
 
     def __post_init__(self) -> None:
+        if not isinstance(self.stacked, int) or isinstance(self.stacked, bool) or self.stacked < 0:
+            raise ValueError(
+                f"stacked must be a non-negative int. Received: stacked={self.stacked!r}"
+            )
         if self.framework not in LAYOUTS:
             raise ValueError(
                 f"Unknown layout: expected one of {LAYOUTS} ('keras' is (*kernel, in, out), "
@@ -97,7 +116,22 @@ class KernelLayout:
         text = self.framework
         if self.layer != "standard":
             text += f" {self.layer}"
-        return text + (f" groups={self.groups}" if self.groups != 1 else "")
+        text += f" groups={self.groups}" if self.groups != 1 else ""
+        return text + (f" stacked={self.stacked}" if self.stacked else "")
+
+    def for_shape(self, shape: tuple[int, ...]) -> KernelLayout:
+        """The layout of ``shape`` (this one; see :class:`LayoutByRank`)."""
+        return self
+
+    def _member(self, shape: tuple[int, ...]) -> tuple[KernelLayout, tuple[int, ...]]:
+        """(the layout of one stack member, its shape) for a stacked layout."""
+        shape = tuple(int(s) for s in shape)
+        if len(shape) < self.stacked + 2:
+            raise ValueError(
+                f"A kernel with {self.stacked} stack axes needs at least {self.stacked + 2} "
+                f"dimensions. Received: shape={shape}"
+            )
+        return replace(self, stacked=0), shape[self.stacked :]
 
     def _split(self, shape: tuple[int, ...]) -> tuple[int, int, int]:
         """(input axis size, output axis size, receptive field) as stored in the kernel."""
@@ -118,6 +152,9 @@ class KernelLayout:
     def fans(self, shape: tuple[int, ...]) -> Fans:
         """``(fan_in, fan_out)`` of ``shape`` under this layout."""
         shape = tuple(int(s) for s in shape)
+        if self.stacked:
+            member, inner = self._member(shape)
+            return member.fans(inner)
         n_in, n_out, rf = self._split(shape)
         if self.layer == "depthwise":
             return Fans(rf, n_out * rf)
@@ -130,6 +167,9 @@ class KernelLayout:
 
     def units_axis(self, shape: tuple[int, ...]) -> int:
         """Axis of the output units (``-1`` for depthwise: every (channel, multiplier))."""
+        if self.stacked:
+            member, inner = self._member(shape)
+            return self.stacked + member.units_axis(inner) % len(inner)
         if self.layer == "depthwise":
             return -1
         if self.framework == "keras":
@@ -137,7 +177,10 @@ class KernelLayout:
         return 1 if self.layer == "conv_transpose" else 0
 
     def n_units(self, shape: tuple[int, ...]) -> int:
-        """Number of output units of a kernel ``shape``."""
+        """Number of output units of a kernel ``shape`` (of all stack members)."""
+        if self.stacked:
+            member, inner = self._member(shape)
+            return math.prod(shape[: self.stacked]) * member.n_units(inner)
         if self.layer == "depthwise":
             return shape[-2] * shape[-1]
         return shape[self.units_axis(shape)]
@@ -146,6 +189,9 @@ class KernelLayout:
         """Number of groups the output units of ``shape`` split into, each reading its own
         inputs (contiguous blocks of units along the units axis): ``groups`` for a standard
         grouped conv kernel, else 1 (dense kernels, depthwise and transposed layouts)."""
+        if self.stacked:  # members read the same inputs: grouped as one member is
+            member, inner = self._member(shape)
+            return member.unit_groups(inner)
         if self.groups == 1 or self.layer != "standard" or len(shape) <= 2:
             return 1
         return self.groups if self.n_units(shape) % self.groups == 0 else 1
@@ -154,6 +200,9 @@ class KernelLayout:
         """The group of each output unit index in ``units`` (see :meth:`unit_groups`)."""
         import numpy as np
 
+        if self.stacked:
+            member, inner = self._member(shape)
+            return member.unit_group_of(inner, np.asarray(units) % member.n_units(inner))
         per = self.n_units(shape) // self.unit_groups(shape)
         return np.asarray(units) // per
 
@@ -162,6 +211,10 @@ class KernelLayout:
         import numpy as np
 
         values = np.asarray(values)
+        if self.stacked:  # each member's units side by side
+            member, inner = self._member(values.shape)
+            parts = values.reshape(-1, *inner)
+            return np.concatenate([member.units_matrix(v) for v in parts], axis=1)
         if self.layer == "depthwise":
             rf = math.prod(values.shape[:-2])
             return values.reshape(rf, -1)
@@ -185,6 +238,74 @@ class KernelLayout:
         return values if self.framework == "keras" else values.T
 
 
+@dataclass(frozen=True)
+class LayoutByRank:
+    """One layout per kernel rank, for libraries that store dense and conv weights in
+    different conventions (Lasagne, Paddle: dense ``(in, out)``, conv ``(out, in, *k)``).
+
+    Args:
+        layouts: ``(rank, layout)`` pairs; build it from a mapping with :func:`as_layout`,
+            e.g. ``as_layout({2: "keras", 4: "torch"})``.
+
+    Every method dispatches on the shape's rank; a shape of a rank not given raises
+    ``ValueError`` naming the ranks that are.
+    """
+
+    layouts: tuple[tuple[int, KernelLayout], ...]
+
+    def for_shape(self, shape: tuple[int, ...]) -> KernelLayout:
+        """The layout of ``shape``'s rank."""
+        for rank, layout in self.layouts:
+            if rank == len(shape):
+                return layout
+        raise ValueError(
+            f"No layout for a rank-{len(shape)} kernel in {self}; give one for ranks "
+            f"{[r for r, _ in self.layouts]}. Received: shape={tuple(shape)}"
+        )
+
+    def __str__(self) -> str:
+        return "{" + ", ".join(f"{r}: {lay}" for r, lay in self.layouts) + "}"
+
+    @property
+    def dense(self) -> KernelLayout:
+        """The rank-2 layout (Keras if none is given): dense heads and propagation nets."""
+        return dict(self.layouts).get(2, KernelLayout())
+
+    framework = property(lambda self: self.dense.framework)
+    layer = property(lambda self: self.dense.layer)
+    groups = property(lambda self: self.dense.groups)
+
+    def fans(self, shape: tuple[int, ...]) -> Fans:
+        return self.for_shape(shape).fans(shape)
+
+    def units_axis(self, shape: tuple[int, ...]) -> int:
+        return self.for_shape(shape).units_axis(shape)
+
+    def n_units(self, shape: tuple[int, ...]) -> int:
+        return self.for_shape(shape).n_units(shape)
+
+    def unit_groups(self, shape: tuple[int, ...]) -> int:
+        return self.for_shape(shape).unit_groups(shape)
+
+    def unit_group_of(self, shape: tuple[int, ...], units: Any) -> Any:
+        return self.for_shape(shape).unit_group_of(shape, units)
+
+    def units_matrix(self, values: Any) -> Any:
+        return self.for_shape(values.shape).units_matrix(values)
+
+    def groups_fit(self, shape: tuple[int, ...]) -> bool:
+        try:
+            return self.for_shape(shape).groups_fit(shape)
+        except ValueError:
+            return False
+
+    def dense_shape(self, n_in: int, n_out: int) -> tuple[int, int]:
+        return self.dense.dense_shape(n_in, n_out)
+
+    def dense_matrix(self, values: Any) -> Any:
+        return self.dense.dense_matrix(values)
+
+
 def _divide(n: int, groups: int, shape: tuple[int, ...], what: str) -> int:
     if n % groups:
         raise ValueError(
@@ -193,14 +314,30 @@ def _divide(n: int, groups: int, shape: tuple[int, ...], what: str) -> int:
     return n // groups
 
 
-def as_layout(layout: Any) -> KernelLayout:
-    """``"keras"``/``"torch"`` or a :class:`KernelLayout` → a :class:`KernelLayout`."""
-    if isinstance(layout, KernelLayout):
+def as_layout(layout: Any) -> Any:
+    """``"keras"``/``"torch"``, a :class:`KernelLayout`, or a mapping from kernel rank to
+    either (a :class:`LayoutByRank`: ``{2: "keras", 4: "torch"}``) → a layout object."""
+    if isinstance(layout, KernelLayout | LayoutByRank):
         return layout
     if isinstance(layout, str):
         return KernelLayout(layout)  # type: ignore[arg-type]
+    if isinstance(layout, Mapping) and layout:
+        pairs = []
+        for rank, each in layout.items():
+            try:
+                r = int(rank)
+            except (TypeError, ValueError):
+                r = 0
+            if r < 2 or isinstance(as_layout(each), LayoutByRank):
+                raise ValueError(
+                    "A layout by rank maps kernel ranks (ints ≥ 2) to layouts. "
+                    f"Received: layout={dict(layout)!r}"
+                )
+            pairs.append((r, as_layout(each)))
+        return LayoutByRank(tuple(sorted(pairs)))
     raise ValueError(
-        f"layout must be 'keras', 'torch' or an initcheck.KernelLayout. Received: layout={layout!r}"
+        "layout must be 'keras', 'torch', an initcheck.KernelLayout or a mapping from kernel "
+        f"rank to layout. Received: layout={layout!r}"
     )
 
 

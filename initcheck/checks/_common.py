@@ -51,9 +51,14 @@ def decide(low: float, high: float, band_low: float, band_high: float, enough: b
 
 def _zero_taps(w: np.ndarray, samples: Samples) -> tuple[int, int]:
     """(taps exactly zero in every unit and input, taps) of a conv kernel; (0, 0) if dense."""
+    layout = samples.layout.for_shape(w.shape)
+    if layout.stacked:  # the members' units side by side: (*k, in, out·R) / (R·out, in, *k)
+        inner = w.shape[layout.stacked :]
+        members = w.reshape(-1, *inner)
+        w = np.concatenate(list(members), axis=-1 if layout.framework == "keras" else 0)
     if w.ndim <= 2:
         return 0, 0
-    if samples.layout.framework == "keras":  # (*k, in, out)
+    if layout.framework == "keras":  # (*k, in, out)
         live = np.any(w.reshape(math.prod(w.shape[:-2]), -1) != 0, axis=1)
     else:  # (out, in, *k)
         live = np.any(w.reshape(w.shape[0] * w.shape[1], -1) != 0, axis=0)
