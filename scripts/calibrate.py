@@ -83,11 +83,7 @@ def false_failures(seeds: int) -> None:
                 for r in report.results
                 if r.check in ("tails", "degeneracy", "distribution", "variance")
             )
-            bound += sum(
-                s.alpha / 2
-                for r in report.results
-                if r.check in ("centering", "scaling")
-            )
+            bound += sum(s.alpha / 2 for r in report.results if r.check in ("centering", "scaling"))
         name = init if isinstance(init, str) else "numpy he_normal"
         detail = ", ".join(f"{k}: {v}" for k, v in fails.items()) or "—"
         print(

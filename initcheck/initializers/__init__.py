@@ -6,7 +6,8 @@
 - :mod:`~initcheck.initializers.callables`: plain callables ``(shape, dtype=None[, seed=])``;
 - :mod:`~initcheck.initializers.torch`, :mod:`~initcheck.initializers.jax`: PyTorch and
   JAX initializers, recognized by the object itself or declared with
-  :func:`torch_initializer` / :func:`jax_initializer`;
+  :func:`torch_initializer` / :func:`jax_initializer`; in-place numpy fillers
+  ``fn(array)`` declared with :func:`array_initializer`;
 - :mod:`~initcheck.initializers.resolve`: :func:`resolve`, which picks the adapter.
 
 Submodules import from one another, never from this package, so there is no cycle.
@@ -15,6 +16,7 @@ Submodules import from one another, never from this package, so there is no cycl
 from __future__ import annotations
 
 from initcheck.initializers.base import DEFAULT_TIMEOUT, DeclaredInitializer, Initializer
+from initcheck.initializers.callables import array_initializer
 from initcheck.initializers.jax import jax_initializer
 from initcheck.initializers.keras import keras_names
 from initcheck.initializers.resolve import resolve
@@ -24,6 +26,7 @@ __all__ = [
     "DEFAULT_TIMEOUT",
     "DeclaredInitializer",
     "Initializer",
+    "array_initializer",
     "jax_initializer",
     "keras_names",
     "resolve",

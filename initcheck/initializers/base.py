@@ -111,14 +111,16 @@ class DeclaredInitializer:
 
     Attributes:
         fn: the wrapped function.
-        framework: ``"torch"``, ``"jax"`` or ``"array"`` (a plain callable
-            ``(shape, dtype=None) -> array``, whatever the object looks like).
+        framework: ``"torch"``, ``"jax"`` or ``"array"`` (a numpy-array initializer: a
+            plain callable ``(shape, dtype=None) -> array``, whatever the object looks
+            like, or an in-place filler ``fn(array)``).
         name: a display name, or ``None`` for the function's name.
     """
 
     fn: Callable[..., Any]
     framework: str
     name: str | None = None
+    in_place: bool | None = None  # "array" only: see initcheck.initializers.callables.from_array
 
     def __post_init__(self) -> None:
         if self.framework not in FRAMEWORKS:

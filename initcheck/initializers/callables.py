@@ -23,9 +23,23 @@ from typing import Any
 
 import numpy as np
 
-from initcheck.initializers.base import Initializer, accepts, describe, first_parameter
+from initcheck.errors import InitializerError
+from initcheck.initializers.base import (
+    DeclaredInitializer,
+    Initializer,
+    accepts,
+    describe,
+    first_parameter,
+)
 
-__all__ = ["LegacyRngGuard", "framework_hint", "from_callable"]
+__all__ = [
+    "LegacyRngGuard",
+    "array_hint",
+    "array_initializer",
+    "framework_hint",
+    "from_array",
+    "from_callable",
+]
 
 _HINTS = {
     "tensor": (
@@ -39,6 +53,45 @@ _HINTS = {
         "gate, --framework jax on the command line)."
     ),
 }
+
+
+def _python_name(name: str) -> str:
+    """``name`` if it reads as a Python expression naming a function, else ``fn``."""
+    return name if all(part.isidentifier() for part in name.split(".")) else "fn"
+
+
+def array_hint(name: str) -> str:
+    """The hint for a function that fails on a shape tuple: declare an in-place filler.
+
+    Args:
+        name: the function's display name.
+
+    Returns:
+        A sentence whose code is valid Python (``fn`` stands for a name that is not).
+    """
+    fn = _python_name(name)
+    return (
+        f"If {name} fills a numpy array in place, fn(array) (Chainer initializers, MXNet's "
+        f"_init_weight), declare it: initcheck.initializers.array_initializer({fn}) "
+        '(framework = "array" in the gate, --framework array on the command line).'
+    )
+
+
+def _on_shape_tuple(exc: Exception) -> bool:
+    """Whether ``exc`` looks like a function meant for an array that was given a shape."""
+    return isinstance(exc, AttributeError | TypeError) and "'tuple' object" in str(exc)
+
+
+def _on_string_dtype(exc: Exception) -> bool:
+    """Whether ``exc`` looks like a TF1-style function that was given a dtype string."""
+    return isinstance(exc, AttributeError) and "'str' object has no attribute" in str(exc)
+
+
+def tf_dtype(dtype: str) -> Any:
+    """``tf.as_dtype(dtype)``: what a TF1-style initializer expects (``.as_numpy_dtype``)."""
+    from initcheck._tf import import_quietly
+
+    return import_quietly("tensorflow").as_dtype(dtype)
 
 
 def framework_hint(fn: Callable[..., Any], name: str) -> str:
@@ -122,14 +175,30 @@ def from_callable(fn: Callable[..., Any], name: str | None = None) -> Initialize
     takes_dtype = accepts(fn, "dtype")
     label = name or describe(fn)
     guard = LegacyRngGuard()
+    # TF1-style (shape, dtype=None, partition_info=None) code reads dtype.as_numpy_dtype
+    tf_style = {"on": takes_dtype and accepts(fn, "partition_info")}
 
-    def call(shape: tuple[int, ...], seed: int, dtype: str) -> Any:
+    def plain(shape: tuple[int, ...], seed: int, dtype: str) -> Any:
         kwargs: dict[str, Any] = {}
         if takes_dtype:
-            kwargs["dtype"] = dtype
+            kwargs["dtype"] = tf_dtype(dtype) if tf_style["on"] else dtype
         if takes_seed:
             return fn(shape, seed=seed, **kwargs)
         return guard.seeded(seed, lambda: fn(shape, **kwargs))
+
+    def call(shape: tuple[int, ...], seed: int, dtype: str) -> Any:
+        try:
+            return plain(shape, seed, dtype)
+        except Exception as exc:
+            if takes_dtype and not tf_style["on"] and _on_string_dtype(exc):
+                tf_style["on"] = True  # a real dtype object from now on
+                return plain(shape, seed, dtype)
+            if _on_shape_tuple(exc):
+                raise InitializerError(
+                    f"{label} raised {type(exc).__name__}: {exc} (called with shape={shape}). "
+                    f"{array_hint(label)}"
+                ) from exc
+            raise
 
     return Initializer(
         name=label,
@@ -140,3 +209,84 @@ def from_callable(fn: Callable[..., Any], name: str | None = None) -> Initialize
         hint=framework_hint(fn, label),
         batch=(lambda: guard) if not takes_seed else contextlib.nullcontext,
     )
+
+
+def from_array(
+    fn: Callable[..., Any], name: str | None = None, *, in_place: bool | None
+) -> Initializer:
+    """An :class:`~initcheck.initializers.base.Initializer` for a numpy-array initializer.
+
+    Args:
+        fn: ``fn(array)`` filling a numpy array in place (Chainer's ``init(array)``; for
+            MXNet's ``_init_weight(name, arr)`` pass ``lambda arr: init._init_weight("w",
+            arr)``), or a plain ``fn(shape, dtype=None) -> array``.
+        name: a display name (default: the function's qualified name).
+        in_place: ``True``: always in place on ``np.zeros(shape, dtype)`` (the array is
+            the draw, whatever ``fn`` returns); ``False``: a plain callable; ``None``
+            (the gate's and the CLI's ``framework = "array"``): called as a plain callable
+            until a call fails on the shape tuple or returns ``None``, then in place.
+
+    Returns:
+        The adapted initializer; ``seed=`` is passed when ``fn`` accepts it, else numpy's
+        global RNG is seeded per draw (as :func:`from_callable`).
+    """
+    if in_place is False:
+        return from_callable(fn, name)
+    label = name or describe(fn)
+    takes_seed = accepts(fn, "seed")
+    guard = LegacyRngGuard()
+    plain = from_callable(fn, label).call
+    mode = {"in_place": bool(in_place)}
+
+    def fill(shape: tuple[int, ...], seed: int, dtype: str) -> Any:
+        arr = np.zeros(shape, dtype=np.dtype(dtype))
+        if takes_seed:
+            fn(arr, seed=seed)
+        else:
+            guard.seeded(seed, lambda: fn(arr))
+        return arr
+
+    def call(shape: tuple[int, ...], seed: int, dtype: str) -> Any:
+        if mode["in_place"]:
+            return fill(shape, seed, dtype)
+        try:
+            out = plain(shape, seed, dtype)
+        except InitializerError as exc:
+            if not _on_shape_tuple(exc.__cause__ or exc):  # type: ignore[arg-type]
+                raise
+            out = None
+        if out is None:
+            mode["in_place"] = True
+            return fill(shape, seed, dtype)
+        return out
+
+    return Initializer(
+        name=label,
+        kind="callable",
+        seedable=takes_seed,
+        call=call,
+        takes_dtype=True,
+        batch=(lambda: guard) if not takes_seed else contextlib.nullcontext,
+    )
+
+
+def array_initializer(fn: Callable[..., Any], name: str | None = None) -> DeclaredInitializer:
+    """Declare ``fn`` an in-place numpy filler ``fn(array)`` (its return value is ignored).
+
+    Args:
+        fn: the function; it fills the float array it is given (e.g. Chainer's
+            ``initializers.HeNormal()``; for MXNet's ``init._init_weight(name, arr)``
+            pass ``lambda arr: init._init_weight("weight", arr)``). It gets ``seed=``
+            if it accepts one, else numpy's global RNG is seeded per draw.
+        name: a display name (default: the function's qualified name).
+
+    Returns:
+        A wrapper that :func:`~initcheck.initializers.resolve` (and so every check) calls
+        on ``np.zeros(shape, dtype)``, taking the filled array as the draw.
+
+    Example:
+        >>> def mine(array):
+        ...     array[...] = np.random.normal(0.0, 0.1, array.shape)
+        >>> initcheck.check(array_initializer(mine), variance=0.01)
+    """
+    return DeclaredInitializer(fn=fn, framework="array", name=name, in_place=True)

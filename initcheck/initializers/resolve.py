@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 from initcheck.initializers.base import FRAMEWORKS, DeclaredInitializer, Initializer
-from initcheck.initializers.callables import from_callable
+from initcheck.initializers.callables import from_array, from_callable
 from initcheck.initializers.jax import from_jax, is_jax_initializer
 from initcheck.initializers.keras import (
     from_keras_instance,
@@ -47,7 +47,9 @@ def _from_name(init: str, name: str | None) -> Initializer:
 
 
 def _from_declared(init: DeclaredInitializer, name: str | None) -> Initializer:
-    adapt = {"torch": from_torch, "jax": from_jax, "array": from_callable}[init.framework]
+    if init.framework == "array":
+        return from_array(init.fn, name=name or init.name, in_place=init.in_place)
+    adapt = {"torch": from_torch, "jax": from_jax}[init.framework]
     return adapt(init.fn, name=name or init.name)
 
 
@@ -58,7 +60,8 @@ def declare(init: Any, framework: str | None) -> Any:
     Args:
         init: the object a SPEC names.
         framework: ``"torch"`` (an in-place ``fn(tensor)``), ``"jax"`` (``fn(key, shape,
-            dtype)``), ``"array"`` (a plain ``fn(shape, dtype=None) -> array``) or ``None``
+            dtype)``), ``"array"`` (a plain ``fn(shape, dtype=None) -> array``, or an
+            in-place numpy filler ``fn(array)``, told apart by its first call) or ``None``
             (recognized by the object itself).
 
     Returns:
