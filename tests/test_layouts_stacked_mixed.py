@@ -91,3 +91,37 @@ def test_lasagne_he_passes_in_one_call_with_a_layout_per_rank():
     initcheck.assert_variance_scaling(lasagne_he, "he", shapes=shapes, layout=mixed)
     # the default shapes: dense ones in Keras layout, conv2d ones in PyTorch's
     assert initcheck.check(lasagne_he, variance="he", layout=mixed).passed
+
+
+GATE_INITS = """
+import math
+import numpy as np
+
+
+def lasagne_he(shape, dtype=None, seed=None):
+    fan_in = shape[0] if len(shape) == 2 else math.prod(shape[1:])
+    return np.random.default_rng(seed).normal(0.0, math.sqrt(2.0 / fan_in), shape)
+"""
+
+
+def _gate(pytester: pytest.Pytester, layout: str) -> pytest.RunResult:
+    pytester.makepyfile(lasagne_inits=GATE_INITS)
+    pytester.makefile(
+        ".toml",
+        pyproject='[tool.pytest.ini_options]\npythonpath = ["."]\ninitcheck_max_examples = "4"\n\n'
+        '[tool.initcheck.initializers.lasagne]\ntarget = "lasagne_inits:lasagne_he"\n'
+        f'variance = "he"\nlayout = {layout}\n',
+    )
+    return pytester.runpytest_subprocess("-p", "no:cacheprovider", "-v", timeout=600)
+
+
+@pytest.mark.slow
+def test_the_gate_takes_a_layout_per_rank(pytester: pytest.Pytester) -> None:
+    from initcheck.gate.config import GateConfigError, _layout
+
+    assert _layout({"2": "keras", "4": "torch"}) == {2: "keras", 4: "torch"}
+    with pytest.raises(GateConfigError, match=r"got layout=\{'7': 'keras'\}"):
+        _layout({"7": "keras"})
+    result = _gate(pytester, '{ 2 = "keras", 4 = "torch" }')
+    assert result.ret == 0, "\n".join(result.outlines + result.errlines)
+    result.stdout.fnmatch_lines(["*initcheck::lasagne::scaling PASSED*"])

@@ -75,7 +75,7 @@ class GateSource:
     target: str
     origin: str
     variance: Any = None
-    layout: str = "keras"
+    layout: str | Mapping[int, str] = "keras"  # a mapping: one layout per kernel rank
     train: bool = False
     shapes: tuple[tuple[int, ...], ...] = ()
     family: str | None = None
@@ -88,10 +88,19 @@ class GateSource:
 
     @property
     def ranks(self) -> tuple[int, ...]:
-        """The kernel ranks drawn: those of ``shapes`` with ``only_shapes``, else all."""
+        """The kernel ranks drawn: those of ``shapes`` with ``only_shapes``, else all (of
+        a per-rank layout: the ranks it names)."""
         if not self.only_shapes:
+            if isinstance(self.layout, Mapping):
+                return tuple(r for r in KERNEL_RANKS if r in self.layout)
             return KERNEL_RANKS
         return tuple(sorted({len(s) for s in self.shapes}))
+
+    def layout_of(self, rank: int) -> str:
+        """The layout (``"keras"`` or ``"torch"``) of kernels of ``rank``."""
+        if isinstance(self.layout, Mapping):
+            return self.layout[rank]
+        return self.layout
 
     @property
     def properties(self) -> tuple[str, ...]:
@@ -126,13 +135,32 @@ def _table_target(table: Any, keys: Iterable[str], spec: str) -> str:
     return target
 
 
+def _layout(layout: Any) -> str | dict[int, str]:
+    """``"keras"``, ``"torch"``, or a table from kernel rank to either (``layout = { 2 =
+    "keras", 4 = "torch" }``: Lasagne, Paddle)."""
+    if isinstance(layout, Mapping) and layout:
+        by_rank: dict[int, str] = {}
+        for rank, each in layout.items():
+            if not str(rank).isdigit() or int(rank) not in KERNEL_RANKS:
+                raise GateConfigError(
+                    f"a layout table maps kernel ranks {list(KERNEL_RANKS)} to 'keras' or "
+                    f"'torch'; got layout={dict(layout)!r}"
+                )
+            by_rank[int(rank)] = _layout(each)  # type: ignore[assignment]
+        return by_rank
+    if layout not in ("keras", "torch"):
+        raise GateConfigError(
+            "layout must be 'keras', 'torch' or a table from kernel rank to either "
+            f'({{ 2 = "keras", 4 = "torch" }}); got layout={layout!r}'
+        )
+    return layout
+
+
 def _source(name: str, table: Any, origin: str) -> GateSource:
     """Validate one table; an invalid table becomes a source carrying its error."""
     try:
         target = _table_target(table, TABLE_KEYS, "a Keras name, module:attr or path/file.py:attr")
-        layout = table.get("layout", "keras")
-        if layout not in ("keras", "torch"):
-            raise GateConfigError(f"layout must be 'keras' or 'torch'; got layout={layout!r}")
+        layout = _layout(table.get("layout", "keras"))
         train = table.get("train", False)
         deterministic = table.get("deterministic", False)
         only_shapes = table.get("only_shapes", False)

@@ -153,7 +153,13 @@ class Engine:
     def _given(self, test: Any, *, max_examples: int, shrink: bool) -> Any:
         from hypothesis import given, seed
 
-        shapes = shape_strategy(self.source.layout, self.source.ranks)
+        source = self.source
+        if isinstance(source.layout, str):
+            shapes = shape_strategy(source.layout, source.ranks)
+        else:  # one layout per rank
+            from hypothesis import strategies as st
+
+            shapes = st.one_of(*[shape_strategy(source.layout_of(r), (r,)) for r in source.ranks])
         wrapped = self._hypothesis_settings(max_examples=max_examples, shrink=shrink)(
             given(shapes)(test)
         )
@@ -172,7 +178,8 @@ class Engine:
                 drawn.append(tuple(shape))
 
             self._given(draw, max_examples=self.max_examples, shrink=False)()
-            large = large_kernel(self.source.layout, self.source.ranks)
+            ranks = self.source.ranks
+            large = large_kernel(self.source.layout_of(ranks[0]), ranks)
             self._shapes = tuple(dict.fromkeys([*self.source.shapes, *drawn, large]))
         return self._shapes
 
