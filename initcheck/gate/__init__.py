@@ -6,7 +6,7 @@ become pytest items ``initcheck::NAME::PROPERTY``.
     [tool.initcheck.initializers.my_he]
     target = "mypkg.inits:my_he"   # a Keras name, module:attr or path/file.py:attr
     variance = "he"                # lecun | glorot | he | a number (enables variance, scaling)
-    layout = "keras"               # or "torch"
+    layout = "keras"               # or "torch", or per rank: { 2 = "keras", 4 = "torch" }
     train = true                   # also the MNIST early-training check
     shapes = [[784, 256], [3, 3, 16, 32]]   # optional shapes always included
     only_shapes = true             # optional: draw only kernels of those ranks
@@ -21,7 +21,11 @@ Properties, as :func:`initcheck.check` would run them: ``symmetry``, ``centering
 ``variance`` target; ``distribution`` with ``family = "normal" | "truncated_normal" |
 "uniform"``; ``propagation`` with ``nonlinearity = "relu" | "tanh" | "linear"``;
 ``training`` with ``train = true``. ``deterministic = true`` declares an initializer that
-is deterministic by design (identity, ZerO) for the seeds check.
+is deterministic by design (identity, ZerO) for the seeds check (and lets centering,
+tails and distribution step aside for a structured identity-like kernel).
+``framework = "torch" | "jax" | "array"`` says how ``target`` is called ("array": a
+plain ``fn(shape, dtype)`` or an in-place numpy filler ``fn(array)``). A per-rank
+``layout`` table draws only the ranks it names.
 
 How an item decides, fast and with a stated error rate:
 
