@@ -177,6 +177,7 @@ def from_callable(fn: Callable[..., Any], name: str | None = None) -> Initialize
     guard = LegacyRngGuard()
     # TF1-style (shape, dtype=None, partition_info=None) code reads dtype.as_numpy_dtype
     tf_style = {"on": takes_dtype and accepts(fn, "partition_info")}
+    hint = framework_hint(fn, label)
 
     def plain(shape: tuple[int, ...], seed: int, dtype: str) -> Any:
         kwargs: dict[str, Any] = {}
@@ -193,7 +194,7 @@ def from_callable(fn: Callable[..., Any], name: str | None = None) -> Initialize
             if takes_dtype and not tf_style["on"] and _on_string_dtype(exc):
                 tf_style["on"] = True  # a real dtype object from now on
                 return plain(shape, seed, dtype)
-            if _on_shape_tuple(exc):
+            if _on_shape_tuple(exc) and not hint:  # (a tensor/key hint says it all)
                 raise InitializerError(
                     f"{label} raised {type(exc).__name__}: {exc} (called with shape={shape}). "
                     f"{array_hint(label)}"
@@ -206,7 +207,7 @@ def from_callable(fn: Callable[..., Any], name: str | None = None) -> Initialize
         seedable=takes_seed,
         call=call,
         takes_dtype=takes_dtype,
-        hint=framework_hint(fn, label),
+        hint=hint,
         batch=(lambda: guard) if not takes_seed else contextlib.nullcontext,
     )
 
