@@ -152,3 +152,19 @@ def test_the_cli_checks_a_filler_declared_framework_array(pytester, monkeypatch)
     assert undeclared.ret == 1
     assert "array_initializer(" in undeclared.stdout.str()
     assert "--framework array on the command line" in undeclared.stdout.str()
+
+
+def test_every_declaration_hint_is_valid_python():
+    from initcheck.initializers.callables import framework_hint
+
+    def torch_style(tensor):
+        return tensor
+
+    def jax_style(key, shape, dtype=None):
+        return None
+
+    for fn in (torch_style, jax_style):
+        for name in ("mine", "pkg.inits.mine", "<lambda>", "inits.py:mine"):
+            hint = framework_hint(fn, name)
+            code = re.search(r"initcheck\.initializers\.\w+_initializer\([^)]*\)", hint)
+            ast.parse(code.group(0))

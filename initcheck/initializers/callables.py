@@ -44,12 +44,12 @@ __all__ = [
 _HINTS = {
     "tensor": (
         "If {name} is a PyTorch in-place initializer fn(tensor, ...), declare it: "
-        'initcheck.initializers.torch_initializer({name}) (framework = "torch" in the '
+        'initcheck.initializers.torch_initializer({fn}) (framework = "torch" in the '
         "gate, --framework torch on the command line)."
     ),
     "key": (
         "If {name} is a JAX initializer fn(key, shape, dtype), declare it: "
-        'initcheck.initializers.jax_initializer({name}) (framework = "jax" in the '
+        'initcheck.initializers.jax_initializer({fn}) (framework = "jax" in the '
         "gate, --framework jax on the command line)."
     ),
 }
@@ -106,7 +106,7 @@ def framework_hint(fn: Callable[..., Any], name: str) -> str:
         only: ``fn`` is still called as ``fn(shape, dtype=None)``), else ``""``.
     """
     template = _HINTS.get(first_parameter(fn) or "")
-    return template.format(name=name) if template else ""
+    return template.format(name=name, fn=_python_name(name)) if template else ""
 
 
 class LegacyRngGuard:
