@@ -10,6 +10,7 @@ a child process.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from pathlib import Path
@@ -18,6 +19,12 @@ import pytest
 
 from initcheck.cli.parser import FRAMEWORK_CHOICES
 from initcheck.initializers.base import FRAMEWORKS
+
+# torch and jax, where installed, are imported before any test: the pytester fixture
+# unloads modules a test imported, and a C extension cannot be imported twice
+for _framework in ("torch", "jax"):
+    with contextlib.suppress(ImportError):
+        __import__(_framework)
 
 INITS = '''
 import math
