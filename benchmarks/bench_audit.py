@@ -178,7 +178,7 @@ def _child(mode: str, name: str) -> dict[str, Any]:
         import anyinit  # type: ignore[import-not-found]
 
         model = _build(framework, factory)
-        anyinit.reinit(model)  # analytic mode
+        anyinit.initialize(model)  # its default, data-free (analytic) mode
     result["params"] = _parameter_count(framework, model)
     result["rss"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     return result
@@ -199,14 +199,16 @@ def _parameter_count(framework: str, model: Any) -> tuple[int, int]:
     return sum(n for n, _ in sizes), sum(b for _, b in sizes)
 
 
-def _run(mode: str, name: str) -> dict[str, Any] | None:
+def _run(mode: str, name: str, *, quiet: bool = False) -> dict[str, Any] | None:
     start = time.perf_counter()
     proc = subprocess.run(
         [sys.executable, __file__, "--child", mode, name], capture_output=True, text=True
     )
     took = time.perf_counter() - start
     if proc.returncode != 0:
-        print(f"  {mode} failed:\n{proc.stderr[-2000:]}")
+        lines = proc.stderr.strip().splitlines() or ["(no message)"]
+        detail = lines[-1] if quiet else "\n" + proc.stderr[-2000:]
+        print(f"  {mode} failed: {detail}")
         return None
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     result["seconds"] = took
@@ -248,7 +250,7 @@ def main(names: list[str]) -> int:
             f"({audit['rows']} rows, {audit['rebuilds']} rebuilds) {'met' if ok else 'MISSED'}"
         )
         if _has_anyinit():
-            other = _run("anyinit", name)
+            other = _run("anyinit", name, quiet=True)
             if other is not None:
                 print(f"{'  anyinit (analytic)':28} {'':8} {'':7} {other['seconds']:6.1f}s")
     return 1 if missed else 0

@@ -92,11 +92,17 @@ def _variance(text: str | None) -> Any:
     return value
 
 
-def _guarded(obj: Any, spec: str) -> Any:
+def _guarded(obj: Any, spec: str, inputs: str | None) -> Any:
     """The model instance as is; a factory wrapped so its errors are load errors."""
     from initcheck.models.core import framework_of
+    from initcheck.models.linen_model import is_linen
 
-    if framework_of(obj) is not None:
+    if is_linen(obj) and inputs is None:
+        raise UsageError(
+            f"{spec!r} is a Flax Linen module, which has no parameters until it is "
+            "initialized on a batch: pass --inputs FILE.py:batch (a batch it accepts)."
+        )
+    if framework_of(obj) is not None or is_linen(obj):
         return obj
     if not callable(obj):
         raise UsageError(
@@ -133,7 +139,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
     variance = _variance(args.variance)
     _check_forms(args.spec, args.inputs)
     obj = _model_spec(args.spec)
-    model = _guarded(obj, args.spec)
+    model = _guarded(obj, args.spec, args.inputs)
     inputs = _inputs(args.inputs, args.seed)
     from initcheck.models.core import NotAModelError, audit
 

@@ -44,6 +44,7 @@ ADAPTERS: list[tuple[str, str]] = [
     ("initcheck.models.torch_model", "TORCH"),
     ("initcheck.models.keras_model", "KERAS"),
     ("initcheck.models.flax_model", "FLAX"),
+    ("initcheck.models.linen_model", "LINEN"),  # seeded through FLAX's nnx.Rngs
 ]
 
 
@@ -116,6 +117,7 @@ def adapter_for(model: Any, seed: int) -> tuple[ModelAdapter, Any, Callable[[], 
         )
     raise NotAModelError(
         "audit() takes a Keras model, a torch.nn.Module, a Flax nnx.Module, or a factory "
-        "returning one (zero-arg; for Flax also f(rngs)). "
+        "returning one (zero-arg; for Flax also f(rngs)), or a Flax Linen module with "
+        "inputs=. "
         f"Received: model={model!r:.80} (type={type(model).__name__})"
     )

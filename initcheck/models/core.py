@@ -10,6 +10,7 @@ from initcheck.api import environment
 from initcheck.errors import InitCheckFailure
 from initcheck.models.adapter import NotAModelError, adapter_for, framework_of, seeded_build
 from initcheck.models.draws import MAX_PIECE_VALUES, ModelDraws
+from initcheck.models.linen_model import is_linen, linen_factory
 from initcheck.models.records import ModelReport, WeightPiece
 from initcheck.models.rows import audit_rows
 from initcheck.models.signal import SIGNAL_CHECK, decide_signal
@@ -58,7 +59,8 @@ def audit(
 
     Args:
         model: a Keras 3 model, a ``torch.nn.Module``, a Flax NNX module, or (preferred)
-            a factory returning one. Each weight is drawn afresh on its own: from its
+            a factory returning one; or a Flax Linen module with ``inputs=``, initialized
+            on them under a fresh key per draw. Each weight is drawn afresh on its own: from its
             layer's initializer object (Keras) or its module's own init code (torch,
             incl. a Hugging Face model's ``_init_weights``); where that does not
             reproduce the model, a factory is rebuilt per seed and an instance is audited
@@ -85,6 +87,8 @@ def audit(
     """
     settings = Settings.of(settings, **({} if seed is None else {"seed": seed}))
     first = draw_seed(settings.seed, 0, 0)
+    if is_linen(model):  # a definition: initialized on the inputs under each draw's key
+        model = linen_factory(model, inputs)
     adapter, instance, factory = adapter_for(model, first)
     trace: Any = None
     trace_error = ""

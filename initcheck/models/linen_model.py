@@ -1,0 +1,304 @@
+"""The Flax Linen :class:`~initcheck.models.adapter.ModelAdapter`.
+
+A Linen module is a definition: its parameters exist only once ``module.init(key, x)``
+has run on a batch. So a Linen model is audited from the module **and** ``inputs=``:
+
+- each draw is ``module.init`` under a fresh key (the module is its own factory);
+- pieces: ``Dense``/``DenseGeneral``/``Conv``/``ConvTranspose`` kernels in Flax's
+  (…, in, out) layout, ``Embed`` tables, biases and norms' scale and bias as constants;
+- trace: every submodule's ``__call__`` is recorded with ``nn.intercept_methods``, and the
+  gradient at each output comes from ``jax.grad`` of the loss with respect to a zero added
+  to that output; BatchNorm statistics are updated in a copy (``mutable=True``), dropout
+  gets a key. Activation functions called through ``flax.linen`` or ``jax.nn``
+  (``nn.relu(x)``, ``jax.nn.gelu(x)``) are recorded too, by their name.
+
+Example:
+    >>> initcheck.audit(MLP(), inputs=x, variance="he")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from initcheck.fans import KernelLayout
+from initcheck.models.draws import Way, native
+from initcheck.models.flax_model import NORM_VALUES
+from initcheck.models.graph import Call, Trace, flow
+from initcheck.models.layers import ACTIVATIONS, category
+from initcheck.models.outputs import first_tensor
+from initcheck.models.records import WeightPiece
+
+__all__ = ["LINEN", "LinenModel", "is_linen", "linen_factory"]
+
+KERNELS = ("Dense", "DenseGeneral", "Conv", "ConvTranspose", "ConvLocal")
+
+
+def is_linen(obj: Any) -> bool:
+    """Is ``obj`` a Flax Linen module (checked without importing Flax)?"""
+    return any(
+        c.__name__ == "Module" and c.__module__.startswith("flax.linen") for c in type(obj).__mro__
+    )
+
+
+@dataclass
+class LinenModel:
+    """A Linen module with the variables ``module.init`` gave it on ``inputs``, and the
+    class name of the module at each path."""
+
+    module: Any
+    variables: Any
+    inputs: Any
+    kinds: dict[str, Any] = field(default_factory=dict)
+
+
+@contextmanager
+def _intercept(visit: Callable[[Any, Callable[..., Any], tuple, dict], Any]) -> Iterator[None]:
+    import flax.linen as nn
+
+    def interceptor(next_fun: Callable[..., Any], args: tuple, kwargs: dict, ctx: Any) -> Any:
+        if ctx.method_name != "__call__" or not ctx.module.path:
+            return next_fun(*args, **kwargs)
+        return visit(ctx.module, next_fun, args, kwargs)
+
+    with nn.intercept_methods(interceptor):
+        yield
+
+
+def _path(module: Any) -> str:
+    return ".".join(str(p) for p in module.path)
+
+
+def _init(module: Any, inputs: Any, key: Any) -> LinenModel:
+    import jax
+
+    kinds: dict[str, Any] = {}
+
+    def visit(m: Any, next_fun: Callable[..., Any], args: tuple, kwargs: dict) -> Any:
+        kinds.setdefault(_path(m), m)
+        return next_fun(*args, **kwargs)
+
+    with _intercept(visit):
+        variables = module.init({"params": key, "dropout": jax.random.fold_in(key, 1)}, inputs)
+    kinds[""] = module  # the root's own parameters (a bare nn.Dense)
+    return LinenModel(module, variables, inputs, kinds)
+
+
+def linen_factory(module: Any, inputs: Any) -> Callable[[Any], LinenModel]:
+    """A factory ``f(rngs) -> LinenModel`` that initializes ``module`` on ``inputs``
+    under the key ``rngs()`` (the Flax adapter calls it with ``nnx.Rngs(seed)``)."""
+    if inputs is None:
+        raise ValueError(
+            f"A Flax Linen module ({type(module).__name__}) has no parameters until it is "
+            "initialized on a batch: pass inputs=... (a batch the module accepts), e.g. "
+            "audit(MLP(), inputs=jnp.ones((8, 784)))."
+        )
+    import jax.numpy as jnp
+
+    x = jnp.asarray(np.asarray(inputs))
+
+    def build(rngs: Any) -> LinenModel:
+        return _init(module, x, rngs())
+
+    build.__name__ = f"{type(module).__name__}.init"
+    return build
+
+
+def _leaves(tree: Any, prefix: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], Any]]:
+    if hasattr(tree, "items"):
+        for k, v in tree.items():
+            yield from _leaves(v, (*prefix, str(k)))
+    else:
+        yield prefix, tree
+
+
+def _params(model: LinenModel) -> list[tuple[str, str, Any]]:
+    """``(module path, parameter name, array)`` in init order."""
+    return [(".".join(p[:-1]), p[-1], a) for p, a in _leaves(model.variables.get("params", {}))]
+
+
+def _piece(path: str, name: str, shape: tuple, m: Any, trace: Trace | None) -> WeightPiece:
+    kind = type(m).__name__ if m is not None else "?"
+    f = flow(trace, path)
+    key = f"{path}.{name}" if path else name
+    base = dict(
+        layer=path,
+        layer_type=kind,
+        framework="flax",
+        activation=f.activation,
+        norm=f.norm,
+        output=f.output,
+        branch_end=f.merge,
+        param=name,
+        key=key,
+    )
+    if kind in KERNELS and name == "kernel" and len(shape) >= 2:
+        groups = int(getattr(m, "feature_group_count", 1) or 1)
+        layer = "conv_transpose" if kind == "ConvTranspose" else "standard"
+        if kind == "DenseGeneral" and len(shape) > 2:  # in axes first, then out axes
+            n_in = len(m.axis) if isinstance(m.axis, tuple | list) else 1
+            shape2 = (int(np.prod(shape[:n_in])), int(np.prod(shape[n_in:])))
+            lay = KernelLayout("keras")
+            return WeightPiece(role="kernel", layout=lay, fans=lay.fans(shape2), **base)
+        lay = KernelLayout("keras", layer, groups if len(shape) > 2 else 1)
+        return WeightPiece(role="kernel", layout=lay, fans=lay.fans(shape), **base)
+    if kind == "Embed" and name == "embedding":
+        lay = KernelLayout("torch")
+        return WeightPiece(role="embedding", layout=lay, fans=lay.fans(shape), **base)
+    if name == "bias" and kind in KERNELS:
+        return WeightPiece(role="constant", constant=0.0, **base)
+    if category(kind) == "norm":
+        return WeightPiece(role="constant", constant=NORM_VALUES.get(name), **base)
+    return WeightPiece(role="unknown", note=f"not audited (unknown layer type {kind})", **base)
+
+
+class LinenAdapter:
+    """Flax Linen models, as :class:`LinenModel` (see :func:`linen_factory`)."""
+
+    name = "flax"
+
+    def detects(self, obj: Any) -> bool:
+        return isinstance(obj, LinenModel)
+
+    def build(self, factory: Callable[..., Any], seed: int) -> Any:
+        return factory()  # a Linen factory is seeded by the NNX adapter's nnx.Rngs(seed)
+
+    def pieces(self, model: LinenModel, trace: Trace | None) -> list[WeightPiece]:
+        return [
+            _piece(path, name, tuple(np.shape(a)), model.kinds.get(path), trace)
+            for path, name, a in _params(model)
+        ]
+
+    def own_values(self, model: LinenModel) -> dict[str, np.ndarray]:
+        return {
+            (f"{path}.{name}" if path else name): native(np.asarray(a))
+            for path, name, a in _params(model)
+        }
+
+    def ways(self, model: LinenModel) -> dict[str, list[Way]]:
+        return {}  # Linen layers keep no initializer objects: the module is re-initialized
+
+    def trace(self, model: LinenModel, inputs: Any, seed: int) -> Trace:
+        import jax
+        import jax.numpy as jnp
+
+        x = model.inputs if inputs is None else jnp.asarray(np.asarray(inputs))
+        trace = Trace(source="the given inputs")
+        rec = _Recorder(trace)
+        key = jax.random.PRNGKey(seed)
+
+        def run() -> Any:
+            rec.index, rec.used = 0, {}
+            out, _ = model.module.apply(model.variables, x, rngs={"dropout": key}, mutable=True)
+            return first_tensor(out)
+
+        with rec.patched():
+            out = run()
+            if out is None:
+                raise ValueError(f"{type(model.module).__name__} returned no floating array.")
+            trace.outputs = (rec.producer[id(out)],) if id(out) in rec.producer else ()
+            r = jax.random.normal(jax.random.PRNGKey(seed + 1), out.shape, out.dtype)
+
+            def loss(eps: list[Any]) -> Any:
+                rec.eps = eps
+                try:
+                    return jnp.sum(run() * r)
+                finally:
+                    rec.eps = None
+
+            grads = jax.grad(loss)([jnp.zeros(s, d) for _, s, d in rec.order])
+        n = int(x.shape[0])
+        for (path, _, _), g in zip(rec.order, grads, strict=True):
+            call = trace.get(path)
+            if call is not None and call.grad_n2 is None:
+                call.set_grad(float(np.sum(np.square(np.asarray(g, dtype=np.float64)))) / n)
+        return trace
+
+
+class _Recorder:
+    """Records each submodule call and each activation function (``nn.relu``, ``jax.nn.gelu``,
+    …, patched on ``flax.linen`` and ``jax.nn`` while tracing), and adds ``eps[i]`` to
+    the i-th recorded output."""
+
+    def __init__(self, trace: Trace) -> None:
+        self.trace = trace
+        self.producer: dict[int, str] = {}
+        self.order: list[tuple[str, tuple, Any]] = []
+        self.keep: list[Any] = []
+        self.frames: list[set[int]] = []  # ids of what each open call's callees returned
+        self.paths: list[str] = []
+        self.used: dict[str, int] = {}
+        self.eps: list[Any] | None = None
+        self.index = 0
+
+    def record(self, path: str, kind: str, args: tuple, run: Callable[[], Any]) -> Any:
+        import jax
+
+        leaves = jax.tree_util.tree_leaves(args)
+        srcs = [self.producer[id(a)] for a in leaves if id(a) in self.producer]
+        self.frames.append(set())
+        self.paths.append(path)
+        try:
+            out = run()
+        finally:
+            inner = self.frames.pop()
+            self.paths.pop()
+        t = first_tensor(out)
+        if t is None or t is not out or not hasattr(t, "shape") or id(t) in inner:
+            if self.frames:
+                self.frames[-1].update(inner | ({id(t)} if t is not None else set()))
+            return out  # not a bare array, or a callee's output passed through
+        if self.eps is not None:
+            out = out + self.eps[self.index]
+        else:
+            self.producer[id(out)] = path
+            self.keep.append(out)
+            self.order.append((path, tuple(out.shape), out.dtype))
+            if self.trace.get(path) is None:
+                ms = float(np.mean(np.square(np.asarray(out, dtype=np.float64))))
+                self.trace.add(Call(path, kind, tuple(dict.fromkeys(srcs)), ms))
+        self.index += 1
+        if self.frames:
+            self.frames[-1].update(inner | {id(out)})
+        return out
+
+    def _function(self, name: str, f: Callable[..., Any]) -> Callable[..., Any]:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            if self.paths and self.paths[-1].endswith(f".{name}"):  # nn.gelu -> jax.nn.gelu
+                return f(*args, **kwargs)
+            parent = self.paths[-1] if self.paths else ""
+            base = f"{parent}.{name}" if parent else name
+            k = self.used[base] = self.used.get(base, -1) + 1
+            path = base if k == 0 else f"{base}_{k}"
+            return self.record(path, name, args, lambda: f(*args, **kwargs))
+
+        return call
+
+    @contextmanager
+    def patched(self) -> Iterator[None]:
+        import flax.linen as nn
+        import jax
+
+        names = [n for n in ACTIVATIONS if n.islower()]
+        saved = [
+            (mod, n, getattr(mod, n)) for mod in (nn, jax.nn) for n in names if hasattr(mod, n)
+        ]
+        for mod, n, f in saved:
+            setattr(mod, n, self._function(n, f))
+
+        def visit(m: Any, next_fun: Callable[..., Any], args: tuple, kwargs: dict) -> Any:
+            return self.record(_path(m), type(m).__name__, args, lambda: next_fun(*args, **kwargs))
+
+        try:
+            with _intercept(visit):
+                yield
+        finally:
+            for mod, n, f in saved:
+                setattr(mod, n, f)
+
+
+LINEN = LinenAdapter()
