@@ -22,12 +22,13 @@ import numpy as np
 
 from initcheck.fans import KernelLayout
 from initcheck.models.draws import Way, native
-from initcheck.models.graph import Call, Trace, flow
+from initcheck.models.graph import Trace, flow
+from initcheck.models.jax_trace import ArrayRecorder
 from initcheck.models.layers import category
 from initcheck.models.outputs import first_tensor
 from initcheck.models.records import WeightPiece
 
-__all__ = ["FLAX"]
+__all__ = ["FLAX", "KERNELS", "NORM_VALUES", "flax_piece"]
 
 NORM_VALUES = {"scale": 1.0, "bias": 0.0, "mean": 0.0, "var": 1.0}
 
@@ -81,8 +82,14 @@ def _values(model: Any) -> dict[str, np.ndarray]:
     }
 
 
-def _pieces(path: str, m: Any, trace: Trace | None) -> list[WeightPiece]:
-    kind = type(m).__name__
+#: Layer types (NNX's and Linen's names) whose ``kernel`` is (…, in, out), Keras's layout.
+KERNELS = ("Linear", "Conv", "ConvTranspose", "Dense", "DenseGeneral", "ConvLocal")
+
+
+def flax_piece(path: str, name: str, shape: tuple, m: Any, trace: Trace | None) -> WeightPiece:
+    """The piece of parameter ``name`` (of ``shape``) of the Flax module ``m`` (NNX or
+    Linen) at ``path``, read through the trace's data flow."""
+    kind = type(m).__name__ if m is not None else "?"
     f = flow(trace, path)
     base = dict(
         layer=path,
@@ -92,39 +99,25 @@ def _pieces(path: str, m: Any, trace: Trace | None) -> list[WeightPiece]:
         norm=f.norm,
         output=f.output,
         branch_end=f.merge,
+        param=name,
+        key=_key(path, name),
     )
-    out = []
-    for name, v in _own_variables(m).items():
-        key = _key(path, name)
-        shape = tuple(np.shape(_get(v)))
-        if kind in ("Linear", "Conv", "ConvTranspose") and name == "kernel":
-            groups = int(getattr(m, "feature_group_count", 1) or 1)
-            layer = "conv_transpose" if kind == "ConvTranspose" else "standard"
-            lay = KernelLayout("keras", layer, groups if len(shape) > 2 else 1)
-            out.append(
-                WeightPiece(
-                    param=name, role="kernel", key=key, layout=lay, fans=lay.fans(shape), **base
-                )
-            )
-        elif kind == "Embed" and name == "embedding":
-            lay = KernelLayout("torch")  # rows are the embedding vectors
-            out.append(
-                WeightPiece(
-                    param=name, role="embedding", key=key, layout=lay, fans=lay.fans(shape), **base
-                )
-            )
-        elif name == "bias" and kind in ("Linear", "Conv", "ConvTranspose"):
-            out.append(WeightPiece(param=name, role="constant", key=key, constant=0.0, **base))
-        elif category(kind) == "norm":
-            out.append(
-                WeightPiece(
-                    param=name, role="constant", key=key, constant=NORM_VALUES.get(name), **base
-                )
-            )
-        else:
-            note = f"not audited (unknown layer type {kind})"
-            out.append(WeightPiece(param=name, role="unknown", key=key, note=note, **base))
-    return out
+    if kind in KERNELS and name == "kernel" and len(shape) >= 2:
+        if kind == "DenseGeneral" and len(shape) > 2:  # Linen: the in axes, then the out axes
+            n_in = len(m.axis) if isinstance(m.axis, tuple | list) else 1
+            shape = (int(np.prod(shape[:n_in])), int(np.prod(shape[n_in:])))
+        groups = int(getattr(m, "feature_group_count", 1) or 1)
+        layer = "conv_transpose" if kind == "ConvTranspose" else "standard"
+        lay = KernelLayout("keras", layer, groups if len(shape) > 2 else 1)
+        return WeightPiece(role="kernel", layout=lay, fans=lay.fans(shape), **base)
+    if kind == "Embed" and name == "embedding":
+        lay = KernelLayout("torch")  # rows are the embedding vectors
+        return WeightPiece(role="embedding", layout=lay, fans=lay.fans(shape), **base)
+    if name == "bias" and kind in KERNELS:
+        return WeightPiece(role="constant", constant=0.0, **base)
+    if category(kind) == "norm":
+        return WeightPiece(role="constant", constant=NORM_VALUES.get(name), **base)
+    return WeightPiece(role="unknown", note=f"not audited (unknown layer type {kind})", **base)
 
 
 def _call_with_rngs(factory: Callable[..., Any], seed: int) -> Any:
@@ -196,56 +189,19 @@ def _default_input(model: Any, seed: int) -> Any:
     )
 
 
-class _Recorder:
+class _Recorder(ArrayRecorder):
     """Patches module classes' ``__call__`` (and ``nnx.Sequential``'s plain functions) to
     record each call, and to add ``eps[i]`` to the i-th recorded output."""
 
     def __init__(self, model: Any, trace: Trace) -> None:
+        super().__init__(trace)
         self.paths = {id(m): p for p, m in _modules(model)}
         self.classes = {type(m) for _, m in _modules(model)}
-        self.trace = trace
-        self.producer: dict[int, str] = {}
-        self.frames: list[set[int]] = []
-        self.keep: list[Any] = []
-        self.eps: list[Any] | None = None
-        self.index = 0
-
-    def record(self, path: str, kind: str, args: tuple, run: Callable[[], Any]) -> Any:
-        import jax
-
-        leaves = jax.tree_util.tree_leaves(args)
-        srcs = [self.producer[id(a)] for a in leaves if id(a) in self.producer]
-        self.frames.append(set())
-        try:
-            out = run()
-        finally:
-            inner = self.frames.pop()
-        t = first_tensor(out)
-        if t is None or not hasattr(t, "shape"):
-            return out
-        if id(t) not in inner and t is out:  # produced here (not by a submodule), a bare array
-            if self.eps is not None:
-                out = t = t + self.eps[self.index]
-            else:
-                self.producer[id(t)] = path
-                self.keep.append(t)
-                self.order.append((path, tuple(t.shape), t.dtype))
-                if self.trace.get(path) is None:
-                    ms = float(np.mean(np.square(np.asarray(t, dtype=np.float64))))
-                    self.trace.add(Call(path, kind, tuple(dict.fromkeys(srcs)), ms))
-            self.index += 1
-        inner.add(id(t))
-        if self.frames:
-            self.frames[-1].update(inner)
-        return out
-
-    order: list[tuple[str, tuple, Any]]
 
     @contextmanager
     def patched(self) -> Iterator[None]:
         from flax import nnx
 
-        self.order = []
         saved = {cls: cls.__call__ for cls in self.classes}
         rec = self
 
@@ -297,10 +253,11 @@ class FlaxAdapter:
         return _call_with_rngs(factory, seed)
 
     def pieces(self, model: Any, trace: Trace | None) -> list[WeightPiece]:
-        out: list[WeightPiece] = []
-        for path, m in _modules(model):
-            out.extend(_pieces(path, m, trace))
-        return out
+        return [
+            flax_piece(path, name, tuple(np.shape(_get(v))), m, trace)
+            for path, m in _modules(model)
+            for name, v in _own_variables(m).items()
+        ]
 
     def own_values(self, model: Any) -> dict[str, np.ndarray]:
         return _values(model)
@@ -322,7 +279,6 @@ class FlaxAdapter:
             if out is None:
                 raise ValueError(f"{type(model).__name__} returned no floating array.")
             trace.outputs = (rec.producer[id(out)],) if id(out) in rec.producer else ()
-            order = list(rec.order)
             r = jax.random.normal(jax.random.PRNGKey(seed + 1), out.shape, out.dtype)
 
             def loss(eps: list[Any]) -> Any:
@@ -332,13 +288,8 @@ class FlaxAdapter:
                 finally:
                     rec.eps = None
 
-            zeros = [jnp.zeros(shape, dtype) for _, shape, dtype in order]
-            grads = jax.grad(loss)(zeros)
-        n = int(x.shape[0])
-        for (path, _, _), g in zip(order, grads, strict=True):  # the first call of each path
-            call = trace.get(path)
-            if call is not None and call.grad_n2 is None:
-                call.set_grad(float(np.sum(np.square(np.asarray(g, dtype=np.float64)))) / n)
+            grads = jax.grad(loss)(rec.zeros())
+        rec.set_grads(grads, int(x.shape[0]))
         return trace
 
 

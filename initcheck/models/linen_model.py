@@ -25,17 +25,15 @@ from typing import Any
 
 import numpy as np
 
-from initcheck.fans import KernelLayout
 from initcheck.models.draws import Way, native
-from initcheck.models.flax_model import NORM_VALUES
-from initcheck.models.graph import Call, Trace, flow
-from initcheck.models.layers import ACTIVATIONS, category
+from initcheck.models.flax_model import flax_piece
+from initcheck.models.graph import Trace
+from initcheck.models.jax_trace import ArrayRecorder
+from initcheck.models.layers import ACTIVATIONS
 from initcheck.models.outputs import first_tensor
 from initcheck.models.records import WeightPiece
 
 __all__ = ["LINEN", "LinenModel", "is_linen", "linen_factory"]
-
-KERNELS = ("Dense", "DenseGeneral", "Conv", "ConvTranspose", "ConvLocal")
 
 
 def is_linen(obj: Any) -> bool:
@@ -121,41 +119,6 @@ def _params(model: LinenModel) -> list[tuple[str, str, Any]]:
     return [(".".join(p[:-1]), p[-1], a) for p, a in _leaves(model.variables.get("params", {}))]
 
 
-def _piece(path: str, name: str, shape: tuple, m: Any, trace: Trace | None) -> WeightPiece:
-    kind = type(m).__name__ if m is not None else "?"
-    f = flow(trace, path)
-    key = f"{path}.{name}" if path else name
-    base = dict(
-        layer=path,
-        layer_type=kind,
-        framework="flax",
-        activation=f.activation,
-        norm=f.norm,
-        output=f.output,
-        branch_end=f.merge,
-        param=name,
-        key=key,
-    )
-    if kind in KERNELS and name == "kernel" and len(shape) >= 2:
-        groups = int(getattr(m, "feature_group_count", 1) or 1)
-        layer = "conv_transpose" if kind == "ConvTranspose" else "standard"
-        if kind == "DenseGeneral" and len(shape) > 2:  # in axes first, then out axes
-            n_in = len(m.axis) if isinstance(m.axis, tuple | list) else 1
-            shape2 = (int(np.prod(shape[:n_in])), int(np.prod(shape[n_in:])))
-            lay = KernelLayout("keras")
-            return WeightPiece(role="kernel", layout=lay, fans=lay.fans(shape2), **base)
-        lay = KernelLayout("keras", layer, groups if len(shape) > 2 else 1)
-        return WeightPiece(role="kernel", layout=lay, fans=lay.fans(shape), **base)
-    if kind == "Embed" and name == "embedding":
-        lay = KernelLayout("torch")
-        return WeightPiece(role="embedding", layout=lay, fans=lay.fans(shape), **base)
-    if name == "bias" and kind in KERNELS:
-        return WeightPiece(role="constant", constant=0.0, **base)
-    if category(kind) == "norm":
-        return WeightPiece(role="constant", constant=NORM_VALUES.get(name), **base)
-    return WeightPiece(role="unknown", note=f"not audited (unknown layer type {kind})", **base)
-
-
 class LinenAdapter:
     """Flax Linen models, as :class:`LinenModel` (see :func:`linen_factory`)."""
 
@@ -169,7 +132,7 @@ class LinenAdapter:
 
     def pieces(self, model: LinenModel, trace: Trace | None) -> list[WeightPiece]:
         return [
-            _piece(path, name, tuple(np.shape(a)), model.kinds.get(path), trace)
+            flax_piece(path, name, tuple(np.shape(a)), model.kinds.get(path), trace)
             for path, name, a in _params(model)
         ]
 
@@ -210,61 +173,27 @@ class LinenAdapter:
                 finally:
                     rec.eps = None
 
-            grads = jax.grad(loss)([jnp.zeros(s, d) for _, s, d in rec.order])
-        n = int(x.shape[0])
-        for (path, _, _), g in zip(rec.order, grads, strict=True):
-            call = trace.get(path)
-            if call is not None and call.grad_n2 is None:
-                call.set_grad(float(np.sum(np.square(np.asarray(g, dtype=np.float64)))) / n)
+            grads = jax.grad(loss)(rec.zeros())
+        rec.set_grads(grads, int(x.shape[0]))
         return trace
 
 
-class _Recorder:
+class _Recorder(ArrayRecorder):
     """Records each submodule call and each activation function (``nn.relu``, ``jax.nn.gelu``,
     …, patched on ``flax.linen`` and ``jax.nn`` while tracing), and adds ``eps[i]`` to
     the i-th recorded output."""
 
     def __init__(self, trace: Trace) -> None:
-        self.trace = trace
-        self.producer: dict[int, str] = {}
-        self.order: list[tuple[str, tuple, Any]] = []
-        self.keep: list[Any] = []
-        self.frames: list[set[int]] = []  # ids of what each open call's callees returned
-        self.paths: list[str] = []
+        super().__init__(trace)
+        self.paths: list[str] = []  # the open calls' paths: an activation's parent
         self.used: dict[str, int] = {}
-        self.eps: list[Any] | None = None
-        self.index = 0
 
     def record(self, path: str, kind: str, args: tuple, run: Callable[[], Any]) -> Any:
-        import jax
-
-        leaves = jax.tree_util.tree_leaves(args)
-        srcs = [self.producer[id(a)] for a in leaves if id(a) in self.producer]
-        self.frames.append(set())
         self.paths.append(path)
         try:
-            out = run()
+            return super().record(path, kind, args, run)
         finally:
-            inner = self.frames.pop()
             self.paths.pop()
-        t = first_tensor(out)
-        if t is None or t is not out or not hasattr(t, "shape") or id(t) in inner:
-            if self.frames:
-                self.frames[-1].update(inner | ({id(t)} if t is not None else set()))
-            return out  # not a bare array, or a callee's output passed through
-        if self.eps is not None:
-            out = out + self.eps[self.index]
-        else:
-            self.producer[id(out)] = path
-            self.keep.append(out)
-            self.order.append((path, tuple(out.shape), out.dtype))
-            if self.trace.get(path) is None:
-                ms = float(np.mean(np.square(np.asarray(out, dtype=np.float64))))
-                self.trace.add(Call(path, kind, tuple(dict.fromkeys(srcs)), ms))
-        self.index += 1
-        if self.frames:
-            self.frames[-1].update(inner | {id(out)})
-        return out
 
     def _function(self, name: str, f: Callable[..., Any]) -> Callable[..., Any]:
         def call(*args: Any, **kwargs: Any) -> Any:
