@@ -56,8 +56,7 @@ def default_shapes(layout: Layout | KernelLayout) -> tuple[tuple[int, ...], ...]
         member = default_shapes(replace(kind, stacked=0))
         return tuple((4,) * kind.stacked + s for s in member if math.prod(s) < 2**17)
     shapes = DEFAULT_SHAPES if kind.layer == "standard" else DEFAULT_SHAPES[3:]
-    if kind.framework == "torch":
-        shapes = tuple((s[-1], s[-2], *s[:-2]) for s in shapes)
+    shapes = tuple(kind.from_keras(s) for s in shapes)
     if kind.groups > 1:
         shapes = tuple(s for s in shapes if kind.groups_fit(s))
     return shapes

@@ -123,6 +123,18 @@ class KernelLayout:
         """The layout of ``shape`` (this one; see :class:`LayoutByRank`)."""
         return self
 
+    def from_keras(self, shape: tuple[int, ...]) -> tuple[int, ...]:
+        """A kernel shape given in Keras's ``(*kernel, in, out)``, in this convention.
+
+        Example:
+            >>> KernelLayout("torch").from_keras((3, 5, 16, 32))
+            (32, 16, 3, 5)
+        """
+        shape = tuple(shape)
+        if self.framework == "keras" or len(shape) < 2:
+            return shape
+        return (shape[-1], shape[-2], *shape[:-2])
+
     def _member(self, shape: tuple[int, ...]) -> tuple[KernelLayout, tuple[int, ...]]:
         """(the layout of one stack member, its shape) for a stacked layout."""
         shape = tuple(int(s) for s in shape)

@@ -23,6 +23,8 @@ import math
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
+from initcheck.fans import KernelLayout
+
 __all__ = [
     "LARGE_KERNELS",
     "conv_shapes",
@@ -147,13 +149,13 @@ def conv_shapes(
         st.integers(min_in, max_in),
         st.integers(min_out, max_out),
     ).filter(lambda s: _in_ne_out(s) and _cap(s, max_size))
-    return shapes if layout == "keras" else shapes.map(lambda s: (s[-1], s[-2], *s[:-2]))
+    return shapes.map(KernelLayout(layout).from_keras)
 
 
 def large_kernel_shapes(layout: str = "keras") -> st.SearchStrategy[Shape]:
     """One of :data:`LARGE_KERNELS` (≥ 2**18 values each), in ``layout``."""
     _check_layout(layout)
-    shapes = [s if layout == "keras" else (s[-1], s[-2], *s[:-2]) for s in LARGE_KERNELS]
+    shapes = [KernelLayout(layout).from_keras(s) for s in LARGE_KERNELS]
     return st.sampled_from(shapes)
 
 

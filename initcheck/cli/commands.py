@@ -311,9 +311,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 def _kernel_shapes(layout: str) -> tuple[tuple[int, ...], ...]:
     """The MLP's kernel shapes in ``layout`` (PyTorch weights are ``(out, in)``)."""
+    from initcheck.fans import KernelLayout
     from initcheck.trainrecords import KERNEL_SHAPES
 
-    return KERNEL_SHAPES if layout == "keras" else tuple(s[::-1] for s in KERNEL_SHAPES)
+    return tuple(KernelLayout(layout).from_keras(s) for s in KERNEL_SHAPES)
 
 
 def _outputs(

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from initcheck import registry
+from initcheck.fans import KernelLayout
 
 if TYPE_CHECKING:
     from initcheck.gate.config import GateSource
@@ -44,7 +45,7 @@ def large_kernel(layout: str, ranks: tuple[int, ...]) -> tuple[int, ...]:
         The shape, ``(out, in, *kernel)`` for ``layout="torch"``.
     """
     shape = LARGE_BY_RANK[ranks[0]]
-    return shape if layout == "keras" else (shape[-1], shape[-2], *shape[:-2])
+    return KernelLayout(layout).from_keras(shape)
 
 
 def shape_strategy(layout: str, ranks: tuple[int, ...]) -> Any:
