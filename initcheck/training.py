@@ -1,4 +1,4 @@
-"""The training engine: the classic MLP trained on MNIST, many initializers at once.
+"""Training: the classic MLP trained on MNIST, many initializers at once.
 
 The network is the classic experiment's (see the README): a 784-256-128-10 MLP, ReLU on
 the hidden layers, biases zero, the initializer under test applied to all three kernels,
@@ -52,13 +52,13 @@ LEARNING_RATE = 1e-3
 BETA_1, BETA_2, EPSILON = 0.9, 0.999, 1e-8  # TF1 AdamOptimizer defaults, as in the notebook
 DEFAULT_EPOCHS = 2  # the notebook's training length
 
-# --------------------------------------------------------------------------- engine
+# --------------------------------------------------------------------------- stacked trainer
 
 
 tf = import_quietly("tensorflow")
 
 
-class _Engine:
+class _StackedTrainer:
     """M stacked MLPs trained with fused Adam; one traced XLA ``tf.function`` per (M, batch)."""
 
     def __init__(self, m: int, batch_size: int) -> None:
@@ -154,15 +154,15 @@ class _Engine:
         return self._logits(x).numpy()
 
 
-_ENGINES: dict[tuple[int, int], _Engine] = {}
+_TRAINERS: dict[tuple[int, int], _StackedTrainer] = {}
 _LOCK = threading.Lock()
 
 
-def _engine(m: int, batch_size: int) -> _Engine:
+def _trainer(m: int, batch_size: int) -> _StackedTrainer:
     key = (m, batch_size)
-    if key not in _ENGINES:
-        _ENGINES[key] = _Engine(m, batch_size)
-    return _ENGINES[key]
+    if key not in _TRAINERS:
+        _TRAINERS[key] = _StackedTrainer(m, batch_size)
+    return _TRAINERS[key]
 
 
 # --------------------------------------------------------------------------- helpers
@@ -329,10 +329,10 @@ def train_kernels(
     idx = batch_order(len(data.y_train), batch_size, total, seed)
     x, y, x_val = _tensors(data)
     with _LOCK:
-        engine = _engine(len(kernels), int(batch_size))
-        engine.load(kernels)
-        losses = engine.fit(x, y, idx)  # (K, M)
-        logits = engine.logits(x_val)  # (M, N_val, 10)
+        trainer = _trainer(len(kernels), int(batch_size))
+        trainer.load(kernels)
+        losses = trainer.fit(x, y, idx)  # (K, M)
+        logits = trainer.logits(x_val)  # (M, N_val, 10)
     runs = {}
     for j, name in enumerate(names):
         acc, vloss = _val_metrics(logits[j], data.y_val)
