@@ -122,6 +122,26 @@ def _guarded(obj: Any, spec: str, inputs: str | None) -> Any:
     return factory
 
 
+def _preview(report: Any, model: Any, spec: str) -> Any:
+    """``report`` with the audit of its fixed copy (``--fix-preview``); a fix that raises
+    is reported on stderr and leaves the report as it was."""
+    if not any(f.fix for f in report.findings):
+        print("initcheck audit: --fix-preview: no finding has a suggested fix", file=sys.stderr)
+        return report
+    with Progress() as progress:
+        progress.update(f"re-auditing {spec} with the suggested fixes")
+        try:
+            return report.fixed(model)
+        except Exception as exc:  # the preview must not hide the audit itself
+            progress.close()
+            print(
+                f"initcheck audit: --fix-preview: applying the suggested fixes raised "
+                f"{type(exc).__name__}: {_line(exc)}",
+                file=sys.stderr,
+            )
+            return report
+
+
 def cmd_audit(args: argparse.Namespace) -> int:
     """``initcheck audit SPEC``: audit, print the report, write JSON/HTML, exit 0/1.
 
@@ -166,7 +186,9 @@ def cmd_audit(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             return EXIT_FAILED
-    say(args, str(report))
+    if getattr(args, "fix_preview", False):
+        report = _preview(report, model, args.spec)
+    say(args, report.text(verbose=getattr(args, "verbose", False)))
     if args.json:
         write_json(args.json, report.to_dict())
     if args.report:

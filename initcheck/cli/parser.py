@@ -351,6 +351,19 @@ def _add_audit(sub: argparse._SubParsersAction) -> None:
         action="store_false",
         help="skip the model's signal (forward and backward one batch)",
     )
+    aud.add_argument(
+        "--verbose",
+        action="store_true",
+        help="print every row and every finding's full messages (default: the findings, "
+        "the failing rows and a count of the rest)",
+    )
+    aud.add_argument(
+        "--fix-preview",
+        action="store_true",
+        help="apply the suggested fixes to a copy of the model and re-audit it: the report "
+        "says 'after the suggested fix: passes' or what still fails (the exit code stays "
+        "the original audit's)",
+    )
     _add_outputs(aud)
     aud.set_defaults(func=cmd_audit)
 

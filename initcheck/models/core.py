@@ -3,6 +3,7 @@ sits, and the model's own signal at init."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from typing import Any
 
@@ -10,6 +11,7 @@ from initcheck.api import environment
 from initcheck.errors import InitCheckFailure
 from initcheck.models.adapter import NotAModelError, adapter_for, framework_of, seeded_build
 from initcheck.models.draws import MAX_PIECE_VALUES, ModelDraws
+from initcheck.models.fixes import fix_and_audit
 from initcheck.models.linen_model import is_linen, linen_factory
 from initcheck.models.records import ModelReport, WeightPiece
 from initcheck.models.rows import audit_rows
@@ -149,6 +151,17 @@ def audit(
             "accept": sorted(set(accept)),
             "versions": environment(),
         },
+        options={
+            "variance": variance,
+            "inputs": inputs,
+            "seed": seed,
+            "checks": checks,
+            "settings": settings,
+            "max_piece_values": max_piece_values,
+            "signal": signal,
+            "accept": tuple(accept),
+        },
+        fixer=functools.partial(fix_and_audit, audit=audit),
     )
 
 
@@ -162,6 +175,7 @@ def assert_sound_model(model: Any, **options: Any) -> ModelReport:
     report = audit(model, **options)
     if not report.passed:
         failure = InitCheckFailure(report.failures)
-        failure.args = (str(report),)
+        detail = "\n".join("  " + r.describe() for r in report.failed_rows)
+        failure.args = (str(report) + (f"\nfailed rows in full:\n{detail}" if detail else ""),)
         raise failure
     return report

@@ -6,12 +6,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from initcheck.fans import Fans, KernelLayout
 from initcheck.results import CheckResult, jsonable
+
+if TYPE_CHECKING:
+    from initcheck.models.findings import Finding
 
 __all__ = ["ModelReport", "Reading", "WeightPiece", "WeightRow"]
 
@@ -245,6 +248,12 @@ class ModelReport:
         rows: one :class:`WeightRow` per weight or piece, in the model's order.
         signal: the end-to-end signal result (``None`` when it could not be measured).
         settings: the run's settings and versions.
+        after_fix: the audit of the model with its findings' fixes applied
+            (:meth:`fixed`), or ``None``.
+        options: the keyword arguments the audit ran with (:meth:`fixed` re-audits
+            under them).
+        fixer: ``(report, model, **options) -> report`` that :meth:`fixed` runs (set by
+            :func:`~initcheck.audit`; a report rebuilt from JSON has none).
     """
 
     model: str
@@ -252,6 +261,9 @@ class ModelReport:
     rows: tuple[WeightRow, ...]
     signal: CheckResult | None = None
     settings: Mapping[str, Any] = field(default_factory=dict)
+    after_fix: ModelReport | None = field(default=None, compare=False)
+    options: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    fixer: Callable[..., ModelReport] | None = field(default=None, repr=False, compare=False)
 
     @property
     def unaudited(self) -> tuple[WeightRow, ...]:
@@ -312,6 +324,43 @@ class ModelReport:
     def failed_rows(self) -> tuple[WeightRow, ...]:
         return tuple(r for r in self.rows if not r.passed)
 
+    @property
+    def findings(self) -> tuple[Finding, ...]:
+        """The failing and informational rows grouped by cause, failing first, each with
+        its fix where the cause is known (:mod:`initcheck.models.findings`)."""
+        from initcheck.models.findings import findings_of
+
+        return findings_of(self.rows, self.framework)
+
+    def fixed(self, model: Any, **options: Any) -> ModelReport:
+        """Apply exactly the findings' fixes to a copy of ``model`` (or to what a factory
+        builds), only on the failing layers, and re-audit it under the same options.
+
+        Args:
+            model: the model or factory this report audited.
+            **options: :func:`~initcheck.audit` options overriding the original ones.
+
+        Returns:
+            This report with :attr:`after_fix` set to the fixed copy's audit (``None``
+            when no finding has a fix); its text then says "after the suggested fix:
+            passes" or what still fails.
+        """
+        if self.fixer is None:
+            raise ValueError(
+                "This report was rebuilt from JSON (from_dict) and cannot re-audit; audit the "
+                "model again and call fixed() on that report: "
+                f"initcheck.audit(model, ...).fixed(model). Received: model={model!r:.80}"
+            )
+        return self.fixer(self, model, **options)
+
+    def text(self, verbose: bool = False) -> str:
+        """The report as text: findings (with fixes), the signal and its gains by
+        depth, then the failing rows and a count of the rest; ``verbose`` adds every
+        finding's full messages and every row."""
+        from initcheck.models.text import report_text
+
+        return report_text(self, verbose)
+
     def row(self, name: str) -> WeightRow:
         """The row named ``layer.param[piece]`` (or ``layer.param`` if unique)."""
         hits = [r for r in self.rows if r.name == name or f"{r.layer}.{r.param}" == name]
@@ -329,9 +378,11 @@ class ModelReport:
             "passed": self.passed,
             "verdict": self.verdict,
             "coverage": self.coverage,
+            "findings": [f.to_dict() for f in self.findings],
             "rows": [r.to_dict() for r in self.rows],
             "signal": self.signal.to_dict() if self.signal else None,
             "settings": jsonable(self.settings),
+            "after_fix": self.after_fix.to_dict() if self.after_fix else None,
         }
 
     @classmethod
@@ -345,12 +396,14 @@ class ModelReport:
             A :class:`ModelReport` with the same rows, verdicts and signal.
         """
         signal = data.get("signal")
+        after = data.get("after_fix")
         return cls(
             model=str(data["model"]),
             framework=str(data.get("framework", "")),
             rows=tuple(WeightRow.from_dict(r) for r in data.get("rows", ())),
             signal=CheckResult.from_dict(signal) if signal else None,
             settings=dict(data.get("settings") or {}),
+            after_fix=cls.from_dict(after) if after else None,
         )
 
     def _repr_html_(self) -> str:
@@ -360,10 +413,4 @@ class ModelReport:
         return model_html(self)
 
     def __str__(self) -> str:
-        head = f"initcheck audit of {self.model} ({self.framework}): "
-        lines = [head + self.verdict.upper(), "  " + self.coverage_text()]
-        lines += ["  " + r.describe() for r in self.rows]
-        if self.signal is not None:
-            mark = "ok" if self.signal.passed else "FAILED"
-            lines.append(f"  model signal {mark}: {self.signal.message}")
-        return "\n".join(lines)
+        return self.text()

@@ -1,0 +1,207 @@
+"""Findings first, the fix in the model's framework, verified (issue 20): the 7-layer ReLU
+MLP with its framework's default init, audited under He, in torch, Keras and Flax NNX.
+Each: the default text is at most 15 lines with one failing finding naming the 7 weights
+(6 in Keras: its output Dense's Glorot is within He's tolerance at 256 → 10), the cause
+and the framework's fix; the printed fix applied by hand and via ``report.fixed`` makes
+the audit pass; findings and fixes are in the JSON."""
+
+from __future__ import annotations
+
+import json
+import re
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import initcheck
+from initcheck.models import ModelReport
+
+
+def printed_fix(text: str, framework: str) -> str:
+    """The code under ``fix (FRAMEWORK)…:`` in a report's text, dedented."""
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(f"    fix ({framework})"))
+    code = []
+    for line in lines[start + 1 :]:
+        if not line.startswith("      "):
+            break
+        code.append(line)
+    return textwrap.dedent("\n".join(code))
+
+
+def check_text_and_json(report: ModelReport, framework: str, n: int, cause: str) -> str:
+    text = str(report)
+    lines = text.splitlines()
+    assert len(lines) <= 15, text
+    failing = [f for f in report.findings if f.kind == "fail"]
+    assert len(failing) == 1, text
+    (finding,) = failing
+    weights = [r.name for r in report.rows if r.role == "kernel" and not r.passed]
+    assert finding.rows == tuple(weights) and len(weights) == n
+    line = next(line for line in lines if line.startswith("  FAIL:"))
+    assert all(w in line for w in weights) and cause in line, line
+    assert finding.fix is not None and finding.fix.framework == framework
+    # one line per failing weight, the passing ones counted
+    assert sum(1 for line in lines if re.match(r"  \S+\s+\S+\s+\d", line)) == n, text
+    assert f"{len(report.rows) - n} weights passed" in text
+    data = json.loads(json.dumps(report.to_dict()))
+    (fd,) = [f for f in data["findings"] if f["kind"] == "fail"]
+    assert fd["rows"] == weights and fd["fix"]["code"] == finding.fix.code
+    assert fd["count"] == n and fd["ratio"][0] <= fd["ratio"][1]
+    return printed_fix(text, framework)
+
+
+def check_fixed(report: ModelReport, factory: Any) -> None:
+    after = report.fixed(factory)
+    assert after.after_fix is not None and after.after_fix.passed, str(after.after_fix)
+    assert "after the suggested fix: passes" in str(after)
+    again = ModelReport.from_dict(json.loads(json.dumps(after.to_dict())))
+    assert again.after_fix is not None and again.after_fix.passed
+
+
+def test_torch_mlp_default_init_one_finding_and_its_fix_passes() -> None:
+    torch = pytest.importorskip("torch")
+    nn = torch.nn
+
+    def build() -> Any:
+        layers: list[Any] = []
+        for i in range(7):
+            layers.append(nn.Linear(256, 256 if i < 6 else 10))
+            if i < 6:
+                layers.append(nn.ReLU())
+        return nn.Sequential(*layers)
+
+    report = initcheck.audit(build, variance="he")
+    code = check_text_and_json(report, "torch", 7, "PyTorch's default init")
+    assert 'nn.init.kaiming_normal_(model.get_submodule(name).weight, nonlinearity="relu")' in code
+
+    def by_hand() -> Any:
+        model = build()
+        exec(code, {"model": model, "nn": nn})
+        return model
+
+    assert initcheck.audit(by_hand, variance="he").passed
+    check_fixed(report, build)
+
+
+def test_torch_fix_reads_transposed_fans_and_packed_slices() -> None:
+    torch = pytest.importorskip("torch")
+    nn = torch.nn
+
+    def deconv() -> Any:
+        return nn.ConvTranspose2d(64, 16, 3)
+
+    report = initcheck.audit(deconv, variance="he", signal=False)
+    (finding,) = [f for f in report.findings if f.kind == "fail"]
+    assert 'mode="fan_out"' in finding.fix.code
+    assert report.fixed(deconv).after_fix.passed
+
+    def attention() -> Any:
+        return nn.MultiheadAttention(64, 4)
+
+    report = initcheck.audit(attention, variance="he", signal=False)
+    (finding,) = [f for f in report.findings if f.kind == "fail" and f.param == "in_proj_weight"]
+    assert finding.rows == tuple(f"in_proj_weight[{q}]" for q in "QKV")
+    assert "in_proj_weight.data.chunk(3)[i]" in finding.fix.code
+    assert report.fixed(attention).after_fix.passed
+
+
+def test_keras_mlp_default_init_one_finding_and_its_fix_passes() -> None:
+    keras = pytest.importorskip("keras")
+
+    def build(kernel_initializer: str = "glorot_uniform") -> Any:
+        layers: list[Any] = [keras.Input((256,))]
+        for i in range(7):
+            relu = "relu" if i < 6 else None
+            units = 256 if i < 6 else 10
+            layers.append(
+                keras.layers.Dense(units, activation=relu, kernel_initializer=kernel_initializer)
+            )
+        return keras.Sequential(layers)
+
+    report = initcheck.audit(build, variance="he")
+    code = check_text_and_json(report, "keras", 6, "GlorotUniform")
+    assert 'kernel_initializer="he_normal"' in report.findings[0].fix.hint
+    # by hand: the constructor argument the hint names, and the printed code on a built model
+    assert initcheck.audit(lambda: build("he_normal"), variance="he").passed
+
+    def by_hand() -> Any:
+        model = build()
+        names = iter(f"dense{'' if i == 0 else f'_{i}'}" for i in range(7))
+        renamed = {next(names): layer for layer in model.layers}  # the printed names
+        exec(code, {"model": _Named(renamed), "keras": keras})
+        return model
+
+    assert initcheck.audit(by_hand, variance="he").passed
+    check_fixed(report, build)
+
+
+class _Named:
+    """``get_layer`` by the names the first build printed (Keras numbers auto-named
+    layers per process, so each rebuild's ``dense`` has a new number)."""
+
+    def __init__(self, layers: dict[str, Any]) -> None:
+        self.layers = layers
+
+    def get_layer(self, name: str) -> Any:
+        return self.layers[name]
+
+
+def test_flax_mlp_default_init_one_finding_and_its_fix_passes() -> None:
+    nnx = pytest.importorskip("flax.nnx")
+
+    def factory(kernel_init: Any = None) -> Any:
+        def build(rngs: Any) -> Any:
+            kw = {} if kernel_init is None else {"kernel_init": kernel_init}
+            layers: list[Any] = []
+            for i in range(7):
+                layers.append(nnx.Linear(256, 256 if i < 6 else 10, rngs=rngs, **kw))
+                if i < 6:
+                    layers.append(nnx.relu)
+            return nnx.Sequential(*layers)
+
+        return build
+
+    report = initcheck.audit(factory(), variance="he")
+    code = check_text_and_json(report, "flax", 7, "LeCun")
+    assert "kernel_init=nnx.initializers.he_normal()" in report.findings[0].fix.hint
+    assert initcheck.audit(factory(nnx.initializers.he_normal()), variance="he").passed
+
+    def by_hand(rngs: Any) -> Any:
+        model = factory()(rngs)
+        exec(code, {"model": model, "nnx": nnx, "rngs": rngs})
+        return model
+
+    assert initcheck.audit(by_hand, variance="he").passed
+    check_fixed(report, factory())
+
+
+MODELS = """
+from torch import nn
+
+def default_mlp():
+    return nn.Sequential(nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 64), nn.ReLU(),
+                         nn.Linear(64, 64))
+"""
+
+
+def test_cli_verbose_fix_preview_and_json(tmp_path: Path, capsys: Any) -> None:
+    pytest.importorskip("torch")
+    from initcheck.cli import main
+
+    models = tmp_path / "models.py"
+    models.write_text(MODELS)
+    spec = f"{models}:default_mlp"
+    out_json = tmp_path / "a.json"
+    assert main(["audit", spec, "--variance", "he", "--json", str(out_json)]) == 1
+    short = capsys.readouterr().out
+    assert "nn.init.kaiming_normal_" in short and "after the suggested fix" not in short
+    assert "3 weights passed" in short and "0.bias" not in short
+    data = json.loads(out_json.read_text())
+    assert data["findings"][0]["fix"]["framework"] == "torch"
+    assert main(["audit", spec, "--variance", "he", "--verbose", "--fix-preview"]) == 1
+    full = capsys.readouterr().out
+    assert "after the suggested fix: passes" in full
+    assert "0.bias" in full and "Var(W) = " in full  # every row, and the full messages
