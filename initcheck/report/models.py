@@ -103,7 +103,19 @@ def _row_view(row: Mapping[str, Any], variance: str) -> dict[str, Any]:
         "failed": failed,
         "diagnosis": str(row.get("diagnosis", "")),
         "note": str(row.get("note", "")),
+        "summary": _summary(row, failed),
     }
+
+
+def _summary(row: Mapping[str, Any], failed: Sequence[str]) -> str:
+    """A row's one-line summary; the full messages sit in its ``<details>``."""
+    if failed:
+        head = failed[0].split(":", 2)
+        text = ":".join(head[:2]) if len(head) > 1 else failed[0]
+        return text.split(";", 1)[0][:80] + (f" (+{len(failed) - 1})" if len(failed) > 1 else "")
+    if row.get("diagnosis"):
+        return "diagnosis"
+    return "note"
 
 
 def _ticks(names: Sequence[str]) -> list[tuple[float, str]]:
@@ -243,7 +255,8 @@ def model_views(models: Iterable[Any] | None) -> list[dict[str, Any]]:
             )
         gains = gains_svg(signal)
         if gains:
-            figures.append(
+            figures.insert(
+                0,
                 {
                     "svg": gains,
                     "caption": "Signal by depth on one batch: activation mean square at "
@@ -256,7 +269,7 @@ def model_views(models: Iterable[Any] | None) -> list[dict[str, Any]]:
                         else "The model passes when the last activation and the first "
                         "gradient point lie in the green band"
                     ),
-                }
+                },
             )
         name = str(m.get("model", "model"))
         passed = bool(m.get("passed"))
@@ -282,6 +295,50 @@ def model_views(models: Iterable[Any] | None) -> list[dict[str, Any]]:
                 if not signal
                 else {"passed": bool(signal.get("passed")), "message": signal.get("message", "")},
                 "figures": figures,
+                "findings": _finding_views(m.get("findings")),
+                "after_fix": _after_fix(m.get("after_fix")),
+                "n_passed": sum(1 for r in rows if r.get("results") and r.get("passed")),
             }
         )
     return views
+
+
+def _finding_views(findings: Any) -> list[dict[str, Any]]:
+    """The findings of a report dict (its ``findings`` entry), for the template."""
+    out = []
+    for f in findings if isinstance(findings, list) else ():
+        fix = f.get("fix") or None
+        out.append(
+            {
+                "cls": {"fail": "fail", "unaudited": "fail"}.get(str(f.get("kind")), "info"),
+                "text": str(f.get("text", "")),
+                "messages": [str(m) for m in f.get("messages") or ()],
+                "fix": None
+                if not fix
+                else {
+                    "framework": str(fix.get("framework", "")),
+                    "code": str(fix.get("code", "")),
+                    "hint": str(fix.get("hint", "")),
+                },
+            }
+        )
+    return out
+
+
+def _after_fix(after: Any) -> dict[str, Any] | None:
+    """What the re-audit of the fixed copy found (``ModelReport.fixed``), or ``None``."""
+    if not isinstance(after, Mapping):
+        return None
+    still = [
+        str(f.get("text", ""))
+        for f in after.get("findings") or ()
+        if isinstance(f, Mapping) and f.get("kind") != "info"
+    ]
+    signal = after.get("signal") or {}
+    if signal and not signal.get("passed"):
+        still.append(f"model signal: {signal.get('message', '')}")
+    return {
+        "passed": bool(after.get("passed")),
+        "verdict": str(after.get("verdict")),
+        "still": still,
+    }
