@@ -330,7 +330,10 @@ class ModelReport:
         its fix where the cause is known (:mod:`initcheck.models.findings`)."""
         from initcheck.models.findings import findings_of
 
-        return findings_of(self.rows, self.framework)
+        # a Flax Linen model (initcheck's LinenModel: params in a variables dict) has no
+        # writer: its findings carry no fix
+        linen = self.framework == "flax" and self.model == "LinenModel"
+        return findings_of(self.rows, "flax-linen" if linen else self.framework)
 
     def fixed(self, model: Any, **options: Any) -> ModelReport:
         """Apply exactly the findings' fixes to a copy of ``model`` (or to what a factory
