@@ -99,6 +99,13 @@ class WeightPiece:
     output: bool = False
     branch_end: bool = False
 
+    def __post_init__(self) -> None:
+        if self.role not in ROLES:  # an adapter's table entry is wrong
+            raise ValueError(
+                f"Unknown role for weight {self.name}: expected one of {ROLES}. "
+                f"Received: role={self.role!r}"
+            )
+
     @property
     def name(self) -> str:
         piece = f"[{self.piece}]" if self.piece else ""
