@@ -17,7 +17,7 @@ from initcheck._version import __version__ as __version__
 from initcheck.errors import InitCheckFailure as InitCheckFailure
 from initcheck.errors import InitializerError as InitializerError
 
-if TYPE_CHECKING:  # the lazy names, for type checkers (``as`` marks a re-export)
+if TYPE_CHECKING:  # the lazy names: for type checkers, and read by _lazy_table()
     from initcheck.api import check as check
     from initcheck.assertions import assert_breaks_symmetry as assert_breaks_symmetry
     from initcheck.assertions import assert_loss_decreases as assert_loss_decreases
@@ -39,27 +39,25 @@ if TYPE_CHECKING:  # the lazy names, for type checkers (``as`` marks a re-export
     from initcheck.trainrecords import TrainingRun as TrainingRun
 
 
-_LAZY = {
-    "check": "initcheck.api",
-    "audit": "initcheck.models",
-    "assert_sound_model": "initcheck.models",
-    "assert_breaks_symmetry": "initcheck.assertions",
-    "assert_loss_decreases": "initcheck.assertions",
-    "assert_sound": "initcheck.assertions",
-    "assert_variance": "initcheck.assertions",
-    "assert_variance_scaling": "initcheck.assertions",
-    "assert_zero_centered": "initcheck.assertions",
-    "Fans": "initcheck.fans",
-    "compute_fans": "initcheck.fans",
-    "KernelLayout": "initcheck.fans",
-    "CheckResult": "initcheck.results",
-    "Report": "initcheck.results",
-    "Settings": "initcheck.settings",
-    "Comparison": "initcheck.trainrecords",
-    "TrainingRun": "initcheck.trainrecords",
-    "compare": "initcheck.training",
-    "train": "initcheck.training",
-}
+def _lazy_table() -> dict[str, str]:
+    """``{name: module}`` read from the ``TYPE_CHECKING`` imports above, the one list of
+    the lazy names (as ``lazy_loader.attach_stub`` reads a stub, SPEC 1)."""
+    import ast
+    from pathlib import Path
+
+    tree = ast.parse(Path(__file__).read_text(encoding="utf-8"))
+    block = next(
+        n for n in tree.body if isinstance(n, ast.If) and ast.unparse(n.test) == "TYPE_CHECKING"
+    )
+    return {
+        alias.name: node.module
+        for node in block.body
+        if isinstance(node, ast.ImportFrom) and node.module
+        for alias in node.names
+    }
+
+
+_LAZY = _lazy_table()
 
 #: Public names: the lazy table plus the eagerly imported ones.
 __all__ = sorted([*_LAZY, "InitCheckFailure", "InitializerError", "__version__"])
