@@ -33,8 +33,10 @@ __all__ = [
     "DeclaredInitializer",
     "Initializer",
     "accepts",
+    "call_text",
     "describe",
     "first_parameter",
+    "framework_module",
     "unwrap_partial",
 ]
 
@@ -93,6 +95,27 @@ def describe(obj: object) -> str:
     if name is None:
         name = type(obj).__name__
     return str(name)
+
+
+def call_text(base: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
+    """``base(args…, k=v…)``, or ``base`` alone without arguments: a call as it reads."""
+    bound = [repr(a) for a in args] + [f"{k}={v!r}" for k, v in kwargs.items()]
+    return f"{base}({', '.join(bound)})" if bound else base
+
+
+def framework_module(name: str, what: str, extra: str) -> Any:
+    """The framework module ``name`` (imported on first use), or an ImportError saying
+    which extra installs it."""
+    import importlib
+    import sys
+
+    try:
+        return sys.modules.get(name) or importlib.import_module(name)
+    except ImportError as exc:
+        raise ImportError(
+            f"{what} initializers need {what} ({exc}): install the extra, "
+            f"pip install 'initcheck[{extra}]'"
+        ) from exc
 
 
 #: How a declared initializer is called (``framework=`` of the API, the gate and the CLI):

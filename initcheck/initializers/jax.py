@@ -14,8 +14,6 @@ References:
 
 from __future__ import annotations
 
-import importlib
-import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -24,7 +22,9 @@ import numpy as np
 from initcheck.initializers.base import (
     DeclaredInitializer,
     Initializer,
+    call_text,
     describe,
+    framework_module,
     unwrap_partial,
 )
 
@@ -42,17 +42,7 @@ _JAX_VARIANCE_SCALING_NAMES: dict[tuple[float, str, str], str] = {
 
 
 def _jax() -> Any:
-    try:
-        return sys.modules.get("jax") or importlib.import_module("jax")
-    except ImportError as exc:
-        raise ImportError(
-            f"JAX initializers need JAX ({exc}): install the extra, pip install 'initcheck[jax]'"
-        ) from exc
-
-
-def _call_text(base: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
-    bound = [repr(a) for a in args] + [f"{k}={v!r}" for k, v in kwargs.items()]
-    return f"{base}({', '.join(bound)})" if bound else base
+    return framework_module("jax", "JAX", "jax")
 
 
 def jax_initializer(fn: Callable[..., Any], name: str | None = None) -> DeclaredInitializer:
@@ -113,10 +103,10 @@ def _jax_name(init: Any) -> str:
     qualname = getattr(base, "__qualname__", "") or ""
     module = getattr(base, "__module__", "") or ""
     if not module.startswith("jax"):
-        return _call_text(qualname or describe(base), args, kwargs)
+        return call_text(qualname or describe(base), args, kwargs)
     outer = qualname.split(".<locals>")[0]
     if outer == qualname:  # a module-level function such as jax.nn.initializers.zeros
-        return _call_text(f"jax.nn.initializers.{qualname}", args, kwargs)
+        return call_text(f"jax.nn.initializers.{qualname}", args, kwargs)
     env = _closure(base)
     if outer == "variance_scaling":
         key = (float(env.get("scale", 0.0)), str(env.get("mode")), str(env.get("distribution")))
@@ -130,7 +120,7 @@ def _jax_name(init: Any) -> str:
             for k, v in env.items()
             if isinstance(v, int | float | str | bool) and not k.startswith("_")
         }
-    return _call_text(f"jax.nn.initializers.{outer}", (), shown)
+    return call_text(f"jax.nn.initializers.{outer}", (), shown)
 
 
 def from_jax(init: Callable[..., Any], name: str | None = None) -> Initializer:

@@ -19,9 +19,7 @@ References:
 
 from __future__ import annotations
 
-import importlib
 import inspect
-import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -29,7 +27,9 @@ from initcheck.initializers.base import (
     DeclaredInitializer,
     Initializer,
     accepts,
+    call_text,
     describe,
+    framework_module,
     unwrap_partial,
 )
 
@@ -37,18 +37,7 @@ __all__ = ["from_torch", "is_torch_initializer", "torch_initializer"]
 
 
 def _torch() -> Any:
-    try:
-        return sys.modules.get("torch") or importlib.import_module("torch")
-    except ImportError as exc:
-        raise ImportError(
-            f"PyTorch initializers need PyTorch ({exc}): install the extra, "
-            "pip install 'initcheck[torch]'"
-        ) from exc
-
-
-def _call_text(base: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
-    bound = [repr(a) for a in args] + [f"{k}={v!r}" for k, v in kwargs.items()]
-    return f"{base}({', '.join(bound)})" if bound else base
+    return framework_module("torch", "PyTorch", "torch")
 
 
 def torch_initializer(fn: Callable[..., Any], name: str | None = None) -> DeclaredInitializer:
@@ -96,7 +85,7 @@ def _torch_name(init: Any) -> str:
         label = f"torch.nn.init.{base.__name__}"
     else:
         label = describe(base)
-    return _call_text(label, args, kwargs)
+    return call_text(label, args, kwargs)
 
 
 def _torch_dtype(torch: Any, dtype: str) -> Any:
