@@ -177,3 +177,84 @@ MEASURE = """
   document.body.appendChild(pre);
 })();
 """
+
+
+def test_a_model_of_300_weights_reads_findings_first(tmp_path):
+    """Keras ResNet50 (320 weights) under LeCun: its 53 convolutions before BatchNorm are
+    one informational finding, its Glorot head one failing finding with the Keras fix. The
+    default text stays under 40 lines; the JSON carries both findings; in a 1400×900
+    browser window the findings and the signal-by-depth figure are on the first screen
+    (measured in the laid-out page, and seen in a screenshot of the report as written)."""
+    pytest.importorskip("keras")
+    import zoo
+
+    report = initcheck.audit(
+        zoo.keras_resnet50, variance="lecun", inputs=zoo.keras_resnet50_inputs()
+    )
+    assert len(report.rows) >= 300
+    text = str(report)
+    assert len(text.splitlines()) < 40, text
+    kinds = {(f.kind, f.layer_type, f.count) for f in report.findings}
+    assert ("info", "Conv2D", 53) in kinds, kinds
+    (head,) = [f for f in report.findings if f.kind == "fail"]
+    assert head.rows == ("predictions.kernel",) and "lecun_normal" in head.fix.code
+    data = json.loads(json.dumps(report.to_dict()))
+    assert [f["kind"] for f in data["findings"]] == ["fail", "info"]
+    assert data["findings"][0]["fix"]["framework"] == "keras"
+    if CHROMIUM is None:
+        pytest.skip("Chromium is not installed; .ci/run installs it")
+    page = tmp_path / "audit.html"
+    page.write_text(render_html(None, models=[report], settings=report.settings))
+    html = re.sub(r'<meta http-equiv="Content-Security-Policy"[^>]*>', "", page.read_text())
+    probe = tmp_path / "probe.html"
+    probe.write_text(html.replace("</body>", f"<script>{FIRST_SCREEN}</script></body>"))
+    browse = [
+        CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+        "--hide-scrollbars", f"--user-data-dir={tmp_path / 'profile'}",
+        "--window-size=1400,900", "--virtual-time-budget=5000",
+    ]  # fmt: skip
+    proc = subprocess.run(
+        [*browse, "--dump-dom", probe.resolve().as_uri()],
+        capture_output=True, text=True, timeout=180, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    found = re.search(r'<pre id="initcheck-measure">(.*?)</pre>', proc.stdout, re.S)
+    assert found, proc.stdout[-2000:]
+    boxes = json.loads(unescape(found.group(1)))
+    for what in ("findings", "signal", "figure"):
+        box = boxes[what]
+        assert box is not None and box["bottom"] <= 900 and box["right"] <= 1400, boxes
+    assert "Signal by depth" in boxes["figure"]["title"], boxes
+    shot = tmp_path / "shot.png"
+    proc = subprocess.run(
+        [*browse, f"--screenshot={shot}", page.resolve().as_uri()],
+        capture_output=True, text=True, timeout=180, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0 and shot.exists(), proc.stderr[-2000:]
+    from PIL import Image
+
+    image = Image.open(shot).convert("RGB")
+    assert image.size == (1400, 900)
+    colors = {c for _, c in image.getcolors(1400 * 900)}
+    # the figure's activation and gradient series, drawn on the first screen
+    assert (0x09, 0x69, 0xDA) in colors and (0xBC, 0x4C, 0x00) in colors
+
+
+FIRST_SCREEN = """
+(() => {
+  const box = (el) => {
+    if (!el) return null;
+    const r = el.getBoundingClientRect();
+    return {top: r.top, bottom: r.bottom, right: r.right, title: el.textContent.slice(0, 80)};
+  };
+  const model = document.querySelector("section.model");
+  const pre = document.createElement("pre");
+  pre.id = "initcheck-measure";
+  pre.textContent = JSON.stringify({
+    findings: box(model.querySelector("ul.findings")),
+    signal: box(model.querySelector("div.check.signal")),
+    figure: box(model.querySelector("figure svg")),
+  });
+  document.body.appendChild(pre);
+})();
+"""

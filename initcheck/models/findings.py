@@ -118,6 +118,15 @@ def cause_of(row: WeightRow) -> str:
     return re.sub(r" \(predicts ×[^)]*\)$", "", text)
 
 
+def _general(cause: str) -> str:
+    """A cause without the numbers of its first row (its fans, its kernel's shape, its
+    predicted ratio), for a group whose rows differ in them."""
+    cause = re.sub(r" = \d+/\(\d+·\d+\)", "", cause)  # "= 1/(3·256)"
+    cause = re.sub(r" \(\d+(?:, \d+)*\)", "", cause)  # a kernel's shape "(7, 7, 3, 64)"
+    cause = re.sub(r": fan_in=\d+, fan_out=\d+", "", cause)
+    return re.sub(r": ×[\d.e+-]+ of [^:]*$", "", cause)
+
+
 def _ratio(row: WeightRow) -> float | None:
     for r in row.results:
         if r.check == _VARIANCE and r.statistic is not None:
@@ -176,6 +185,8 @@ def findings_of(rows: Sequence[WeightRow], framework: str = "") -> tuple[Finding
     out: list[Finding] = []
     for key, members in groups.items():
         kind, cause = causes[key]
+        if len({cause_of(r) for r in members}) > 1:  # the rows' numbers differ
+            cause = _general(cause)
         ratios = [x for x in map(_ratio, members) if x is not None]
         first = members[0]
         finding = Finding(
