@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from initcheck.results import CheckResult
 
-__all__ = ["InitCheckFailure", "InitializerError"]
+__all__ = ["INCONCLUSIVE_HINT", "InitCheckFailure", "InitializerError"]
 
 
 _REPR_LIMIT = 300
@@ -33,12 +33,25 @@ class InitializerError(Exception):
         return _short_repr(self)
 
 
+#: Appended once to a failure that holds an inconclusive result: how to decide it.
+INCONCLUSIVE_HINT = (
+    "An inconclusive result fails: too few values could be drawn to decide, which is not a "
+    "defect found. To decide it, check more or larger shapes (shapes=), let the initializer "
+    "take seed= so draws pool across seeds, or raise max_draws (and max_values)."
+)
+
+
 class InitCheckFailure(AssertionError):
-    """A check failed. ``results`` holds the failed :class:`CheckResult` records."""
+    """A check did not pass. ``results`` holds the failed or inconclusive
+    :class:`CheckResult` records; the message says how to decide an inconclusive one
+    (:data:`INCONCLUSIVE_HINT`)."""
 
     def __init__(self, results: Sequence[CheckResult]) -> None:
         self.results = tuple(results)
-        super().__init__("\n".join(r.describe() for r in self.results))
+        lines = [r.describe() for r in self.results]
+        if any(r.verdict == "inconclusive" for r in self.results):
+            lines.append(INCONCLUSIVE_HINT)
+        super().__init__("\n".join(lines))
 
     def __repr__(self) -> str:
         return _short_repr(self)

@@ -11,18 +11,55 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from initcheck.verdicts import (
+    MARKS,
+    VERDICTS,
+    WORDS,
+    Verdict,
+    combined_verdict,
+    verdict_of,
+)
+
 __all__ = [
+    "MARKS",
     "REPR_LIMIT",
+    "VERDICTS",
+    "WORDS",
     "CheckResult",
     "Report",
+    "Verdict",
     "aligned",
+    "combined_verdict",
     "jsonable",
     "short",
     "verdict_matrix",
+    "verdict_of",
 ]
 
 #: The longest ``repr`` of a record; details (raw samples, per-shape tables) stay out of it.
 REPR_LIMIT = 300
+
+
+def _verdict(verdict: str | None, passed: bool | None) -> str:
+    """The verdict from ``verdict=`` and/or the older ``passed=`` (they must agree)."""
+    if verdict is None:
+        if passed is None:
+            raise TypeError(
+                "CheckResult needs verdict= ('pass', 'fail' or 'inconclusive') or passed=. "
+                "Received neither."
+            )
+        return "pass" if passed else "fail"
+    if verdict not in VERDICTS:
+        raise ValueError(
+            f"verdict must be one of {', '.join(map(repr, VERDICTS))}. Received: "
+            f"verdict={verdict!r}"
+        )
+    if passed is not None and bool(passed) != (verdict == "pass"):
+        raise ValueError(
+            "passed= contradicts verdict=: passed is verdict == 'pass'; give verdict= alone. "
+            f"Received: verdict={verdict!r}, passed={passed!r}"
+        )
+    return verdict
 
 
 def jsonable(value: Any) -> Any:
@@ -74,8 +111,8 @@ def aligned(rows: Sequence[Sequence[str]], indent: str = "") -> list[str]:
 
 
 def verdict_matrix(reports: Sequence[Report]) -> str:
-    """One line per initializer: its verdict on each check (``ok``, ``FAIL``, ``—`` not
-    run) and overall, columns aligned; the failures' messages follow.
+    """One line per initializer: its verdict on each check (``ok``, ``FAIL``,
+    ``INCONCLUSIVE``, ``—`` not run) and overall, columns aligned.
 
     Args:
         reports: :class:`Report` objects, one per initializer.
@@ -84,20 +121,23 @@ def verdict_matrix(reports: Sequence[Report]) -> str:
     rows = [["initializer", *checks, "verdict"]]
     for rep in reports:
         by = {r.check: r for r in rep.results}
-        cells = [("ok" if by[c].passed else "FAIL") if c in by else "—" for c in checks]
-        rows.append([rep.initializer, *cells, "PASSED" if rep.passed else "FAILED"])
+        cells = [MARKS[by[c].verdict] if c in by else "—" for c in checks]
+        rows.append([rep.initializer, *cells, WORDS[rep.verdict]])
     return "\n".join(aligned(rows))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class CheckResult:
     """The verdict of one check.
 
     Attributes:
-        check: the property checked (``"symmetry"``, ``"centering"``, ``"variance"``,
-            ``"scaling"``, ``"training"``).
+        check: the property checked (a registered check's name: :func:`initcheck.registry.names`).
         initializer: the initializer's display name.
-        passed: the verdict.
+        verdict: ``"pass"``, ``"fail"`` (a defect) or ``"inconclusive"`` (too few values
+            could be drawn to decide, e.g. an initializer that ignores its seed on a small
+            shape): see :data:`VERDICTS`.
+        passed: ``verdict == "pass"`` (a property; ``passed=`` is still accepted by the
+            constructor in place of ``verdict=``).
         statistic: the measured value (e.g. Var(W)/target; |mean|/target std).
         target: the value the statistic is compared with.
         interval: the confidence interval of ``statistic`` at level ``1 - alpha``.
@@ -113,7 +153,7 @@ class CheckResult:
 
     check: str
     initializer: str
-    passed: bool
+    verdict: str
     message: str
     statistic: float | None = None
     target: float | None = None
@@ -125,11 +165,57 @@ class CheckResult:
     details: Mapping[str, Any] = field(default_factory=dict)
     unit: str = ""
 
+    def __init__(
+        self,
+        check: str,
+        initializer: str,
+        passed: bool | None = None,
+        message: str = "",
+        statistic: float | None = None,
+        target: float | None = None,
+        interval: tuple[float, float] | None = None,
+        pvalue: float | None = None,
+        alpha: float | None = None,
+        n: int = 0,
+        shapes: tuple[tuple[int, ...], ...] = (),
+        details: Mapping[str, Any] | None = None,
+        unit: str = "",
+        *,
+        verdict: str | None = None,
+    ) -> None:
+        values = {
+            "check": check,
+            "initializer": initializer,
+            "verdict": _verdict(verdict, passed),
+            "message": message,
+            "statistic": statistic,
+            "target": target,
+            "interval": interval,
+            "pvalue": pvalue,
+            "alpha": alpha,
+            "n": n,
+            "shapes": shapes,
+            "details": {} if details is None else details,
+            "unit": unit,
+        }
+        for name, value in values.items():
+            object.__setattr__(self, name, value)
+
+    @property
+    def passed(self) -> bool:
+        """``verdict == "pass"``: a failure and an inconclusive result both do not pass."""
+        return self.verdict == "pass"
+
+    @property
+    def inconclusive(self) -> bool:
+        """``verdict == "inconclusive"``."""
+        return self.verdict == "inconclusive"
+
     def __repr__(self) -> str:
         stat = "" if self.statistic is None else f", statistic={self.statistic:.4g}"
         text = (
             f"CheckResult(check={self.check!r}, initializer={short(self.initializer, 40)!r}, "
-            f"passed={self.passed}{stat}, n={self.n}, shapes={len(self.shapes)}, "
+            f"verdict={self.verdict!r}{stat}, n={self.n}, shapes={len(self.shapes)}, "
             f"message={short(self.message, 120)!r}, details=<{len(self.details)} keys>)"
         )
         return short(text, REPR_LIMIT)
@@ -140,14 +226,14 @@ class CheckResult:
         return self.details.get("sample")
 
     def describe(self) -> str:
-        verdict = "PASSED" if self.passed else "FAILED"
-        return f"[{self.initializer}] {self.check} {verdict}: {self.message}"
+        return f"[{self.initializer}] {self.check} {WORDS[self.verdict]}: {self.message}"
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "check": self.check,
             "initializer": self.initializer,
             "passed": bool(self.passed),
+            "verdict": self.verdict,
             "message": self.message,
             "statistic": jsonable(self.statistic),
             "target": jsonable(self.target),
@@ -167,7 +253,7 @@ class CheckResult:
         return cls(
             check=data["check"],
             initializer=data["initializer"],
-            passed=bool(data["passed"]),
+            verdict=data.get("verdict") or ("pass" if data["passed"] else "fail"),
             message=data["message"],
             statistic=data.get("statistic"),
             target=data.get("target"),
@@ -192,6 +278,11 @@ class Report:
     @property
     def passed(self) -> bool:
         return all(r.passed for r in self.results)
+
+    @property
+    def verdict(self) -> str:
+        """``"fail"`` if a check failed, else ``"inconclusive"`` if one was, else ``"pass"``."""
+        return combined_verdict(r.verdict for r in self.results)
 
     def __repr__(self) -> str:
         failed = [r.check for r in self.results if not r.passed]
@@ -221,6 +312,7 @@ class Report:
         return {
             "initializer": self.initializer,
             "passed": self.passed,
+            "verdict": self.verdict,
             "results": [r.to_dict() for r in self.results],
             "settings": jsonable(self.settings),
         }
@@ -230,7 +322,7 @@ class Report:
         for r in self.results:
             rows.append(
                 [
-                    "ok" if r.passed else "FAIL",
+                    MARKS[r.verdict],
                     r.check,
                     _fmt(r.statistic),
                     _fmt(r.target),
@@ -239,5 +331,5 @@ class Report:
                     "" if r.passed else r.message,
                 ]
             )
-        head = f"initcheck report for {self.initializer}: {'PASSED' if self.passed else 'FAILED'}"
+        head = f"initcheck report for {self.initializer}: {WORDS[self.verdict]}"
         return "\n".join([head, *aligned(rows, indent="  ")])

@@ -94,7 +94,7 @@ def check_centering(samples: Samples, settings: Settings) -> CheckResult:
     else:
         msg = f"mean = {est.statistic:.4f} {unit} ({ci}) is within 0 ± {tol:g} {unit}, n={z.n}."
     return CheckResult(
-        passed=verdict == "pass",
+        verdict=verdict,
         message=msg,
         statistic=est.statistic,
         interval=(est.low, est.high),

@@ -194,7 +194,7 @@ def check_variance(samples: Samples, settings: Settings) -> CheckResult:
     return CheckResult(
         check="variance",
         initializer=samples.initializer,
-        passed=verdict == "pass",
+        verdict=verdict,
         message=msg,
         statistic=est.statistic,
         target=1.0,

@@ -39,6 +39,11 @@ How an item decides, fast and with a stated error rate:
 3. Only when a property fails does Hypothesis search single shapes for that property and
    shrink to the smallest failing one (at most ``2 * max_examples`` evaluations), which the
    failure then shows. A passing property never pays for the search.
+4. An *inconclusive* property (too few values could be drawn to decide, e.g. an
+   initializer that ignores its seed) **fails** its item: a gate that cannot decide does
+   not pass. It is not searched (there is no defect to shrink); its failure says how to
+   decide it: more or larger ``shapes``, an initializer taking ``seed=``, a higher
+   ``max_draws``. Its record carries ``verdict = "inconclusive"``.
 
 Modules: :mod:`~initcheck.gate.config` (pyproject tables and ``--initcheck`` options),
 :mod:`~initcheck.gate.items` (the pytest nodes), :mod:`~initcheck.gate.engine` (the

@@ -202,8 +202,10 @@ class Engine:
                 f"{prop}: the drawn shapes {list(self.shapes())} do not allow this check"
             )
             return None
-        if pooled.passed or mode == "once" or self.initializer.hung is not None:
-            return pooled  # a hung initializer is not called again: nothing to search
+        if pooled.verdict != "fail" or mode == "once" or self.initializer.hung is not None:
+            # a hung initializer is not called again; an inconclusive one has no defect to
+            # search for (single small shapes decide even less): it fails as it is
+            return pooled
         return self._smallest_failing(prop, pooled)
 
     def _check_one(self, prop: str, shape: tuple[int, ...]) -> CheckResult | None:
@@ -229,7 +231,7 @@ class Engine:
                     return  # budget spent: unexplored shapes count as passing
                 memo[shape] = self._check_one(prop, shape)
             result = memo[shape]
-            if result is not None and not result.passed:
+            if result is not None and result.verdict == "fail":  # a defect, not too few values
                 raise Found(result)
 
         try:
@@ -259,7 +261,7 @@ class Engine:
         for shape in self.shapes():  # small shapes pass: is it a large pooled kernel?
             if math.prod(shape) > MAX_SHAPE_SIZE and shape not in memo:
                 memo[shape] = result = self._check_one(prop, shape)
-                if result is not None and not result.passed:
+                if result is not None and result.verdict == "fail":
                     return replace(
                         result,
                         message=(

@@ -12,6 +12,7 @@ import numpy as np
 
 from initcheck.fans import Fans, KernelLayout
 from initcheck.results import CheckResult, jsonable
+from initcheck.verdicts import combined_verdict
 
 if TYPE_CHECKING:
     from initcheck.models.findings import Finding
@@ -163,6 +164,12 @@ class WeightRow:
         return all(r.passed for r in self.results)
 
     @property
+    def verdict(self) -> str:
+        """``"fail"`` if a check failed, else ``"inconclusive"`` if one could not decide
+        (too few values), else ``"pass"`` (:func:`~initcheck.results.combined_verdict`)."""
+        return combined_verdict(r.verdict for r in self.results)
+
+    @property
     def failures(self) -> tuple[CheckResult, ...]:
         return tuple(r for r in self.results if not r.passed)
 
@@ -177,7 +184,7 @@ class WeightRow:
     def describe(self) -> str:
         if not self.audited:
             return f"{self.name} ({self.layer_type}): {self.note}"
-        verdict = "ok" if self.passed else "FAILED"
+        verdict = {"pass": "ok", "fail": "FAILED"}.get(self.verdict, "INCONCLUSIVE")
         fans = f"fans={self.fans}" if self.fans else ""
         where = ", ".join(
             filter(None, [self.layer_type, " ".join(filter(None, [self.layout, fans]))])
@@ -207,6 +214,7 @@ class WeightRow:
             "target": self.target,
             "audited": self.audited,
             "passed": self.passed,
+            "verdict": self.verdict,
             "results": [r.to_dict() for r in self.results],
             "diagnosis": self.diagnosis,
             "note": self.note,

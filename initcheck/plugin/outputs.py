@@ -19,13 +19,31 @@ import pytest
 from initcheck.plugin.options import SUMMARY_AUTO_ROWS, SessionOptions
 from initcheck.plugin.records import MODELS_KEY, REPORT_KEY
 
-__all__ = ["ResultsPlugin", "add_html_extras", "model_line", "shape_text", "summary_table"]
+__all__ = [
+    "ResultsPlugin",
+    "add_html_extras",
+    "model_line",
+    "shape_text",
+    "summary_table",
+    "verdict_text",
+]
 
 
 def _fmt(value: Any) -> str:
     if isinstance(value, int | float) and not isinstance(value, bool):
         return f"{value:.4g}"
     return "—" if value is None else str(value)
+
+
+#: A record's verdict in the terminal table and the pytest-html extras.
+VERDICT_TEXT = {"pass": "passed", "fail": "FAILED", "inconclusive": "INCONCLUSIVE"}
+
+
+def verdict_text(record: dict[str, Any]) -> str:
+    """``passed``, ``FAILED`` or ``INCONCLUSIVE`` (too few values to decide) of a record."""
+    from initcheck.verdicts import verdict_of
+
+    return VERDICT_TEXT[verdict_of(record)]
 
 
 def _details(record: dict[str, Any]) -> dict[str, Any]:
@@ -79,7 +97,7 @@ def summary_table(records: list[dict[str, Any]], *, failed_only: bool = False) -
         (
             str(r["initializer"]),
             str(r["check"]),
-            "passed" if r["passed"] else "FAILED",
+            verdict_text(r),
             shape_text(r),
             _measured(r),
             _fmt(r.get("target")),
@@ -95,9 +113,10 @@ def summary_table(records: list[dict[str, Any]], *, failed_only: bool = False) -
     out = [line(header)] if rows else []
     out.extend(line(row) for row in rows)
     failed = sum(not r["passed"] for r in records)
-    tail = ""
+    unsure = sum(verdict_text(r) == "INCONCLUSIVE" for r in records)
+    tail = f" ({unsure} inconclusive: too few values to decide)" if unsure else ""
     if failed_only:
-        tail = (
+        tail += (
             " (failed ones listed; --initcheck-summary=all lists all)"
             if failed
             else " (--initcheck-summary=all lists them)"
@@ -145,7 +164,7 @@ def add_html_extras(item: pytest.Item, report: Any, records: list[dict[str, Any]
         import pytest_html.extras as extras_mod
     rows = "".join(
         f"<tr><td>{escape(r['initializer'])}</td><td>{escape(r['check'])}</td>"
-        f"<td>{'passed' if r['passed'] else 'FAILED'}</td><td>{escape(shape_text(r))}</td>"
+        f"<td>{verdict_text(r)}</td><td>{escape(shape_text(r))}</td>"
         f"<td>{escape(_measured(r))}</td><td>{_fmt(r.get('target'))}</td>"
         f"<td>{escape(r['message'])}</td></tr>"
         for r in records
@@ -224,6 +243,9 @@ class ResultsPlugin:
                 },
                 "records": records,
             }
+            unsure = sum(verdict_text(r) == "INCONCLUSIVE" for r in records)
+            if unsure:  # of the failed: too few values to decide (each record's verdict)
+                payload["summary"]["inconclusive"] = unsure
             if models:  # gated models: every weight row (ModelReport.to_dict())
                 payload["summary"]["models"] = len(models)
                 payload["summary"]["models_failed"] = sum(not m["passed"] for m in models)

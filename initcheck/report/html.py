@@ -28,6 +28,10 @@ from initcheck.report.figures import figures_by_result
 from initcheck.report.format import fmt, fmt_int, fmt_interval, fmt_pct
 from initcheck.report.inputs import as_result_dicts, normalize_comparisons
 from initcheck.report.models import model_views
+from initcheck.verdicts import WORDS, combined_verdict, verdict_of
+
+#: A verdict's mark in the report's tables (its colour is the CSS class of the verdict).
+MARK = {"pass": "PASS", "fail": "FAIL", "inconclusive": "INCONCLUSIVE"}
 
 __all__ = ["render_html", "runtime_versions", "write_html_report"]
 
@@ -106,6 +110,8 @@ def _initializer_views(
                     "check": str(r.get("check")),
                     "summary": check.summary if check is not None else "",
                     "passed": bool(r.get("passed")),
+                    "verdict": verdict_of(r),
+                    "mark": MARK[verdict_of(r)],
                     "message": str(r.get("message", "")),
                     "statistic": fmt(r.get("statistic")),
                     "unit": unit_of(r),
@@ -128,6 +134,8 @@ def _initializer_views(
                 "name": name,
                 "anchor": _anchor(name, taken),
                 "passed": all(c["passed"] for c in checks),
+                "verdict": (verdict := combined_verdict(c["verdict"] for c in checks)),
+                "word": WORDS[verdict],
                 "failed": [c for c in checks if not c["passed"]],
                 "checks": checks,
                 "by_check": {c["check"]: c for c in checks},
@@ -158,10 +166,7 @@ def _matrix(
         for c in ordered:
             r = init["by_check"].get(c)
             if r is not None:
-                verdict = "PASS" if r["passed"] else "FAIL"
-                cells.append(
-                    {"cls": "pass" if r["passed"] else "fail", "text": verdict, "href": None}
-                )
+                cells.append({"cls": r["verdict"], "text": r["mark"], "href": None})
             elif c in known and known[c].when == "train" and init["name"] in trained:
                 i, acc = trained[init["name"]]
                 text = f"{fmt_pct(acc)} val. acc." if acc is not None else "trained"
@@ -319,7 +324,8 @@ def render_html(
     normalized = normalize_comparisons(comparisons)
     comps = _comparison_views(normalized)
     columns = _matrix(inits, {str(r.get("check")) for r in result_dicts}, normalized, known)
-    n_failed = sum(not i["passed"] for i in inits)
+    n_failed = sum(i["verdict"] == "fail" for i in inits)
+    n_inconclusive = sum(i["verdict"] == "inconclusive" for i in inits)
     return (
         _environment()
         .get_template(_TEMPLATE)
@@ -331,6 +337,7 @@ def render_html(
             columns=columns,
             summaries={name: c.summary for name, c in known.items()},
             n_failed=n_failed,
+            n_inconclusive=n_inconclusive,
             comparisons=comps,
             models=model_views(models),
             settings=_settings_view(settings),

@@ -21,6 +21,7 @@ from typing import Any
 from initcheck.report.format import fmt, fmt_interval
 from initcheck.report.inputs import as_float
 from initcheck.report.svg import SvgPlot
+from initcheck.verdicts import combined_verdict, verdict_of
 
 __all__ = ["as_model_dicts", "gains_svg", "model_views", "ratio_svg"]
 
@@ -70,6 +71,7 @@ def _row_view(row: Mapping[str, Any], variance: str) -> dict[str, Any]:
     var = _result(row, variance)
     audited = bool(row.get("results"))
     passed = bool(row.get("passed")) if audited else None
+    verdict = combined_verdict(verdict_of(r) for r in row.get("results") or ())
     fans = row.get("fans")
     failed = [
         f"{r.get('check')}: {r.get('message', '')}"
@@ -89,14 +91,14 @@ def _row_view(row: Mapping[str, Any], variance: str) -> dict[str, Any]:
         "target": row.get("target") or "—",
         "ratio": fmt(var.get("statistic")) if var else "—",
         "interval": fmt_interval(var.get("interval")) if var else "",
-        "ratio_cls": ("pass" if var.get("passed") else "fail") if var else "none",
-        "cls": "none" if passed is None else ("pass" if passed else "fail"),
+        "ratio_cls": verdict_of(var) if var else "none",
+        "cls": "none" if passed is None else verdict,
         "verdict": (
             "accepted"
             if row.get("status") == "accepted"
             else "not audited"
             if passed is None
-            else ("PASS" if passed else "FAIL")
+            else {"pass": "PASS", "fail": "FAIL"}.get(verdict, "INCONCLUSIVE")
             + (f" ({row['status']})" if row.get("status") else "")
         ),
         "checks": ", ".join(str(r.get("check")) for r in row.get("results") or ()),

@@ -23,7 +23,7 @@ from initcheck.report.models import model_views
 
 __all__ = ["comparison_html", "model_html", "report_html"]
 
-_PASS, _FAIL, _MUTED = "#1a7f37", "#c62828", "#57606a"
+_PASS, _FAIL, _MUTED, _UNSURE = "#1a7f37", "#c62828", "#57606a", "#8a5300"
 _CELL = "border:1px solid #d0d7de;padding:2px 8px;text-align:left;vertical-align:top"
 _NUM = _CELL.replace("text-align:left", "text-align:right") + ";white-space:nowrap"
 
@@ -32,6 +32,12 @@ def _verdict(passed: bool | None, text: str | None = None) -> str:
     color = _MUTED if passed is None else (_PASS if passed else _FAIL)
     shown = text or ("PASS" if passed else "FAIL")
     return f'<span style="color:{color};font-weight:700">{escape(shown)}</span>'
+
+
+def _mark(verdict: str) -> str:
+    """A check's verdict: PASS, FAIL or INCONCLUSIVE, each in its own colour."""
+    color = {"pass": _PASS, "fail": _FAIL}.get(verdict, _UNSURE)
+    return f'<span style="color:{color};font-weight:700">{escape(verdict.upper())}</span>'
 
 
 def _td(cell: tuple[str, bool] | tuple[str, bool, int]) -> str:
@@ -77,7 +83,7 @@ def report_html(report: Any) -> str:
         rows.append(
             [
                 (escape(r.check), False),
-                (_verdict(r.passed), False),
+                (_mark(r.verdict), False),
                 (escape(fmt(r.statistic)), True),
                 (escape(fmt(r.target)), True),
                 (escape(unit), False),
@@ -86,7 +92,7 @@ def report_html(report: Any) -> str:
         )
     table = _table(["check", "verdict", "measured", "target", "unit", "why it failed"], rows)
     title = f"initcheck: <code>{escape(report.initializer)}</code>"
-    verdict = "PASSED" if report.passed else "FAILED"
+    verdict = {"pass": "PASSED", "fail": "FAILED"}.get(report.verdict, "INCONCLUSIVE")
     return _box(title, report.passed, verdict, table)
 
 

@@ -1,0 +1,40 @@
+"""The three verdicts of a check, and how several combine: a leaf module (standard library
+only), shared by the records (:mod:`initcheck.results`), the report layer, the plugin and
+the gate, so none of them imports another to read a verdict.
+
+``"pass"``; ``"fail"``: a defect was found; ``"inconclusive"``: the values that could be
+drawn are too few to decide either way (e.g. an initializer that ignores its seed on a
+small kernel). An inconclusive result does not pass: assertions raise, the gate's item
+fails, the CLI exits 1, and each says how to decide it (more or larger shapes, an
+initializer taking ``seed=``, a higher ``max_draws``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any, Literal
+
+__all__ = ["MARKS", "VERDICTS", "WORDS", "Verdict", "combined_verdict", "verdict_of"]
+
+#: What a check decided.
+Verdict = Literal["pass", "fail", "inconclusive"]
+VERDICTS: tuple[str, ...] = ("pass", "fail", "inconclusive")
+#: A verdict's mark in text tables, and its word in headlines.
+MARKS = {"pass": "ok", "fail": "FAIL", "inconclusive": "INCONCLUSIVE"}
+WORDS = {"pass": "PASSED", "fail": "FAILED", "inconclusive": "INCONCLUSIVE"}
+
+
+def combined_verdict(verdicts: Iterable[str]) -> str:
+    """The verdict of several: ``"fail"`` if one failed, else ``"inconclusive"`` if one
+    was inconclusive, else ``"pass"`` (also for none)."""
+    seen = set(verdicts)
+    return "fail" if "fail" in seen else "inconclusive" if "inconclusive" in seen else "pass"
+
+
+def verdict_of(record: Mapping[str, Any]) -> str:
+    """The verdict of a result dict (``CheckResult.to_dict()``): its ``"verdict"``, or for a
+    dict without one (written before verdicts) ``"pass"``/``"fail"`` from ``"passed"``."""
+    verdict = record.get("verdict")
+    if verdict in VERDICTS:
+        return str(verdict)
+    return "pass" if record.get("passed") else "fail"
