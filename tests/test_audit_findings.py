@@ -129,8 +129,8 @@ def test_keras_mlp_default_init_one_finding_and_its_fix_passes() -> None:
 
     def by_hand() -> Any:
         model = build()
-        names = iter(f"dense{'' if i == 0 else f'_{i}'}" for i in range(7))
-        renamed = {next(names): layer for layer in model.layers}  # the printed names
+        printed = [r.layer for r in report.rows if r.role == "kernel"]  # the first build's
+        renamed = dict(zip(printed, model.layers, strict=True))
         exec(code, {"model": _Named(renamed), "keras": keras})
         return model
 
