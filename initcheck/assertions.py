@@ -2,7 +2,8 @@
 
 They work in any test, with or without initcheck's pytest fixtures, and return the
 :class:`~initcheck.results.CheckResult` so a test can look at the numbers. Options are
-:class:`~initcheck.settings.Settings` fields (``alpha=``, ``std_tolerance=``, ``seed=`` …).
+a :class:`~initcheck.settings.Settings` (``settings=``) and single fields overriding it
+(``alpha=``, ``std_tolerance=``, ``seed=`` …).
 """
 
 from __future__ import annotations
@@ -50,11 +51,12 @@ def _run(
     target: TargetSpec | None,
     layout: Layout | KernelLayout,
     name: str | None,
+    settings: Settings | None,
     options: dict[str, Any],
     passing_note: str = "",
 ) -> CheckResult:
     __tracebackhide__ = True
-    settings = Settings.of(**options)
+    settings = (settings or Settings()).updated(**options)
     initializer = resolve(init, name=name, timeout=settings.timeout)
     plan = make_plan(shape, layout=layout, variance=target)
     final = _hypothesis_state()[0]
@@ -130,6 +132,7 @@ def assert_breaks_symmetry(
     *,
     layout: Layout | KernelLayout = "keras",
     name: str | None = None,
+    settings: Settings | None = None,
     **options: Any,
 ) -> CheckResult:
     """Assert hidden units are distinguishable: not constant, distinct units, rank > 1,
@@ -140,7 +143,14 @@ def assert_breaks_symmetry(
     """
     __tracebackhide__ = True
     return _run(
-        _symmetry.CHECK.name, init, shape, target=None, layout=layout, name=name, options=options
+        _symmetry.CHECK.name,
+        init,
+        shape,
+        target=None,
+        layout=layout,
+        name=name,
+        settings=settings,
+        options=options,
     )
 
 
@@ -151,6 +161,7 @@ def assert_zero_centered(
     variance: TargetSpec | None = None,
     layout: Layout | KernelLayout = "keras",
     name: str | None = None,
+    settings: Settings | None = None,
     **options: Any,
 ) -> CheckResult:
     """Assert |mean| ≤ ``mean_tolerance`` (default 0.05) in units of the target std
@@ -164,6 +175,7 @@ def assert_zero_centered(
         target=variance,
         layout=layout,
         name=name,
+        settings=settings,
         options=options,
     )
 
@@ -175,6 +187,7 @@ def assert_variance(
     *,
     layout: Layout | KernelLayout = "keras",
     name: str | None = None,
+    settings: Settings | None = None,
     **options: Any,
 ) -> CheckResult:
     """Assert Var(W) ≈ target within ``std_tolerance`` (default: std within ×1.05),
@@ -186,7 +199,14 @@ def assert_variance(
     """
     __tracebackhide__ = True
     return _run(
-        _variance.CHECK.name, init, shape, target=target, layout=layout, name=name, options=options
+        _variance.CHECK.name,
+        init,
+        shape,
+        target=target,
+        layout=layout,
+        name=name,
+        settings=settings,
+        options=options,
     )
 
 
@@ -197,6 +217,7 @@ def assert_variance_scaling(
     shapes: Any = None,
     layout: Layout | KernelLayout = "keras",
     name: str | None = None,
+    settings: Settings | None = None,
     **options: Any,
 ) -> CheckResult:
     """Assert Var(W)·fan stays constant across ``shapes`` (the 1/n scaling law), for the
@@ -214,7 +235,8 @@ def assert_variance_scaling(
         shapes: at least two kernel shapes with different fans.
         layout: the kernel layout.
         name: a display name.
-        **options: :class:`~initcheck.settings.Settings` fields.
+        settings: a :class:`~initcheck.settings.Settings` (default: the defaults).
+        **options: :class:`~initcheck.settings.Settings` fields overriding ``settings``.
 
     Returns:
         The passing :class:`~initcheck.results.CheckResult`.
@@ -237,6 +259,7 @@ def assert_variance_scaling(
         target=target,
         layout=layout,
         name=name,
+        settings=settings,
         options=options,
         passing_note=(
             ""
@@ -247,11 +270,22 @@ def assert_variance_scaling(
     )
 
 
-def assert_loss_decreases(init: Any, *, name: str | None = None, **options: Any) -> CheckResult:
+def assert_loss_decreases(
+    init: Any, *, name: str | None = None, settings: Settings | None = None, **options: Any
+) -> CheckResult:
     """Assert a 784-256-128-10 ReLU MLP trains on MNIST from ``init`` (see
-    :func:`initcheck.checks.training.check_training` for the criterion and options)."""
+    :func:`initcheck.checks.training.check_training` for the criterion and options;
+    ``settings`` gives its ``batches``, ``seed``, ``mnist`` and ``timeout`` unless
+    ``options`` name them)."""
     __tracebackhide__ = True
     from initcheck.checks.training import check_training
+
+    if settings is not None:
+        run = {"seed": settings.seed, "timeout": settings.timeout}
+        run |= {k: v for k in ("batches", "mnist") if (v := getattr(settings, k)) is not None}
+        if "data" in options:
+            run.pop("mnist", None)
+        options = {**run, **options}
 
     result = check_training(resolve(init, name=name), **options)
     recording.publish(result)

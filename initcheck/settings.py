@@ -33,49 +33,127 @@ for the training check; ``None``: the bundled subset).
 
 from __future__ import annotations
 
-import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
-__all__ = ["Settings", "parse_seed"]
+from initcheck.validators import (
+    FRONTS,
+    Input,
+    batches,
+    checked,
+    path_or_none,
+    positive,
+    positive_int,
+    probability,
+    seconds,
+    seed,
+    to_float,
+    to_int,
+    unknown_keys,
+)
+
+
+def _s(name: str, check: Callable[[Any], Any], default: Any, help: str, **kw: Any) -> Input:
+    return Input(name, check, default, help, kw.pop("fronts", frozenset(FRONTS)), **kw)
+
+
+#: The fields of :class:`Settings` as inputs of :data:`initcheck.inputs.TABLE`: name,
+#: validator, default, help (the one place each is declared).
+SETTING_INPUTS: tuple[Input, ...] = (
+    _s(
+        "alpha", probability, 1e-4, "false-failure rate per decision", convert=to_float, metavar="P"
+    ),
+    _s(
+        "power",
+        probability,
+        0.999,
+        "power against a *_detect-sized error",
+        convert=to_float,
+        metavar="P",
+    ),
+    _s("std_tolerance", positive, 0.05, "std within a factor 1+X passes", convert=to_float),
+    _s("std_detect", positive, 0.10, "std off by a factor 1+X must fail", convert=to_float),
+    _s(
+        "shape_detect",
+        positive,
+        0.20,
+        "scaling law: per-shape std error to detect",
+        convert=to_float,
+    ),
+    _s("mean_tolerance", positive, 0.05, "|mean| <= X target std passes", convert=to_float),
+    _s("mean_detect", positive, 0.10, "|mean| >= X target std must fail", convert=to_float),
+    _s(
+        "max_values",
+        positive_int,
+        2**22,
+        "cap on weights drawn per check",
+        convert=to_int,
+        metavar="N",
+    ),
+    _s(
+        "max_draws",
+        positive_int,
+        5000,
+        "cap on initializer calls per check",
+        convert=to_int,
+        metavar="N",
+    ),
+    _s("seed", seed, 0, "seed all draws derive from", convert=to_int, metavar="N"),
+    _s(
+        "timeout",
+        seconds,
+        60.0,
+        "max seconds per initializer call",
+        convert=to_float,
+        metavar="SECONDS",
+    ),
+    _s(
+        "mnist",
+        path_or_none,
+        None,
+        "MNIST dataset (mnist.npz or IDX directory) for the "
+        "training checks (none: the bundled subset)",
+        metavar="PATH",
+    ),
+    _s(
+        "batches",
+        batches,
+        None,
+        "training batches of the MNIST check (none: its default)",
+        convert=to_int,
+        metavar="N",
+    ),
+)
+_BY_NAME = {i.name: i for i in SETTING_INPUTS}
+_DEFAULTS = {i.name: i.default for i in SETTING_INPUTS}
+
+__all__ = ["SETTING_INPUTS", "Settings", "parse_seed"]
 
 
 @dataclass(frozen=True)
 class Settings:
-    """Statistical settings shared by all checks (see the module docstring)."""
+    """Statistical settings shared by all checks (see the module docstring). Each field's
+    default, validator and help are its entry in :data:`initcheck.inputs.TABLE`."""
 
-    alpha: float = 1e-4
-    power: float = 0.999
-    std_tolerance: float = 0.05
-    std_detect: float = 0.10
-    shape_detect: float = 0.20
-    mean_tolerance: float = 0.05
-    mean_detect: float = 0.10
-    max_values: int = 2**22
-    max_draws: int = 5000
-    seed: int = 0
-    timeout: float = 60.0
-    batches: int | None = None
-    mnist: str | None = None
+    alpha: float = _DEFAULTS["alpha"]
+    power: float = _DEFAULTS["power"]
+    std_tolerance: float = _DEFAULTS["std_tolerance"]
+    std_detect: float = _DEFAULTS["std_detect"]
+    shape_detect: float = _DEFAULTS["shape_detect"]
+    mean_tolerance: float = _DEFAULTS["mean_tolerance"]
+    mean_detect: float = _DEFAULTS["mean_detect"]
+    max_values: int = _DEFAULTS["max_values"]
+    max_draws: int = _DEFAULTS["max_draws"]
+    seed: int = _DEFAULTS["seed"]
+    timeout: float = _DEFAULTS["timeout"]
+    batches: int | None = _DEFAULTS["batches"]
+    mnist: str | None = _DEFAULTS["mnist"]
 
     def __post_init__(self) -> None:
-        def bad(name: str, rule: str) -> ValueError:
-            return ValueError(f"`{name}` must be {rule}. Received: {name}={getattr(self, name)!r}")
-
-        for name in ("alpha", "power"):
-            v = getattr(self, name)
-            if not isinstance(v, int | float) or not 0 < v < 1:
-                raise bad(name, "a number strictly between 0 and 1")
-        for name in (
-            "std_tolerance",
-            "std_detect",
-            "shape_detect",
-            "mean_tolerance",
-            "mean_detect",
-        ):
-            v = getattr(self, name)
-            if not isinstance(v, int | float) or not (math.isfinite(v) and v > 0):
-                raise bad(name, "a positive number")
+        for f in fields(self):
+            value = getattr(self, f.name)
+            checked(_BY_NAME[f.name], value, value)  # the table's validator, its wording
         for tol, det in (
             ("std_tolerance", "std_detect"),
             ("std_tolerance", "shape_detect"),
@@ -87,29 +165,23 @@ class Settings:
                     f"be required to fail). Received: {det}={getattr(self, det)!r}, "
                     f"{tol}={getattr(self, tol)!r}"
                 )
-        for name in ("max_values", "max_draws"):
-            v = getattr(self, name)
-            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
-                raise bad(name, "a positive integer")
-        if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
-            raise bad("seed", "a non-negative integer")
-        if not isinstance(self.timeout, int | float) or not self.timeout > 0:
-            raise bad("timeout", "a positive number of seconds")
-        if self.batches is not None and (
-            not isinstance(self.batches, int) or isinstance(self.batches, bool) or self.batches < 1
-        ):
-            raise bad("batches", "a positive integer (training batches) or None")
-        if self.mnist is not None and not isinstance(self.mnist, str):
-            raise bad("mnist", "a path (str) to mnist.npz or IDX files, or None")
+
+    def updated(self, **options: Any) -> Settings:
+        """These settings with ``options`` overriding, validated.
+
+        Raises:
+            TypeError: an unknown option (with a did-you-mean).
+            ValueError: a bad value (``"`x` must be … Received: x=…"``).
+        """
+        error = unknown_keys(options, (f.name for f in fields(self)))
+        if error is not None:
+            raise error
+        return replace(self, **options) if options else self
 
     @classmethod
     def of(cls, settings: Settings | None = None, **options: Any) -> Settings:
         """``settings`` (or the defaults) with ``options`` overriding, validated."""
-        names = {f.name for f in fields(cls)}
-        unknown = sorted(set(options) - names)
-        if unknown:
-            raise TypeError(f"Unknown option(s) {unknown}. Valid options: {sorted(names)}.")
-        return replace(settings or cls(), **options)
+        return (settings or cls()).updated(**options)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -122,8 +194,5 @@ def parse_seed(text: str) -> int:
     Raises:
         ValueError: ``"`seed` must be a non-negative integer. Received: seed=…"``.
     """
-    try:
-        value: Any = int(text)
-    except (TypeError, ValueError):
-        value = text
-    return Settings(seed=value).seed
+    inp = _BY_NAME["seed"]
+    return int(checked(inp, to_int(text), text))

@@ -97,9 +97,9 @@ def resolve_target(spec: TargetSpec) -> VarianceTarget:
             close = difflib.get_close_matches(key, NAMED_TARGETS, n=3)
             hint = f" Did you mean {' or '.join(map(repr, close))}?" if close else ""
             raise ValueError(
-                f"Unknown variance target {spec!r}. Use one of {sorted(NAMED_TARGETS)}, "
-                f"a positive number (a fixed variance), or a callable "
-                f"(fan_in, fan_out) -> variance.{hint}"
+                f"Unknown variance target {spec!r}: `variance` must be one of "
+                f"{sorted(NAMED_TARGETS)}, a positive number (a fixed variance) or a callable "
+                f"(fan_in, fan_out) -> variance. Received: variance={spec!r}.{hint}"
             )
         scale, rule = NAMED_TARGETS[key]
         return VarianceTarget(label=f"{scale:g}/{rule}", scale=scale, rule=rule)

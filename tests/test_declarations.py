@@ -108,7 +108,7 @@ def test_the_gate_accepts_framework_array(project):
 def test_a_bad_framework_in_the_gate_is_one_collection_error(project):
     result = gate(project, 'target = "inits:my_he"\nframework = "pytorch"\n')
     assert result.ret == 2, text(result)
-    assert "framework must be one of ['torch', 'jax', 'array']" in result.stdout.str()
+    assert "`framework` must be one of ['torch', 'jax', 'array']" in result.stdout.str()
     assert "PASSED" not in result.stdout.str() and "FAILED initcheck" not in text(result)
 
 

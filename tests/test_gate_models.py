@@ -159,8 +159,8 @@ def test_model_rows_in_collect_only(pytester: pytest.Pytester) -> None:
         ('target = "mymodels:default_mlp"\nvariance = "hee"', "*variance='hee'*"),
         ('target = "mymodels:nothing"', "*cannot load model 'bad'*nothing*"),
         ('target = "mymodels:MODELS_TEXT"', "*cannot audit model 'bad'*"),
-        ('target = "mymodels:encoder"\ninputs = "batch"', "*needs inputs = \"SPEC\"*got*'batch'*"),
-        ('target = "mymodels:encoder"\ninputs = 3', '*needs inputs = "SPEC"*got inputs=3*'),
+        ('target = "mymodels:encoder"\ninputs = "batch"', "*`inputs` must be*inputs='batch'"),
+        ('target = "mymodels:encoder"\ninputs = 3', '*`inputs` must be "SPEC"*Received: inputs=3'),
         (
             'target = "mymodels:encoder"\ninputs = "mymodels:nothing"',
             "*cannot load the inputs of model 'bad'*'nothing' not found*",

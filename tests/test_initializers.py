@@ -136,7 +136,7 @@ def test_non_initializers_raise_type_error(obj, match):
         ({"alpha": 2}, r"alpha=2"),
         ({"std_tolerance": 0.2}, r"std_detect.*larger than `std_tolerance`"),
         ({"seed": -1}, r"seed=-1"),
-        ({"bogus": 1}, r"Unknown option\(s\) \['bogus'\]"),
+        ({"bogus": 1}, r"unknown key\(s\) \['bogus'\]"),
     ],
 )
 def test_invalid_options_are_usage_errors(options, match):

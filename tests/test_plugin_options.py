@@ -169,8 +169,8 @@ def test_ini_batches_and_mnist_reach_fixture(pytester: pytest.Pytester) -> None:
 @pytest.mark.parametrize(
     ("ini", "args", "message"),
     [
-        ("initcheck_summary = loud", [], "*initcheck_summary = 'loud'*not one of auto, all*"),
-        ("", ["--initcheck-summary=loud"], "*--initcheck-summary: 'loud' is not one of*"),
+        ("initcheck_summary = loud", [], "*initcheck_summary = 'loud'*`summary` must be one of*"),
+        ("", ["--initcheck-summary=loud"], "*--initcheck-summary: `summary` must be one of*'loud'"),
     ],
 )
 def test_bad_summary_mode_is_usage_error_at_configure(

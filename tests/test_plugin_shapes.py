@@ -98,7 +98,7 @@ def test_conv_only_initializer_fails_without_only_shapes(pytester: pytest.Pytest
     ("body", "message"),
     [
         ("only_shapes = true\n", "*only_shapes = true needs shapes = [[]...[]]*"),
-        ('only_shapes = "yes"\nshapes = [[4, 4]]\n', "*only_shapes must be true or false*"),
+        ('only_shapes = "yes"\nshapes = [[4, 4]]\n', "*`only_shapes` must be true or false*"),
         ("only_shapes = true\nshapes = [[1, 2, 3, 4, 5, 6]]\n", "*got shapes [[][[]1, 2*"),
     ],
 )

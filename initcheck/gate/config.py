@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import difflib
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,9 +27,10 @@ else:  # pragma: no cover - pytest depends on tomli before 3.11
     import tomli as tomllib
 
 from initcheck import registry
+from initcheck.inputs import TABLE, InputError, names_for, unknown_keys, validate
 
 if TYPE_CHECKING:
-    from initcheck.plugin.options import SessionOptions
+    from initcheck.session import SessionOptions
 
 __all__ = [
     "KERNEL_RANKS",
@@ -43,20 +44,11 @@ __all__ = [
     "read_pyproject",
 ]
 
-TABLE_KEYS = (
-    "target",
-    "variance",
-    "layout",
-    "train",
-    "shapes",
-    "family",
-    "nonlinearity",
-    "deterministic",
-    "only_shapes",
-    "framework",
-)
+#: Keys of a ``[tool.initcheck.initializers.NAME]`` table besides the Settings overrides
+#: (the table's declarations the gate takes, at import; the gate reads the table per call).
+TABLE_KEYS = names_for("initializers", "declaration")
 #: Keys of a ``[tool.initcheck.models.NAME]`` table besides the Settings overrides.
-MODEL_KEYS = ("target", "variance", "signal", "inputs", "accept")
+MODEL_KEYS = names_for("models", "declaration")
 #: The tables initcheck reads under ``[tool.initcheck]``.
 SECTIONS = ("initializers", "models")
 #: Kernel ranks the gate draws: dense (2) and conv1d/2d/3d (3, 4, 5).
@@ -84,6 +76,7 @@ class GateSource:
     only_shapes: bool = False
     framework: str | None = None
     overrides: Mapping[str, Any] = field(default_factory=dict)
+    extras: Mapping[str, Any] = field(default_factory=dict)  # other inputs of the table
     error: str | None = None
 
     @property
@@ -121,18 +114,21 @@ def _settings_fields() -> set[str]:
     return {f.name for f in fields(Settings)}
 
 
-def _table_target(table: Any, keys: Iterable[str], spec: str) -> str:
-    """Check a table's keys (its own and the settings fields); return its ``target``."""
+def _table_target(table: Any, front: str) -> str:
+    """Check a table's keys (the inputs of ``front``: ``initializers`` or ``models``) and
+    validate each value; return its ``target``."""
     if not isinstance(table, Mapping):
         raise GateConfigError(f"must be a table (got {table!r})")
-    valid = set(keys) | _settings_fields()
-    unknown = sorted(set(table) - valid)
-    if unknown:
-        raise GateConfigError(f"unknown key(s) {unknown}; valid keys: {sorted(valid)}")
-    target = table.get("target")
-    if not isinstance(target, str) or not target.strip():
-        raise GateConfigError(f'needs target = "SPEC" ({spec}); got target={target!r}')
-    return target
+    error = unknown_keys(table, names_for(front))
+    if error is not None:
+        raise GateConfigError(str(error))
+    for key, value in table.items():
+        if key not in ("variance", "layout", "shapes"):  # validated below, with context
+            try:
+                validate(key, value)
+            except InputError as exc:
+                raise GateConfigError(str(exc)) from None
+    return validate("target", table.get("target"))
 
 
 def _layout(layout: Any) -> str | dict[int, str]:
@@ -144,46 +140,32 @@ def _layout(layout: Any) -> str | dict[int, str]:
             if not str(rank).isdigit() or int(rank) not in KERNEL_RANKS:
                 raise GateConfigError(
                     f"a layout table maps kernel ranks {list(KERNEL_RANKS)} to 'keras' or "
-                    f"'torch'; got layout={dict(layout)!r}"
+                    f"'torch'. Received: layout={dict(layout)!r}"
                 )
             by_rank[int(rank)] = _layout(each)  # type: ignore[assignment]
         return by_rank
-    if layout not in ("keras", "torch"):
+    if not isinstance(layout, str):
         raise GateConfigError(
-            "layout must be 'keras', 'torch' or a table from kernel rank to either "
-            f'({{ 2 = "keras", 4 = "torch" }}); got layout={layout!r}'
+            "`layout` must be 'keras', 'torch' or a table from kernel rank to either "
+            f'({{ 2 = "keras", 4 = "torch" }}). Received: layout={layout!r}'
         )
-    return layout
+    try:
+        return validate("layout", layout)
+    except InputError as exc:
+        raise GateConfigError(str(exc)) from None
 
 
 def _source(name: str, table: Any, origin: str) -> GateSource:
     """Validate one table; an invalid table becomes a source carrying its error."""
     try:
-        target = _table_target(table, TABLE_KEYS, "a Keras name, module:attr or path/file.py:attr")
+        target = _table_target(table, "initializers")
         layout = _layout(table.get("layout", "keras"))
         train = table.get("train", False)
         deterministic = table.get("deterministic", False)
         only_shapes = table.get("only_shapes", False)
-        flags = (("train", train), ("deterministic", deterministic), ("only_shapes", only_shapes))
-        for key, value in flags:
-            if not isinstance(value, bool):
-                raise GateConfigError(f"{key} must be true or false; got {key}={value!r}")
         family = table.get("family")
         nonlinearity = table.get("nonlinearity")
-        for key, value in (("family", family), ("nonlinearity", nonlinearity)):
-            choices = registry.option_choices(key)
-            if value is not None and value not in choices:
-                raise GateConfigError(f"{key} must be one of {choices}; got {key}={value!r}")
         framework = table.get("framework")
-        if framework is not None:
-            from initcheck.initializers.base import FRAMEWORKS
-
-            if framework not in FRAMEWORKS:
-                raise GateConfigError(
-                    f"framework must be one of {list(FRAMEWORKS)} (how target is called: "
-                    "torch fn(tensor), jax fn(key, shape, dtype), array fn(shape, dtype)); "
-                    f"got framework={framework!r}"
-                )
         variance = table.get("variance")
         if variance is not None:
             from initcheck.targets import resolve_target
@@ -211,7 +193,7 @@ def _source(name: str, table: Any, origin: str) -> GateSource:
                 "only_shapes = true needs shapes = [...] naming the kernel kinds to draw, "
                 f"e.g. shapes = [[3, 3, 16, 32]]; got shapes={table.get('shapes')!r}"
             )
-        overrides = _overrides(table, TABLE_KEYS)
+        overrides, extras = _overrides(table, TABLE_KEYS)
         return GateSource(
             name=name,
             target=target.strip(),
@@ -226,22 +208,28 @@ def _source(name: str, table: Any, origin: str) -> GateSource:
             only_shapes=only_shapes,
             framework=framework,
             overrides=overrides,
+            extras=extras,
         )
     except GateConfigError as exc:
         return GateSource(name=name, target="", origin=origin, error=f"{origin}: {exc}")
 
 
-def _overrides(table: Mapping[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
-    """The table's Settings overrides (every key not in ``keys``), validated."""
-    overrides = {k: table[k] for k in table if k not in keys}
-    if overrides:
-        from initcheck.settings import Settings
+def _overrides(
+    table: Mapping[str, Any], keys: tuple[str, ...]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The table's Settings overrides (validated together), and any other input of the
+    table that is not one of ``keys``."""
+    from initcheck.settings import Settings
 
+    names = {f.name for f in fields(Settings)}
+    overrides = {k: table[k] for k in table if k not in keys and k in names}
+    if overrides:
         try:
-            Settings.of(**overrides)
+            Settings().updated(**overrides)
         except (TypeError, ValueError) as exc:
             raise GateConfigError(str(exc)) from None
-    return overrides
+    others = {k: table[k] for k in table if k not in keys and k not in names and k in TABLE}
+    return overrides, others
 
 
 @dataclass(frozen=True)
@@ -256,18 +244,15 @@ class ModelSource:
     inputs: str | None = None
     accept: tuple[str, ...] = ()
     overrides: Mapping[str, Any] = field(default_factory=dict)
+    extras: Mapping[str, Any] = field(default_factory=dict)  # other inputs of the table
     error: str | None = None
 
 
 def _model_source(name: str, table: Any, origin: str) -> ModelSource:
     """Validate one model table; an invalid table becomes a source carrying its error."""
     try:
-        target = _table_target(
-            table, MODEL_KEYS, "module:attr or path/file.py:attr naming a model or a factory"
-        )
+        target = _table_target(table, "models")
         signal = table.get("signal", True)
-        if not isinstance(signal, bool):
-            raise GateConfigError(f"signal must be true or false; got signal={signal!r}")
         variance = table.get("variance")
         from initcheck.models.rules import is_auto
 
@@ -280,22 +265,9 @@ def _model_source(name: str, table: Any, origin: str) -> ModelSource:
                 raise GateConfigError(
                     f'variance={variance!r}: {exc} (or "auto": from each layer\'s activation)'
                 ) from None
-        inputs = table.get("inputs")
-        if inputs is not None:
-            from initcheck.specs import INPUTS_FORM, SpecError, check_inputs_spec
-
-            try:
-                inputs = check_inputs_spec(inputs)
-            except SpecError:
-                raise GateConfigError(
-                    f'needs inputs = "SPEC" ({INPUTS_FORM}); got inputs={inputs!r}'
-                ) from None
-        accept = table.get("accept", [])
-        if not isinstance(accept, list) or not all(isinstance(a, str) for a in accept):
-            raise GateConfigError(
-                f'accept must be a list of layer type names (accept = ["MyLayer"]); '
-                f"got accept={accept!r}"
-            )
+        inputs = validate("inputs", table.get("inputs"))
+        accept = validate("accept", table.get("accept", []))
+        overrides, others = _overrides(table, MODEL_KEYS)
         return ModelSource(
             name=name,
             target=target.strip(),
@@ -304,7 +276,8 @@ def _model_source(name: str, table: Any, origin: str) -> ModelSource:
             signal=signal,
             inputs=inputs,
             accept=tuple(accept),
-            overrides=_overrides(table, MODEL_KEYS),
+            overrides=overrides,
+            extras=others,
         )
     except GateConfigError as exc:
         return ModelSource(name=name, target="", origin=origin, error=f"{origin}: {exc}")

@@ -16,8 +16,8 @@ from initcheck.fans import KernelLayout
 
 if TYPE_CHECKING:
     from initcheck.gate.config import GateSource
-    from initcheck.plugin.options import SessionOptions
     from initcheck.results import CheckResult
+    from initcheck.session import SessionOptions
 
 __all__ = ["LARGE_BY_RANK", "MAX_SHAPE_SIZE", "Engine", "large_kernel", "stable_seed"]
 
@@ -83,7 +83,7 @@ class Engine:
         self.source = source
         self.obj = obj
         self.config = config
-        self.settings = options.settings.of(options.settings, **dict(source.overrides))
+        self.settings = options.settings.updated(**dict(source.overrides))
         self.max_examples = options.max_examples
         self._pooled: dict[str, CheckResult] | None = None
         self._shapes: tuple[tuple[int, ...], ...] | None = None

@@ -19,7 +19,7 @@ from initcheck.gate.engine import Engine
 
 if TYPE_CHECKING:
     from initcheck.gate.config import GateSource
-    from initcheck.plugin.options import SessionOptions
+    from initcheck.session import SessionOptions
 
 __all__ = [
     "GateCollectError",

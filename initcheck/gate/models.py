@@ -26,8 +26,8 @@ import pytest
 if TYPE_CHECKING:
     from initcheck.gate.config import ModelSource
     from initcheck.models.records import ModelReport, WeightRow
-    from initcheck.plugin.options import SessionOptions
     from initcheck.results import CheckResult
+    from initcheck.session import SessionOptions
 
 __all__ = [
     "MODEL_DATA",

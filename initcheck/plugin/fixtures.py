@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from initcheck.inputs import InputError, names_for, unknown_keys, validate
 from initcheck.plugin.options import session_options
 
 if TYPE_CHECKING:
@@ -27,11 +28,12 @@ __all__ = [
     "validate_marker",
 ]
 
-#: Keyword arguments of ``@pytest.mark.initcheck`` that are not :class:`Settings` fields.
-MARKER_EXTRAS = ("variance", "layout", "shapes")
+#: Keyword arguments of ``@pytest.mark.initcheck`` that are not :class:`Settings` fields
+#: (the table's declarations taken by the marker, at import).
+MARKER_EXTRAS = names_for("marker", "declaration")
 MARKER_DOC = (
     "initcheck(**settings): settings of initcheck's checks in this test (alpha, "
-    "std_tolerance, seed, batches, ... and variance, layout, shapes), used by the "
+    f"std_tolerance, seed, batches, ... and {', '.join(MARKER_EXTRAS)}), used by the "
     "`initcheck` fixture. Example: @pytest.mark.initcheck(alpha=1e-3, variance='he')"
 )
 
@@ -42,6 +44,11 @@ def _settings_fields() -> set[str]:
     from initcheck.settings import Settings
 
     return {f.name for f in fields(Settings)}
+
+
+def _extras() -> set[str]:
+    """The marker's keywords that are not :class:`Settings` fields (looked up per call)."""
+    return set(names_for("marker")) - _settings_fields()
 
 
 def marker_options(node: pytest.Item) -> dict[str, Any]:
@@ -56,7 +63,7 @@ def marker_options(node: pytest.Item) -> dict[str, Any]:
     Raises:
         pytest.fail.Exception: positional args or an unknown keyword (names the valid ones).
     """
-    valid = _settings_fields() | set(MARKER_EXTRAS)
+    valid = names_for("marker")
     merged: dict[str, Any] = {}
     for marker in reversed(list(node.iter_markers("initcheck"))):
         if marker.args:
@@ -65,13 +72,9 @@ def marker_options(node: pytest.Item) -> dict[str, Any]:
                 f"{marker.args!r}",
                 pytrace=False,
             )
-        unknown = sorted(set(marker.kwargs) - valid)
-        if unknown:
-            pytest.fail(
-                f"@pytest.mark.initcheck can't have keyword argument(s) {unknown}. "
-                f"Valid: {sorted(valid)}",
-                pytrace=False,
-            )
+        error = unknown_keys(marker.kwargs, valid)
+        if error is not None:
+            pytest.fail(f"@pytest.mark.initcheck: {error}", pytrace=False)
         merged.update(marker.kwargs)
     return merged
 
@@ -80,10 +83,12 @@ def _bound(node: pytest.Item) -> tuple[Settings, dict[str, Any]]:
     """The session's settings with the marker's settings applied, and the marker's extras."""
     options = session_options(node.config)
     kwargs = marker_options(node)
-    extras = {k: kwargs.pop(k) for k in list(kwargs) if k in MARKER_EXTRAS}
+    extras = {k: kwargs.pop(k) for k in list(kwargs) if k in _extras()}
     try:
-        settings = options.settings.of(options.settings, **kwargs)
-    except (TypeError, ValueError) as exc:
+        for key, value in extras.items():
+            validate(key, value)
+        settings = options.settings.updated(**kwargs)
+    except (TypeError, ValueError, InputError) as exc:
         pytest.fail(f"@pytest.mark.initcheck: {exc}", pytrace=False)
     return settings, extras
 
@@ -119,9 +124,10 @@ class Checker:
         return self.settings.batches
 
     def _settings(self, kwargs: dict[str, Any]) -> Settings:
+        """The bound settings, updated by the call's own (``settings=`` and fields)."""
         names = _settings_fields()
         fields = {k: kwargs.pop(k) for k in list(kwargs) if k in names}
-        return self.settings.of(self.settings, **fields)
+        return (kwargs.pop("settings", None) or self.settings).updated(**fields)
 
     def check(self, init: Any, **kwargs: Any) -> Report:
         """:func:`initcheck.check` with the bound settings."""
@@ -195,7 +201,8 @@ class Checker:
     def _call(self, kwargs: dict[str, Any]) -> dict[str, Any]:
         if "layout" in self.defaults:
             kwargs.setdefault("layout", self.defaults["layout"])
-        return {**self.settings.to_dict(), **kwargs}
+        kwargs["settings"] = self._settings(kwargs)
+        return kwargs
 
 
 @pytest.fixture

@@ -1,5 +1,7 @@
-"""The plugin's options: ``--initcheck-*`` command-line options, ``initcheck_*`` ini keys,
-their parsing and validation, and the one :class:`SessionOptions` object they become.
+"""The plugin's options: ``--initcheck-*`` command-line options and ``initcheck_*`` ini
+keys, derived from :data:`initcheck.inputs.TABLE` (one validator, one default and one help
+per input), their parsing, and the one :class:`~initcheck.session.SessionOptions` they
+become.
 
 Everything is validated in ``pytest_configure`` (a bad value is a ``pytest.UsageError``
 echoing it, before any test runs). The statistical settings and the run settings
@@ -13,209 +15,129 @@ Standard library and pytest only.
 from __future__ import annotations
 
 import argparse
-import math
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pytest
 
-if TYPE_CHECKING:
-    from initcheck.settings import Settings
+from initcheck.inputs import TABLE, Input, InputError, inputs_for, parse_text
+from initcheck.session import (
+    DEFAULT_MAX_EXAMPLES,
+    SUMMARY_AUTO_ROWS,
+    SUMMARY_MODES,
+    SessionOptions,
+)
 
 __all__ = [
     "BATCHES",
     "DEFAULT_MAX_EXAMPLES",
     "DEFAULT_REPORT",
     "SETTINGS",
+    "STASH_KEY",
     "SUMMARY_AUTO_ROWS",
     "SUMMARY_MODES",
     "SessionOptions",
     "add_options",
     "build_session_options",
-    "positive_float",
-    "positive_int",
-    "probability",
-    "seed_value",
     "session_options",
-    "spec_text",
+    "text_parser",
 ]
 
 DEFAULT_REPORT = Path("reports") / "initcheck.html"
-DEFAULT_MAX_EXAMPLES = 8
-SUMMARY_MODES = ("auto", "all", "failed", "none")
-SUMMARY_AUTO_ROWS = 40
 
 
-# ----------------------------------------------------------------- option value types
+def text_parser(name: str) -> Callable[[str], Any]:
+    """An argparse ``type=``: the input's text → its value, validated by the table."""
 
+    def parse(text: str) -> Any:
+        try:
+            return parse_text(name, text)
+        except InputError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
 
-def _number(text: str) -> float:
-    try:
-        value = float(text)
-    except (TypeError, ValueError):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
-    return value
-
-
-def probability(text: str) -> float:
-    """An option value strictly between 0 and 1 (``alpha``, ``power``)."""
-    value = _number(text)
-    if not 0 < value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number strictly between 0 and 1")
-    return value
-
-
-def positive_float(text: str) -> float:
-    """A positive number (tolerances, seconds)."""
-    value = _number(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number")
-    return value
-
-
-def _integer(text: str) -> int:
-    try:
-        return int(str(text).strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-
-
-def seed_value(text: str) -> int:
-    """A seed, validated by :func:`~initcheck.settings.parse_seed` (the CLI's wording)."""
-    from initcheck.settings import parse_seed
-
-    try:
-        return parse_seed(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-def positive_int(text: str) -> int:
-    """An integer ≥ 1 (batches, examples)."""
-    value = _integer(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a positive integer")
-    return value
-
-
-def spec_text(text: str) -> str:
-    """A non-empty initializer SPEC (checked for importability at collection)."""
-    if not text.strip():
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not an initializer SPEC (a Keras name like he_normal, "
-            "module:attr or path/file.py:attr)"
-        )
-    return text.strip()
-
-
-def _summary_mode(text: str) -> str:
-    if text not in SUMMARY_MODES:
-        raise argparse.ArgumentTypeError(f"{text!r} is not one of {', '.join(SUMMARY_MODES)}")
-    return text
+    parse.__name__ = name
+    return parse
 
 
 @dataclass(frozen=True)
 class _Setting:
-    """One :class:`Settings` field: a ``--initcheck-*`` option and an ``initcheck_*`` ini key."""
+    """One input of the table as a ``--initcheck-*`` option and an ``initcheck_*`` ini key."""
 
-    field: str
-    parse: Callable[[str], Any]
-    metavar: str
-    help: str
+    input: Input
+
+    @property
+    def field(self) -> str:
+        return self.input.name
 
     @property
     def option(self) -> str:
-        return "--initcheck-" + self.field.replace("_", "-")
+        return self.input.option
 
     @property
     def dest(self) -> str:
-        return "initcheck_" + self.field
+        return "initcheck_" + self.input.name
 
     @property
     def ini(self) -> str:
-        return "initcheck_" + self.field
+        return self.input.ini
+
+    @property
+    def parse(self) -> Callable[[str], Any]:
+        return text_parser(self.input.name)
 
 
-SETTINGS: tuple[_Setting, ...] = (
-    _Setting("alpha", probability, "P", "false-failure rate per decision (default 1e-4)"),
-    _Setting("power", probability, "P", "power against a *_detect-sized error (default 0.999)"),
-    _Setting("std_tolerance", positive_float, "X", "std within a factor 1+X passes (0.05)"),
-    _Setting("std_detect", positive_float, "X", "std off by a factor 1+X must fail (0.10)"),
-    _Setting("shape_detect", positive_float, "X", "scaling law: per-shape error to detect (0.2)"),
-    _Setting("mean_tolerance", positive_float, "X", "|mean| <= X target std passes (0.05)"),
-    _Setting("mean_detect", positive_float, "X", "|mean| >= X target std must fail (0.10)"),
-    _Setting("max_values", positive_int, "N", "cap on weights drawn per check (2**22)"),
-    _Setting("max_draws", positive_int, "N", "cap on initializer calls per check (5000)"),
-    _Setting("seed", seed_value, "N", "seed all draws derive from (default 0)"),
-    _Setting("timeout", positive_float, "SECONDS", "max seconds per initializer call (60)"),
-)
-#: Registered after ``--initcheck-mnist`` (where ``--help`` lists it).
-BATCHES = _Setting("batches", positive_int, "N", "training batches of the MNIST check")
+def _settings() -> tuple[_Setting, ...]:
+    """The table's settings the plugin takes, as options and ini keys."""
+    return tuple(_Setting(i) for i in inputs_for("option", "setting"))
+
+
+#: The :class:`~initcheck.settings.Settings` fields taken as options and ini keys (at import).
+SETTINGS: tuple[_Setting, ...] = _settings()
+BATCHES = _Setting(TABLE["batches"])
 
 
 # ----------------------------------------------------------------- registration
 
 
-def _add_setting(parser: pytest.Parser, group: Any, s: _Setting) -> None:
-    group.addoption(
-        s.option,
-        dest=s.dest,
-        type=s.parse,
-        metavar=s.metavar,
-        default=None,
-        help=f"{s.help}; ini: {s.ini}",
-    )
-    parser.addini(s.ini, type="string", default="", help=f"initcheck: {s.help}")
+def _add(parser: pytest.Parser, group: Any, inp: Input) -> None:
+    ini = "ini" in inp.fronts
+    if "option" in inp.fronts:
+        group.addoption(
+            inp.option,
+            dest="initcheck_" + inp.name,
+            type=None if inp.name == "variance" else text_parser(inp.name),
+            metavar=inp.metavar,
+            default=None,
+            help=inp.help_text + (f"; ini: {inp.ini}" if ini else ""),
+        )
+    if ini:
+        parser.addini(inp.ini, type="string", default="", help=f"initcheck: {inp.help_text}")
 
 
 def add_options(parser: pytest.Parser) -> None:
-    """Register the ``--initcheck-*`` options and ``initcheck_*`` ini keys.
+    """Register the ``--initcheck-*`` options and ``initcheck_*`` ini keys of the table.
 
     Args:
         parser: pytest's parser (from ``pytest_addoption``).
     """
     group = parser.getgroup("initcheck", "initcheck: weight-initializer checks")
-    for s in SETTINGS:
-        _add_setting(parser, group, s)
-    group.addoption(
-        "--initcheck",
-        dest="initcheck_specs",
-        action="append",
-        type=spec_text,
-        default=[],
-        metavar="SPEC",
-        help="gate this initializer (Keras name, module:attr or path/file.py:attr); "
-        "repeatable; adds items initcheck::SPEC::PROPERTY",
-    )
-    group.addoption(
-        "--initcheck-variance",
-        dest="initcheck_variance",
-        metavar="TARGET",
-        default=None,
-        help="variance target of the --initcheck initializers: lecun, glorot, he or a number",
-    )
-    group.addoption(
-        "--initcheck-mnist",
-        dest="initcheck_mnist",
-        metavar="PATH",
-        default=None,
-        help="MNIST dataset (mnist.npz or IDX directory) for the training checks and the "
-        "mnist fixture; ini: initcheck_mnist",
-    )
-    _add_setting(parser, group, BATCHES)
-    group.addoption(
-        "--initcheck-max-examples",
-        dest="initcheck_max_examples",
-        type=positive_int,
-        metavar="N",
-        default=None,
-        help=f"shapes the gate draws with Hypothesis per initializer ({DEFAULT_MAX_EXAMPLES}); "
-        "ini: initcheck_max_examples",
-    )
+    for inp in TABLE.values():
+        if inp.name == "target":  # the gate's target, given on the command line
+            group.addoption(
+                "--initcheck",
+                dest="initcheck_specs",
+                action="append",
+                type=text_parser("target"),
+                default=[],
+                metavar="SPEC",
+                help="gate this initializer (Keras name, module:attr or path/file.py:attr); "
+                "repeatable; adds items initcheck::SPEC::PROPERTY",
+            )
+        elif {"option", "ini"} & inp.fronts:
+            _add(parser, group, inp)
     group.addoption(
         "--initcheck-json",
         dest="initcheck_json",
@@ -233,59 +155,9 @@ def add_options(parser: pytest.Parser) -> None:
         help=f"write the HTML report to PATH (default {DEFAULT_REPORT} under the rootdir; "
         "write --initcheck-report=PATH when test paths follow)",
     )
-    group.addoption(
-        "--initcheck-summary",
-        dest="initcheck_summary",
-        type=_summary_mode,
-        default=None,
-        help="terminal summary of initcheck results: 'all' rows, only 'failed' ones, or "
-        f"'none'; default 'auto' (all up to {SUMMARY_AUTO_ROWS} results, else failed); "
-        "ini: initcheck_summary",
-    )
-    parser.addini(
-        "initcheck_summary",
-        type="string",
-        default="",
-        help="initcheck: terminal summary: auto | all | failed | none",
-    )
-    parser.addini("initcheck_mnist", type="string", default="", help="initcheck: MNIST path")
-    parser.addini(
-        "initcheck_max_examples",
-        type="string",
-        default="",
-        help="initcheck: shapes the gate draws with Hypothesis per initializer",
-    )
 
 
 # ----------------------------------------------------------------- the session's options
-
-
-@dataclass(frozen=True)
-class SessionOptions:
-    """Everything the plugin was told for this session, validated.
-
-    Attributes:
-        settings: the checks' settings (statistics, ``seed``, ``timeout``, ``batches``,
-            ``mnist`` as an absolute path or ``None``).
-        max_examples: shapes the gate draws with Hypothesis per initializer.
-        variance: ``--initcheck-variance`` (a target name, or a number), or ``None``.
-        specs: the ``--initcheck SPEC`` initializers to gate.
-        json_path: where ``--initcheck-json`` writes, or ``None``.
-        report_path: where ``--initcheck-report`` writes, or ``None``.
-        summary: the terminal summary mode (one of :data:`SUMMARY_MODES`).
-    """
-
-    settings: Settings
-    max_examples: int = DEFAULT_MAX_EXAMPLES
-    variance: str | float | None = None
-    specs: tuple[str, ...] = ()
-    json_path: Path | None = None
-    report_path: Path | None = None
-    summary: str = "auto"
-
-    def settings_dict(self) -> dict[str, Any]:
-        """The settings as written to ``--initcheck-json`` and the HTML report."""
-        return {**self.settings.to_dict(), "max_examples": self.max_examples}
 
 
 STASH_KEY = pytest.StashKey[SessionOptions]()
@@ -303,26 +175,18 @@ def session_options(config: pytest.Config) -> SessionOptions:
     return config.stash[STASH_KEY]
 
 
-def _value(config: pytest.Config, dest: str, ini: str, parse: Callable[[str], Any]) -> Any:
+def _value(config: pytest.Config, inp: Input) -> Any:
     """The option's value if given, else the ini value parsed (UsageError echoing it)."""
-    value = config.getoption(dest)
-    if value is not None:
+    value = config.getoption("initcheck_" + inp.name) if "option" in inp.fronts else None
+    if value is not None or "ini" not in inp.fronts:
         return value
-    raw = str(config.getini(ini) or "").strip()
+    raw = str(config.getini(inp.ini) or "").strip()
     if not raw:
         return None
     try:
-        return parse(raw)
-    except argparse.ArgumentTypeError as exc:
-        raise pytest.UsageError(f"initcheck: ini setting {ini} = {raw!r}: {exc}") from None
-
-
-def _variance_value(text: str) -> str | float:
-    """``"he"`` stays a name; ``"0.01"`` becomes a number."""
-    try:
-        return float(text)
-    except ValueError:
-        return text
+        return parse_text(inp.name, raw)
+    except InputError as exc:
+        raise pytest.UsageError(f"initcheck: ini setting {inp.ini} = {raw!r}: {exc}") from None
 
 
 def _report_path(config: pytest.Config, value: str | None) -> Path | None:
@@ -331,6 +195,21 @@ def _report_path(config: pytest.Config, value: str | None) -> Path | None:
     if value == str(DEFAULT_REPORT):
         return Path(config.rootpath, DEFAULT_REPORT)
     return Path(config.invocation_params.dir, value)
+
+
+def _variance(raw: str | None) -> str | float | None:
+    """``--initcheck-variance``: a target of the ``--initcheck`` initializers."""
+    if raw is None:
+        return None
+    from initcheck.targets import resolve_target
+    from initcheck.validators import number_or_name
+
+    value = number_or_name(raw)
+    try:
+        resolve_target(value)
+    except (TypeError, ValueError) as exc:
+        raise pytest.UsageError(f"initcheck: --initcheck-variance {raw!r}: {exc}") from None
+    return value
 
 
 def build_session_options(config: pytest.Config) -> SessionOptions:
@@ -347,39 +226,28 @@ def build_session_options(config: pytest.Config) -> SessionOptions:
     """
     from initcheck.settings import Settings
 
-    fields = {}
-    for s in (*SETTINGS, BATCHES):
-        value = _value(config, s.dest, s.ini, s.parse)
-        if value is not None:
-            fields[s.field] = value
-    mnist = config.getoption("initcheck_mnist") or str(config.getini("initcheck_mnist") or "")
-    if mnist:
-        fields["mnist"] = str(Path(config.invocation_params.dir, mnist))
+    values: dict[str, Any] = {}
+    for inp in TABLE.values():
+        if inp.name not in ("target", "variance") and {"option", "ini"} & inp.fronts:
+            value = _value(config, inp)
+            if value is not None:
+                values[inp.name] = value
+    if "mnist" in values:
+        values["mnist"] = str(Path(config.invocation_params.dir, values["mnist"]))
+    names = {f.name for f in dataclasses.fields(Settings)}
+    fields = {k: values.pop(k) for k in list(values) if k in names}
     try:
-        settings = Settings.of(**fields)
+        settings = Settings().updated(**fields)
     except (TypeError, ValueError) as exc:
         raise pytest.UsageError(f"initcheck: invalid settings: {exc}") from None
-    variance: str | float | None = None
-    raw_variance = config.getoption("initcheck_variance")
-    if raw_variance is not None:
-        from initcheck.targets import resolve_target
-
-        variance = _variance_value(raw_variance)
-        try:
-            resolve_target(variance)
-        except (TypeError, ValueError) as exc:
-            raise pytest.UsageError(
-                f"initcheck: --initcheck-variance {raw_variance!r}: {exc}"
-            ) from None
-    max_examples = _value(config, "initcheck_max_examples", "initcheck_max_examples", positive_int)
     json_path = config.getoption("initcheck_json")
-    summary = _value(config, "initcheck_summary", "initcheck_summary", _summary_mode)
     return SessionOptions(
         settings=settings,
-        max_examples=max_examples or DEFAULT_MAX_EXAMPLES,
-        variance=variance,
+        max_examples=values.pop("max_examples", DEFAULT_MAX_EXAMPLES),
+        variance=_variance(config.getoption("initcheck_variance")),
         specs=tuple(config.getoption("initcheck_specs") or ()),
         json_path=Path(config.invocation_params.dir, json_path) if json_path else None,
         report_path=_report_path(config, config.getoption("initcheck_report")),
-        summary=summary or "auto",
+        summary=values.pop("summary", "auto"),
+        extras=values,
     )
