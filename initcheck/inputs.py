@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from initcheck.settings import SETTING_INPUTS
+from initcheck.settings import SETTING_INPUTS, Settings
 from initcheck.validators import (
     CLI_COMMANDS,
     FRONTS,
@@ -60,6 +60,7 @@ __all__ = [
     "lookup",
     "names_for",
     "parse_text",
+    "settings_of",
     "unknown_keys",
     "validate",
 ]
@@ -157,11 +158,12 @@ def _d(name: str, check: Callable[[Any], Any], default: Any, help: str, fronts: 
 
 
 def _variance_help() -> str:
+    from initcheck.targets import NAMED_TARGETS  # standard library only
+
     return (
-        "declared variance target: lecun, glorot/xavier, he/kaiming, he_fan_out, "
-        "lecun_fan_out, a positive number (a fixed variance) or a callable "
-        "(fan_in, fan_out) -> variance; for a model also auto (He before a ReLU-family "
-        "activation, else LeCun)"
+        f"declared variance target: {', '.join(NAMED_TARGETS)}, a positive number (a fixed "
+        "variance) or a callable (fan_in, fan_out) -> variance; for a model also auto (He "
+        "before a ReLU-family activation, else LeCun)"
     )
 
 
@@ -349,3 +351,11 @@ def updates(values: Mapping[str, Any], valid: Iterable[str]) -> dict[str, Any]:
     if error is not None:
         raise error
     return {k: validate(k, v) for k, v in values.items()}
+
+
+def settings_of(values: Mapping[str, Any], base: Settings | None = None) -> Settings:
+    """The :class:`Settings` fields among ``values`` (e.g. ``vars(args)`` of a command
+    line; ``None`` values left out) over ``base`` (default: the defaults)."""
+    names = {i.name for i in SETTING_INPUTS}
+    fields = {k: v for k, v in values.items() if k in names and v is not None}
+    return (base or Settings()).updated(**fields)

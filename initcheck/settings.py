@@ -58,6 +58,8 @@ def _s(name: str, check: Callable[[Any], Any], default: Any, help: str, **kw: An
     return Input(name, check, default, help, kw.pop("fronts", frozenset(FRONTS)), **kw)
 
 
+_NOT_AUDIT = frozenset(FRONTS) - {"audit"}  # the training settings: no training in audit
+
 #: The fields of :class:`Settings` as inputs of :data:`initcheck.inputs.TABLE`: name,
 #: validator, default, help (the one place each is declared).
 SETTING_INPUTS: tuple[Input, ...] = (
@@ -115,6 +117,7 @@ SETTING_INPUTS: tuple[Input, ...] = (
         "MNIST dataset (mnist.npz or IDX directory) for the "
         "training checks (none: the bundled subset)",
         metavar="PATH",
+        fronts=_NOT_AUDIT - {"compare"},
     ),
     _s(
         "batches",
@@ -123,6 +126,7 @@ SETTING_INPUTS: tuple[Input, ...] = (
         "training batches of the MNIST check (none: its default)",
         convert=to_int,
         metavar="N",
+        fronts=_NOT_AUDIT,
     ),
 )
 _BY_NAME = {i.name: i for i in SETTING_INPUTS}

@@ -249,7 +249,8 @@ class Input:
 
     @property
     def help_text(self) -> str:
-        return f"{self.help} (default: {self.default_text})"
+        """The help with the default (left out when it is none: the help says why)."""
+        return self.help if self.default is None else f"{self.help} (default: {self.default_text})"
 
 
 def checked(inp: Input, value: Any, raw: Any) -> Any:

@@ -58,14 +58,14 @@ def test_check_failing_initializer_exits_1_json_to_stdout(tmp_path, capsys):
         (["check", "numpy:pi"], "numpy:pi"),
         (["check", GOOD, "--variance", "bogus"], "bogus"),
         (["check", "not a spec!"], "neither a Keras name"),
-        (["check", GOOD, "--layout", "jax"], "invalid choice"),
+        (["check", GOOD, "--layout", "jax"], "`layout` must be one of ['keras', 'torch']"),
         (["check"], "required"),
         ([], "required"),
         (["compare"], "at least one SPEC"),
         (["compare", "--batches", "0", "classic"], "positive integer"),
         (["check", GOOD, "--checks", "speed"], "Unknown check(s) ['speed']"),
         (["check", GOOD, "--checks", "variance"], "needs a target"),
-        (["check", GOOD, "--family", "gaussian"], "invalid choice"),
+        (["check", GOOD, "--family", "gaussian"], "`family` must be one of ['normal'"),
     ],
 )
 def test_usage_and_load_errors_exit_2_without_traceback(argv, message, capsys):

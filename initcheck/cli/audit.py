@@ -20,6 +20,7 @@ from typing import Any
 
 from initcheck.cli._common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError, say, write_json
 from initcheck.cli.progress import Progress
+from initcheck.inputs import settings_of
 
 __all__ = ["cmd_audit"]
 
@@ -173,6 +174,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
                 seed=args.seed,
                 signal=args.signal,
                 accept=args.accept,
+                settings=settings_of(vars(args)),
             )
         except (_FactoryError, NotAModelError) as exc:
             progress.close()

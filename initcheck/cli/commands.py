@@ -24,6 +24,7 @@ from initcheck.cli._common import (
     write_json,
 )
 from initcheck.cli.progress import Progress
+from initcheck.inputs import settings_of
 
 if TYPE_CHECKING:
     from initcheck.context import Plan
@@ -171,6 +172,7 @@ def cmd_check(args: argparse.Namespace) -> int:
                 nonlinearity=args.nonlinearity,
                 deterministic=args.deterministic,
                 checks=names,
+                settings=settings_of(vars(args)),
             )
         except Exception as exc:  # a bug in a check, not the user's typing: exit 1
             progress.close()
@@ -297,6 +299,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
                         nonlinearity=args.nonlinearity,
                         deterministic=args.deterministic,
                         checks=names,
+                        settings=settings_of(vars(args) | {"batches": None}),
                     )
                 )
     _outputs(args, comparison, reports, note, classic_only)

@@ -16,11 +16,11 @@ from initcheck import registry
 from initcheck.cli._common import CLASSIC_BATCHES
 from initcheck.cli.audit import cmd_audit
 from initcheck.cli.commands import cmd_check, cmd_compare
+from initcheck.inputs import TABLE, Input, InputError, inputs_for, parse_text
+from initcheck.validators import shown
 
 __all__ = ["build_parser"]
 
-#: ``--framework``: initcheck.initializers.base.FRAMEWORKS (not imported: the parser is light).
-FRAMEWORK_CHOICES = ("torch", "jax", "array")
 
 _SPEC_HELP = (
     "an initializer: a Keras name (he_normal), module:attr (mypkg.inits:my_he) or "
@@ -93,12 +93,9 @@ error.
 
 
 #: The flag that makes each declaration of :data:`initcheck.registry.DECLARATIONS`.
-DECLARATION_FLAGS = {
-    "variance": "--variance",
-    "family": "--family",
-    "nonlinearity": "--nonlinearity",
-    "train": "--train",
-}
+DECLARATION_FLAGS = {d: TABLE[d].flag for d in ("variance", "family", "nonlinearity", "train")}
+#: Inputs whose text the command validates itself, naming the flag (``--variance 'x': …``).
+_VALIDATED_BY_COMMAND = ("variance", "inputs")
 
 
 def checks_run_text() -> str:
@@ -201,8 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     chk.epilog_fn = lambda: _EPILOG_CHECK.format(runs=checks_run_text())
     chk.add_argument("spec", metavar="SPEC", help=_SPEC_HELP)
-    _add_declarations(chk, train=True)
-    chk.add_argument("--seed", type=_seed, default=0, help="seed of all draws (default 0)")
+    add_inputs(chk, "check")
     chk.add_argument("--name", help="display name (default: derived from SPEC)")
     _add_outputs(chk)
     chk.set_defaults(func=cmd_check)
@@ -225,26 +221,25 @@ def build_parser() -> argparse.ArgumentParser:
     )
     cmp.add_argument(
         "--epochs",
-        type=_positive_float,
+        type=_positive("epochs", float),
         metavar="N",
         help="passes over the training set (default 2; the classic set alone: "
         f"{CLASSIC_BATCHES} batches)",
     )
     cmp.add_argument(
         "--batches",
-        type=_positive_int,
+        type=_positive("batches", int),
         metavar="N",
         help="exact number of training batches (overrides --epochs)",
     )
     cmp.add_argument(
         "--batch-size",
-        type=_positive_int,
+        type=_positive("batch_size", int),
         default=128,
         metavar="N",
         help="images per batch (default 128)",
     )
-    cmp.add_argument("--seed", type=_seed, default=0, help="seed of the weights and data order")
-    _add_declarations(cmp, train=False)
+    add_inputs(cmp, "compare")
     cmp.add_argument(
         "--no-checks",
         dest="run_checks",
@@ -257,56 +252,56 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _add_declarations(p: argparse.ArgumentParser, *, train: bool) -> None:
-    """The declarations about an initializer, shared by ``check`` and ``compare``."""
-    from initcheck.targets import NAMED_TARGETS
+def _text_type(name: str) -> Callable[[str], object]:
+    """An argparse ``type=``: the input's text → its value, validated by the table (a bad
+    value is a one-line usage error in the table's wording)."""
 
-    p.add_argument(
-        "--variance",
-        metavar="T",
-        help=f"declared variance target: {', '.join(NAMED_TARGETS)} or a number",
-    )
-    p.add_argument(
-        "--layout",
-        choices=("keras", "torch"),
-        default="keras",
-        help="kernel layout: keras (*kernel, in, out) or torch (out, in, *kernel); default keras",
-    )
-    if train:
+    def parse(text: str) -> object:
+        try:
+            return parse_text(name, text)
+        except InputError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    parse.__name__ = name
+    return parse
+
+
+def _add_input(p: argparse.ArgumentParser, inp: Input) -> None:
+    """One input of the table as a flag: a switch for a flag input (``--no-NAME`` when it
+    defaults to true), repeatable for a list, else ``--NAME VALUE`` parsed by the table."""
+    if inp.is_flag:
+        flag = inp.flag if not inp.default else f"--no-{inp.flag[2:]}"
+        action = "store_false" if inp.default else "store_true"
         p.add_argument(
-            "--train",
-            action="store_true",
-            help="also run the early-training check on MNIST (loads TensorFlow)",
+            flag,
+            dest=inp.name,
+            action=action,
+            help=f"do not {inp.help}" if inp.default else inp.help,
         )
-    p.add_argument(
-        "--family",
-        choices=_LazyChoices("family"),
-        metavar="FAMILY",
-        help="declared distribution family: adds a Kolmogorov-Smirnov test (one of: %(choices)s)",
-    )
-    p.add_argument(
-        "--nonlinearity",
-        choices=_LazyChoices("nonlinearity"),
-        metavar="NAME",
-        help="adds the signal-propagation check through a deep net (one of: %(choices)s)",
-    )
-    p.add_argument(
-        "--framework",
-        choices=FRAMEWORK_CHOICES,
-        help="how SPEC is called, when initcheck cannot tell from the object: torch "
-        "(in-place fn(tensor)), jax (fn(key, shape, dtype)), array (fn(shape, dtype=None))",
-    )
-    p.add_argument(
-        "--deterministic",
-        action="store_true",
-        help="the initializer is deterministic by design (identity, ZerO)",
-    )
-    p.add_argument(
-        "--checks",
-        metavar="NAMES",
-        type=lambda t: [c.strip() for c in t.split(",")],
-        help="comma-separated checks to run instead of the defaults, e.g. symmetry,variance,dtypes",
-    )
+        return
+    kwargs: dict[str, object] = {"metavar": inp.metavar, "help": inp.help_text}
+    if isinstance(inp.default, tuple):  # a list: the flag is repeatable
+        kwargs |= {"action": "append", "default": list(inp.default)}
+        kwargs["help"] = f"{inp.help} (repeatable)"
+    else:
+        kwargs["default"] = inp.default
+        if inp.name not in _VALIDATED_BY_COMMAND:
+            kwargs["type"] = _text_type(inp.name)
+        if inp.name in ("family", "nonlinearity"):  # listed in help, looked up lazily
+            kwargs["choices"] = _LazyChoices(inp.name)
+            kwargs["help"] = f"{inp.help} (one of: %(choices)s)"
+    p.add_argument(inp.flag, **kwargs)  # type: ignore[arg-type]
+
+
+def add_inputs(p: argparse.ArgumentParser, command: str) -> None:
+    """The flags of ``command`` (check, compare, audit), one per input of
+    :data:`initcheck.inputs.TABLE` that it takes, in table order; a flag the command
+    already defines (``compare --batches``) keeps its own meaning."""
+    for inp in inputs_for(command):
+        if inp.flag not in p._option_string_actions and f"--no-{inp.flag[2:]}" not in (
+            p._option_string_actions
+        ):
+            _add_input(p, inp)
 
 
 def _add_audit(sub: argparse._SubParsersAction) -> None:
@@ -324,33 +319,7 @@ def _add_audit(sub: argparse._SubParsersAction) -> None:
         help="a model or zero-arg factory: module:attr (mypkg.nets:build) or "
         "path/file.py:attr (models.py:make_model)",
     )
-    aud.add_argument(
-        "--variance",
-        metavar="RULE",
-        help="target of every kernel: lecun, glorot, he, a number, or auto; without it only "
-        "the structural checks run",
-    )
-    aud.add_argument(
-        "--inputs",
-        metavar="SPEC2",
-        help="the signal's batch: module:attr or path/file.py:attr naming an array, a tensor "
-        "or a zero-arg function returning one (default: built from the first layer)",
-    )
-    aud.add_argument(
-        "--accept",
-        metavar="TYPE",
-        action="append",
-        default=[],
-        help="a layer type accepted unaudited (repeatable): its weights no longer make the "
-        "verdict INCOMPLETE (exit 1)",
-    )
-    aud.add_argument("--seed", type=_seed, default=0, help="seed of all draws (default 0)")
-    aud.add_argument(
-        "--no-signal",
-        dest="signal",
-        action="store_false",
-        help="skip the model's signal (forward and backward one batch)",
-    )
+    add_inputs(aud, "audit")
     aud.add_argument(
         "--verbose",
         action="store_true",
@@ -379,31 +348,19 @@ def _add_outputs(p: argparse.ArgumentParser) -> None:
     )
 
 
-def _seed(text: str) -> int:
-    """A seed, validated by :func:`~initcheck.settings.parse_seed` (the plugin's wording)."""
-    from initcheck.settings import parse_seed
+def _positive(name: str, number: type) -> Callable[[str], object]:
+    """``type=`` of a positive count or number of ``compare`` (the table's wording)."""
 
-    try:
-        return parse_seed(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
+    def parse(text: str) -> object:
+        try:
+            value = number(text)
+        except ValueError:
+            value = None
+        if value is None or not value > 0:
+            kind = "integer" if number is int else "number"
+            raise argparse.ArgumentTypeError(
+                f"`{name}` must be a positive {kind}. Received: {name}={shown(text)}"
+            )
+        return value
 
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
-    return value
+    return parse
