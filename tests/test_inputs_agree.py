@@ -81,3 +81,91 @@ def test_audit_keeps_the_settings_seed() -> None:
     by_keyword = initcheck.audit(build, seed=5, signal=False)
     assert by_settings.settings["seed"] == by_keyword.settings["seed"] == 5
     assert by_settings.to_dict()["rows"] == by_keyword.to_dict()["rows"]
+
+
+# ----------------------------------------------------------------- one wording per bad value
+
+#: The same bad value in every front end, and the one message each must contain.
+BAD = {
+    "alpha": (2, "`alpha` must be a number strictly between 0 and 1. Received: alpha=2"),
+    "seed": (-1, WORDING),
+    "variance": (
+        "hee",
+        "Unknown variance target 'hee': `variance` must be one of ['glorot', 'he', "
+        "'he_fan_out', 'kaiming', 'lecun', 'lecun_fan_out', 'xavier'], a positive number "
+        "(a fixed variance) or a callable (fan_in, fan_out) -> variance. Received: "
+        "variance='hee'. Did you mean 'he'?",
+    ),
+}
+UNKNOWN = "unknown key(s) ['alhpa']. Did you mean 'alpha'? Valid keys: "
+
+
+def _toml(value: object) -> str:
+    return f'"{value}"' if isinstance(value, str) else str(value)
+
+
+def test_the_python_api_words_each_bad_value_as_the_table_does() -> None:
+    from initcheck.inputs import validate
+
+    for name, (value, message) in BAD.items():
+        exact = f"^{re.escape(message)}$"
+        with pytest.raises(ValueError, match=exact):
+            initcheck.check("he_normal", **{name: value})
+        with pytest.raises(ValueError, match=exact):
+            validate(name, value)
+    for make in (
+        lambda: initcheck.check("he_normal", alhpa=0.1),
+        lambda: Settings().updated(alhpa=0.1),
+        lambda: initcheck.assert_variance("he_normal", "he", (4, 4), alhpa=0.1),
+    ):
+        with pytest.raises(TypeError, match=re.escape(UNKNOWN)):
+            make()
+
+
+@pytest.mark.parametrize("name", sorted(BAD))
+def test_the_cli_words_a_bad_value_as_the_api_does(name: str, capsys) -> None:
+    from initcheck.cli import main
+
+    value, message = BAD[name]
+    assert main(["check", "he_normal", f"--{name}", str(value)]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], lines
+
+
+def test_plugin_options_and_ini_keys_word_a_bad_value_as_the_api_does(
+    pytester: pytest.Pytester,
+) -> None:
+    for name, (value, message) in BAD.items():
+        result = pytester.runpytest(f"--initcheck-{name}", str(value), "-p", "no:cacheprovider")
+        assert result.ret == pytest.ExitCode.USAGE_ERROR
+        assert message in result.stderr.str(), name
+    for name in ("alpha", "seed"):  # the ini keys (variance is an option only)
+        value, message = BAD[name]
+        pytester.makeini(f"[pytest]\ninitcheck_{name} = {value}\n")
+        result = pytester.runpytest("-p", "no:cacheprovider")
+        assert result.ret == pytest.ExitCode.USAGE_ERROR
+        assert f"initcheck_{name} = '{value}': {message}" in result.stderr.str()
+
+
+def test_markers_and_gate_tables_word_a_bad_value_as_the_api_does(
+    pytester: pytest.Pytester,
+) -> None:
+    cases = {**{k: (k, v) for k, v in BAD.items()}, "alhpa": ("alhpa", (0.1, UNKNOWN))}
+    tests = ["import pytest\n"]
+    tables = []
+    for case, (key, (value, _)) in cases.items():
+        tests.append(
+            f"@pytest.mark.initcheck({key}={value!r})\n"
+            f"def test_{case}(initcheck):\n    initcheck.assert_breaks_symmetry('he_normal')\n"
+        )
+        tables.append(
+            f'[tool.initcheck.initializers.{case}]\ntarget = "he_normal"\n{key} = {_toml(value)}\n'
+        )
+    pytester.makepyfile(test_marked="\n".join(tests))
+    pytester.makefile(".toml", pyproject="\n".join(tables))
+    result = pytester.runpytest("-p", "no:cacheprovider", "--continue-on-collection-errors")
+    out = result.stdout.str()
+    for case, (_, (_, message)) in cases.items():
+        marker = f"@pytest.mark.initcheck: {message}"
+        gate = f"pyproject.toml [tool.initcheck.initializers.{case}]: {message}"
+        assert marker in out and gate in out, (case, out)

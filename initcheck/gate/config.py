@@ -173,7 +173,7 @@ def _source(name: str, table: Any, origin: str) -> GateSource:
             try:
                 resolve_target(variance)
             except (TypeError, ValueError) as exc:
-                raise GateConfigError(f"variance={variance!r}: {exc}") from None
+                raise GateConfigError(str(exc)) from None
         shapes: tuple[tuple[int, ...], ...] = ()
         if "shapes" in table:
             from initcheck.api import normalize_shapes
@@ -262,9 +262,7 @@ def _model_source(name: str, table: Any, origin: str) -> ModelSource:
             try:
                 resolve_target(variance)
             except (TypeError, ValueError) as exc:
-                raise GateConfigError(
-                    f'variance={variance!r}: {exc} (or "auto": from each layer\'s activation)'
-                ) from None
+                raise GateConfigError(f'{exc} Or "auto": from each layer\'s activation.') from None
         inputs = validate("inputs", table.get("inputs"))
         accept = validate("accept", table.get("accept", []))
         overrides, others = _overrides(table, MODEL_KEYS)
