@@ -130,6 +130,8 @@ def _inputs_spec(v: Any) -> Any:
 
 #: The terminal summary modes of the plugin (``--initcheck-summary``).
 SUMMARY_MODES = ("auto", "all", "failed", "none")
+#: ``auto`` lists every result up to this many, else only the failed ones.
+SUMMARY_AUTO_ROWS = 40
 
 
 def _summary(v: Any) -> Any:
@@ -288,8 +290,8 @@ _SESSION = (
         "summary",
         _summary,
         "auto",
-        "terminal summary of initcheck results: all rows, only "
-        "failed ones, none, or auto (all up to 40 results, else failed)",
+        f"terminal summary of initcheck results: all rows, only failed ones, none, or auto "
+        f"(all up to {SUMMARY_AUTO_ROWS} results, else failed)",
         frozenset({"option", "ini"}),
         kind="session",
         metavar="MODE",
@@ -359,3 +361,39 @@ def settings_of(values: Mapping[str, Any], base: Settings | None = None) -> Sett
     names = {i.name for i in SETTING_INPUTS}
     fields = {k: v for k, v in values.items() if k in names and v is not None}
     return (base or Settings()).updated(**fields)
+
+
+def markdown() -> str:
+    """The table as Markdown (docs/settings.md holds it; ``python -m initcheck.inputs``
+    prints it): each input's default, and where it is taken."""
+
+    def code(text: str) -> str:
+        return f"`{text}`"
+
+    rows = [
+        "| input | default | pytest option / ini key | marker | pyproject table | CLI | meaning |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for inp in TABLE.values():
+        value = "" if inp.is_flag else f" {inp.metavar}"
+        pytest_keys = [code(inp.option + value)] if "option" in inp.fronts else []
+        pytest_keys += [code(inp.ini)] if "ini" in inp.fronts else []
+        commands = [c for c in CLI_COMMANDS if c in inp.fronts]
+        flag = inp.flag if not (inp.is_flag and inp.default) else f"--no-{inp.flag[2:]}"
+        cli = f"{code(flag + value)} ({', '.join(commands)})" if commands else "—"
+        tables = [t for t in ("initializers", "models") if t in inp.fronts]
+        cells = (
+            code(inp.name),
+            inp.default_text,
+            " / ".join(pytest_keys) or "—",
+            "yes" if "marker" in inp.fronts else "—",
+            ", ".join(tables) or "—",
+            cli,
+            inp.help.replace("|", "\\|"),
+        )
+        rows.append("| " + " | ".join(cells) + " |")
+    return "\n".join(rows) + "\n"
+
+
+if __name__ == "__main__":  # pragma: no cover - regenerates docs/settings.md's table
+    print(markdown(), end="")

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from initcheck.inputs import SUMMARY_MODES, TABLE
+from initcheck.inputs import SUMMARY_AUTO_ROWS, SUMMARY_MODES, TABLE
 
 if TYPE_CHECKING:
     from initcheck.settings import Settings
@@ -22,8 +22,6 @@ if TYPE_CHECKING:
 __all__ = ["DEFAULT_MAX_EXAMPLES", "SUMMARY_AUTO_ROWS", "SUMMARY_MODES", "SessionOptions"]
 
 DEFAULT_MAX_EXAMPLES: int = TABLE["max_examples"].default
-
-SUMMARY_AUTO_ROWS = 40
 
 
 @dataclass(frozen=True)

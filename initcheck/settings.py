@@ -126,7 +126,7 @@ SETTING_INPUTS: tuple[Input, ...] = (
         "training batches of the MNIST check (none: its default)",
         convert=to_int,
         metavar="N",
-        fronts=_NOT_AUDIT,
+        fronts=_NOT_AUDIT - {"compare"},  # compare --batches: the training length
     ),
 )
 _BY_NAME = {i.name: i for i in SETTING_INPUTS}

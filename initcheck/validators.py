@@ -245,7 +245,9 @@ class Input:
         d = self.default
         if isinstance(d, float):
             return f"{d:g}"
-        return "none" if d is None else str(d).lower() if isinstance(d, bool) else str(d)
+        if d is None or d == ():
+            return "none"
+        return str(d).lower() if isinstance(d, bool) else str(d)
 
     @property
     def help_text(self) -> str:
