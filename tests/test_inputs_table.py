@@ -6,12 +6,15 @@ Settings fields, the docs and the defaults in help come from the same table."""
 from __future__ import annotations
 
 import dataclasses
+import re
 from pathlib import Path
 
 import pytest
 
+# imported before pytester's in-process runs, which unload what a run imported
 import initcheck.api
-import initcheck.gate  # noqa: F401  (imported before pytester's in-process runs)
+import initcheck.gate
+import initcheck.settings
 from initcheck import inputs
 from initcheck.cli.parser import build_parser
 from initcheck.gate.config import read_pyproject
@@ -129,3 +132,22 @@ def test_the_docs_table_is_the_inputs_table() -> None:
     assert begin in text and end in text
     shown = text.split(begin, 1)[1].split(end, 1)[0]
     assert shown == inputs.markdown(), "regenerate it: python -m initcheck.inputs"
+
+
+@pytest.mark.parametrize(
+    ("text", "row"),
+    [
+        (
+            Path(initcheck.settings.__file__).read_text(encoding="utf-8"),
+            r"^``(\w+)``\s+(\S+)\s",
+        ),
+        ((ROOT / "docs" / "statistics.md").read_text(encoding="utf-8"), r"^\| `(\w+)` \| (\S+) \|"),
+    ],
+    ids=["settings-docstring", "statistics.md"],
+)
+def test_the_defaults_written_in_prose_are_the_tables(text: str, row: str) -> None:
+    """The defaults the docstring and docs/statistics.md explain match the table's."""
+    found = {m[1]: m[2] for m in re.finditer(row, text, flags=re.M) if m[1] in inputs.TABLE}
+    assert len(found) >= 7, found
+    for name, value in found.items():
+        assert float(value) == inputs.TABLE[name].default, (name, value)
