@@ -94,6 +94,8 @@ error.
 
 #: The flag that makes each declaration of :data:`initcheck.registry.DECLARATIONS`.
 DECLARATION_FLAGS = {d: TABLE[d].flag for d in ("variance", "family", "nonlinearity", "train")}
+#: ``--framework``: initcheck.initializers.base.FRAMEWORKS (not imported: the parser is light).
+FRAMEWORK_CHOICES = ("torch", "jax", "array")
 #: Inputs whose text the command validates itself, naming the flag (``--variance 'x': …``).
 _VALIDATED_BY_COMMAND = ("variance", "inputs")
 
@@ -287,8 +289,9 @@ def _add_input(p: argparse.ArgumentParser, inp: Input) -> None:
         kwargs["default"] = inp.default
         if inp.name not in _VALIDATED_BY_COMMAND:
             kwargs["type"] = _text_type(inp.name)
-        if inp.name in ("family", "nonlinearity"):  # listed in help, looked up lazily
-            kwargs["choices"] = _LazyChoices(inp.name)
+        listed = {"framework": FRAMEWORK_CHOICES}  # family, nonlinearity: looked up lazily
+        if inp.name in ("family", "nonlinearity", "framework"):  # their values in help
+            kwargs["choices"] = listed.get(inp.name) or _LazyChoices(inp.name)
             kwargs["help"] = f"{inp.help} (one of: %(choices)s)"
     p.add_argument(inp.flag, **kwargs)  # type: ignore[arg-type]
 

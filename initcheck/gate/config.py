@@ -140,7 +140,7 @@ def _layout(layout: Any) -> str | dict[int, str]:
             if not str(rank).isdigit() or int(rank) not in KERNEL_RANKS:
                 raise GateConfigError(
                     f"a layout table maps kernel ranks {list(KERNEL_RANKS)} to 'keras' or "
-                    f"'torch'. Received: layout={dict(layout)!r}"
+                    f"'torch'; got layout={dict(layout)!r}"
                 )
             by_rank[int(rank)] = _layout(each)  # type: ignore[assignment]
         return by_rank
