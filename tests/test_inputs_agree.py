@@ -169,3 +169,11 @@ def test_markers_and_gate_tables_word_a_bad_value_as_the_api_does(
         marker = f"@pytest.mark.initcheck: {message}"
         gate = f"pyproject.toml [tool.initcheck.initializers.{case}]: {message}"
         assert marker in out and gate in out, (case, out)
+
+
+def test_an_unknown_cli_flag_is_one_line_with_a_did_you_mean(capsys) -> None:
+    from initcheck.cli import main
+
+    assert main(["check", "he_normal", "--alhpa", "0.1"]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert "unrecognized arguments: --alhpa 0.1. Did you mean '--alpha'?" in line

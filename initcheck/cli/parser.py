@@ -17,7 +17,7 @@ from initcheck.cli._common import CLASSIC_BATCHES
 from initcheck.cli.audit import cmd_audit
 from initcheck.cli.commands import cmd_check, cmd_compare
 from initcheck.inputs import TABLE, Input, InputError, inputs_for, parse_text
-from initcheck.validators import shown
+from initcheck.validators import did_you_mean, shown
 
 __all__ = ["build_parser"]
 
@@ -135,7 +135,21 @@ class _Parser(argparse.ArgumentParser):
     epilog_fn: Callable[[], str] | None = None
 
     def error(self, message: str) -> NoReturn:
+        if message.startswith("unrecognized arguments: "):  # a did-you-mean per unknown flag
+            flags = [t.split("=")[0] for t in message.split(": ", 1)[1].split()]
+            known = self._flags()
+            hints = "".join(did_you_mean(f, known) for f in flags if f.startswith("--"))
+            message += f".{hints}" if hints else ""
         self.exit(2, f"{self.prog}: error: {message} (see: {self.prog} --help)\n")
+
+    def _flags(self) -> list[str]:
+        """The flags of this parser and of its subcommands."""
+        known = list(self._option_string_actions)
+        for action in self._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for sub in action.choices.values():
+                    known += sub._option_string_actions
+        return [f for f in dict.fromkeys(known) if f not in ("-h", "--help", "--version")]
 
     def format_help(self) -> str:
         if self.epilog_fn is None:
@@ -176,7 +190,7 @@ class _LazyChoices(Sequence[str]):
 
 def build_parser() -> argparse.ArgumentParser:
     """The argparse parser of ``initcheck``."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="initcheck",
         description="Tell whether a neural-network weight initializer is sound: symmetry, "
         "centering, variance against its fan target, the 1/n scaling law, and early "
