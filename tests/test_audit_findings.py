@@ -138,6 +138,26 @@ def test_keras_mlp_default_init_one_finding_and_its_fix_passes() -> None:
     check_fixed(report, build)
 
 
+def test_keras_fix_reads_the_transposed_and_depthwise_fans() -> None:
+    keras = pytest.importorskip("keras")
+
+    def deconv() -> Any:
+        return keras.Sequential([keras.Input((8, 8, 16)), keras.layers.Conv2DTranspose(32, 3)])
+
+    def depthwise() -> Any:
+        layer = keras.layers.DepthwiseConv2D(3, depth_multiplier=2)
+        return keras.Sequential([keras.Input((8, 8, 16)), layer])
+
+    for factory, code in (
+        (deconv, 'VarianceScaling(scale=2.0, mode="fan_out")'),  # Keras reads them swapped
+        (depthwise, "layer.depthwise_initializer = keras.initializers.VarianceScaling("),
+    ):
+        report = initcheck.audit(factory, variance="he", signal=False)
+        (finding,) = [f for f in report.findings if f.kind == "fail"]
+        assert code in finding.fix.code, finding.fix.code
+        assert report.fixed(factory).after_fix.passed
+
+
 class _Named:
     """``get_layer`` by the names the first build printed (Keras numbers auto-named
     layers per process, so each rebuild's ``dense`` has a new number)."""

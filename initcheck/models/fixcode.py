@@ -164,7 +164,13 @@ def _keras_fans(row: WeightRow, rows: Sequence[WeightRow]) -> tuple[int, int]:
 
 
 def _keras(members: Sequence[WeightRow], rows: Sequence[WeightRow]) -> Fix | None:
-    named = {"he": '"he_normal"', "lecun": '"lecun_normal"', "glorot": '"glorot_normal"'}
+    named = {
+        "he": '"he_normal"',
+        "lecun": '"lecun_normal"',
+        "glorot": '"glorot_normal"',
+        "he_fan_out": 'keras.initializers.VarianceScaling(scale=2.0, mode="fan_out")',
+        "lecun_fan_out": 'keras.initializers.VarianceScaling(scale=1.0, mode="fan_out")',
+    }
     custom = 'keras.initializers.VarianceScaling(scale={scale}, mode="fan_in")'
     groups: dict[tuple[str, str], list[str]] = {}
     for row in members:
@@ -203,6 +209,8 @@ def _flax(members: Sequence[WeightRow], rows: Sequence[WeightRow]) -> Fix | None
         "he": "nnx.initializers.he_normal()",
         "lecun": "nnx.initializers.lecun_normal()",
         "glorot": "nnx.initializers.glorot_normal()",
+        "he_fan_out": 'nnx.initializers.variance_scaling(2.0, "fan_out", "truncated_normal")',
+        "lecun_fan_out": 'nnx.initializers.variance_scaling(1.0, "fan_out", "truncated_normal")',
     }
     custom = 'nnx.initializers.variance_scaling({scale}, "fan_in", "truncated_normal")'
     groups: dict[str, list[str]] = {}
