@@ -20,8 +20,9 @@ __all__ = ["apply_fixes", "fix_and_audit", "fixed_model"]
 
 class _Layers:
     """``model.get_layer(name)`` by the audited model's layer paths, on a model of the
-    same architecture whose Keras layer names differ (Keras numbers auto-named layers
-    per process: a rebuilt or cloned ``dense`` is ``dense_7``)."""
+    same architecture whose Keras layer names may differ (Keras numbers auto-named layers
+    per process: a rebuilt or cloned ``dense`` is ``dense_7``), nested paths included
+    (``mha/query``: a layer inside a layer, which has no ``get_layer`` of its own)."""
 
     def __init__(self, layers: dict[str, Any], prefix: str = "") -> None:
         self._layers, self._prefix = layers, prefix
@@ -43,7 +44,7 @@ def _keras_scope(model: Any, paths: Sequence[str]) -> Any:
     from initcheck.models.keras_model import _walk
 
     mine = [(p, layer) for p, layer, leaf in _walk(model) if leaf and layer.weights]
-    if [p for p, _ in mine] == list(paths) or len(mine) != len(paths):
+    if len(mine) != len(paths):
         return model
     return _Layers({old: layer for old, (_, layer) in zip(paths, mine, strict=True)})
 
