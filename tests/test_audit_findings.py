@@ -225,3 +225,22 @@ def test_cli_verbose_fix_preview_and_json(tmp_path: Path, capsys: Any) -> None:
     full = capsys.readouterr().out
     assert "after the suggested fix: passes" in full
     assert "0.bias" in full and "Var(W) = " in full  # every row, and the full messages
+
+
+def test_undecided_rows_are_their_own_finding_without_a_fix() -> None:
+    from initcheck.models import WeightRow
+    from initcheck.models.findings import findings_of
+    from initcheck.results import CheckResult
+
+    def row(layer: str, verdict: str) -> WeightRow:
+        result = CheckResult(
+            check="centering", initializer=layer, verdict=verdict, message=f"{verdict}: few values"
+        )
+        return WeightRow(
+            layer, "weight", "", "Linear", "kernel", (10, 4), "", (4, 10), None, (result,)
+        )
+
+    rows = [row("a", "inconclusive"), row("b", "inconclusive"), row("c", "pass")]
+    (finding,) = findings_of(rows, "torch")
+    assert finding.kind == "inconclusive" and finding.rows == ("a.weight", "b.weight")
+    assert finding.fix is None and finding.line().startswith("INCONCLUSIVE: 2 Linear weights")

@@ -32,7 +32,8 @@ class Finding:
     """Rows of one audit that share a cause.
 
     Attributes:
-        kind: ``"fail"`` (the rows fail), ``"unaudited"`` (no rule knows their layer
+        kind: ``"fail"`` (the rows fail), ``"inconclusive"`` (a check could not decide on
+            them, e.g. too few values; none failed), ``"unaudited"`` (no rule knows their layer
             type) or ``"info"`` (they inform: scale-invariant, output head, convention,
             residual branch, identity-at-init, accepted).
         layer_type: the rows' layer type.
@@ -66,9 +67,14 @@ class Finding:
     def line(self) -> str:
         """The finding on one line: count, paths, measured range, explanation."""
         what = f"{self.count} {self.layer_type} {self.param}{'' if self.count == 1 else 's'}"
-        head = {"fail": "FAIL", "unaudited": "not audited", "info": "info"}[self.kind]
+        head = {
+            "fail": "FAIL",
+            "inconclusive": "INCONCLUSIVE",
+            "unaudited": "not audited",
+            "info": "info",
+        }[self.kind]
         parts = [f"{head}: {what} ({abbreviate(self.rows)})"]
-        if self.ratio is not None and (self.kind != "fail" or _VARIANCE in self.checks):
+        if self.ratio is not None and (not self.checks or _VARIANCE in self.checks):
             lo, hi = self.ratio
             span = f"×{lo:.3g}" if f"{lo:.3g}" == f"{hi:.3g}" else f"×{lo:.3g}–{hi:.3g}"
             parts.append(f"Var {span} of {self.rule or 'the target'}")
@@ -146,14 +152,15 @@ def _key_and_cause(row: WeightRow) -> tuple[tuple[Any, ...], str, str] | None:
     if not row.audited:
         return (("unaudited", *base), "unaudited", row.note)
     if not row.passed:
+        kind = "inconclusive" if row.verdict == "inconclusive" else "fail"
         checks = tuple(r.check for r in row.failures)
         first = row.failures[0]
         diagnosed = bool(row.diagnosis) and first.check == _VARIANCE
         cause = _head(first.message) if first.check == _VARIANCE else first.message
         if diagnosed:
             cause = f"{cause}, consistent with {cause_of(row)}"
-        key = ("fail", *base, checks, family if diagnosed else _head(first.message))
-        return key, "fail", cause
+        key = (kind, *base, checks, family if diagnosed else _head(first.message))
+        return key, kind, cause
     if row.status:
         followed = re.search(r"\(followed by ([^)]+)\)", row.note)
         status = f"{row.status} ({followed.group(0)[1:-1]})" if followed else row.status
@@ -195,7 +202,7 @@ def findings_of(rows: Sequence[WeightRow], framework: str = "") -> tuple[Finding
             param=first.param,
             rule=rule_of(first),
             status=key[4] if kind == "info" else "",
-            checks=key[4] if kind == "fail" else (),
+            checks=key[4] if kind in ("fail", "inconclusive") else (),
             rows=tuple(r.name for r in members),
             ratio=(min(ratios), max(ratios)) if ratios else None,
             cause=cause,
@@ -207,5 +214,5 @@ def findings_of(rows: Sequence[WeightRow], framework: str = "") -> tuple[Finding
             fix = fix_for(framework, members, rows)
             finding = replace(finding, fix=fix) if fix is not None else finding
         out.append(finding)
-    order = {"fail": 0, "unaudited": 1, "info": 2}
+    order = {"fail": 0, "inconclusive": 1, "unaudited": 2, "info": 3}
     return tuple(sorted(out, key=lambda f: order[f.kind]))

@@ -65,7 +65,8 @@ def _cells(row: WeightRow) -> list[str]:
         verdict = "ok" + (f" ({row.status})" if row.status else "")
     else:
         first = row.failures[0]
-        verdict = f"FAIL {first.check}: {first.message.split(':', 1)[0].split(';', 1)[0]}"
+        mark = "INCONCLUSIVE" if row.verdict == "inconclusive" else "FAIL"
+        verdict = f"{mark} {first.check}: {first.message.split(':', 1)[0].split(';', 1)[0]}"
     rule = rule_of(row) or "—"
     return [row.name, row.layer_type, shape, rule, ratio or "—", verdict]
 

@@ -312,7 +312,9 @@ def _finding_views(findings: Any) -> list[dict[str, Any]]:
         fix = f.get("fix") or None
         out.append(
             {
-                "cls": {"fail": "fail", "unaudited": "fail"}.get(str(f.get("kind")), "info"),
+                "cls": {"fail": "fail", "unaudited": "fail", "inconclusive": "inconclusive"}.get(
+                    str(f.get("kind")), "info"
+                ),
                 "text": str(f.get("text", "")),
                 "messages": [str(m) for m in f.get("messages") or ()],
                 "fix": None
