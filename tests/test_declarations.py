@@ -152,7 +152,7 @@ def test_a_missing_framework_is_a_usage_error_saying_what_to_install(tmp_path, m
     monkeypatch.chdir(tmp_path)
     from types import SimpleNamespace
 
-    import initcheck.initializers.torch as adapter
+    import initcheck.initializers.base as adapter  # framework_module imports torch
 
     def not_installed(name: str) -> None:
         raise ModuleNotFoundError(f"No module named {name!r}")

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import importlib
 import inspect
+import sys
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
@@ -106,9 +108,6 @@ def call_text(base: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
 def framework_module(name: str, what: str, extra: str) -> Any:
     """The framework module ``name`` (imported on first use), or an ImportError saying
     which extra installs it."""
-    import importlib
-    import sys
-
     try:
         return sys.modules.get(name) or importlib.import_module(name)
     except ImportError as exc:
