@@ -90,7 +90,7 @@ def test_default_init_fails_like_audit_with_json_and_report(models_py, tmp_path,
     rc = main(["audit", spec, "--variance", "he", "--json", "-", "--report", str(html_path)])
     out, err = capsys.readouterr()
     assert rc == 1
-    data = json.loads(out)  # the JSON alone on stdout; the human report on stderr
+    data = json.loads(out)["payload"]  # the JSON alone on stdout; the human report on stderr
     assert "FAILED" in err and "PyTorch's default init" in err and "×0.167" in err
     # the verdicts, from what the model is (not from audit()): PyTorch's default Linear
     # weight is U(±1/√fan_in), Var = He/6, so each weight fails variance only (std ×0.41;
@@ -214,7 +214,7 @@ def test_inputs_are_the_signal_batch(models_py, capsys, model, inputs):
     rc = main(["audit", f"{models_py}:{model}", "--inputs", f"{models_py}:{inputs}", "--json", "-"])
     out, err = capsys.readouterr()
     assert rc != 2, err
-    data = json.loads(out)
+    data = json.loads(out)["payload"]
     assert data["signal"]["details"]["source"] == "the given inputs"
     assert "on the given inputs" in data["signal"]["message"]
 

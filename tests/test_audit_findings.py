@@ -219,7 +219,7 @@ def test_cli_verbose_fix_preview_and_json(tmp_path: Path, capsys: Any) -> None:
     short = capsys.readouterr().out
     assert "nn.init.kaiming_normal_" in short and "after the suggested fix" not in short
     assert "3 weights passed" in short and "0.bias" not in short
-    data = json.loads(out_json.read_text())
+    data = json.loads(out_json.read_text())["payload"]
     assert data["findings"][0]["fix"]["framework"] == "torch"
     assert main(["audit", spec, "--variance", "he", "--verbose", "--fix-preview"]) == 1
     full = capsys.readouterr().out

@@ -105,7 +105,7 @@ def test_initcheck_audit_on_a_keras_model(tmp_path, capsys):
     rc = main(["audit", f"{path}:build", "--variance", "he", "--no-signal", "--json", "-"])
     out, err = capsys.readouterr()
     assert rc == 1, err
-    data = json.loads(out)
+    data = json.loads(out)["payload"]
     assert data["framework"] == "keras" and data["passed"] is False
     rows = {r["name"]: r for r in data["rows"]}
     hidden, head = rows["hidden.kernel"], rows["head.kernel"]

@@ -373,7 +373,7 @@ def test_the_cli_gives_the_same_verdicts_on_real_models(tmp_path) -> None:
             timeout=600,
         )
         assert run.returncode == code, run.stderr[-2000:]
-        data = json.loads(out.read_text())
+        data = json.loads(out.read_text())["payload"]
         assert data["verdict"] == verdict
         factory = getattr(zoo, attr)
         lib = initcheck.audit(factory, variance="auto", inputs=getattr(zoo, inputs)())

@@ -30,7 +30,7 @@ BAD = f"{TESTS / 'broken_inits.py'}:missing_relu_gain"
 def test_check_passing_initializer_exits_0_and_writes_json(tmp_path, capsys):
     out = tmp_path / "out" / "result.json"
     assert main(["check", GOOD, "--variance", "he", "--json", str(out)]) == 0
-    data = json.loads(out.read_text())
+    data = json.loads(out.read_text())["payload"]
     assert data["passed"] is True
     assert {"symmetry", "centering", "variance", "scaling"} <= {r["check"] for r in data["results"]}
     assert data["settings"]["seed"] == 0 and data["settings"]["variance"] == "2/fan_in"
@@ -42,7 +42,7 @@ def test_check_failing_initializer_exits_1_json_to_stdout(tmp_path, capsys):
     code = main(["check", BAD, "--variance", "he", "--json", "-", "--report", str(report)])
     assert code == 1
     captured = capsys.readouterr()
-    data = json.loads(captured.out)  # stdout is only the JSON
+    data = json.loads(captured.out)["payload"]  # stdout is only the JSON
     failed = [r["check"] for r in data["results"] if not r["passed"]]
     assert failed == ["variance"]
     assert "FAILED" in captured.err and "report written" in captured.err
@@ -89,7 +89,7 @@ def test_check_declarations_add_checks(capsys):
         "-",
     ]
     assert main(argv) == 0
-    data = json.loads(capsys.readouterr().out)
+    data = json.loads(capsys.readouterr().out)["payload"]
     assert [r["check"] for r in data["results"]] == ["variance", "distribution"]
 
 
@@ -334,7 +334,7 @@ def test_compare_prints_table_and_writes_json_and_report(fake_training, tmp_path
     ]
     out = capsys.readouterr().out
     assert "val acc" in out and "90.00%" in out and "85.00%" in out
-    data = json.loads(js.read_text())
+    data = json.loads(js.read_text())["payload"]
     assert list(data["runs"]) == [GOOD, BAD]
     assert data["runs"][GOOD]["val_accuracy"] == pytest.approx(0.9)
     assert len(data["runs"][GOOD]["losses"]) == 62

@@ -94,7 +94,7 @@ def test_bad_initializers_get_failed_rows_and_the_rest_is_written(project):
     he = dict(zip(header, row(matrix, "he_normal").split(), strict=True))
     assert set(he.values()) - {"he_normal"} == {"ok", "PASSED"}, he
     # JSON and report are written anyway
-    data = json.loads((project.path / "c.json").read_text())
+    data = json.loads((project.path / "c.json").read_text())["payload"]
     assert list(data["runs"]) == ["he_normal", "inits.py:no_gain"]
     assert set(data["failed"]) == {"inits.py:boom", "inits.py:nan_init"}
     assert data["checks"][0]["settings"]["variance"] == "2/fan_in"

@@ -121,7 +121,7 @@ def test_model_items_have_audit_verdicts(pytester: pytest.Pytester, args: list[s
             "model kaiming (torch): passed*",
         ]
     )
-    data = json.loads((pytester.path / "r.json").read_text())
+    data = json.loads((pytester.path / "r.json").read_text())["payload"]
     models = {m["model"]: m for m in data["models"]}
     assert sorted(models) == ["default", "kaiming"]
     html = (pytester.path / "r.html").read_text()
@@ -195,7 +195,7 @@ def test_signal_off_and_settings_override(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest("-p", "no:cacheprovider", "-v", "--initcheck-json", "r.json")
     result.assert_outcomes(passed=14)
     assert "initcheck::k::signal" not in result.stdout.str()
-    (model,) = json.loads((pytester.path / "r.json").read_text())["models"]
+    (model,) = json.loads((pytester.path / "r.json").read_text())["payload"]["models"]
     assert model["signal"] is None
     assert model["settings"]["alpha"] == 1e-3
 
@@ -213,5 +213,5 @@ def test_inputs_key_is_the_signal_batch(pytester: pytest.Pytester, args: list[st
     found = outcomes(result)
     assert "initcheck::enc::signal" in found
     assert any(node.startswith("initcheck::enc::layers.0.") for node in found)
-    (model,) = json.loads((pytester.path / "r.json").read_text())["models"]
+    (model,) = json.loads((pytester.path / "r.json").read_text())["payload"]["models"]
     assert model["signal"]["details"]["source"] == "the given inputs"

@@ -72,11 +72,11 @@ def test_a_run_runs_what_the_help_promises(flags, capsys):
     default, added, _ = promised(check_help(capsys))
     code = main(["check", GOOD, *flags, "--json", "-"])
     assert code == 0
-    ran = [r["check"] for r in json.loads(capsys.readouterr().out)["results"]]
+    ran = [r["check"] for r in json.loads(capsys.readouterr().out)["payload"]["results"]]
     assert set(ran) == set(default) | set(added.get(flags[0], []) if flags else [])
 
 
 def test_scaling_named_without_a_target_names_the_best_fitting_rule(capsys):
     assert main(["check", GOOD, "--checks", "scaling", "--json", "-"]) == 0
-    (result,) = json.loads(capsys.readouterr().out)["results"]
+    (result,) = json.loads(capsys.readouterr().out)["payload"]["results"]
     assert result["check"] == "scaling" and "best-fitting" in result["message"]

@@ -386,7 +386,7 @@ def test_json_and_summary_have_all_results(
     pytester.makepyfile(test_user=USER_TEST)
     result = run(pytester, plugin_args, "--initcheck-json", "out/initcheck.json")
     result.assert_outcomes(passed=8)
-    data = json.loads((pytester.path / "out" / "initcheck.json").read_text())
+    data = json.loads((pytester.path / "out" / "initcheck.json").read_text())["payload"]
     records = data["records"]
     assert [(r["nodeid"], r["check"]) for r in records] == [
         ("initcheck::sound_he::centering", "centering"),
@@ -430,7 +430,7 @@ def test_failed_assertion_recorded(pytester: pytest.Pytester, plugin_args: list[
     )
     result = run(pytester, plugin_args, "--initcheck-json", "r.json")
     result.assert_outcomes(failed=1)
-    (record,) = json.loads((pytester.path / "r.json").read_text())["records"]
+    (record,) = json.loads((pytester.path / "r.json").read_text())["payload"]["records"]
     assert record["passed"] is False
     assert record["check"] == "variance"
     assert "variance too" in record["message"]

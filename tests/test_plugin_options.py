@@ -104,7 +104,7 @@ def run(pytester: pytest.Pytester, args: list[str], *more: str) -> pytest.RunRes
 
 
 def records(path: Path) -> list[dict]:
-    return json.loads(path.read_text())["records"]
+    return json.loads(path.read_text())["payload"]["records"]
 
 
 def test_session_options_is_public_and_frozen() -> None:
@@ -146,7 +146,7 @@ def test_batches_timeout_mnist_reach_training(
     assert by_test["test_train.py::test_fixture_training"] == session
     marked = {"batches": 5, "timeout": 9, "mnist": mnist, "initializer_timeout": 9.0}
     assert by_test["test_train.py::test_marked_training"] == marked
-    data = json.loads((pytester.path / "r.json").read_text())
+    data = json.loads((pytester.path / "r.json").read_text())["payload"]
     assert data["settings"]["batches"] == 3
     assert data["settings"]["mnist"] == mnist
 

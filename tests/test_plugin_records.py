@@ -87,7 +87,7 @@ def test_failing_given_test_is_one_row(pytester: pytest.Pytester, plugin_args: l
     )
     result.assert_outcomes(passed=1, failed=1)
     assert "records.py" not in result.stdout.str()  # initcheck's example wrapper is hidden
-    records = json.loads((pytester.path / "r.json").read_text())["records"]
+    records = json.loads((pytester.path / "r.json").read_text())["payload"]["records"]
 
     shrunk = [r for r in records if r["nodeid"] == "test_given.py::test_shrinks"]
     assert [r["passed"] for r in shrunk] == [True, False]

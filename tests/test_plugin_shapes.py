@@ -61,7 +61,7 @@ def test_defect_only_above_1e5_values_fails_by_default(pytester: pytest.Pytester
     result.stdout.fnmatch_lines(
         ["*[[]big[]] variance FAILED: variance too small*fails on the large kernel (1024, 256)*"]
     )
-    records = json.loads((pytester.path / "r.json").read_text())["records"]
+    records = json.loads((pytester.path / "r.json").read_text())["payload"]["records"]
     failed = {r["check"] for r in records if not r["passed"]}
     assert "variance" in failed
     pooled = next(r for r in records if r["passed"])
@@ -76,7 +76,7 @@ def test_conv_only_initializer_passes_with_only_shapes(pytester: pytest.Pytester
     )
     result = pytester.runpytest("-p", "no:cacheprovider", "-v", "--initcheck-json", "r.json")
     result.assert_outcomes(passed=7)
-    records = json.loads((pytester.path / "r.json").read_text())["records"]
+    records = json.loads((pytester.path / "r.json").read_text())["payload"]["records"]
     ranks = {len(s) for r in records for s in r["shapes"]}
     assert ranks <= {3, 4}, ranks
     assert any(math.prod(s) >= 2**18 for r in records for s in r["shapes"])

@@ -102,7 +102,7 @@ def test_a_registered_check_becomes_a_gate_item_in_json_and_html(
         "no:cacheprovider",
     )
     run.assert_outcomes(passed=1)
-    data = json.loads((pytester.path / "out.json").read_text())
+    data = json.loads((pytester.path / "out.json").read_text())["payload"]
     checks = [r["check"] for r in _results(data)]
     assert "toy" in checks
     html = (pytester.path / "out.html").read_text()

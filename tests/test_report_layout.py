@@ -19,8 +19,8 @@ from hypothesis import strategies as st
 
 import initcheck
 from initcheck import registry
+from initcheck.output import svg_figures_for
 from initcheck.report import render_html, write_html_report
-from initcheck.report.figures import svg_figures_for
 from initcheck.results import CheckResult, Report
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

@@ -36,16 +36,44 @@ def _resolve(name: str, modules: dict[str, Path]) -> str | None:
     return name or None
 
 
-def _imports(path: Path, modules: dict[str, Path], me: str | None = None) -> set[str]:
+def _dynamic(node: ast.AST, modules: dict[str, Path]) -> list[str]:
+    """The modules an ``importlib.import_module(...)`` call imports: its literal name, or
+    for an f-string (``f"initcheck.checks.{name}"``) every module under its literal
+    prefix. The registry loads the check modules this way."""
+    if not (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute | ast.Name)
+        and (node.func.attr if isinstance(node.func, ast.Attribute) else node.func.id)
+        == "import_module"
+        and node.args
+    ):
+        return []
+    arg = node.args[0]
+    if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
+        return [arg.value]
+    if isinstance(arg, ast.JoinedStr) and arg.values and isinstance(arg.values[0], ast.Constant):
+        prefix = str(arg.values[0].value)
+        return [m for m in modules if m.startswith(prefix)]
+    return []
+
+
+def _imports_static(path: Path, modules: dict[str, Path]) -> set[str]:
+    """``path``'s imports by import statements alone (no ``importlib``)."""
+    return _imports(path, modules, dynamic=False)
+
+
+def _imports(
+    path: Path, modules: dict[str, Path], me: str | None = None, *, dynamic: bool = True
+) -> set[str]:
     """Every initcheck module ``path`` (the module ``me``, by default its name in the
-    package) imports: top-level, lazy (inside functions) and ``TYPE_CHECKING`` imports
-    alike. A package ``__init__``'s lazy re-export table is not an import statement, so
-    it is not counted."""
+    package) imports: top-level, lazy (inside functions), ``TYPE_CHECKING`` and
+    ``importlib.import_module`` imports alike. A package ``__init__``'s lazy re-export
+    table is not an import statement, so it is not counted."""
     me = me or _module_name(path)
     package = me if path.name == "__init__.py" else me.rpartition(".")[0]
     found: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        names: list[str] = []
+        names: list[str] = _dynamic(node, modules) if dynamic else []
         if isinstance(node, ast.Import):
             names = [a.name for a in node.names]
         elif isinstance(node, ast.ImportFrom):
@@ -64,9 +92,22 @@ def _imports(path: Path, modules: dict[str, Path], me: str | None = None) -> set
     return found
 
 
-def _graph() -> dict[str, set[str]]:
+#: The registry finds its built-in checks as plugins: ``importlib.import_module`` of each
+#: module under ``initcheck.checks``, which registers itself (``register(Check(...))``).
+#: That discovery is the one dynamic import edge the cycle test leaves out: a check
+#: module must import the registry to register, and the registry must load it to list it.
+DISCOVERY = "initcheck.registry"
+
+
+def _graph(*, discovery: bool = False) -> dict[str, set[str]]:
+    """The import graph; with ``discovery`` also the registry's plugin loading
+    (:data:`DISCOVERY`)."""
     modules = _modules()
     graph = {name: _imports(path, modules) for name, path in modules.items()}
+    if not discovery:
+        static = ast.parse(modules[DISCOVERY].read_text(encoding="utf-8"))
+        dynamic = {m for node in ast.walk(static) for m in _dynamic(node, modules)}
+        graph[DISCOVERY] -= dynamic - _imports_static(modules[DISCOVERY], modules)
     # A submodule import runs its package's __init__ first; that edge is the package's
     # own business, not a cycle of the importer (``import initcheck.x`` needs initcheck).
     for name in graph:
@@ -125,17 +166,77 @@ def test_the_cycle_scan_sees_lazy_and_type_checking_imports(tmp_path: Path) -> N
         "    import initcheck.context\n"
         "    from ..fans import compute_fans\n"
         "    from . import _common\n"
+        "def g(name):\n    import importlib\n"
+        "    importlib.import_module('initcheck.settings')\n"
+        "    importlib.import_module(f'initcheck.gate.{name}')\n"
     )
     found = _imports(path, _modules(), "initcheck.checks.probe")
-    assert found == {
+    gate = {m for m in _modules() if m.startswith("initcheck.gate.")}
+    assert gate and found == {
         "initcheck.results",  # TYPE_CHECKING
         "initcheck.registry",  # lazy, from a package
         "initcheck.context",  # lazy, plain import
         "initcheck.fans",  # relative, two levels
         "initcheck.checks._common",  # relative, one level
+        "initcheck.settings",  # importlib, a literal name
+        *gate,  # importlib, an f-string: every module under its prefix
     }
     assert _cycles({"a": {"b"}, "b": {"a"}, "c": set()}) == [["a", "b"]]
     assert _cycles({"a": {"b"}, "b": {"c"}, "c": set()}) == []
+
+
+def test_the_only_circle_left_is_the_registrys_discovery_of_its_checks() -> None:
+    """With the registry's plugin loading counted, the one strongly connected component is
+    the registry and the check modules registering in it: the report layer, the output
+    path and the rest are outside it (issue 16's circle ran through report/figures)."""
+    (circle,) = _cycles(_graph(discovery=True))
+    checks = {
+        m
+        for m in _modules()
+        if m == "initcheck.checks"
+        or (m.startswith("initcheck.checks.") and not m.rpartition(".")[2].startswith("_"))
+    }
+    assert set(circle) == checks | {DISCOVERY}, circle
+
+
+def test_function_local_imports_are_counted() -> None:
+    """The lazy imports are most of the graph's edges: a scan of module-level imports
+    alone would miss the circle issue 16 found (registry → checks → report → registry)."""
+    modules = _modules()
+    lazy = 0
+    for path in modules.values():
+        for fn in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(fn, ast.FunctionDef | ast.AsyncFunctionDef):
+                lazy += sum(
+                    isinstance(n, ast.Import | ast.ImportFrom)
+                    and any(
+                        (a.name if isinstance(n, ast.Import) else (n.module or "")).startswith(
+                            "initcheck"
+                        )
+                        or (isinstance(n, ast.ImportFrom) and n.level)
+                        for a in n.names
+                    )
+                    for n in ast.walk(fn)
+                )
+    assert lazy > 100, lazy  # the scan below walks these too
+    graph = _graph(discovery=True)
+    assert "initcheck.output" in graph["initcheck.cli.commands"]  # only lazily imported
+    assert {m for m in modules if m.startswith("initcheck.checks.")} <= graph["initcheck.registry"]
+
+
+def test_the_report_layer_imports_no_registry_and_no_check() -> None:
+    """``initcheck/report`` only draws: the registry is read by :mod:`initcheck.output`,
+    which hands the checks to it."""
+    stray = {
+        f"{name} imports {target}"
+        for name, targets in _graph(discovery=True).items()
+        if name == "initcheck.report" or name.startswith("initcheck.report.")
+        for target in targets
+        if target == "initcheck.registry"
+        or target == "initcheck.checks"
+        or target.startswith("initcheck.checks.")
+    }
+    assert not stray, sorted(stray)
 
 
 def test_no_module_over_450_lines() -> None:

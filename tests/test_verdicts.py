@@ -132,7 +132,7 @@ def test_the_terminal_summary_and_the_session_outputs_show_it(pytester: pytest.P
         ]
     )
     result.stdout.fnmatch_lines(["*An inconclusive result fails*max_draws*"])
-    data = json.loads((pytester.path / "r.json").read_text())
+    data = json.loads((pytester.path / "r.json").read_text())["payload"]
     (record,) = data["records"]
     assert record["verdict"] == "inconclusive"
     assert data["summary"]["inconclusive"] == 1
@@ -178,5 +178,5 @@ def test_the_gate_fails_an_inconclusive_property_without_searching(
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*unsure INCONCLUSIVE*", "*max_draws*"])
     assert "smallest failing shape" not in result.stdout.str()  # no search: no defect
-    (record,) = json.loads((pytester.path / "g.json").read_text())["records"]
+    (record,) = json.loads((pytester.path / "g.json").read_text())["payload"]["records"]
     assert record["check"] == "unsure" and record["verdict"] == "inconclusive"

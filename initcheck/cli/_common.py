@@ -1,11 +1,10 @@
-"""What the command's modules share: exit codes, the usage error, output helpers."""
+"""What the command's modules share: exit codes, the usage error, output helpers (files
+are written by :mod:`initcheck.output`, the one output path)."""
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-from typing import Any
 
 __all__ = [
     "CLASSIC_BATCHES",
@@ -14,7 +13,6 @@ __all__ = [
     "EXIT_USAGE",
     "UsageError",
     "say",
-    "write_json",
 ]
 
 #: Default training length of ``compare --classic``: the notebook's 858 batches (2 epochs
@@ -26,22 +24,6 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 class UsageError(Exception):
     """A bad SPEC, target or option: printed as one line, exit code 2."""
-
-
-def write_json(path: str, data: Any) -> None:
-    """Write ``data`` as JSON to ``path`` (atomically) or to stdout when ``path`` is ``-``.
-
-    Args:
-        path: the file, or ``"-"``.
-        data: JSON-safe data (non-finite floats are an error).
-    """
-    text = json.dumps(data, indent=2, allow_nan=False, ensure_ascii=False) + "\n"
-    if path == "-":
-        sys.stdout.write(text)
-        return
-    from initcheck.files import write_text_atomic
-
-    write_text_atomic(path, text)
 
 
 def say(args: argparse.Namespace, text: str) -> None:

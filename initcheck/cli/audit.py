@@ -18,7 +18,7 @@ import functools
 import sys
 from typing import Any
 
-from initcheck.cli._common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError, say, write_json
+from initcheck.cli._common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError, say
 from initcheck.cli.progress import Progress
 from initcheck.inputs import settings_of
 
@@ -192,16 +192,18 @@ def cmd_audit(args: argparse.Namespace) -> int:
         report = _preview(report, model, args.spec)
     say(args, report.text(verbose=getattr(args, "verbose", False)))
     if args.json:
-        write_json(args.json, report.to_dict())
-    if args.report:
-        from initcheck.files import write_text_atomic
-        from initcheck.report.html import render_html
+        from initcheck.output import write_json
 
-        html = render_html(
+        write_json(args.json, "audit", report.to_dict())
+    if args.report:
+        from initcheck.output import write_html_report
+
+        path = write_html_report(
+            args.report,
             None,
             models=[report],
             settings=report.settings,
             title=f"initcheck audit: {report.model}",
         )
-        say(args, f"report written to {write_text_atomic(args.report, html)}")
+        say(args, f"report written to {path}")
     return EXIT_OK if report.passed else EXIT_FAILED

@@ -21,7 +21,6 @@ from initcheck.cli._common import (
     EXIT_OK,
     UsageError,
     say,
-    write_json,
 )
 from initcheck.cli.progress import Progress
 from initcheck.inputs import settings_of
@@ -128,10 +127,15 @@ def _crash(command: str, step: str, exc: BaseException) -> int:
 
 
 def _write_html(path: str, results: Sequence[Any], **kwargs: Any) -> str:
-    from initcheck.files import write_text_atomic
-    from initcheck.report.html import render_html
+    from initcheck.output import write_html_report
 
-    return str(write_text_atomic(path, render_html(results, **kwargs)))
+    return str(write_html_report(path, results, **kwargs))
+
+
+def _write_json(path: str, kind: str, payload: Any) -> None:
+    from initcheck.output import write_json
+
+    write_json(path, kind, payload)
 
 
 # --------------------------------------------------------------------------- check
@@ -179,7 +183,7 @@ def cmd_check(args: argparse.Namespace) -> int:
             return _crash("check", f"a check on {init.name!r}", exc)
     say(args, str(report))
     if args.json:
-        write_json(args.json, report.to_dict())
+        _write_json(args.json, "check", report.to_dict())
     if args.report:
         path = _write_html(
             args.report,
@@ -339,7 +343,7 @@ def _outputs(
         say(args, f"\nChecks on the network's kernel shapes {shapes}:")
         say(args, verdict_matrix(reports))
     if args.json:
-        write_json(args.json, comparison_json(comparison, reports))
+        _write_json(args.json, "compare", comparison_json(comparison, reports))
     if not args.report:
         return
     settings: dict[str, Any] = {"seed": args.seed}

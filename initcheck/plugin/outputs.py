@@ -10,7 +10,6 @@ Standard library and pytest only at import; Jinja2 and the figures load when wri
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -176,7 +175,7 @@ def add_html_extras(item: pytest.Item, report: Any, records: list[dict[str, Any]
             f"<th>measured</th><th>target</th><th>message</th></tr>{rows}</table>"
         )
     )
-    from initcheck.report import result_figures
+    from initcheck.output import result_figures
 
     for name, svg in result_figures(records):
         extras.append(
@@ -231,10 +230,9 @@ class ResultsPlugin:
         records = self.sorted_records()
         models = self.sorted_models()
         if self.options.json_path is not None:
-            from initcheck.files import write_text_atomic
+            from initcheck.output import write_json
 
             payload: dict[str, Any] = {
-                "initcheck": 1,
                 "settings": self.options.settings_dict(),
                 "summary": {
                     "records": len(records),
@@ -250,10 +248,10 @@ class ResultsPlugin:
                 payload["summary"]["models"] = len(models)
                 payload["summary"]["models_failed"] = sum(not m["passed"] for m in models)
                 payload["models"] = models
-            write_text_atomic(self.options.json_path, json.dumps(payload, indent=2) + "\n")
+            write_json(self.options.json_path, "session", payload)
             self.written.append(("json", self.options.json_path))
         if self.options.report_path is not None:
-            from initcheck.report import write_html_report
+            from initcheck.output import write_html_report
 
             path = write_html_report(
                 self.options.report_path,

@@ -337,27 +337,34 @@ def _float_or_none(v: Any) -> float | None:
     return f[0] if f else None
 
 
-def svg_figures_for(result: Mapping[str, Any]) -> list[tuple[str, str]]:
+def svg_figures_for(result: Mapping[str, Any], checks: Mapping[str, Any]) -> list[tuple[str, str]]:
     """The inline-SVG figures one result dict supports, as (caption, svg) pairs: those its
-    check declares (:attr:`initcheck.registry.Check.figure`)."""
-    from initcheck import registry
+    check declares.
 
+    Args:
+        result: a ``CheckResult.to_dict()`` dict.
+        checks: the checks by name, each with ``figure`` (result dict -> figures, or
+            ``None``) and ``order`` (:attr:`initcheck.registry.Check.figure`); the caller
+            reads them from the registry (:func:`initcheck.output.catalog`), so this
+            module only draws.
+    """
     details = result.get("details") or {}
-    name = str(result.get("check"))
-    if not isinstance(details, Mapping) or name not in registry.names():
+    check = checks.get(str(result.get("check")))
+    if not isinstance(details, Mapping) or check is None:
         return []
-    figure = registry.check_named(name).figure
+    figure = getattr(check, "figure", None)
     return figure(result) if figure is not None else []
 
 
-def figures_by_result(results: Sequence[Mapping[str, Any]]) -> list[list[tuple[str, str]]]:
-    """The figures of each result. Every failing result shows all its figures; a figure
-    whose caption another result of the same initializer also shows is drawn on each
-    failing one, and otherwise once, from the result later in check order (so the
-    variance and scaling checks share their figure unless one fails)."""
-    from initcheck import registry
-
-    order = {c.name: c.order for c in registry.checks()}
+def figures_by_result(
+    results: Sequence[Mapping[str, Any]], checks: Mapping[str, Any]
+) -> list[list[tuple[str, str]]]:
+    """The figures of each result (``checks`` as for :func:`svg_figures_for`). Every
+    failing result shows all its figures; a figure whose caption another result of the
+    same initializer also shows is drawn on each failing one, and otherwise once, from the
+    result later in check order (so the variance and scaling checks share their figure
+    unless one fails)."""
+    order = {name: c.order for name, c in checks.items()}
     shown: set[tuple[str, str]] = set()
     out: list[list[tuple[str, str]]] = [[] for _ in results]
     ranked = sorted(
@@ -370,7 +377,7 @@ def figures_by_result(results: Sequence[Mapping[str, Any]]) -> list[list[tuple[s
     for i in ranked:
         init = str(results[i].get("initializer"))
         failing = not results[i].get("passed")
-        for caption, svg in svg_figures_for(results[i]):
+        for caption, svg in svg_figures_for(results[i], checks):
             if failing or (init, caption) not in shown:
                 shown.add((init, caption))
                 out[i].append((caption, svg))
@@ -380,14 +387,14 @@ def figures_by_result(results: Sequence[Mapping[str, Any]]) -> list[list[tuple[s
 # --------------------------------------------------------------------------- dispatch
 
 
-def result_figures(result_dicts: Iterable[Any]) -> list[tuple[str, str]]:
+def result_figures(result_dicts: Iterable[Any], checks: Mapping[str, Any]) -> list[tuple[str, str]]:
     """(name, inline SVG) figures for pytest-html extras, one set per plottable result.
 
     ``result_dicts`` are :class:`~initcheck.results.CheckResult` objects or their
-    ``to_dict()`` dicts.
+    ``to_dict()`` dicts; ``checks`` as for :func:`svg_figures_for`.
     """
     results = as_result_dicts(result_dicts)
     out = []
-    for r, figs in zip(results, figures_by_result(results), strict=True):
+    for r, figs in zip(results, figures_by_result(results, checks), strict=True):
         out.extend((f"{r.get('initializer')}: {caption}", svg) for caption, svg in figs)
     return out

@@ -56,11 +56,16 @@ def _anchor(name: str, taken: set[str]) -> str:
     return anchor
 
 
-def _registered() -> dict[str, Any]:
-    """The registered checks by name, in report order."""
-    from initcheck import registry
-
-    return {c.name: c for c in registry.checks()}
+def unit_of(result: Mapping[str, Any], known: Mapping[str, Any]) -> str:
+    """The unit of a result's ``statistic``: its own ``unit``, else its check's
+    :attr:`~initcheck.registry.Check.unit`; ``""`` for an unknown check or no statistic."""
+    if result.get("statistic") is None:
+        return ""
+    if result.get("unit"):
+        return str(result["unit"])
+    check = known.get(str(result.get("check")))
+    unit = getattr(check, "unit", "")
+    return str(unit(result) if callable(unit) else unit)
 
 
 def _order(check: str, known: Mapping[str, Any]) -> tuple[int, str]:
@@ -92,8 +97,6 @@ def _table(check: Any, result: Mapping[str, Any]) -> dict[str, Any] | None:
 def _initializer_views(
     results: list[dict[str, Any]], known: Mapping[str, Any]
 ) -> list[dict[str, Any]]:
-    from initcheck.registry import unit_of
-
     grouped: dict[str, list[dict[str, Any]]] = {}
     for r in results:
         grouped.setdefault(str(r.get("initializer", "?")), []).append(r)
@@ -102,7 +105,7 @@ def _initializer_views(
     for name, rs in grouped.items():
         checks = []
         rs = sorted(rs, key=lambda r: (bool(r.get("passed")), _order(str(r.get("check")), known)))
-        for r, found in zip(rs, figures_by_result(rs), strict=True):
+        for r, found in zip(rs, figures_by_result(rs, known), strict=True):
             details = r.get("details") if isinstance(r.get("details"), Mapping) else {}
             check = known.get(str(r.get("check")))
             checks.append(
@@ -114,7 +117,7 @@ def _initializer_views(
                     "mark": MARK[verdict_of(r)],
                     "message": str(r.get("message", "")),
                     "statistic": fmt(r.get("statistic")),
-                    "unit": unit_of(r),
+                    "unit": unit_of(r, known),
                     "target": fmt(r.get("target")),
                     "target_label": details.get("target") or details.get("law"),
                     "interval": fmt_interval(r.get("interval")),
@@ -316,9 +319,15 @@ def render_html(
     settings: Mapping[str, Any] | None = None,
     title: str | None = None,
     models: Iterable[Any] | None = None,
+    checks: Mapping[str, Any],
 ) -> str:
-    """The report as an HTML string (arguments as for :func:`write_html_report`)."""
-    known = _registered()
+    """The report as an HTML string (arguments as for :func:`write_html_report`).
+
+    ``checks`` are the registered checks by name (``order``, ``summary``, ``when``,
+    ``unit``, ``figure``, ``table``): the caller reads them from the registry
+    (:func:`initcheck.output.catalog`), so the report layer imports no check.
+    """
+    known = checks
     result_dicts = as_result_dicts(results)
     inits = _initializer_views(result_dicts, known)
     normalized = normalize_comparisons(comparisons)
@@ -354,8 +363,10 @@ def write_html_report(
     settings: Mapping[str, Any] | None = None,
     title: str | None = None,
     models: Iterable[Any] | None = None,
+    checks: Mapping[str, Any],
 ) -> Path:
-    """Write one self-contained HTML report and return its path.
+    """Write one self-contained HTML report and return its path
+    (:func:`initcheck.report.write_html_report` passes the registry's ``checks``).
 
     Args:
         path: the file to write; parent directories are created. It is written
@@ -381,6 +392,11 @@ def write_html_report(
             result/comparison/model report.
     """
     html = render_html(
-        results, comparisons=comparisons, settings=settings, title=title, models=models
+        results,
+        comparisons=comparisons,
+        settings=settings,
+        title=title,
+        models=models,
+        checks=checks,
     )
     return write_text_atomic(path, html)
