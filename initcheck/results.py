@@ -41,7 +41,10 @@ REPR_LIMIT = 300
 
 
 def _verdict(verdict: str | None, passed: bool | None) -> str:
-    """The verdict from ``verdict=`` and/or the older ``passed=`` (they must agree)."""
+    """The verdict from ``verdict=`` and/or ``passed=``. ``passed=`` given with a verdict
+    it contradicts overrides it, as ``dataclasses.replace(result, passed=True)`` asks:
+    ``True`` makes it ``"pass"``; ``False`` makes a ``"pass"`` a ``"fail"`` and keeps an
+    ``"inconclusive"``."""
     if verdict is None:
         if passed is None:
             raise TypeError(
@@ -54,12 +57,9 @@ def _verdict(verdict: str | None, passed: bool | None) -> str:
             f"verdict must be one of {', '.join(map(repr, VERDICTS))}. Received: "
             f"verdict={verdict!r}"
         )
-    if passed is not None and bool(passed) != (verdict == "pass"):
-        raise ValueError(
-            "passed= contradicts verdict=: passed is verdict == 'pass'; give verdict= alone. "
-            f"Received: verdict={verdict!r}, passed={passed!r}"
-        )
-    return verdict
+    if passed is None or bool(passed) == (verdict == "pass"):
+        return verdict
+    return "pass" if passed else "fail"
 
 
 def jsonable(value: Any) -> Any:

@@ -4,6 +4,7 @@ the gate."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 
@@ -99,8 +100,12 @@ def test_passed_stays_a_constructor_argument_and_follows_the_verdict() -> None:
     assert CheckResult(check="c", initializer="x", passed=True, message="").verdict == "pass"
     new = CheckResult(check="c", initializer="x", verdict="inconclusive", message="m")
     assert new.passed is False and new.to_dict()["passed"] is False
-    with pytest.raises(ValueError, match=r"Received: verdict='pass', passed=False"):
-        CheckResult(check="c", initializer="x", verdict="pass", passed=False, message="")
+    # dataclasses.replace(result, passed=...) keeps working: passed= overrides the verdict
+    assert dataclasses.replace(new, passed=True).verdict == "pass"
+    assert dataclasses.replace(new, passed=False).verdict == "inconclusive"
+    assert dataclasses.replace(old, passed=True).verdict == "pass"
+    assert dataclasses.replace(dataclasses.replace(old, passed=True), passed=False) == old
+    assert dataclasses.replace(new, message="n").verdict == "inconclusive"
     with pytest.raises(ValueError, match=r"Received: verdict='maybe'"):
         CheckResult(check="c", initializer="x", verdict="maybe", message="")
     with pytest.raises(TypeError, match="verdict="):
