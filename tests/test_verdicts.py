@@ -17,7 +17,7 @@ import initcheck.assertions
 import initcheck.gate
 import initcheck.strategies
 from initcheck.errors import INCONCLUSIVE_HINT, InitCheckFailure
-from initcheck.report.html import render_html
+from initcheck.report import render_html
 from initcheck.results import CheckResult, Report
 
 FIXED = """
