@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 import math
-import platform
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from typing import Any
 
 from initcheck import recording, registry
 from initcheck._threads import single_threaded_blas
-from initcheck._version import __version__
 from initcheck.context import CheckContext, Plan
 from initcheck.fans import KernelLayout, Layout, LayoutByRank, as_layout
 from initcheck.initializers import Initializer, resolve
 from initcheck.results import CheckResult, Report
 from initcheck.settings import Settings
 from initcheck.targets import TargetSpec, resolve_target
+from initcheck.versions import versions
 
 __all__ = [
     "DEFAULT_SHAPES",
@@ -93,13 +92,7 @@ def normalize_shapes(
 
 def environment() -> dict[str, str]:
     """Versions that make a run reproducible (only of modules already imported)."""
-    import sys
-
-    env = {"initcheck": __version__, "python": platform.python_version()}
-    for mod in ("numpy", "scipy", "tensorflow", "keras", "torch", "jax"):
-        if mod in sys.modules:
-            env[mod] = str(getattr(sys.modules[mod], "__version__", "?"))
-    return env
+    return versions()
 
 
 def check(

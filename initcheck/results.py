@@ -32,6 +32,7 @@ __all__ = [
     "combined_verdict",
     "jsonable",
     "short",
+    "short_number",
     "verdict_matrix",
     "verdict_of",
 ]
@@ -90,8 +91,12 @@ def short(text: str, limit: int = 120) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _fmt(x: float | None) -> str:
-    return "—" if x is None else f"{x:.4g}"
+def short_number(value: Any) -> str:
+    """A number with 4 significant digits for text output; ``—`` for ``None``; anything
+    else as ``str``."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return f"{value:.4g}"
+    return "—" if value is None else str(value)
 
 
 def aligned(rows: Sequence[Sequence[str]], indent: str = "") -> list[str]:
@@ -324,8 +329,8 @@ class Report:
                 [
                     MARKS[r.verdict],
                     r.check,
-                    _fmt(r.statistic),
-                    _fmt(r.target),
+                    short_number(r.statistic),
+                    short_number(r.target),
                     r.unit if r.statistic is not None else "",
                     str(r.n),
                     "" if r.passed else r.message,

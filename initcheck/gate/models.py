@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from initcheck.results import short_number
+
 if TYPE_CHECKING:
     from initcheck.gate.config import ModelSource
     from initcheck.models.records import ModelReport, WeightRow
@@ -144,12 +146,6 @@ class RowCollector(pytest.Collector):
         return [ModelItem.from_parent(self, name=r.check, prop=r.check) for r in self.row.results]
 
 
-def _fmt(value: Any) -> str:
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return f"{value:.4g}"
-    return "—" if value is None else str(value)
-
-
 def row_failure(model: str, row: WeightRow | None, result: CheckResult) -> str:
     """The failure text of one item: the row (layer, layout, fans, target), the check's
     message, measured against target, and the row's diagnosis.
@@ -177,7 +173,7 @@ def row_failure(model: str, row: WeightRow | None, result: CheckResult) -> str:
     )
     lines = [
         f"[{model}] {row.name} ({where}) {result.check} FAILED: {result.message}",
-        f"  measured {_fmt(result.statistic)} vs target {_fmt(result.target)}"
+        f"  measured {short_number(result.statistic)} vs target {short_number(result.target)}"
         + (f" ({row.target})" if row.target else ""),
     ]
     if row.diagnosis:

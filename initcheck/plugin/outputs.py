@@ -17,6 +17,7 @@ import pytest
 
 from initcheck.plugin.options import SUMMARY_AUTO_ROWS, SessionOptions
 from initcheck.plugin.records import MODELS_KEY, REPORT_KEY
+from initcheck.results import short_number
 
 __all__ = [
     "ResultsPlugin",
@@ -26,12 +27,6 @@ __all__ = [
     "summary_table",
     "verdict_text",
 ]
-
-
-def _fmt(value: Any) -> str:
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return f"{value:.4g}"
-    return "—" if value is None else str(value)
 
 
 #: A record's verdict in the terminal table and the pytest-html extras.
@@ -76,8 +71,8 @@ def shape_text(record: dict[str, Any]) -> str:
 def _measured(record: dict[str, Any]) -> str:
     span = _details(record).get("statistic_range")
     if isinstance(span, list) and len(span) == 2 and span[0] != span[1]:
-        return f"{_fmt(span[0])}–{_fmt(span[1])}"
-    return _fmt(record.get("statistic"))
+        return f"{short_number(span[0])}–{short_number(span[1])}"
+    return short_number(record.get("statistic"))
 
 
 def summary_table(records: list[dict[str, Any]], *, failed_only: bool = False) -> list[str]:
@@ -99,7 +94,7 @@ def summary_table(records: list[dict[str, Any]], *, failed_only: bool = False) -
             verdict_text(r),
             shape_text(r),
             _measured(r),
-            _fmt(r.get("target")),
+            short_number(r.get("target")),
             str(r["nodeid"]),
         )
         for r in shown
@@ -164,7 +159,7 @@ def add_html_extras(item: pytest.Item, report: Any, records: list[dict[str, Any]
     rows = "".join(
         f"<tr><td>{escape(r['initializer'])}</td><td>{escape(r['check'])}</td>"
         f"<td>{verdict_text(r)}</td><td>{escape(shape_text(r))}</td>"
-        f"<td>{escape(_measured(r))}</td><td>{_fmt(r.get('target'))}</td>"
+        f"<td>{escape(_measured(r))}</td><td>{short_number(r.get('target'))}</td>"
         f"<td>{escape(r['message'])}</td></tr>"
         for r in records
     )

@@ -1,14 +1,16 @@
-"""Number formatting for the report's tables (also used by checks' ``table`` functions)."""
+"""Number formatting for the report's tables (also used by checks' ``table`` functions),
+and the report's HTML ids."""
 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from typing import Any
 
 from initcheck.report.inputs import as_float
 
-__all__ = ["fmt", "fmt_int", "fmt_interval", "fmt_pct"]
+__all__ = ["anchor", "fmt", "fmt_int", "fmt_interval", "fmt_pct"]
 
 
 def fmt(value: Any) -> str:
@@ -44,3 +46,14 @@ def fmt_pct(value: Any) -> str:
     """A fraction as a percentage with 2 decimals ('—' when absent)."""
     f = as_float(value)
     return "—" if f is None else f"{100 * f:.2f}%"
+
+
+def anchor(name: str, taken: set[str], prefix: str) -> str:
+    """A unique HTML id for ``name``: ``prefix-name`` made id-safe (numbered when taken),
+    added to ``taken``."""
+    base = re.sub(r"[^A-Za-z0-9_-]+", "-", name).strip("-")[:40] or prefix
+    out, i = f"{prefix}-{base}", 2
+    while out in taken:
+        out, i = f"{prefix}-{base}-{i}", i + 1
+    taken.add(out)
+    return out

@@ -11,13 +11,10 @@ tables come from the registry (:class:`initcheck.registry.Check`).
 
 from __future__ import annotations
 
-import contextlib
 import datetime as _dt
-import importlib.metadata
 import math
 import os
 import re
-import sys
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -25,10 +22,11 @@ from typing import Any
 from initcheck.files import write_text_atomic
 from initcheck.report.curves import curves_caption, curves_svg
 from initcheck.report.figures import figures_by_result
-from initcheck.report.format import fmt, fmt_int, fmt_interval, fmt_pct
+from initcheck.report.format import anchor, fmt, fmt_int, fmt_interval, fmt_pct
 from initcheck.report.inputs import as_result_dicts, normalize_comparisons
 from initcheck.report.models import model_views
 from initcheck.verdicts import WORDS, combined_verdict, verdict_of
+from initcheck.versions import versions
 
 #: A verdict's mark in the report's tables (its colour is the CSS class of the verdict).
 MARK = {"pass": "PASS", "fail": "FAIL", "inconclusive": "INCONCLUSIVE"}
@@ -45,15 +43,6 @@ _SCALE_NOTE = (
 
 
 # --------------------------------------------------------------------------- view model
-
-
-def _anchor(name: str, taken: set[str]) -> str:
-    base = re.sub(r"[^A-Za-z0-9_-]+", "-", name).strip("-")[:40] or "init"
-    anchor, i = f"i-{base}", 2
-    while anchor in taken:
-        anchor, i = f"i-{base}-{i}", i + 1
-    taken.add(anchor)
-    return anchor
 
 
 def unit_of(result: Mapping[str, Any], known: Mapping[str, Any]) -> str:
@@ -135,7 +124,7 @@ def _initializer_views(
         views.append(
             {
                 "name": name,
-                "anchor": _anchor(name, taken),
+                "anchor": anchor(name, taken, "i"),
                 "passed": all(c["passed"] for c in checks),
                 "verdict": (verdict := combined_verdict(c["verdict"] for c in checks)),
                 "word": WORDS[verdict],
@@ -233,20 +222,8 @@ def _comparison_views(comparisons: list[dict[str, Any]]) -> list[dict[str, Any]]
 
 
 def runtime_versions() -> dict[str, str]:
-    """initcheck's version and those of the numeric libraries (imported or installed)."""
-    import platform
-
-    from initcheck._version import __version__
-
-    env = {"initcheck": __version__, "python": platform.python_version()}
-    for mod in ("numpy", "scipy", "tensorflow", "keras", "jinja2"):
-        if mod in sys.modules:
-            env[mod] = str(getattr(sys.modules[mod], "__version__", "?"))
-        elif mod in ("numpy", "tensorflow", "keras"):
-            # installed but not imported in this run: report it without importing it
-            with contextlib.suppress(importlib.metadata.PackageNotFoundError):
-                env[mod] = f"{importlib.metadata.version(mod)} (installed, not loaded)"
-    return env
+    """initcheck's version and those of the numeric libraries (loaded or installed)."""
+    return versions(installed=True)
 
 
 def _settings_view(settings: Mapping[str, Any] | None) -> dict[str, Any]:

@@ -14,11 +14,10 @@ dicts; works on the dicts only, so a report rebuilt from JSON renders the same.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from initcheck.report.format import fmt, fmt_interval
+from initcheck.report.format import anchor, fmt, fmt_interval
 from initcheck.report.inputs import as_float
 from initcheck.report.svg import SvgPlot
 from initcheck.verdicts import combined_verdict, verdict_of
@@ -217,15 +216,6 @@ def gains_svg(signal: Mapping[str, Any] | None) -> str | None:
     return plot.render()
 
 
-def _anchor(name: str, taken: set[str]) -> str:
-    base = re.sub(r"[^A-Za-z0-9_-]+", "-", name).strip("-")[:40] or "model"
-    anchor, i = f"m-{base}", 2
-    while anchor in taken:
-        anchor, i = f"m-{base}-{i}", i + 1
-    taken.add(anchor)
-    return anchor
-
-
 def model_views(models: Iterable[Any] | None) -> list[dict[str, Any]]:
     """The template's view of each model report.
 
@@ -281,7 +271,7 @@ def model_views(models: Iterable[Any] | None) -> list[dict[str, Any]]:
             {
                 "name": name,
                 "framework": str(m.get("framework", "")),
-                "anchor": _anchor(name, taken),
+                "anchor": anchor(name, taken, "m"),
                 "passed": passed,
                 "verdict": verdict,
                 "coverage": (
