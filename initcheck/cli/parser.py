@@ -56,13 +56,14 @@ examples:
   initcheck audit models.py:model --no-signal
   initcheck audit models.py:make_encoder --inputs data.py:batch
 
-SPEC names a Keras model, a torch.nn.Module, or (preferred) a zero-arg factory returning
-one (each weight is drawn afresh by its own initializer or module init code, a factory
-rebuilt only where that does not reproduce the model). Every weight is checked
-where it sits (layer type, layout, fans, packed gates and projections); --variance sets
-the target of every kernel (lecun, glorot, he, a number, or auto: He before a ReLU-family
-activation, else LeCun). The model's own signal (activations and gradients through one
-batch: --inputs, else one built from the first layer) is measured unless --no-signal.
+SPEC names a Keras model, a torch.nn.Module, a Flax NNX module (or a Linen module, with
+--inputs), or (preferred) a factory returning one (each weight is drawn afresh by its own
+initializer or module init code, a factory rebuilt only where that does not reproduce the
+model). Every weight is checked where it sits (layer type, layout, fans, packed gates and
+projections); --variance sets the target of every kernel (a rule named under --variance
+below, a number, or auto: He before a ReLU-family activation, else LeCun). The model's own
+signal (activations and gradients through one batch: --inputs, else one built from the
+first layer) is measured unless --no-signal.
 See docs/audit.md.
 exit codes: 0 sound, 1 a weight or the signal failed (or the audit crashed), 2 usage or
 load error.

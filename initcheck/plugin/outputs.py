@@ -153,9 +153,7 @@ def add_html_extras(item: pytest.Item, report: Any, records: list[dict[str, Any]
         return
     from html import escape
 
-    extras_mod = html_plugin.extras if hasattr(html_plugin, "extras") else None
-    if extras_mod is None:  # pragma: no cover - pytest-html < 4
-        import pytest_html.extras as extras_mod
+    extras_mod = html_plugin.extras  # pytest-html >= 4 (the extra's pin)
     rows = "".join(
         f"<tr><td>{escape(r['initializer'])}</td><td>{escape(r['check'])}</td>"
         f"<td>{verdict_text(r)}</td><td>{escape(shape_text(r))}</td>"
