@@ -112,14 +112,17 @@ def test_keras_mlp_default_init_one_finding_and_its_fix_passes() -> None:
     keras = pytest.importorskip("keras")
 
     def build(kernel_initializer: str = "glorot_uniform") -> Any:
+        # named layers: auto-names would be numbered on from other tests' in this process
         layers: list[Any] = [keras.Input((256,))]
         for i in range(7):
             relu = "relu" if i < 6 else None
             units = 256 if i < 6 else 10
             layers.append(
-                keras.layers.Dense(units, activation=relu, kernel_initializer=kernel_initializer)
+                keras.layers.Dense(
+                    units, activation=relu, kernel_initializer=kernel_initializer, name=f"fc{i}"
+                )
             )
-        return keras.Sequential(layers)
+        return keras.Sequential(layers, name="mlp")
 
     report = initcheck.audit(build, variance="he")
     code = check_text_and_json(report, "keras", 6, "GlorotUniform")
@@ -141,12 +144,14 @@ def test_keras_mlp_default_init_one_finding_and_its_fix_passes() -> None:
 def test_keras_fix_reads_the_transposed_and_depthwise_fans() -> None:
     keras = pytest.importorskip("keras")
 
+    # named layers: an auto-named one would shift other tests' "conv2d_transpose" names
     def deconv() -> Any:
-        return keras.Sequential([keras.Input((8, 8, 16)), keras.layers.Conv2DTranspose(32, 3)])
+        layer = keras.layers.Conv2DTranspose(32, 3, name="up")
+        return keras.Sequential([keras.Input((8, 8, 16)), layer], name="deconv")
 
     def depthwise() -> Any:
-        layer = keras.layers.DepthwiseConv2D(3, depth_multiplier=2)
-        return keras.Sequential([keras.Input((8, 8, 16)), layer])
+        layer = keras.layers.DepthwiseConv2D(3, depth_multiplier=2, name="dw")
+        return keras.Sequential([keras.Input((8, 8, 16)), layer], name="depthwise")
 
     for factory, code in (
         (deconv, 'VarianceScaling(scale=2.0, mode="fan_out")'),  # Keras reads them swapped
