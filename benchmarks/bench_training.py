@@ -60,7 +60,7 @@ def matmul_peak(n: int = 2048, chain: int = 8, repeats: int = 5) -> float:
 
 def step_flops(batch: int) -> tuple[float, float]:
     """FLOPs of one training step of one network: (exact, 3 x forward rule of thumb)."""
-    from initcheck.trainrecords import KERNEL_SHAPES
+    from initcheck.training_runs import KERNEL_SHAPES
 
     params = sum(i * o for i, o in KERNEL_SHAPES)
     first = KERNEL_SHAPES[0][0] * KERNEL_SHAPES[0][1]

@@ -35,8 +35,8 @@ if TYPE_CHECKING:  # the lazy names: for type checkers, and read by _lazy_table(
     from initcheck.settings import Settings as Settings
     from initcheck.training import compare as compare
     from initcheck.training import train as train
-    from initcheck.trainrecords import Comparison as Comparison
-    from initcheck.trainrecords import TrainingRun as TrainingRun
+    from initcheck.training_runs import Comparison as Comparison
+    from initcheck.training_runs import TrainingRun as TrainingRun
 
 
 def _lazy_table() -> dict[str, str]:

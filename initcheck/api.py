@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from typing import Any
 
-from initcheck import recording, registry
+from initcheck import listeners, registry
 from initcheck._threads import single_threaded_blas
 from initcheck.context import CheckContext, Plan
 from initcheck.fans import KernelLayout, Layout, LayoutByRank, as_layout
@@ -166,7 +166,7 @@ def check(
     )
     names = select_checks(checks, plan)
     results = run_checks(initializer, plan, settings, names)
-    recording.publish(*results)
+    listeners.publish(*results)
     return Report(
         initializer=initializer.name,
         results=tuple(results),
@@ -245,7 +245,7 @@ def run_checks(
     results = []
     with initializer.batch():  # per-call setup (e.g. the global RNG state) saved once
         for c in selected:
-            if c.requires and not all(plan.declared.has(d) for d in c.requires):
+            if c.declarations and not all(plan.declared.has(d) for d in c.declarations):
                 continue
             result = c.run(ctx)
             if result is not None:

@@ -13,7 +13,7 @@ import sys
 import time
 from typing import Any
 
-from initcheck import recording
+from initcheck import listeners
 from initcheck.api import check, make_plan, run_checks
 from initcheck.checks import centering as _centering
 from initcheck.checks import scaling as _scaling
@@ -79,7 +79,7 @@ def _run(
         )
     if result.passed and passing_note:
         result = dataclasses.replace(result, message=f"{result.message} {passing_note}")
-    recording.publish(result)
+    listeners.publish(result)
     if not result.passed:
         raise InitCheckFailure([result])
     return result
@@ -288,7 +288,7 @@ def assert_loss_decreases(
         options = {**run, **options}
 
     result = check_training(resolve(init, name=name), **options)
-    recording.publish(result)
+    listeners.publish(result)
     if not result.passed:
         raise InitCheckFailure([result])
     return result

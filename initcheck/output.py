@@ -9,7 +9,7 @@ Every JSON document is one versioned envelope around its payload (docs/report.md
     {"initcheck": "0.1.0", "schema": 1, "kind": "check", "payload": {...}}
 
 ``kind`` says what the payload is: ``"check"`` (``Report.to_dict()``), ``"compare"``
-(:func:`initcheck.trainrecords.comparison_json`), ``"audit"`` (``ModelReport.to_dict()``,
+(:func:`initcheck.training_runs.comparison_json`), ``"audit"`` (``ModelReport.to_dict()``,
 whatever it holds) or ``"session"`` (the plugin's records, settings and summary).
 
 This module is where the report layer meets the registry: it reads the registered

@@ -84,7 +84,8 @@ class Check:
         needs: what the check needs from the draws (see :func:`initcheck.sampling.collect`:
             ``"draws"``, ``"mean"``, ``"variance"``, ``"per_shape"``, ``"heads"``); empty
             for checks that call the initializer themselves.
-        requires: declarations without which the check cannot run even when named.
+        declarations: the declarations without which the check cannot run even when named
+            (``needs`` is what it takes from the draws).
         gate: how the CI gate decides it (see :data:`GateMode`).
         order: place in reports and in a run (smaller first).
         figure: its figures for the HTML reports (figures with equal captions for one
@@ -105,7 +106,7 @@ class Check:
     summary: str
     when: When = "always"
     needs: frozenset[str] = frozenset()
-    requires: tuple[str, ...] = ()
+    declarations: tuple[str, ...] = ()
     gate: GateMode = "shapes"
     order: int = 100
     figure: Figure | None = None
@@ -121,9 +122,9 @@ class Check:
             raise ValueError(f"Unknown `when` for check {self.name!r}. Received: {self.when!r}")
         if self.gate not in ("shapes", "once", "alone"):
             raise ValueError(f"Unknown `gate` for check {self.name!r}. Received: {self.gate!r}")
-        unknown = sorted(set(self.requires) - set(DECLARATIONS))
+        unknown = sorted(set(self.declarations) - set(DECLARATIONS))
         if unknown:
-            raise ValueError(f"Unknown `requires` for check {self.name!r}. Received: {unknown}")
+            raise ValueError(f"Unknown `declarations` for check {self.name!r}. Received: {unknown}")
         object.__setattr__(self, "needs", frozenset(self.needs))
 
 
@@ -210,7 +211,7 @@ def validate_names(requested: str | Iterable[str], declared: Declared) -> tuple[
     if unknown:
         raise ValueError(f"Unknown check(s) {unknown}. Valid checks: {list(valid)}.")
     for n in wanted:
-        for declaration in check_named(n).requires:
+        for declaration in check_named(n).declarations:
             if not declared.has(declaration):
                 raise ValueError(f"The {n!r} check needs {DECLARATIONS[declaration]}.")
     return wanted

@@ -16,8 +16,8 @@ the M networks has, for each network's weights, the gradient of that network's o
 Recorded losses are each batch's training loss *before* that batch's update (the
 notebook re-evaluated after the update; the difference is one Adam step).
 
-The records (:class:`~initcheck.trainrecords.TrainingRun`,
-:class:`~initcheck.trainrecords.Comparison`) live in :mod:`initcheck.trainrecords`, which
+The records (:class:`~initcheck.training_runs.TrainingRun`,
+:class:`~initcheck.training_runs.Comparison`) live in :mod:`initcheck.training_runs`, which
 does not import TensorFlow; the verdict is the ``training`` check
 (:mod:`initcheck.checks.training`). This module imports TensorFlow (quietly, see
 :mod:`initcheck._tf`).
@@ -34,7 +34,7 @@ import numpy as np
 
 from initcheck._tf import import_quietly
 from initcheck.mnist import MNIST, load_mnist
-from initcheck.trainrecords import KERNEL_SHAPES, Comparison, TrainingRun
+from initcheck.training_runs import KERNEL_SHAPES, Comparison, TrainingRun
 
 __all__ = [
     "BATCH_SIZE",
@@ -239,7 +239,7 @@ def draw_kernels(
             transposes it; ``"keras"`` draws ``(in, out)``.
 
     Returns:
-        The kernels of shapes :data:`~initcheck.trainrecords.KERNEL_SHAPES`.
+        The kernels of shapes :data:`~initcheck.training_runs.KERNEL_SHAPES`.
 
     Raises:
         InitializerError: the initializer raised or returned something invalid.

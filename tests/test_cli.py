@@ -17,7 +17,7 @@ from initcheck import cli, registry
 from initcheck.cli import main
 from initcheck.keras_names import KERAS_INITIALIZER_NAMES
 from initcheck.registry import Check
-from initcheck.trainrecords import Comparison, TrainingRun, comparison_table
+from initcheck.training_runs import Comparison, TrainingRun, comparison_table
 
 TESTS = Path(__file__).parent
 GOOD = f"{TESTS / 'broken_inits.py'}:he_normal"

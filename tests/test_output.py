@@ -21,7 +21,7 @@ from initcheck import output
 from initcheck._version import __version__
 from initcheck.cli import main
 from initcheck.cli.commands import _outputs
-from initcheck.trainrecords import Comparison, TrainingRun, comparison_json
+from initcheck.training_runs import Comparison, TrainingRun, comparison_json
 
 TESTS = Path(__file__).parent
 GOOD = f"{TESTS / 'broken_inits.py'}:he_normal"

@@ -17,7 +17,7 @@ import pytest
 import initcheck
 from initcheck.models.records import ModelReport, WeightRow
 from initcheck.results import CheckResult
-from initcheck.trainrecords import Comparison, TrainingRun
+from initcheck.training_runs import Comparison, TrainingRun
 
 HOSTILE = "<script>alert(1)</script>"
 

@@ -14,7 +14,7 @@ from initcheck import classic
 from initcheck.checks.training import MAX_LOSS, check_training, loss_decrease_result
 from initcheck.mnist import ENV_VAR
 from initcheck.training import batch_order, compare, layer_seeds, train
-from initcheck.trainrecords import Comparison, TrainingRun
+from initcheck.training_runs import Comparison, TrainingRun
 
 BATCHES = 250  # the check's default
 
@@ -221,7 +221,7 @@ def test_non_finite_training_fails() -> None:
 
 def test_records_and_verdict_do_not_import_tensorflow() -> None:
     code = (
-        "import sys, initcheck.trainrecords, initcheck.checks.training; "
+        "import sys, initcheck.training_runs, initcheck.checks.training; "
         "print(sorted(m for m in ('tensorflow', 'keras') if m in sys.modules))"
     )
     proc = subprocess.run(

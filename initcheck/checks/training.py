@@ -15,7 +15,7 @@ import numpy as np
 
 from initcheck.errors import InitializerError
 from initcheck.registry import Check, register
-from initcheck.trainrecords import CHANCE_LOSS, KERNEL_SHAPES, TrainingRun
+from initcheck.training_runs import CHANCE_LOSS, KERNEL_SHAPES, TrainingRun
 
 if TYPE_CHECKING:
     from initcheck.context import CheckContext

@@ -214,7 +214,7 @@ CHECK = register(
         unit="Var(W) / target",
         when="variance",
         needs=frozenset({"variance"}),
-        requires=("variance",),
+        declarations=("variance",),
         order=40,
         figure=scaling_figures,
     )

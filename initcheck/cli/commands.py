@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from initcheck.initializers import Initializer
     from initcheck.mnist import MNIST
     from initcheck.results import Report
-    from initcheck.trainrecords import Comparison
+    from initcheck.training_runs import Comparison
 
 __all__ = ["cmd_check", "cmd_compare"]
 
@@ -319,7 +319,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 def _kernel_shapes(layout: str) -> tuple[tuple[int, ...], ...]:
     """The MLP's kernel shapes in ``layout`` (PyTorch weights are ``(out, in)``)."""
     from initcheck.fans import KernelLayout
-    from initcheck.trainrecords import KERNEL_SHAPES
+    from initcheck.training_runs import KERNEL_SHAPES
 
     return tuple(KernelLayout(layout).from_keras(s) for s in KERNEL_SHAPES)
 
@@ -333,7 +333,7 @@ def _outputs(
 ) -> None:
     """Print the table and write ``--json`` / ``--report`` of a comparison."""
     from initcheck.results import verdict_matrix
-    from initcheck.trainrecords import comparison_json, comparison_table
+    from initcheck.training_runs import comparison_json, comparison_table
 
     say(args, comparison_table(comparison))
     if note:

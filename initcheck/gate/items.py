@@ -149,14 +149,14 @@ class GateItem(pytest.Item):
         self.prop = prop
 
     def runtest(self) -> None:
-        from initcheck import recording
+        from initcheck import listeners
         from initcheck.errors import InitCheckFailure
 
         engine = self.parent.engine  # type: ignore[attr-defined]
         result = engine.result(self.prop)
         if result is None:
             pytest.skip(engine.skip_reason(self.prop))
-        recording.publish(result)
+        listeners.publish(result)
         if not result.passed:
             raise InitCheckFailure([result])
 

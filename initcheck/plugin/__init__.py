@@ -13,7 +13,7 @@ What it adds:
   marker (:mod:`~initcheck.plugin.fixtures`);
 - the zero-code CI gate (:mod:`initcheck.gate`): ``[tool.initcheck.initializers.NAME]``
   tables and ``--initcheck SPEC`` become test items ``initcheck::NAME::PROPERTY``;
-- result transport (:mod:`~initcheck.plugin.records`): every
+- result transport (:mod:`~initcheck.plugin.item_results`): every
   :class:`~initcheck.results.CheckResult` produced during a test is attached to the test
   report as plain JSON data (``report.initcheck``; a Hypothesis test contributes its final
   example and one aggregated row per check), which pytest-xdist carries to the
@@ -39,8 +39,8 @@ from initcheck.plugin.hooks import (
     pytest_runtest_setup,
     pytest_runtest_teardown,
 )
+from initcheck.plugin.item_results import REPORT_KEY
 from initcheck.plugin.options import SessionOptions
-from initcheck.plugin.records import REPORT_KEY
 
 # Before any user module, test file or gate target can load TensorFlow, whose C++ runtime
 # reads TF_CPP_MIN_LOG_LEVEL once: set it (only if the user has not; environment only).

@@ -2,7 +2,7 @@
 
 - :mod:`initcheck.plugin.options`: the options, ini keys and :class:`SessionOptions`;
 - :mod:`initcheck.plugin.fixtures`: the ``initcheck`` and ``mnist`` fixtures, the marker;
-- :mod:`initcheck.plugin.records`: a test's results as plain data on its report;
+- :mod:`initcheck.plugin.item_results`: a test's results as plain data on its report;
 - :mod:`initcheck.plugin.outputs`: terminal summary, JSON, HTML report, pytest-html extras;
 - :mod:`initcheck.gate`: the zero-code CI gate's items.
 """
@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from initcheck.plugin import fixtures, options, outputs, records
+from initcheck.plugin import fixtures, item_results, options, outputs
 
 __all__ = [
     "pytest_addoption",
@@ -54,30 +54,30 @@ def pytest_collection_modifyitems(
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_setup(item: pytest.Item) -> Iterator[None]:
     fixtures.validate_marker(item)
-    return (yield from records.recording_phase(item, "setup"))
+    return (yield from item_results.recording_phase(item, "setup"))
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
-    return (yield from records.recording_phase(item, "call"))
+    return (yield from item_results.recording_phase(item, "call"))
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
-    return (yield from records.recording_phase(item, "teardown"))
+    return (yield from item_results.recording_phase(item, "teardown"))
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
     report = yield
-    found = records.take_records(item, call.when, failed=bool(report.failed))
+    found = item_results.take_records(item, call.when, failed=bool(report.failed))
     if found:
-        setattr(report, records.REPORT_KEY, found)
+        setattr(report, item_results.REPORT_KEY, found)
         outputs.add_html_extras(item, report, found)
     if call.when == "call" and item.nodeid.startswith("initcheck::"):
         from initcheck.gate.models import MODEL_DATA
 
         model = item.stash.get(MODEL_DATA, None)
         if model is not None:
-            setattr(report, records.MODELS_KEY, [model])
+            setattr(report, item_results.MODELS_KEY, [model])
     return report

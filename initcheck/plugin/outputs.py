@@ -2,7 +2,7 @@
 the session HTML report (``--initcheck-report``).
 
 Records arrive as plain dicts on test reports (``report.initcheck``, see
-:mod:`initcheck.plugin.records`), from this process or, under pytest-xdist, from the
+:mod:`initcheck.plugin.item_results`), from this process or, under pytest-xdist, from the
 workers; :class:`ResultsPlugin` gathers them on the controller, which alone writes files.
 
 Standard library and pytest only at import; Jinja2 and the figures load when written.
@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
+from initcheck.plugin.item_results import MODELS_KEY, REPORT_KEY
 from initcheck.plugin.options import SUMMARY_AUTO_ROWS, SessionOptions
-from initcheck.plugin.records import MODELS_KEY, REPORT_KEY
 from initcheck.results import short_number
 
 __all__ = [

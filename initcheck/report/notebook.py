@@ -1,6 +1,6 @@
 """Notebook display: the ``_repr_html_`` of :class:`~initcheck.results.Report`,
 :class:`~initcheck.models.records.ModelReport` and
-:class:`~initcheck.trainrecords.Comparison`.
+:class:`~initcheck.training_runs.Comparison`.
 
 Each is a compact verdict table (a comparison's adds its loss curves), self-contained
 like the report: one ``<div>`` with inline styles only (no ``<style>`` element that would
@@ -130,7 +130,7 @@ def model_html(report: Any) -> str:
 
 
 def comparison_html(comparison: Any) -> str:
-    """A :class:`~initcheck.trainrecords.Comparison` as its training table (a failed row
+    """A :class:`~initcheck.training_runs.Comparison` as its training table (a failed row
     for an initializer that was not trained) and its loss curves."""
     rows = []
     for name, run in comparison.runs.items():

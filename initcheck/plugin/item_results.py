@@ -59,7 +59,7 @@ def _per_example(item: pytest.Item) -> Iterator[None]:
     if handle is None:
         yield
         return
-    from initcheck.recording import recording
+    from initcheck.listeners import recording
 
     examples = item.stash.setdefault(_EXAMPLES, [])
     inner = handle.inner_test
@@ -90,7 +90,7 @@ def recording_phase(item: pytest.Item, when: str) -> Iterator[None]:
     Returns:
         A generator for ``yield from`` in a hook wrapper.
     """
-    from initcheck.recording import recording
+    from initcheck.listeners import recording
 
     with recording(innermost=True) as records:
         try:

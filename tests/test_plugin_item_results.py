@@ -1,4 +1,4 @@
-"""Self-tests of "one failing test, one row" (``initcheck.plugin.records``) and quiet
+"""Self-tests of "one failing test, one row" (``initcheck.plugin.item_results``) and quiet
 output: a Hypothesis test reports its final shrunk example and one aggregated row for its
 passing examples; the summary never claims failures it does not have; tracebacks show the
 user's frames, not initcheck's.
@@ -17,7 +17,7 @@ import pytest
 import initcheck.api
 import initcheck.assertions
 import initcheck.strategies
-from initcheck.plugin.records import reduce_examples
+from initcheck.plugin.item_results import reduce_examples
 
 INITS = """
 import math
@@ -86,7 +86,7 @@ def test_failing_given_test_is_one_row(pytester: pytest.Pytester, plugin_args: l
         "--initcheck-summary=all",
     )
     result.assert_outcomes(passed=1, failed=1)
-    assert "records.py" not in result.stdout.str()  # initcheck's example wrapper is hidden
+    assert "item_results.py" not in result.stdout.str()  # initcheck's example wrapper is hidden
     records = json.loads((pytester.path / "r.json").read_text())["payload"]["records"]
 
     shrunk = [r for r in records if r["nodeid"] == "test_given.py::test_shrinks"]
@@ -169,7 +169,7 @@ def test_traceback_shows_user_frames_only(
     text = result.stdout.str()
     assert "variance too large" in text
     assert "test_tb.py" in text
-    for frame in ("assertions.py", "fixtures.py", "records.py", "def _run(", "run_checks("):
+    for frame in ("assertions.py", "fixtures.py", "item_results.py", "def _run(", "run_checks("):
         assert frame not in text, frame
 
 

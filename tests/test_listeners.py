@@ -1,5 +1,5 @@
 import initcheck
-from initcheck.recording import publish, recording
+from initcheck.listeners import publish, recording
 from initcheck.results import CheckResult
 
 
