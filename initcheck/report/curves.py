@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any
 
+from initcheck.report.inputs import loss_curve
 from initcheck.report.svg import SvgPlot, downsample, side_by_side
 
 __all__ = ["COLORS", "DASHES", "curves_caption", "curves_svg"]
@@ -29,19 +29,9 @@ COLORS = (
 DASHES = ("", "7,3", "2,2", "9,3,2,3")
 
 
-def _floats(values: Any) -> list[float]:
-    out = []
-    for v in values if values is not None else ():
-        try:
-            out.append(float(v))
-        except (TypeError, ValueError):
-            out.append(float("nan"))
-    return out
-
-
 def curves_caption(runs: Mapping[str, Sequence[float]], *, first: int = 100) -> str:
     """The caption of :func:`curves_svg`'s figure, naming the panels it draws."""
-    longest = max((len(_floats(v)) for v in runs.values()), default=0)
+    longest = max((len(loss_curve(v)) for v in runs.values()), default=0)
     if longest > first:
         panels = f"the first {first} batches (as in the classic notebook) and all {longest}"
     else:
@@ -59,7 +49,7 @@ def curves_svg(runs: Mapping[str, Sequence[float]], *, first: int = 100) -> str 
     Each run has its own colour and dash pattern, and its name is written at its line's
     end in the last panel, so runs whose curves overlap can still be told apart.
     """
-    curves = {name: _floats(losses) for name, losses in runs.items()}
+    curves = {name: loss_curve(losses) for name, losses in runs.items()}
     curves = {k: v for k, v in curves.items() if v}
     if not curves:
         return None

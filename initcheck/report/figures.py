@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from initcheck.report.curves import COLORS, DASHES, curves_svg
-from initcheck.report.inputs import as_result_dicts
+from initcheck.report.inputs import as_result_dicts, finite_float, finite_floats
 from initcheck.report.png import diverging_color, png_rgb
 from initcheck.report.svg import SvgPlot, esc, side_by_side
 
@@ -35,18 +35,6 @@ __all__ = [
 ]
 
 
-def _finite(values: Iterable[Any]) -> list[float]:
-    out = []
-    for v in values:
-        try:
-            f = float(v)
-        except (TypeError, ValueError):
-            continue
-        if math.isfinite(f):
-            out.append(f)
-    return out
-
-
 def _shape_rows(per_shape: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]]]:
     return [(str(k), v) for k, v in per_shape.items() if isinstance(v, Mapping)]
 
@@ -60,7 +48,7 @@ def _law_fan(law: str) -> str:
 
 def histogram_svg(details: Mapping[str, Any]) -> str | None:
     """Histogram of standardized weights (density) with the N(0, 1) reference curve."""
-    sample = _finite(details.get("sample") or ())
+    sample = finite_floats(details.get("sample") or ())
     if len(sample) < 2:
         return None
     span = max(4.0, min(12.0, max(abs(min(sample)), abs(max(sample)))))
@@ -88,13 +76,13 @@ def histogram_svg(details: Mapping[str, Any]) -> str | None:
 def _scaling_points(details: Mapping[str, Any], rule: str) -> list[tuple]:
     pts = []
     for shape, row in _shape_rows(details.get("per_shape") or {}):
-        var = _finite([row.get("variance")])
-        fan = _finite([row.get(rule)])
-        ratio = _finite([row.get("ratio_to_law", row.get("ratio"))])
+        var = finite_floats([row.get("variance")])
+        fan = finite_floats([row.get(rule)])
+        ratio = finite_floats([row.get("ratio_to_law", row.get("ratio"))])
         if not (var and fan and ratio) or var[0] <= 0 or ratio[0] <= 0 or fan[0] <= 0:
             continue
-        lo = _finite([row.get("low")])
-        hi = _finite([row.get("high")])
+        lo = finite_floats([row.get("low")])
+        hi = finite_floats([row.get("high")])
         pts.append((fan[0], var[0], ratio[0], lo[0] if lo else None, hi[0] if hi else None, shape))
     pts.sort(key=lambda p: (p[0], p[5]))
     return pts
@@ -107,7 +95,7 @@ def scaling_svg(details: Mapping[str, Any]) -> str | None:
     pts = _scaling_points(details, rule)
     if not pts:
         return None
-    band = _finite(details.get("band") or ())
+    band = finite_floats(details.get("band") or ())
     fans = [p[0] for p in pts]
     law_var = [p[1] / p[2] for p in pts]
     left = SvgPlot(width=360, xlabel=rule, ylabel="Var(W)", xlog=True, ylog=True)
@@ -143,14 +131,14 @@ def scaling_svg(details: Mapping[str, Any]) -> str | None:
 def propagation_svg(details: Mapping[str, Any]) -> str | None:
     """Per-layer E[x²] (forward) and E[g²] (backward) ratios against the critical reference,
     log scale, with the tolerance band compounded over the layers."""
-    band = _finite(details.get("band") or ())
+    band = finite_floats(details.get("band") or ())
     plots = []
     for key, title, ylabel in (
         ("forward", "activations (forward)", "E[x²] / layer 1"),
         ("backward", "gradients (backward)", "E[g²] / last layer"),
     ):
-        measured = _finite(details.get(key) or ())
-        reference = _finite(details.get(f"{key}_reference") or ())
+        measured = finite_floats(details.get(key) or ())
+        reference = finite_floats(details.get(f"{key}_reference") or ())
         if len(measured) < 2 or any(v <= 0 for v in measured):
             continue
         layers = list(range(1, len(measured) + 1))
@@ -175,7 +163,10 @@ def propagation_svg(details: Mapping[str, Any]) -> str | None:
 def tails_svg(details: Mapping[str, Any]) -> str | None:
     """Largest |w| per shape against the limit the family allows."""
     rows = _shape_rows(details.get("per_shape") or {})
-    pts = [(shape, _finite([r.get("max_abs_z")]), _finite([r.get("limit")])) for shape, r in rows]
+    pts = [
+        (shape, finite_floats([r.get("max_abs_z")]), finite_floats([r.get("limit")]))
+        for shape, r in rows
+    ]
     pts = [(shape, z[0], lim[0]) for shape, z, lim in pts if z and lim]
     if not pts:
         return None
@@ -192,11 +183,11 @@ def family_svg(details: Mapping[str, Any]) -> str | None:
     """KS distance of the standardized weights to each family, against the critical
     distance; the declared family in black."""
     distances = details.get("distances")
-    crit = _finite([details.get("critical")])
+    crit = finite_floats([details.get("critical")])
     if not isinstance(distances, Mapping) or not distances or not crit:
         return None
     names = [str(k) for k in distances]
-    ys = [_finite([distances[k]])[0] if _finite([distances[k]]) else math.nan for k in names]
+    ys = [math.nan if (f := finite_float(distances[k])) is None else f for k in names]
     xs = [float(i) for i in range(len(names))]
     plot = SvgPlot(width=420, ylabel="KS distance", legend="right")
     plot.line([-0.5, len(names) - 0.5], [crit[0]] * 2, color="#d62728", dash="4,3",
@@ -221,7 +212,7 @@ def degeneracy_svg(details: Mapping[str, Any], rank_fraction: float) -> str | No
     xs = [float(i) for i in range(len(rows))]
 
     def ratio(r: Mapping[str, Any], a: str, b: str) -> float:
-        num, den = _finite([r.get(a)]), _finite([r.get(b)])
+        num, den = finite_floats([r.get(a)]), finite_floats([r.get(b)])
         return num[0] / den[0] if num and den and den[0] > 0 else math.nan
 
     panels = []
@@ -254,7 +245,7 @@ def similarity_svg(details: Mapping[str, Any]) -> str | None:
     for r in matrix:
         if not isinstance(r, Sequence) or len(r) != len(matrix[0]) or not r:
             return None
-        values.append([_float_or_none(v) for v in r])
+        values.append([finite_float(v) for v in r])
     shape = sim.get("shape")
     title = f"units of shape {tuple(shape)}" if isinstance(shape, Sequence) else "units"
     # a unit whose self-similarity is not 1 is a zero vector: its cosines are undefined
@@ -330,11 +321,6 @@ def _message_svg(title: str, lines: Sequence[str]) -> str:
     ]
     out += [f'<text x="12" y="{42 + 18 * i}">{esc(line)}</text>' for i, line in enumerate(lines)]
     return "".join([*out, "</svg>"])
-
-
-def _float_or_none(v: Any) -> float | None:
-    f = _finite([v])
-    return f[0] if f else None
 
 
 def svg_figures_for(result: Mapping[str, Any], checks: Mapping[str, Any]) -> list[tuple[str, str]]:

@@ -45,6 +45,22 @@ def as_float(value: Any) -> float | None:
     return f if not math.isnan(f) else None
 
 
+def finite_floats(values: Iterable[Any]) -> list[float]:
+    """The finite numbers among ``values``, as floats (others left out)."""
+    out = []
+    for v in values:
+        f = as_float(v)
+        if f is not None and math.isfinite(f):
+            out.append(f)
+    return out
+
+
+def finite_float(value: Any) -> float | None:
+    """``value`` as a finite float, else ``None``."""
+    f = as_float(value)
+    return f if f is not None and math.isfinite(f) else None
+
+
 def loss_curve(value: Any) -> list[float]:
     """A loss curve as floats (NaN where a value is missing or not a number)."""
     if value is None:
