@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from initcheck import stats
+from initcheck.checkdef import Check
 from initcheck.checks._common import (
     decide,
     identical_note,
@@ -23,7 +24,6 @@ from initcheck.checks._common import (
     structure,
     subsample,
 )
-from initcheck.registry import Check, register
 from initcheck.results import CheckResult
 from initcheck.sampling import Samples
 from initcheck.settings import Settings
@@ -142,14 +142,12 @@ def _run(ctx: CheckContext) -> CheckResult:
     return check_centering(ctx.samples, ctx.settings)
 
 
-CHECK = register(
-    Check(
-        name="centering",
-        run=_run,
-        summary="mean ≈ 0 in units of the target std",
-        unit=lambda r: f"mean / {(r.get('details') or {}).get('sample_unit', 'std')}",
-        needs=frozenset({"mean"}),
-        order=30,
-        figure=_figures,
-    )
+CHECK = Check(
+    name="centering",
+    run=_run,
+    summary="mean ≈ 0 in units of the target std",
+    unit=lambda r: f"mean / {(r.get('details') or {}).get('sample_unit', 'std')}",
+    needs=frozenset({"mean"}),
+    order=30,
+    figure=_figures,
 )

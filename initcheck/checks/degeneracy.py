@@ -48,9 +48,9 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
+from initcheck.checkdef import Check
 from initcheck.checks._common import sampling_failure
 from initcheck.fans import KernelLayout
-from initcheck.registry import Check, register
 from initcheck.results import CheckResult
 from initcheck.sampling import UNIT_SAMPLE, Samples, ShapeDraws
 from initcheck.settings import Settings
@@ -246,14 +246,12 @@ def _figures(result: Mapping[str, Any]) -> list[tuple[str, str]]:
     return [(caption, svg)] if svg else []
 
 
-CHECK = register(
-    Check(
-        name="degeneracy",
-        run=lambda ctx: check_degeneracy(ctx.samples, ctx.settings),
-        summary="no dead, sign-biased or low-rank units",
-        unit="effective rank / a random kernel's",
-        needs=frozenset({"draws"}),
-        order=20,
-        figure=_figures,
-    )
+CHECK = Check(
+    name="degeneracy",
+    run=lambda ctx: check_degeneracy(ctx.samples, ctx.settings),
+    summary="no dead, sign-biased or low-rank units",
+    unit="effective rank / a random kernel's",
+    needs=frozenset({"draws"}),
+    order=20,
+    figure=_figures,
 )

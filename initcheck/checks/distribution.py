@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from scipy import stats
 
+from initcheck.checkdef import Check
 from initcheck.checks._common import not_applicable, sampling_failure, shapes_text, structure
 from initcheck.checks.tails import FAMILIES, check_family, standardized
-from initcheck.registry import Check, register
 from initcheck.results import CheckResult
 from initcheck.sampling import Samples
 from initcheck.settings import Settings
@@ -102,17 +102,15 @@ def _run(ctx: CheckContext) -> CheckResult:
     return check_distribution(ctx.samples, ctx.settings, ctx.plan.family or "")
 
 
-CHECK = register(
-    Check(
-        name="distribution",
-        run=_run,
-        summary="Kolmogorov–Smirnov test against the declared family",
-        unit="KS distance",
-        when="family",
-        needs=frozenset({"mean"}),
-        declarations=("family",),
-        order=65,
-        figure=_figures,
-        choices={"family": tuple(FAMILIES)},
-    )
+CHECK = Check(
+    name="distribution",
+    run=_run,
+    summary="Kolmogorov–Smirnov test against the declared family",
+    unit="KS distance",
+    when="family",
+    needs=frozenset({"mean"}),
+    declarations=("family",),
+    order=65,
+    figure=_figures,
+    choices={"family": tuple(FAMILIES)},
 )

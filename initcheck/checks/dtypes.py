@@ -28,10 +28,10 @@ import numpy as np
 from scipy import stats as sps
 
 from initcheck import stats
+from initcheck.checkdef import Check
 from initcheck.errors import InitializerError
 from initcheck.fans import KernelLayout
 from initcheck.initializers import Initializer
-from initcheck.registry import Check, register
 from initcheck.results import CheckResult
 from initcheck.sampling import draw_seed
 from initcheck.settings import Settings
@@ -185,19 +185,17 @@ def _table(result: dict) -> dict | None:
     return {"header": [*header, "Var/target", "problems"], "rows": rows}
 
 
-CHECK = register(
-    Check(
-        name="dtypes",
-        run=lambda ctx: check_dtypes(
-            ctx.initializer,
-            ctx.plan.seed_shape,
-            ctx.settings,
-            layout=ctx.plan.layout,
-            target=ctx.plan.target,
-        ),
-        summary="each dtype honoured with finite, distinct, unclamped values",
-        when="requested",
-        order=75,
-        table=_table,
-    )
+CHECK = Check(
+    name="dtypes",
+    run=lambda ctx: check_dtypes(
+        ctx.initializer,
+        ctx.plan.seed_shape,
+        ctx.settings,
+        layout=ctx.plan.layout,
+        target=ctx.plan.target,
+    ),
+    summary="each dtype honoured with finite, distinct, unclamped values",
+    when="requested",
+    order=75,
+    table=_table,
 )

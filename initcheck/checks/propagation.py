@@ -76,11 +76,11 @@ from typing import Any
 import numpy as np
 
 from initcheck._threads import single_threaded_blas
+from initcheck.checkdef import Check
 from initcheck.errors import InitializerError
 from initcheck.fans import Layout, check_layout
 from initcheck.initializers import Initializer
 from initcheck.meanfield import NONLINEARITIES, critical_reference
-from initcheck.registry import Check, register
 from initcheck.results import CheckResult
 from initcheck.settings import Settings
 
@@ -403,21 +403,19 @@ def _figures(result: Mapping[str, Any]) -> list[tuple[str, str]]:
     return [(caption, svg)] if svg else []
 
 
-CHECK = register(
-    Check(
-        name="propagation",
-        run=lambda ctx: check_propagation(
-            ctx.initializer,
-            nonlinearity=ctx.plan.nonlinearity or "relu",
-            layout=ctx.plan.layout.framework,
-            settings=ctx.settings,
-        ),
-        summary="activations and gradients keep their size through a deep net",
-        unit="gain per layer",
-        when="nonlinearity",
-        gate="once",
-        order=78,
-        figure=_figures,
-        choices={"nonlinearity": tuple(NONLINEARITIES)},
-    )
+CHECK = Check(
+    name="propagation",
+    run=lambda ctx: check_propagation(
+        ctx.initializer,
+        nonlinearity=ctx.plan.nonlinearity or "relu",
+        layout=ctx.plan.layout.framework,
+        settings=ctx.settings,
+    ),
+    summary="activations and gradients keep their size through a deep net",
+    unit="gain per layer",
+    when="nonlinearity",
+    gate="once",
+    order=78,
+    figure=_figures,
+    choices={"nonlinearity": tuple(NONLINEARITIES)},
 )

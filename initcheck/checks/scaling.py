@@ -31,8 +31,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from initcheck import stats
+from initcheck.checkdef import Check
 from initcheck.checks._common import identical_note, sampling_failure
-from initcheck.registry import Check, register
 from initcheck.results import CheckResult
 from initcheck.sampling import Samples
 from initcheck.settings import Settings
@@ -257,16 +257,14 @@ def _run(ctx: CheckContext) -> CheckResult | None:
     return check_scaling(ctx.samples, ctx.settings)
 
 
-CHECK = register(
-    Check(
-        name="scaling",
-        run=_run,
-        summary="Var(W) follows the 1/fan law across shapes",
-        unit="max/min of Var(W)/law across shapes",
-        when="variance",
-        needs=frozenset({"per_shape"}),
-        order=50,
-        figure=scaling_figures,
-        search_shapes=lambda shape: (search_reference(shape), shape),
-    )
+CHECK = Check(
+    name="scaling",
+    run=_run,
+    summary="Var(W) follows the 1/fan law across shapes",
+    unit="max/min of Var(W)/law across shapes",
+    when="variance",
+    needs=frozenset({"per_shape"}),
+    order=50,
+    figure=scaling_figures,
+    search_shapes=lambda shape: (search_reference(shape), shape),
 )

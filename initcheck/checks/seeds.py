@@ -21,9 +21,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from initcheck.checkdef import Check
 from initcheck.errors import InitializerError
 from initcheck.initializers import Initializer
-from initcheck.registry import Check, register
 from initcheck.results import CheckResult
 from initcheck.sampling import draw_seed
 from initcheck.settings import Settings
@@ -125,19 +125,17 @@ def _table(result: dict) -> dict | None:
     }
 
 
-CHECK = register(
-    Check(
-        name="seeds",
-        run=lambda ctx: check_seeds(
-            ctx.initializer,
-            ctx.plan.seed_shape,
-            ctx.settings,
-            deterministic=ctx.plan.deterministic,
-            first=ctx.first_draw(ctx.plan.seed_shape),
-        ),
-        summary="distinct seeds give distinct tensors; a seed reproduces its tensor",
-        gate="once",
-        order=70,
-        table=_table,
-    )
+CHECK = Check(
+    name="seeds",
+    run=lambda ctx: check_seeds(
+        ctx.initializer,
+        ctx.plan.seed_shape,
+        ctx.settings,
+        deterministic=ctx.plan.deterministic,
+        first=ctx.first_draw(ctx.plan.seed_shape),
+    ),
+    summary="distinct seeds give distinct tensors; a seed reproduces its tensor",
+    gate="once",
+    order=70,
+    table=_table,
 )

@@ -43,8 +43,8 @@ from typing import Any
 
 import numpy as np
 
+from initcheck.checkdef import Check
 from initcheck.checks._common import sampling_failure
-from initcheck.registry import Check, register
 from initcheck.results import CheckResult
 from initcheck.sampling import HEAD_UNITS, UNIT_SAMPLE, Samples
 from initcheck.settings import Settings
@@ -282,14 +282,12 @@ def _figures(result: Mapping[str, Any]) -> list[tuple[str, str]]:
     return [(caption, svg)] if svg else []
 
 
-CHECK = register(
-    Check(
-        name="symmetry",
-        run=lambda ctx: check_symmetry(ctx.samples, ctx.settings),
-        summary="hidden units distinguishable: weights, rank, activations, gradients",
-        unit="min rank / full rank",
-        needs=frozenset({"heads"}),
-        order=10,
-        figure=_figures,
-    )
+CHECK = Check(
+    name="symmetry",
+    run=lambda ctx: check_symmetry(ctx.samples, ctx.settings),
+    summary="hidden units distinguishable: weights, rank, activations, gradients",
+    unit="min rank / full rank",
+    needs=frozenset({"heads"}),
+    order=10,
+    figure=_figures,
 )

@@ -31,8 +31,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from scipy import stats
 
+from initcheck.checkdef import Check
 from initcheck.checks._common import not_applicable, sampling_failure, shapes_text, structure
-from initcheck.registry import Check, register
 from initcheck.results import CheckResult
 from initcheck.sampling import Samples, ShapeDraws
 from initcheck.settings import Settings
@@ -209,15 +209,13 @@ def _run(ctx: CheckContext) -> CheckResult:
     return check_tails(ctx.samples, ctx.settings, ctx.plan.family)
 
 
-CHECK = register(
-    Check(
-        name="tails",
-        run=_run,
-        summary="no extreme outliers beyond what the family allows",
-        unit="max |value - mean| / std",
-        needs=frozenset({"mean"}),
-        order=60,
-        figure=_tail_figures,
-        choices={"family": tuple(FAMILIES)},
-    )
+CHECK = Check(
+    name="tails",
+    run=_run,
+    summary="no extreme outliers beyond what the family allows",
+    unit="max |value - mean| / std",
+    needs=frozenset({"mean"}),
+    order=60,
+    figure=_tail_figures,
+    choices={"family": tuple(FAMILIES)},
 )

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from initcheck.checkdef import Check
 from initcheck.errors import InitializerError
-from initcheck.registry import Check, register
 from initcheck.training_runs import CHANCE_LOSS, KERNEL_SHAPES, TrainingRun
 
 if TYPE_CHECKING:
@@ -274,16 +274,14 @@ def _table(result: Mapping[str, Any]) -> dict[str, Any] | None:
     return {"header": ["initializer", "validation accuracy"], "rows": rows} if rows else None
 
 
-CHECK = register(
-    Check(
-        name="training",
-        run=_run,
-        summary="early training on MNIST: the loss falls like a sound init's",
-        unit="mean loss, last 50 batches",
-        when="train",
-        gate="alone",
-        order=80,
-        figure=_figures,
-        table=_table,
-    )
+CHECK = Check(
+    name="training",
+    run=_run,
+    summary="early training on MNIST: the loss falls like a sound init's",
+    unit="mean loss, last 50 batches",
+    when="train",
+    gate="alone",
+    order=80,
+    figure=_figures,
+    table=_table,
 )

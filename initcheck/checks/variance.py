@@ -26,9 +26,9 @@ from __future__ import annotations
 import math
 
 from initcheck import stats
+from initcheck.checkdef import Check
 from initcheck.checks._common import decide, identical_note, sampling_failure, shapes_text
 from initcheck.checks.scaling import scaling_figures
-from initcheck.registry import Check, register
 from initcheck.results import CheckResult
 from initcheck.sampling import LARGE, Samples, ShapeDraws
 from initcheck.settings import Settings
@@ -206,16 +206,14 @@ def check_variance(samples: Samples, settings: Settings) -> CheckResult:
     )
 
 
-CHECK = register(
-    Check(
-        name="variance",
-        run=lambda ctx: check_variance(ctx.samples, ctx.settings),
-        summary="Var(W) ≈ the fan target, pooled over shapes and seeds",
-        unit="Var(W) / target",
-        when="variance",
-        needs=frozenset({"variance"}),
-        declarations=("variance",),
-        order=40,
-        figure=scaling_figures,
-    )
+CHECK = Check(
+    name="variance",
+    run=lambda ctx: check_variance(ctx.samples, ctx.settings),
+    summary="Var(W) ≈ the fan target, pooled over shapes and seeds",
+    unit="Var(W) / target",
+    when="variance",
+    needs=frozenset({"variance"}),
+    declarations=("variance",),
+    order=40,
+    figure=scaling_figures,
 )
