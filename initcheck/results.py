@@ -231,7 +231,10 @@ class CheckResult:
         return self.details.get("sample")
 
     def describe(self) -> str:
-        return f"[{self.initializer}] {self.check} {WORDS[self.verdict]}: {self.message}"
+        """``[initializer] check VERDICT: message`` (the message's own ``inconclusive:``
+        prefix dropped: the verdict says it)."""
+        message = self.message.removeprefix("inconclusive: ")
+        return f"[{self.initializer}] {self.check} {WORDS[self.verdict]}: {message}"
 
     def to_dict(self) -> dict[str, Any]:
         return {
