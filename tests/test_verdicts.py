@@ -71,6 +71,8 @@ def test_the_html_report_marks_it_inconclusive_in_its_own_colour(undecidable: Re
     assert '<tr class="inconclusive">' in html
     assert "--unsure:" in html and "td.inconclusive" in html
     assert 'class="banner inconclusive"' in html and 'class="banner fail"' not in html
+    assert "<strong>Inconclusive:</strong> centering" in html  # not listed as failing
+    assert "<strong>Failing:</strong>" not in html
     assert ">FAIL<" not in html
 
 

@@ -128,7 +128,8 @@ def _initializer_views(
                 "passed": all(c["passed"] for c in checks),
                 "verdict": (verdict := combined_verdict(c["verdict"] for c in checks)),
                 "word": WORDS[verdict],
-                "failed": [c for c in checks if not c["passed"]],
+                "failed": [c for c in checks if c["verdict"] == "fail"],
+                "undecided": [c for c in checks if c["verdict"] == "inconclusive"],
                 "checks": checks,
                 "by_check": {c["check"]: c for c in checks},
             }
