@@ -8,6 +8,7 @@ the audit pass; findings and fixes are in the JSON."""
 from __future__ import annotations
 
 import json
+import math
 import re
 import textwrap
 from pathlib import Path
@@ -249,3 +250,21 @@ def test_undecided_rows_are_their_own_finding_without_a_fix() -> None:
     (finding,) = findings_of(rows, "torch")
     assert finding.kind == "inconclusive" and finding.rows == ("a.weight", "b.weight")
     assert finding.fix is None and finding.line().startswith("INCONCLUSIVE: 2 Linear weights")
+
+
+def test_a_subsampled_weight_says_how_many_values_it_has() -> None:
+    """A large kernel is checked on its first units; its line says the weight is larger
+    than the shape checked."""
+    torch = pytest.importorskip("torch")
+    nn = torch.nn
+
+    def build() -> Any:
+        return nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 10))
+
+    report = initcheck.audit(build, variance="he", signal=False)
+    row = report.row("0.weight")
+    assert row.size == 784 * 256 > math.prod(row.shape), row.shape
+    line = next(line for line in str(report).splitlines() if line.startswith("  0.weight "))
+    assert "×784 (of 200,704 values)" in line, line
+    small = next(line for line in str(report).splitlines() if line.startswith("  2.weight "))
+    assert "(of" not in small, small

@@ -8,6 +8,7 @@ each; and a count of the rest ("314 weights passed"). Verbose (``report.text(ver
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -57,6 +58,8 @@ def _cells(row: WeightRow) -> list[str]:
         if var.interval:
             ratio += f" [{var.interval[0]:.3g}, {var.interval[1]:.3g}]"
     shape = "×".join(map(str, row.shape)) or "—"
+    if row.shape and row.size > math.prod(row.shape):  # a large kernel's first units
+        shape += f" (of {row.size:,} values)"
     if not row.audited:
         verdict = "not audited"
     elif row.status == "accepted":
