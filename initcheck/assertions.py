@@ -9,8 +9,10 @@ a :class:`~initcheck.settings.Settings` (``settings=``) and single fields overri
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import sys
 import time
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from initcheck import listeners
@@ -26,6 +28,7 @@ from initcheck.initializers.cache import cache_for
 from initcheck.results import CheckResult, Report
 from initcheck.settings import Settings
 from initcheck.targets import TargetSpec
+from initcheck.validators import unknown_keys
 
 __all__ = [
     "assert_breaks_symmetry",
@@ -43,6 +46,19 @@ _MAX_COSTS = 4096
 NOTE_FRACTION = 0.25  # note the cost when a run takes this fraction of the deadline
 
 
+def _check_keywords(caller: Callable[..., Any], options: Mapping[str, Any]) -> None:
+    """An unknown keyword of an ``assert_*`` call is named with a did-you-mean among the
+    function's own parameters and the :class:`~initcheck.settings.Settings` fields."""
+    own = [
+        n
+        for n, p in inspect.signature(caller).parameters.items()
+        if p.kind is not p.VAR_KEYWORD and n != "init"
+    ]
+    error = unknown_keys(options, [*own, *(f.name for f in dataclasses.fields(Settings))])
+    if error is not None:
+        raise TypeError(f"{caller.__name__}() got {error}") from None
+
+
 def _run(
     check: str,
     init: Any,
@@ -53,9 +69,11 @@ def _run(
     name: str | None,
     settings: Settings | None,
     options: dict[str, Any],
+    caller: Callable[..., Any],
     passing_note: str = "",
 ) -> CheckResult:
     __tracebackhide__ = True
+    _check_keywords(caller, options)
     settings = (settings or Settings()).updated(**options)
     initializer = resolve(init, name=name, timeout=settings.timeout)
     plan = make_plan(shape, layout=layout, variance=target)
@@ -151,6 +169,7 @@ def assert_breaks_symmetry(
         name=name,
         settings=settings,
         options=options,
+        caller=assert_breaks_symmetry,
     )
 
 
@@ -177,6 +196,7 @@ def assert_zero_centered(
         name=name,
         settings=settings,
         options=options,
+        caller=assert_zero_centered,
     )
 
 
@@ -207,6 +227,7 @@ def assert_variance(
         name=name,
         settings=settings,
         options=options,
+        caller=assert_variance,
     )
 
 
@@ -267,6 +288,7 @@ def assert_variance_scaling(
             else f"Only the scaling law was checked, not the level Var(W) = {target!r} at "
             "each shape; use assert_variance for the level."
         ),
+        caller=assert_variance_scaling,
     )
 
 

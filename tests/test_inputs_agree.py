@@ -177,3 +177,18 @@ def test_an_unknown_cli_flag_is_one_line_with_a_did_you_mean(capsys) -> None:
     assert main(["check", "he_normal", "--alhpa", "0.1"]) == 2
     (line,) = capsys.readouterr().err.strip().splitlines()
     assert "unrecognized arguments: --alhpa 0.1. Did you mean '--alpha'?" in line
+
+
+def test_an_assert_helpers_unknown_keyword_names_its_own_parameters() -> None:
+    """``shapes=`` on a helper that takes ``shape=``: the did-you-mean looks among the
+    helper's own parameters too, not only the Settings fields."""
+    import pytest
+
+    import initcheck
+
+    with pytest.raises(
+        TypeError,
+        match=r"assert_zero_centered\(\) got unknown key\(s\) \['shapes'\]\. "
+        r"Did you mean 'shape'\?",
+    ):
+        initcheck.assert_zero_centered("he_normal", shapes=[(3, 5)])
