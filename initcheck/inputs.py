@@ -347,6 +347,21 @@ def parse_text(name: str, text: str) -> Any:
     return checked(inp, value, text)
 
 
+def text_parser(name: str) -> Callable[[str], Any]:
+    """An argparse ``type=`` (the plugin's options, the CLI's flags): the input's text →
+    its value, validated by the table; a bad value is a one-line usage error."""
+    import argparse
+
+    def parse(text: str) -> Any:
+        try:
+            return parse_text(name, text)
+        except InputError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    parse.__name__ = name
+    return parse
+
+
 def updates(values: Mapping[str, Any], valid: Iterable[str]) -> dict[str, Any]:
     """``values`` validated, each a key of ``valid`` (UnknownInputError otherwise)."""
     error = unknown_keys(values, valid)

@@ -16,7 +16,7 @@ from initcheck import registry
 from initcheck.cli._common import CLASSIC_BATCHES
 from initcheck.cli.audit import cmd_audit
 from initcheck.cli.commands import cmd_check, cmd_compare
-from initcheck.inputs import TABLE, Input, InputError, inputs_for, parse_text
+from initcheck.inputs import TABLE, Input, inputs_for, text_parser
 from initcheck.validators import did_you_mean, shown
 
 __all__ = ["build_parser"]
@@ -269,20 +269,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _text_type(name: str) -> Callable[[str], object]:
-    """An argparse ``type=``: the input's text → its value, validated by the table (a bad
-    value is a one-line usage error in the table's wording)."""
-
-    def parse(text: str) -> object:
-        try:
-            return parse_text(name, text)
-        except InputError as exc:
-            raise argparse.ArgumentTypeError(str(exc)) from None
-
-    parse.__name__ = name
-    return parse
-
-
 def _add_input(p: argparse.ArgumentParser, inp: Input) -> None:
     """One input of the table as a flag: a switch for a flag input (``--no-NAME`` when it
     defaults to true), repeatable for a list, else ``--NAME VALUE`` parsed by the table."""
@@ -303,7 +289,7 @@ def _add_input(p: argparse.ArgumentParser, inp: Input) -> None:
     else:
         kwargs["default"] = inp.default
         if inp.name not in _VALIDATED_BY_COMMAND:
-            kwargs["type"] = _text_type(inp.name)
+            kwargs["type"] = text_parser(inp.name)
         listed = {"framework": FRAMEWORK_CHOICES}  # family, nonlinearity: looked up lazily
         if inp.name in ("family", "nonlinearity", "framework"):  # their values in help
             kwargs["choices"] = listed.get(inp.name) or _LazyChoices(inp.name)

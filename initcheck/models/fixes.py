@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import copy
 import functools
-import inspect
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from typing import Any
 
 from initcheck.models.fixcode import Fix
+from initcheck.models.flax_model import takes_rngs
 from initcheck.models.records import ModelReport
 
 __all__ = ["apply_fixes", "fix_and_audit", "fixed_model"]
@@ -93,18 +93,6 @@ def _copy(model: Any, framework: str) -> Any:
     return copy.deepcopy(model)
 
 
-def _takes_rngs(factory: Callable[..., Any]) -> bool:
-    try:  # a Module class: its metaclass's __call__ hides __init__'s signature
-        inner = inspect.unwrap(factory)
-        if isinstance(inner, type):
-            params = list(inspect.signature(inner.__init__).parameters.values())[1:]
-        else:
-            params = list(inspect.signature(factory).parameters.values())
-    except (TypeError, ValueError):
-        return False
-    return any(p.default is p.empty and p.kind != p.VAR_KEYWORD for p in params)
-
-
 def fixed_model(report: ModelReport, model: Any) -> Any:
     """A copy of ``model`` (an instance) or a factory of fixed models (a factory) with
     every fix of ``report``'s findings applied, and nothing else changed.
@@ -121,7 +109,7 @@ def fixed_model(report: ModelReport, model: Any) -> Any:
     if framework == "flax":
 
         def flax_factory(rngs: Any) -> Any:
-            built = model(rngs) if _takes_rngs(model) else model()
+            built = model(rngs) if takes_rngs(model) else model()
             return apply_fixes(built, fixes, rngs=rngs)
 
         return flax_factory

@@ -28,7 +28,7 @@ from initcheck.models.layers import category
 from initcheck.models.outputs import first_tensor
 from initcheck.models.records import WeightPiece
 
-__all__ = ["FLAX", "KERNELS", "NORM_VALUES", "flax_piece"]
+__all__ = ["FLAX", "KERNELS", "NORM_VALUES", "flax_piece", "takes_rngs"]
 
 NORM_VALUES = {"scale": 1.0, "bias": 0.0, "mean": 0.0, "var": 1.0}
 
@@ -120,9 +120,9 @@ def flax_piece(path: str, name: str, shape: tuple, m: Any, trace: Trace | None) 
     return WeightPiece(role="unknown", note=f"not audited (unknown layer type {kind})", **base)
 
 
-def _call_with_rngs(factory: Callable[..., Any], seed: int) -> Any:
-    from flax import nnx
-
+def takes_rngs(factory: Callable[..., Any]) -> bool:
+    """Whether a Flax factory is called as ``factory(rngs)`` (a required positional
+    parameter; a Module class's ``__init__`` is read past its metaclass), else ``factory()``."""
     try:  # a Module class: its metaclass's __call__ hides __init__'s signature
         inner = inspect.unwrap(factory)
         if isinstance(inner, type):
@@ -130,13 +130,17 @@ def _call_with_rngs(factory: Callable[..., Any], seed: int) -> Any:
         else:
             params = list(inspect.signature(factory).parameters.values())
     except (TypeError, ValueError):
-        params = []
-    required = [
-        p
+        return False
+    return any(
+        p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
         for p in params
-        if p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
-    ]
-    return factory(nnx.Rngs(seed)) if required else factory()
+    )
+
+
+def _call_with_rngs(factory: Callable[..., Any], seed: int) -> Any:
+    from flax import nnx
+
+    return factory(nnx.Rngs(seed)) if takes_rngs(factory) else factory()
 
 
 @contextmanager

@@ -14,7 +14,6 @@ Standard library and pytest only.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from initcheck.inputs import TABLE, Input, InputError, inputs_for, parse_text
+from initcheck.inputs import TABLE, Input, InputError, inputs_for, parse_text, text_parser
 from initcheck.session import (
     DEFAULT_MAX_EXAMPLES,
     SUMMARY_AUTO_ROWS,
@@ -47,19 +46,6 @@ __all__ = [
 ]
 
 DEFAULT_REPORT = Path("reports") / "initcheck.html"
-
-
-def text_parser(name: str) -> Callable[[str], Any]:
-    """An argparse ``type=``: the input's text → its value, validated by the table."""
-
-    def parse(text: str) -> Any:
-        try:
-            return parse_text(name, text)
-        except InputError as exc:
-            raise argparse.ArgumentTypeError(str(exc)) from None
-
-    parse.__name__ = name
-    return parse
 
 
 @dataclass(frozen=True)
