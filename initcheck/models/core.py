@@ -127,7 +127,13 @@ def audit(
     name = type(instance).__name__
     verdict = None
     if signal and trace is not None:
-        verdict = decide_signal(_signal_points(pieces, trace), trace.blocks, trace.source, name)
+        verdict = decide_signal(
+            _signal_points(pieces, trace),
+            trace.blocks,
+            trace.source,
+            name,
+            saturating=trace.saturating,
+        )
     elif signal:
         verdict = CheckResult(
             check=SIGNAL_CHECK,

@@ -96,6 +96,7 @@ def flax_piece(path: str, name: str, shape: tuple, m: Any, trace: Trace | None) 
         layer_type=kind,
         framework="flax",
         activation=f.activation,
+        gain=f.gain,
         norm=f.norm,
         output=f.output,
         branch_end=f.merge,

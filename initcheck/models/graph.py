@@ -10,11 +10,51 @@ the mean square of its output and the per-example squared norm of the gradient t
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from initcheck.models.layers import ACTIVATIONS, HOMOGENEOUS, category
 
-__all__ = ["Call", "Flow", "Trace", "flow"]
+__all__ = ["Call", "Flow", "Gain", "Trace", "flow"]
+
+#: The input scale, relative to the batch's, at which a nonlinearity's small-signal gain
+#: is measured (φ'(0)² for a smooth φ).
+SMALL = 1 / 64
+
+
+@dataclass(frozen=True)
+class Gain:
+    """A nonlinearity's second-moment gain, measured on the traced batch.
+
+    ``E[φ(z)²]/E[z²]``: the factor by which it scales the mean square of what the weight
+    before it produced. A kernel keeps the next layer's input where its own input was
+    when ``Var(W) = 1/(gain·fan_in)`` (He et al. 2015 for ReLU's ½; LeCun et al. 1998 for
+    a gain of 1).
+
+    Attributes:
+        at_scale: the gain at the batch's own scale.
+        small: the gain at :data:`SMALL` of that scale (a smooth φ's φ'(0)²): where a
+            saturating φ (tanh) settles in a deep stack (Poole et al. 2016).
+        se: the standard error of ``at_scale`` across the batch's examples.
+        homogeneous: φ(2z) = 2φ(z) measured (ReLU, leaky ReLU): the gain does not depend
+            on the scale, and a norm after φ still removes the kernel's scale.
+    """
+
+    at_scale: float
+    small: float
+    se: float = 0.0
+    homogeneous: bool = False
+
+    def band(self, k: float = 3.0) -> tuple[float, float]:
+        """The gains the measurement admits: ``at_scale`` and ``small`` widened by ``k``
+        standard errors."""
+        lo, hi = sorted((self.at_scale, self.small))
+        return max(lo - k * self.se, 1e-12), hi + k * self.se
+
+    def __str__(self) -> str:
+        if self.homogeneous or math.isclose(self.at_scale, self.small, rel_tol=0.02):
+            return f"{self.at_scale:.3g}"
+        return f"{self.at_scale:.3g} (→{self.small:.3g} at small scale)"
 
 
 @dataclass
@@ -29,6 +69,9 @@ class Call:
         grad_n2: per-example squared norm of the gradient at its output.
         activation: a Keras layer's own activation function name (``Dense(activation=)``).
         block: whether it is one of the model's repeated blocks / residual merges.
+        role: what the adapter *measured* the call to be (``"activation"``, ``"norm"``,
+            ``"merge"``, ``"pass"``); it overrides the class-name table.
+        gain: a nonlinearity's measured :class:`Gain`.
     """
 
     path: str
@@ -38,19 +81,30 @@ class Call:
     grad_n2: float | None = None
     activation: str | None = None
     block: bool = False
+    role: str | None = None
+    gain: Gain | None = None
 
     def set_grad(self, value: float) -> None:
         self.grad_n2 = value
 
     @property
     def category(self) -> str:
-        return category(self.kind)
+        return self.role or category(self.kind)
 
     @property
     def act_name(self) -> str | None:
         if self.kind in ACTIVATIONS:
             return ACTIVATIONS[self.kind]
+        if self.role == "activation":
+            return self.kind
         return self.activation
+
+    @property
+    def homogeneous(self) -> bool:
+        """Positively homogeneous (measured where the adapter measured it)."""
+        if self.gain is not None:
+            return self.gain.homogeneous
+        return (self.act_name or "") in HOMOGENEOUS
 
 
 @dataclass
@@ -88,6 +142,15 @@ class Trace:
         repeated blocks (torch) or of its residual merges (Keras ``Add``)."""
         return [c for c in self.calls if c.block]
 
+    @property
+    def saturating(self) -> bool:
+        """Whether a measured nonlinearity of the pass saturates: its gain at the batch's
+        scale is below its small-signal gain (tanh, sigmoid), beyond its error."""
+        return any(
+            c.gain is not None and c.gain.small - c.gain.at_scale > 3 * c.gain.se
+            for c in self.calls
+        )
+
     def in_block(self, path: str) -> bool:
         return any(path.startswith(c.path + ".") for c in self.calls if c.block)
 
@@ -111,6 +174,7 @@ class Flow:
     norm: str = ""
     output: bool = False
     merge: bool = False
+    gain: Gain | None = None
 
 
 def _norm_after(trace: Trace, path: str, depth: int = 0) -> str:
@@ -123,7 +187,7 @@ def _norm_after(trace: Trace, path: str, depth: int = 0) -> str:
         if cat == "norm":
             found = found or c.kind
             continue
-        if cat == "pass" or (cat == "activation" and (c.act_name or "") in HOMOGENEOUS):
+        if cat == "pass" or (cat == "activation" and c.homogeneous):
             deeper = _norm_after(trace, c.path, depth + 1)
             if not deeper:
                 return ""
@@ -133,22 +197,24 @@ def _norm_after(trace: Trace, path: str, depth: int = 0) -> str:
     return found
 
 
-def _activation_after(trace: Trace, path: str) -> str | None:
+def _activation_after(trace: Trace, path: str) -> tuple[str | None, Gain | None]:
+    """The first activation along pass-through calls (and norms) after ``path``: its name
+    (an explanation) and its measured gain (the deciding input), if measured."""
     call = trace.get(path)
     if call is not None and call.activation and call.activation != "linear":
-        return call.activation
+        return call.activation, call.gain
     seen = 0
     while seen < 8:
         nxt = trace.consumers(path)
         if len(nxt) != 1:
-            return None
+            return None, None
         c = nxt[0]
         if c.category == "activation":
-            return c.act_name
+            return c.act_name, c.gain
         if c.category not in ("pass", "norm"):
-            return None
+            return None, None
         path, seen = c.path, seen + 1
-    return None
+    return None, None
 
 
 def _is_output(trace: Trace, path: str) -> bool:
@@ -187,8 +253,10 @@ def flow(trace: Trace | None, path: str) -> Flow:
         return Flow()
     if trace.get(path) is None:  # not called as a layer (e.g. MHA's out_proj)
         return Flow(merge=trace.in_block(path))
+    activation, gain = _activation_after(trace, path)
     return Flow(
-        activation=_activation_after(trace, path),
+        activation=activation,
+        gain=gain,
         norm=_norm_after(trace, path),
         output=_is_output(trace, path),
         merge=trace.in_block(path) or _reaches_merge(trace, path),

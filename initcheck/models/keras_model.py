@@ -159,6 +159,7 @@ class KerasAdapter:
             base = dict(
                 framework="keras",
                 activation=f.activation,
+        gain=f.gain,
                 norm=f.norm,
                 output=f.output,
                 branch_end=f.merge,

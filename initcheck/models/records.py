@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from initcheck.fans import Fans, KernelLayout
+from initcheck.models.graph import Gain
 from initcheck.results import CheckResult, jsonable
 from initcheck.verdicts import combined_verdict
 
@@ -79,6 +80,8 @@ class WeightPiece:
         output: whether the layer is the model's output head.
         branch_end: whether the weight sits inside a residual block / branch (a zero
             norm γ there closes the branch: identity-at-init).
+        gain: the measured gain of the nonlinearity that follows (``variance="auto"``
+            decides from it; ``activation`` only names it).
     """
 
     layer: str
@@ -99,6 +102,7 @@ class WeightPiece:
     norm: str = ""
     output: bool = False
     branch_end: bool = False
+    gain: Gain | None = None
 
     def __post_init__(self) -> None:
         if self.role not in ROLES:  # an adapter's table entry is wrong

@@ -22,6 +22,7 @@ The reading (docs/audit.md, "Rules"):
 from __future__ import annotations
 
 import dataclasses
+import math
 import traceback
 from collections.abc import Iterable
 from typing import Any
@@ -34,7 +35,7 @@ from initcheck.checks import variance as _variance
 from initcheck.models.conventions import Measured, declared_sigmas, explain
 from initcheck.models.draws import ModelDraws, piece_initializer, piece_values
 from initcheck.models.records import WeightPiece, WeightRow
-from initcheck.models.rules import fixed_target, is_auto, layer_rule, piece_target
+from initcheck.models.rules import auto_band, fixed_target, is_auto, layer_rule, piece_target
 from initcheck.results import CheckResult
 from initcheck.sampling import draw_seed
 from initcheck.settings import Settings
@@ -173,6 +174,8 @@ def _row(
     ]
     init = piece_initializer(draws, piece, limit, seed0, settings.timeout)
     results = tuple(run_checks(init, plan, settings, names) + extra)
+    if rule is not None and _is_auto(piece, variance):
+        results = tuple(_within_auto_band(r, piece, settings) for r in results)
     status = ""
     if piece.norm and not _explicit(piece, variance):
         status = "scale-invariant"
@@ -195,6 +198,43 @@ def _row(
         size=full.size,
     )
     return row, rule
+
+
+def _within_auto_band(result: CheckResult, piece: WeightPiece, settings: Settings) -> CheckResult:
+    """A failing variance result under ``"auto"`` whose ratio lies in the range the
+    measured gain admits (:func:`~initcheck.models.rules.auto_band`, widened by the
+    variance check's own tolerance) passes, saying so."""
+    band = auto_band(piece)
+    ratio = result.statistic
+    if (
+        band is None
+        or result.check != _variance.CHECK.name
+        or result.passed
+        or ratio is None
+        or not math.isfinite(ratio)
+    ):
+        return result
+    widen = (1 + settings.std_tolerance) ** 2
+    lo, hi = band[0] / widen, band[1] * widen
+    if not lo <= ratio <= hi:
+        return dataclasses.replace(
+            result,
+            message=(
+                f"{result.message}; the measured gain {piece.gain} of the "
+                f"{piece.activation or 'nonlinearity'} that follows admits ×{lo:.3g}–×{hi:.3g}"
+            ),
+        )
+    return dataclasses.replace(
+        result,
+        passed=True,
+        verdict="pass",
+        message=(
+            f"Var ×{ratio:.3g} of the forward target 1/(gain·fan_in), within ×{lo:.3g}–"
+            f"×{hi:.3g}: the range between the forward and backward targets (Glorot & "
+            f"Bengio 2010) that the measured gain {piece.gain} of the "
+            f"{piece.activation or 'nonlinearity'} admits"
+        ),
+    )
 
 
 def _error_row(piece: WeightPiece, exc: BaseException) -> WeightRow:

@@ -14,12 +14,14 @@ from fnmatch import fnmatch
 from typing import Any
 
 from initcheck.fans import Fans
+from initcheck.models.graph import Gain
 from initcheck.models.records import Reading, WeightPiece
 from initcheck.targets import VarianceTarget, resolve_target
 
 __all__ = [
     "CONSISTENT",
     "RELU_FAMILY",
+    "auto_band",
     "fixed_target",
     "is_auto",
     "layer_rule",
@@ -63,7 +65,16 @@ SATURATING = frozenset(
 CONSISTENT = 1.15
 
 
-def _auto(piece: WeightPiece) -> tuple[str | None, str]:
+def _auto(piece: WeightPiece) -> tuple[Any, str]:
+    gain = piece.gain
+    if gain is not None:
+        scale = 1 / gain.at_scale
+        named = _named(gain)
+        return (
+            VarianceTarget(label=f"{scale:.3g}/fan_in", scale=scale, rule="fan_in"),
+            f"target from variance='auto': 1/(gain·fan_in) with the measured gain {gain} of "
+            f"the {piece.activation or 'nonlinearity'} that follows{named}",
+        )
     act = (piece.activation or "").lower()
     if act in RELU_FAMILY:
         return (
@@ -74,6 +85,38 @@ def _auto(piece: WeightPiece) -> tuple[str | None, str]:
         what = piece.activation or "no activation"
         return "lecun", f"target from variance='auto': LeCun, since {what} follows (heuristic)"
     return None, f"variance='auto' does not know activation {piece.activation!r}: no target"
+
+
+def _named(gain: Gain) -> str:
+    """The published rule a measured gain corresponds to (an explanation only)."""
+    lo, hi = gain.band()
+    if lo <= 0.5 <= hi:
+        return " (He et al. 2015's 2/fan_in)"
+    if lo <= 1.0 <= hi:
+        return " (LeCun's 1/fan_in)"
+    return ""
+
+
+def auto_band(piece: WeightPiece, k: float = 3.0) -> tuple[float, float] | None:
+    """Under ``variance="auto"`` with a measured gain: the range of Var(W)·fan_in·gain
+    (the ratio to the row's target, 1/(gain·fan_in)) that keeps the signal.
+
+    Forward propagation asks Var = 1/(g·fan_in), backward 1/(g·fan_out); Glorot &
+    Bengio (2010) take a value between them, He et al. (2015) either one. A scale-dependent
+    φ (tanh, GELU) admits the gains from its small-signal value to its value at the batch's
+    scale; each gain is widened by ``k`` standard errors of its measurement.
+
+    Returns:
+        ``(lo, hi)`` ratios to the row's target, or ``None`` without a measured gain.
+    """
+    gain, fans = piece.gain, piece.fans
+    if gain is None or fans is None or not gain.at_scale > 0:
+        return None
+    g_lo, g_hi = gain.band(k)
+    forward = [gain.at_scale / g_hi, gain.at_scale / g_lo]
+    per_fan = fans.fan_in / max(fans.fan_out, 1)
+    ratios = forward + [r * per_fan for r in forward]
+    return min(ratios), max(ratios)
 
 
 def is_auto(spec: Any) -> bool:

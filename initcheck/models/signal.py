@@ -73,7 +73,7 @@ def _story(
     )
 
 
-def _plain(points: list[Call], source: str, base: dict) -> CheckResult:
+def _plain(points: list[Call], source: str, base: dict, saturating: bool = False) -> CheckResult:
     first, last = points[0], points[-1]
     act = _ratio(last.act_ms, first.act_ms)
     grad = _ratio(first.grad_n2, last.grad_n2)
@@ -103,6 +103,18 @@ def _plain(points: list[Call], source: str, base: dict) -> CheckResult:
         )
     band = f"within ×/÷{BAND:g}"
     grad_text = "not recorded" if grad is None else f"×{grad:.3g}"
+    shrinking = all(r is not None and r <= BAND for r in (act, grad))
+    if problems and saturating and shrinking:
+        details["regime"] = "plain, saturating"
+        msg = (
+            f"activation RMS last/first ×{act:.3g}, gradient RMS first/last {grad_text} over "
+            f"{len(points)} weighted layers on {source}: shrinking beyond ×/÷{BAND:g}, but the "
+            "nonlinearity saturates (its measured gain at the batch's scale is below its "
+            "small-signal gain), so a finite stack settles toward its fixed point as a power "
+            "law, not geometrically (Poole et al. 2016). The deep-limit criterion, "
+            "χ = Var(W)·fan_in·gain(0) = 1 (Schoenholz et al. 2017), is each kernel's row."
+        )
+        return CheckResult(passed=True, message=msg, statistic=act, details=details, **base)
     if problems:
         msg = (
             f"the signal does not survive the model at init on {source}: "
@@ -182,7 +194,13 @@ def _stream(blocks: list[Call], source: str, base: dict) -> CheckResult:
     return CheckResult(passed=not problems, message=msg, statistic=ratio, details=details, **base)
 
 
-def decide_signal(points: list[Call], blocks: list[Call], source: str, model: str) -> CheckResult:
+def decide_signal(
+    points: list[Call],
+    blocks: list[Call],
+    source: str,
+    model: str,
+    saturating: bool = False,
+) -> CheckResult:
     """Decide whether the signal holds through the model (see the module docstring).
 
     Args:
@@ -190,6 +208,9 @@ def decide_signal(points: list[Call], blocks: list[Call], source: str, model: st
         blocks: the residual stream's points (block outputs), in forward order.
         source: a description of the input batch.
         model: the model's display name.
+        saturating: whether the model's nonlinearities were measured to saturate (gain
+            at the batch's scale below the small-signal gain): a plain net may then decay
+            as a power law.
 
     Returns:
         A :class:`~initcheck.results.CheckResult` named :data:`SIGNAL_CHECK`.
@@ -204,4 +225,4 @@ def decide_signal(points: list[Call], blocks: list[Call], source: str, model: st
             n=len(points),
             **base,
         )
-    return _plain(points, source, {**base, "n": len(points)})
+    return _plain(points, source, {**base, "n": len(points)}, saturating)

@@ -298,6 +298,7 @@ def module_pieces(path: str, m: Any, trace: Trace | None) -> list[WeightPiece]:
         layer_type=type(m).__name__,
         framework="torch",
         activation=f.activation,
+        gain=f.gain,
         norm=f.norm,
         output=f.output,
         branch_end=f.merge,

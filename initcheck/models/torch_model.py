@@ -25,10 +25,11 @@ from typing import Any
 import numpy as np
 
 from initcheck.models.draws import Way
-from initcheck.models.graph import Call, Trace
+from initcheck.models.graph import Trace
 from initcheck.models.outputs import first_tensor
 from initcheck.models.records import WeightPiece
 from initcheck.models.torch_layers import module_pieces
+from initcheck.models.torch_trace import trace_pass
 
 __all__ = ["TORCH"]
 
@@ -346,8 +347,6 @@ class TorchAdapter:
         return _ways(model)
 
     def trace(self, model: Any, inputs: Any, seed: int) -> Trace:
-        import torch
-
         x = _default_input(model, seed) if inputs is None else inputs
         what = (
             "the given inputs"
@@ -356,82 +355,13 @@ class TorchAdapter:
         )
         x = _as_tensor(model, x)
         trace = Trace(source=what)
-        blocks = _blocks(model)
-        producer: dict[int, str] = {}
-        frames: list[set[int]] = []
-        keep: list[Any] = []  # holds every traced tensor so no id is reused
-        grads: list[tuple[Any, Call]] = []
-        n = int(x.shape[0]) if x.dim() else 1
 
-        def pre(name: str) -> Callable[..., None]:
-            def hook(_m: Any, args: Any) -> None:
-                frames.append(set())
-                srcs = []
-                for a in args if isinstance(args, tuple) else (args,):
-                    t = first_tensor(a)
-                    if t is not None and id(t) in producer:
-                        srcs.append(producer[id(t)])
-                _sources[name] = tuple(dict.fromkeys(srcs))
+        def run(batch: Any) -> Any:
+            mha = type(model).__name__ == "MultiheadAttention"
+            return model(batch, batch, batch) if mha else model(batch)
 
-            return hook
-
-        _sources: dict[str, tuple[str, ...]] = {}
-
-        def post(name: str, kind: str) -> Callable[..., None]:
-            def hook(_m: Any, _args: Any, out: Any) -> None:
-                inner = frames.pop() if frames else set()
-                t = first_tensor(out)
-                if t is None:
-                    return
-                keep.append(t)
-                if id(t) not in inner:  # produced here, not by a submodule
-                    producer[id(t)] = name
-                inner.add(id(t))
-                if frames:
-                    frames[-1].update(inner)
-                if trace.get(name) is not None:
-                    return
-                call = trace.add(
-                    Call(
-                        name,
-                        kind,
-                        _sources.get(name, ()),
-                        _mean_square(t),
-                        block=name in blocks,
-                    )
-                )
-                if t.requires_grad:
-                    grads.append((t, call))
-                    t.register_hook(lambda g: call.set_grad(_mean_square(g) * g.numel() / n))
-
-            return hook
-
-        handles = []
-        for name, m in model.named_modules():
-            if not name:
-                continue
-            handles.append(m.register_forward_pre_hook(pre(name)))
-            handles.append(m.register_forward_hook(post(name, type(m).__name__)))
-        try:
-            with _signal_mode(model), torch.random.fork_rng():
-                torch.manual_seed(seed)
-                args = (x, x, x) if type(model).__name__ == "MultiheadAttention" else (x,)
-                out = first_tensor(model(*args))
-                if out is None:
-                    raise ValueError(
-                        f"{type(model).__name__}'s forward returned no floating tensor."
-                    )
-                trace.outputs = (producer[id(out)],) if id(out) in producer else ()
-                gen = torch.Generator().manual_seed(seed + 1)
-                r = torch.randn(out.shape, generator=gen, dtype=out.dtype)
-                # the parameters make autograd run through every recorded output, also
-                # one a later in-place op (ReLU(inplace=True)) rebased; .grad stays untouched
-                wanted = [t for t, _ in grads] + [p for p in model.parameters() if p.requires_grad]
-                if wanted and out.requires_grad:
-                    torch.autograd.grad((out * r).sum(), wanted, allow_unused=True)
-        finally:
-            for h in handles:
-                h.remove()
+        with _signal_mode(model):
+            trace_pass(model, x, seed, _blocks(model), run, trace)
         return trace
 
 

@@ -1,0 +1,297 @@
+"""The PyTorch traced pass: every module call by hooks, and every op the model's own
+``forward`` code runs between them by a :class:`torch.overrides.TorchFunctionMode`, so
+``F.relu(x)``, ``x.relu()``, ``torch.tanh``, ``x + f(x)`` and a user-written norm class
+are seen as they are written.
+
+What an op *is* comes from measurement on the batch, never from its name
+(:func:`measured_role`): an op whose output does not change when its input is doubled is
+a normalization; one that is linear (``f(2x) = 2f(x)``, ``f(−x) = −f(x)``) passes the
+signal through; anything else is a nonlinearity, with its measured second-moment
+:class:`~initcheck.models.graph.Gain`. The names stay as explanations.
+
+Modules from ``torch.nn`` are recorded as one call each (their inner ops are not traced),
+and so is a module without weight matrices that maps one tensor to one of the same shape
+(an activation or norm class): it is measured as a whole.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+from initcheck.models.graph import SMALL, Call, Gain, Trace
+from initcheck.models.outputs import first_tensor
+
+__all__ = ["measured_role", "trace_pass"]
+
+#: Relative distance below which two outputs count as equal (float32 arithmetic).
+CLOSE = 1e-3
+#: The scale, relative to the input's, at which a norm's invariance is measured.
+LARGE = 64.0
+#: Ops recorded as residual merges (both inputs tensors of the output's shape).
+_ADDS = frozenset({"add", "__add__", "__radd__", "__iadd__", "add_"})
+
+
+def _ms(t: Any) -> float:
+    import torch
+
+    x = t.detach()
+    return float(torch.linalg.vector_norm(x.float())) ** 2 / max(x.numel(), 1)
+
+
+def _distance(a: Any, b: Any) -> float:
+    """``‖a − b‖/‖b‖`` (inf for other shapes)."""
+    import torch
+
+    if a.shape != b.shape:
+        return math.inf
+    scale = float(torch.linalg.vector_norm(b.float()))
+    return float(torch.linalg.vector_norm((a - b).float())) / max(scale, 1e-30)
+
+
+def _close(a: Any, b: Any) -> bool:
+    return _distance(a, b) <= CLOSE
+
+
+#: Values of the Gaussian reference a nonlinearity's gain is measured on (SE ≈ 1%).
+REFERENCE = 1 << 16
+
+
+def _gaussian_gain(f: Callable[[Any], Any], x: Any, scale: float) -> tuple[float, float]:
+    """``E[f(σz)²]/σ²`` for z ~ N(0, 1) in a tensor shaped like ``x`` (repeated along its
+    first axis up to :data:`REFERENCE` values), σ = ``scale``: the gain a weight draw's
+    zero-mean pre-activation meets on average (the mean-field assumption of Poole et al.
+    2016), not this one draw's. Returns ``(gain, standard error)``."""
+    import torch
+
+    per = max(x[0].numel() if x.dim() else 1, 1)
+    reps = max(1, math.ceil(REFERENCE / per))
+    gen = torch.Generator().manual_seed(20150206)  # He et al.'s arXiv date: any fixed seed
+    z = torch.randn((reps, *x.shape[1:]) if x.dim() else (reps,), generator=gen)
+    z = (scale * z).to(x.dtype)
+    y = f(z).detach().double().reshape(-1) ** 2 / scale**2
+    k = y.numel()
+    return float(y.mean()), float(y.std()) / math.sqrt(max(k, 1))
+
+
+def measured_role(f: Callable[[Any], Any], x: Any, out: Any) -> tuple[str, Gain | None]:
+    """What the map ``f`` (with ``f(x) = out``) does to a signal, measured.
+
+    A norm's ``eps`` breaks its invariance at small scales, so invariance is measured at
+    :data:`LARGE` times the input's scale, and at the input's own scale ``f(2x)`` must be
+    nearer ``f(x)`` than ``2f(x)``.
+
+    Returns:
+        ``("norm", None)`` when doubling the input leaves the output unchanged;
+        ``("pass", None)`` when ``f`` is linear; else ``("activation", gain)``, the gain
+        measured on a Gaussian reference at the input's RMS (and at :data:`SMALL` of it).
+    """
+    import torch
+
+    with torch.no_grad():
+        y = out.detach()
+        twice = f(2 * x)
+        if _distance(twice, y) < _distance(twice, 2 * y) and _close(
+            f(2 * LARGE * x), f(LARGE * x)
+        ):
+            return "norm", None
+        homogeneous = _close(twice, 2 * y)
+        if homogeneous and _close(f(-x), -y):
+            return "pass", None
+        sigma = math.sqrt(_ms(x))
+        if not sigma > 0:
+            return "activation", None
+        g, se = _gaussian_gain(f, x, sigma)
+        small = g if homogeneous else _gaussian_gain(f, x, SMALL * sigma)[0]
+        return "activation", Gain(at_scale=g, small=small, se=se, homogeneous=homogeneous)
+
+
+def _float_tensor(t: Any) -> bool:
+    import torch
+
+    return isinstance(t, torch.Tensor) and t.is_floating_point() and t.numel() > 1
+
+
+def _measurable(m: Any) -> bool:
+    """A module without weight matrices (an activation, norm, dropout class)."""
+    return all(p.dim() <= 1 for p in m.parameters())
+
+
+def _library(m: Any) -> bool:
+    return type(m).__module__.startswith("torch.")
+
+
+def trace_pass(
+    model: Any,
+    x: Any,
+    seed: int,
+    blocks: set[str],
+    run: Callable[[Any], Any],
+    trace: Trace,
+) -> None:
+    """Run ``run(x)`` (the model's forward) and one backward pass, filling ``trace``."""
+    import torch
+    from torch.overrides import TorchFunctionMode
+
+    producer: dict[int, str] = {}
+    frames: list[set[int]] = []
+    where: list[str] = []
+    opaque: list[bool] = []
+    keep: list[Any] = []  # holds every traced tensor so no id is reused
+    grads: list[tuple[Any, Call]] = []
+    sources: dict[str, tuple[str, ...]] = {}
+    saved: dict[str, Any] = {}
+    counts: dict[str, int] = {}
+    measuring = [False]
+    n = int(x.shape[0]) if x.dim() else 1
+
+    def produced(t: Any, path: str) -> None:
+        keep.append(t)
+        producer[id(t)] = path
+        if frames:
+            frames[-1].add(id(t))
+
+    def pre(name: str, m: Any) -> Callable[..., None]:
+        candidate = _library(m) or _measurable(m)
+
+        def hook(_m: Any, args: Any) -> None:
+            if measuring[0]:
+                return
+            measuring[0] = True  # the hook's own tensor ops are not the model's
+            try:
+                body(args)
+            finally:
+                measuring[0] = False
+
+        def body(args: Any) -> None:
+            frames.append(set())
+            where.append(name)
+            opaque.append(candidate)
+            srcs = []
+            tensors = [a for a in (args if isinstance(args, tuple) else (args,))]
+            for a in tensors:
+                t = first_tensor(a)
+                if t is not None and id(t) in producer:
+                    srcs.append(producer[id(t)])
+            sources[name] = tuple(dict.fromkeys(srcs))
+            one = [a for a in tensors if isinstance(a, torch.Tensor)]
+            if _measurable(m) and len(one) == 1 and len(tensors) == 1 and _float_tensor(one[0]):
+                saved[name] = one[0].detach().clone()
+
+        return hook
+
+    def post(name: str, m: Any) -> Callable[..., None]:
+        kind = type(m).__name__
+
+        def hook(_m: Any, _args: Any, out: Any) -> None:
+            if measuring[0]:
+                return
+            measuring[0] = True  # the hook's own tensor ops are not the model's
+            try:
+                body(out)
+            finally:
+                measuring[0] = False
+
+        def body(out: Any) -> None:
+            inner = frames.pop() if frames else set()
+            where.pop()
+            opaque.pop()
+            x_in = saved.pop(name, None)
+            t = first_tensor(out)
+            if t is None:
+                return
+            keep.append(t)
+            if id(t) not in inner:  # produced here, not by a submodule or an op
+                producer[id(t)] = name
+            inner.add(id(t))
+            if frames:
+                frames[-1].update(inner)
+            if trace.get(name) is not None:
+                return
+            role, gain = None, None
+            if x_in is not None and isinstance(out, torch.Tensor) and out.shape == x_in.shape:
+                role, gain = measured_role(m, x_in, out)
+            call = trace.add(
+                Call(
+                    name,
+                    kind,
+                    sources.get(name, ()),
+                    _ms(t),
+                    block=name in blocks,
+                    role=role,
+                    gain=gain,
+                )
+            )
+            if t.requires_grad:
+                grads.append((t, call))
+                t.register_hook(lambda g: call.set_grad(_ms(g) * g.numel() / n))
+
+        return hook
+
+    def op_call(path: str, kind: str, srcs: tuple[str, ...], out: Any, **kw: Any) -> None:
+        trace.add(Call(path, kind, srcs, _ms(out), **kw))
+        produced(out, path)
+
+    class Ops(TorchFunctionMode):
+        """Records the ops a model's own forward code runs between module calls."""
+
+        def __torch_function__(
+            self, func: Any, types: Any, args: Any = (), kwargs: Any = None
+        ) -> Any:
+            kwargs = kwargs or {}
+            if measuring[0] or (opaque and opaque[-1]) or not args:
+                return func(*args, **kwargs)
+            first = args[0]
+            tracked = isinstance(first, torch.Tensor) and id(first) in producer
+            x_before = first.detach().clone() if tracked and _float_tensor(first) else None
+            out = func(*args, **kwargs)
+            if not tracked or not isinstance(out, torch.Tensor) or not _float_tensor(out):
+                return out
+            name = getattr(func, "__name__", str(func))
+            counts[name] = counts.get(name, 0) + 1
+            path = f"{where[-1] if where else ''}:{name}#{counts[name]}"
+            others = [a for a in args[1:] if isinstance(a, torch.Tensor)]
+            others += [v for v in kwargs.values() if isinstance(v, torch.Tensor)]
+            if name in _ADDS and len(others) == 1 and others[0].shape == out.shape:
+                srcs = tuple(dict.fromkeys(producer[id(t)] for t in (first, others[0])
+                                           if id(t) in producer))
+                op_call(path, "add", srcs, out, role="merge")
+                return out
+            if any(o.dim() > 1 for o in others):
+                return out  # a contraction or a product of two signals: not followed
+            role, gain = "pass", None
+            if x_before is not None and out.shape == x_before.shape:
+
+                def again(z: Any) -> Any:
+                    return func(z, *args[1:], **kwargs)
+
+                role, gain = measured_role(again, x_before, out)
+            op_call(path, name, (producer[id(first)],), out, role=role, gain=gain)
+            return out
+
+    handles = []
+    for name, m in model.named_modules():
+        if not name:
+            continue
+        handles.append(m.register_forward_pre_hook(pre(name, m)))
+        handles.append(m.register_forward_hook(post(name, m)))
+    try:
+        with torch.random.fork_rng():
+            torch.manual_seed(seed)
+            with Ops():
+                raw = run(x)
+            out = first_tensor(raw)
+            if out is None:
+                raise ValueError(f"{type(model).__name__}'s forward returned no floating tensor.")
+            trace.outputs = (producer[id(out)],) if id(out) in producer else ()
+            gen = torch.Generator().manual_seed(seed + 1)
+            r = torch.randn(out.shape, generator=gen, dtype=out.dtype)
+            # the parameters make autograd run through every recorded output, also
+            # one a later in-place op (ReLU(inplace=True)) rebased; .grad stays untouched
+            wanted = [t for t, _ in grads] + [p for p in model.parameters() if p.requires_grad]
+            if wanted and out.requires_grad:
+                torch.autograd.grad((out * r).sum(), wanted, allow_unused=True)
+    finally:
+        for h in handles:
+            h.remove()
