@@ -133,6 +133,7 @@ def audit(
             trace.source,
             name,
             saturating=trace.saturating,
+            calls=trace.calls,
         )
     elif signal:
         verdict = CheckResult(

@@ -2,10 +2,15 @@
 weight: the activation that follows it, the normalization that makes it scale-invariant,
 whether it is the model's output layer, and the residual stream's points.
 
-A framework adapter records every layer call in execution order (:class:`Call`): which
-calls produced its inputs (matched by tensor identity, so an op the framework does not
-see as a layer, such as a functional ``x + f(x)``, breaks the chain — conservatively),
-the mean square of its output and the per-example squared norm of the gradient there.
+A framework adapter records every layer call, and every op the model's own code runs
+between them, in execution order (:class:`Call`): which calls produced its inputs (matched
+by tensor identity; an op it does not follow, such as a product of two signals, breaks the
+chain — conservatively), the mean square of its output and the per-example squared norm of
+the gradient there. What a call *is* (a norm, a nonlinearity and its :class:`Gain`, a
+merge) is measured by the adapter on the batch; a class name only explains it.
+
+This module is framework-free: it holds numbers and paths, never a framework object
+(``tests/test_audit_styles.py`` checks it).
 """
 
 from __future__ import annotations
@@ -57,6 +62,12 @@ class Gain:
         return f"{self.at_scale:.3g} (→{self.small:.3g} at small scale)"
 
 
+def _quotient(a: float | None, b: float | None) -> float | None:
+    if a is None or b is None or not (b > 0) or not math.isfinite(a) or not math.isfinite(b):
+        return None
+    return a / b
+
+
 @dataclass
 class Call:
     """One layer call of the traced pass.
@@ -67,11 +78,13 @@ class Call:
         sources: paths of the (leaf) calls whose outputs it took as inputs.
         act_ms: mean square of its output.
         grad_n2: per-example squared norm of the gradient at its output.
-        activation: a Keras layer's own activation function name (``Dense(activation=)``).
+        activation: a layer's own activation function name (an ``activation=`` argument).
         block: whether it is one of the model's repeated blocks / residual merges.
         role: what the adapter *measured* the call to be (``"activation"``, ``"norm"``,
             ``"merge"``, ``"pass"``); it overrides the class-name table.
         gain: a nonlinearity's measured :class:`Gain`.
+        ms_in: mean square of its (main) input, where the adapter measured it.
+        grad_in: per-example squared norm of the gradient at that input.
     """
 
     path: str
@@ -83,6 +96,8 @@ class Call:
     block: bool = False
     role: str | None = None
     gain: Gain | None = None
+    ms_in: float | None = None
+    grad_in: float | None = None
 
     def set_grad(self, value: float) -> None:
         self.grad_n2 = value
@@ -90,6 +105,18 @@ class Call:
     @property
     def category(self) -> str:
         return self.role or category(self.kind)
+
+    def set_grad_in(self, value: float) -> None:
+        self.grad_in = value
+
+    def pass_gains(self) -> tuple[float | None, float | None]:
+        """A pass-through op's measured ``(forward, backward)`` second-moment factors:
+        ``ms(out)/ms(in)`` and ``|grad in|²/|grad out|²`` (pooling, flattening, means),
+        ``None`` where not measured."""
+        if self.category != "pass":
+            return None, None
+        fwd = _quotient(self.act_ms, self.ms_in)
+        return fwd, _quotient(self.grad_in, self.grad_n2)
 
     @property
     def act_name(self) -> str | None:
@@ -139,7 +166,7 @@ class Trace:
     @property
     def blocks(self) -> list[Call]:
         """The residual stream's points in forward order: the outputs of the model's
-        repeated blocks (torch) or of its residual merges (Keras ``Add``)."""
+        repeated blocks, or its residual merges where it has no block modules."""
         return [c for c in self.calls if c.block]
 
     @property

@@ -325,18 +325,13 @@ def audit_rows(
                 "a fixed-σ convention in a normalized model: 'auto' reports it, the model's "
                 "signal decides",
             )
-        elif (
-            failed
-            and normalized
-            and residual
-            and m.piece.branch_end
-            and _is_auto(m.piece, variance)
-        ):
+        elif failed and residual and m.piece.branch_end and _is_auto(m.piece, variance):
             row = _defer(
                 row,
                 "residual branch",
-                "a residual branch of a normalized model: its scale sets the branch's share "
-                "of the stream; 'auto' reports it, the stream's depth criterion decides",
+                "on a residual branch: its scale sets the branch's share of the stream "
+                "(Fixup, Zhang et al. 2019; SkipInit, De & Smith 2020); 'auto' reports it, "
+                "the stream's depth criterion decides",
             )
         rows[i] = row
     return tuple(rows)

@@ -5,15 +5,17 @@ batch statistics; loss ``Σ out·r`` for a fixed random direction ``r``). Each s
 records the mean square of its output (activations) and the per-example squared norm of
 the gradient there.
 
-**Signal points.** In a model with repeated blocks (the children of a ``ModuleList`` /
-``Sequential`` stack in torch; the residual merges, ``Add``, in Keras) the points are the
-block outputs: the residual stream. Otherwise they are the weighted layers' outputs, a
-scale-invariant kernel's point being its normalization's output (a raw pre-norm output
-says nothing the norm does not undo).
+**Signal points.** In a model with repeated blocks (the children of a stack of alike
+blocks; without such blocks, the residual merges, where the model adds a branch to its
+input) the points are the block outputs: the residual stream. Otherwise they are the
+weighted layers' outputs, a scale-invariant kernel's point being its normalization's
+output (a raw pre-norm output says nothing the norm does not undo).
 
 **Plain nets** (no repeated blocks): both end-to-end RMS ratios, activations last/first and
 gradients first/last, must lie within ×/÷ :data:`BAND`. He-initialized ReLU stacks sit
-within ×0.6–×1.5; PyTorch's default init loses ×0.41 per ReLU layer (docs/audit.md).
+within ×0.6–×1.5; the common default kaiming_uniform(a=√5) loses ×0.41 per ReLU layer
+(docs/audit.md). A net whose nonlinearity saturates (measured: its gain falls with scale)
+settles toward its fixed point as a power law; its shrinking is deferred to the rows.
 
 **The residual-depth criterion** (blocks): over the second half of the ``L`` blocks, from
 block ``h = L//2`` to block ``L``, the stream's second moment may grow at most as linear
@@ -73,10 +75,39 @@ def _story(
     )
 
 
-def _plain(points: list[Call], source: str, base: dict, saturating: bool = False) -> CheckResult:
+def _pass_factors(points: list[Call], calls: Sequence[Call]) -> tuple[float, float, int]:
+    """The product of the measured forward and backward factors of the pass-through ops
+    (pooling, flattening, means) run between the first and the last point: what they do
+    to the signal's scale is theirs, not the weights' (a max pool raises the mean square,
+    a global average lowers the gradient's per-example norm)."""
+    ids = [id(c) for c in calls]
+    try:
+        lo, hi = ids.index(id(points[0])), ids.index(id(points[-1]))
+    except ValueError:
+        return 1.0, 1.0, 0
+    fwd = bwd = 1.0
+    used = 0
+    for c in calls[lo + 1 : hi]:
+        f, b = c.pass_gains()
+        if f is None and b is None:
+            continue
+        used += 1
+        fwd *= f if f is not None and f > 0 else 1.0
+        bwd *= b if b is not None and b > 0 else 1.0
+    return fwd, bwd, used
+
+
+def _plain(
+    points: list[Call],
+    source: str,
+    base: dict,
+    saturating: bool = False,
+    calls: Sequence[Call] = (),
+) -> CheckResult:
     first, last = points[0], points[-1]
-    act = _ratio(last.act_ms, first.act_ms)
-    grad = _ratio(first.grad_n2, last.grad_n2)
+    fwd, bwd, n_pass = _pass_factors(points, calls)
+    act = _ratio(last.act_ms, first.act_ms * fwd if first.act_ms is not None else None)
+    grad = _ratio(first.grad_n2, last.grad_n2 * bwd if last.grad_n2 is not None else None)
     act_steps = [(b.path, _ratio(b.act_ms, a.act_ms) or 0.0) for a, b in pairwise(points)]
     grad_steps = [(a.path, _ratio(a.grad_n2, b.grad_n2) or 0.0) for a, b in pairwise(points)]
     kinds = "/".join(dict.fromkeys(s.kind for s in points[1:]))
@@ -89,6 +120,7 @@ def _plain(points: list[Call], source: str, base: dict, saturating: bool = False
         "layers": _table(points),
         "activation_gains": act_steps,
         "gradient_gains": grad_steps,
+        "pass_ops": {"count": n_pass, "forward": fwd, "backward": bwd},
     }
     problems = []
     if act is None or not (1 / BAND <= act <= BAND):
@@ -102,6 +134,11 @@ def _plain(points: list[Call], source: str, base: dict, saturating: bool = False
             _story("gradients (backward)", grad, grad_steps[::-1], last.path, first.path, kinds)
         )
     band = f"within ×/÷{BAND:g}"
+    if n_pass:
+        band += (
+            f", after dividing out the measured factors of {n_pass} pooling/reshaping ops "
+            f"(×{fwd:.3g} forward, ×{bwd:.3g} backward in second moment)"
+        )
     grad_text = "not recorded" if grad is None else f"×{grad:.3g}"
     shrinking = all(r is not None and r <= BAND for r in (act, grad))
     if problems and saturating and shrinking:
@@ -200,6 +237,7 @@ def decide_signal(
     source: str,
     model: str,
     saturating: bool = False,
+    calls: Sequence[Call] = (),
 ) -> CheckResult:
     """Decide whether the signal holds through the model (see the module docstring).
 
@@ -211,6 +249,8 @@ def decide_signal(
         saturating: whether the model's nonlinearities were measured to saturate (gain
             at the batch's scale below the small-signal gain): a plain net may then decay
             as a power law.
+        calls: every call of the traced pass, in order (the pass-through ops between the
+            points, whose measured factors are divided out).
 
     Returns:
         A :class:`~initcheck.results.CheckResult` named :data:`SIGNAL_CHECK`.
@@ -225,4 +265,4 @@ def decide_signal(
             n=len(points),
             **base,
         )
-    return _plain(points, source, {**base, "n": len(points)}, saturating)
+    return _plain(points, source, {**base, "n": len(points)}, saturating, calls)

@@ -198,23 +198,25 @@ def trace_pass(
             where.pop()
             opaque.pop()
             x_in = saved.pop(name, None)
+            x_in_saved = x_in is not None
             t = first_tensor(out)
             if t is None:
                 return
             keep.append(t)
-            if id(t) not in inner:  # produced here, not by a submodule or an op
-                producer[id(t)] = name
-            inner.add(id(t))
-            if frames:
-                frames[-1].update(inner)
+            path = name
             if trace.get(name) is not None:
-                return
+                if not x_in_saved:  # a module with weights: its first call stands for it
+                    _link(t, name, inner)
+                    return
+                counts[name] = counts.get(name, 1) + 1  # a shared activation module, reused
+                path = f"{name}#{counts[name]}"
+            _link(t, path, inner)
             role, gain = None, None
             if x_in is not None and isinstance(out, torch.Tensor) and out.shape == x_in.shape:
                 role, gain = measured_role(m, x_in, out)
             call = trace.add(
                 Call(
-                    name,
+                    path,
                     kind,
                     sources.get(name, ()),
                     _ms(t),
@@ -229,9 +231,23 @@ def trace_pass(
 
         return hook
 
-    def op_call(path: str, kind: str, srcs: tuple[str, ...], out: Any, **kw: Any) -> None:
-        trace.add(Call(path, kind, srcs, _ms(out), **kw))
+    def _link(t: Any, path: str, inner: set[int]) -> None:
+        if id(t) not in inner:  # produced here, not by a submodule or an op
+            producer[id(t)] = path
+        inner.add(id(t))
+        if frames:
+            frames[-1].update(inner)
+
+    def op_call(
+        path: str, kind: str, srcs: tuple[str, ...], out: Any, x: Any = None, **kw: Any
+    ) -> None:
+        call = trace.add(Call(path, kind, srcs, _ms(out), **kw))
         produced(out, path)
+        if call.category == "pass" and x is not None and x is not out:
+            call.ms_in = _ms(x)
+            if out.requires_grad and x.requires_grad:
+                out.register_hook(lambda g: call.set_grad(_ms(g) * g.numel() / n))
+                x.register_hook(lambda g: call.set_grad_in(_ms(g) * g.numel() / n))
 
     class Ops(TorchFunctionMode):
         """Records the ops a model's own forward code runs between module calls."""
@@ -256,7 +272,8 @@ def trace_pass(
             if name in _ADDS and len(others) == 1 and others[0].shape == out.shape:
                 srcs = tuple(dict.fromkeys(producer[id(t)] for t in (first, others[0])
                                            if id(t) in producer))
-                op_call(path, "add", srcs, out, role="merge")
+                # without repeated block modules, the merges are the stream's points
+                op_call(path, "add", srcs, out, role="merge", block=not blocks and len(srcs) == 2)
                 return out
             if any(o.dim() > 1 for o in others):
                 return out  # a contraction or a product of two signals: not followed
@@ -267,7 +284,7 @@ def trace_pass(
                     return func(z, *args[1:], **kwargs)
 
                 role, gain = measured_role(again, x_before, out)
-            op_call(path, name, (producer[id(first)],), out, role=role, gain=gain)
+            op_call(path, name, (producer[id(first)],), out, first, role=role, gain=gain)
             return out
 
     handles = []

@@ -1,0 +1,306 @@
+"""The audit on models written the way users write them (PyTorch): activations as modules,
+functions and methods, user-written norm classes, residual adds in ``forward``, SDPA
+attention, pooled and flattened heads. ``variance="auto"`` decides from what it measures
+on the batch (a nonlinearity's gain, a norm's invariance, a merge), never from names.
+
+The analysis modules are framework-free: a test checks that they import none.
+"""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import initcheck
+
+torch = pytest.importorskip("torch")
+nn = torch.nn
+F = torch.nn.functional
+
+ROOT = Path(initcheck.__file__).parent
+#: Modules of the framework-free analysis: numbers and paths in, verdicts out.
+ANALYSIS = ("models/graph.py", "models/signal.py", "models/rules.py")
+FRAMEWORKS = ("torch", "tensorflow", "keras", "jax", "flax")
+
+
+def _init(model: nn.Module, how: str) -> nn.Module:
+    for m in model.modules():
+        if isinstance(m, nn.Linear | nn.Conv2d):
+            if how == "he":
+                nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
+            elif how == "lecun":
+                nn.init.kaiming_normal_(m.weight, nonlinearity="linear")
+            elif how == "glorot":
+                nn.init.xavier_normal_(m.weight)
+            elif how == "std1":
+                nn.init.normal_(m.weight, std=1.0)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+    return model
+
+
+class MLP(nn.Module):
+    """8 hidden layers, the activation written as ``style``."""
+
+    def __init__(self, style: str, how: str, width: int = 48) -> None:
+        super().__init__()
+        self.layers = nn.ModuleList(
+            [nn.Linear(24 if i == 0 else width, width) for i in range(8)]
+        )
+        self.act = nn.ReLU() if style == "module" else nn.Tanh() if style == "tanh-module" else None
+        self.head = nn.Linear(width, 10)
+        self.style = style
+        _init(self, how)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for layer in self.layers:
+            x = layer(x)
+            if self.act is not None:
+                x = self.act(x)
+            elif self.style == "F.relu":
+                x = F.relu(x)
+            elif self.style == "torch.relu":
+                x = torch.relu(x)
+            elif self.style == "method":
+                x = x.relu()
+            elif self.style == "tanh":
+                x = torch.tanh(x)
+        return self.head(x)
+
+
+class CNN(nn.Module):
+    """8 ReLU convs (``F.relu``), max pooling, then a pooled or a flattened head."""
+
+    def __init__(self, head: str, how: str) -> None:
+        super().__init__()
+        self.convs = nn.ModuleList(
+            [nn.Conv2d(3 if i == 0 else 16, 16, 3, padding=1) for i in range(8)]
+        )
+        self.head_kind = head
+        self.head = nn.Linear(16 if head == "gap" else 16 * 8 * 8, 10)
+        _init(self, how)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for i, conv in enumerate(self.convs):
+            x = F.relu(conv(x))
+            if i in (3, 5):
+                x = F.max_pool2d(x, 2)
+        x = x.mean((2, 3)) if self.head_kind == "gap" else torch.flatten(x, 1)
+        return self.head(x)
+
+
+class RMSNorm(nn.Module):
+    """A user's RMSNorm, written from ``rsqrt``: no library class, no name to match."""
+
+    def __init__(self, d: int) -> None:
+        super().__init__()
+        self.scale = nn.Parameter(torch.ones(d))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + 1e-6) * self.scale
+
+
+class Block(nn.Module):
+    def __init__(self, d: int) -> None:
+        super().__init__()
+        self.norm1, self.norm2 = RMSNorm(d), RMSNorm(d)
+        self.qkv, self.proj = nn.Linear(d, 3 * d), nn.Linear(d, d)
+        self.up, self.down = nn.Linear(d, 4 * d), nn.Linear(4 * d, d)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, t, d = x.shape
+        q, k, v = (
+            z.view(b, t, 4, d // 4).transpose(1, 2) for z in self.qkv(self.norm1(x)).chunk(3, -1)
+        )
+        a = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        x = x + self.proj(a.transpose(1, 2).reshape(b, t, d))
+        return x + self.down(F.gelu(self.up(self.norm2(x))))
+
+
+class GPT(nn.Module):
+    """A pre-norm transformer as nanoGPT-style code writes it, N(0, σ²) everywhere."""
+
+    def __init__(self, std: float = 0.02, d: int = 32, layers: int = 4, vocab: int = 64) -> None:
+        super().__init__()
+        self.embed = nn.Embedding(vocab, d)
+        self.blocks = nn.ModuleList([Block(d) for _ in range(layers)])
+        self.norm = RMSNorm(d)
+        self.lm_head = nn.Linear(d, vocab, bias=False)
+        for m in self.modules():
+            if isinstance(m, nn.Linear | nn.Embedding):
+                nn.init.normal_(m.weight, std=std)
+                if getattr(m, "bias", None) is not None:
+                    nn.init.zeros_(m.bias)
+
+    def forward(self, idx: torch.Tensor) -> torch.Tensor:
+        x = self.embed(idx)
+        for block in self.blocks:
+            x = block(x)
+        return self.lm_head(self.norm(x))
+
+
+class ResMLP(nn.Module):
+    """Residual adds written in ``forward``, no norm, no block modules."""
+
+    def __init__(self, zero_branch: bool, d: int = 32, depth: int = 8) -> None:
+        super().__init__()
+        self.stem = nn.Linear(16, d)
+        self.f1 = nn.ModuleList([nn.Linear(d, d) for _ in range(depth)])
+        self.f2 = nn.ModuleList([nn.Linear(d, d) for _ in range(depth)])
+        self.out = nn.Linear(d, 10)
+        _init(self, "he")
+        if zero_branch:  # SkipInit / Fixup's zero last layer: every block starts as identity
+            for layer in self.f2:
+                nn.init.zeros_(layer.weight)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.stem(x)
+        for a, b in zip(self.f1, self.f2, strict=True):
+            x = x + b(F.relu(a(x)))
+        return self.out(x)
+
+
+def _batch(*shape: int) -> torch.Tensor:
+    return torch.randn(*shape, generator=torch.Generator().manual_seed(0))
+
+
+def _failing(report: object) -> list[str]:
+    return [r.name for r in report.rows if not r.passed]  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("style", ["module", "F.relu", "torch.relu", "method"])
+def test_he_under_relu_passes_however_the_activation_is_written(style: str) -> None:
+    report = initcheck.audit(lambda: MLP(style, "he"), variance="auto", inputs=_batch(32, 24))
+    assert report.verdict == "passed", str(report)
+    row = report.row("layers.3.weight")
+    assert "measured gain 0.5" in row.note and "He" in row.note, row.note
+
+
+@pytest.mark.parametrize("style", ["module", "F.relu", "method"])
+def test_lecun_under_relu_fails_naming_the_measured_gain(style: str) -> None:
+    report = initcheck.audit(lambda: MLP(style, "lecun"), variance="auto", inputs=_batch(32, 24))
+    assert report.verdict == "failed"
+    failing = _failing(report)
+    assert "layers.3.weight" in failing and "head.weight" not in failing
+    var = report.row("layers.3.weight")["variance"]
+    assert var.statistic == pytest.approx(0.5, rel=0.1)  # Var ×½ of 1/(½·fan_in)
+    assert "measured gain 0.5" in report.row("layers.3.weight").note
+    # the fix must not contradict the measurement (issue: "nonlinearity='linear'")
+    assert 'nonlinearity="linear"' not in report.text()
+
+
+@pytest.mark.parametrize("style", ["tanh", "tanh-module"])
+def test_glorot_under_tanh_passes(style: str) -> None:
+    report = initcheck.audit(lambda: MLP(style, "glorot"), variance="auto", inputs=_batch(32, 24))
+    assert report.verdict == "passed", str(report)
+    assert "saturates" in report.signal.message or report.signal.details["regime"] == "plain"
+
+
+def test_tanh_at_std_1_fails_on_its_exploding_gradients() -> None:
+    # saturated: the forward signal is bounded, the gradient grows (the chaotic phase,
+    # Poole et al. 2016), and no power law excuses growth
+    report = initcheck.audit(lambda: MLP("tanh", "std1"), variance="auto", inputs=_batch(32, 24))
+    assert report.verdict == "failed"
+    assert not report.signal.passed and "gradients (backward) grow" in report.signal.message
+
+
+@pytest.mark.parametrize("head", ["gap", "flatten"])
+def test_relu_cnn_with_pooling_passes_with_he_and_fails_with_lecun(head: str) -> None:
+    x = _batch(8, 3, 32, 32)
+    sound = initcheck.audit(lambda: CNN(head, "he"), variance="auto", inputs=x)
+    assert sound.verdict == "passed", str(sound)
+    assert sound.signal.passed
+    broken = initcheck.audit(lambda: CNN(head, "lecun"), variance="auto", inputs=x)
+    assert broken.verdict == "failed"
+    assert "convs.4.weight" in _failing(broken)
+
+
+def test_user_written_norm_is_measured_as_a_norm() -> None:
+    from initcheck.models.torch_model import TORCH
+
+    trace = TORCH.trace(GPT(), torch.randint(0, 64, (2, 8)), seed=0)
+    norm = trace.get("blocks.0.norm1")
+    assert norm is not None and norm.kind == "RMSNorm" and norm.category == "norm"
+    gelu = [c for c in trace.calls if c.kind == "gelu"]
+    assert gelu and gelu[0].category == "activation" and gelu[0].gain is not None
+    assert any(c.category == "merge" for c in trace.calls)
+
+
+def test_pre_norm_transformer_with_sdpa_passes_at_0_02() -> None:
+    report = initcheck.audit(GPT, variance="auto", inputs=torch.randint(0, 64, (4, 16)))
+    assert report.verdict == "passed", str(report)
+
+
+def test_residual_adds_in_forward_are_the_stream() -> None:
+    x = _batch(16, 16)
+    grows = initcheck.audit(lambda: ResMLP(zero_branch=False), variance="auto", inputs=x)
+    assert grows.verdict == "failed"
+    assert not grows.signal.passed and "geometrically" in grows.signal.message
+    identity = initcheck.audit(lambda: ResMLP(zero_branch=True), variance="auto", inputs=x)
+    assert identity.signal.passed, str(identity)
+
+
+def test_a_new_activation_written_as_a_plain_function_needs_no_table_entry() -> None:
+    def squareplus(x: torch.Tensor) -> torch.Tensor:  # in no table: (x + √(x²+4))/2
+        return (x + torch.sqrt(x * x + 4)) / 2
+
+    class Net(MLP):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            for layer in self.layers:
+                x = squareplus(layer(x)) - 1  # centred
+            return self.head(x)
+
+    from initcheck.models.torch_model import TORCH
+
+    trace = TORCH.trace(Net("none", "he"), _batch(8, 24), seed=0)
+    # the ops are recorded and measured one by one: the sqrt is a nonlinearity
+    assert any(c.category == "activation" and c.gain is not None for c in trace.calls)
+
+
+@pytest.mark.parametrize("module", ANALYSIS)
+def test_analysis_modules_import_and_name_no_framework(module: str) -> None:
+    source = (ROOT / module).read_text()
+    for node in ast.walk(ast.parse(source)):
+        names = []
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            names = [node.module or ""]
+        for name in names:
+            assert name.split(".")[0] not in FRAMEWORKS, f"{module} imports {name}"
+    if module != "models/rules.py":  # rules names framework initializers in explanations
+        low = source.lower()
+        for fw in FRAMEWORKS:
+            assert fw not in low, f"{module} names {fw}"
+
+
+def test_analysis_runs_with_every_framework_blocked() -> None:
+    code = (
+        "import sys\n"
+        "class Block:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        f"        if name.split('.')[0] in {FRAMEWORKS!r}:\n"
+        "            raise ImportError('blocked: ' + name)\n"
+        "sys.meta_path.insert(0, Block())\n"
+        "from initcheck.models.graph import Call, Gain, Trace, flow\n"
+        "from initcheck.models.signal import decide_signal\n"
+        "t = Trace(source='a hand-built graph')\n"
+        "t.add(Call('fc1', 'Linear', (), 1.0, grad_n2=1.0))\n"
+        "t.add(Call('act', 'f', ('fc1',), 0.5, role='activation',"
+        " gain=Gain(0.5, 0.5, 0.001, True)))\n"
+        "t.add(Call('fc2', 'Linear', ('act',), 1.0, grad_n2=1.0))\n"
+        "f = flow(t, 'fc1')\n"
+        "assert f.gain.at_scale == 0.5 and f.activation == 'f', f\n"
+        "r = decide_signal([t.get('fc1'), t.get('fc2')], [], t.source, 'm')\n"
+        "assert r.passed, r.message\n"
+        f"assert not [m for m in sys.modules if m.split('.')[0] in {FRAMEWORKS!r}]\n"
+        "print('ok')\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr
