@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from initcheck.results import CheckResult
 
-__all__ = ["INCONCLUSIVE_HINT", "InitCheckFailure", "InitializerError"]
+__all__ = ["INCONCLUSIVE_HINT", "InitCheckFailure", "InitializerError", "NoDefaultBatch"]
 
 
 _REPR_LIMIT = 300
@@ -55,3 +55,14 @@ class InitCheckFailure(AssertionError):
 
     def __repr__(self) -> str:
         return _short_repr(self)
+
+
+#: How to give the audit a batch, in every front end.
+INPUTS_HINT = (
+    "pass inputs= (a batch the model's forward takes), --inputs FILE.py:batch on the "
+    "command line, or inputs = \"pkg.mod:batch\" in the gate's model table"
+)
+
+
+class NoDefaultBatch(ValueError):
+    """The audit could not build a batch for a model from what the model declares."""

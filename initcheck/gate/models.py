@@ -215,8 +215,8 @@ class ModelItem(pytest.Item):
             )
         if row is None:
             result = report.signal
-            if result is None:
-                pytest.skip(f"{model.source.name}: the model's signal could not be measured")
+            if result is None:  # signal=False: nothing was asked of it
+                pytest.skip(f"{model.source.name}: the model's signal was not measured")
         else:
             result = row[self.prop]
         if not result.passed:

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from initcheck.api import environment
-from initcheck.errors import InitCheckFailure
+from initcheck.errors import INPUTS_HINT, InitCheckFailure
 from initcheck.models.adapter import NotAModelError, adapter_for, framework_of, seeded_build
 from initcheck.models.draws import MAX_PIECE_VALUES, ModelDraws
 from initcheck.models.fixes import fix_and_audit
@@ -23,16 +23,18 @@ from initcheck.settings import Settings
 __all__ = ["NotAModelError", "assert_sound_model", "audit", "framework_of"]
 
 
-def _signal_points(pieces: list[WeightPiece], trace: Any) -> list[Any]:
+def _signal_points(pieces: list[WeightPiece], trace: Any) -> tuple[list[Any], list[int]]:
     """Weighted layers' calls in forward order, up to the last hidden one (an output
     head's scale sets the logits, and a global pooling before it changes per-example
     norms, neither of which is the signal's propagation); a scale-invariant kernel's
-    point is the norm that follows it."""
+    point is the norm that follows it. Also each point's width (its kernel's fan_out),
+    which sets the finite-width fluctuation of the signal (Hanin & Rolnick 2018)."""
     weighted = {p.layer: p for p in pieces if p.role in ("kernel", "recurrent")}
     hidden = [p for p in weighted.values() if not p.output]
     if len(hidden) >= 2:
         weighted = {p.layer: p for p in hidden}
     points: list[Any] = []
+    widths: list[int] = []
     for call in trace.calls:
         p = weighted.get(call.path)
         if p is None:
@@ -42,7 +44,8 @@ def _signal_points(pieces: list[WeightPiece], trace: Any) -> list[Any]:
             call = after or call
         if call not in points:
             points.append(call)
-    return points
+            widths.append(p.fans.fan_out if p.fans is not None else 0)
+    return points, widths
 
 
 def audit(
@@ -127,20 +130,24 @@ def audit(
     name = type(instance).__name__
     verdict = None
     if signal and trace is not None:
+        points, widths = _signal_points(pieces, trace)
         verdict = decide_signal(
-            _signal_points(pieces, trace),
+            points,
             trace.blocks,
             trace.source,
             name,
             saturating=trace.saturating,
             calls=trace.calls,
+            widths=widths,
         )
     elif signal:
+        reason = (
+            f"could not build a batch: {trace_error}; {INPUTS_HINT}"
+            if inputs is None
+            else f"the signal could not be measured on the given inputs: {trace_error}"
+        )
         verdict = CheckResult(
-            check=SIGNAL_CHECK,
-            initializer=name,
-            passed=False,
-            message=f"the signal could not be measured: {trace_error}",
+            check=SIGNAL_CHECK, initializer=name, verdict="inconclusive", message=reason
         )
     return ModelReport(
         model=name,

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from initcheck.errors import NoDefaultBatch
 from initcheck.fans import KernelLayout
 from initcheck.models.draws import Way, native
 from initcheck.models.graph import Trace, flow
@@ -188,9 +189,9 @@ def _default_input(model: Any, seed: int) -> Any:
         return jnp.asarray(rng.standard_normal(shape), dtype=jnp.float32)
     if kind == "Embed":
         return jnp.asarray(rng.integers(0, first.num_embeddings, size=(8, 16)))
-    raise ValueError(
+    raise NoDefaultBatch(
         f"Cannot build a default input for {type(model).__name__} (its first parameterized "
-        f"module is {kind}): pass inputs=... (a batch the model accepts)."
+        f"module is {kind})."
     )
 
 

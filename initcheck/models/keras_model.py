@@ -19,11 +19,12 @@ from typing import Any
 
 import numpy as np
 
+from initcheck.errors import NoDefaultBatch
 from initcheck.models.draws import LazyValues, Way, native
-from initcheck.models.graph import Call, Trace, flow
+from initcheck.models.graph import Trace, flow
 from initcheck.models.keras_layers import BUILDERS, layer_pieces
+from initcheck.models.keras_trace import trace_pass
 from initcheck.models.layers import category
-from initcheck.models.outputs import first_tensor
 from initcheck.models.records import WeightPiece
 
 __all__ = ["KERAS"]
@@ -115,15 +116,34 @@ def _draw_from(init: Any, shape: tuple, dtype: str, seed: int) -> np.ndarray:
     return native(np.asarray(keras.ops.convert_to_numpy(fresh(shape, dtype=dtype))))
 
 
+def _input_spec(model: Any) -> tuple[tuple, str]:
+    """``(shape without the batch axis, dtype)`` of the model's first input: a functional
+    model's ``inputs``, or the shape a subclassed model was built with."""
+    try:
+        spec = model.inputs[0]
+        return tuple(spec.shape[1:]), str(spec.dtype)
+    except (AttributeError, IndexError, TypeError):
+        pass
+    shapes = getattr(model, "_build_shapes_dict", None) or {}
+    shape = next(iter(shapes.values()), None) if isinstance(shapes, dict) else None
+    if isinstance(shape, tuple | list) and shape and all(
+        d is None or isinstance(d, int) for d in shape
+    ):
+        return tuple(shape[1:]), "float32"
+    raise NoDefaultBatch(
+        f"Cannot build a default input for {type(model).__name__}: a subclassed Keras model "
+        "declares no input shape until it is built (call it once on a batch in the factory)"
+    )
+
+
 def _default_input(model: Any, seed: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
-    spec = model.inputs[0]
-    shape = tuple(spec.shape[1:])
-    if "int" in str(spec.dtype):
+    shape, dtype = _input_spec(model)
+    if "int" in dtype:
         emb = next((lay for _, lay, _ in _walk(model) if type(lay).__name__ == "Embedding"), None)
         vocab = int(getattr(emb, "input_dim", 100))
         length = tuple(16 if d is None else d for d in shape)
-        return rng.integers(0, vocab, size=(8, *length)).astype(spec.dtype)
+        return rng.integers(0, vocab, size=(8, *length)).astype(dtype)
     shape = tuple(64 if d is None else d for d in shape)
     if int(np.prod(shape)) == 784:
         from initcheck.mnist import load_mnist
@@ -198,80 +218,10 @@ class KerasAdapter:
         return out
 
     def trace(self, model: Any, inputs: Any, seed: int) -> Trace:
-        import tensorflow as tf
-
         x = _default_input(model, seed) if inputs is None else inputs
         what = "the given inputs" if inputs is not None else f"a default batch of shape {x.shape}"
         trace = Trace(source=what)
-        producer: dict[int, str] = {}
-        frames: list[set[int]] = []
-        keep: list[tuple[Any, Call]] = []
-        wrapped: list[Any] = []
-
-        def wrap(path: str, layer: Any) -> None:
-            original = layer.call
-            kind = type(layer).__name__
-            act = _activation_name(layer)
-            cat = category(kind)
-
-            def call(*args: Any, **kwargs: Any) -> Any:
-                srcs = []
-                for a in tf.nest.flatten((args, kwargs)):
-                    if id(a) in producer:
-                        srcs.append(producer[id(a)])
-                if cat == "pass" and "training" in kwargs:
-                    kwargs["training"] = False
-                frames.append(set())
-                try:
-                    out = original(*args, **kwargs)
-                finally:
-                    inner = frames.pop()
-                t = first_tensor(out)
-                if t is not None:
-                    if id(t) not in inner:
-                        producer[id(t)] = path
-                    inner.add(id(t))
-                    if trace.get(path) is None:
-                        c = Call(
-                            path,
-                            kind,
-                            tuple(dict.fromkeys(srcs)),
-                            float(tf.reduce_mean(tf.square(tf.cast(t, tf.float64)))),
-                            activation=act,
-                            block=cat == "merge",
-                        )
-                        trace.add(c)
-                        keep.append((t, c))
-                if frames:
-                    frames[-1].update(inner)
-                return out
-
-            object.__setattr__(layer, "call", call)
-            wrapped.append(layer)
-
-        for path, layer, _leaf in _walk(model):
-            wrap(path, layer)
-        stats = [(v, v.numpy()) for v in model.non_trainable_weights]
-        try:
-            xt = tf.convert_to_tensor(x)
-            with tf.GradientTape() as tape:
-                out = first_tensor(model(xt, training=True))
-                if out is None:
-                    raise ValueError(f"{type(model).__name__} returned no floating tensor.")
-                trace.outputs = (producer[id(out)],) if id(out) in producer else ()
-                r = tf.random.stateless_normal(tf.shape(out), seed=[seed, 1], dtype=out.dtype)
-                loss = tf.reduce_sum(out * r)
-            grads = tape.gradient(loss, [t for t, _ in keep])
-        finally:
-            for layer in wrapped:
-                object.__delattr__(layer, "call")
-            for v, value in stats:
-                v.assign(value)
-        n = int(np.shape(x)[0])
-        for (_, c), g in zip(keep, grads, strict=True):
-            if g is not None:
-                g64 = tf.cast(g, tf.float64)
-                c.set_grad(float(tf.reduce_sum(g64 * g64)) / n)
+        trace_pass(model, x, seed, list(_walk(model)), trace)
         return trace
 
 

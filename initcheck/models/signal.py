@@ -12,7 +12,10 @@ weighted layers' outputs, a scale-invariant kernel's point being its normalizati
 output (a raw pre-norm output says nothing the norm does not undo).
 
 **Plain nets** (no repeated blocks): both end-to-end RMS ratios, activations last/first and
-gradients first/last, must lie within ×/÷ :data:`BAND`. He-initialized ReLU stacks sit
+gradients first/last, must lie within ×/÷ :data:`BAND`, widened by one weight draw's
+finite-width fluctuation (:data:`FLUCTUATION`, :data:`Z`, added in quadrature in log
+space: at width 48 over 8 layers the band is ×/÷4.8, at width 256 ×/÷2.4; a loss of
+×0.71 in RMS per layer, as LeCun under ReLU, fails from 5 layers of width 256 on). He-initialized ReLU stacks sit
 within ×0.6–×1.5; the common default kaiming_uniform(a=√5) loses ×0.41 per ReLU layer
 (docs/audit.md). A net whose nonlinearity saturates (measured: its gain falls with scale)
 settles toward its fixed point as a power law; its shrinking is deferred to the rows.
@@ -44,6 +47,12 @@ __all__ = ["BAND", "KAPPA", "SIGNAL_CHECK", "decide_signal"]
 
 BAND = 2.0
 KAPPA = 1.25
+#: Finite-width fluctuation of a plain net's signal: Var(log m_L/m_1) ≈ 5·Σ 1/n_l over
+#: the layers' widths n_l (Hanin & Rolnick 2018, for ReLU), one draw of the weights. The
+#: band is widened by Z of its standard deviations (two-sided false-failure rate 1e-3
+#: from the fluctuation, beyond the band itself).
+FLUCTUATION = 5.0
+Z = 3.29
 #: The name of the model-level result (not a registered per-initializer check).
 SIGNAL_CHECK = "model_signal"
 
@@ -97,14 +106,23 @@ def _pass_factors(points: list[Call], calls: Sequence[Call]) -> tuple[float, flo
     return fwd, bwd, used
 
 
+def _band(widths: Sequence[int]) -> float:
+    """The RMS band: :data:`BAND` and ``Z`` standard deviations of one draw's finite-width
+    fluctuation, added in quadrature in log space (two independent allowances)."""
+    beta = FLUCTUATION * sum(1 / w for w in widths[:-1] if w > 0)
+    return math.exp(math.hypot(math.log(BAND), Z * math.sqrt(beta) / 2))
+
+
 def _plain(
     points: list[Call],
     source: str,
     base: dict,
     saturating: bool = False,
     calls: Sequence[Call] = (),
+    widths: Sequence[int] = (),
 ) -> CheckResult:
     first, last = points[0], points[-1]
+    band_f = _band(widths)
     fwd, bwd, n_pass = _pass_factors(points, calls)
     act = _ratio(last.act_ms, first.act_ms * fwd if first.act_ms is not None else None)
     grad = _ratio(first.grad_n2, last.grad_n2 * bwd if last.grad_n2 is not None else None)
@@ -113,7 +131,7 @@ def _plain(
     kinds = "/".join(dict.fromkeys(s.kind for s in points[1:]))
     details = {
         "regime": "plain",
-        "band": [1 / BAND, BAND],
+        "band": [1 / band_f, band_f],
         "activation_ratio": act,
         "gradient_ratio": grad,
         "source": source,
@@ -123,29 +141,34 @@ def _plain(
         "pass_ops": {"count": n_pass, "forward": fwd, "backward": bwd},
     }
     problems = []
-    if act is None or not (1 / BAND <= act <= BAND):
+    if act is None or not (1 / band_f <= act <= band_f):
         problems.append(
             "activations: no finite ratio"
             if act is None
             else _story("activations", act, act_steps, first.path, last.path, kinds)
         )
-    if grad is not None and not (1 / BAND <= grad <= BAND):
+    if grad is not None and not (1 / band_f <= grad <= band_f):
         problems.append(
             _story("gradients (backward)", grad, grad_steps[::-1], last.path, first.path, kinds)
         )
-    band = f"within ×/÷{BAND:g}"
+    band = f"within ×/÷{band_f:.3g}"
+    if band_f > BAND:
+        band += (
+            f" (×/÷{BAND:g}, widened for one weight draw's fluctuation at these widths, "
+            "Hanin & Rolnick 2018)"
+        )
     if n_pass:
         band += (
             f", after dividing out the measured factors of {n_pass} pooling/reshaping ops "
             f"(×{fwd:.3g} forward, ×{bwd:.3g} backward in second moment)"
         )
     grad_text = "not recorded" if grad is None else f"×{grad:.3g}"
-    shrinking = all(r is not None and r <= BAND for r in (act, grad))
+    shrinking = all(r is not None and r <= band_f for r in (act, grad))
     if problems and saturating and shrinking:
         details["regime"] = "plain, saturating"
         msg = (
             f"activation RMS last/first ×{act:.3g}, gradient RMS first/last {grad_text} over "
-            f"{len(points)} weighted layers on {source}: shrinking beyond ×/÷{BAND:g}, but the "
+            f"{len(points)} weighted layers on {source}: shrinking beyond ×/÷{band_f:.3g}, but the "
             "nonlinearity saturates (its measured gain at the batch's scale is below its "
             "small-signal gain), so a finite stack settles toward its fixed point as a power "
             "law, not geometrically (Poole et al. 2016). The deep-limit criterion, "
@@ -238,6 +261,7 @@ def decide_signal(
     model: str,
     saturating: bool = False,
     calls: Sequence[Call] = (),
+    widths: Sequence[int] = (),
 ) -> CheckResult:
     """Decide whether the signal holds through the model (see the module docstring).
 
@@ -251,6 +275,8 @@ def decide_signal(
             as a power law.
         calls: every call of the traced pass, in order (the pass-through ops between the
             points, whose measured factors are divided out).
+        widths: each point's width (the band is widened for the finite-width
+            fluctuation of one weight draw, :data:`FLUCTUATION`).
 
     Returns:
         A :class:`~initcheck.results.CheckResult` named :data:`SIGNAL_CHECK`.
@@ -265,4 +291,4 @@ def decide_signal(
             n=len(points),
             **base,
         )
-    return _plain(points, source, {**base, "n": len(points)}, saturating, calls)
+    return _plain(points, source, {**base, "n": len(points)}, saturating, calls, widths)

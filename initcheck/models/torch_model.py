@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from initcheck.errors import NoDefaultBatch
 from initcheck.models.draws import Way
 from initcheck.models.graph import Trace
 from initcheck.models.outputs import first_tensor
@@ -291,9 +292,9 @@ def _default_input(model: Any, seed: int) -> Any:
     if isinstance(m, nn.MultiheadAttention):
         shape = (8, 12, m.embed_dim) if m.batch_first else (12, 8, m.embed_dim)
         return torch.randn(*shape, generator=g)
-    raise ValueError(
+    raise NoDefaultBatch(
         f"Cannot build a default input for {type(model).__name__} (its first parameterized "
-        f"module is {type(m).__name__}): pass inputs=... (a batch the model accepts)."
+        f"module is {type(m).__name__})."
     )
 
 

@@ -4,10 +4,9 @@
 are seen as they are written.
 
 What an op *is* comes from measurement on the batch, never from its name
-(:func:`measured_role`): an op whose output does not change when its input is doubled is
-a normalization; one that is linear (``f(2x) = 2f(x)``, ``f(−x) = −f(x)``) passes the
-signal through; anything else is a nonlinearity, with its measured second-moment
-:class:`~initcheck.models.graph.Gain`. The names stay as explanations.
+(:func:`~initcheck.models.measure.measured_role`): a normalization, a linear op, or a
+nonlinearity with its measured second-moment :class:`~initcheck.models.graph.Gain`. The
+names stay as explanations.
 
 Modules from ``torch.nn`` are recorded as one call each (their inner ops are not traced),
 and so is a module without weight matrices that maps one tensor to one of the same shape
@@ -16,95 +15,44 @@ and so is a module without weight matrices that maps one tensor to one of the sa
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from typing import Any
 
-from initcheck.models.graph import SMALL, Call, Gain, Trace
+import numpy as np
+
+from initcheck.models.graph import Call, Gain, Trace
+from initcheck.models.measure import measured_role
 from initcheck.models.outputs import first_tensor
 
-__all__ = ["measured_role", "trace_pass"]
+__all__ = ["trace_pass"]
 
-#: Relative distance below which two outputs count as equal (float32 arithmetic).
-CLOSE = 1e-3
-#: The scale, relative to the input's, at which a norm's invariance is measured.
-LARGE = 64.0
 #: Ops recorded as residual merges (both inputs tensors of the output's shape).
 _ADDS = frozenset({"add", "__add__", "__radd__", "__iadd__", "add_"})
 
 
 def _ms(t: Any) -> float:
+    """The mean square of a tensor's values (a float32 norm: microseconds, where torch's
+    elementwise ops on a loaded machine cost milliseconds)."""
     import torch
 
     x = t.detach()
     return float(torch.linalg.vector_norm(x.float())) ** 2 / max(x.numel(), 1)
 
 
-def _distance(a: Any, b: Any) -> float:
-    """``‖a − b‖/‖b‖`` (inf for other shapes)."""
+def _role(f: Callable[[Any], Any], x: Any, out: Any) -> tuple[str, Gain | None]:
+    """:func:`~initcheck.models.measure.measured_role` of a torch map, on numpy arrays."""
     import torch
 
-    if a.shape != b.shape:
-        return math.inf
-    scale = float(torch.linalg.vector_norm(b.float()))
-    return float(torch.linalg.vector_norm((a - b).float())) / max(scale, 1e-30)
+    def on_arrays(z: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            y = f(torch.from_numpy(np.ascontiguousarray(z)).to(x.dtype))
+        return first_tensor(y).detach().float().numpy()
+
+    return measured_role(on_arrays, _numpy(x), _numpy(out))
 
 
-def _close(a: Any, b: Any) -> bool:
-    return _distance(a, b) <= CLOSE
-
-
-#: Values of the Gaussian reference a nonlinearity's gain is measured on (SE ≈ 1%).
-REFERENCE = 1 << 16
-
-
-def _gaussian_gain(f: Callable[[Any], Any], x: Any, scale: float) -> tuple[float, float]:
-    """``E[f(σz)²]/σ²`` for z ~ N(0, 1) in a tensor shaped like ``x`` (repeated along its
-    first axis up to :data:`REFERENCE` values), σ = ``scale``: the gain a weight draw's
-    zero-mean pre-activation meets on average (the mean-field assumption of Poole et al.
-    2016), not this one draw's. Returns ``(gain, standard error)``."""
-    import torch
-
-    per = max(x[0].numel() if x.dim() else 1, 1)
-    reps = max(1, math.ceil(REFERENCE / per))
-    gen = torch.Generator().manual_seed(20150206)  # He et al.'s arXiv date: any fixed seed
-    z = torch.randn((reps, *x.shape[1:]) if x.dim() else (reps,), generator=gen)
-    z = (scale * z).to(x.dtype)
-    y = f(z).detach().double().reshape(-1) ** 2 / scale**2
-    k = y.numel()
-    return float(y.mean()), float(y.std()) / math.sqrt(max(k, 1))
-
-
-def measured_role(f: Callable[[Any], Any], x: Any, out: Any) -> tuple[str, Gain | None]:
-    """What the map ``f`` (with ``f(x) = out``) does to a signal, measured.
-
-    A norm's ``eps`` breaks its invariance at small scales, so invariance is measured at
-    :data:`LARGE` times the input's scale, and at the input's own scale ``f(2x)`` must be
-    nearer ``f(x)`` than ``2f(x)``.
-
-    Returns:
-        ``("norm", None)`` when doubling the input leaves the output unchanged;
-        ``("pass", None)`` when ``f`` is linear; else ``("activation", gain)``, the gain
-        measured on a Gaussian reference at the input's RMS (and at :data:`SMALL` of it).
-    """
-    import torch
-
-    with torch.no_grad():
-        y = out.detach()
-        twice = f(2 * x)
-        if _distance(twice, y) < _distance(twice, 2 * y) and _close(
-            f(2 * LARGE * x), f(LARGE * x)
-        ):
-            return "norm", None
-        homogeneous = _close(twice, 2 * y)
-        if homogeneous and _close(f(-x), -y):
-            return "pass", None
-        sigma = math.sqrt(_ms(x))
-        if not sigma > 0:
-            return "activation", None
-        g, se = _gaussian_gain(f, x, sigma)
-        small = g if homogeneous else _gaussian_gain(f, x, SMALL * sigma)[0]
-        return "activation", Gain(at_scale=g, small=small, se=se, homogeneous=homogeneous)
+def _numpy(t: Any) -> np.ndarray:
+    return t.detach().float().cpu().numpy()
 
 
 def _float_tensor(t: Any) -> bool:
@@ -213,7 +161,7 @@ def trace_pass(
             _link(t, path, inner)
             role, gain = None, None
             if x_in is not None and isinstance(out, torch.Tensor) and out.shape == x_in.shape:
-                role, gain = measured_role(m, x_in, out)
+                role, gain = _role(m, x_in, out)
             call = trace.add(
                 Call(
                     path,
@@ -283,7 +231,7 @@ def trace_pass(
                 def again(z: Any) -> Any:
                     return func(z, *args[1:], **kwargs)
 
-                role, gain = measured_role(again, x_before, out)
+                role, gain = _role(again, x_before, out)
             op_call(path, name, (producer[id(first)],), out, first, role=role, gain=gain)
             return out
 

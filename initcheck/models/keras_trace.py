@@ -1,0 +1,236 @@
+"""The Keras traced pass: every layer's ``call`` wrapped to record its inputs' producers
+and its output, and every ``keras.ops`` / ``keras.activations`` function that a model's
+own ``call()`` runs between layers (a subclassed model's ``keras.ops.relu(x)``) recorded
+as an op. Dropout off, BatchNorm on batch statistics (moving statistics restored),
+gradients by ``tf.GradientTape``.
+
+What an op is, and a layer's own ``activation=``, is measured
+(:func:`~initcheck.models.measure.measured_role`): a normalization, a linear op, or a
+nonlinearity with its :class:`~initcheck.models.graph.Gain`; names only explain.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+
+from initcheck.models.graph import Call, Gain, Trace
+from initcheck.models.layers import category
+from initcheck.models.measure import function_gain, measured_role
+from initcheck.models.outputs import first_tensor
+
+__all__ = ["trace_pass"]
+
+#: ``keras.ops`` functions recorded as residual merges (two inputs of the output's shape).
+_ADDS = frozenset({"add"})
+
+
+def _activation(layer: Any, seen: dict[int, Gain | None]) -> tuple[str | None, Gain | None]:
+    """A layer's own ``activation=``: its name (an explanation) and measured gain
+    (``seen`` caches it per function)."""
+    import keras
+
+    act = getattr(layer, "activation", None)
+    name = getattr(act, "__name__", None)
+    if not isinstance(name, str) or act is None or name == "linear":
+        return (name if isinstance(name, str) else None), None
+    if id(act) in seen:
+        return name, seen[id(act)]
+
+    def on_arrays(z: np.ndarray) -> np.ndarray:
+        return np.asarray(keras.ops.convert_to_numpy(act(keras.ops.convert_to_tensor(z))))
+
+    try:
+        gain = function_gain(on_arrays)
+    except Exception:  # an activation that is not elementwise: named, not measured
+        gain = None
+    seen[id(act)] = gain
+    return name, gain
+
+
+def _numpy(t: Any) -> np.ndarray:
+    import keras
+
+    return np.asarray(keras.ops.convert_to_numpy(t), dtype=np.float64)
+
+
+def _ms(t: Any) -> float:
+    a = _numpy(t)
+    return float(np.mean(a * a)) if a.size else float("nan")
+
+
+@contextmanager
+def _patched(modules: list[Any], wrap: Callable[[str, Any], Any]) -> Iterator[None]:
+    """Every public function of ``modules`` replaced by ``wrap(name, fn)``, restored
+    after."""
+    saved: list[tuple[Any, str, Any]] = []
+    for mod in modules:
+        for name in dir(mod):
+            fn = getattr(mod, name, None)
+            if name.startswith("_") or not callable(fn) or isinstance(fn, type):
+                continue
+            saved.append((mod, name, fn))
+            setattr(mod, name, wrap(name, fn))
+    try:
+        yield
+    finally:
+        for mod, name, fn in saved:
+            setattr(mod, name, fn)
+
+
+def trace_pass(
+    model: Any, x: Any, seed: int, layers: list[tuple[str, Any, bool]], trace: Trace
+) -> None:
+    """Run the model on ``x`` and one backward pass, filling ``trace``.
+
+    Args:
+        model: the Keras model.
+        x: the batch.
+        seed: seeds the backward direction.
+        layers: ``(path, layer, leaf)`` of every layer under the model.
+        trace: filled in place.
+    """
+    import keras
+    import tensorflow as tf
+
+    producer: dict[int, str] = {}
+    frames: list[set[int]] = []
+    leaves: list[tuple[str, bool]] = []
+    keep: list[tuple[Any, Call]] = []
+    keep_in: list[tuple[Any, Call]] = []
+    wrapped: list[Any] = []
+    counts: dict[str, int] = {}
+    gains: dict[int, Gain | None] = {}
+    busy = [False]
+
+    def wrap(path: str, layer: Any, leaf: bool) -> None:
+        original = layer.call
+        kind = type(layer).__name__
+        act, gain = _activation(layer, gains)
+        cat = category(kind)
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            srcs = []
+            for a in tf.nest.flatten((args, kwargs)):
+                if id(a) in producer:
+                    srcs.append(producer[id(a)])
+            if cat == "pass" and "training" in kwargs:
+                kwargs["training"] = False
+            frames.append(set())
+            leaves.append((path, leaf))
+            try:
+                out = original(*args, **kwargs)
+            finally:
+                inner = frames.pop()
+                leaves.pop()
+            busy[0], was = True, busy[0]  # our bookkeeping's ops are not the model's
+            try:
+                after(out, inner, srcs)
+            finally:
+                busy[0] = was
+            return out
+
+        def after(out: Any, inner: set[int], srcs: list[str]) -> None:
+            t = first_tensor(out)
+            if t is not None:
+                if id(t) not in inner:
+                    producer[id(t)] = path
+                inner.add(id(t))
+                if trace.get(path) is None:
+                    c = Call(
+                        path,
+                        kind,
+                        tuple(dict.fromkeys(srcs)),
+                        _ms(t),
+                        activation=act,
+                        block=cat == "merge",
+                        gain=gain,
+                    )
+                    trace.add(c)
+                    keep.append((t, c))
+            if frames:
+                frames[-1].update(inner)
+
+        object.__setattr__(layer, "call", call)
+        wrapped.append(layer)
+
+    def record(name: str, fn: Any, args: tuple, kwargs: dict, out: Any) -> None:
+        first = args[0]
+        t = first_tensor(out)
+        if (
+            t is None
+            or not keras.ops.is_tensor(t)
+            or not keras.ops.is_tensor(first)
+            or id(first) not in producer
+        ):
+            return
+        others = [a for a in (*args[1:], *kwargs.values()) if keras.ops.is_tensor(a)]
+        counts[name] = counts.get(name, 0) + 1
+        path = f"{leaves[-1][0] if leaves else ''}:{name}#{counts[name]}"
+        if name in _ADDS and len(others) == 1 and tuple(others[0].shape) == tuple(t.shape):
+            srcs = tuple(producer[id(a)] for a in (first, others[0]) if id(a) in producer)
+            c = trace.add(Call(path, "add", tuple(dict.fromkeys(srcs)), _ms(t), role="merge"))
+        elif any(len(o.shape) > 1 for o in others):
+            return  # a contraction or a product of two signals: not followed
+        else:
+            role, g = "pass", None
+            if tuple(first.shape) == tuple(t.shape):
+
+                def again(z: np.ndarray) -> np.ndarray:
+                    y = fn(keras.ops.convert_to_tensor(z), *args[1:], **kwargs)
+                    return _numpy(first_tensor(y))
+
+                role, g = measured_role(again, _numpy(first), _numpy(t))
+            c = trace.add(
+                Call(path, name, (producer[id(first)],), _ms(t), role=role, gain=g)
+            )
+            if role == "pass":
+                c.ms_in = _ms(first)
+                keep_in.append((first, c))
+        producer[id(t)] = path
+        keep.append((t, c))
+        if frames:
+            frames[-1].add(id(t))
+
+    def wrap_op(name: str, fn: Any) -> Any:
+        def op(*args: Any, **kwargs: Any) -> Any:
+            out = fn(*args, **kwargs)
+            if busy[0] or not args or (leaves and leaves[-1][1]):
+                return out  # inside a leaf layer, or our own measurement
+            busy[0] = True
+            try:
+                record(name, fn, args, kwargs, out)
+            finally:
+                busy[0] = False
+            return out
+
+        return op
+
+    for path, layer, leaf in layers:
+        wrap(path, layer, leaf)
+    stats = [(v, v.numpy()) for v in model.non_trainable_weights]
+    try:
+        xt = tf.convert_to_tensor(x)
+        with _patched([keras.ops, keras.activations], wrap_op), tf.GradientTape() as tape:
+            out = first_tensor(model(xt, training=True))
+            if out is None:
+                raise ValueError(f"{type(model).__name__} returned no floating tensor.")
+            trace.outputs = (producer[id(out)],) if id(out) in producer else ()
+            r = tf.random.stateless_normal(tf.shape(out), seed=[seed, 1], dtype=out.dtype)
+            loss = tf.reduce_sum(out * r)
+        grads = tape.gradient(loss, [t for t, _ in keep] + [t for t, _ in keep_in])
+    finally:
+        for layer in wrapped:
+            object.__delattr__(layer, "call")
+        for v, value in stats:
+            v.assign(value)
+    n = int(np.shape(x)[0])
+    for (_, c), g in zip(keep, grads[: len(keep)], strict=True):
+        if g is not None:
+            c.set_grad(float(np.sum(_numpy(g) ** 2)) / n)
+    for (_, c), g in zip(keep_in, grads[len(keep) :], strict=True):
+        if g is not None:
+            c.set_grad_in(float(np.sum(_numpy(g) ** 2)) / n)

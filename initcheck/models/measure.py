@@ -1,0 +1,100 @@
+"""What an op does to a signal, measured on arrays: the adapters' one rule for telling a
+normalization, a linear op and a nonlinearity apart, whatever the op is called.
+
+An op ``f`` with ``f(x) = out`` (same shape) is
+
+- a **normalization** when doubling its input leaves its output unchanged — measured at
+  :data:`LARGE` times the input's scale, where a norm's ``eps`` no longer matters, and at
+  the input's own scale ``f(2x)`` must be nearer ``f(x)`` than ``2f(x)`` (Ioffe & Szegedy
+  2015; Ba et al. 2016; Zhang & Sennrich 2019: the norms' scale invariance);
+- **linear** when ``f(2x) = 2f(x)`` and ``f(−x) = −f(x)``: it passes the signal through;
+- else a **nonlinearity**, with its second-moment :class:`~initcheck.models.graph.Gain`
+  measured on a Gaussian reference at the input's RMS: the gain a weight draw's zero-mean
+  pre-activation meets on average (the mean-field assumption of Poole et al. 2016), not
+  the one draw the model holds. ``f(2x) = 2f(x)`` makes it positively homogeneous (ReLU).
+
+This module is framework-free: the adapters hand it numpy arrays and a numpy function.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import numpy as np
+
+from initcheck.models.graph import SMALL, Gain
+
+__all__ = ["CLOSE", "LARGE", "REFERENCE", "measured_role"]
+
+#: Relative distance below which two outputs count as equal (float32 arithmetic).
+CLOSE = 1e-3
+#: The scale, relative to the input's, at which a norm's invariance is measured.
+LARGE = 64.0
+#: Values of the Gaussian reference a nonlinearity's gain is measured on (SE ≈ 1%).
+REFERENCE = 1 << 16
+
+Op = Callable[[np.ndarray], np.ndarray]
+
+
+def _ms(a: np.ndarray) -> float:
+    a = np.asarray(a, dtype=np.float64)
+    return float(np.mean(a * a)) if a.size else math.nan
+
+
+def _distance(a: np.ndarray, b: np.ndarray) -> float:
+    """``‖a − b‖/‖b‖`` (inf for other shapes)."""
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if a.shape != b.shape:
+        return math.inf
+    return float(np.linalg.norm(a - b)) / max(float(np.linalg.norm(b)), 1e-30)
+
+
+def _gaussian_gain(f: Op, x: np.ndarray, scale: float) -> tuple[float, float]:
+    """``E[f(σz)²]/σ²`` for z ~ N(0, 1) in an array shaped like ``x`` (repeated along its
+    first axis up to :data:`REFERENCE` values), σ = ``scale``; and its standard error."""
+    per = max(int(np.prod(x.shape[1:])) if x.ndim else 1, 1)
+    reps = max(1, math.ceil(REFERENCE / per))
+    rng = np.random.default_rng(20150206)  # He et al.'s arXiv date: any fixed seed
+    z = (scale * rng.standard_normal((reps, *x.shape[1:]))).astype(x.dtype)
+    y = np.asarray(f(z), dtype=np.float64).reshape(-1) ** 2 / scale**2
+    return float(y.mean()), float(y.std()) / math.sqrt(max(y.size, 1))
+
+
+def measured_role(f: Op, x: np.ndarray, out: np.ndarray) -> tuple[str, Gain | None]:
+    """What the op ``f`` (with ``f(x) = out``) does to a signal, measured.
+
+    Args:
+        f: the op on arrays shaped like ``x``.
+        x: its input on the traced batch.
+        out: its output there.
+
+    Returns:
+        ``("norm", None)``, ``("pass", None)`` (linear), or ``("activation", gain)``.
+    """
+    x = np.asarray(x)
+    if not np.issubdtype(x.dtype, np.floating):
+        x = x.astype(np.float32)
+    y = np.asarray(out, dtype=np.float64)
+    twice = f(2 * x)
+    if _distance(twice, y) < _distance(twice, 2 * y) and _distance(
+        f(2 * LARGE * x), f(LARGE * x)
+    ) <= CLOSE:
+        return "norm", None
+    homogeneous = _distance(twice, 2 * y) <= CLOSE
+    if homogeneous and _distance(f(-x), -y) <= CLOSE:
+        return "pass", None
+    sigma = math.sqrt(_ms(x))
+    if not sigma > 0:
+        return "activation", None
+    g, se = _gaussian_gain(f, x, sigma)
+    small = g if homogeneous else _gaussian_gain(f, x, SMALL * sigma)[0]
+    return "activation", Gain(at_scale=g, small=small, se=se, homogeneous=homogeneous)
+
+
+def function_gain(f: Op, dtype: str = "float32") -> Gain | None:
+    """The :class:`Gain` of an activation function applied elementwise (a layer's own
+    ``activation=``), measured at unit scale; ``None`` for a linear one."""
+    x = np.random.default_rng(1).standard_normal((64, 64)).astype(dtype)
+    role, gain = measured_role(f, x, f(x))
+    return gain if role == "activation" else None
