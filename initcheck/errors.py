@@ -60,7 +60,7 @@ class InitCheckFailure(AssertionError):
 #: How to give the audit a batch, in every front end.
 INPUTS_HINT = (
     "pass inputs= (a batch the model's forward takes), --inputs FILE.py:batch on the "
-    "command line, or inputs = \"pkg.mod:batch\" in the gate's model table"
+    'command line, or inputs = "pkg.mod:batch" in the gate\'s model table'
 )
 
 

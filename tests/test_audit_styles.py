@@ -48,9 +48,7 @@ class MLP(nn.Module):
 
     def __init__(self, style: str, how: str, width: int = 48) -> None:
         super().__init__()
-        self.layers = nn.ModuleList(
-            [nn.Linear(24 if i == 0 else width, width) for i in range(8)]
-        )
+        self.layers = nn.ModuleList([nn.Linear(24 if i == 0 else width, width) for i in range(8)])
         self.act = nn.ReLU() if style == "module" else nn.Tanh() if style == "tanh-module" else None
         self.head = nn.Linear(width, 10)
         self.style = style

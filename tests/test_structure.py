@@ -14,7 +14,7 @@ MAX_LINES = 450
 #: distribution)`` names its parameter "distribution", which the JAX adapter reads.
 FOREIGN_WORDS = {
     ("initcheck.initializers.jax", "distribution"),  # JAX's variance_scaling parameter
-    ("initcheck.models.keras_model", "training"),  # Keras's call(..., training=) argument
+    ("initcheck.models.keras_trace", "training"),  # Keras's call(..., training=) argument
 }
 
 

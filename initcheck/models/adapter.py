@@ -89,8 +89,15 @@ def framework_of(obj: Any) -> str | None:
 def seeded_build(factory: Callable[[], Any], seed: int) -> Any:
     """``factory()`` with every adapter's framework seeded (a factory's module imports
     its framework before it is called, so only imported frameworks are seeded)."""
+    import inspect
     import sys
 
+    try:  # f(rngs): a Flax factory, even one whose module imports Flax only when called
+        wants_rngs = "rngs" in inspect.signature(factory).parameters
+    except (TypeError, ValueError):
+        wants_rngs = False
+    if wants_rngs and "flax" not in sys.modules:
+        importlib.import_module("flax.nnx")
     seeded = factory
     for module, attr in reversed(ADAPTERS):
         if module.rsplit(".", 1)[-1].split("_")[0] not in sys.modules:  # torch, keras, flax

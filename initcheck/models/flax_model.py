@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import importlib
 import inspect
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -241,7 +242,13 @@ class _Recorder(ArrayRecorder):
                     output = f(*a, **(kwargs if i == 0 else {}))
                 else:
                     name = getattr(f, "__name__", type(f).__name__)
-                    output = self.record(_key(path, str(i)), name, a, lambda f=f, a=a: f(*a))
+                    output = self.record(
+                        _key(path, str(i)),
+                        name,
+                        a,
+                        lambda f=f, a=a: f(*a),
+                        lambda z, f=f: f(z),
+                    )
             return output
 
         return self.record(path, "Sequential", args, run) if path else run()
@@ -279,7 +286,8 @@ class FlaxAdapter:
         what = "the given inputs" if inputs is not None else f"a default batch of shape {x.shape}"
         trace = Trace(source=what)
         rec = _Recorder(model, trace)
-        with _signal_mode(model), rec.patched():
+        functions = [jax.nn, importlib.import_module("flax.nnx")]
+        with _signal_mode(model), rec.patched(), rec.functions(functions):
             rec.index = 0
             out = first_tensor(model(x))
             if out is None:

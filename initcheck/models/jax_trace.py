@@ -9,12 +9,15 @@ every output (:meth:`ArrayRecorder.set_grads`).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import inspect
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
 
 from initcheck.models.graph import Call, Trace
+from initcheck.models.measure import measured_role
 from initcheck.models.outputs import first_tensor
 
 __all__ = ["ArrayRecorder"]
@@ -32,9 +35,18 @@ class ArrayRecorder:
         self.eps: list[Any] | None = None
         self.index = 0
 
-    def record(self, path: str, kind: str, args: tuple, run: Callable[[], Any]) -> Any:
+    def record(
+        self,
+        path: str,
+        kind: str,
+        args: tuple,
+        run: Callable[[], Any],
+        again: Callable[[Any], Any] | None = None,
+    ) -> Any:
         """``run()``, recorded as a call at ``path`` if it returns a bare array it made
-        itself (not one a callee returned), with ``eps`` added on the gradient pass."""
+        itself (not one a callee returned), with ``eps`` added on the gradient pass.
+        ``again(z)`` re-runs an op on another input of the first argument's shape: what
+        the op is is then measured (:func:`~initcheck.models.measure.measured_role`)."""
         import jax
 
         leaves = jax.tree_util.tree_leaves(args)
@@ -56,12 +68,73 @@ class ArrayRecorder:
                 self.order.append((path, tuple(t.shape), t.dtype))
                 if self.trace.get(path) is None:
                     ms = float(np.mean(np.square(np.asarray(t, dtype=np.float64))))
-                    self.trace.add(Call(path, kind, tuple(dict.fromkeys(srcs)), ms))
+                    call = self.trace.add(Call(path, kind, tuple(dict.fromkeys(srcs)), ms))
+                    if again is not None and args and getattr(args[0], "shape", None) == t.shape:
+                        call.role, call.gain = self._measure(again, args[0], t)
             self.index += 1
         inner.add(id(t))
         if self.frames:
             self.frames[-1].update(inner)
         return out
+
+    @staticmethod
+    def _measure(again: Callable[[Any], Any], x: Any, out: Any) -> tuple[str, Any]:
+        import jax.numpy as jnp
+
+        def on_arrays(z: np.ndarray) -> np.ndarray:
+            return np.asarray(first_tensor(again(jnp.asarray(z))), dtype=np.float64)
+
+        return measured_role(on_arrays, np.asarray(x), np.asarray(out))
+
+    @contextmanager
+    def functions(self, modules: list[Any]) -> Iterator[None]:
+        """Every public function of ``modules`` (``jax.nn``, ``flax.nnx``) recorded, when
+        the model's own code calls it on an array a recorded call produced, as an op
+        whose role and gain are measured: ``nnx.relu(x)`` in a ``__call__``."""
+        counts: dict[str, int] = {}
+        busy = [False]
+
+        def wrap(name: str, fn: Callable) -> Callable:
+            def op(*args: Any, **kwargs: Any) -> Any:
+                first = args[0] if args else None
+                known = id(first) in self.producer or self.eps is not None
+                if busy[0] or first is None or not hasattr(first, "shape") or not known:
+                    return fn(*args, **kwargs)
+                if any(hasattr(a, "shape") and a is not first for a in (*args, *kwargs.values())):
+                    return fn(*args, **kwargs)  # two signals: not followed
+                counts[name] = counts.get(name, 0) + 1
+                busy[0] = True
+                try:
+                    return self.record(
+                        f":{name}#{counts[name]}",
+                        name,
+                        args,
+                        lambda: fn(*args, **kwargs),
+                        lambda z: fn(z, *args[1:], **kwargs),
+                    )
+                finally:
+                    busy[0] = False
+
+            return op
+
+        saved = []
+        for mod in modules:
+            for name in dir(mod):
+                fn = getattr(mod, name, None)
+                if (
+                    name.startswith("_")
+                    or not callable(fn)
+                    or isinstance(fn, type)
+                    or inspect.ismodule(fn)
+                ):
+                    continue
+                saved.append((mod, name, fn))
+                setattr(mod, name, wrap(name, fn))
+        try:
+            yield
+        finally:
+            for mod, name, fn in saved:
+                setattr(mod, name, fn)
 
     def zeros(self) -> list[Any]:
         """One zero array per recorded output: the point ``jax.grad`` differentiates at."""

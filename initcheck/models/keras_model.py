@@ -126,8 +126,10 @@ def _input_spec(model: Any) -> tuple[tuple, str]:
         pass
     shapes = getattr(model, "_build_shapes_dict", None) or {}
     shape = next(iter(shapes.values()), None) if isinstance(shapes, dict) else None
-    if isinstance(shape, tuple | list) and shape and all(
-        d is None or isinstance(d, int) for d in shape
+    if (
+        isinstance(shape, tuple | list)
+        and shape
+        and all(d is None or isinstance(d, int) for d in shape)
     ):
         return tuple(shape[1:]), "float32"
     raise NoDefaultBatch(
@@ -179,7 +181,7 @@ class KerasAdapter:
             base = dict(
                 framework="keras",
                 activation=f.activation,
-        gain=f.gain,
+                gain=f.gain,
                 norm=f.norm,
                 output=f.output,
                 branch_end=f.merge,

@@ -184,9 +184,7 @@ def trace_pass(
                     return _numpy(first_tensor(y))
 
                 role, g = measured_role(again, _numpy(first), _numpy(t))
-            c = trace.add(
-                Call(path, name, (producer[id(first)],), _ms(t), role=role, gain=g)
-            )
+            c = trace.add(Call(path, name, (producer[id(first)],), _ms(t), role=role, gain=g))
             if role == "pass":
                 c.ms_in = _ms(first)
                 keep_in.append((first, c))

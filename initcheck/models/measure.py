@@ -77,9 +77,10 @@ def measured_role(f: Op, x: np.ndarray, out: np.ndarray) -> tuple[str, Gain | No
         x = x.astype(np.float32)
     y = np.asarray(out, dtype=np.float64)
     twice = f(2 * x)
-    if _distance(twice, y) < _distance(twice, 2 * y) and _distance(
-        f(2 * LARGE * x), f(LARGE * x)
-    ) <= CLOSE:
+    if (
+        _distance(twice, y) < _distance(twice, 2 * y)
+        and _distance(f(2 * LARGE * x), f(LARGE * x)) <= CLOSE
+    ):
         return "norm", None
     homogeneous = _distance(twice, 2 * y) <= CLOSE
     if homogeneous and _distance(f(-x), -y) <= CLOSE:

@@ -68,8 +68,8 @@ CONSISTENT = 1.15
 def _auto(piece: WeightPiece) -> tuple[Any, str]:
     gain = piece.gain
     if gain is not None:
-        scale = 1 / gain.at_scale
         named = _named(gain)
+        scale = _auto_scale(gain)
         return (
             VarianceTarget(label=f"{scale:.3g}/fan_in", scale=scale, rule="fan_in"),
             f"target from variance='auto': 1/(gain·fan_in) with the measured gain {gain} of "
@@ -97,9 +97,16 @@ def _named(gain: Gain) -> str:
     return ""
 
 
+def _auto_scale(gain: Gain) -> float:
+    """The target's scale (Var·fan_in) under "auto": the published rule where the
+    measurement admits it (exact, and its fix named), else 1/gain."""
+    named = _named(gain)
+    return 2.0 if "He" in named else 1.0 if "LeCun" in named else 1 / gain.at_scale
+
+
 def auto_band(piece: WeightPiece, k: float = 3.0) -> tuple[float, float] | None:
-    """Under ``variance="auto"`` with a measured gain: the range of Var(W)·fan_in·gain
-    (the ratio to the row's target, 1/(gain·fan_in)) that keeps the signal.
+    """Under ``variance="auto"`` with a measured gain: the range of the ratio of Var(W) to
+    the row's target (:func:`_auto_scale`/fan_in) that keeps the signal.
 
     Forward propagation asks Var = 1/(g·fan_in), backward 1/(g·fan_out); Glorot &
     Bengio (2010) take a value between them, He et al. (2015) either one. A scale-dependent
@@ -113,7 +120,8 @@ def auto_band(piece: WeightPiece, k: float = 3.0) -> tuple[float, float] | None:
     if gain is None or fans is None or not gain.at_scale > 0:
         return None
     g_lo, g_hi = gain.band(k)
-    forward = [gain.at_scale / g_hi, gain.at_scale / g_lo]
+    scale = _auto_scale(gain)
+    forward = [1 / (g_hi * scale), 1 / (g_lo * scale)]
     per_fan = fans.fan_in / max(fans.fan_out, 1)
     ratios = forward + [r * per_fan for r in forward]
     return min(ratios), max(ratios)

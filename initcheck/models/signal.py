@@ -15,10 +15,11 @@ output (a raw pre-norm output says nothing the norm does not undo).
 gradients first/last, must lie within ×/÷ :data:`BAND`, widened by one weight draw's
 finite-width fluctuation (:data:`FLUCTUATION`, :data:`Z`, added in quadrature in log
 space: at width 48 over 8 layers the band is ×/÷4.8, at width 256 ×/÷2.4; a loss of
-×0.71 in RMS per layer, as LeCun under ReLU, fails from 5 layers of width 256 on). He-initialized ReLU stacks sit
-within ×0.6–×1.5; the common default kaiming_uniform(a=√5) loses ×0.41 per ReLU layer
-(docs/audit.md). A net whose nonlinearity saturates (measured: its gain falls with scale)
-settles toward its fixed point as a power law; its shrinking is deferred to the rows.
+×0.71 in RMS per layer, as LeCun under ReLU, fails from 5 layers of width 256 on).
+He-initialized ReLU stacks sit within ×0.6–×1.5; the common default
+kaiming_uniform(a=√5) loses ×0.41 per ReLU layer (docs/audit.md). A net whose
+nonlinearity saturates (measured: its gain falls with scale) settles toward its fixed
+point as a power law; its shrinking is deferred to the rows.
 
 **The residual-depth criterion** (blocks): over the second half of the ``L`` blocks, from
 block ``h = L//2`` to block ``L``, the stream's second moment may grow at most as linear

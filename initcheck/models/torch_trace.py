@@ -218,8 +218,9 @@ def trace_pass(
             others = [a for a in args[1:] if isinstance(a, torch.Tensor)]
             others += [v for v in kwargs.values() if isinstance(v, torch.Tensor)]
             if name in _ADDS and len(others) == 1 and others[0].shape == out.shape:
-                srcs = tuple(dict.fromkeys(producer[id(t)] for t in (first, others[0])
-                                           if id(t) in producer))
+                srcs = tuple(
+                    dict.fromkeys(producer[id(t)] for t in (first, others[0]) if id(t) in producer)
+                )
                 # without repeated block modules, the merges are the stream's points
                 op_call(path, "add", srcs, out, role="merge", block=not blocks and len(srcs) == 2)
                 return out

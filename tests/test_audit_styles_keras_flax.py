@@ -1,0 +1,214 @@
+"""The audit on Keras and Flax models written the way users write them: subclassed Keras
+models with layers in a list and ``keras.ops.relu`` in ``call()``, ``activation=``
+arguments, pooled heads; NNX modules calling ``nnx.relu`` / ``jax.nn.relu`` in
+``__call__``. The same MLP in PyTorch, Keras and Flax gets the same verdict.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+
+import numpy as np
+import pytest
+
+import initcheck
+
+WIDTH, DEPTH = 128, 6
+X = np.random.default_rng(0).standard_normal((32, 24)).astype("float32")
+
+
+def _has(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None
+
+
+needs_keras = pytest.mark.skipif(not _has("keras"), reason="Keras is not installed")
+needs_flax = pytest.mark.skipif(not _has("flax"), reason="Flax is not installed")
+needs_torch = pytest.mark.skipif(not _has("torch"), reason="PyTorch is not installed")
+
+
+def keras_mlp(init: str, style: str = "ops") -> object:
+    import keras
+
+    class MLP(keras.Model):
+        def __init__(self) -> None:
+            super().__init__()
+            act = "relu" if style == "arg" else None
+            self.hidden = [
+                keras.layers.Dense(WIDTH, kernel_initializer=init, activation=act)
+                for _ in range(DEPTH)
+            ]
+            self.head = keras.layers.Dense(10)
+
+        def call(self, x: object) -> object:
+            for layer in self.hidden:
+                x = layer(x)
+                if style == "ops":
+                    x = keras.ops.relu(x)
+            return self.head(x)
+
+    model = MLP()
+    model(X[:1])  # built: the audit reads its input shape
+    return model
+
+
+def flax_mlp(init: str, fn: str, rngs: object) -> object:
+    import jax
+    from flax import nnx
+
+    kernel_init = {"he_normal": nnx.initializers.he_normal(), "lecun_normal": None}[init]
+    kernel_init = kernel_init or nnx.initializers.lecun_normal()
+
+    class MLP(nnx.Module):
+        def __init__(self, *, rngs: nnx.Rngs) -> None:
+            layers = [
+                nnx.Linear(24 if i == 0 else WIDTH, WIDTH, kernel_init=kernel_init, rngs=rngs)
+                for i in range(DEPTH)
+            ]
+            self.layers = nnx.List(layers) if hasattr(nnx, "List") else layers
+            self.head = nnx.Linear(WIDTH, 10, rngs=rngs)
+
+        def __call__(self, x: object) -> object:
+            act = nnx.relu if fn == "nnx" else jax.nn.relu
+            for layer in self.layers:
+                x = act(layer(x))
+            return self.head(x)
+
+    return MLP(rngs=rngs)
+
+
+def torch_mlp(init: str) -> object:
+    import torch
+    import torch.nn.functional as F
+    from torch import nn
+
+    class MLP(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.layers = nn.ModuleList(
+                [nn.Linear(24 if i == 0 else WIDTH, WIDTH) for i in range(DEPTH)]
+            )
+            self.head = nn.Linear(WIDTH, 10)
+            for layer in self.layers:
+                rule = "relu" if init == "he_normal" else "linear"
+                nn.init.kaiming_normal_(layer.weight, nonlinearity=rule)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            for layer in self.layers:
+                x = F.relu(layer(x))
+            return self.head(x)
+
+    return MLP()
+
+
+def _hidden_failing(report: object) -> list[str]:
+    return [
+        r.name
+        for r in report.rows  # type: ignore[attr-defined]
+        if r.role == "kernel" and not r.passed and not r.layer.endswith("head")
+    ]
+
+
+@needs_keras
+@pytest.mark.parametrize("style", ["ops", "arg"])
+def test_keras_subclassed_mlp_he_passes_lecun_fails(style: str) -> None:
+    sound = initcheck.audit(lambda: keras_mlp("he_normal", style), variance="auto", inputs=X)
+    assert sound.verdict == "passed", str(sound)
+    assert len([r for r in sound.rows if r.role == "kernel"]) == DEPTH + 1  # every weight
+    assert "measured gain 0.5" in next(r for r in sound.rows if r.role == "kernel").note
+    broken = initcheck.audit(lambda: keras_mlp("lecun_normal", style), variance="auto", inputs=X)
+    assert broken.verdict == "failed"
+    assert len(_hidden_failing(broken)) == DEPTH - 1  # the first layer's fan_out admits it
+    assert "lecun" in broken.text().lower()  # the diagnosis names the rule it matches
+
+
+@needs_keras
+def test_keras_subclassed_model_built_from_its_build_shape() -> None:
+    report = initcheck.audit(lambda: keras_mlp("he_normal"), variance="auto")
+    assert report.signal is not None and report.signal.passed, str(report)
+    assert "default batch of shape (32, 24)" in report.signal.message
+
+
+@needs_keras
+def test_keras_unbuilt_subclassed_model_says_how_to_pass_inputs() -> None:
+    import keras
+
+    class Net(keras.Model):
+        def __init__(self) -> None:
+            super().__init__()
+            self.dense = keras.layers.Dense(4)
+
+        def call(self, x: object) -> object:
+            return self.dense(x)
+
+    model = Net()
+    model.build((None, 3))  # weights exist; no input spec a batch could be built from
+    model._build_shapes_dict = None  # as a model built by assigning weights directly
+    report = initcheck.audit(model, variance="auto")
+    assert report.signal is not None and report.signal.verdict == "inconclusive"
+    assert "could not build a batch" in report.signal.message
+    assert "inputs=" in report.signal.message and "--inputs" in report.signal.message
+    assert report.verdict != "passed"
+
+
+@needs_keras
+def test_keras_subclassed_convnet_activation_argument_is_measured() -> None:
+    import keras
+
+    class ConvNet(keras.Model):
+        def __init__(self) -> None:
+            super().__init__()
+            self.convs = [
+                keras.layers.Conv2D(
+                    16, 3, padding="same", activation="relu", kernel_initializer="he_normal"
+                )
+                for _ in range(5)
+            ]
+            self.pool = keras.layers.GlobalAveragePooling2D()
+            self.head = keras.layers.Dense(10)
+
+        def call(self, x: object) -> object:
+            for conv in self.convs:
+                x = conv(x)
+            return self.head(self.pool(x))
+
+    def build() -> object:
+        model = ConvNet()
+        model(np.zeros((1, 16, 16, 3), "float32"))
+        return model
+
+    x = np.random.default_rng(1).standard_normal((8, 16, 16, 3)).astype("float32")
+    report = initcheck.audit(build, variance="auto", inputs=x)
+    assert report.verdict == "passed", str(report)
+    assert "no activation follows" not in report.text(verbose=True)
+
+
+@needs_flax
+@pytest.mark.parametrize("fn", ["nnx", "jax"])
+def test_nnx_functions_in_call_are_measured(fn: str) -> None:
+    sound = initcheck.audit(lambda rngs: flax_mlp("he_normal", fn, rngs), variance="auto", inputs=X)
+    assert sound.verdict == "passed", str(sound)
+    broken = initcheck.audit(
+        lambda rngs: flax_mlp("lecun_normal", fn, rngs), variance="auto", inputs=X
+    )
+    assert broken.verdict == "failed"
+    assert len(_hidden_failing(broken)) == DEPTH - 1
+    assert "he_normal" in broken.text()  # the fix agrees with the measured ReLU gain
+
+
+@needs_torch
+@needs_keras
+@needs_flax
+@pytest.mark.parametrize("init", ["he_normal", "lecun_normal"])
+def test_the_same_mlp_gets_the_same_verdict_in_every_framework(init: str) -> None:
+    reports = {
+        "torch": initcheck.audit(lambda: torch_mlp(init), variance="auto", inputs=X),
+        "keras": initcheck.audit(lambda: keras_mlp(init), variance="auto", inputs=X),
+        "flax": initcheck.audit(
+            lambda rngs: flax_mlp(init, "nnx", rngs), variance="auto", inputs=X
+        ),
+    }
+    verdicts = {fw: r.verdict for fw, r in reports.items()}
+    expected = "passed" if init == "he_normal" else "failed"
+    assert set(verdicts.values()) == {expected}, verdicts
+    counts = {fw: len(_hidden_failing(r)) for fw, r in reports.items()}
+    assert len(set(counts.values())) == 1, counts
