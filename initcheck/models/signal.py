@@ -14,8 +14,8 @@ output (a raw pre-norm output says nothing the norm does not undo).
 **Plain nets** (no repeated blocks): both end-to-end RMS ratios, activations last/first and
 gradients first/last, must lie within ×/÷ :data:`BAND`, widened by one weight draw's
 finite-width fluctuation (:data:`FLUCTUATION`, :data:`Z`, added in quadrature in log
-space: at width 48 over 8 layers the band is ×/÷4.8, at width 256 ×/÷2.4; a loss of
-×0.71 in RMS per layer, as LeCun under ReLU, fails from 5 layers of width 256 on).
+space: at width 48 over 8 layers the band is ×/÷4.8, at width 256 over 5 ×/÷2.3; a loss of
+×0.71 in RMS per layer, as LeCun under ReLU, fails from 4 layers of width 256 on).
 He-initialized ReLU stacks sit within ×0.6–×1.5; the common default
 kaiming_uniform(a=√5) loses ×0.41 per ReLU layer (docs/audit.md). A net whose
 nonlinearity saturates (measured: its gain falls with scale) settles toward its fixed
