@@ -240,17 +240,17 @@ def test_unknown_layer_type_makes_the_verdict_incomplete_until_accepted() -> Non
         def forward(self, x: Any) -> Any:
             return x @ self.w
 
-    def build() -> Any:
-        return nn.Sequential(nn.Linear(8, 16), nn.ReLU(), Scaler())
+    def build() -> Any:  # two weighted layers: the signal has points to compare
+        return nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 16), nn.ReLU(), Scaler())
 
     report = initcheck.audit(build)
     assert report.verdict == "incomplete" and not report.passed
-    assert [r.name for r in report.unaudited] == ["2.w"]
+    assert [r.name for r in report.unaudited] == ["4.w"]
     assert "incomplete: 1 weights not audited (unknown layer type Scaler" in str(report)
-    assert "not audited (unknown layer type Scaler)" in report.row("2.w").note
+    assert "not audited (unknown layer type Scaler)" in report.row("4.w").note
     accepted = initcheck.audit(build, accept=["Scaler"])
     assert accepted.verdict == "passed"
-    assert accepted.row("2.w").status == "accepted"
+    assert accepted.row("4.w").status == "accepted"
 
 
 def test_an_error_in_one_weight_is_an_error_row_and_the_rest_stands(monkeypatch) -> None:

@@ -118,7 +118,8 @@ class ModelCollector(pytest.Collector):
         ]
         if self.source.signal:
             nodes.append(ModelItem.from_parent(self, name=SIGNAL, prop=SIGNAL))
-        if self.report.unaudited:
+        if self.report.unaudited or not any(r.audited for r in self.report.rows):
+            # a verdict needs evidence: a model with nothing audited is a failing item
             nodes.append(ModelItem.from_parent(self, name=COVERAGE, prop=COVERAGE))
         return nodes
 
@@ -207,9 +208,10 @@ class ModelItem(pytest.Item):
         assert report is not None  # collected, so audited
         row = self.parent.row if isinstance(self.parent, RowCollector) else None
         if self.prop == COVERAGE:
+            missing = ", ".join(r.name for r in report.unaudited[:8])
             pytest.fail(
-                f"[{model.source.name}] incomplete: {report.coverage_text()}; not audited: "
-                + ", ".join(r.name for r in report.unaudited[:8])
+                f"[{model.source.name}] incomplete: {report.coverage_text()}"
+                + (f"; not audited: {missing}" if missing else "")
                 + (" …" if len(report.unaudited) > 8 else ""),
                 pytrace=False,
             )

@@ -75,6 +75,9 @@ def compare(drawn: np.ndarray, own: np.ndarray) -> Fidelity:
     """Whether ``drawn`` reproduces the model's ``own`` values of one weight."""
     if drawn.shape != own.shape:
         return Fidelity(f"it draws shape {drawn.shape}, the model holds {own.shape}")
+    for what, x in (("the model holds", own), ("it draws", drawn)):
+        if x.size and not np.isfinite(x).all():  # a non-finite statistic is never "same"
+            return Fidelity(f"{what} NaN or Inf values")
     if own.size and float(own.max()) == float(own.min()):  # a constant: the same constant
         if np.array_equal(drawn, own):
             return Fidelity("", differs=False)
@@ -87,8 +90,8 @@ def compare(drawn: np.ndarray, own: np.ndarray) -> Fidelity:
         return Fidelity(f"it draws a constant, the model holds std {sd_o:.3g}")
     if own.size < MIN_VALUES:
         return Fidelity("", differs=False)
-    z = math.log(sd_d / sd_o) / _log_sd_error(drawn, own)
-    if abs(z) > Z_LIMIT:
+    z = math.log(sd_d / sd_o) / _log_sd_error(drawn, own) if sd_o > 0 else math.inf
+    if not abs(z) <= Z_LIMIT:  # NaN differs too
         return Fidelity(f"it draws std {sd_d:.3g}, the model holds std {sd_o:.3g}", z)
     if own.size >= 64:
         p = float(stats.ks_2samp(_strided(drawn), _strided(own)).pvalue)

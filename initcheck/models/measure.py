@@ -70,12 +70,15 @@ def measured_role(f: Op, x: np.ndarray, out: np.ndarray) -> tuple[str, Gain | No
         out: its output there.
 
     Returns:
-        ``("norm", None)``, ``("pass", None)`` (linear), or ``("activation", gain)``.
+        ``("norm", None)``, ``("pass", None)`` (linear), ``("activation", gain)``, or
+        ``("other", None)`` where the values are not finite.
     """
     x = np.asarray(x)
     if not np.issubdtype(x.dtype, np.floating):
         x = x.astype(np.float32)
     y = np.asarray(out, dtype=np.float64)
+    if not (np.isfinite(x).all() and np.isfinite(y).all()):
+        return "other", None  # nothing to measure on: the chain stops here
     twice = f(2 * x)
     if (
         _distance(twice, y) < _distance(twice, 2 * y)
@@ -90,6 +93,8 @@ def measured_role(f: Op, x: np.ndarray, out: np.ndarray) -> tuple[str, Gain | No
         return "activation", None
     g, se = _gaussian_gain(f, x, sigma)
     small = g if homogeneous else _gaussian_gain(f, x, SMALL * sigma)[0]
+    if not (math.isfinite(g) and g > 0 and math.isfinite(small)):
+        return "activation", None
     return "activation", Gain(at_scale=g, small=small, se=se, homogeneous=homogeneous)
 
 

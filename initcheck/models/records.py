@@ -307,12 +307,18 @@ class ModelReport:
 
     @property
     def verdict(self) -> str:
-        """``"failed"`` (a weight or the signal fails), ``"incomplete"`` (nothing fails
-        but some weights were not audited), or ``"passed"``."""
-        ok = all(r.passed for r in self.rows) and (self.signal is None or self.signal.passed)
-        if not ok:
+        """``"failed"`` (a weight or the signal fails), ``"inconclusive"`` (nothing fails,
+        but a check could not decide: the signal not measured), ``"incomplete"`` (some
+        weights, or all, were not audited), or ``"passed"``. A verdict needs evidence: a
+        model with no audited weight never passes."""
+        undecided = self.failures
+        if any(f.verdict != "inconclusive" for f in undecided):
             return "failed"
-        return "incomplete" if self.unaudited else "passed"
+        if undecided:
+            return "inconclusive"
+        if self.unaudited or not any(r.audited for r in self.rows):
+            return "incomplete"
+        return "passed"
 
     @property
     def passed(self) -> bool:
@@ -324,6 +330,12 @@ class ModelReport:
             f"audited {c['weights_audited']} of {c['weights']} weights "
             f"({c['parameters_audited']:,} of {c['parameters']:,} parameters)"
         )
+        if not any(r.audited for r in self.rows):
+            text += (
+                "; nothing to audit: no weight initcheck can read (a model without "
+                "parameters, packed or quantized weights, or a Keras model not yet built: "
+                "call it on a batch in the factory)"
+            )
         if self.unaudited:
             kinds = sorted({r.layer_type for r in self.unaudited})
             text += (

@@ -144,6 +144,22 @@ def _row(
     if piece.role == "unknown":
         return WeightRow(*head, (), "", None, None, note=piece.note), None
     full = piece.extract(np.asarray(draws.own[piece.key]))
+    bad = int(full.size - np.count_nonzero(np.isfinite(full))) if full.dtype.kind == "f" else 0
+    if bad:  # the model's own values first: nothing is compared or redrawn past a NaN
+        result = CheckResult(
+            check="finite",
+            initializer=piece.name,
+            passed=False,
+            message=(
+                f"{bad:,} of {full.size:,} values of the model's own {piece.name} "
+                f"{tuple(full.shape)} are NaN or Inf: nothing else about it can be judged"
+            ),
+            statistic=float(bad),
+            target=0.0,
+            n=int(full.size),
+            shapes=(tuple(full.shape),),
+        )
+        return WeightRow(*head, tuple(full.shape), "", None, None, (result,), size=full.size), None
     note = draws.frozen.get(piece.key, "")
     values = piece_values(draws, piece, seed0, limit)
     fans = (piece.fans.fan_in, piece.fans.fan_out) if piece.fans else None

@@ -141,6 +141,19 @@ def _plain(
         "gradient_gains": grad_steps,
         "pass_ops": {"count": n_pass, "forward": fwd, "backward": bwd},
     }
+    missing = [what for what, value in (("activations", act), ("gradients", grad)) if value is None]
+    if missing:  # a verdict needs evidence
+        return CheckResult(
+            verdict="inconclusive",
+            message=(
+                f"the signal was not measured on {source}: no finite {' or '.join(missing)} "
+                f"ratio between {first.path} and {last.path} (a NaN or Inf in the pass, or no "
+                "gradient reached the weights: are they frozen, requires_grad=False?)"
+            ),
+            statistic=act,
+            details=details,
+            **base,
+        )
     problems = []
     if act is None or not (1 / band_f <= act <= band_f):
         problems.append(
@@ -287,8 +300,11 @@ def decide_signal(
         return _stream(blocks, source, {**base, "n": len(blocks)})
     if len(points) < 2:
         return CheckResult(
-            passed=True,
-            message=f"fewer than 2 weighted layers ran on {source}: nothing to compare.",
+            verdict="inconclusive",
+            message=(
+                f"fewer than 2 weighted layers ran on {source}: nothing to compare, so the "
+                "signal is not measured."
+            ),
             n=len(points),
             **base,
         )

@@ -110,7 +110,7 @@ def report_text(report: ModelReport, verbose: bool = False) -> str:
             lines.append(f"  after the suggested fix: still {after.verdict.upper()}")
             lines += ["    " + s for s in still]
     if report.signal is not None:
-        mark = "ok" if report.signal.passed else "FAILED"
+        mark = {"pass": "ok", "fail": "FAILED"}.get(report.signal.verdict, "INCONCLUSIVE")
         lines.append(f"  model signal {mark}: {report.signal.message}")
         gains = gains_line(report.signal.to_dict())
         if gains:

@@ -1,0 +1,155 @@
+"""A verdict needs evidence (issue 27 items 1 and 2): a model with no weight audited, a
+signal that was not measured (a NaN in the pass, frozen weights, fewer than 2 weighted
+layers) and a weight holding NaN or Inf are never "passed"; the CLI exits 1 and the gate
+yields a failing item."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+import initcheck  # noqa: E402
+import initcheck.gate  # noqa: E402  (before in-process pytester runs)
+from initcheck.cli import main  # noqa: E402
+from initcheck.models.fidelity import compare  # noqa: E402
+
+nn = torch.nn
+
+MODELS = """
+import torch
+import torch.nn as nn
+
+
+class Empty(nn.Module):
+    def forward(self, x):
+        return x * 2
+
+
+def empty():
+    return Empty()
+
+
+def inf_weight():
+    model = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 16), nn.ReLU(),
+                          nn.Linear(16, 4))
+    with torch.no_grad():
+        model[2].weight[3, 5] = float("inf")
+    return model
+"""
+
+
+def _mlp(depth: int = 3) -> nn.Module:
+    layers: list[nn.Module] = []
+    for i in range(depth):
+        layers += [nn.Linear(8 if i == 0 else 32, 32), nn.ReLU()]
+    return nn.Sequential(*layers, nn.Linear(32, 4))
+
+
+def test_a_model_without_weights_is_never_passed() -> None:
+    class Empty(nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return x * 2
+
+    report = initcheck.audit(Empty(), inputs=torch.randn(4, 3))
+    assert report.verdict != "passed" and not report.passed
+    assert "nothing to audit" in report.coverage_text()
+    assert "not yet built" in report.coverage_text()  # the Keras remedy, in one line
+
+
+def test_a_weight_holding_inf_fails_by_name_before_anything_is_compared() -> None:
+    def build() -> nn.Module:
+        model = _mlp()
+        with torch.no_grad():
+            model[2].weight[3, 5] = float("inf")
+        return model
+
+    report = initcheck.audit(build, signal=False)
+    row = report.row("2.weight")
+    assert not row.passed and row["finite"].statistic == 1
+    assert "1 of 1,024 values" in row["finite"].message and "(32, 32)" in row["finite"].message
+    assert report.verdict == "failed"
+
+
+def test_a_non_finite_comparison_means_the_draw_differs() -> None:
+    own = np.random.default_rng(0).standard_normal((64, 64))
+    drawn = own.copy()
+    drawn[0, 0] = np.nan
+    assert compare(drawn, own + 1e-3).differs
+    own_bad = own.copy()
+    own_bad[1, 1] = np.inf
+    assert compare(own + 1e-3, own_bad).differs
+
+
+def test_a_nan_in_the_pass_leaves_the_signal_inconclusive() -> None:
+    class NanHead(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.body = _mlp()
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.body(x) * float("nan")
+
+    def build() -> nn.Module:
+        model = NanHead()
+        for m in model.modules():
+            if isinstance(m, nn.Linear):
+                nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
+                nn.init.zeros_(m.bias)
+        return model
+
+    report = initcheck.audit(build, inputs=torch.randn(16, 8))  # the rows' checks pass
+    assert report.signal is not None and report.signal.verdict == "inconclusive"
+    assert "not measured" in report.signal.message and "NaN" in report.signal.message
+    assert "model signal INCONCLUSIVE" in report.text()
+    assert report.verdict == "inconclusive" and not report.passed
+
+
+def test_frozen_weights_leave_the_signal_inconclusive() -> None:
+    def build() -> nn.Module:
+        model = _mlp()
+        for p in model.parameters():
+            p.requires_grad_(False)
+        return model
+
+    report = initcheck.audit(build, inputs=torch.randn(16, 8))
+    assert report.signal is not None and report.signal.verdict == "inconclusive"
+    assert "frozen" in report.signal.message
+    assert not report.passed
+
+
+def test_one_weighted_layer_has_no_signal_to_compare() -> None:
+    report = initcheck.audit(lambda: nn.Linear(8, 4), inputs=torch.randn(16, 8))
+    assert report.signal is not None and report.signal.verdict == "inconclusive"
+    assert "nothing to compare" in report.signal.message
+    assert not report.passed
+
+
+def test_cli_exits_1_on_nothing_audited_and_on_an_inf_weight(tmp_path, capsys) -> None:
+    models = tmp_path / "evidence_models.py"
+    models.write_text(MODELS)
+    assert main(["audit", f"{models}:empty", "--no-signal"]) == 1
+    assert "nothing to audit" in "".join(capsys.readouterr())
+    assert main(["audit", f"{models}:inf_weight", "--no-signal"]) == 1
+    out = "".join(capsys.readouterr())
+    assert "NaN or Inf" in out and "2.weight" in out
+
+
+def test_gate_fails_a_model_with_nothing_audited(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(evidence_models=MODELS)
+    pytester.makefile(
+        ".toml",
+        pyproject="""
+[tool.pytest.ini_options]
+pythonpath = ["."]
+
+[tool.initcheck.models.empty]
+target = "evidence_models:empty"
+signal = false
+""",
+    )
+    result = pytester.runpytest("-p", "no:cacheprovider", "-v")
+    result.stdout.fnmatch_lines(["*initcheck::empty::coverage FAILED*"])
+    result.stdout.fnmatch_lines(["*nothing to audit*"])
+    assert result.ret == 1
