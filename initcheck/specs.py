@@ -131,6 +131,9 @@ def load_spec(spec: str, *, root: str | Path | None = None) -> Any:
             sys.modules[mod_name] = module
             try:
                 loader_spec.loader.exec_module(module)
+            except SystemExit as exc:  # a script without a __main__ guard
+                del sys.modules[mod_name]
+                raise SpecError(_exit_text(spec, repr(str(path)), exc)) from None
             except Exception as exc:
                 del sys.modules[mod_name]
                 raise SpecError(
@@ -139,12 +142,21 @@ def load_spec(spec: str, *, root: str | Path | None = None) -> Any:
         return _getattr_path(module, attr, spec, str(path.resolve()))
     try:
         module = importlib.import_module(target)
+    except SystemExit as exc:
+        raise SpecError(_exit_text(spec, f"module {target!r}", exc)) from None
     except Exception as exc:
         raise SpecError(
             f"{spec!r}: cannot import module {target!r} ({type(exc).__name__}: {exc}). "
             "Is it installed or on sys.path (e.g. pythonpath in your pytest config)?"
         ) from exc
     return _getattr_path(module, attr, spec, f"module {target!r}")
+
+
+def _exit_text(spec: str, what: str, exc: SystemExit) -> str:
+    return (
+        f"{spec!r}: importing {what} called sys.exit({exc.code!r}); guard the script's own "
+        "code with if __name__ == '__main__':"
+    )
 
 
 #: What an inputs SPEC names, for error messages.

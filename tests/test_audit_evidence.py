@@ -13,6 +13,7 @@ torch = pytest.importorskip("torch")
 import initcheck  # noqa: E402
 import initcheck.gate  # noqa: E402  (before in-process pytester runs)
 from initcheck.cli import main  # noqa: E402
+from initcheck.models.adapter import NotAModelError  # noqa: E402
 from initcheck.models.fidelity import compare  # noqa: E402
 
 nn = torch.nn
@@ -153,3 +154,67 @@ signal = false
     result.stdout.fnmatch_lines(["*initcheck::empty::coverage FAILED*"])
     result.stdout.fnmatch_lines(["*nothing to audit*"])
     assert result.ret == 1
+
+
+# --- bad arguments, user code that exits, meta and lazy models (issue 27 items 5-7) ---
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "named"),
+    [
+        ({"accept": 5}, ValueError, "`accept`"),
+        ({"checks": 5}, ValueError, "`checks`"),
+        ({"inputs": "x"}, ValueError, "`inputs`"),
+        ({"signal": "no"}, ValueError, "`signal`"),
+        ({"settings": {"alpha": 2}}, TypeError, "`settings`"),
+        ({"max_piece_values": 0}, ValueError, "`max_piece_values`"),
+        ({"variance": "hee"}, ValueError, "variance"),
+        ({"variance": {"fc": "nope"}}, ValueError, "variance"),
+        ({"variance": {1: "he"}}, ValueError, "`variance` mapping keys"),
+    ],
+)
+def test_audit_validates_every_argument_before_any_work(kwargs, error, named) -> None:
+    calls = []
+
+    def factory() -> nn.Module:
+        calls.append(1)
+        return _mlp()
+
+    with pytest.raises(error, match=named):
+        initcheck.audit(factory, **kwargs)
+    assert calls == []  # raised before the factory ran
+
+
+def test_accept_given_as_one_string_is_one_name() -> None:
+    report = initcheck.audit(lambda: _mlp(), accept="ParametrizationList", signal=False)
+    assert report.settings["accept"] == ["ParametrizationList"]
+
+
+def test_cli_user_code_that_exits_is_a_load_error(tmp_path, capsys) -> None:
+    script = tmp_path / "script.py"
+    script.write_text("import sys\nprint('training...')\nsys.exit(0)\n")
+    assert main(["audit", f"{script}:build"]) == 2
+    assert "called sys.exit(0)" in capsys.readouterr().err
+    factory = tmp_path / "exits.py"
+    factory.write_text("import sys\n\ndef build():\n    sys.exit(3)\n")
+    assert main(["audit", f"{factory}:build"]) == 2
+    assert "called sys.exit(3)" in capsys.readouterr().err
+
+
+def test_meta_device_model_gets_the_remedy() -> None:
+    with torch.device("meta"):
+        model = _mlp()
+    with pytest.raises(NotAModelError, match=r"meta device.*to_empty"):
+        initcheck.audit(model)
+
+
+def test_lazy_layers_are_never_materialized_at_a_made_up_width() -> None:
+    def lazy() -> nn.Module:
+        return nn.Sequential(nn.LazyLinear(16), nn.ReLU(), nn.LazyLinear(16), nn.ReLU())
+
+    model = lazy()
+    with pytest.raises(NotAModelError, match="pass inputs="):
+        initcheck.audit(model)
+    assert isinstance(model[0].weight, torch.nn.parameter.UninitializedParameter)  # untouched
+    report = initcheck.audit(lazy, inputs=torch.randn(16, 5))
+    assert report.row("0.weight").fans == (5, 16)  # its real shape, from the batch

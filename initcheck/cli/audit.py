@@ -180,6 +180,14 @@ def cmd_audit(args: argparse.Namespace) -> int:
             progress.close()
             print(f"initcheck audit: error: {_line(exc)}", file=sys.stderr)
             return EXIT_USAGE
+        except SystemExit as exc:  # the user's factory exited: no audit, never a green run
+            progress.close()
+            print(
+                f"initcheck audit: error: calling {args.spec!r} called sys.exit({exc.code!r}); "
+                "a factory must return a model",
+                file=sys.stderr,
+            )
+            return EXIT_USAGE
         except Exception as exc:  # a bug or an unsupported model, not the user's typing
             progress.close()
             print(

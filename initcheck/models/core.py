@@ -4,11 +4,12 @@ sits, and the model's own signal at init."""
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from initcheck.api import environment
 from initcheck.errors import INPUTS_HINT, InitCheckFailure
+from initcheck.inputs import validate
 from initcheck.models.adapter import NotAModelError, adapter_for, framework_of, seeded_build
 from initcheck.models.draws import MAX_PIECE_VALUES, ModelDraws
 from initcheck.models.fixes import fix_and_audit
@@ -19,6 +20,7 @@ from initcheck.models.signal import SIGNAL_CHECK, decide_signal
 from initcheck.results import CheckResult
 from initcheck.sampling import draw_seed
 from initcheck.settings import Settings
+from initcheck.validators import InputError
 
 __all__ = ["NotAModelError", "assert_sound_model", "audit", "framework_of"]
 
@@ -46,6 +48,57 @@ def _signal_points(pieces: list[WeightPiece], trace: Any) -> tuple[list[Any], li
             points.append(call)
             widths.append(p.fans.fan_out if p.fans is not None else 0)
     return points, widths
+
+
+#: The fewest values a weight is checked on (``max_piece_values``): below it the checks'
+#: sample sizes lose their stated power (docs/statistics.md).
+MIN_PIECE_VALUES = 1024
+
+
+def _checked_arguments(
+    variance: Any,
+    inputs: Any,
+    seed: Any,
+    checks: Any,
+    settings: Any,
+    max_piece_values: Any,
+    signal: Any,
+    accept: Any,
+) -> tuple[str, ...]:
+    """Every argument of :func:`audit` through the input table's validators (as the CLI
+    and the gate check them), before any work; returns ``accept`` as names (a string is
+    one name). Raises ``ValueError``/``TypeError`` naming the argument."""
+    rules = variance.values() if isinstance(variance, Mapping) else [variance]
+    for rule in rules:
+        validate("variance", rule)
+    if isinstance(variance, Mapping) and not all(isinstance(k, str) for k in variance):
+        raise InputError(
+            "`variance` mapping keys must be layer-path globs or layer type names (strings). "
+            f"Received: variance={variance!r:.120}"
+        )
+    if isinstance(inputs, str | bytes):
+        raise InputError(
+            "`inputs` must be a batch the model's forward takes (an array or tensor), not "
+            f"text; on the command line and in the gate it is a SPEC. Received: inputs={inputs!r}"
+        )
+    if seed is not None:
+        validate("seed", seed)
+    validate("checks", checks)
+    validate("signal", signal)
+    if settings is not None and not isinstance(settings, Settings):
+        raise TypeError(
+            "`settings` must be an initcheck.Settings (e.g. initcheck.Settings(alpha=1e-3)) "
+            f"or None. Received: settings={settings!r:.80} (type={type(settings).__name__})"
+        )
+    if isinstance(max_piece_values, bool) or not (
+        isinstance(max_piece_values, int) and max_piece_values >= MIN_PIECE_VALUES
+    ):
+        raise InputError(
+            f"`max_piece_values` must be an integer of at least {MIN_PIECE_VALUES:,} (the "
+            f"checks' sample sizes need them). Received: max_piece_values={max_piece_values!r}"
+        )
+    names = validate("accept", accept)
+    return tuple(names or ())
 
 
 def audit(
@@ -90,6 +143,9 @@ def audit(
     Returns:
         A :class:`~initcheck.models.records.ModelReport`.
     """
+    accept = _checked_arguments(
+        variance, inputs, seed, checks, settings, max_piece_values, signal, accept
+    )
     settings = Settings.of(settings, **({} if seed is None else {"seed": seed}))
     first = draw_seed(settings.seed, 0, 0)
     if is_linen(model):  # a definition: initialized on the inputs under each draw's key

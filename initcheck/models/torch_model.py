@@ -45,7 +45,32 @@ def _is_module(obj: Any) -> bool:
 
 
 def _params(model: Any) -> dict[str, np.ndarray]:
+    _check_materialized(model)
     return {k: _numpy(v) for k, v in model.named_parameters()}
+
+
+def _check_materialized(model: Any) -> None:
+    """A model on the meta device, or with lazy layers not yet run, holds no values to
+    audit: one line with the remedy (never a raw NotImplementedError)."""
+    from torch.nn.parameter import UninitializedParameter
+
+    from initcheck.models.adapter import NotAModelError
+
+    lazy = [k for k, p in model.named_parameters() if isinstance(p, UninitializedParameter)]
+    if lazy:
+        raise NotAModelError(
+            f"{type(model).__name__} has lazy layers whose shapes are not known yet "
+            f"({', '.join(lazy[:4])}{' …' if len(lazy) > 4 else ''}): pass inputs= (a batch "
+            "the model takes) so the lazy layers take their real shapes, or run one batch "
+            "through the model in its factory."
+        )
+    meta = [k for k, p in model.named_parameters() if p.is_meta]
+    if meta:
+        raise NotAModelError(
+            f"{type(model).__name__} is on the meta device ({len(meta)} parameters without "
+            "values, e.g. " + ", ".join(meta[:3]) + "): build it on the CPU, or call "
+            "model.to_empty(device='cpu') and initialize it before the audit."
+        )
 
 
 def _numpy(t: Any) -> np.ndarray:
@@ -329,6 +354,7 @@ class TorchAdapter:
             torch.random.set_rng_state(state)
 
     def pieces(self, model: Any, trace: Trace | None) -> list[WeightPiece]:
+        _check_materialized(model)
         out: list[WeightPiece] = []
         keys = {id(p): k for k, p in model.named_parameters()}  # tied weights: first name
         for path, m in model.named_modules():
@@ -348,6 +374,8 @@ class TorchAdapter:
         return _ways(model)
 
     def trace(self, model: Any, inputs: Any, seed: int) -> Trace:
+        if inputs is None:  # never materialize lazy layers at a made-up width
+            _check_materialized(model)
         x = _default_input(model, seed) if inputs is None else inputs
         what = (
             "the given inputs"
