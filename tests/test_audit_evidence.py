@@ -218,3 +218,14 @@ def test_lazy_layers_are_never_materialized_at_a_made_up_width() -> None:
     assert isinstance(model[0].weight, torch.nn.parameter.UninitializedParameter)  # untouched
     report = initcheck.audit(lazy, inputs=torch.randn(16, 5))
     assert report.row("0.weight").fans == (5, 16)  # its real shape, from the batch
+
+
+def test_an_unwritable_report_path_is_a_usage_error_at_start(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_one="def test_ok():\n    assert True\n")
+    blocker = pytester.path / "blocker"
+    blocker.write_text("a file where a folder should be")
+    for option in ("--initcheck-report", "--initcheck-json"):
+        result = pytester.runpytest("-p", "no:cacheprovider", option, str(blocker / "r.html"))
+        assert result.ret == pytest.ExitCode.USAGE_ERROR
+        result.stderr.fnmatch_lines([f"*initcheck: {option}*cannot be written*"])
+        assert "Traceback" not in result.stderr.str() + result.stdout.str()

@@ -157,18 +157,8 @@ def test_model_rows_in_collect_only(pytester: pytest.Pytester) -> None:
     [
         ('target = "mymodels:default_mlp"\nvarience = "he"', "*unknown key(s) [[]'varience'[]]*"),
         ('target = "mymodels:default_mlp"\nvariance = "hee"', "*variance='hee'*"),
-        ('target = "mymodels:nothing"', "*cannot load model 'bad'*nothing*"),
-        ('target = "mymodels:MODELS_TEXT"', "*cannot audit model 'bad'*"),
         ('target = "mymodels:encoder"\ninputs = "batch"', "*`inputs` must be*inputs='batch'"),
         ('target = "mymodels:encoder"\ninputs = 3', '*`inputs` must be "SPEC"*Received: inputs=3'),
-        (
-            'target = "mymodels:encoder"\ninputs = "mymodels:nothing"',
-            "*cannot load the inputs of model 'bad'*'nothing' not found*",
-        ),
-        (
-            'target = "mymodels:encoder"\ninputs = "mymodels:broken_batch"',
-            "*cannot load the inputs of model 'bad'*broken_batch*raised RuntimeError: no data*",
-        ),
     ],
 )
 def test_bad_model_table_is_collection_error(
@@ -182,6 +172,50 @@ def test_bad_model_table_is_collection_error(
     )
     result = pytester.runpytest("-p", "no:cacheprovider")
     assert result.ret == pytest.ExitCode.INTERRUPTED
+    result.stdout.fnmatch_lines([message])
+    assert "Traceback" not in result.stdout.str()
+
+
+@pytest.mark.parametrize("args", [[], ["-n", "2"]], ids=["inprocess", "xdist"])
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        ('target = "mymodels:nothing"', "*cannot load model 'bad'*nothing*"),
+        ('target = "mymodels:MODELS_TEXT"', "*cannot audit model 'bad'*"),
+        ('target = "mymodels:raises"', "*cannot audit model 'bad'*RuntimeError: no weights*"),
+        ('target = "mymodels:exits"', "*cannot audit model 'bad'*SystemExit*"),
+        (
+            'target = "mymodels:encoder"\ninputs = "mymodels:nothing"',
+            "*cannot load the inputs of model 'bad'*'nothing' not found*",
+        ),
+        (
+            'target = "mymodels:encoder"\ninputs = "mymodels:broken_batch"',
+            "*cannot load the inputs of model 'bad'*broken_batch*raised RuntimeError: no data*",
+        ),
+    ],
+    ids=["no-attr", "not-a-model", "raises", "exits", "no-inputs", "inputs-raise"],
+)
+def test_a_model_that_cannot_be_built_fails_its_own_item_and_the_others_run(
+    pytester: pytest.Pytester, table: str, message: str, args: list[str]
+) -> None:
+    extra = (
+        "\nMODELS_TEXT = 'not a model'\n\n"
+        "def raises():\n    raise RuntimeError('no weights')\n\n"
+        "def exits():\n    import sys\n    sys.exit(3)\n"
+    )
+    pytester.makepyfile(mymodels=MODELS + extra)
+    pytester.makefile(
+        ".toml",
+        pyproject='[tool.pytest.ini_options]\npythonpath = ["."]\n\n'
+        '[tool.initcheck.models.good]\ntarget = "mymodels:kaiming_mlp"\nvariance = "he"\n\n'
+        f"[tool.initcheck.models.bad]\n{table}\n",
+    )
+    result = run(pytester, args)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    found = outcomes(result)
+    assert found.pop("initcheck::bad::build") == "FAILED"
+    assert found and set(found.values()) == {"PASSED"}  # every item of the good model ran
+    assert any(node.startswith("initcheck::good::") for node in found)
     result.stdout.fnmatch_lines([message])
     assert "Traceback" not in result.stdout.str()
 

@@ -48,6 +48,8 @@ MODEL_DATA = pytest.StashKey[dict[str, Any]]()
 SIGNAL = "signal"
 #: The item that fails when some weights could not be audited (verdict "incomplete").
 COVERAGE = "coverage"
+#: The one item of a model that could not be loaded, built or audited.
+BUILD = "build"
 
 
 class ModelCollectError(Exception):
@@ -62,6 +64,7 @@ class ModelCollector(pytest.Collector):
         self.source = source
         self.options = options
         self.report: ModelReport | None = None
+        self.error = ""  # why the model could not be loaded, built or audited
         self.sent = False
 
     def _audit(self) -> ModelReport:
@@ -70,8 +73,6 @@ class ModelCollector(pytest.Collector):
         from initcheck.specs import SpecError, load_inputs, load_spec
 
         source = self.source
-        if source.error:
-            raise ModelCollectError(f"initcheck: model {source.name!r}: {source.error}")
         try:
             with quiet_stderr():  # the user's module may import TensorFlow
                 obj = load_spec(source.target, root=self.config.rootpath)
@@ -102,7 +103,7 @@ class ModelCollector(pytest.Collector):
                 signal=source.signal,
                 accept=source.accept,
             )
-        except Exception as exc:  # the user's model or factory raised: name it, no traceback
+        except (Exception, SystemExit) as exc:  # the user's factory raised or exited: name it
             raise ModelCollectError(
                 f"initcheck: cannot audit model {source.name!r} ({source.origin}, "
                 f"target {source.target!r}): {type(exc).__name__}: {exc}"
@@ -110,7 +111,13 @@ class ModelCollector(pytest.Collector):
         return dataclasses.replace(report, model=source.name)
 
     def collect(self) -> list[pytest.Node]:
-        self.report = self._audit()
+        if self.source.error:  # the table itself is wrong: a collection error, as pytest's
+            raise ModelCollectError(f"initcheck: model {self.source.name!r}: {self.source.error}")
+        try:
+            self.report = self._audit()
+        except ModelCollectError as exc:  # one bad model fails its own item, not the run
+            self.error = str(exc)
+            return [ModelItem.from_parent(self, name=BUILD, prop=BUILD)]
         nodes: list[pytest.Node] = [
             RowCollector.from_parent(self, name=row.name, row=row)
             for row in self.report.rows
@@ -204,6 +211,8 @@ class ModelItem(pytest.Item):
         data = model.take_data()
         if data is not None:
             self.stash[MODEL_DATA] = data
+        if self.prop == BUILD:
+            pytest.fail(model.error, pytrace=False)
         report = model.report
         assert report is not None  # collected, so audited
         row = self.parent.row if isinstance(self.parent, RowCollector) else None

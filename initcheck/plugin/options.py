@@ -15,6 +15,7 @@ Standard library and pytest only.
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -183,6 +184,29 @@ def _report_path(config: pytest.Config, value: str | None) -> Path | None:
     return Path(config.invocation_params.dir, value)
 
 
+def _writable(option: str, path: Path | None) -> None:
+    """A report path is checked when the session starts, so a run never ends with its
+    results lost to a path that cannot be written (a usage error: exit 4)."""
+    if path is None:
+        return
+    problem = ""
+    if path.is_dir():
+        problem = "it is a directory"
+    else:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            problem = f"its folder cannot be made ({exc.strerror or exc})"
+        else:
+            if not os.access(path.parent, os.W_OK):
+                problem = "its folder is not writable"
+    if problem:
+        raise pytest.UsageError(
+            f"initcheck: {option} {str(path)!r} cannot be written: {problem}. "
+            "Give a path in a writable folder."
+        )
+
+
 def _variance(raw: str | None) -> str | float | None:
     """``--initcheck-variance``: a target of the ``--initcheck`` initializers."""
     if raw is None:
@@ -227,13 +251,17 @@ def build_session_options(config: pytest.Config) -> SessionOptions:
     except (TypeError, ValueError) as exc:
         raise pytest.UsageError(f"initcheck: invalid settings: {exc}") from None
     json_path = config.getoption("initcheck_json")
+    json_file = Path(config.invocation_params.dir, json_path) if json_path else None
+    report_file = _report_path(config, config.getoption("initcheck_report"))
+    _writable("--initcheck-json", json_file)
+    _writable("--initcheck-report", report_file)
     return SessionOptions(
         settings=settings,
         max_examples=values.pop("max_examples", DEFAULT_MAX_EXAMPLES),
         variance=_variance(config.getoption("initcheck_variance")),
         specs=tuple(config.getoption("initcheck_specs") or ()),
-        json_path=Path(config.invocation_params.dir, json_path) if json_path else None,
-        report_path=_report_path(config, config.getoption("initcheck_report")),
+        json_path=json_file,
+        report_path=report_file,
         summary=values.pop("summary", "auto"),
         extras=values,
     )

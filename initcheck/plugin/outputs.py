@@ -195,6 +195,7 @@ class ResultsPlugin:
         self.records: list[tuple[str, int, dict[str, Any]]] = []
         self.models: dict[str, dict[str, Any]] = {}
         self.written: list[tuple[str, Path]] = []
+        self.unwritten: list[str] = []  # outputs that failed to write, said in one line
 
     @property
     def is_worker(self) -> bool:
@@ -220,6 +221,12 @@ class ResultsPlugin:
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         if self.is_worker:
             return
+        try:
+            self._write_outputs()
+        except OSError as exc:  # checked at start; a disk that fills up still loses no summary
+            self.unwritten.append(f"{type(exc).__name__}: {exc}")
+
+    def _write_outputs(self) -> None:
         records = self.sorted_records()
         models = self.sorted_models()
         if self.options.json_path is not None:
@@ -272,3 +279,5 @@ class ResultsPlugin:
                 terminalreporter.write_line(model_line(model))
         for kind, path in self.written:
             terminalreporter.write_sep("-", f"initcheck {kind} written to {path}")
+        for problem in self.unwritten:
+            terminalreporter.write_sep("-", f"initcheck could not write its output: {problem}")
