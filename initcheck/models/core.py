@@ -7,6 +7,7 @@ import functools
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from initcheck._threads import CallTimeout, DaemonWorker
 from initcheck.api import environment
 from initcheck.errors import INPUTS_HINT, InitCheckFailure
 from initcheck.inputs import validate
@@ -48,6 +49,36 @@ def _signal_points(pieces: list[WeightPiece], trace: Any) -> tuple[list[Any], li
             points.append(call)
             widths.append(p.fans.fan_out if p.fans is not None else 0)
     return points, widths
+
+
+class AuditTimeout(RuntimeError):
+    """User code the audit ran (a factory, a rebuild, the forward pass) did not return
+    within the audit's ``timeout``."""
+
+
+class Limited:
+    """Runs the user's code under the audit's ``timeout`` (``settings.timeout``) on the
+    daemon worker the initializer checks use; once a call has hung, no call of that
+    model's code is made again (a hung factory is not rebuilt for the next weight)."""
+
+    def __init__(self, timeout: float) -> None:
+        self.timeout = timeout
+        self.hung = ""
+        self._worker: DaemonWorker | None = None
+
+    def __call__(self, what: str, fn: Any, *args: Any) -> Any:
+        if self.hung:
+            raise AuditTimeout(f"{what}: not called, since {self.hung}")
+        if self._worker is None:
+            self._worker = DaemonWorker("initcheck-audit")
+        try:
+            return self._worker.run(fn, *args, timeout=self.timeout)
+        except CallTimeout:
+            self._worker = None  # abandoned: the hung call keeps it
+            self.hung = f"{what} did not return within {self.timeout:g} s"
+            raise AuditTimeout(
+                f"{self.hung} (timeout={self.timeout:g}; a call that hangs is not made again)"
+            ) from None
 
 
 #: The fewest values a weight is checked on (``max_piece_values``): below it the checks'
@@ -150,17 +181,24 @@ def audit(
     first = draw_seed(settings.seed, 0, 0)
     if is_linen(model):  # a definition: initialized on the inputs under each draw's key
         model = linen_factory(model, inputs)
-    adapter, instance, factory = adapter_for(model, first)
+    limited = Limited(settings.timeout)
+    adapter, instance, factory = limited("building the model", adapter_for, model, first)
     trace: Any = None
     trace_error = ""
+    hung = False
     try:
-        trace = adapter.trace(instance, inputs, settings.seed)
+        trace = limited(
+            "the forward/backward pass", adapter.trace, instance, inputs, settings.seed
+        )
     except Exception as exc:  # the rows are still audited; the signal says why it is missing
         trace_error = f"{type(exc).__name__}: {' '.join(str(exc).split())}"
+        hung = isinstance(exc, AuditTimeout)
     pieces = adapter.pieces(instance, trace)
     rebuild = None
     if factory is not None:
-        rebuild = (lambda f: lambda s: adapter.own_values(seeded_build(f, s)))(factory)
+
+        def rebuild(s: int, f: Any = factory) -> Any:
+            return limited("rebuilding the model", lambda: adapter.own_values(seeded_build(f, s)))
     draws = ModelDraws(
         ways=adapter.ways(instance),
         own=adapter.own_values(instance),
@@ -199,8 +237,8 @@ def audit(
     elif signal:
         reason = (
             f"could not build a batch: {trace_error}; {INPUTS_HINT}"
-            if inputs is None
-            else f"the signal could not be measured on the given inputs: {trace_error}"
+            if inputs is None and not hung
+            else f"the signal could not be measured: {trace_error}"
         )
         verdict = CheckResult(
             check=SIGNAL_CHECK, initializer=name, verdict="inconclusive", message=reason
