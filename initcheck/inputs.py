@@ -261,7 +261,8 @@ _DECLARATIONS = (
         _inputs_spec,
         None,
         "the signal's batch: module:attr or path/file.py:attr "
-        "naming an array, a tensor or a zero-arg function returning one (none: built from the "
+        "naming an array, a tensor, a tuple or dict of them (the forward's positional or keyword "
+        "inputs) or a zero-arg function returning one (none: built from the "
         "first layer)",
         {"models", "audit"},
         metavar="SPEC2",

@@ -161,8 +161,9 @@ def _exit_text(spec: str, what: str, exc: SystemExit) -> str:
 
 #: What an inputs SPEC names, for error messages.
 INPUTS_FORM = (
-    "module:attr or path/file.py:attr naming an array, a tensor or a zero-arg function "
-    "returning one (e.g. data.py:batch)"
+    "module:attr or path/file.py:attr naming an array, a tensor, a tuple of them (positional "
+    "inputs), a dict of them (keyword inputs) or a zero-arg function returning one (e.g. "
+    "data.py:batch)"
 )
 
 
@@ -182,8 +183,13 @@ def check_inputs_spec(spec: Any) -> str:
 
 
 def _batch(obj: Any) -> Any:
-    """``obj`` if it is an array or tensor (or a numeric nested list, as an array), else
-    ``None``."""
+    """``obj`` if it is an array or tensor (or a numeric nested list, as an array), a
+    tuple of them (positional inputs) or a dict of them (keyword inputs), else ``None``."""
+    if isinstance(obj, dict) and obj and all(isinstance(k, str) for k in obj):
+        parts = {k: _batch(v) for k, v in obj.items()}
+        return parts if all(v is not None for v in parts.values()) else None
+    if isinstance(obj, tuple) and obj and all(hasattr(v, "shape") for v in obj):
+        return obj
     if isinstance(obj, list | tuple):
         import numpy as np
 

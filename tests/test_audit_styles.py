@@ -302,3 +302,22 @@ def test_analysis_runs_with_every_framework_blocked() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
     )
     assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr
+
+
+def test_inputs_as_a_tuple_of_positional_or_a_dict_of_keyword_inputs() -> None:
+    class TwoInputs(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.a, self.b = nn.Linear(4, 64), nn.Linear(6, 64)
+            self.c, self.head = nn.Linear(64, 64), nn.Linear(64, 2)
+            _init(self, "he")
+
+        def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+            return self.head(F.relu(self.c(F.relu(self.a(x) + self.b(y)))))
+
+    x, y = _batch(16, 4), _batch(16, 6)
+    positional = initcheck.audit(TwoInputs, variance="auto", inputs=(x, y))
+    keywords = initcheck.audit(TwoInputs, variance="auto", inputs={"x": x, "y": y})
+    for report in (positional, keywords):
+        assert report.signal is not None and report.signal.verdict == "pass", str(report)
+        assert report.signal.details["source"] == "the given inputs"

@@ -133,8 +133,9 @@ def _input_spec(model: Any) -> tuple[tuple, str]:
     ):
         return tuple(shape[1:]), "float32"
     raise NoDefaultBatch(
-        f"Cannot build a default input for {type(model).__name__}: a subclassed Keras model "
-        "declares no input shape until it is built (call it once on a batch in the factory)"
+        f"Cannot build a default input for {type(model).__name__}: a Keras model without "
+        "an Input declares no input shape until it is built (call it once on a batch in the "
+        "factory)"
     )
 
 

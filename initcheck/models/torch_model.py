@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import copy
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -323,6 +323,11 @@ def _default_input(model: Any, seed: int) -> Any:
     )
 
 
+def _is_number_list(x: Any) -> bool:
+    """A (nested) list of numbers: one batch written as a list, not several inputs."""
+    return all(isinstance(v, int | float | list) for v in x)
+
+
 def _as_tensor(model: Any, x: Any) -> Any:
     import torch
 
@@ -382,8 +387,21 @@ class TorchAdapter:
             if inputs is not None
             else f"a default batch of shape {tuple(x.shape)}"
         )
-        x = _as_tensor(model, x)
         trace = Trace(source=what)
+        if isinstance(x, Mapping):  # keyword inputs: input_ids, pixel_values, attention_mask…
+            kwargs = {k: _as_tensor(model, v) for k, v in x.items()}
+            first = next(iter(kwargs.values()), None)
+            if first is None:
+                raise ValueError("inputs= is an empty mapping: give the forward's arguments.")
+            with _signal_mode(model):
+                trace_pass(model, first, seed, _blocks(model), lambda _: model(**kwargs), trace)
+            return trace
+        if isinstance(x, tuple | list) and x and not _is_number_list(x):  # positional inputs
+            args = [_as_tensor(model, v) for v in x]
+            with _signal_mode(model):
+                trace_pass(model, args[0], seed, _blocks(model), lambda _: model(*args), trace)
+            return trace
+        x = _as_tensor(model, x)
 
         def run(batch: Any) -> Any:
             mha = type(model).__name__ == "MultiheadAttention"
