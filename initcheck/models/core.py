@@ -187,9 +187,7 @@ def audit(
     trace_error = ""
     hung = False
     try:
-        trace = limited(
-            "the forward/backward pass", adapter.trace, instance, inputs, settings.seed
-        )
+        trace = limited("the forward/backward pass", adapter.trace, instance, inputs, settings.seed)
     except Exception as exc:  # the rows are still audited; the signal says why it is missing
         trace_error = f"{type(exc).__name__}: {' '.join(str(exc).split())}"
         hung = isinstance(exc, AuditTimeout)
@@ -199,6 +197,7 @@ def audit(
 
         def rebuild(s: int, f: Any = factory) -> Any:
             return limited("rebuilding the model", lambda: adapter.own_values(seeded_build(f, s)))
+
     draws = ModelDraws(
         ways=adapter.ways(instance),
         own=adapter.own_values(instance),

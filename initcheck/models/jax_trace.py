@@ -9,7 +9,6 @@ every output (:meth:`ArrayRecorder.set_grads`).
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -19,6 +18,7 @@ import numpy as np
 from initcheck.models.graph import Call, Trace
 from initcheck.models.measure import measured_role
 from initcheck.models.outputs import first_tensor
+from initcheck.models.patching import patched_functions
 
 __all__ = ["ArrayRecorder"]
 
@@ -117,24 +117,8 @@ class ArrayRecorder:
 
             return op
 
-        saved = []
-        for mod in modules:
-            for name in dir(mod):
-                fn = getattr(mod, name, None)
-                if (
-                    name.startswith("_")
-                    or not callable(fn)
-                    or isinstance(fn, type)
-                    or inspect.ismodule(fn)
-                ):
-                    continue
-                saved.append((mod, name, fn))
-                setattr(mod, name, wrap(name, fn))
-        try:
+        with patched_functions(modules, wrap):
             yield
-        finally:
-            for mod, name, fn in saved:
-                setattr(mod, name, fn)
 
     def zeros(self) -> list[Any]:
         """One zero array per recorded output: the point ``jax.grad`` differentiates at."""

@@ -11,8 +11,6 @@ nonlinearity with its :class:`~initcheck.models.graph.Gain`; names only explain.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -21,6 +19,7 @@ from initcheck.models.graph import Call, Gain, Trace
 from initcheck.models.layers import category
 from initcheck.models.measure import function_gain, measured_role
 from initcheck.models.outputs import first_tensor
+from initcheck.models.patching import patched_functions
 
 __all__ = ["trace_pass"]
 
@@ -60,25 +59,6 @@ def _numpy(t: Any) -> np.ndarray:
 def _ms(t: Any) -> float:
     a = _numpy(t)
     return float(np.mean(a * a)) if a.size else float("nan")
-
-
-@contextmanager
-def _patched(modules: list[Any], wrap: Callable[[str, Any], Any]) -> Iterator[None]:
-    """Every public function of ``modules`` replaced by ``wrap(name, fn)``, restored
-    after."""
-    saved: list[tuple[Any, str, Any]] = []
-    for mod in modules:
-        for name in dir(mod):
-            fn = getattr(mod, name, None)
-            if name.startswith("_") or not callable(fn) or isinstance(fn, type):
-                continue
-            saved.append((mod, name, fn))
-            setattr(mod, name, wrap(name, fn))
-    try:
-        yield
-    finally:
-        for mod, name, fn in saved:
-            setattr(mod, name, fn)
 
 
 def trace_pass(
@@ -212,7 +192,7 @@ def trace_pass(
     stats = [(v, v.numpy()) for v in model.non_trainable_weights]
     try:
         xt = tf.convert_to_tensor(x)
-        with _patched([keras.ops, keras.activations], wrap_op), tf.GradientTape() as tape:
+        with patched_functions([keras.ops, keras.activations], wrap_op), tf.GradientTape() as tape:
             out = first_tensor(model(xt, training=True))
             if out is None:
                 raise ValueError(f"{type(model).__name__} returned no floating tensor.")

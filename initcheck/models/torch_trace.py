@@ -100,17 +100,23 @@ def trace_pass(
         if frames:
             frames[-1].add(id(t))
 
-    def pre(name: str, m: Any) -> Callable[..., None]:
-        candidate = _library(m) or _measurable(m)
+    def guarded(body: Callable[[Any], None]) -> Callable[..., None]:
+        """A hook running ``body`` on its last argument (a pre-hook's args, a hook's
+        output); the hook's own tensor ops, and our re-runs, are not the model's."""
 
-        def hook(_m: Any, args: Any) -> None:
+        def hook(_m: Any, *rest: Any) -> None:
             if measuring[0]:
                 return
-            measuring[0] = True  # the hook's own tensor ops are not the model's
+            measuring[0] = True
             try:
-                body(args)
+                body(rest[-1])
             finally:
                 measuring[0] = False
+
+        return hook
+
+    def pre(name: str, m: Any) -> Callable[..., None]:
+        candidate = _library(m) or _measurable(m)
 
         def body(args: Any) -> None:
             frames.append(set())
@@ -127,19 +133,10 @@ def trace_pass(
             if _measurable(m) and len(one) == 1 and len(tensors) == 1 and _float_tensor(one[0]):
                 saved[name] = one[0].detach().clone()
 
-        return hook
+        return guarded(body)
 
     def post(name: str, m: Any) -> Callable[..., None]:
         kind = type(m).__name__
-
-        def hook(_m: Any, _args: Any, out: Any) -> None:
-            if measuring[0]:
-                return
-            measuring[0] = True  # the hook's own tensor ops are not the model's
-            try:
-                body(out)
-            finally:
-                measuring[0] = False
 
         def body(out: Any) -> None:
             inner = frames.pop() if frames else set()
@@ -177,7 +174,7 @@ def trace_pass(
                 grads.append((t, call))
                 t.register_hook(lambda g: call.set_grad(_ms(g) * g.numel() / n))
 
-        return hook
+        return guarded(body)
 
     def _link(t: Any, path: str, inner: set[int]) -> None:
         if id(t) not in inner:  # produced here, not by a submodule or an op
