@@ -229,3 +229,19 @@ def test_an_unwritable_report_path_is_a_usage_error_at_start(pytester: pytest.Py
         assert result.ret == pytest.ExitCode.USAGE_ERROR
         result.stderr.fnmatch_lines([f"*initcheck: {option}*cannot be written*"])
         assert "Traceback" not in result.stderr.str() + result.stdout.str()
+
+
+@pytest.mark.filterwarnings("ignore:.*quantiz:DeprecationWarning", "ignore:.*quantiz:UserWarning")
+def test_a_quantized_model_whose_packed_weights_are_not_listed_is_not_passed() -> None:
+    model = torch.ao.quantization.quantize_dynamic(_mlp(), {nn.Linear}, dtype=torch.qint8)
+    report = initcheck.audit(model, inputs=torch.randn(16, 8))
+    assert report.verdict != "passed" and "nothing to audit" in report.coverage_text()
+
+
+def test_a_keras_model_never_built_is_not_passed() -> None:
+    keras = pytest.importorskip("keras")
+    model = keras.Sequential([keras.layers.Dense(4), keras.layers.Dense(2)])
+    report = initcheck.audit(model)
+    assert report.verdict != "passed"
+    assert "not yet built" in report.coverage_text()
+    assert report.signal is not None and "could not build a batch" in report.signal.message

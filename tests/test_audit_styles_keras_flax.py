@@ -129,6 +129,7 @@ def test_keras_subclassed_model_built_from_its_build_shape() -> None:
 
 
 @needs_keras
+@pytest.mark.filterwarnings("ignore:`build\\(\\)` was called:UserWarning")
 def test_keras_unbuilt_subclassed_model_says_how_to_pass_inputs() -> None:
     import keras
 
