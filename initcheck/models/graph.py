@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 from initcheck.models.layers import ACTIVATIONS, HOMOGENEOUS, category
 
-__all__ = ["Call", "Flow", "Gain", "Trace", "flow"]
+__all__ = ["LINEAR", "Call", "Flow", "Gain", "Trace", "flow"]
 
 #: The input scale, relative to the batch's, at which a nonlinearity's small-signal gain
 #: is measured (φ'(0)² for a smooth φ).
@@ -60,6 +60,11 @@ class Gain:
         if self.homogeneous or math.isclose(self.at_scale, self.small, rel_tol=0.02):
             return f"{self.at_scale:.3g}"
         return f"{self.at_scale:.3g} (→{self.small:.3g} at small scale)"
+
+
+#: The gain of "no nonlinearity": what a weight meets when only linear ops (pass-through,
+#: merges, the output) follow it in the traced pass.
+LINEAR = Gain(at_scale=1.0, small=1.0, se=0.0, homogeneous=True)
 
 
 def _quotient(a: float | None, b: float | None) -> float | None:
@@ -195,6 +200,10 @@ class Flow:
             layers and a final activation only): an output head.
         merge: whether the layer sits on a residual branch: inside a repeated block, or
             its output reaches a merge (``Add``) through pass-through layers and norms.
+        gain: the measured gain of the nonlinearity that follows: :data:`LINEAR` when the
+            layer ran in the traced pass and no nonlinearity follows it, ``None`` when
+            nothing was measured (it did not run, or its nonlinearity could not be
+            measured): ``variance="auto"`` cannot decide then.
     """
 
     activation: str | None = None
@@ -281,6 +290,8 @@ def flow(trace: Trace | None, path: str) -> Flow:
     if trace.get(path) is None:  # not called as a layer (e.g. MHA's out_proj)
         return Flow(merge=trace.in_block(path))
     activation, gain = _activation_after(trace, path)
+    if activation is None and gain is None:
+        gain = LINEAR  # measured: only linear ops follow
     return Flow(
         activation=activation,
         gain=gain,

@@ -130,6 +130,19 @@ def _is_auto(piece: WeightPiece, variance: Any) -> bool:
     return is_auto(layer_rule(piece, variance)[1])
 
 
+def _unmeasured(piece: WeightPiece, variance: Any) -> bool:
+    """Under ``"auto"``: a kernel whose variance would decide its row, with no gain
+    measured for what follows it (its row cannot pass on a name)."""
+    return (
+        piece.role in ("kernel", "recurrent")
+        and piece.fans is not None
+        and piece.gain is None
+        and not piece.norm
+        and not piece.output
+        and _is_auto(piece, variance)
+    )
+
+
 def _row(
     piece: WeightPiece,
     draws: ModelDraws,
@@ -192,6 +205,17 @@ def _row(
     results = tuple(run_checks(init, plan, settings, names) + extra)
     if rule is not None and _is_auto(piece, variance):
         results = tuple(_within_auto_band(r, piece, settings) for r in results)
+    elif _variance.CHECK.name in names and _unmeasured(piece, variance):
+        results += (
+            CheckResult(
+                check=_variance.CHECK.name,
+                initializer=piece.name,
+                verdict="inconclusive",
+                message=f"inconclusive: {why}",
+                n=int(values.size),
+                shapes=(tuple(values.shape),),
+            ),
+        )
     status = ""
     if piece.norm and not _explicit(piece, variance):
         status = "scale-invariant"

@@ -3,8 +3,11 @@
 ``variance=`` of :func:`~initcheck.models.audit` is one rule for every kernel (``"he"``,
 ``"glorot"``, ``"lecun"``, a number, a callable), a mapping from layer-path globs
 (:func:`fnmatch.fnmatch`) or layer type names to rules (first match wins), or ``"auto"``:
-each kernel's rule from the activation that follows it (ReLU family → He; tanh, sigmoid,
-linear → LeCun), labelled as a heuristic in its row.
+each kernel's target Var = 1/(gain·fan_in) from the *measured* gain E[φ(z)²]/E[z²] of the
+nonlinearity that follows it in the traced pass (gain 1 when only linear ops follow), and
+the range up to the backward target 1/(gain·fan_out) accepted (Glorot & Bengio 2010). The
+published rule the gain matches (He's 2/fan_in, LeCun's 1/fan_in) only explains the row; an
+activation's name never decides it. Where no gain was measured the row is inconclusive.
 """
 
 from __future__ import annotations
@@ -20,7 +23,6 @@ from initcheck.targets import VarianceTarget, resolve_target
 
 __all__ = [
     "CONSISTENT",
-    "RELU_FAMILY",
     "auto_band",
     "fixed_target",
     "is_auto",
@@ -29,71 +31,42 @@ __all__ = [
     "reading",
 ]
 
-RELU_FAMILY = frozenset(
-    {
-        "relu",
-        "relu6",
-        "leaky_relu",
-        "leakyrelu",
-        "elu",
-        "selu",
-        "gelu",
-        "silu",
-        "swish",
-        "prelu",
-        "rrelu",
-        "celu",
-        "mish",
-        "hardswish",
-        "softplus",
-    }
-)
-SATURATING = frozenset(
-    {
-        "tanh",
-        "sigmoid",
-        "linear",
-        "identity",
-        "none",
-        "softmax",
-        "hard_sigmoid",
-        "hardtanh",
-        "softsign",
-    }
-)
 #: A measured ratio within this factor of an explanation's prediction is "consistent".
 CONSISTENT = 1.15
 
 
 def _auto(piece: WeightPiece) -> tuple[Any, str]:
+    """The target under ``"auto"``: Var = 1/(gain·fan_in) from the measured gain of what
+    follows the weight (:data:`~initcheck.models.graph.LINEAR` when only linear ops do);
+    no target, and a note saying why, where nothing was measured."""
     gain = piece.gain
-    if gain is not None:
-        named = _named(gain)
-        scale = _auto_scale(gain)
-        return (
-            VarianceTarget(label=f"{scale:.3g}/fan_in", scale=scale, rule="fan_in"),
-            f"target from variance='auto': 1/(gain·fan_in) with the measured gain {gain} of "
-            f"the {piece.activation or 'nonlinearity'} that follows{named}",
+    if gain is None:
+        what = f"the {piece.activation} that follows" if piece.activation else "this layer"
+        return None, (
+            f"variance='auto' measured no gain for {what} (it did not run in the traced "
+            "pass, or its output could not be measured): inconclusive; pass inputs= that "
+            "run it, or a rule for its path or type"
         )
-    act = (piece.activation or "").lower()
-    if act in RELU_FAMILY:
-        return (
-            "he",
-            f"target from variance='auto': He, since {piece.activation} follows (heuristic)",
-        )
-    if act in SATURATING or not act:
-        what = piece.activation or "no activation"
-        return "lecun", f"target from variance='auto': LeCun, since {what} follows (heuristic)"
-    return None, f"variance='auto' does not know activation {piece.activation!r}: no target"
+    follows = (
+        f"of the {piece.activation} that follows"
+        if piece.activation
+        else ("(no nonlinearity follows)")
+    )
+    scale = _auto_scale(gain)
+    return (
+        VarianceTarget(label=f"{scale:.3g}/fan_in", scale=scale, rule="fan_in"),
+        f"target from variance='auto': measured gain {gain} {follows} → Var = "
+        f"{scale:.3g}/fan_in{_named(gain)}",
+    )
 
 
 def _named(gain: Gain) -> str:
     """The published rule a measured gain corresponds to (an explanation only)."""
     lo, hi = gain.band()
     if lo <= 0.5 <= hi:
-        return " (He et al. 2015's 2/fan_in)"
+        return ", He's rule (He et al. 2015)"
     if lo <= 1.0 <= hi:
-        return " (LeCun's 1/fan_in)"
+        return ", LeCun's rule (LeCun et al. 1998)"
     return ""
 
 
