@@ -188,10 +188,17 @@ class _Recorder(ArrayRecorder):
         self.paths: list[str] = []  # the open calls' paths: an activation's parent
         self.used: dict[str, int] = {}
 
-    def record(self, path: str, kind: str, args: tuple, run: Callable[[], Any]) -> Any:
+    def record(
+        self,
+        path: str,
+        kind: str,
+        args: tuple,
+        run: Callable[[], Any],
+        again: Callable[[Any], Any] | None = None,
+    ) -> Any:
         self.paths.append(path)
         try:
-            return super().record(path, kind, args, run)
+            return super().record(path, kind, args, run, again)
         finally:
             self.paths.pop()
 
@@ -203,7 +210,13 @@ class _Recorder(ArrayRecorder):
             base = f"{parent}.{name}" if parent else name
             k = self.used[base] = self.used.get(base, -1) + 1
             path = base if k == 0 else f"{base}_{k}"
-            return self.record(path, name, args, lambda: f(*args, **kwargs))
+            return self.record(
+                path,
+                name,
+                args,
+                lambda: f(*args, **kwargs),
+                again=lambda z: f(z, *args[1:], **kwargs),  # its role and gain measured
+            )
 
         return call
 
