@@ -19,7 +19,8 @@ F = torch.nn.functional
 
 
 def _init(model: nn.Module, how: str) -> nn.Module:
-    for m in model.modules():
+    """``how``: "he", "lecun", "glorot", "std1" (N(0, 1)), or "default" (PyTorch's own)."""
+    for m in model.modules() if how != "default" else ():
         if isinstance(m, nn.Linear | nn.Conv2d):
             if how == "he":
                 nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
@@ -267,3 +268,93 @@ def test_inputs_as_a_tuple_of_positional_or_a_dict_of_keyword_inputs() -> None:
     for report in (positional, keywords):
         assert report.signal is not None and report.signal.verdict == "pass", str(report)
         assert report.signal.details["source"] == "the given inputs"
+
+
+@pytest.mark.parametrize(("style", "how"), [("F.relu", "he"), ("method", "he"), ("tanh", "glorot")])
+def test_sound_inits_pass_with_no_rule_too(style: str, how: str) -> None:
+    report = initcheck.audit(lambda: MLP(style, how), variance=None, inputs=_batch(32, 24))
+    assert report.verdict == "passed", str(report)
+
+
+@pytest.mark.parametrize("how", ["default", "lecun", "glorot", "std1"])
+def test_relu_defects_fail_for_their_cause_and_the_fix_follows_the_measurement(how: str) -> None:
+    auto = initcheck.audit(lambda: MLP("F.relu", how), variance="auto", inputs=_batch(32, 24))
+    assert auto.verdict == "failed"
+    assert {f"layers.{i}.weight" for i in range(1, 8)} <= set(_failing(auto))
+    row = auto.row("layers.3.weight")
+    assert "measured gain 0.5" in row.note and "Var = 2/fan_in" in row.note, row.note
+    text = auto.text()
+    assert 'nonlinearity="relu"' in text and 'nonlinearity="linear"' not in text, text
+    # with no rule the signal names the defect: it shrinks (or grows) through depth
+    plain = initcheck.audit(lambda: MLP("F.relu", how), variance=None, inputs=_batch(32, 24))
+    assert plain.verdict == "failed" and not plain.signal.passed
+    direction = "grow" if how == "std1" else "shrink"
+    assert f"activations {direction}" in plain.signal.message, plain.signal.message
+
+
+class LayerNorm(nn.Module):
+    """A user's LayerNorm class over ``F.layer_norm``: measured as a norm, not named."""
+
+    def __init__(self, d: int) -> None:
+        super().__init__()
+        self.w, self.b = nn.Parameter(torch.ones(d)), nn.Parameter(torch.zeros(d))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.layer_norm(x, x.shape[-1:], self.w, self.b)
+
+
+class NormedMLP(nn.Module):
+    def __init__(self, std: float, d: int = 32) -> None:
+        super().__init__()
+        self.fc = nn.ModuleList([nn.Linear(16 if i == 0 else d, d) for i in range(6)])
+        self.norms = nn.ModuleList([LayerNorm(d) for _ in range(6)])
+        self.head = nn.Linear(d, 4)
+        for m in self.fc:
+            nn.init.normal_(m.weight, std=std)
+        nn.init.kaiming_normal_(self.head.weight, nonlinearity="linear")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for fc, norm in zip(self.fc, self.norms, strict=True):
+            x = F.relu(norm(fc(x)))
+        return self.head(x)
+
+
+def test_a_kernel_before_a_user_written_layer_norm_is_scale_invariant() -> None:
+    report = initcheck.audit(lambda: NormedMLP(std=1.0), variance="auto", inputs=_batch(16, 16))
+    assert report.verdict == "passed", str(report)
+    assert report.row("fc.2.weight").status == "scale-invariant"
+    assert "LayerNorm" in report.row("fc.2.weight").note  # the name explains, after measuring
+
+
+#: VGG-16's layout ("D") in units of the width; "M" is a 2×2 max-pool module.
+VGG16 = (1, 1, "M", 2, 2, "M", 4, 4, 4, "M", 8, 8, 8, "M", 8, 8, 8, "M")
+
+
+def _vgg16(how: str, width: int = 4) -> nn.Module:
+    """VGG-16 as torchvision writes it (no BN; nn.ReLU(inplace=True), nn.MaxPool2d,
+    AdaptiveAvgPool2d, Flatten, Dropout), at a tiny width."""
+    layers: list[nn.Module] = []
+    c = 3
+    for v in VGG16:
+        if v == "M":
+            layers.append(nn.MaxPool2d(2, 2))
+        else:
+            layers += [nn.Conv2d(c, int(v) * width, 3, padding=1), nn.ReLU(inplace=True)]
+            c = int(v) * width
+    head = [nn.Linear(c, 64), nn.ReLU(True), nn.Dropout(), nn.Linear(64, 64), nn.ReLU(True)]
+    model = nn.Sequential(
+        nn.Sequential(*layers),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Sequential(*head, nn.Dropout(), nn.Linear(64, 10)),
+    )
+    return _init(model, how)
+
+
+def test_vgg16_without_bn_gets_signal_points_through_max_pooling() -> None:
+    x = _batch(4, 3, 32, 32)
+    sound = initcheck.audit(lambda: _vgg16("he"), variance="auto", inputs=x)
+    assert sound.signal.passed and sound.verdict == "passed", str(sound)
+    assert len(sound.signal.details["layers"]) == 15  # 13 convs and 2 hidden Linears
+    broken = initcheck.audit(lambda: _vgg16("glorot"), variance=None, inputs=x)
+    assert not broken.signal.passed and "activations shrink" in broken.signal.message
