@@ -19,7 +19,8 @@ F = torch.nn.functional
 
 
 def _init(model: nn.Module, how: str) -> nn.Module:
-    """``how``: "he", "lecun", "glorot", "std1" (N(0, 1)), or "default" (PyTorch's own)."""
+    """``how``: "he", "lecun", "glorot", "glorot-tanh-gain", "std1" (N(0, 1)), or
+    "default" (PyTorch's own)."""
     for m in model.modules() if how != "default" else ():
         if isinstance(m, nn.Linear | nn.Conv2d):
             if how == "he":
@@ -28,6 +29,8 @@ def _init(model: nn.Module, how: str) -> nn.Module:
                 nn.init.kaiming_normal_(m.weight, nonlinearity="linear")
             elif how == "glorot":
                 nn.init.xavier_normal_(m.weight)
+            elif how == "glorot-tanh-gain":  # PyTorch's calculate_gain("tanh") = 5/3
+                nn.init.xavier_normal_(m.weight, gain=nn.init.calculate_gain("tanh"))
             elif how == "std1":
                 nn.init.normal_(m.weight, std=1.0)
             if m.bias is not None:
@@ -183,9 +186,12 @@ def test_lecun_under_relu_fails_naming_the_measured_gain(style: str) -> None:
     assert 'nonlinearity="linear"' not in report.text()
 
 
-@pytest.mark.parametrize("style", ["tanh", "tanh-module"])
-def test_glorot_under_tanh_passes(style: str) -> None:
-    report = initcheck.audit(lambda: MLP(style, "glorot"), variance="auto", inputs=_batch(32, 24))
+@pytest.mark.parametrize(
+    ("style", "how"),
+    [("tanh", "glorot"), ("tanh-module", "glorot"), ("tanh", "glorot-tanh-gain")],
+)
+def test_glorot_under_tanh_passes(style: str, how: str) -> None:
+    report = initcheck.audit(lambda: MLP(style, how), variance="auto", inputs=_batch(32, 24))
     assert report.verdict == "passed", str(report)
     assert "saturates" in report.signal.message or report.signal.details["regime"] == "plain"
 
