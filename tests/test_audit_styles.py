@@ -364,3 +364,20 @@ def test_vgg16_without_bn_gets_signal_points_through_max_pooling() -> None:
     assert len(sound.signal.details["layers"]) == 15  # 13 convs and 2 hidden Linears
     broken = initcheck.audit(lambda: _vgg16("glorot"), variance=None, inputs=x)
     assert not broken.signal.passed and "activations shrink" in broken.signal.message
+
+
+def test_a_kernel_with_no_measured_gain_is_inconclusive_under_auto_never_passed() -> None:
+    class Broken(MLP):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            raise RuntimeError("this forward does not run")
+
+    report = initcheck.audit(lambda: Broken("F.relu", "he"), variance="auto", inputs=_batch(8, 24))
+    row = report.row("layers.3.weight")
+    assert row.verdict == "inconclusive" and "measured no gain" in row["variance"].message
+    assert report.verdict == "inconclusive", str(report)
+    # an explicit rule needs no measurement: the row is decided
+    assert (
+        initcheck.audit(lambda: Broken("F.relu", "he"), variance="he", inputs=_batch(8, 24))
+        .row("layers.3.weight")
+        .passed
+    )

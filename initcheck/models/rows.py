@@ -205,7 +205,7 @@ def _row(
     results = tuple(run_checks(init, plan, settings, names) + extra)
     if rule is not None and _is_auto(piece, variance):
         results = tuple(_within_auto_band(r, piece, settings) for r in results)
-    elif _variance.CHECK.name in names and _unmeasured(piece, variance):
+    elif (checks is None or _variance.CHECK.name in checks) and _unmeasured(piece, variance):
         results += (
             CheckResult(
                 check=_variance.CHECK.name,
