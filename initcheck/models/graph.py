@@ -245,9 +245,9 @@ def _activation_after(trace: Trace, path: str) -> tuple[str | None, Gain | None]
         if len(nxt) != 1:
             return None, None
         c = nxt[0]
-        if c.category == "activation":
+        if c.category == "activation" and not (c.gain is None and c.act_name == "linear"):
             return c.act_name, c.gain
-        if c.category not in ("pass", "norm"):
+        if c.category not in ("pass", "norm", "activation"):  # an identity activation
             return None, None
         path, seen = c.path, seen + 1
     return None, None

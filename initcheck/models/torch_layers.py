@@ -293,6 +293,12 @@ def _builder(m: Any) -> Callable[[Site], list[WeightPiece]] | None:
 def module_pieces(path: str, m: Any, trace: Trace | None) -> list[WeightPiece]:
     """The pieces of the parameters set directly on module ``m`` at ``path``."""
     f = flow(trace, path)
+    parent = path.rpartition(".")[0]
+    owner = trace.get(parent) if trace is not None and trace.get(path) is None else None
+    if owner is not None and owner.kind == "MultiheadAttention" and path.endswith(".out_proj"):
+        # torch's attention applies out_proj's weights itself, as its last op (never as a
+        # call): what follows the attention's output follows out_proj
+        f = flow(trace, parent)
     base = dict(
         layer=path,
         layer_type=type(m).__name__,
