@@ -5,13 +5,10 @@ the hidden layers, biases zero, the initializer under test applied to all three 
 softmax cross-entropy, Adam (lr 1e-3), batch 128, pixels in [0, 1].
 
 Speed: every initializer of a :func:`compare` is trained *together* as one vectorized
-computation: the kernels of the M networks are stacked (the first layer as one
-(784, M·256) matrix, the others as (M, 256, 128) and (M, 128, 10) batched matmuls), Adam is
-TensorFlow's fused kernel (``ResourceApplyAdam``) applied to the stacked variables (it is
-elementwise, so stacking is exact), and the whole run — every batch — is a single XLA
-``tf.function`` call (a ``tf.while_loop`` over an index tensor), traced once per process
-for each (M, batch size) and reused. The networks are independent: the loss summed over
-the M networks has, for each network's weights, the gradient of that network's own loss.
+computation in numpy (:class:`~initcheck.stacked_mlp.StackedMLP`): the kernels of the M
+networks are stacked (the first layer as one (784, M·256) matrix, the others as batched
+products) and Adam is elementwise, so stacking is exact. No deep-learning framework is
+needed.
 
 Recorded losses are each batch's training loss *before* that batch's update (the
 notebook re-evaluated after the update; the difference is one Adam step).
@@ -19,26 +16,25 @@ notebook re-evaluated after the update; the difference is one Adam step).
 The records (:class:`~initcheck.training_runs.TrainingRun`,
 :class:`~initcheck.training_runs.Comparison`) live in :mod:`initcheck.training_runs`, which
 does not import TensorFlow; the verdict is the ``training`` check
-(:mod:`initcheck.checks.training`). This module imports TensorFlow (quietly, see
-:mod:`initcheck._tf`).
+(:mod:`initcheck.checks.training`).
 """
 
 from __future__ import annotations
 
 import math
-import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
-from initcheck._tf import import_quietly
 from initcheck.mnist import MNIST, load_mnist
+from initcheck.stacked_mlp import StackedMLP
 from initcheck.training_runs import KERNEL_SHAPES, Comparison, TrainingRun
 
 __all__ = [
     "BATCH_SIZE",
     "DEFAULT_EPOCHS",
+    "ENGINE",
     "batch_order",
     "compare",
     "draw_kernels",
@@ -48,142 +44,15 @@ __all__ = [
 ]
 
 BATCH_SIZE = 128
-LEARNING_RATE = 1e-3
-BETA_1, BETA_2, EPSILON = 0.9, 0.999, 1e-8  # TF1 AdamOptimizer defaults, as in the notebook
 DEFAULT_EPOCHS = 2  # the notebook's training length
 
-# --------------------------------------------------------------------------- stacked trainer
-
-
-tf = import_quietly("tensorflow")
-
-
-class _StackedTrainer:
-    """M stacked MLPs trained with fused Adam; one traced XLA ``tf.function`` per (M, batch)."""
-
-    def __init__(self, m: int, batch_size: int) -> None:
-        self.m, self.batch_size = m, batch_size
-        (i1, o1), (i2, o2), (i3, o3) = KERNEL_SHAPES
-        zeros = tf.zeros_initializer()
-        shapes = [(i1, m * o1), (m, o1), (m, i2, o2), (m, o2), (m, i3, o3), (m, o3)]
-        self.params = [tf.Variable(zeros(s), trainable=False) for s in shapes]
-        self.slots_m = [tf.Variable(zeros(s), trainable=False) for s in shapes]
-        self.slots_v = [tf.Variable(zeros(s), trainable=False) for s in shapes]
-        self.step = tf.Variable(0.0, trainable=False)
-        spec = [
-            tf.TensorSpec([None, 784], tf.float32),
-            tf.TensorSpec([None], tf.int32),
-            tf.TensorSpec([None, batch_size], tf.int32),
-        ]
-        self._fit = tf.function(self._fit_impl, input_signature=spec, jit_compile=True)
-        self._logits = tf.function(
-            self._logits_impl, input_signature=[tf.TensorSpec([None, 784], tf.float32)]
-        )
-
-    # -- graph code
-    def _forward(self, x: Any) -> Any:
-        w1, b1, w2, b2, w3, b3 = self.params
-        m, n = self.m, tf.shape(x)[0]
-        h1 = tf.matmul(x, w1)  # (B, M*256): one big matmul for the first layer
-        h1 = tf.transpose(tf.reshape(h1, [n, m, KERNEL_SHAPES[0][1]]), [1, 0, 2])
-        h1 = tf.nn.relu(h1 + b1[:, None, :])  # (M, B, 256)
-        h2 = tf.nn.relu(tf.matmul(h1, w2) + b2[:, None, :])  # (M, B, 128)
-        return tf.matmul(h2, w3) + b3[:, None, :]  # (M, B, 10)
-
-    def _losses(self, x: Any, y: Any) -> Any:
-        logits = self._forward(x)
-        labels = tf.broadcast_to(y[None, :], tf.shape(logits)[:2])
-        ce = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)
-        return tf.reduce_mean(ce, axis=1)  # (M,)
-
-    def _fit_impl(self, x_all: Any, y_all: Any, idx: Any) -> Any:
-        k = tf.shape(idx)[0]
-        out = tf.TensorArray(tf.float32, size=k)
-        for i in tf.range(k):
-            rows = idx[i]
-            x, y = tf.gather(x_all, rows), tf.gather(y_all, rows)
-            with tf.GradientTape() as tape:
-                tape.watch(self.params)
-                losses = self._losses(x, y)
-                total = tf.reduce_sum(losses)
-            grads = tape.gradient(total, self.params)
-            self.step.assign_add(1.0)
-            t = self.step
-            # Fused Adam (TF's own kernel, the TF1 AdamOptimizer update the notebook used):
-            # m = b1 m + (1-b1) g;  v = b2 v + (1-b2) g²;
-            # p -= lr √(1-b2ᵗ)/(1-b1ᵗ) · m / (√v + eps). Elementwise, so stacking is exact.
-            for p, g, sm, sv in zip(self.params, grads, self.slots_m, self.slots_v, strict=True):
-                tf.raw_ops.ResourceApplyAdam(
-                    var=p.handle,
-                    m=sm.handle,
-                    v=sv.handle,
-                    beta1_power=BETA_1**t,
-                    beta2_power=BETA_2**t,
-                    lr=LEARNING_RATE,
-                    beta1=BETA_1,
-                    beta2=BETA_2,
-                    epsilon=EPSILON,
-                    grad=g,
-                )
-            out = out.write(i, losses)
-        return out.stack()  # (K, M)
-
-    def _logits_impl(self, x: Any) -> Any:
-        return self._forward(x)
-
-    # -- python side
-    def load(self, kernels: Sequence[Sequence[np.ndarray]]) -> None:
-        """Assign the M networks' kernels (each a list of 3 arrays), zero biases and Adam."""
-        (i1, o1), _, _ = KERNEL_SHAPES
-        w1 = np.stack([k[0] for k in kernels]).astype(np.float32)  # (M, 784, 256)
-        w1 = np.ascontiguousarray(w1.transpose(1, 0, 2).reshape(i1, self.m * o1))
-        w2 = np.stack([k[1] for k in kernels]).astype(np.float32)
-        w3 = np.stack([k[2] for k in kernels]).astype(np.float32)
-        values = [w1, None, w2, None, w3, None]
-        for var, val in zip(self.params, values, strict=True):
-            var.assign(np.zeros(var.shape, np.float32) if val is None else val)
-        for var in (*self.slots_m, *self.slots_v):
-            var.assign(np.zeros(var.shape, np.float32))
-        self.step.assign(0.0)
-
-    def fit(self, x: Any, y: Any, idx: np.ndarray) -> np.ndarray:
-        """Train on the batches ``idx`` (K, batch) and return the (K, M) losses."""
-        return self._fit(x, y, idx).numpy().astype(np.float64)
-
-    def logits(self, x: Any) -> np.ndarray:
-        return self._logits(x).numpy()
-
-
-_TRAINERS: dict[tuple[int, int], _StackedTrainer] = {}
-_LOCK = threading.Lock()
-
-
-def _trainer(m: int, batch_size: int) -> _StackedTrainer:
-    key = (m, batch_size)
-    if key not in _TRAINERS:
-        _TRAINERS[key] = _StackedTrainer(m, batch_size)
-    return _TRAINERS[key]
+#: The training engine: ``ENGINE(kernels)`` returns an object with ``fit(x, y, idx)`` (the
+#: (K, M) losses, each batch's before its update) and ``logits(x)`` ((M, N, 10)). The
+#: benchmark swaps in its TensorFlow reference here to time both side by side.
+ENGINE: Callable[[Sequence[Sequence[np.ndarray]]], Any] = StackedMLP
 
 
 # --------------------------------------------------------------------------- helpers
-
-_DATA_CACHE: dict[int, tuple[MNIST, Any, Any, Any]] = {}
-
-
-def _tensors(data: MNIST) -> tuple[Any, Any, Any]:
-    """The training images, labels and validation images as TF tensors (cached per data)."""
-    hit = _DATA_CACHE.get(id(data))
-    if hit is None or hit[0] is not data:
-        if len(_DATA_CACHE) >= 2:
-            _DATA_CACHE.clear()
-        hit = (
-            data,
-            tf.constant(data.x_train, tf.float32),
-            tf.constant(data.y_train, tf.int32),
-            tf.constant(data.x_val, tf.float32),
-        )
-        _DATA_CACHE[id(data)] = hit
-    return hit[1], hit[2], hit[3]
 
 
 def batch_order(n_train: int, batch_size: int, batches: int, seed: int) -> np.ndarray:
@@ -327,12 +196,9 @@ def train_kernels(
     per_epoch = len(data.y_train) // batch_size
     total = _budget(epochs, batches, per_epoch)
     idx = batch_order(len(data.y_train), batch_size, total, seed)
-    x, y, x_val = _tensors(data)
-    with _LOCK:
-        trainer = _trainer(len(kernels), int(batch_size))
-        trainer.load(kernels)
-        losses = trainer.fit(x, y, idx)  # (K, M)
-        logits = trainer.logits(x_val)  # (M, N_val, 10)
+    net = ENGINE(kernels)
+    losses = net.fit(data.x_train, data.y_train, idx)  # (K, M)
+    logits = net.logits(data.x_val)  # (M, N_val, 10)
     runs = {}
     for j, name in enumerate(names):
         acc, vloss = _val_metrics(logits[j], data.y_val)
