@@ -4,7 +4,7 @@ Checks any initializer (a Keras name, instance or class, or a callable
 ``(shape, dtype=None) -> array``) for symmetry breaking, zero-centering, variance
 against its fan target and the 1/n scaling law, and early training on MNIST.
 
-Importing ``initcheck`` is cheap: numpy, scipy and TensorFlow load on first use of a
+Importing ``initcheck`` is cheap: numpy, scipy and a framework load on first use of a
 function that needs them (the pytest plugin is loaded in every pytest run).
 """
 

@@ -22,6 +22,7 @@ import numpy as np
 __all__ = [
     "CLASSIC",
     "general_rule",
+    "glorot_uniform",
     "normal_01",
     "ones",
     "truncated_normal_01",
@@ -83,6 +84,15 @@ uniform_pm_0001 = uniform_pm(0.001)
 def general_rule(shape: tuple[int, ...], dtype: Any = None, seed: int | None = None) -> np.ndarray:
     """U[-1/√n, 1/√n) with n = ``shape[0]`` (inputs per neuron), the notebook's general rule."""
     y = 1.0 / np.sqrt(shape[0])
+    return np.random.default_rng(seed).uniform(-y, y, shape).astype(_dtype(dtype))
+
+
+def glorot_uniform(
+    shape: tuple[int, ...], dtype: Any = None, seed: int | None = None
+) -> np.ndarray:
+    """U[-√(6/(n_in+n_out)), √(6/(n_in+n_out))) for an ``(in, out)`` kernel: Glorot &
+    Bengio (2010), Keras's default kernel initializer; the training check's reference."""
+    y = np.sqrt(6.0 / (shape[0] + shape[-1]))
     return np.random.default_rng(seed).uniform(-y, y, shape).astype(_dtype(dtype))
 
 

@@ -209,7 +209,7 @@ _DECLARATIONS = (
         "train",
         flag,
         False,
-        "also run the early-training check on MNIST (loads TensorFlow)",
+        "also run the early-training check on MNIST (in numpy; no framework needed)",
         {"initializers", "check"},
         convert=to_bool,
     ),

@@ -31,6 +31,8 @@ from pathlib import Path
 
 import pytest
 
+from initcheck.keras_names import KERAS_INITIALIZER_NAMES
+
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
 MAX_README_LINES = 350
@@ -317,12 +319,22 @@ def run_shell(project, code: str) -> None:
 FRAMEWORK_IMPORT = re.compile(r"^\s*(?:import|from)\s+(torch|jax|flax|transformers)\b", re.M)
 
 
+#: A word that is a Keras initializer name (quoted in code, or a command-line SPEC).
+KERAS_WORD = re.compile(r"""(?:["'](\w+)["']|\b(?:check|compare|--initcheck)\s+(\w+))""")
+
+
 def needed_frameworks(block: Block) -> list[str]:
-    """The optional frameworks ``block`` needs: those it imports, and PyTorch for a gate
+    """The optional frameworks ``block`` needs: those it imports, Keras for a Keras
+    initializer name (``"he_normal"``; the ``[keras]`` extra), and PyTorch for a gate
     example with a model table (its ``mypkg.models:build`` is :data:`USER_MODELS`)."""
     found = set(FRAMEWORK_IMPORT.findall(block.code))
     if block.lang == "toml" and re.search(r"^\[tool\.initcheck\.models\.", block.code, re.M):
         found.add("torch")
+    words = {w for pair in KERAS_WORD.findall(block.code) for w in pair if w}
+    if re.search(r"^\s*(?:import|from)\s+keras\b", block.code, re.M) or (
+        words & KERAS_INITIALIZER_NAMES
+    ):
+        found.add("keras")
     return sorted(found)
 
 
@@ -331,6 +343,13 @@ def test_framework_examples_are_found():
     assert [needed_frameworks(b) for b in blocks] == [["torch"], []]
     gate = Block("toml", "[tool.initcheck.models.mlp]\ntarget = 'm:build'\n", 3, None)
     assert needed_frameworks(gate) == ["torch"]
+    keras_names = [
+        Block("python", 'initcheck.check("he_normal")\n', 4, None),
+        Block("bash", "initcheck check glorot_uniform --variance glorot\n", 5, None),
+        Block("toml", 'target = "he_normal"\n', 6, None),
+    ]
+    assert [needed_frameworks(b) for b in keras_names] == [["keras"]] * 3
+    assert needed_frameworks(Block("python", 'assert_variance(f, "he")\n', 7, None)) == []
 
 
 @pytest.mark.slow

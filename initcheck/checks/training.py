@@ -1,8 +1,9 @@
 """The early-training check: does a 784-256-128-10 ReLU MLP learn MNIST from this init?
 
 The verdict (:func:`check_training`, :func:`loss_decrease_result`) lives here with the
-other checks; the training itself is :mod:`initcheck.training`'s engine, which imports
-TensorFlow only when this check runs.
+other checks; the training itself is :mod:`initcheck.training`'s numpy engine. The
+reference is Glorot uniform drawn by :func:`initcheck.classic.glorot_uniform` (numpy, so
+the check needs no framework).
 """
 
 from __future__ import annotations
@@ -197,6 +198,7 @@ def check_training(
         >>> check_training("zeros").passed
         False
     """
+    from initcheck.classic import glorot_uniform
     from initcheck.initializers import resolve
     from initcheck.mnist import load_mnist
     from initcheck.results import CheckResult
@@ -218,7 +220,7 @@ def check_training(
             shapes=_shapes(),
             details={"error": str(exc), "error_type": type(exc).__name__},
         )
-    reference = draw_kernels(REFERENCE, seed)
+    reference = draw_kernels(glorot_uniform, seed)
     runs, data = train_kernels(
         [label, "__reference__"],
         [kernels, reference],

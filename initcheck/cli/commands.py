@@ -71,10 +71,6 @@ def _resolve(obj: Any, spec: str, name: str | None = None) -> Initializer:
     """The initializer for a validated SPEC (imports Keras, quietly, for a Keras name)."""
     from initcheck.initializers import resolve
 
-    if isinstance(obj, str):
-        from initcheck._tf import import_quietly
-
-        import_quietly("keras")
     try:
         return resolve(obj, name=name or spec)
     except (ValueError, TypeError, ImportError) as exc:
@@ -156,10 +152,6 @@ def cmd_check(args: argparse.Namespace) -> int:
     obj = _declare(_spec(args.spec), args.spec, args.framework)
     target = _variance(args.variance)
     _, names = _plan(args, target)
-    if args.train:
-        from initcheck._tf import quiet_tensorflow
-
-        quiet_tensorflow()
     init = _resolve(obj, args.spec, args.name)
     from initcheck.api import check
 

@@ -16,6 +16,8 @@ if its first parameter is named ``tensor`` or ``key``, its error messages point 
 from __future__ import annotations
 
 import contextlib
+import importlib.util
+import sys
 import threading
 from collections.abc import Callable
 from types import TracebackType
@@ -85,6 +87,11 @@ def _on_shape_tuple(exc: Exception) -> bool:
 def _on_string_dtype(exc: Exception) -> bool:
     """Whether ``exc`` looks like a TF1-style function that was given a dtype string."""
     return isinstance(exc, AttributeError) and "'str' object has no attribute" in str(exc)
+
+
+def _has_tf() -> bool:
+    """Whether TensorFlow is installed (a TF1-style function can only come with it)."""
+    return "tensorflow" in sys.modules or importlib.util.find_spec("tensorflow") is not None
 
 
 def tf_dtype(dtype: str) -> Any:
@@ -191,7 +198,7 @@ def from_callable(fn: Callable[..., Any], name: str | None = None) -> Initialize
         try:
             return plain(shape, seed, dtype)
         except Exception as exc:
-            if takes_dtype and not tf_style["on"] and _on_string_dtype(exc):
+            if takes_dtype and not tf_style["on"] and _on_string_dtype(exc) and _has_tf():
                 tf_style["on"] = True  # a real dtype object from now on
                 return plain(shape, seed, dtype)
             if _on_shape_tuple(exc) and not hint:  # (a tensor/key hint says it all)

@@ -14,6 +14,7 @@ from typing import Any
 from initcheck.initializers.base import Initializer
 
 __all__ = [
+    "INSTALL_KERAS",
     "from_keras_instance",
     "is_keras_initializer",
     "is_keras_initializer_class",
@@ -22,12 +23,30 @@ __all__ = [
 ]
 
 
+#: What to install for Keras, said wherever Keras is missing.
+INSTALL_KERAS = (
+    "pip install 'initcheck[keras]' (Keras 3 with TensorFlow), or pip install keras with "
+    "JAX or PyTorch and set KERAS_BACKEND=jax or torch"
+)
+
+
 def keras_module() -> Any:
     """The ``keras`` module, imported on first use without TensorFlow's start-up logs
-    (unless the user set ``TF_CPP_MIN_LOG_LEVEL``; see :func:`initcheck._tf.import_quietly`)."""
+    (unless the user set ``TF_CPP_MIN_LOG_LEVEL``; see :func:`initcheck._tf.import_quietly`).
+
+    Raises:
+        ImportError: Keras (or its backend) is not installed; the message says what to
+            install.
+    """
     from initcheck._tf import import_quietly
 
-    return import_quietly("keras")
+    try:
+        return import_quietly("keras")
+    except ImportError as exc:
+        raise ImportError(
+            f"Keras initializer names need Keras 3, which is not installed ({exc}): "
+            f"{INSTALL_KERAS}."
+        ) from None
 
 
 def keras_names() -> list[str]:

@@ -40,9 +40,10 @@ __all__ = [
 ]
 
 #: (module, attribute) of each framework's adapter, tried in order; imported on first use.
+#: Keras first: on the PyTorch backend a Keras model is also a ``torch.nn.Module``.
 ADAPTERS: list[tuple[str, str]] = [
-    ("initcheck.models.torch_model", "TORCH"),
     ("initcheck.models.keras_model", "KERAS"),
+    ("initcheck.models.torch_model", "TORCH"),
     ("initcheck.models.flax_model", "FLAX"),
     ("initcheck.models.linen_model", "LINEN"),  # seeded through FLAX's nnx.Rngs
 ]

@@ -185,12 +185,13 @@ def audit(
     adapter, instance, factory = limited("building the model", adapter_for, model, first)
     trace: Any = None
     trace_error = ""
-    hung = False
+    batch_doubt = False  # whether the default batch may be why the pass failed
     try:
         trace = limited("the forward/backward pass", adapter.trace, instance, inputs, settings.seed)
     except Exception as exc:  # the rows are still audited; the signal says why it is missing
         trace_error = f"{type(exc).__name__}: {' '.join(str(exc).split())}"
-        hung = isinstance(exc, AuditTimeout)
+        # a hang, or a pass the framework cannot trace (NotImplementedError), is not the batch
+        batch_doubt = inputs is None and not isinstance(exc, AuditTimeout | NotImplementedError)
     pieces = adapter.pieces(instance, trace)
     rebuild = None
     if factory is not None:
@@ -236,7 +237,7 @@ def audit(
     elif signal:
         reason = (
             f"could not build a batch: {trace_error}; {INPUTS_HINT}"
-            if inputs is None and not hung
+            if batch_doubt
             else f"the signal could not be measured: {trace_error}"
         )
         verdict = CheckResult(

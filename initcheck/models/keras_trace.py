@@ -74,6 +74,13 @@ def trace_pass(
         trace: filled in place.
     """
     import keras
+
+    if keras.backend.backend() != "tensorflow":
+        raise NotImplementedError(
+            f"the Keras signal trace takes gradients with TensorFlow; this Keras runs on "
+            f"{keras.backend.backend()} (KERAS_BACKEND). The weights are audited on every "
+            "backend; for the signal, run the audit with KERAS_BACKEND=tensorflow"
+        )
     import tensorflow as tf
 
     producer: dict[int, str] = {}
