@@ -127,3 +127,14 @@ def test_the_signal_of_a_factory_is_the_same_in_every_run():
     torch.manual_seed(2)  # the caller's RNG state does not matter
     second = initcheck.audit(model, checks=["centering"]).signal
     assert first.to_dict() == second.to_dict()
+
+
+def test_a_model_reports_repr_is_one_short_line():
+    """An assertion on ``report.passed`` shows the repr: the verdict and the failing
+    weights in one line, not every row's results."""
+    report = initcheck.audit(lambda: relu_mlp(blocks=3, width=64), variance="he")
+    text = repr(report)
+    assert "\n" not in text
+    assert len(text) <= 300
+    assert text.startswith("ModelReport(model='Sequential', framework='torch', verdict='failed'")
+    assert "'0.weight'" in text

@@ -12,7 +12,7 @@ import numpy as np
 
 from initcheck.fans import Fans, KernelLayout
 from initcheck.models.graph import Gain
-from initcheck.results import CheckResult, jsonable
+from initcheck.results import REPR_LIMIT, CheckResult, jsonable, short
 from initcheck.verdicts import combined_verdict
 
 if TYPE_CHECKING:
@@ -323,6 +323,18 @@ class ModelReport:
     @property
     def passed(self) -> bool:
         return self.verdict == "passed"
+
+    def __repr__(self) -> str:
+        """One short line (an assertion's message stays readable): verdict, coverage and
+        the failing weights; ``print(report)`` has the whole table."""
+        failing = [f"{r.layer}.{r.param}".strip(".") for r in self.rows if not r.passed]
+        c = self.coverage
+        text = (
+            f"ModelReport(model={short(self.model, 40)!r}, framework={self.framework!r}, "
+            f"verdict={self.verdict!r}, weights={c['weights_audited']}/{c['weights']}, "
+            f"failing={failing!r}, signal={self.signal.verdict if self.signal else None!r})"
+        )
+        return short(text, REPR_LIMIT)
 
     def coverage_text(self) -> str:
         c = self.coverage
