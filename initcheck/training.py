@@ -96,35 +96,34 @@ def layer_seeds(seed: int) -> tuple[int, int, int]:
 
 
 def draw_kernels(
-    init: Any, seed: int, *, timeout: float | None = None, layout: str = "keras"
+    init: Any, seed: int, *, timeout: float | None = None, layout: Any = "keras"
 ) -> list[np.ndarray]:
-    """The three kernels of the MLP drawn from ``init`` (validated float64 arrays).
+    """The three kernels of the MLP drawn from ``init`` (validated float32 arrays).
 
     Args:
         init: any initializer :func:`~initcheck.initializers.resolve` accepts.
         seed: the run's seed (each layer draws with its own :func:`layer_seeds` seed).
         timeout: seconds one call of the initializer may take (default: the resolver's).
-        layout: ``"torch"`` draws each kernel as ``(out, in)`` (a PyTorch weight) and
-            transposes it; ``"keras"`` draws ``(in, out)``.
+        layout: the initializer's kernel layout, as for :func:`initcheck.check`
+            (``"torch"``: each kernel is drawn as ``(out, in)``, a PyTorch weight, and
+            transposed; ``"keras"``: drawn ``(in, out)``).
 
     Returns:
-        The kernels of shapes :data:`~initcheck.training_runs.KERNEL_SHAPES`.
+        The kernels, each ``(in, out)`` as :data:`~initcheck.training_runs.KERNEL_SHAPES`.
 
     Raises:
         InitializerError: the initializer raised or returned something invalid.
+        ValueError: an unknown layout (echoed).
     """
+    from initcheck.fans import as_layout
     from initcheck.initializers import resolve
 
-    if layout not in ("keras", "torch"):
-        raise ValueError(f"layout must be 'keras' or 'torch'. Received: layout={layout!r}")
+    kind = as_layout(layout)
     resolved = resolve(init, timeout=timeout)
-    if layout == "keras":
-        return [
-            resolved.draw(shape, seed=s, dtype="float32")
-            for shape, s in zip(KERNEL_SHAPES, layer_seeds(seed), strict=True)
-        ]
     return [
-        np.ascontiguousarray(resolved.draw(shape[::-1], seed=s, dtype="float32").T)
+        np.ascontiguousarray(
+            kind.dense_matrix(resolved.draw(kind.dense_shape(*shape), seed=s, dtype="float32"))
+        )
         for shape, s in zip(KERNEL_SHAPES, layer_seeds(seed), strict=True)
     ]
 
@@ -225,7 +224,7 @@ def compare(
     batch_size: int = BATCH_SIZE,
     seed: int = 0,
     data: MNIST | None = None,
-    layout: str = "keras",
+    layout: Any = "keras",
     keep_going: bool = False,
 ) -> Comparison:
     """Train one network per initializer, side by side, and return the comparison.
@@ -242,8 +241,8 @@ def compare(
         batch_size: images per batch (default 128).
         seed: seeds the kernel draws and the data order.
         data: an :class:`~initcheck.mnist.MNIST` (default: :func:`load_mnist`).
-        layout: ``"torch"`` draws PyTorch-layout ``(out, in)`` kernels (see
-            :func:`draw_kernels`).
+        layout: the initializers' kernel layout (``"torch"``: PyTorch's ``(out, in)``;
+            see :func:`draw_kernels`).
         keep_going: an initializer that raises or returns invalid weights is recorded in
             :attr:`Comparison.failed` (name → what went wrong) and the others still train;
             by default it raises.

@@ -240,7 +240,39 @@ def test_the_check_passes_settings_mnist_timeout_and_batches(monkeypatch) -> Non
     settings = Settings(seed=3, batches=7, mnist="/data/mnist.npz", timeout=5.0)
     plan = Plan(shapes=((784, 256),), layout="keras", train=True)  # type: ignore[arg-type]
     training_check.CHECK.run(CheckContext(initializer="he_normal", plan=plan, settings=settings))  # type: ignore[arg-type]
+    assert len(calls) == 1
+    layout = calls[0].pop("layout")
     assert calls == [{"batches": 7, "seed": 3, "mnist": "/data/mnist.npz", "timeout": 5.0}]
+    assert str(layout) == "keras"
+
+
+def _torch_he(shape, dtype=None, seed=None):
+    """He for a PyTorch weight (out, in): fan_in = shape[1]. It returns zeros for a shape
+    whose first axis is the longer one, which a PyTorch (out, in) weight of this
+    narrowing MLP never has: read in Keras layout, every kernel would be zero."""
+    if shape[0] > shape[1]:
+        return np.zeros(shape, dtype or "float32")
+    return np.random.default_rng(seed).normal(0, math.sqrt(2 / shape[1]), shape)
+
+
+def test_the_training_check_draws_in_the_declared_layout() -> None:
+    """Issue 29 item 3: with layout="torch" the initializer is called with (out, in)
+    shapes, so its fans are read as PyTorch reads them; the wrong layout changes the
+    verdict (zeros do not learn)."""
+    import initcheck
+
+    seen: list[tuple[int, ...]] = []
+
+    def recording(shape, dtype=None, seed=None):
+        seen.append(tuple(shape))
+        return _torch_he(shape, dtype, seed)
+
+    report = initcheck.check(recording, layout="torch", train=True, checks=["training"])
+    assert report.passed, report
+    assert seen[:3] == [(256, 784), (128, 256), (10, 128)]
+    assert initcheck.assert_loss_decreases(_torch_he, layout="torch", batches=100).passed
+    with pytest.raises(initcheck.InitCheckFailure, match="did not learn"):
+        initcheck.assert_loss_decreases(_torch_he, batches=100)
 
 
 def _run(name: str, mean_loss: float, batches: int = BATCHES) -> TrainingRun:

@@ -169,6 +169,7 @@ def check_training(
     mnist: str | None = None,
     timeout: float | None = None,
     name: str | None = None,
+    layout: Any = "keras",
 ) -> CheckResult:
     """Does a network train from ``init``? Judged against Glorot uniform, side by side.
 
@@ -187,6 +188,9 @@ def check_training(
             bundled subset.
         timeout: seconds one call of the initializer may take (default: the resolver's).
         name: display name (default: the resolved initializer's name).
+        layout: the initializer's kernel layout, as for :func:`initcheck.check`
+            (``"torch"``: it is called with PyTorch's ``(out, in)`` shapes, so its fans
+            are read as PyTorch reads them).
 
     Returns:
         A ``CheckResult`` of this check. An initializer that raises or returns
@@ -209,7 +213,7 @@ def check_training(
     try:
         resolved = resolve(init, name=name, timeout=timeout)
         label = resolved.name
-        kernels = draw_kernels(resolved, seed)
+        kernels = draw_kernels(resolved, seed, layout=layout)
     except InitializerError as exc:
         return CheckResult(
             check=CHECK.name,
@@ -250,6 +254,7 @@ def _run(ctx: CheckContext) -> CheckResult:
         seed=ctx.settings.seed,
         mnist=ctx.settings.mnist,
         timeout=ctx.settings.timeout,
+        layout=ctx.plan.layout,
     )
 
 
