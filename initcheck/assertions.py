@@ -74,7 +74,7 @@ def _run(
 ) -> CheckResult:
     __tracebackhide__ = True
     _check_keywords(caller, options)
-    settings = (settings or Settings()).updated(**options)
+    settings = Settings.of(settings, **options)
     initializer = resolve(init, name=name, timeout=settings.timeout)
     plan = make_plan(shape, layout=layout, variance=target)
     final = _hypothesis_state()[0]
@@ -302,12 +302,12 @@ def assert_loss_decreases(
     __tracebackhide__ = True
     from initcheck.checks.training import check_training
 
-    if settings is not None:
-        run = {"seed": settings.seed, "timeout": settings.timeout}
-        run |= {k: v for k in ("batches", "mnist") if (v := getattr(settings, k)) is not None}
-        if "data" in options:
-            run.pop("mnist", None)
-        options = {**run, **options}
+    settings = Settings.of(settings)  # inside pytest: the test's settings
+    run = {"seed": settings.seed, "timeout": settings.timeout}
+    run |= {k: v for k in ("batches", "mnist") if (v := getattr(settings, k)) is not None}
+    if "data" in options:
+        run.pop("mnist", None)
+    options = {**run, **options}
 
     result = check_training(resolve(init, name=name), **options)
     listeners.publish(result)

@@ -328,7 +328,7 @@ def collect(
     Returns:
         :class:`Samples`; if the initializer misbehaves, ``Samples.error`` says how.
     """
-    settings = settings or Settings()
+    settings = Settings.of(settings)
     layout = as_layout(layout)
     needs = set(needs)
     per_shape = [

@@ -33,7 +33,9 @@ for the training check; ``None``: the bundled subset).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
@@ -132,7 +134,7 @@ SETTING_INPUTS: tuple[Input, ...] = (
 _BY_NAME = {i.name: i for i in SETTING_INPUTS}
 _DEFAULTS = {i.name: i.default for i in SETTING_INPUTS}
 
-__all__ = ["SETTING_INPUTS", "Settings", "parse_seed"]
+__all__ = ["SETTING_INPUTS", "Settings", "in_force", "parse_seed", "settings_in_force"]
 
 
 @dataclass(frozen=True)
@@ -184,11 +186,39 @@ class Settings:
 
     @classmethod
     def of(cls, settings: Settings | None = None, **options: Any) -> Settings:
-        """``settings`` (or the defaults) with ``options`` overriding, validated."""
-        return (settings or cls()).updated(**options)
+        """``settings`` (or the settings in force, :func:`in_force`) with ``options``
+        overriding, validated."""
+        return (settings or in_force()).updated(**options)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+#: The settings of the running pytest test (set by the plugin around each test phase).
+_IN_FORCE: ContextVar[Settings | None] = ContextVar("initcheck_settings", default=None)
+
+
+def in_force() -> Settings:
+    """The settings a call without ``settings=`` uses: inside a pytest test, the
+    session's (``--initcheck-*`` options, ``initcheck_*`` ini keys) with the test's
+    ``@pytest.mark.initcheck`` applied; elsewhere the defaults.
+
+    Example:
+        >>> in_force() == Settings()  # outside pytest
+        True
+    """
+    return _IN_FORCE.get() or Settings()
+
+
+@contextmanager
+def settings_in_force(settings: Settings | None) -> Iterator[None]:
+    """Make ``settings`` the ones :func:`in_force` returns inside the block (the
+    plugin's, around each phase of a test; ``None``: the defaults)."""
+    token = _IN_FORCE.set(settings)
+    try:
+        yield
+    finally:
+        _IN_FORCE.reset(token)
 
 
 def parse_seed(text: str) -> int:

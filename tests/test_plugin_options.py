@@ -224,3 +224,59 @@ def test_gate_shapes_agree_across_processes_under_text_seed(pytester: pytest.Pyt
     default.assert_outcomes(passed=7)
     by_default = {r["nodeid"]: r["shapes"] for r in records(pytester.path / "d.json")}
     assert by_default["initcheck::he::variance"] != pooled  # the seed did pick other shapes
+
+
+HELPER_TESTS = """
+import threading
+
+import initcheck
+import myinits
+
+
+def hanging(shape, dtype=None, seed=None):
+    threading.Event().wait()
+
+
+def test_hangs():
+    initcheck.assert_breaks_symmetry(hanging, (8, 4))
+
+
+@initcheck_marker
+def test_level():
+    result = initcheck.assert_variance(myinits.sound_he, "he", (64, 32))
+    assert "EXPECTED_LEVEL CI" in result.message, result.message
+    report = initcheck.check(myinits.sound_he, checks=["centering"])
+    assert "EXPECTED_LEVEL CI" in report["centering"].message
+"""
+
+
+@pytest.mark.parametrize("marker", [False, True])
+def test_session_settings_reach_module_level_helpers(
+    pytester: pytest.Pytester, plugin_args: list[str], marker: bool
+) -> None:
+    """Issue 29 item 1: ``--initcheck-timeout`` stops a hanging initializer called through
+    a module-level helper (not only through the fixture), ``--initcheck-alpha`` reaches
+    ``initcheck.assert_variance`` and ``initcheck.check``, and the test's marker wins over
+    the session."""
+    pytester.makepyfile(myinits=INITS)
+    alpha = 0.002 if marker else 0.001
+    level = f"{100 * (1 - alpha):g}%"  # the confidence level the messages state
+    code = HELPER_TESTS.replace("EXPECTED_LEVEL", level).replace(
+        "@initcheck_marker",
+        "@__import__('pytest').mark.initcheck(alpha=0.002)" if marker else "",
+    )
+    pytester.makepyfile(test_helpers=code)
+    args = [*plugin_args, "--initcheck-timeout", "2", "--initcheck-alpha", "0.001"]
+    result = pytester.runpytest_subprocess(*args, "-p", "no:cacheprovider", timeout=60)
+    result.assert_outcomes(failed=1, passed=1)
+    result.stdout.fnmatch_lines(["*did not return within 2 s*"])
+
+
+def test_outside_pytest_the_defaults_apply() -> None:
+    from initcheck.settings import in_force, settings_in_force
+
+    assert in_force() == Settings()
+    with settings_in_force(Settings(alpha=0.01)):
+        assert in_force().alpha == 0.01
+        assert Settings.of(seed=3) == Settings(alpha=0.01, seed=3)
+    assert in_force() == Settings()

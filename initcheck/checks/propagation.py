@@ -243,7 +243,7 @@ def check_propagation(
     Raises:
         ValueError: a bad argument (echoed in the message).
     """
-    settings = settings or Settings()
+    settings = Settings.of(settings)
     if tolerance is None:
         tolerance = settings.std_tolerance
     check_layout(layout)

@@ -7,6 +7,8 @@ Standard library and pytest only at import; the checks load when a method runs.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -25,6 +27,7 @@ __all__ = [
     "initcheck",
     "marker_options",
     "mnist",
+    "settings_for_test",
     "validate_marker",
 ]
 
@@ -91,6 +94,22 @@ def _bound(node: pytest.Item) -> tuple[Settings, dict[str, Any]]:
     except (TypeError, ValueError, InputError) as exc:
         pytest.fail(f"@pytest.mark.initcheck: {exc}", pytrace=False)
     return settings, extras
+
+
+@contextmanager
+def settings_for_test(item: pytest.Item) -> Iterator[None]:
+    """Inside the block, a call of the library without ``settings=`` (``initcheck.check``,
+    ``initcheck.audit``, every module-level ``assert_*``) uses the test's settings: the
+    session's with its marker applied (the session's alone if the marker is invalid:
+    its setup fails saying why)."""
+    from initcheck.settings import settings_in_force
+
+    try:
+        settings = _bound(item)[0]
+    except pytest.fail.Exception:
+        settings = session_options(item.config).settings
+    with settings_in_force(settings):
+        yield
 
 
 def validate_marker(item: pytest.Item) -> None:

@@ -54,17 +54,20 @@ def pytest_collection_modifyitems(
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_setup(item: pytest.Item) -> Iterator[None]:
     fixtures.validate_marker(item)
-    return (yield from item_results.recording_phase(item, "setup"))
+    with fixtures.settings_for_test(item):
+        return (yield from item_results.recording_phase(item, "setup"))
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
-    return (yield from item_results.recording_phase(item, "call"))
+    with fixtures.settings_for_test(item):
+        return (yield from item_results.recording_phase(item, "call"))
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
-    return (yield from item_results.recording_phase(item, "teardown"))
+    with fixtures.settings_for_test(item):
+        return (yield from item_results.recording_phase(item, "teardown"))
 
 
 @pytest.hookimpl(wrapper=True)
