@@ -19,6 +19,7 @@ from initcheck import stats
 from initcheck.errors import InitializerError
 from initcheck.fans import Fans, KernelLayout, Layout, as_layout
 from initcheck.initializers import Initializer
+from initcheck.initializers.base import RESEED
 from initcheck.settings import Settings
 from initcheck.targets import VarianceTarget
 
@@ -240,6 +241,7 @@ class Samples:
     shapes: list[ShapeDraws]
     heads: dict[tuple[int, ...], np.ndarray] = field(default_factory=dict)
     error: str | None = None  # the initializer misbehaved; checks fail with this message
+    reseed: str = RESEED  # how to make distinct seeds give distinct values (its Initializer's)
 
     @property
     def n(self) -> int:
@@ -339,7 +341,9 @@ def collect(
         )
         for shape in shapes
     ]
-    samples = Samples(initializer=init.name, layout=layout, target=target, shapes=per_shape)
+    samples = Samples(
+        initializer=init.name, layout=layout, target=target, shapes=per_shape, reseed=init.reseed
+    )
     try:
         _draw_all(init, samples, needs, settings)
     except InitializerError as exc:

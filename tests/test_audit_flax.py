@@ -124,3 +124,36 @@ def test_flax_models_audit_from_the_cli_and_the_gate(tmp_path: Any) -> None:
     failed = [line for line in gate.stdout.splitlines() if line.startswith("FAILED")]
     assert failed and all("initcheck::default::" in line for line in failed), gate.stdout
     assert any("initcheck::default::b.kernel::variance" in line for line in failed)
+
+
+class KeywordRngs(nnx.Module):
+    """Written as Flax's own examples write modules: ``rngs`` keyword-only."""
+
+    def __init__(self, *, rngs: nnx.Rngs):
+        he = nnx.initializers.he_normal()
+        self.a = nnx.Linear(64, 64, kernel_init=he, rngs=rngs)
+        self.b = nnx.Linear(64, 64, kernel_init=he, rngs=rngs)
+
+    def __call__(self, x):
+        return self.b(nnx.relu(self.a(x)))
+
+
+def test_a_module_class_with_keyword_only_rngs_is_a_factory() -> None:
+    """Issue 29 item 5: the class is built with a fresh ``rngs=`` per draw, so every
+    check (seeds included) runs and a sound He net passes."""
+    report = initcheck.audit(KeywordRngs, variance="he")
+    assert report.passed, str(report)
+    checks = {c.check for r in report.rows if r.role == "kernel" for c in r.results}
+    assert "seeds" in checks
+
+
+def test_a_factory_that_builds_the_same_weights_is_told_to_take_rngs() -> None:
+    """A zero-arg factory seeding its own ``nnx.Rngs(0)`` gives the same weights on every
+    build: the remedy is to take ``rngs``, not ``deterministic=True``."""
+    report = initcheck.audit(lambda: KeywordRngs(rngs=nnx.Rngs(0)), variance="he")
+    assert not report.passed
+    seeds = [c for r in report.rows for c in r.results if c.check == "seeds"]
+    assert seeds and all(not c.passed for c in seeds)
+    for c in seeds:
+        assert "take `rngs` as a parameter (`def build(rngs): …`)" in c.message, c.message
+        assert "deterministic=True" not in c.message

@@ -34,8 +34,7 @@ def identical_note(samples: Samples) -> str:
         return ""
     return (
         " Note: the initializer returned the very same tensor for different seeds, so only "
-        "one draw per shape is independent; accept `seed=` (or use a fresh random state per "
-        "call) to allow pooling."
+        f"one draw per shape is independent (to pool more: {samples.reseed})."
     )
 
 

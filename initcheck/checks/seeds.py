@@ -24,6 +24,7 @@ import numpy as np
 from initcheck.checkdef import Check
 from initcheck.errors import InitializerError
 from initcheck.initializers import Initializer
+from initcheck.initializers.base import RESEED
 from initcheck.results import CheckResult
 from initcheck.sampling import draw_seed
 from initcheck.settings import Settings
@@ -74,16 +75,25 @@ def check_seeds(
     }
     n = 3 * a1.size
     if not distinct and not deterministic:
-        how = (
-            "it accepts a seed but ignores it"
-            if initializer.seedable
-            else "it takes no seed, and its random state does not follow numpy's global RNG; "
-            "accept `seed=`"
-        )
+        if initializer.reseed != RESEED:  # a model's weight: how to write its factory
+            how, by_design = initializer.reseed, ""
+        elif initializer.seedable:
+            how = "it accepts a seed but ignores it"
+            by_design = (
+                " If the initializer is deterministic by design, declare deterministic=True."
+            )
+        else:
+            how = (
+                "it takes no seed, and its random state does not follow numpy's global RNG; "
+                "accept `seed=`"
+            )
+            by_design = (
+                " If the initializer is deterministic by design, declare deterministic=True."
+            )
         msg = (
             f"seed ignored: seeds {seed_a} and {seed_b} gave the very same tensor of shape "
-            f"{tuple(shape)}, so every layer initialized with it gets identical weights ({how}). "
-            "If the initializer is deterministic by design, declare deterministic=True."
+            f"{tuple(shape)}, so every layer initialized with it gets identical weights "
+            f"({how}).{by_design}"
         )
         return CheckResult(passed=False, message=msg, n=n, details=details, **base)
     if not reproducible and initializer.seedable:

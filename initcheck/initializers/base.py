@@ -32,6 +32,7 @@ __all__ = [
     "DEFAULT_TIMEOUT",
     "FAST_CALL",
     "FRAMEWORKS",
+    "RESEED",
     "DeclaredInitializer",
     "Initializer",
     "accepts",
@@ -123,6 +124,10 @@ def framework_module(name: str, what: str, extra: str) -> Any:
 FRAMEWORKS = ("torch", "jax", "array")
 
 
+#: How an initializer whose seeds all give the same tensor is fixed (its ``reseed``).
+RESEED = "accept `seed=` (or use a fresh random state per call)"
+
+
 @dataclass(frozen=True)
 class DeclaredInitializer:
     """A callable the user declared as a framework initializer.
@@ -181,6 +186,8 @@ class Initializer:
         takes_dtype: whether it is asked for a dtype (Keras initializers, callables with a
             ``dtype`` parameter, torch and JAX initializers).
         timeout: seconds one call may take before the draw fails.
+        reseed: how to make distinct seeds give distinct values, said when they do not
+            (default :data:`RESEED`; a model's weights: how to write its factory).
         hint: appended to every error message of a draw (e.g. how to declare a framework
             initializer); empty by default.
         batch: a context manager factory; draws made inside ``with init.batch():`` share
@@ -201,6 +208,7 @@ class Initializer:
     takes_dtype: bool = True
     timeout: float = DEFAULT_TIMEOUT
     hint: str = field(default="", repr=False)
+    reseed: str = field(default=RESEED, repr=False)
     batch: Callable[[], AbstractContextManager[Any]] = field(
         default=contextlib.nullcontext, repr=False
     )

@@ -12,7 +12,7 @@ from initcheck.api import environment
 from initcheck.errors import INPUTS_HINT, InitCheckFailure
 from initcheck.inputs import validate
 from initcheck.models.adapter import NotAModelError, adapter_for, framework_of, seeded_build
-from initcheck.models.draws import MAX_PIECE_VALUES, ModelDraws
+from initcheck.models.draws import FACTORY_RESEED, FLAX_RESEED, MAX_PIECE_VALUES, ModelDraws
 from initcheck.models.fixes import fix_and_audit
 from initcheck.models.linen_model import is_linen, linen_factory
 from initcheck.models.records import ModelReport, WeightPiece
@@ -206,6 +206,7 @@ def audit(
         pieces=pieces,
         limit=max_piece_values,
         own_seed=first if factory is not None else None,
+        reseed=FLAX_RESEED if adapter.name == "flax" else FACTORY_RESEED,
     )
     draws.decide(first)
     normalized = trace is not None and any(c.category == "norm" for c in trace.calls)

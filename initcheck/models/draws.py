@@ -24,6 +24,8 @@ from initcheck.models.fidelity import Z_LIMIT, Fidelity, combined_z, compare
 from initcheck.models.records import WeightPiece
 
 __all__ = [
+    "FACTORY_RESEED",
+    "FLAX_RESEED",
     "MAX_PIECE_VALUES",
     "LazyValues",
     "ModelDraws",
@@ -56,6 +58,17 @@ class LazyValues(Mapping):
 
     def __len__(self) -> int:
         return len(self._read)
+
+
+#: Said when every build of a model gives a weight the same values (its draws' reseed).
+FACTORY_RESEED = (
+    "every build gave the same weights: do not seed inside the factory or the init code "
+    "(initcheck seeds each build), and pass a factory, not a built model"
+)
+FLAX_RESEED = (
+    "every build gave the same weights: take `rngs` as a parameter (`def build(rngs): …`) "
+    "or pass the Module class, and initcheck builds it with a fresh `nnx.Rngs` each time"
+)
 
 
 @dataclass(frozen=True)
@@ -97,6 +110,8 @@ class ModelDraws:
         method: ``key -> how its draws are made`` (a way's label, :data:`REBUILT`,
             :data:`OWN`), decided for every key by :meth:`decide`.
         rebuilds: the number of models rebuilt.
+        reseed: how to write the model's code when every build gives the same weights
+            (:data:`FACTORY_RESEED`, :data:`FLAX_RESEED`).
     """
 
     ways: Mapping[str, Sequence[Way]]
@@ -108,6 +123,7 @@ class ModelDraws:
     method: dict[str, str] = field(default_factory=dict)
     rebuilds: int = 0
     own_seed: int | None = None
+    reseed: str = ""
     _way: dict[str, Way | None] = field(default_factory=dict)
     _last: tuple[str, int, np.ndarray] | None = None
     _index: dict[int, int] = field(default_factory=dict)
@@ -306,5 +322,11 @@ def piece_initializer(
         return rng.choice(base, size=math.prod(shape)).reshape(shape).astype(dtype)
 
     return Initializer(
-        name=piece.name, kind="model", seedable=True, call=call, takes_dtype=True, timeout=timeout
+        name=piece.name,
+        kind="model",
+        seedable=True,
+        call=call,
+        takes_dtype=True,
+        timeout=timeout,
+        reseed=draws.reseed or FACTORY_RESEED,
     )

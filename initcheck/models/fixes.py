@@ -12,7 +12,7 @@ from dataclasses import replace
 from typing import Any
 
 from initcheck.models.fixcode import Fix
-from initcheck.models.flax_model import takes_rngs
+from initcheck.models.flax_model import call_with_rngs
 from initcheck.models.records import ModelReport
 
 __all__ = ["apply_fixes", "fix_and_audit", "fixed_model"]
@@ -109,7 +109,7 @@ def fixed_model(report: ModelReport, model: Any) -> Any:
     if framework == "flax":
 
         def flax_factory(rngs: Any) -> Any:
-            built = model(rngs) if takes_rngs(model) else model()
+            built = call_with_rngs(model, rngs)
             return apply_fixes(built, fixes, rngs=rngs)
 
         return flax_factory

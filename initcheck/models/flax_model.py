@@ -30,7 +30,7 @@ from initcheck.models.layers import category
 from initcheck.models.outputs import first_tensor
 from initcheck.models.records import WeightPiece
 
-__all__ = ["FLAX", "KERNELS", "NORM_VALUES", "flax_piece", "takes_rngs"]
+__all__ = ["FLAX", "KERNELS", "NORM_VALUES", "call_with_rngs", "flax_piece", "takes_rngs"]
 
 NORM_VALUES = {"scale": 1.0, "bias": 0.0, "mean": 0.0, "var": 1.0}
 
@@ -123,9 +123,11 @@ def flax_piece(path: str, name: str, shape: tuple, m: Any, trace: Trace | None) 
     return WeightPiece(role="unknown", note=f"not audited (unknown layer type {kind})", **base)
 
 
-def takes_rngs(factory: Callable[..., Any]) -> bool:
-    """Whether a Flax factory is called as ``factory(rngs)`` (a required positional
-    parameter; a Module class's ``__init__`` is read past its metaclass), else ``factory()``."""
+def takes_rngs(factory: Callable[..., Any]) -> str | None:
+    """How a Flax factory takes its ``nnx.Rngs``: ``"positional"`` (a required positional
+    parameter, ``build(rngs)``), ``"keyword"`` (a required keyword-only ``rngs``, as in
+    ``def __init__(self, *, rngs)``), or ``None`` (called as ``factory()``). A Module
+    class's ``__init__`` is read past its metaclass."""
     try:  # a Module class: its metaclass's __call__ hides __init__'s signature
         inner = inspect.unwrap(factory)
         if isinstance(inner, type):
@@ -133,17 +135,27 @@ def takes_rngs(factory: Callable[..., Any]) -> bool:
         else:
             params = list(inspect.signature(factory).parameters.values())
     except (TypeError, ValueError):
-        return False
-    return any(
-        p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
-        for p in params
-    )
+        return None
+    required = [p for p in params if p.default is p.empty]
+    if any(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in required):
+        return "positional"
+    if any(p.kind is p.KEYWORD_ONLY and p.name == "rngs" for p in required):
+        return "keyword"
+    return None
+
+
+def call_with_rngs(factory: Callable[..., Any], rngs: Any) -> Any:
+    """``factory`` called with ``rngs`` the way it takes them (:func:`takes_rngs`)."""
+    how = takes_rngs(factory)
+    if how == "positional":
+        return factory(rngs)
+    return factory(rngs=rngs) if how == "keyword" else factory()
 
 
 def _call_with_rngs(factory: Callable[..., Any], seed: int) -> Any:
     from flax import nnx
 
-    return factory(nnx.Rngs(seed)) if takes_rngs(factory) else factory()
+    return call_with_rngs(factory, nnx.Rngs(seed))
 
 
 @contextmanager
