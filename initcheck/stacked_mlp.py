@@ -4,11 +4,12 @@ The engine of :mod:`initcheck.training`. It needs no deep-learning framework: th
 is small (784-256-128-10, 4,000 training images), so its forward and backward passes are a
 handful of float32 matrix products that numpy's BLAS runs as fast as a framework would.
 
-Stacking: the M networks' first-layer kernels form one ``(784, M·256)`` matrix (one large
-product per batch, the step's main cost); the second and third layers are batched
-``(M, 256, 128)`` and ``(M, 128, 10)`` products. The networks are independent: the loss
-summed over the M networks has, for each network's weights, the gradient of that network's
-own loss, and Adam is elementwise, so stacking is exact.
+Stacking: the M networks' kernels are stacked into ``(M, 784, 256)``, ``(M, 256, 128)``
+and ``(M, 128, 10)`` arrays, and each layer is one batched product. Every network's
+products have the same shapes whatever M is, so a network's numbers do not depend on which
+others train beside it. The networks are independent: the loss summed over the M networks
+has, for each network's weights, the gradient of that network's own loss, and Adam is
+elementwise, so stacking is exact.
 
 Adam is the TF1 ``AdamOptimizer`` update the notebook used (Kingma & Ba, 2015, with the
 bias correction folded into the step size)::
@@ -97,12 +98,10 @@ class _Stack:
 
     def __init__(self, kernels: Sequence[Sequence[np.ndarray]]) -> None:
         self.m = m = len(kernels)
-        w1 = np.stack([np.asarray(k[0], np.float32) for k in kernels])  # (M, 784, 256)
-        self.h1 = w1.shape[2]
-        self.w1 = np.ascontiguousarray(w1.transpose(1, 0, 2).reshape(w1.shape[1], m * self.h1))
+        self.w1 = np.stack([np.asarray(k[0], np.float32) for k in kernels])  # (M, 784, 256)
         self.w2 = np.stack([np.asarray(k[1], np.float32) for k in kernels])  # (M, 256, 128)
         self.w3 = np.stack([np.asarray(k[2], np.float32) for k in kernels])  # (M, 128, 10)
-        self.b1 = np.zeros((m, self.h1), np.float32)
+        self.b1 = np.zeros((m, self.w1.shape[2]), np.float32)
         self.b2 = np.zeros((m, self.w2.shape[2]), np.float32)
         self.b3 = np.zeros((m, self.w3.shape[2]), np.float32)
         self._adam = [_Adam(p.size) for p in (self.w1, self.b1, self.w2, self.b2, self.w3, self.b3)]
@@ -110,9 +109,7 @@ class _Stack:
 
     def _forward(self, x: np.ndarray, w1: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Hidden activations ``(M, B, 256)``, ``(M, B, 128)`` and logits ``(M, B, 10)``."""
-        n = x.shape[0]
-        h1 = (x @ w1).reshape(n, self.m, self.h1).transpose(1, 0, 2)
-        a1 = np.maximum(h1 + self.b1[:, None, :], 0)
+        a1 = np.maximum(x @ w1 + self.b1[:, None, :], 0)
         a2 = np.maximum(a1 @ self.w2 + self.b2[:, None, :], 0)
         return a1, a2, a2 @ self.w3 + self.b3[:, None, :]
 
@@ -139,7 +136,7 @@ class _Stack:
         dw2 = a1.transpose(0, 2, 1) @ dh2
         dh1 = dh2 @ self.w2.transpose(0, 2, 1)
         dh1 *= a1 > 0
-        dw1 = x.T @ dh1.transpose(1, 0, 2).reshape(n, self.m * self.h1)
+        dw1 = x.T @ dh1
         self._t += 1
         lr_t = float(LEARNING_RATE * np.sqrt(1 - BETA_2**self._t) / (1 - BETA_1**self._t))
         updates = [
@@ -168,17 +165,18 @@ class _Stack:
         y = np.asarray(y, np.intp)
         live = np.flatnonzero(np.any(x[np.unique(idx)] != 0, axis=0))
         full = self._adam[0]
-        w1, adam1 = self.w1[live], _Adam(live.size * self.w1.shape[1])
-        adam1.m[:] = full.m.reshape(self.w1.shape)[live].reshape(-1)
-        adam1.v[:] = full.v.reshape(self.w1.shape)[live].reshape(-1)
+        w1 = np.ascontiguousarray(self.w1[:, live])
+        adam1 = _Adam(w1.size)
+        adam1.m[:] = full.m.reshape(self.w1.shape)[:, live].reshape(-1)
+        adam1.v[:] = full.v.reshape(self.w1.shape)[:, live].reshape(-1)
         x = np.ascontiguousarray(x[:, live])
         out = np.empty((len(idx), self.m), np.float64)
         with np.errstate(all="ignore"):
             for i, rows in enumerate(idx):
                 out[i] = self._step(x[rows], y[rows], w1, adam1)
-        self.w1[live] = w1
-        full.m.reshape(self.w1.shape)[live] = adam1.m.reshape(w1.shape)
-        full.v.reshape(self.w1.shape)[live] = adam1.v.reshape(w1.shape)
+        self.w1[:, live] = w1
+        full.m.reshape(self.w1.shape)[:, live] = adam1.m.reshape(w1.shape)
+        full.v.reshape(self.w1.shape)[:, live] = adam1.v.reshape(w1.shape)
         return out
 
 

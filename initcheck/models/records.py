@@ -31,13 +31,9 @@ ROLES = ("kernel", "recurrent", "embedding", "constant", "scale", "unknown")
 #: ``"auto"``, a deliberate identity-at-init, an output head under ``"auto"``, a layer type
 #: the user accepted unaudited.
 STATUSES = (
-    "scale-invariant",
-    "convention",
-    "residual branch",
-    "identity-at-init",
-    "output head",
+    "scale-invariant", "convention", "residual branch", "identity-at-init", "output head",
     "accepted",
-)
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -325,8 +321,7 @@ class ModelReport:
         return self.verdict == "passed"
 
     def __repr__(self) -> str:
-        """One short line (an assertion's message stays readable): verdict, coverage and
-        the failing weights; ``print(report)`` has the whole table."""
+        """One short line, so an assertion's message stays readable (print: the table)."""
         failing = [f"{r.layer}.{r.param}".strip(".") for r in self.rows if not r.passed]
         c = self.coverage
         text = (
@@ -400,9 +395,8 @@ class ModelReport:
         return self.fixer(self, model, **options)
 
     def text(self, verbose: bool = False) -> str:
-        """The report as text: findings (with fixes), the signal and its gains by
-        depth, then the failing rows and a count of the rest; ``verbose`` adds every
-        finding's full messages and every row."""
+        """The report as text: findings (with fixes), the signal and its gains by depth,
+        the failing rows and a count of the rest; ``verbose``: every message and row."""
         from initcheck.models.text import report_text
 
         return report_text(self, verbose)
@@ -433,14 +427,8 @@ class ModelReport:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ModelReport:
-        """Rebuild a report from :meth:`to_dict` output (e.g. sent by an xdist worker).
-
-        Args:
-            data: the mapping :meth:`to_dict` returned (or its JSON round trip).
-
-        Returns:
-            A :class:`ModelReport` with the same rows, verdicts and signal.
-        """
+        """The report :meth:`to_dict` returned ``data`` for (or its JSON round trip, e.g.
+        sent by an xdist worker): the same rows, verdicts and signal."""
         signal = data.get("signal")
         after = data.get("after_fix")
         return cls(
