@@ -47,8 +47,10 @@ class InitCheckFailure(AssertionError):
     (:data:`INCONCLUSIVE_HINT`)."""
 
     def __init__(self, results: Sequence[CheckResult]) -> None:
+        from initcheck.results import said_once
+
         self.results = tuple(results)
-        lines = [r.describe() for r in self.results]
+        lines = [r.describe(checks) for checks, r in said_once(self.results)]
         if any(r.verdict == "inconclusive" for r in self.results):
             lines.append(INCONCLUSIVE_HINT)
         super().__init__("\n".join(lines))

@@ -22,6 +22,7 @@ from initcheck.verdicts import (
 
 __all__ = [
     "MARKS",
+    "MISBEHAVED",
     "REPR_LIMIT",
     "VERDICTS",
     "WORDS",
@@ -31,6 +32,7 @@ __all__ = [
     "aligned",
     "combined_verdict",
     "jsonable",
+    "said_once",
     "short",
     "short_number",
     "verdict_matrix",
@@ -129,6 +131,29 @@ def verdict_matrix(reports: Sequence[Report]) -> str:
         cells = [MARKS[by[c].verdict] if c in by else "—" for c in checks]
         rows.append([rep.initializer, *cells, WORDS[rep.verdict]])
     return "\n".join(aligned(rows))
+
+
+MISBEHAVED = "the initializer misbehaved: "  # how a check says the draws themselves failed
+
+
+def said_once(results: Sequence[CheckResult]) -> list[tuple[tuple[str, ...], CheckResult]]:
+    """The failing (or inconclusive) results, each message said once: results with the
+    same message, and every check's report of the initializer's own misbehaviour (a raise,
+    a wrong shape: the first one's words), grouped as ``(checks, the first result)``.
+
+    Example:
+        >>> a = CheckResult("symmetry", "f", False, MISBEHAVED + "f raised")
+        >>> b = CheckResult("variance", "f", False, MISBEHAVED + "f raised at (8, 4)")
+        >>> [checks for checks, _ in said_once([a, b])]
+        [('symmetry', 'variance')]
+    """
+    groups: dict[str, tuple[list[str], CheckResult]] = {}
+    for r in results:
+        if r.passed:
+            continue
+        key = MISBEHAVED if r.message.startswith(MISBEHAVED) else f"{r.verdict}:{r.message}"
+        groups.setdefault(key, ([], r))[0].append(r.check)
+    return [(tuple(checks), first) for checks, first in groups.values()]
 
 
 @dataclass(frozen=True, init=False)
@@ -230,11 +255,13 @@ class CheckResult:
         """The values a check kept for its figure (``details["sample"]``), or ``None``."""
         return self.details.get("sample")
 
-    def describe(self) -> str:
+    def describe(self, checks: Sequence[str] = ()) -> str:
         """``[initializer] check VERDICT: message`` (the message's own ``inconclusive:``
-        prefix dropped: the verdict says it)."""
+        prefix dropped: the verdict says it); ``checks`` names several checks that share
+        this message (:func:`said_once`)."""
         message = self.message.removeprefix("inconclusive: ")
-        return f"[{self.initializer}] {self.check} {WORDS[self.verdict]}: {message}"
+        names = ", ".join(checks) or self.check
+        return f"[{self.initializer}] {names} {WORDS[self.verdict]}: {message}"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -327,7 +354,11 @@ class Report:
 
     def __str__(self) -> str:
         rows = [["", "check", "measured", "target", "unit", "n", ""]]
+        first = {c: checks[0] for checks, _ in said_once(self.results) for c in checks}
         for r in self.results:
+            message = "" if r.passed else r.message
+            if first.get(r.check, r.check) != r.check:
+                message = f"as {first[r.check]}"
             rows.append(
                 [
                     MARKS[r.verdict],
@@ -336,7 +367,7 @@ class Report:
                     short_number(r.target),
                     r.unit if r.statistic is not None else "",
                     str(r.n),
-                    "" if r.passed else r.message,
+                    message,
                 ]
             )
         head = f"initcheck report for {self.initializer}: {WORDS[self.verdict]}"

@@ -155,3 +155,37 @@ def test_draw_kernels_in_torch_layout_draws_out_in_and_transposes():
     assert seen == [(256, 784), (128, 256), (10, 128)]
     assert [k.shape for k in kernels] == [(784, 256), (256, 128), (128, 10)]
     assert kernels[0][1, 0] == 2  # element (out=0, in=1) of the PyTorch weight
+
+
+JAX_INITS = '''
+import math
+
+import jax
+
+
+def jax_he(key, shape, dtype=None):
+    """A user's JAX initializer fn(key, shape, dtype): He normal."""
+    return jax.random.normal(key, shape) * math.sqrt(2.0 / shape[0])
+'''
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("how", ["prefix", "flag"])
+def test_compare_puts_a_jax_function_beside_a_keras_name(project, how):
+    """Issue 29 item 6: ``jax:module:attr`` declares one SPEC (or ``--framework jax`` the
+    non-Keras ones), and the Keras name beside it needs no declaration."""
+    pytest.importorskip("jax")
+    pytest.importorskip("keras")
+    project.makepyfile(myjax=JAX_INITS)
+    specs = ["jax:myjax:jax_he"] if how == "prefix" else ["--framework", "jax", "myjax:jax_he"]
+    result = project.run(
+        "initcheck", "compare", *specs, "he_normal", "--variance", "he", "--batches", "62",
+        timeout=600,
+    )  # fmt: skip
+    out = result.stdout.str()
+    assert result.ret == 0, out + result.stderr.str()
+    name = specs[0] if how == "prefix" else "myjax:jax_he"
+    for spec in (name, "he_normal"):
+        assert re.search(rf"^{re.escape(spec)}\s+\d+\.\d\d%", out, re.M), out
+    matrix = out.split("Checks on the network's kernel shapes", 1)[1]
+    assert row(matrix, name).split()[-1] == "PASSED", matrix

@@ -99,6 +99,17 @@ def test_check_turns_misbehaviour_into_failed_results(fn):
     for result in report.results:
         assert not result.passed
         assert "misbehaved" in result.message and "bad" in result.message
+    # said once (issue 29 item 7): the report's table and the failure's message
+    text = str(report).splitlines()
+    assert sum("misbehaved" in line for line in text) == 1, text
+    assert sum(line.rstrip().endswith(f"as {report.results[0].check}") for line in text) == (
+        len(report.results) - 1
+    )
+    with pytest.raises(initcheck.InitCheckFailure) as info:
+        initcheck.assert_sound(fn, variance="he", name="bad")
+    lines = str(info.value).splitlines()
+    assert len(lines) == 1 and lines[0].startswith("[bad] symmetry, "), lines
+    assert all(r.check in lines[0] for r in report.results)
 
 
 def test_hanging_initializer_times_out_without_killing_the_session():
@@ -149,3 +160,23 @@ def test_invalid_shapes_and_layout():
         initcheck.check("he_normal", shapes=[(3,)])
     with pytest.raises(ValueError, match="layout='tf'"):
         initcheck.check("he_normal", layout="tf")
+
+
+def test_a_closure_is_named_by_its_factory_and_what_it_captured():
+    """Issue 29 item 7: not ``scaled_uniform.<locals>.init``."""
+
+    def scaled_uniform(scale):
+        def init(shape, dtype=None, seed=None):
+            return np.random.default_rng(seed).uniform(-scale, scale, shape)
+
+        return init
+
+    def plain():
+        def init(shape, dtype=None, seed=None):
+            return np.random.default_rng(seed).normal(0, 1, shape)
+
+        return init
+
+    report = initcheck.check(scaled_uniform(1.3), checks=["centering"])
+    assert report.initializer == "scaled_uniform(scale=1.3)"
+    assert initcheck.check(plain(), checks=["centering"]).initializer == "plain(…)"

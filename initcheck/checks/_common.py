@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from initcheck.results import CheckResult
+from initcheck.results import MISBEHAVED, CheckResult
 from initcheck.sampling import Samples
 
 
@@ -23,7 +23,7 @@ def sampling_failure(check: str, samples: Samples) -> CheckResult | None:
         check=check,
         initializer=samples.initializer,
         passed=False,
-        message=f"the initializer misbehaved: {samples.error}",
+        message=f"{MISBEHAVED}{samples.error}",
         shapes=samples.shape_tuple,
         details={"error": samples.error},
     )

@@ -81,7 +81,7 @@ from initcheck.errors import InitializerError
 from initcheck.fans import Layout, check_layout
 from initcheck.initializers import Initializer
 from initcheck.meanfield import NONLINEARITIES, critical_reference
-from initcheck.results import CheckResult
+from initcheck.results import MISBEHAVED, CheckResult
 from initcheck.settings import Settings
 
 __all__ = ["CHECK", "NONLINEARITIES", "check_propagation", "critical_reference"]
@@ -286,7 +286,7 @@ def check_propagation(
             check="propagation",
             initializer=initializer.name,
             passed=False,
-            message=f"the initializer misbehaved: {exc}",
+            message=f"{MISBEHAVED}{exc}",
             shapes=(shape,),
             details={**common, "error": str(exc)},
         )

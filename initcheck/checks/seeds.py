@@ -25,7 +25,7 @@ from initcheck.checkdef import Check
 from initcheck.errors import InitializerError
 from initcheck.initializers import Initializer
 from initcheck.initializers.base import RESEED
-from initcheck.results import CheckResult
+from initcheck.results import MISBEHAVED, CheckResult
 from initcheck.sampling import draw_seed
 from initcheck.settings import Settings
 
@@ -65,7 +65,7 @@ def check_seeds(
         del a2
         distinct = not np.array_equal(a1, initializer.draw_native(shape, seed_b))
     except InitializerError as exc:
-        return CheckResult(passed=False, message=f"the initializer misbehaved: {exc}", **base)
+        return CheckResult(passed=False, message=f"{MISBEHAVED}{exc}", **base)
     details = {
         "seedable": initializer.seedable,
         "reproducible": reproducible,

@@ -240,11 +240,9 @@ def check_training(
 def _label(init: Any) -> str:
     if isinstance(init, str):
         return init
-    return str(
-        getattr(init, "__qualname__", None)
-        or getattr(init, "__name__", None)
-        or type(init).__name__
-    )
+    from initcheck.initializers.base import describe
+
+    return describe(init)
 
 
 def _run(ctx: CheckContext) -> CheckResult:

@@ -190,6 +190,17 @@ def cmd_check(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------- compare
 
 
+def _framework_prefix(spec: str, default: str | None) -> tuple[str | None, str]:
+    """``("jax", "mod:fn")`` for ``"jax:mod:fn"``: a SPEC's own declaration, which wins over
+    ``--framework`` (``default``); else ``(default, spec)``."""
+    from initcheck.cli.parser import FRAMEWORK_CHOICES
+
+    head, _, rest = spec.partition(":")
+    if head in FRAMEWORK_CHOICES and ":" in rest:
+        return head, rest
+    return default, spec
+
+
 def _compare_specs(args: argparse.Namespace) -> tuple[dict[str, Any], bool]:
     """{display name: validated SPEC object} in order, and whether it is the classic set
     alone."""
@@ -202,7 +213,10 @@ def _compare_specs(args: argparse.Namespace) -> tuple[dict[str, Any], bool]:
 
         objs.update(CLASSIC)
     for spec in specs:
-        obj = _declare(_spec(spec), spec, args.framework)
+        framework, target = _framework_prefix(spec, args.framework)
+        obj = _spec(target)
+        if not isinstance(obj, str):  # a Keras name needs no declaration beside the others
+            obj = _declare(obj, spec, framework)
         if spec in objs:
             raise UsageError(f"{spec!r} is given twice; each initializer is trained once.")
         objs[spec] = obj

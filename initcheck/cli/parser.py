@@ -229,7 +229,12 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     cmp.add_argument(
-        "specs", metavar="SPEC", nargs="*", help=_SPEC_HELP + '; "classic" = the notebook\'s set'
+        "specs",
+        metavar="SPEC",
+        nargs="*",
+        help=_SPEC_HELP + '; "classic" = the notebook\'s set; FRAMEWORK:module:attr (e.g. '
+        "jax:mypkg.inits:fn) declares one SPEC, so frameworks mix; --framework applies to "
+        "every other non-Keras SPEC, and a Keras name needs none",
     )
     cmp.add_argument(
         "--classic",

@@ -37,6 +37,7 @@ __all__ = [
     "Initializer",
     "accepts",
     "call_text",
+    "closure_values",
     "describe",
     "first_parameter",
     "framework_module",
@@ -92,12 +93,38 @@ def unwrap_partial(fn: Any) -> tuple[Any, tuple[Any, ...], dict[str, Any]]:
     return fn, args, kwargs
 
 
+def closure_values(fn: Any) -> dict[str, Any]:
+    """The values a closure captured, by variable name (empty cells left out)."""
+    code = getattr(fn, "__code__", None)
+    cells = getattr(fn, "__closure__", None) or ()
+    if code is None:
+        return {}
+    values = {}
+    for var, cell in zip(code.co_freevars, cells, strict=False):
+        try:
+            values[var] = cell.cell_contents
+        except ValueError:  # empty cell
+            continue
+    return values
+
+
 def describe(obj: object) -> str:
-    """A readable name for ``obj``: its qualified name, else its type's name."""
+    """A readable name for ``obj``: its qualified name, else its type's name. A closure
+    is named by the function that made it, with the numbers and strings it captured
+    (``scaled_uniform(scale=1.3)``, not ``scaled_uniform.<locals>.init``)."""
     name = getattr(obj, "__qualname__", None) or getattr(obj, "__name__", None)
     if name is None:
         name = type(obj).__name__
-    return str(name)
+    name = str(name)
+    if ".<locals>." not in name:
+        return name
+    outer = name.split(".<locals>.")[-2]
+    captured = {
+        k: v
+        for k, v in closure_values(obj).items()
+        if isinstance(v, int | float | str) and not k.startswith("_")
+    }
+    return call_text(outer, (), captured) if captured else f"{outer}(…)"
 
 
 def call_text(base: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:

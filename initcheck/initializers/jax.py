@@ -23,6 +23,7 @@ from initcheck.initializers.base import (
     DeclaredInitializer,
     Initializer,
     call_text,
+    closure_values,
     describe,
     framework_module,
     unwrap_partial,
@@ -84,20 +85,6 @@ def is_jax_initializer(init: Any) -> bool:
     return module == "jax" or module.startswith("jax.")
 
 
-def _closure(fn: Any) -> dict[str, Any]:
-    code = getattr(fn, "__code__", None)
-    cells = getattr(fn, "__closure__", None) or ()
-    if code is None:
-        return {}
-    values = {}
-    for var, cell in zip(code.co_freevars, cells, strict=False):
-        try:
-            values[var] = cell.cell_contents
-        except ValueError:  # empty cell
-            continue
-    return values
-
-
 def _jax_name(init: Any) -> str:
     base, args, kwargs = unwrap_partial(init)
     qualname = getattr(base, "__qualname__", "") or ""
@@ -107,7 +94,7 @@ def _jax_name(init: Any) -> str:
     outer = qualname.split(".<locals>")[0]
     if outer == qualname:  # a module-level function such as jax.nn.initializers.zeros
         return call_text(f"jax.nn.initializers.{qualname}", args, kwargs)
-    env = _closure(base)
+    env = closure_values(base)
     if outer == "variance_scaling":
         key = (float(env.get("scale", 0.0)), str(env.get("mode")), str(env.get("distribution")))
         public = _JAX_VARIANCE_SCALING_NAMES.get(key)

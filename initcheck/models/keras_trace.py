@@ -2,7 +2,8 @@
 and its output, and every ``keras.ops`` / ``keras.activations`` function that a model's
 own ``call()`` runs between layers (a subclassed model's ``keras.ops.relu(x)``) recorded
 as an op. Dropout off, BatchNorm on batch statistics (moving statistics restored),
-gradients by ``tf.GradientTape``.
+gradients by ``tf.GradientTape`` (gradients of intermediate tensors, which Keras's own API
+does not give: the signal needs the TensorFlow backend; elsewhere Keras's API serves).
 
 What an op is, and a layer's own ``activation=``, is measured
 (:func:`~initcheck.models.measure.measured_role`): a normalization, a linear op, or a
@@ -101,7 +102,7 @@ def trace_pass(
 
         def call(*args: Any, **kwargs: Any) -> Any:
             srcs = []
-            for a in tf.nest.flatten((args, kwargs)):
+            for a in keras.tree.flatten((args, kwargs)):
                 if id(a) in producer:
                     srcs.append(producer[id(a)])
             if cat == "pass" and "training" in kwargs:
@@ -198,14 +199,14 @@ def trace_pass(
         wrap(path, layer, leaf)
     stats = [(v, v.numpy()) for v in model.non_trainable_weights]
     try:
-        xt = tf.convert_to_tensor(x)
+        xt = keras.ops.convert_to_tensor(x)
         with patched_functions([keras.ops, keras.activations], wrap_op), tf.GradientTape() as tape:
             out = first_tensor(model(xt, training=True))
             if out is None:
                 raise ValueError(f"{type(model).__name__} returned no floating tensor.")
             trace.outputs = (producer[id(out)],) if id(out) in producer else ()
             r = tf.random.stateless_normal(tf.shape(out), seed=[seed, 1], dtype=out.dtype)
-            loss = tf.reduce_sum(out * r)
+            loss = tf.reduce_sum(out * r)  # not keras.ops: its functions are traced here
         grads = tape.gradient(loss, [t for t, _ in keep] + [t for t, _ in keep_in])
     finally:
         for layer in wrapped:
