@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import textwrap
 
-import keras  # a hard dependency: imported, never skipped
+import keras  # the [dev] extra installs it (the suite tests Keras): imported, never skipped
 import pytest
 
 import initcheck

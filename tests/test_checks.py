@@ -3,7 +3,7 @@
 import math
 
 import broken_inits as b
-import keras  # a hard dependency: imported, never skipped
+import keras  # the [dev] extra installs it (the suite tests Keras): imported, never skipped
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -257,3 +257,25 @@ def test_uniform_from_zero_fails_centering_and_degeneracy():
     assert report["centering"].statistic == pytest.approx(math.sqrt(3) / 2, rel=0.05)
     assert not report["degeneracy"].passed
     assert "one-signed unit" in report["degeneracy"].message
+
+
+def _torch_layout_he(shape, dtype=None, seed=None):
+    """He for PyTorch-layout weights: fan_in = in·kernel = prod(shape[1:])."""
+    fan_in = int(np.prod(shape[1:]))
+    return np.random.default_rng(seed).normal(0.0, np.sqrt(2.0 / fan_in), shape)
+
+
+def _wrong_everywhere(shape, dtype=None, seed=None):
+    """A std of 1/(first axis): no fan rule in either layout."""
+    return np.random.default_rng(seed).normal(0.0, 1.0 / shape[0], shape)
+
+
+def test_the_law_says_when_the_other_layout_fits():
+    """Issue 29 item 7: re-reading the fans in PyTorch's layout fits every shape, so
+    the failure says so; an initializer that fits no layout gets no such note."""
+    report = initcheck.check(_torch_layout_he, variance="he", checks=["scaling"])
+    message = report["scaling"].message
+    assert not report.passed and "this looks like layout='torch'" in message, message
+    assert initcheck.check(_torch_layout_he, variance="he", layout="torch").passed
+    other = initcheck.check(_wrong_everywhere, variance="he", checks=["scaling"])
+    assert not other.passed and "looks like layout" not in other["scaling"].message

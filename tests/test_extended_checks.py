@@ -3,7 +3,7 @@
 import math
 
 import broken_inits as b
-import keras  # a hard dependency: imported, never skipped
+import keras  # the [dev] extra installs it (the suite tests Keras): imported, never skipped
 import numpy as np
 import pytest
 from scipy import stats as sps

@@ -5,7 +5,7 @@ import subprocess
 import sys
 import threading
 
-import keras  # a hard dependency: imported, never skipped
+import keras  # the [dev] extra installs it (the suite tests Keras): imported, never skipped
 import numpy as np
 import pytest
 

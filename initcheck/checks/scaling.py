@@ -208,6 +208,7 @@ def check_scaling(samples: Samples, settings: Settings) -> CheckResult:
             f"scaling law broken: Var(W)/({law}) varies by ×{spread:.3f} across shapes "
             f"(tolerance ×{(1 + settings.std_tolerance) ** 2:.4g}); {lead} from {law}: "
             f"{listed}{more} ({relative}); {why}."
+            f"{_other_layout_note(samples, shapes, log_v, se, width, half_band)}"
             f"{identical_note(samples)}"
         )
     return CheckResult(
@@ -223,6 +224,50 @@ def check_scaling(samples: Samples, settings: Settings) -> CheckResult:
         shapes=samples.shape_tuple,
         details=details,
     )
+
+
+def _other_layout_note(
+    samples: Samples,
+    shapes: list[Any],
+    log_v: np.ndarray,
+    se: np.ndarray,
+    width: np.ndarray,
+    half_band: float,
+) -> str:
+    """A note when the law holds on every shape once the fans are read in the other
+    framework's layout (a PyTorch initializer checked as Keras, or the reverse): measured
+    by refitting the variances against the fans read that way, never guessed."""
+    from initcheck.fans import KernelLayout
+
+    layout = samples.layout
+    if not isinstance(layout, KernelLayout) or (layout.layer, layout.groups, layout.stacked) != (
+        "standard",
+        1,
+        0,
+    ):
+        return ""
+    other = KernelLayout("torch" if layout.framework == "keras" else "keras")
+    try:
+        fans = [other.fans(s.shape) for s in shapes]
+    except ValueError:
+        return ""
+    target = samples.target
+    if target is not None:
+        laws = {target.label: np.log([target.variance(f) for f in fans])}
+    else:
+        laws = {
+            f"{rule} rule": -np.log([max(1.0, n_of(f)) for f in fans])  # type: ignore[operator]
+            for rule, n_of in FAN_RULES.items()
+        }
+    for law, log_t in laws.items():
+        _, resid, _ = _fit(log_v, se, -log_t)
+        if not (np.abs(resid) - width > half_band).any():
+            axes = "(out, in, *kernel)" if other.framework == "torch" else "(*kernel, in, out)"
+            return (
+                f" Read as {other.framework} weights {axes}, every shape follows {law}: "
+                f"this looks like layout={other.framework!r}."
+            )
+    return ""
 
 
 #: The second shape of a single-shape scaling check (the law needs two fans).
