@@ -138,3 +138,22 @@ def test_a_model_reports_repr_is_one_short_line():
     assert len(text) <= 300
     assert text.startswith("ModelReport(model='Sequential', framework='torch', verdict='failed'")
     assert "'0.weight'" in text
+
+
+def test_two_kernels_at_two_widths_are_not_a_fixed_sigma_law():
+    """Issue 29 item 7: He at width 256 and LeCun at width 128 share σ = 0.0884, but two
+    widths are not a law; the LeCun kernel is diagnosed as LeCun, not a fixed σ."""
+
+    def build() -> nn.Module:
+        m = nn.Sequential(
+            nn.Linear(256, 128), nn.ReLU(), nn.Linear(128, 64), nn.ReLU(), nn.Linear(64, 10)
+        )
+        nn.init.kaiming_normal_(m[0].weight, nonlinearity="relu")
+        nn.init.normal_(m[2].weight, std=(1 / 128) ** 0.5)
+        nn.init.kaiming_normal_(m[4].weight, nonlinearity="relu")
+        return m
+
+    report = initcheck.audit(build, variance="he", signal=False)
+    row = report.row("2.weight")
+    assert not row.passed
+    assert "LeCun" in row.diagnosis and "fixed std" not in row.diagnosis, row.diagnosis

@@ -7,8 +7,10 @@ they part: a fixed σ keeps Var constant as fan_in changes, a fan rule scales it
 So every explanation is a *family* (a fixed σ; PyTorch's default; a swapped or packed fan
 reading; a Keras initializer read at Keras's fans), each row takes the consistent family
 that holds on the most distinct fan_in values of the model, and a fixed σ counts only
-when it is declared (Hugging Face's ``config.initializer_range``) or holds at two or more
-widths on at least half of the model's kernels.
+when it is declared (Hugging Face's ``config.initializer_range``) or holds at
+:data:`MIN_LAW_WIDTHS` (3) or more widths on at least half of the model's kernels: two
+kernels at two widths are not a law (a He kernel at width 256 beside a LeCun kernel at
+width 128 has the same σ).
 
 Candidate families: the fan readings a framework is known to use (swapped transposed
 fans, Keras's depthwise fan, packed matrices), the framework's default draws, the
@@ -78,6 +80,9 @@ def declared_sigmas(model: Any) -> list[tuple[float, str]]:
 
 
 #: The standard rules, as explanations of a measured ratio (rule name, description).
+#: Distinct fan_in values a fixed σ must hold at before it is inferred as a convention.
+MIN_LAW_WIDTHS = 3
+
 STANDARD = (
     ("lecun", "LeCun's 1/fan_in (lecun_normal, PyTorch's kaiming at gain 1)"),
     ("glorot", "Glorot's 2/(fan_in+fan_out) (glorot_uniform, Keras's default; xavier_)"),
@@ -139,7 +144,8 @@ def explain(
         near = [o for o in rows if o.var > 0 and _close(o.var, sigma**2)]
         fans = {o.piece.fans.fan_in for o in near if o.piece.fans is not None}
         is_declared = any(_close(sigma**2, d**2) for d, _ in declared)  # explained by it
-        if sigma > 0 and len(fans) >= 2 and 2 * len(near) >= len(rows) and not is_declared:
+        enough = len(fans) >= MIN_LAW_WIDTHS and 2 * len(near) >= len(rows)
+        if sigma > 0 and enough and not is_declared:
             inferred.append((sigma, f"the same σ on {len(near)} of {len(rows)} kernels"))
     cands = [_candidates(m, [*declared, *inferred]) for m in rows]
     declared_families = {f"sigma {s:.4g}" for s, _ in declared}
