@@ -126,16 +126,15 @@ def comparison_table(comparison: Comparison) -> str:
         head = f"After {runs[0].batches} batches ({runs[0].epochs:.3g} epochs, {where}:"
     else:
         head = f"Nothing trained ({where}:"
-    cols = (
-        f"{'initializer':<{width}}  {'val acc':>8}  {'val loss':>8}  {'last loss':>9}  "
-        f"{'mean last 50':>12}"
-    )
+    last_50 = all(run.batches >= 50 for run in runs)  # else the column would average fewer
+    cols = f"{'initializer':<{width}}  {'val acc':>8}  {'val loss':>8}  {'last loss':>9}"
+    cols += f"  {'mean last 50':>12}" if last_50 else ""
     lines = [head, cols, "-" * len(cols)]
     for name, run in comparison.runs.items():
         lines.append(
             f"{name:<{width}}  {_num(100 * run.val_accuracy, '7.2f', 7)}%  "
-            f"{_num(run.val_loss, '8.3f', 8)}  {_num(run.last_loss, '9.3f', 9)}  "
-            f"{_num(run.mean_loss(50), '12.3f', 12)}"
+            f"{_num(run.val_loss, '8.3f', 8)}  {_num(run.last_loss, '9.3f', 9)}"
+            + (f"  {_num(run.mean_loss(50), '12.3f', 12)}" if last_50 else "")
         )
     for name, error in comparison.failed.items():
         lines.append(f"{name:<{width}}  {'FAILED':>8}  not trained: {error}")
@@ -164,7 +163,7 @@ def comparison_json(comparison: Comparison, reports: Sequence[Report] = ()) -> d
                 "val_accuracy": run.val_accuracy,
                 "val_loss": run.val_loss,
                 "last_loss": run.last_loss,
-                "mean_last_50": run.mean_loss(50),
+                "mean_last_50": run.mean_loss(50) if run.batches >= 50 else None,
                 "batches": run.batches,
                 "epochs": run.epochs,
                 "seed": run.seed,

@@ -359,7 +359,23 @@ def test_comparison_table_handles_missing_values():
     table = comparison_table(Comparison({"x": diverged}, 128, 0, "fake data"))
     assert "After 2 batches" in table and "10.00%" in table
     row = table.splitlines()[-1]
-    assert row.startswith("x") and row.count("—") == 3  # val loss, last loss, mean last 50
+    assert row.startswith("x") and row.count("—") == 2  # val loss, last loss
+    assert "mean last 50" not in table  # 2 batches: no mean over the last 50 to show
+
+
+def test_the_last_50_column_shows_only_with_50_batches():
+    """Issue 29 item 7: in the table, the notebook view, the JSON and the HTML report."""
+    from initcheck.output import render_html
+    from initcheck.training_runs import comparison_json
+
+    for batches, shown in ((31, False), (50, True)):
+        run = TrainingRun("x", np.linspace(2.3, 0.5, batches), 0.9, 0.4, batches, 1.0, 0)
+        comparison = Comparison({"x": run}, 128, 0, "fake data")
+        assert ("mean last 50" in comparison_table(comparison)) is shown
+        assert ("mean last 50" in comparison._repr_html_()) is shown
+        assert (comparison_json(comparison)["runs"]["x"]["mean_last_50"] is not None) is shown
+        html = render_html([], comparisons=[comparison])
+        assert ("mean loss, last 50" in html) is shown
 
 
 def test_progress_is_silent_without_a_terminal(capsys):

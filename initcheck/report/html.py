@@ -192,7 +192,10 @@ def _comparison_views(comparisons: list[dict[str, Any]]) -> list[dict[str, Any]]
     out = []
     for comp in comparisons:
         runs = comp["runs"]
-        best = {key: _best(runs, key, better) for _, key, _, better in _RUN_COLUMNS}
+        # "mean loss, last 50" only where every run has 50 batches (else it would average
+        # fewer and say 50)
+        columns = [c for c in _RUN_COLUMNS if any(r.get(c[1]) is not None for r in runs)]
+        best = {key: _best(runs, key, better) for _, key, _, better in columns}
         curves = {r["name"]: r["losses"] for r in runs}
         out.append(
             {
@@ -201,8 +204,8 @@ def _comparison_views(comparisons: list[dict[str, Any]]) -> list[dict[str, Any]]
                 "svg": curves_svg(curves),
                 "caption": curves_caption(curves),
                 "failed": comp.get("failed", []),
-                "n_columns": len(_RUN_COLUMNS),
-                "header": [h for h, *_ in _RUN_COLUMNS],
+                "n_columns": len(columns),
+                "header": [h for h, *_ in columns],
                 "runs": [
                     {
                         "name": r["name"],
@@ -212,7 +215,7 @@ def _comparison_views(comparisons: list[dict[str, Any]]) -> list[dict[str, Any]]
                                 "text": show(r[key]),
                                 "best": best[key] is not None and r[key] == best[key],
                             }
-                            for _, key, show, _ in _RUN_COLUMNS
+                            for _, key, show, _ in columns
                         ],
                     }
                     for r in runs

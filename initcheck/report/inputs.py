@@ -85,7 +85,7 @@ def _run_view(name: str, run: Any) -> dict[str, Any]:
         "val_accuracy": as_float(get("val_accuracy")),
         "val_loss": as_float(get("val_loss")),
         "last_loss": losses[-1] if losses else None,
-        "mean_last_50": sum(tail) / len(tail) if tail else None,
+        "mean_last_50": sum(tail) / len(tail) if tail and len(losses) >= 50 else None,
         "batches": get("batches") or len(losses),
         "diverged": bool(losses) and len(finite) < len(losses),
     }

@@ -133,21 +133,24 @@ def comparison_html(comparison: Any) -> str:
     """A :class:`~initcheck.training_runs.Comparison` as its training table (a failed row
     for an initializer that was not trained) and its loss curves."""
     rows = []
+    last_50 = all(run.batches >= 50 for run in comparison.runs.values())
     for name, run in comparison.runs.items():
+        mean = [(escape(fmt(run.mean_loss(50))), True)] if last_50 else []
         rows.append(
             [
                 (f"<code>{escape(name)}</code>", False),
                 (escape(fmt_pct(run.val_accuracy)), True),
                 (escape(fmt(run.val_loss)), True),
                 (escape(fmt(run.last_loss)), True),
-                (escape(fmt(run.mean_loss(50))), True),
+                *mean,
                 (escape(str(run.batches)), True),
             ]
         )
+    header = ["initializer", "val. accuracy", "val. loss", "last batch loss"]
+    header += ["mean last 50"] if last_50 else []
     for name, error in comparison.failed.items():
         why = f"{_verdict(False, 'not trained')}: {escape(error)}"
-        rows.append([(f"<code>{escape(name)}</code>", False), (why, False, 5)])
-    header = ["initializer", "val. accuracy", "val. loss", "last batch loss", "mean last 50"]
+        rows.append([(f"<code>{escape(name)}</code>", False), (why, False, len(header))])
     parts = [_table([*header, "batches"], rows)]
     curves = {name: list(run.losses) for name, run in comparison.runs.items()}
     svg = curves_svg(curves)
