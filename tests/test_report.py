@@ -567,3 +567,22 @@ def test_a_registered_toy_check_gets_its_column_row_figure_and_table(reports):
     finally:
         registry.unregister("toy")
     assert "toy" not in registry.names()
+
+
+def test_tolerance_bands_have_one_colour_in_every_figure():
+    """Issue 29 item 7: the scaling figure's band and the audit figure's band are the
+    same green (the scaling band was red)."""
+    import initcheck
+    from initcheck.output import svg_figures_for
+    from initcheck.report.models import ratio_svg
+    from initcheck.report.svg import PASS_BAND
+
+    result = initcheck.check("he_normal", variance="he", checks=["scaling"])["scaling"]
+    scaling = "".join(svg for _, svg in svg_figures_for(result.to_dict()))
+    torch = pytest.importorskip("torch")
+    model = torch.nn.Sequential(torch.nn.Linear(32, 16))
+    report = initcheck.audit(lambda: model, variance="lecun", signal=False)
+    audit = ratio_svg([r.to_dict() for r in report.rows], "variance") or ""
+    for svg in (scaling, audit):
+        bands = re.findall(r'<polygon [^>]*fill="(#[0-9a-f]{6})"', svg)
+        assert bands and set(bands) == {PASS_BAND}, bands

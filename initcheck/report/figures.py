@@ -16,7 +16,7 @@ from typing import Any
 from initcheck.report.curves import COLORS, DASHES, curves_svg
 from initcheck.report.inputs import as_result_dicts, finite_float, finite_floats
 from initcheck.report.png import diverging_color, png_rgb
-from initcheck.report.svg import SvgPlot, esc, side_by_side
+from initcheck.report.svg import PASS_BAND, REFERENCE, SvgPlot, esc, side_by_side
 
 __all__ = [
     "COLORS",
@@ -104,17 +104,17 @@ def scaling_svg(details: Mapping[str, Any]) -> str | None:
             fans,
             [v * band[0] for v in law_var],
             [v * band[1] for v in law_var],
-            color="#d62728",
+            color=PASS_BAND,
             label="tolerance",
         )
-    left.line(fans, law_var, color="#d62728", dash="5,3", label=f"law {law}" if law else "target")
+    left.line(fans, law_var, color=REFERENCE, dash="5,3", label=f"law {law}" if law else "target")
     left.points(fans, [p[1] for p in pts], color="#1f77b4", label="measured Var(W)")
     right = SvgPlot(width=330, ylabel="Var(W) / law", ylog=True)
     xs = list(range(len(pts)))
     ratios = [p[2] for p in pts]
     if len(band) == 2:
-        right.band([-0.5, len(pts) - 0.5], [band[0]] * 2, [band[1]] * 2, color="#d62728")
-    right.line([-0.5, len(pts) - 0.5], [1.0, 1.0], color="#d62728", dash="5,3")
+        right.band([-0.5, len(pts) - 0.5], [band[0]] * 2, [band[1]] * 2, color=PASS_BAND)
+    right.line([-0.5, len(pts) - 0.5], [1.0, 1.0], color=REFERENCE, dash="5,3")
     have_ci = all(p[3] is not None and p[4] is not None for p in pts)
     right.points(
         xs,
@@ -151,10 +151,10 @@ def propagation_svg(details: Mapping[str, Any]) -> str | None:
                     layers,
                     [r * band[0] ** k for r, k in zip(reference, steps, strict=True)],
                     [r * band[1] ** k for r, k in zip(reference, steps, strict=True)],
-                    color="#d62728",
+                    color=PASS_BAND,
                     label="tolerance",
                 )
-            plot.line(layers, reference, color="#d62728", dash="5,3", label="sound init")
+            plot.line(layers, reference, color=REFERENCE, dash="5,3", label="sound init")
         plot.line(layers, measured, color="#1f77b4", label="measured")
         plots.append(plot)
     return side_by_side(*plots) if plots else None

@@ -19,12 +19,12 @@ from typing import Any
 
 from initcheck.report.format import anchor, fmt, fmt_interval
 from initcheck.report.inputs import as_float
-from initcheck.report.svg import SvgPlot
+from initcheck.report.svg import MEASURED, PASS_BAND, REFERENCE, SvgPlot
 from initcheck.verdicts import combined_verdict, verdict_of
 
 __all__ = ["as_model_dicts", "gains_svg", "model_views", "ratio_svg"]
 
-_PASS, _FAIL, _REF, _ACT, _GRAD = "#1a7f37", "#c62828", "#57606a", "#0969da", "#bc4c00"
+_PASS, _FAIL, _REF, _ACT, _GRAD = PASS_BAND, "#c62828", REFERENCE, MEASURED, "#bc4c00"
 
 
 def as_model_dicts(models: Iterable[Any] | None) -> list[dict[str, Any]]:
