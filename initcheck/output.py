@@ -35,6 +35,7 @@ __all__ = [
     "render_html",
     "result_figures",
     "svg_figures_for",
+    "without_samples",
     "write_html_report",
     "write_json",
 ]
@@ -69,24 +70,44 @@ def envelope(kind: str, payload: Mapping[str, Any]) -> dict[str, Any]:
     return {"initcheck": __version__, "schema": SCHEMA, "kind": kind, "payload": dict(payload)}
 
 
-def json_text(kind: str, payload: Mapping[str, Any]) -> str:
+def without_samples(data: Any) -> Any:
+    """``data`` with every result's figure subsample (``details["sample"]``, 2,000 values
+    of a centering result) left out: the JSON stays small; the HTML report draws them."""
+    if isinstance(data, Mapping):
+        out = {k: without_samples(v) for k, v in data.items()}
+        details = out.get("details")
+        if isinstance(details, dict) and "sample" in details:
+            out["details"] = {k: v for k, v in details.items() if k != "sample"}
+        return out
+    if isinstance(data, list | tuple):
+        return [without_samples(v) for v in data]
+    return data
+
+
+def json_text(kind: str, payload: Mapping[str, Any], *, samples: bool = False) -> str:
     """The envelope as JSON text (non-finite floats are an error: payloads are
-    :func:`~initcheck.results.jsonable`)."""
-    return json.dumps(envelope(kind, payload), indent=2, allow_nan=False, ensure_ascii=False) + "\n"
+    :func:`~initcheck.results.jsonable`); ``samples`` keeps the figures' raw subsamples
+    (:func:`without_samples`)."""
+    data = envelope(kind, payload if samples else without_samples(payload))
+    return json.dumps(data, indent=2, allow_nan=False, ensure_ascii=False) + "\n"
 
 
-def write_json(path: str | os.PathLike[str], kind: str, payload: Mapping[str, Any]) -> Path | None:
+def write_json(
+    path: str | os.PathLike[str], kind: str, payload: Mapping[str, Any], *, samples: bool = False
+) -> Path | None:
     """Write ``payload`` in its envelope to ``path`` (atomically), or to stdout for ``-``.
 
     Args:
         path: the file, or ``"-"``.
         kind: one of :data:`KINDS`.
         payload: JSON-safe data.
+        samples: keep the figures' raw subsamples (left out by default: a session's JSON
+            stays small).
 
     Returns:
         The path written, or ``None`` for stdout.
     """
-    text = json_text(kind, payload)
+    text = json_text(kind, payload, samples=samples)
     if str(path) == "-":
         sys.stdout.write(text)
         return None

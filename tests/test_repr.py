@@ -65,3 +65,17 @@ def test_long_fields_are_cut() -> None:
     assert len(repr(failure)) <= LIMIT
     assert "m" * 5000 in str(failure)  # the message itself is complete
     assert len(repr(InitializerError("e" * 5000))) <= LIMIT
+
+
+def test_json_leaves_out_the_figures_raw_samples():
+    """Issue 29 item 7: JSON stays small; the HTML report still draws the histogram."""
+    import json
+
+    from initcheck.output import json_text
+
+    report = initcheck.check("he_normal", checks=["centering"])
+    lean = json_text("check", report.to_dict())
+    full = json_text("check", report.to_dict(), samples=True)
+    assert '"sample"' not in lean and '"sample"' in full
+    assert len(lean) < len(full) / 5
+    assert json.loads(lean)["payload"]["results"][0]["details"]["sample_unit"]
