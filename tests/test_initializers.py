@@ -177,6 +177,14 @@ def test_a_closure_is_named_by_its_factory_and_what_it_captured():
 
         return init
 
+    def captures_an_object(dist):
+        def init(shape, dtype=None, seed=None):
+            return dist(np.random.default_rng(seed), shape)
+
+        return init
+
     report = initcheck.check(scaled_uniform(1.3), checks=["centering"])
     assert report.initializer == "scaled_uniform(scale=1.3)"
-    assert initcheck.check(plain(), checks=["centering"]).initializer == "plain(…)"
+    assert initcheck.check(plain(), checks=["centering"]).initializer == "init"
+    made = captures_an_object(lambda rng, shape: rng.normal(0, 1, shape))
+    assert initcheck.check(made, checks=["centering"]).initializer == "captures_an_object(…)"

@@ -586,3 +586,17 @@ def test_tolerance_bands_have_one_colour_in_every_figure():
     for svg in (scaling, audit):
         bands = re.findall(r'<polygon [^>]*fill="(#[0-9a-f]{6})"', svg)
         assert bands and set(bands) == {PASS_BAND}, bands
+
+
+def test_names_wrap_at_separators_only():
+    """Issue 29 item 7: ``he_uniform_mine`` may wrap after ``_``, never inside a word."""
+    from initcheck.output import render_html
+
+    def he_uniform_mine(shape, dtype=None, seed=None):
+        limit = (6 / shape[0]) ** 0.5
+        return np.random.default_rng(seed).uniform(-limit, limit, shape)
+
+    html = render_html([initcheck.check(he_uniform_mine, checks=["centering"])])
+    pieces = '<span class="nb">he_</span><wbr><span class="nb">uniform_</span><wbr>'
+    assert pieces + '<span class="nb">mine</span>' in html
+    assert "code .nb { white-space: nowrap; }" in html

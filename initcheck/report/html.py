@@ -271,15 +271,26 @@ def _environment() -> Any:
     )
     env.filters["safe_svg"] = jinja2.pass_eval_context(lambda _ctx, s: _markup(s))
     env.filters["nodeid"] = _nodeid
+    env.filters["name"] = _name
     return env
 
 
 def _nodeid(text: str) -> Any:
     """A pytest node id that wraps only after ``::`` and ``/``: each part between them
     unbreakable, a ``<wbr>`` after each separator (everything escaped)."""
+    return _breakable(text, r"(?<=::)|(?<=/)")
+
+
+def _name(text: str) -> Any:
+    """A name (initializer, model, weight) that wraps only after a separator (``_ . / :
+    - , (`` or a space), never inside a word (``he_uniform_mine``, not ``he_unifor m``)."""
+    return _breakable(text, r"(?<=[_./:\-,( ])")
+
+
+def _breakable(text: str, after: str) -> Any:
     from markupsafe import Markup, escape
 
-    parts = re.split(r"(?<=::)|(?<=/)", str(text))
+    parts = re.split(after, str(text))
     return Markup("<wbr>").join(
         Markup('<span class="nb">{}</span>').format(escape(p)) for p in parts if p
     )
