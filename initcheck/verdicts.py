@@ -14,21 +14,41 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any, Literal
 
-__all__ = ["MARKS", "VERDICTS", "WORDS", "Verdict", "combined_verdict", "verdict_of"]
+__all__ = [
+    "EXPECTED",
+    "MARKS",
+    "VERDICTS",
+    "WORDS",
+    "Verdict",
+    "combined_verdict",
+    "shown_verdict",
+    "verdict_of",
+]
 
 #: What a check decided.
 Verdict = Literal["pass", "fail", "inconclusive"]
 VERDICTS: tuple[str, ...] = ("pass", "fail", "inconclusive")
 #: A verdict's mark in text tables, and its word in headlines.
-MARKS = {"pass": "ok", "fail": "FAIL", "inconclusive": "INCONCLUSIVE"}
-WORDS = {"pass": "PASSED", "fail": "FAILED", "inconclusive": "INCONCLUSIVE"}
+MARKS = {"pass": "ok", "fail": "FAIL", "inconclusive": "INCONCLUSIVE", "expected": "expected"}
+WORDS = {
+    "pass": "PASSED",
+    "fail": "FAILED",
+    "inconclusive": "INCONCLUSIVE",
+    "expected": "EXPECTED FAILURE",
+}
+#: How a view shows a result that did not pass in a test that passed (the test expected
+#: it: ``pytest.raises(InitCheckFailure)``, or ``assert not report.passed``): like
+#: pytest's xfail, it is not a failure of the run. Not a verdict: the record keeps its own.
+EXPECTED = "expected"
 
 
 def combined_verdict(verdicts: Iterable[str]) -> str:
     """The verdict of several: ``"fail"`` if one failed, else ``"inconclusive"`` if one
     was inconclusive, else ``"pass"`` (also for none)."""
     seen = set(verdicts)
-    return "fail" if "fail" in seen else "inconclusive" if "inconclusive" in seen else "pass"
+    if "fail" in seen or "inconclusive" in seen:
+        return "fail" if "fail" in seen else "inconclusive"
+    return EXPECTED if EXPECTED in seen else "pass"
 
 
 def verdict_of(record: Mapping[str, Any]) -> str:
@@ -38,3 +58,11 @@ def verdict_of(record: Mapping[str, Any]) -> str:
     if verdict in VERDICTS:
         return str(verdict)
     return "pass" if record.get("passed") else "fail"
+
+
+def shown_verdict(record: Mapping[str, Any]) -> str:
+    """What a view shows for a result dict: :data:`EXPECTED` for a result that did not
+    pass in a test that passed (the plugin marks it ``"expected": true``), else its
+    verdict."""
+    verdict = verdict_of(record)
+    return EXPECTED if verdict != "pass" and record.get("expected") else verdict

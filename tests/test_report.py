@@ -204,7 +204,7 @@ def test_summary_table_has_every_initializer_and_property(reports):
         "interval",
         "alpha",
     ):
-        assert word in text
+        assert word in "".join(page.text)  # names are split at separators for wrapping
     assert "1 of 2 initializers failed" in text
 
 
@@ -451,11 +451,14 @@ def test_each_column_bolds_only_its_own_best_value():
     }
     html = render_html([], comparisons=[runs])
     rows = {
-        m.group(1): re.findall(r'<td class="num( best)?">([^<]*)</td>', m.group(2))
-        for m in re.finditer(r"<tr>\s*<th scope=\"row\"><code>(\w+)</code>(.*?)</tr>", html, re.S)
+        re.sub("<[^>]+>", "", m.group(1)): re.findall(
+            r'<td class="num( best)?">([^<]*)</td>', m.group(2)
+        )
+        for m in re.finditer(r"<tr>\s*<th scope=\"row\"><code>(.*?)</code>(.*?)</tr>", html, re.S)
     }
     bold = {name: [text for best, text in cells if best] for name, cells in rows.items()}
-    assert bold == {"acc_best": ["95.00%"], "loss_best": ["0.2", "0.5", "1.167"], "chance": []}
+    # 3 batches: no "mean loss, last 50" column (it would average 3 and say 50)
+    assert bold == {"acc_best": ["95.00%"], "loss_best": ["0.2", "0.5"], "chance": []}
     assert 'class="best"' not in html  # no row is bolded as a whole
 
 

@@ -22,6 +22,7 @@ from initcheck.results import short_number
 __all__ = [
     "ResultsPlugin",
     "add_html_extras",
+    "counts",
     "model_line",
     "shape_text",
     "summary_table",
@@ -30,14 +31,32 @@ __all__ = [
 
 
 #: A record's verdict in the terminal table and the pytest-html extras.
-VERDICT_TEXT = {"pass": "passed", "fail": "FAILED", "inconclusive": "INCONCLUSIVE"}
+VERDICT_TEXT = {
+    "pass": "passed",
+    "fail": "FAILED",
+    "inconclusive": "INCONCLUSIVE",
+    "expected": "expected",
+}
 
 
 def verdict_text(record: dict[str, Any]) -> str:
-    """``passed``, ``FAILED`` or ``INCONCLUSIVE`` (too few values to decide) of a record."""
-    from initcheck.verdicts import verdict_of
+    """``passed``, ``FAILED``, ``INCONCLUSIVE`` (too few values to decide) or
+    ``expected`` (did not pass, in a test that expected it) of a record."""
+    from initcheck.verdicts import shown_verdict
 
-    return VERDICT_TEXT[verdict_of(record)]
+    return VERDICT_TEXT[shown_verdict(record)]
+
+
+def counts(records: list[dict[str, Any]]) -> dict[str, int]:
+    """How many records each view counts: ``passed``, ``failed`` (failures of the run:
+    not expected by their test), ``inconclusive`` (of those) and ``expected``."""
+    shown = [verdict_text(r) for r in records]
+    return {
+        "passed": shown.count("passed"),
+        "failed": shown.count("FAILED") + shown.count("INCONCLUSIVE"),
+        "inconclusive": shown.count("INCONCLUSIVE"),
+        "expected": shown.count("expected"),
+    }
 
 
 def _details(record: dict[str, Any]) -> dict[str, Any]:
@@ -86,7 +105,10 @@ def summary_table(records: list[dict[str, Any]], *, failed_only: bool = False) -
         The lines, ending with a count of results and failures.
     """
     header = ("initializer", "property", "verdict", "shape", "measured", "target", "test")
-    shown = [r for r in records if not r["passed"]] if failed_only else records
+    if failed_only:
+        shown = [r for r in records if verdict_text(r) in ("FAILED", "INCONCLUSIVE")]
+    else:
+        shown = records
     rows = [
         (
             str(r["initializer"]),
@@ -106,9 +128,11 @@ def summary_table(records: list[dict[str, Any]], *, failed_only: bool = False) -
 
     out = [line(header)] if rows else []
     out.extend(line(row) for row in rows)
-    failed = sum(not r["passed"] for r in records)
-    unsure = sum(verdict_text(r) == "INCONCLUSIVE" for r in records)
+    n = counts(records)
+    failed, unsure = n["failed"], n["inconclusive"]
     tail = f" ({unsure} inconclusive: too few values to decide)" if unsure else ""
+    if n["expected"]:
+        tail += f", {n['expected']} expected by their tests"
     if failed_only:
         tail += (
             " (failed ones listed; --initcheck-summary=all lists all)"
@@ -234,16 +258,9 @@ class ResultsPlugin:
 
             payload: dict[str, Any] = {
                 "settings": self.options.settings_dict(),
-                "summary": {
-                    "records": len(records),
-                    "passed": sum(bool(r["passed"]) for r in records),
-                    "failed": sum(not r["passed"] for r in records),
-                },
+                "summary": {"records": len(records), **counts(records)},
                 "records": records,
             }
-            unsure = sum(verdict_text(r) == "INCONCLUSIVE" for r in records)
-            if unsure:  # of the failed: too few values to decide (each record's verdict)
-                payload["summary"]["inconclusive"] = unsure
             if models:  # gated models: every weight row (ModelReport.to_dict())
                 payload["summary"]["models"] = len(models)
                 payload["summary"]["models_failed"] = sum(not m["passed"] for m in models)

@@ -25,11 +25,13 @@ from initcheck.report.figures import figures_by_result
 from initcheck.report.format import anchor, fmt, fmt_int, fmt_interval, fmt_pct
 from initcheck.report.inputs import as_result_dicts, normalize_comparisons
 from initcheck.report.models import model_views
-from initcheck.verdicts import WORDS, combined_verdict, verdict_of
+from initcheck.verdicts import EXPECTED, WORDS, combined_verdict, shown_verdict
 from initcheck.versions import versions
 
 #: A verdict's mark in the report's tables (its colour is the CSS class of the verdict).
-MARK = {"pass": "PASS", "fail": "FAIL", "inconclusive": "INCONCLUSIVE"}
+MARK = {"pass": "PASS", "fail": "FAIL", "inconclusive": "INCONCLUSIVE", "expected": "expected"}
+#: Which of a check's several results (one per test) a matrix cell shows: the worst.
+_SEVERITY = {"pass": 0, "expected": 1, "inconclusive": 2, "fail": 3}
 
 __all__ = ["render_html", "runtime_versions", "write_html_report"]
 
@@ -102,8 +104,8 @@ def _initializer_views(
                     "check": str(r.get("check")),
                     "summary": check.summary if check is not None else "",
                     "passed": bool(r.get("passed")),
-                    "verdict": verdict_of(r),
-                    "mark": MARK[verdict_of(r)],
+                    "verdict": shown_verdict(r),
+                    "mark": MARK[shown_verdict(r)],
                     "message": str(r.get("message", "")),
                     "statistic": fmt(r.get("statistic")),
                     "unit": unit_of(r, known),
@@ -130,8 +132,12 @@ def _initializer_views(
                 "word": WORDS[verdict],
                 "failed": [c for c in checks if c["verdict"] == "fail"],
                 "undecided": [c for c in checks if c["verdict"] == "inconclusive"],
+                "expected": [c for c in checks if c["verdict"] == EXPECTED],
                 "checks": checks,
-                "by_check": {c["check"]: c for c in checks},
+                # several tests may check the same property: the cell shows the worst
+                "by_check": {
+                    c["check"]: c for c in sorted(checks, key=lambda c: _SEVERITY[c["verdict"]])
+                },
             }
         )
     return views
@@ -327,6 +333,7 @@ def render_html(
     columns = _matrix(inits, {str(r.get("check")) for r in result_dicts}, normalized, known)
     n_failed = sum(i["verdict"] == "fail" for i in inits)
     n_inconclusive = sum(i["verdict"] == "inconclusive" for i in inits)
+    n_expected = sum(len(i["expected"]) for i in inits)
     return (
         _environment()
         .get_template(_TEMPLATE)
@@ -339,6 +346,7 @@ def render_html(
             summaries={name: c.summary for name, c in known.items()},
             n_failed=n_failed,
             n_inconclusive=n_inconclusive,
+            n_expected=n_expected,
             comparisons=comps,
             models=model_views(models),
             settings=_settings_view(settings),
