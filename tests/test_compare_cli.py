@@ -119,10 +119,12 @@ def test_compare_takes_the_layout_declaration(project):
     assert re.search(r"^inits\.py:torch_layout_he\s.*\bPASSED$", out, re.M), out
 
 
-def test_a_keras_name_with_a_framework_is_a_usage_error(project):
+def test_a_framework_that_applies_to_no_spec_is_a_usage_error(project):
+    """A Keras name needs no declaration: ``--framework`` beside only Keras names is a
+    mistake, said as one."""
     result = project.run("initcheck", "compare", "he_normal", "--framework", "torch")
     assert result.ret == 2
-    assert "--framework torch with 'he_normal'" in result.stderr.str()
+    assert "--framework torch applies to no SPEC: 'he_normal'" in result.stderr.str()
 
 
 @pytest.mark.parametrize(

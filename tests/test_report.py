@@ -577,8 +577,8 @@ def test_tolerance_bands_have_one_colour_in_every_figure():
     same green (the scaling band was red)."""
     import initcheck
     from initcheck.output import svg_figures_for
+    from initcheck.report.legend import PASS_BAND
     from initcheck.report.models import ratio_svg
-    from initcheck.report.svg import PASS_BAND
 
     result = initcheck.check("he_normal", variance="he", checks=["scaling"])["scaling"]
     scaling = "".join(svg for _, svg in svg_figures_for(result.to_dict()))

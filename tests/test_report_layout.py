@@ -50,7 +50,9 @@ def cards(html: str) -> dict[tuple[str, str], str]:
     for section in re.findall(
         r'<section class="init [^"]*" id="[^"]*">(.*?)</section>', html, re.S
     ):
-        name = unescape(re.search(r"<h2><code>(.*?)</code>", section).group(1))
+        name = unescape(
+            re.sub("<[^>]+>", "", re.search(r"<h2><code>(.*?)</code>", section).group(1))
+        )
         for card in re.split(r'(?=<div class="check )', section)[1:]:
             check = re.search(r"<h3>(\w+) ", card).group(1)
             out[(name, check)] = card

@@ -193,10 +193,10 @@ def cmd_check(args: argparse.Namespace) -> int:
 def _framework_prefix(spec: str, default: str | None) -> tuple[str | None, str]:
     """``("jax", "mod:fn")`` for ``"jax:mod:fn"``: a SPEC's own declaration, which wins over
     ``--framework`` (``default``); else ``(default, spec)``."""
-    from initcheck.cli.parser import FRAMEWORK_CHOICES
+    from initcheck.initializers.base import FRAMEWORKS
 
     head, _, rest = spec.partition(":")
-    if head in FRAMEWORK_CHOICES and ":" in rest:
+    if head in FRAMEWORKS and ":" in rest:
         return head, rest
     return default, spec
 
@@ -212,11 +212,13 @@ def _compare_specs(args: argparse.Namespace) -> tuple[dict[str, Any], bool]:
         from initcheck.classic import CLASSIC
 
         objs.update(CLASSIC)
+    declared = 0
     for spec in specs:
         framework, target = _framework_prefix(spec, args.framework)
         obj = _spec(target)
         if not isinstance(obj, str):  # a Keras name needs no declaration beside the others
             obj = _declare(obj, spec, framework)
+            declared += framework is not None
         if spec in objs:
             raise UsageError(f"{spec!r} is given twice; each initializer is trained once.")
         objs[spec] = obj
@@ -224,6 +226,11 @@ def _compare_specs(args: argparse.Namespace) -> tuple[dict[str, Any], bool]:
         raise UsageError(
             "compare needs at least one SPEC, or --classic for the notebook's "
             "initializers (e.g. initcheck compare --classic)."
+        )
+    if args.framework is not None and specs and not declared:
+        raise UsageError(
+            f"--framework {args.framework} applies to no SPEC: {', '.join(map(repr, specs))} "
+            "need no declaration (a Keras name, or a SPEC with its own FRAMEWORK: prefix)."
         )
     return objs, classic and not specs
 

@@ -112,7 +112,7 @@ def describe(obj: object) -> str:
     """A readable name for ``obj``: its qualified name, else its type's name. A closure
     is named by the function that made it, with the numbers and strings it captured
     (``scaled_uniform(scale=1.3)``, not ``scaled_uniform.<locals>.init``); a local
-    function that captured nothing by its own name."""
+    function that captured no number or string by its own name."""
     name = getattr(obj, "__qualname__", None) or getattr(obj, "__name__", None)
     if name is None:
         name = type(obj).__name__
@@ -120,15 +120,13 @@ def describe(obj: object) -> str:
     if ".<locals>." not in name:
         return name
     parts = name.split(".<locals>.")
-    values = closure_values(obj)
-    if not values:  # a local function that captured nothing: its own name
-        return parts[-1]
     simple = {
         k: v
-        for k, v in values.items()
-        if isinstance(v, int | float | str) and not k.startswith("_")
+        for k, v in closure_values(obj).items()
+        if isinstance(v, int | float | str) and not isinstance(v, bool) and not k.startswith("_")
     }
-    return call_text(parts[-2], (), simple) if simple else f"{parts[-2]}(…)"
+    # a factory's product carries its arguments; a local function (a test's) its own name
+    return call_text(parts[-2], (), simple) if simple else parts[-1]
 
 
 def call_text(base: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:

@@ -15,8 +15,9 @@ from typing import Any
 
 from initcheck.report.curves import COLORS, DASHES, curves_svg
 from initcheck.report.inputs import as_result_dicts, finite_float, finite_floats
+from initcheck.report.legend import PASS_BAND, REFERENCE
 from initcheck.report.png import diverging_color, png_rgb
-from initcheck.report.svg import PASS_BAND, REFERENCE, SvgPlot, esc, side_by_side
+from initcheck.report.svg import SvgPlot, esc, side_by_side
 
 __all__ = [
     "COLORS",

@@ -297,6 +297,8 @@ def _breakable(text: str, after: str) -> Any:
     from markupsafe import Markup, escape
 
     parts = re.split(after, str(text))
+    if len([p for p in parts if p]) < 2:  # nothing to wrap at
+        return escape(str(text))
     return Markup("<wbr>").join(
         Markup('<span class="nb">{}</span>').format(escape(p)) for p in parts if p
     )

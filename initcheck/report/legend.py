@@ -1,4 +1,5 @@
-"""Where an inside legend goes: a corner of the plot area that covers no data.
+"""What a figure's legend says and where it goes: one palette for every figure, and a
+corner of the plot area that covers no data for an inside legend.
 
 :class:`~initcheck.report.svg.SvgPlot` tries the four corners of its plot area, top
 right first; a legend box may not contain a point, an error-bar end or any point along a
@@ -12,7 +13,11 @@ import math
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-__all__ = ["free_corner", "occupied"]
+__all__ = ["MEASURED", "PASS_BAND", "REFERENCE", "free_corner", "occupied"]
+
+#: One palette for every figure: the pass band (a tolerance) is green, the target or
+#: reference it is drawn around grey, the measured values blue.
+PASS_BAND, REFERENCE, MEASURED = "#1a7f37", "#57606a", "#0969da"
 
 Point = tuple[float, float]
 

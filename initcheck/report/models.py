@@ -19,7 +19,8 @@ from typing import Any
 
 from initcheck.report.format import anchor, fmt, fmt_interval
 from initcheck.report.inputs import as_float
-from initcheck.report.svg import MEASURED, PASS_BAND, REFERENCE, SvgPlot
+from initcheck.report.legend import MEASURED, PASS_BAND, REFERENCE
+from initcheck.report.svg import SvgPlot
 from initcheck.verdicts import combined_verdict, verdict_of
 
 __all__ = ["as_model_dicts", "gains_svg", "model_views", "ratio_svg"]

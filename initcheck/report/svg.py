@@ -18,9 +18,6 @@ from initcheck.report.legend import free_corner, occupied
 
 __all__ = [
     "MAX_POINTS",
-    "MEASURED",
-    "PASS_BAND",
-    "REFERENCE",
     "SvgPlot",
     "downsample",
     "esc",
@@ -30,10 +27,6 @@ __all__ = [
 
 #: Longest curve drawn: longer loss curves are reduced to this many points (min/max kept).
 MAX_POINTS = 400
-
-#: One palette for every figure: the pass band (a tolerance) is green, the target or
-#: reference it is drawn around grey, the measured values blue.
-PASS_BAND, REFERENCE, MEASURED = "#1a7f37", "#57606a", "#0969da"
 _ids = itertools.count(1)
 
 
