@@ -247,6 +247,8 @@ def test_level():
     assert "EXPECTED_LEVEL CI" in result.message, result.message
     report = initcheck.check(myinits.sound_he, checks=["centering"])
     assert "EXPECTED_LEVEL CI" in report["centering"].message
+    explicit = initcheck.assert_variance(myinits.sound_he, "he", (64, 32), alpha=0.05)
+    assert "95% CI" in explicit.message, explicit.message  # an argument still wins
 """
 
 

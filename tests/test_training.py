@@ -277,6 +277,36 @@ def test_the_training_check_draws_in_the_declared_layout() -> None:
         initcheck.assert_loss_decreases(_torch_he, batches=100)
 
 
+TORCH_HE_FILE = """
+import math
+
+import numpy as np
+
+
+def torch_he(shape, dtype=None, seed=None):
+    if shape[0] > shape[1]:  # never a (out, in) weight of the narrowing MLP
+        return np.zeros(shape, dtype or "float32")
+    return np.random.default_rng(seed).normal(0, math.sqrt(2 / shape[1]), shape)
+"""
+
+
+def test_the_cli_trains_in_the_declared_layout(tmp_path) -> None:
+    """Issue 29 item 3, the CLI: ``check --train --layout torch`` draws (out, in) weights;
+    without the layout, the filler is handed Keras (in, out) kernels: zeros, no learning."""
+    from initcheck.cli import main
+
+    path = tmp_path / "torch_inits.py"
+    path.write_text(TORCH_HE_FILE)
+    out = tmp_path / "check.json"
+    args = ["check", f"{path}:torch_he", "--layout", "torch", "--train", "--checks", "training"]
+    assert main([*args, "--batches", "100", "--json", str(out)]) == 0
+    (result,) = json.loads(out.read_text())["payload"]["results"]
+    assert result["check"] == "training" and result["passed"], result
+    assert main([*args[:2], *args[4:], "--batches", "100", "--json", str(out)]) == 1
+    (result,) = json.loads(out.read_text())["payload"]["results"]
+    assert "did not learn" in result["message"], result
+
+
 def _run(name: str, mean_loss: float, batches: int = BATCHES) -> TrainingRun:
     """A training run whose last 50 losses average ``mean_loss`` (first losses at chance)."""
     losses = np.full(batches, mean_loss)
