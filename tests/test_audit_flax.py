@@ -68,7 +68,7 @@ from flax import nnx
 
 
 class Net(nnx.Module):
-    def __init__(self, rngs: nnx.Rngs, he: bool = False):
+    def __init__(self, *, rngs: nnx.Rngs, he: bool = False):  # as Flax's examples write it
         kw = {"kernel_init": nnx.initializers.he_normal()} if he else {}
         self.a = nnx.Linear(784, 256, rngs=rngs, **kw)
         self.b = nnx.Linear(256, 256, rngs=rngs, **kw)
@@ -79,13 +79,14 @@ class Net(nnx.Module):
 
 
 def he_net(rngs: nnx.Rngs):
-    return Net(rngs, he=True)
+    return Net(rngs=rngs, he=True)
 """
 
 
 def test_flax_models_audit_from_the_cli_and_the_gate(tmp_path: Any) -> None:
-    """The console script and the gate take a Flax factory (and a Module class) like a
-    torch or Keras one: the default LeCun kernels fail "he", He-normal ones pass."""
+    """The console script and the gate take a Flax factory (and a Module class whose
+    ``rngs`` is keyword-only, issue 29 item 5) like a torch or Keras one: the default LeCun
+    kernels fail "he", He-normal ones pass."""
     import subprocess
     import sys
 
