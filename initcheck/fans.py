@@ -241,13 +241,16 @@ class KernelLayout:
             return False
         return True
 
-    def dense_shape(self, n_in: int, n_out: int) -> tuple[int, int]:
-        """A dense kernel shape in this framework's convention."""
-        return (n_in, n_out) if self.framework == "keras" else (n_out, n_in)
+    def dense_shape(self, n_in: int, n_out: int) -> tuple[int, ...]:
+        """A dense kernel shape in this framework's convention (a stack of one member,
+        ``(1, in, out)``, when ``stacked``: the shapes the initializer is declared for)."""
+        member = (n_in, n_out) if self.framework == "keras" else (n_out, n_in)
+        return (1,) * self.stacked + member
 
     def dense_matrix(self, values: Any) -> Any:
-        """A dense kernel as an ``(in, out)`` matrix."""
-        return values if self.framework == "keras" else values.T
+        """A dense kernel (as :meth:`dense_shape` draws it) as an ``(in, out)`` matrix."""
+        member = values.reshape(values.shape[self.stacked :]) if self.stacked else values
+        return member if self.framework == "keras" else member.T
 
 
 @dataclass(frozen=True)
@@ -311,7 +314,7 @@ class LayoutByRank:
         except ValueError:
             return False
 
-    def dense_shape(self, n_in: int, n_out: int) -> tuple[int, int]:
+    def dense_shape(self, n_in: int, n_out: int) -> tuple[int, ...]:
         return self.dense.dense_shape(n_in, n_out)
 
     def dense_matrix(self, values: Any) -> Any:

@@ -332,3 +332,25 @@ def test_the_20x_rule_decides_where_the_absolute_limit_does_not(loss, reference,
     if not passed:
         assert "trains far worse than glorot_uniform" in result.message
         assert f"{loss / reference:.1f}x, limit 20x" in result.message
+
+
+def test_the_training_check_draws_a_stacked_initializer_as_a_stack() -> None:
+    """Issue 29 item 3, ``stacked``: an initializer declared for ``(R, in, out)`` stacks is
+    called with a stack of one member per layer, never with a bare ``(in, out)`` it
+    rejects; undeclared, the same initializer cannot be drawn."""
+    import initcheck
+    from initcheck.fans import KernelLayout
+
+    seen: list[tuple[int, ...]] = []
+
+    def stacked_he(shape, dtype=None, seed=None):
+        seen.append(tuple(shape))
+        if len(shape) != 3:
+            raise ValueError(f"expects (R, in, out). Received: shape={shape}")
+        return np.random.default_rng(seed).normal(0, math.sqrt(2 / shape[-2]), shape)
+
+    stacked = KernelLayout("keras", stacked=1)
+    result = initcheck.assert_loss_decreases(stacked_he, layout=stacked, batches=100)
+    assert result.passed and seen[:3] == [(1, 784, 256), (1, 256, 128), (1, 128, 10)]
+    report = initcheck.check(stacked_he, train=True, checks=["training"], batches=100)
+    assert not report.passed and "could not draw" in report["training"].message
