@@ -12,6 +12,7 @@ from initcheck._threads import single_threaded_blas
 from initcheck.context import CheckContext, Plan
 from initcheck.fans import KernelLayout, Layout, LayoutByRank, as_layout
 from initcheck.initializers import Initializer, resolve
+from initcheck.inputs import validate
 from initcheck.results import CheckResult, Report
 from initcheck.settings import Settings
 from initcheck.targets import TargetSpec, resolve_target
@@ -199,6 +200,7 @@ def make_plan(
         ValueError: an invalid shape, target, family or nonlinearity (echoed).
     """
     kind = as_layout(layout)
+    variance = validate("variance", variance)  # one rule ("auto" is a model's)
     for declaration, value in (("family", family), ("nonlinearity", nonlinearity)):
         valid = registry.option_choices(declaration)
         if value is not None and value not in valid:

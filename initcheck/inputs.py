@@ -23,25 +23,38 @@ Standard library only at import (the registry, targets and layouts load on first
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
+from initcheck.declarations import (
+    SUMMARY_AUTO_ROWS,
+    accepted,
+    frameworks,
+    inputs_spec,
+    kwargs,
+    layout,
+    model_variance,
+    registry_choices,
+    shapes,
+    summary,
+    variance_rule,
+)
 from initcheck.settings import SETTING_INPUTS, Settings
 from initcheck.validators import (
     CLI_COMMANDS,
     FRONTS,
     Input,
     InputError,
-    Rule,
     UnknownInputError,
     checked,
     choice,
     comma_list,
     did_you_mean,
     flag,
+    keywords,
     names,
-    number_or_name,
     positive_int,
+    rule_or_mapping,
     text_spec,
     to_bool,
     to_int,
@@ -60,6 +73,7 @@ __all__ = [
     "lookup",
     "names_for",
     "parse_text",
+    "read",
     "settings_of",
     "unknown_keys",
     "validate",
@@ -67,87 +81,6 @@ __all__ = [
 
 
 # ----------------------------------------------------------------- the table
-
-
-# ----------------------------------------------------------------- declarations
-
-
-def _registry_choices(declaration: str) -> Callable[[], tuple[str, ...]]:
-    def values() -> tuple[str, ...]:
-        from initcheck import registry
-
-        return registry.option_choices(declaration)
-
-    return values
-
-
-def _frameworks() -> tuple[str, ...]:
-    from initcheck.initializers.base import FRAMEWORKS
-
-    return FRAMEWORKS
-
-
-def _variance(v: Any) -> Any:
-    """A target name, number or callable, or ``"auto"`` in any case (model audits)."""
-    if v is None:
-        return v
-    if isinstance(v, str) and v.strip().lower() == "auto":
-        return "auto"
-    from initcheck.targets import resolve_target
-
-    try:
-        resolve_target(v)
-    except (TypeError, ValueError) as exc:
-        raise InputError(str(exc)) from None
-    return v
-
-
-def _layout(v: Any) -> Any:
-    """``"keras"``, ``"torch"``, a KernelLayout, or a mapping from kernel rank to either."""
-    if isinstance(v, str):
-        return choice(lambda: ("keras", "torch"), none=False)(v)
-    from initcheck.fans import as_layout
-
-    try:
-        as_layout(v)
-    except (TypeError, ValueError) as exc:
-        raise Rule(
-            "'keras', 'torch', an initcheck.KernelLayout or a mapping from kernel rank to either"
-        ) from exc
-    return v
-
-
-def _inputs_spec(v: Any) -> Any:
-    if v is None:
-        return v
-    from initcheck.specs import INPUTS_FORM, SpecError, check_inputs_spec
-
-    try:
-        return check_inputs_spec(v)
-    except SpecError:
-        raise Rule(f'"SPEC" ({INPUTS_FORM})') from None
-
-
-#: The terminal summary modes of the plugin (``--initcheck-summary``).
-SUMMARY_MODES = ("auto", "all", "failed", "none")
-#: ``auto`` lists every result up to this many, else only the failed ones.
-SUMMARY_AUTO_ROWS = 40
-
-
-def _summary(v: Any) -> Any:
-    return choice(lambda: SUMMARY_MODES, none=False)(v)
-
-
-def _shapes(v: Any) -> Any:
-    if v is None:
-        return v
-    from initcheck.api import normalize_shapes
-
-    try:
-        normalize_shapes(v, "keras")
-    except (TypeError, ValueError) as exc:
-        raise Rule("kernel shapes (a shape or a list of shapes of ints ≥ 1)") from exc
-    return v
 
 
 _ALL = frozenset(FRONTS)
@@ -164,8 +97,9 @@ def _variance_help() -> str:
 
     return (
         f"declared variance target: {', '.join(NAMED_TARGETS)}, a positive number (a fixed "
-        "variance) or a callable (fan_in, fan_out) -> variance; for a model also auto (He "
-        "before a ReLU-family activation, else LeCun)"
+        "variance), or module:attr naming a callable (fan_in, fan_out) -> variance; for a "
+        "model also auto (from each weight's measured gain) or per layer, PATH=RULE "
+        "comma-separated (attn.proj=2.0,*=auto)"
     )
 
 
@@ -173,25 +107,26 @@ _DECLARATIONS = (
     _d("target", text_spec, None, "the initializer or model SPEC to gate", _GATE, metavar="SPEC"),
     _d(
         "variance",
-        _variance,
+        variance_rule,
         None,
         _variance_help(),
         {"option", "marker", *_GATE, *CLI_COMMANDS},
-        convert=number_or_name,
+        convert=rule_or_mapping,
         metavar="TARGET",
+        by_front={"models": model_variance, "audit": model_variance},
     ),
     _d(
         "layout",
-        _layout,
+        layout,
         "keras",
         "kernel layout: keras (*kernel, in, out) or torch (out, in, *kernel)",
         {"marker", *_ONE},
         metavar="L",
     ),
-    _d("shapes", _shapes, None, "kernel shapes to draw", {"marker", "initializers"}, metavar="S"),
+    _d("shapes", shapes, None, "kernel shapes to draw", {"marker", "initializers"}, metavar="S"),
     _d(
         "family",
-        choice(_registry_choices("family")),
+        choice(registry_choices("family")),
         None,
         "declared distribution family: adds a Kolmogorov-Smirnov test",
         _ONE,
@@ -199,7 +134,7 @@ _DECLARATIONS = (
     ),
     _d(
         "nonlinearity",
-        choice(_registry_choices("nonlinearity")),
+        choice(registry_choices("nonlinearity")),
         None,
         "adds the signal-propagation check through a deep net",
         _ONE,
@@ -231,7 +166,7 @@ _DECLARATIONS = (
     ),
     _d(
         "framework",
-        choice(_frameworks),
+        choice(frameworks),
         None,
         "how the initializer is called when initcheck "
         "cannot tell from the object: torch (in-place fn(tensor)), jax (fn(key, shape, dtype)), "
@@ -258,7 +193,7 @@ _DECLARATIONS = (
     ),
     _d(
         "inputs",
-        _inputs_spec,
+        inputs_spec,
         None,
         "the signal's batch: module:attr or path/file.py:attr "
         "naming an array, a tensor, a tuple or dict of them (the forward's positional or keyword "
@@ -268,12 +203,24 @@ _DECLARATIONS = (
         metavar="SPEC2",
     ),
     _d(
-        "accept",
-        names,
-        (),
-        "layer types accepted unaudited: their weights no longer make the verdict INCOMPLETE",
+        "kwargs",
+        kwargs,
+        None,
+        "the factory's arguments (build_model(num_classes=10)): KEY=VALUE, comma-separated",
         {"models", "audit"},
-        metavar="TYPE",
+        convert=keywords,
+        metavar="K=V",
+    ),
+    _d(
+        "accept",
+        accepted,
+        (),
+        "weights you vouch for, by layer path glob or layer type, each with an optional "
+        "reason (PATH=REASON): not audited ones no longer make the verdict INCOMPLETE, and "
+        "failing ones are shown as accepted, with the reason",
+        {"models", "audit"},
+        convert=lambda text: text,
+        metavar="PATH[=REASON]",
     ),
 )
 _SESSION = (
@@ -289,7 +236,7 @@ _SESSION = (
     ),
     Input(
         "summary",
-        _summary,
+        summary,
         "auto",
         f"terminal summary of initcheck results: all rows, only failed ones, none, or auto "
         f"(all up to {SUMMARY_AUTO_ROWS} results, else failed)",
@@ -331,44 +278,46 @@ def names_for(front: str, kind: str | None = None) -> tuple[str, ...]:
     return tuple(i.name for i in inputs_for(front, kind))
 
 
-def validate(name: str, raw: Any) -> Any:
-    """``raw`` (a Python value) checked by the input's validator.
+def validate(name: str, raw: Any, front: str | None = None) -> Any:
+    """``raw`` (a Python value) checked by the input's validator for ``front`` (``None``:
+    the Python API's); returns the value as the checks use it.
 
     Raises:
         InputError: ``"`name` must be … Received: name=raw"``.
     """
-    return checked(lookup(name), raw, raw)
+    return checked(lookup(name), raw, raw, front)
 
 
-def parse_text(name: str, text: str) -> Any:
-    """Text from a command line or an ini file → the input's value, validated as
-    :func:`validate` does (the error echoes the text as typed)."""
+def parse_text(name: str, text: str, front: str | None = None) -> Any:
+    """Text from a command line, an ini file or a TOML string → the input's value,
+    validated as :func:`validate` does (the error echoes the text as typed)."""
     inp = lookup(name)
     value = inp.convert(text) if inp.convert is not None else text
-    return checked(inp, value, text)
+    return checked(inp, value, text, front)
 
 
-def text_parser(name: str) -> Callable[[str], Any]:
+def read(name: str, value: Any, front: str) -> Any:
+    """A value read from a file (a pyproject table): a string is parsed as text, so
+    ``alpha = "1e-3"`` is ``alpha = 1e-3``; anything else is validated as it is."""
+    return (
+        parse_text(name, value, front) if isinstance(value, str) else validate(name, value, front)
+    )
+
+
+def text_parser(name: str, front: str | None = None) -> Callable[[str], Any]:
     """An argparse ``type=`` (the plugin's options, the CLI's flags): the input's text →
-    its value, validated by the table; a bad value is a one-line usage error."""
+    its value, validated by the table for ``front``; a bad value is a one-line usage
+    error."""
     import argparse
 
     def parse(text: str) -> Any:
         try:
-            return parse_text(name, text)
+            return parse_text(name, text, front)
         except InputError as exc:
             raise argparse.ArgumentTypeError(str(exc)) from None
 
     parse.__name__ = name
     return parse
-
-
-def updates(values: Mapping[str, Any], valid: Iterable[str]) -> dict[str, Any]:
-    """``values`` validated, each a key of ``valid`` (UnknownInputError otherwise)."""
-    error = unknown_keys(values, valid)
-    if error is not None:
-        raise error
-    return {k: validate(k, v) for k, v in values.items()}
 
 
 def settings_of(values: Mapping[str, Any], base: Settings | None = None) -> Settings:

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from initcheck.inputs import SUMMARY_AUTO_ROWS, SUMMARY_MODES, TABLE
+from initcheck.declarations import SUMMARY_AUTO_ROWS, SUMMARY_MODES
+from initcheck.inputs import TABLE
 
 if TYPE_CHECKING:
     from initcheck.settings import Settings

@@ -14,13 +14,18 @@ function returning one (:func:`load_inputs`).
 from __future__ import annotations
 import __future__
 
+import functools
 import importlib
 import importlib.util
+import inspect
 import re
 import sys
 import types
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+
+from initcheck.validators import did_you_mean
 
 __all__ = [
     "INPUTS_FORM",
@@ -29,6 +34,7 @@ __all__ = [
     "check_keras_name",
     "load_inputs",
     "load_spec",
+    "with_kwargs",
 ]
 
 _MAX_LISTED = 20  # names listed after "it defines:"
@@ -265,3 +271,39 @@ def load_inputs(spec: str, *, root: str | Path | None = None, seed: int = 0) -> 
             "tensor; return a batch the model accepts (e.g. a numpy array or torch tensor)."
         )
     return batch
+
+
+def with_kwargs(factory: Any, kwargs: Mapping[str, Any] | None) -> Any:
+    """``factory`` with its arguments bound (``kwargs`` of a gate table, ``--kwargs``), so
+    it can be called as a zero-arg (or ``rngs``) factory; ``factory`` itself without them.
+
+    Raises:
+        SpecError: ``factory`` is not a function or class, or does not take a name given.
+
+    Example:
+        >>> with_kwargs(dict, {"a": 1})()
+        {'a': 1}
+    """
+    if not kwargs:
+        return factory
+    if not (inspect.isroutine(factory) or inspect.isclass(factory)) and not isinstance(
+        factory, functools.partial
+    ):
+        raise SpecError(
+            f"kwargs are a factory's arguments, but {factory!r:.60} is a "
+            f"{type(factory).__name__}, not a function or class. Received: kwargs={dict(kwargs)}"
+        )
+    try:
+        params = inspect.signature(factory).parameters
+    except (TypeError, ValueError):  # a builtin without a signature: let the call decide
+        params = {}
+    takes_any = any(p.kind is p.VAR_KEYWORD for p in params.values())
+    unknown = [k for k in kwargs if params and not takes_any and k not in params]
+    if unknown:
+        hint = "".join(did_you_mean(k, params) for k in unknown)
+        name = getattr(factory, "__name__", type(factory).__name__)
+        raise SpecError(
+            f"{name}() takes no argument {', '.join(map(repr, unknown))}; its parameters are "
+            f"{list(params)}. Received: kwargs={dict(kwargs)}.{hint}"
+        )
+    return functools.partial(factory, **kwargs)

@@ -2,7 +2,8 @@
 
 A target is a name (``"lecun"``, ``"glorot"``/``"xavier"``, ``"he"``/``"kaiming"``),
 a number (a fixed variance, e.g. ``0.05**2`` for ``RandomNormal(stddev=0.05)``),
-or a callable ``(fan_in, fan_out) -> variance``.
+a callable ``(fan_in, fan_out) -> variance``, or ``"module:attr"`` /
+``"path/file.py:attr"`` naming such a callable (how TOML and a command line name one).
 
 References:
     - LeCun et al., 1998, "Efficient BackProp": Var = 1/fan_in.
@@ -91,6 +92,8 @@ def resolve_target(spec: TargetSpec) -> VarianceTarget:
     """
     if isinstance(spec, VarianceTarget):
         return spec
+    if isinstance(spec, str) and ":" in spec:
+        return _loaded(spec.strip())
     if isinstance(spec, str):
         key = spec.strip().lower().replace("-", "_")
         if key not in NAMED_TARGETS:
@@ -98,8 +101,9 @@ def resolve_target(spec: TargetSpec) -> VarianceTarget:
             hint = f" Did you mean {' or '.join(map(repr, close))}?" if close else ""
             raise ValueError(
                 f"Unknown variance target {spec!r}: `variance` must be one of "
-                f"{sorted(NAMED_TARGETS)}, a positive number (a fixed variance) or a callable "
-                f"(fan_in, fan_out) -> variance. Received: variance={spec!r}.{hint}"
+                f"{sorted(NAMED_TARGETS)}, a positive number (a fixed variance), a callable "
+                '(fan_in, fan_out) -> variance or "module:attr" naming one. '
+                f"Received: variance={spec!r}.{hint}"
             )
         scale, rule = NAMED_TARGETS[key]
         return VarianceTarget(label=f"{scale:g}/{rule}", scale=scale, rule=rule)
@@ -120,3 +124,19 @@ def resolve_target(spec: TargetSpec) -> VarianceTarget:
         f"(fan_in, fan_out) -> variance. Received: variance={spec!r} "
         f"(type={type(spec).__name__})"
     )
+
+
+def _loaded(spec: str) -> VarianceTarget:
+    """The callable ``spec`` names (``"mypkg.targets:scaled"``), labelled by the spec."""
+    from initcheck.specs import SpecError, load_spec
+
+    try:
+        fn = load_spec(spec)
+    except SpecError as exc:
+        raise ValueError(f"variance target {exc}") from None
+    if not callable(fn):
+        raise TypeError(
+            f"variance target {spec!r} names a {type(fn).__name__}, not a callable "
+            f"(fan_in, fan_out) -> variance. Received: variance={spec!r}"
+        )
+    return VarianceTarget(label=spec, function=fn)

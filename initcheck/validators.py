@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import difflib
 import math
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = [
@@ -111,6 +111,58 @@ def comma_list(text: str) -> Any:
     return [part.strip() for part in text.split(",") if part.strip()]
 
 
+def pairs(text: str) -> list[tuple[str, str]] | None:
+    """``"a=1, b.*=he"`` → ``[("a", "1"), ("b.*", "he")]`` (split at commas outside
+    brackets and quotes, each part at its first ``=``); ``None`` if a part has no ``=``."""
+    parts, depth, quote, start = [], 0, "", 0
+    for i, ch in enumerate(text):
+        if quote:
+            quote = "" if ch == quote else quote
+        elif ch in "'\"":
+            quote = ch
+        elif ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            parts.append(text[start:i])
+            start = i + 1
+    parts.append(text[start:])
+    out = []
+    for part in filter(str.strip, parts):
+        key, eq, value = part.partition("=")
+        if not eq or not key.strip():
+            return None
+        out.append((key.strip(), value.strip()))
+    return out
+
+
+def literal(text: str) -> Any:
+    """A Python literal as typed (``10``, ``0.1``, ``[1, 2]``, ``'x'``, ``True``), else
+    the text itself (``relu``)."""
+    import ast
+
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+
+
+def rule_or_mapping(text: str) -> Any:
+    """``--variance``'s text: ``he``, ``0.01``, ``pkg.mod:fn``, or a mapping written
+    ``"attn.proj=2.0, *=auto"`` (a layer path glob or type = its rule)."""
+    found = pairs(text) if "=" in text else None
+    if found is None:
+        return number_or_name(text)
+    return {key: number_or_name(value) for key, value in found}
+
+
+def keywords(text: str) -> Any:
+    """``--kwargs``'s text: ``"num_classes=10, widths=[64, 32]"`` → a dict of literals."""
+    found = pairs(text)
+    return text if found is None else {key: literal(value) for key, value in found}
+
+
 # ----------------------------------------------------------------- validators
 
 
@@ -189,6 +241,14 @@ def text_spec(v: Any) -> Any:
     return v.strip()
 
 
+def is_spec(v: Any) -> bool:
+    """Whether ``v`` reads as ``module:attr`` or ``path/file.py:attr`` (form only)."""
+    if not isinstance(v, str) or v.count(":") < 1:
+        return False
+    target, _, attr = v.strip().rpartition(":")
+    return bool(target.strip()) and attr.strip().isidentifier()
+
+
 def names(v: Any) -> Any:
     if v is None:
         return v
@@ -211,8 +271,10 @@ class Input:
         help: what it means (without the default: :attr:`help_text` adds it).
         fronts: where it is taken.
         kind: ``"setting"`` (a Settings field), ``"declaration"`` or ``"session"``.
-        convert: text (command line, ini) → the value, before ``check``.
+        convert: text (command line, ini, a TOML string) → the value, before ``check``.
         metavar: the value's placeholder in help.
+        by_front: validators of the fronts that take more than ``check`` (a model's
+            ``variance`` takes a per-layer mapping; an initializer's does not).
     """
 
     name: str
@@ -223,6 +285,11 @@ class Input:
     kind: str = "setting"
     convert: Callable[[str], Any] | None = None
     metavar: str = "X"
+    by_front: Mapping[str, Callable[[Any], Any]] = field(default_factory=dict)
+
+    def validator(self, front: str | None = None) -> Callable[[Any], Any]:
+        """The validator of ``front`` (``None``: the Python API's, i.e. :attr:`check`)."""
+        return self.by_front.get(front or "", self.check)
 
     @property
     def option(self) -> str:
@@ -255,9 +322,9 @@ class Input:
         return self.help if self.default is None else f"{self.help} (default: {self.default_text})"
 
 
-def checked(inp: Input, value: Any, raw: Any) -> Any:
+def checked(inp: Input, value: Any, raw: Any, front: str | None = None) -> Any:
     try:
-        return inp.check(value)
+        return inp.validator(front)(value)
     except Rule as rule:
         raise InputError(
             f"`{inp.name}` must be {rule.rule}. Received: {inp.name}={shown(raw)}.{rule.hint}"

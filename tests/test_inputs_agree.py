@@ -93,8 +93,8 @@ BAD = {
         "hee",
         "Unknown variance target 'hee': `variance` must be one of ['glorot', 'he', "
         "'he_fan_out', 'kaiming', 'lecun', 'lecun_fan_out', 'xavier'], a positive number "
-        "(a fixed variance) or a callable (fan_in, fan_out) -> variance. Received: "
-        "variance='hee'. Did you mean 'he'?",
+        '(a fixed variance), a callable (fan_in, fan_out) -> variance or "module:attr" naming '
+        "one. Received: variance='hee'. Did you mean 'he'?",
     ),
 }
 UNKNOWN = "unknown key(s) ['alhpa']. Did you mean 'alpha'? Valid keys: "

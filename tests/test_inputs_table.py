@@ -82,9 +82,9 @@ def test_a_toy_input_is_a_gate_key(toy: Input, tmp_path: Path) -> None:
         '[tool.initcheck.models.net]\ntarget = "nets:build"\ntoy = 5\n'
     )
     good, bad, net = read_pyproject(pyproject)
-    assert good.error is None and good.extras == {"toy": 3}
+    assert good.error is None and good["toy"] == 3
     assert bad.error is not None and bad.error.endswith(TOY_ERROR)
-    assert net.error is None and net.extras == {"toy": 5}
+    assert net.error is None and net["toy"] == 5
 
 
 def test_a_toy_input_is_a_cli_flag(toy: Input, capsys: pytest.CaptureFixture[str]) -> None:

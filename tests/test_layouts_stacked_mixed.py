@@ -117,11 +117,16 @@ def _gate(pytester: pytest.Pytester, layout: str) -> pytest.RunResult:
 
 @pytest.mark.slow
 def test_the_gate_takes_a_layout_per_rank(pytester: pytest.Pytester) -> None:
-    from initcheck.gate.config import GateConfigError, _layout
+    from initcheck.gate.config import read_pyproject
+    from initcheck.inputs import read
 
-    assert _layout({"2": "keras", "4": "torch"}) == {2: "keras", 4: "torch"}
-    with pytest.raises(GateConfigError, match=r"got layout=\{'7': 'keras'\}"):
-        _layout({"7": "keras"})
+    assert read("layout", {"2": "keras", "4": "torch"}, "initializers") == {2: "keras", 4: "torch"}
+    pyproject = pytester.path / "bad.toml"
+    pyproject.write_text(
+        '[tool.initcheck.initializers.x]\ntarget = "he_normal"\nlayout = { 7 = "keras" }\n'
+    )
+    (source,) = read_pyproject(pyproject)
+    assert source.error is not None and "got layout={7: 'keras'}" in source.error
     result = _gate(pytester, '{ 2 = "keras", 4 = "torch" }')
     assert result.ret == 0, "\n".join(result.outlines + result.errlines)
     result.stdout.fnmatch_lines(["*initcheck::lasagne::scaling PASSED*"])

@@ -172,7 +172,7 @@ def test_marker_and_fixtures_documented(pytester: pytest.Pytester) -> None:
             ["--initcheck-std-detect", "0.01"],
             "*`std_detect` must be larger than `std_tolerance`*std_detect=0.01*",
         ),
-        (["--initcheck-variance", "hee"], "*--initcheck-variance 'hee'*"),
+        (["--initcheck-variance", "hee"], "*--initcheck-variance: Unknown variance target 'hee'*"),
     ],
 )
 def test_invalid_option_values(pytester: pytest.Pytester, args: list[str], message: str) -> None:

@@ -110,6 +110,6 @@ def test_only_shapes_validated(pytester: pytest.Pytester, body: str, message: st
 
 
 def test_ranks_follow_only_shapes() -> None:
-    base = GateSource(name="x", target="t", origin="o", shapes=((3, 3, 4, 8), (5, 5)))
-    assert base.ranks == (2, 3, 4, 5)
-    assert GateSource(**{**base.__dict__, "only_shapes": True}).ranks == (2, 4)
+    shapes = {"shapes": ((3, 3, 4, 8), (5, 5))}
+    assert GateSource("x", "t", "o", shapes).ranks == (2, 3, 4, 5)
+    assert GateSource("x", "t", "o", {**shapes, "only_shapes": True}).ranks == (2, 4)

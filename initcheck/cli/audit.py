@@ -1,14 +1,15 @@
 """``initcheck audit SPEC``: every weight of a model checked where it sits, and its signal.
 
 SPEC names a model instance or a zero-arg factory returning one (``module:attr`` or
-``path/file.py:attr``). As with ``check``, the SPEC's form and ``--variance`` are validated
-before anything heavy is imported; only loading the user's module imports its framework.
+``path/file.py:attr``). As with ``check``, the SPEC's form and every flag are validated
+(by :mod:`initcheck.inputs`) before anything heavy is imported; only loading the user's
+module imports its framework. ``--kwargs`` gives a factory its arguments.
 A factory that raises, or an object that is not a Keras model or ``torch.nn.Module``, is a
 load error (exit 2); an error raised while auditing is a crash (exit 1).
 
 ``--inputs SPEC2`` names the signal's batch the same way: an array, a tensor or a zero-arg
 function returning one (:func:`initcheck.specs.load_inputs`); its form is validated with
-SPEC's, and a function that raises or returns something else is a load error.
+the table's, and a function that raises or returns something else is a load error.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any
 
 from initcheck.cli._common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError, say
 from initcheck.cli.progress import Progress
-from initcheck.inputs import settings_of
+from initcheck.inputs import InputError, settings_of
 
 __all__ = ["cmd_audit"]
 
@@ -34,20 +35,13 @@ def _line(exc: BaseException) -> str:
     return " ".join(str(exc).split())
 
 
-def _check_forms(spec: str, inputs: str | None) -> None:
-    """SPEC and ``--inputs`` need ``:attr``, checked before anything is imported."""
+def _check_form(spec: str) -> None:
+    """SPEC needs ``:attr``, checked before anything is imported."""
     if ":" not in spec:
         raise UsageError(
             "a model SPEC is module:attr or path/file.py:attr naming a model or a zero-arg "
             f"factory returning one (e.g. models.py:make_model). Received: {spec!r}"
         )
-    if inputs is not None:
-        from initcheck.specs import SpecError, check_inputs_spec
-
-        try:
-            check_inputs_spec(inputs)
-        except SpecError as exc:
-            raise UsageError(f"--inputs: {exc}") from None
 
 
 def _inputs(spec: str | None, seed: int) -> Any:
@@ -76,21 +70,14 @@ def _model_spec(spec: str) -> Any:
         raise UsageError(str(exc)) from None
 
 
-def _variance(text: str | None) -> Any:
-    """``--variance``: ``auto``, a rule name or a number (validated without frameworks)."""
-    if text is None or text.strip().lower() == "auto":
-        return text
-    from initcheck.targets import resolve_target
+def _bound(obj: Any, kwargs: Any) -> Any:
+    """``--kwargs`` bound to the factory (a UsageError names what does not fit)."""
+    from initcheck.specs import SpecError, with_kwargs
 
     try:
-        value: Any = float(text)
-    except ValueError:
-        value = text
-    try:
-        resolve_target(value)
-    except (ValueError, TypeError) as exc:
-        raise UsageError(f"--variance {text!r}: {exc}") from None
-    return value
+        return with_kwargs(obj, kwargs)
+    except SpecError as exc:
+        raise UsageError(f"--kwargs: {exc}") from None
 
 
 def _guarded(obj: Any, spec: str, inputs: str | None) -> Any:
@@ -107,8 +94,8 @@ def _guarded(obj: Any, spec: str, inputs: str | None) -> Any:
         return obj
     if not callable(obj):
         raise UsageError(
-            f"{spec!r} is a {type(obj).__name__}, not a Keras model, a torch.nn.Module or a "
-            "zero-arg factory returning one."
+            f"{spec!r} is a {type(obj).__name__}, not a Keras model, a torch.nn.Module, a "
+            "Flax nnx.Module or a factory returning one."
         )
 
     @functools.wraps(obj)  # keeps its signature: a Flax factory takes rngs
@@ -157,9 +144,8 @@ def cmd_audit(args: argparse.Namespace) -> int:
     Raises:
         UsageError: a bad SPEC, ``--inputs`` or ``--variance``.
     """
-    variance = _variance(args.variance)
-    _check_forms(args.spec, args.inputs)
-    obj = _model_spec(args.spec)
+    _check_form(args.spec)
+    obj = _bound(_model_spec(args.spec), args.kwargs)
     model = _guarded(obj, args.spec, args.inputs)
     inputs = _inputs(args.inputs, args.seed)
     from initcheck.models.core import NotAModelError, audit
@@ -169,14 +155,14 @@ def cmd_audit(args: argparse.Namespace) -> int:
         try:
             report = audit(
                 model,
-                variance=variance,
+                variance=args.variance,
                 inputs=inputs,
                 seed=args.seed,
                 signal=args.signal,
                 accept=args.accept,
                 settings=settings_of(vars(args)),
             )
-        except (_FactoryError, NotAModelError) as exc:
+        except (_FactoryError, NotAModelError, InputError) as exc:
             progress.close()
             print(f"initcheck audit: error: {_line(exc)}", file=sys.stderr)
             return EXIT_USAGE

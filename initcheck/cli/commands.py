@@ -77,21 +77,6 @@ def _resolve(obj: Any, spec: str, name: str | None = None) -> Initializer:
         raise UsageError(f"{spec!r}: {exc}") from None
 
 
-def _variance(text: str | None) -> Any:
-    if text is None:
-        return None
-    from initcheck.targets import resolve_target
-
-    try:
-        value: Any = float(text)
-    except ValueError:
-        value = text
-    try:
-        return resolve_target(value)
-    except (ValueError, TypeError) as exc:
-        raise UsageError(f"--variance {text!r}: {exc}") from None
-
-
 def _plan(
     args: argparse.Namespace, target: Any, shapes: Any = None
 ) -> tuple[Plan, tuple[str, ...]]:
@@ -150,8 +135,8 @@ def cmd_check(args: argparse.Namespace) -> int:
         UsageError: a bad SPEC, variance target, check name or option.
     """
     obj = _declare(_spec(args.spec), args.spec, args.framework)
-    target = _variance(args.variance)
-    _, names = _plan(args, target)
+    plan, names = _plan(args, args.variance)
+    target = plan.target
     init = _resolve(obj, args.spec, args.name)
     from initcheck.api import check
 
@@ -264,8 +249,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
         UsageError: a bad SPEC or option.
     """
     objs, classic_only = _compare_specs(args)
-    target = _variance(args.variance)
-    plan, names = _plan(args, target, shapes=_kernel_shapes(args.layout))
+    plan, names = _plan(args, args.variance, shapes=_kernel_shapes(args.layout))
+    target = plan.target
     epochs, batches = args.epochs, args.batches
     note = ""
     if classic_only and epochs is None and batches is None:
@@ -280,8 +265,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     reports: list[Report] = []
     with Progress() as progress:
         progress.update(
-            f"loading TensorFlow, training {len(inits)} "
-            f"initializer{'s' if len(inits) > 1 else ''} for {length}"
+            f"training {len(inits)} initializer{'s' if len(inits) > 1 else ''} for {length}"
         )
         from initcheck.training import compare
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import textwrap
 from collections.abc import Callable, Iterator, Sequence
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from initcheck import registry
 from initcheck.cli._common import CLASSIC_BATCHES
@@ -55,13 +55,18 @@ examples:
   initcheck audit mypkg.nets:build_cnn --variance auto --report reports/cnn.html --json -
   initcheck audit models.py:model --no-signal
   initcheck audit models.py:make_encoder --inputs data.py:batch
+  initcheck audit models.py:build_model --kwargs num_classes=10 --variance "attn.proj=2.0,*=auto"
+  initcheck audit models.py:gpt --accept "*.gate_proj=gated by a zero-initialized gamma"
 
 SPEC names a Keras model, a torch.nn.Module, a Flax NNX module (or a Linen module, with
 --inputs), or (preferred) a factory returning one (each weight is drawn afresh by its own
 initializer or module init code, a factory rebuilt only where that does not reproduce the
 model). Every weight is checked where it sits (layer type, layout, fans, packed gates and
 projections); --variance sets the target of every kernel (a rule named under --variance
-below, a number, or auto: He before a ReLU-family activation, else LeCun). The model's own
+below, a number, module:attr naming a function, or auto: from the gain measured after each
+weight), or per layer as PATH=RULE pairs (the first path glob or layer type that matches
+decides). --kwargs gives a factory its arguments; --accept PATH=REASON vouches for a weight
+(shown as accepted, with the reason). The model's own
 signal (activations and gradients through one batch: --inputs, else one built from the
 first layer) is measured unless --no-signal.
 See docs/audit.md.
@@ -97,8 +102,6 @@ error.
 DECLARATION_FLAGS = {d: TABLE[d].flag for d in ("variance", "family", "nonlinearity", "train")}
 #: ``--framework``: initcheck.initializers.base.FRAMEWORKS (not imported: the parser is light).
 FRAMEWORK_CHOICES = ("torch", "jax", "array")
-#: Inputs whose text the command validates itself, naming the flag (``--variance 'x': …``).
-_VALIDATED_BY_COMMAND = ("variance", "inputs")
 
 
 def checks_run_text() -> str:
@@ -121,8 +124,9 @@ def checks_run_text() -> str:
     from initcheck.targets import NAMED_TARGETS
 
     targets = (
-        f"--variance takes {', '.join(NAMED_TARGETS)} or a positive number (a fixed "
-        "variance). --framework torch|jax|array says how SPEC is called when initcheck "
+        f"--variance takes {', '.join(NAMED_TARGETS)}, a positive number (a fixed "
+        "variance) or module:attr naming a function (fan_in, fan_out) -> variance. "
+        "--framework torch|jax|array says how SPEC is called when initcheck "
         "cannot tell from the object itself: your own torch-style fn(tensor) or JAX "
         "fn(key, shape, dtype), or a plain fn(shape, dtype=None) -> array."
     )
@@ -274,9 +278,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _add_input(p: argparse.ArgumentParser, inp: Input) -> None:
-    """One input of the table as a flag: a switch for a flag input (``--no-NAME`` when it
-    defaults to true), repeatable for a list, else ``--NAME VALUE`` parsed by the table."""
+class _Extend(argparse.Action):
+    """A repeatable flag of a list input: each value parsed by the table (``type=``),
+    the parsed items appended in order."""
+
+    def __call__(self, parser: Any, namespace: Any, values: Any, option: Any = None) -> None:
+        setattr(namespace, self.dest, [*(getattr(namespace, self.dest) or ()), *values])
+
+
+def _add_input(p: argparse.ArgumentParser, inp: Input, command: str) -> None:
+    """One input of the table as a flag of ``command``: a switch for a flag input
+    (``--no-NAME`` when it defaults to true), repeatable for a list, else ``--NAME VALUE``;
+    every value is parsed by the table's validator for the command."""
     if inp.is_flag:
         flag = inp.flag if not inp.default else f"--no-{inp.flag[2:]}"
         action = "store_false" if inp.default else "store_true"
@@ -287,14 +300,16 @@ def _add_input(p: argparse.ArgumentParser, inp: Input) -> None:
             help=f"do not {inp.help}" if inp.default else inp.help,
         )
         return
-    kwargs: dict[str, object] = {"metavar": inp.metavar, "help": inp.help_text}
+    kwargs: dict[str, object] = {
+        "metavar": inp.metavar,
+        "help": inp.help_text,
+        "type": text_parser(inp.name, command),
+        "default": inp.default,
+    }
     if isinstance(inp.default, tuple):  # a list: the flag is repeatable
-        kwargs |= {"action": "append", "default": list(inp.default)}
+        kwargs |= {"action": _Extend, "default": list(inp.default)}
         kwargs["help"] = f"{inp.help} (repeatable)"
     else:
-        kwargs["default"] = inp.default
-        if inp.name not in _VALIDATED_BY_COMMAND:
-            kwargs["type"] = text_parser(inp.name)
         listed = {"framework": FRAMEWORK_CHOICES}  # family, nonlinearity: looked up lazily
         if inp.name in ("family", "nonlinearity", "framework"):  # their values in help
             kwargs["choices"] = listed.get(inp.name) or _LazyChoices(inp.name)
@@ -310,7 +325,7 @@ def add_inputs(p: argparse.ArgumentParser, command: str) -> None:
         if inp.flag not in p._option_string_actions and f"--no-{inp.flag[2:]}" not in (
             p._option_string_actions
         ):
-            _add_input(p, inp)
+            _add_input(p, inp, command)
 
 
 def _add_audit(sub: argparse._SubParsersAction) -> None:

@@ -5,7 +5,7 @@ become pytest items ``initcheck::NAME::PROPERTY``.
 
     [tool.initcheck.initializers.my_he]
     target = "mypkg.inits:my_he"   # a Keras name, module:attr or path/file.py:attr
-    variance = "he"                # lecun | glorot | he | a number (enables variance, scaling)
+    variance = "he"                # lecun | glorot | he | a number | "mypkg.targets:fn"
     layout = "keras"               # or "torch", or per rank: { 2 = "keras", 4 = "torch" }
     train = true                   # also the MNIST early-training check
     shapes = [[784, 256], [3, 3, 16, 32]]   # optional shapes always included
@@ -13,8 +13,14 @@ become pytest items ``initcheck::NAME::PROPERTY``.
     alpha = 1e-4                   # optional Settings overrides
 
     [tool.initcheck.models.mlp]    # initcheck.audit(): initcheck::mlp::LAYER::CHECK items
-    target = "mypkg.models:build"  # a model or a zero-arg factory
-    variance = "he"                # lecun | glorot | he | a number | auto
+    target = "mypkg.models:build"  # a model or a factory
+    variance = "he"                # lecun | glorot | he | a number | "mod:fn" | auto
+    # or per layer: variance = { "attn.proj" = 2.0, "*" = "auto" }  (first match decides)
+    kwargs = { num_classes = 10 }  # the factory's arguments
+    accept = [{ path = "*.gate_proj", reason = "gated by a zero-initialized gamma" }]
+
+Every key is read by :mod:`initcheck.inputs`, the table the command line and the plugin
+read too; a string stands for what it reads as on a command line (``alpha = "1e-3"``).
 
 Properties, as :func:`initcheck.check` would run them: ``symmetry``, ``centering``,
 ``seeds``, ``tails`` and ``degeneracy`` always; ``variance`` and ``scaling`` with a

@@ -15,7 +15,7 @@ from __future__ import annotations
 import difflib
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,28 +27,25 @@ else:  # pragma: no cover - pytest depends on tomli before 3.11
     import tomli as tomllib
 
 from initcheck import registry
-from initcheck.inputs import TABLE, InputError, names_for, unknown_keys, validate
+from initcheck.inputs import TABLE, InputError, names_for, read, unknown_keys
+from initcheck.settings import SETTING_INPUTS, Settings
 
 if TYPE_CHECKING:
     from initcheck.session import SessionOptions
 
 __all__ = [
     "KERNEL_RANKS",
-    "MODEL_KEYS",
-    "TABLE_KEYS",
     "GateConfigError",
     "GateSource",
     "ModelSource",
     "TableError",
+    "TableSource",
     "gate_sources",
     "read_pyproject",
 ]
 
-#: Keys of a ``[tool.initcheck.initializers.NAME]`` table besides the Settings overrides
-#: (the table's declarations the gate takes, at import; the gate reads the table per call).
-TABLE_KEYS = names_for("initializers", "declaration")
-#: Keys of a ``[tool.initcheck.models.NAME]`` table besides the Settings overrides.
-MODEL_KEYS = names_for("models", "declaration")
+#: The Settings fields a table can override.
+SETTING_NAMES = frozenset(i.name for i in SETTING_INPUTS)
 #: The tables initcheck reads under ``[tool.initcheck]``.
 SECTIONS = ("initializers", "models")
 #: Kernel ranks the gate draws: dense (2) and conv1d/2d/3d (3, 4, 5).
@@ -60,223 +57,134 @@ class GateConfigError(ValueError):
 
 
 @dataclass(frozen=True)
-class GateSource:
-    """One initializer to gate, from a pyproject table or the command line."""
+class TableSource:
+    """One table to gate (or one ``--initcheck SPEC``): its target, and its inputs as the
+    table's validators returned them. ``source["layout"]`` is a declared input's value,
+    or its default from :data:`initcheck.inputs.TABLE`."""
 
     name: str
     target: str
     origin: str
-    variance: Any = None
-    layout: str | Mapping[int, str] = "keras"  # a mapping: one layout per kernel rank
-    train: bool = False
-    shapes: tuple[tuple[int, ...], ...] = ()
-    family: str | None = None
-    nonlinearity: str | None = None
-    deterministic: bool = False
-    only_shapes: bool = False
-    framework: str | None = None
-    overrides: Mapping[str, Any] = field(default_factory=dict)
-    extras: Mapping[str, Any] = field(default_factory=dict)  # other inputs of the table
+    declared: Mapping[str, Any] = field(default_factory=dict)  # validated declarations
+    overrides: Mapping[str, Any] = field(default_factory=dict)  # Settings fields
     error: str | None = None
+
+    def __getitem__(self, name: str) -> Any:
+        return self.declared[name] if name in self.declared else TABLE[name].default
+
+
+@dataclass(frozen=True)
+class GateSource(TableSource):
+    """One initializer to gate, from a pyproject table or the command line."""
 
     @property
     def ranks(self) -> tuple[int, ...]:
         """The kernel ranks drawn: those of ``shapes`` with ``only_shapes``, else all (of
         a per-rank layout: the ranks it names)."""
-        if not self.only_shapes:
-            if isinstance(self.layout, Mapping):
-                return tuple(r for r in KERNEL_RANKS if r in self.layout)
+        if not self["only_shapes"]:
+            if isinstance(self["layout"], Mapping):
+                return tuple(r for r in KERNEL_RANKS if r in self["layout"])
             return KERNEL_RANKS
         return tuple(sorted({len(s) for s in self.shapes}))
 
+    @property
+    def shapes(self) -> tuple[tuple[int, ...], ...]:
+        """The table's kernel shapes (none: only drawn ones)."""
+        return tuple(tuple(s) for s in self["shapes"] or ())
+
     def layout_of(self, rank: int) -> str:
         """The layout (``"keras"`` or ``"torch"``) of kernels of ``rank``."""
-        if isinstance(self.layout, Mapping):
-            return self.layout[rank]
-        return self.layout
+        layout = self["layout"]
+        return layout[rank] if isinstance(layout, Mapping) else layout
 
     @property
     def properties(self) -> tuple[str, ...]:
         """The same checks :func:`initcheck.check` runs for these declarations."""
         return registry.default_names(
             registry.Declared(
-                variance=self.variance is not None,
-                family=self.family is not None,
-                nonlinearity=self.nonlinearity is not None,
-                train=self.train,
+                variance=self["variance"] is not None,
+                family=self["family"] is not None,
+                nonlinearity=self["nonlinearity"] is not None,
+                train=self["train"],
             )
         )
 
 
-def _settings_fields() -> set[str]:
-    from initcheck.settings import Settings
+@dataclass(frozen=True)
+class ModelSource(TableSource):
+    """One model to gate, from a ``[tool.initcheck.models.NAME]`` table."""
 
-    return {f.name for f in fields(Settings)}
 
-
-def _table_target(table: Any, front: str) -> str:
-    """Check a table's keys (the inputs of ``front``: ``initializers`` or ``models``) and
-    validate each value; return its ``target``."""
+def _read(table: Any, front: str, pyproject: Path) -> tuple[str, dict[str, Any], dict[str, Any]]:
+    """A table's target, its declarations and its Settings overrides, each value read by
+    the input table's validator for ``front`` (``initializers`` or ``models``)."""
     if not isinstance(table, Mapping):
         raise GateConfigError(f"must be a table (got {table!r})")
     error = unknown_keys(table, names_for(front))
     if error is not None:
         raise GateConfigError(str(error))
-    for key, value in table.items():
-        if key not in ("variance", "layout", "shapes"):  # validated below, with context
-            try:
-                validate(key, value)
-            except InputError as exc:
-                raise GateConfigError(str(exc)) from None
-    return validate("target", table.get("target"))
-
-
-def _layout(layout: Any) -> str | dict[int, str]:
-    """``"keras"``, ``"torch"``, or a table from kernel rank to either (``layout = { 2 =
-    "keras", 4 = "torch" }``: Lasagne, Paddle)."""
-    if isinstance(layout, Mapping) and layout:
-        by_rank: dict[int, str] = {}
-        for rank, each in layout.items():
-            if not str(rank).isdigit() or int(rank) not in KERNEL_RANKS:
-                raise GateConfigError(
-                    f"a layout table maps kernel ranks {list(KERNEL_RANKS)} to 'keras' or "
-                    f"'torch'; got layout={dict(layout)!r}"
-                )
-            by_rank[int(rank)] = _layout(each)  # type: ignore[assignment]
-        return by_rank
-    if not isinstance(layout, str):
-        raise GateConfigError(
-            "`layout` must be 'keras', 'torch' or a table from kernel rank to either "
-            f'({{ 2 = "keras", 4 = "torch" }}). Received: layout={layout!r}'
-        )
-    try:
-        return validate("layout", layout)
-    except InputError as exc:
-        raise GateConfigError(str(exc)) from None
-
-
-def _source(name: str, table: Any, origin: str) -> GateSource:
-    """Validate one table; an invalid table becomes a source carrying its error."""
-    try:
-        target = _table_target(table, "initializers")
-        layout = _layout(table.get("layout", "keras"))
-        train = table.get("train", False)
-        deterministic = table.get("deterministic", False)
-        only_shapes = table.get("only_shapes", False)
-        family = table.get("family")
-        nonlinearity = table.get("nonlinearity")
-        framework = table.get("framework")
-        variance = table.get("variance")
-        if variance is not None:
-            from initcheck.targets import resolve_target
-
-            try:
-                resolve_target(variance)
-            except (TypeError, ValueError) as exc:
-                raise GateConfigError(str(exc)) from None
-        shapes: tuple[tuple[int, ...], ...] = ()
-        if "shapes" in table:
-            from initcheck.api import normalize_shapes
-
-            try:
-                shapes = normalize_shapes(table["shapes"], layout)
-            except ValueError as exc:
-                raise GateConfigError(str(exc)) from None
-            odd = [list(s) for s in shapes if len(s) not in KERNEL_RANKS]
-            if only_shapes and odd:
-                raise GateConfigError(
-                    "only_shapes = true draws dense (2-D) and conv1d/2d/3d (3-D to 5-D) "
-                    f"kernels; got shapes {odd}"
-                )
-        if only_shapes and not shapes:
-            raise GateConfigError(
-                "only_shapes = true needs shapes = [...] naming the kernel kinds to draw, "
-                f"e.g. shapes = [[3, 3, 16, 32]]; got shapes={table.get('shapes')!r}"
-            )
-        overrides, extras = _overrides(table, TABLE_KEYS)
-        return GateSource(
-            name=name,
-            target=target.strip(),
-            origin=origin,
-            variance=variance,
-            layout=layout,
-            train=train,
-            shapes=shapes,
-            family=family,
-            nonlinearity=nonlinearity,
-            deterministic=deterministic,
-            only_shapes=only_shapes,
-            framework=framework,
-            overrides=overrides,
-            extras=extras,
-        )
-    except GateConfigError as exc:
-        return GateSource(name=name, target="", origin=origin, error=f"{origin}: {exc}")
-
-
-def _overrides(
-    table: Mapping[str, Any], keys: tuple[str, ...]
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The table's Settings overrides (validated together), and any other input of the
-    table that is not one of ``keys``."""
-    from initcheck.settings import Settings
-
-    names = {f.name for f in fields(Settings)}
-    overrides = {k: table[k] for k in table if k not in keys and k in names}
+    values: dict[str, Any] = {}
+    for key, value in {"target": None, **table}.items():
+        if key == "variance":  # a path relative to the pyproject, not the current directory
+            value = _rooted(value, pyproject)
+        try:
+            values[key] = read(key, value, front)
+        except InputError as exc:
+            raise GateConfigError(str(exc)) from None
+    target = values.pop("target")
+    overrides = {k: values.pop(k) for k in list(values) if k in SETTING_NAMES}
     if overrides:
         try:
             Settings().updated(**overrides)
         except (TypeError, ValueError) as exc:
             raise GateConfigError(str(exc)) from None
-    others = {k: table[k] for k in table if k not in keys and k not in names and k in TABLE}
-    return overrides, others
+    return target, values, overrides
 
 
-@dataclass(frozen=True)
-class ModelSource:
-    """One model to gate, from a ``[tool.initcheck.models.NAME]`` table."""
-
-    name: str
-    target: str
-    origin: str
-    variance: Any = None
-    signal: bool = True
-    inputs: str | None = None
-    accept: tuple[str, ...] = ()
-    overrides: Mapping[str, Any] = field(default_factory=dict)
-    extras: Mapping[str, Any] = field(default_factory=dict)  # other inputs of the table
-    error: str | None = None
+def _rooted(value: Any, pyproject: Path) -> Any:
+    """A ``path/file.py:attr`` rule (alone or in a mapping) made absolute against the
+    pyproject's folder, as the gate's targets are."""
+    if isinstance(value, Mapping):
+        return {k: _rooted(v, pyproject) for k, v in value.items()}
+    if isinstance(value, str) and ":" in value:
+        path, _, attr = value.rpartition(":")
+        if (path.endswith(".py") or "/" in path) and not Path(path).is_absolute():
+            return f"{pyproject.parent / path}:{attr}"
+    return value
 
 
-def _model_source(name: str, table: Any, origin: str) -> ModelSource:
+def _source(name: str, table: Any, origin: str, pyproject: Path) -> GateSource:
+    """Validate one initializer table; an invalid table becomes a source carrying its error."""
+    try:
+        target, declared, overrides = _read(table, "initializers", pyproject)
+        source = GateSource(name, target, origin, declared, overrides)
+        odd = [list(s) for s in source.shapes if len(s) not in KERNEL_RANKS]
+        if source["only_shapes"] and odd:
+            raise GateConfigError(
+                "only_shapes = true draws dense (2-D) and conv1d/2d/3d (3-D to 5-D) "
+                f"kernels; got shapes {odd}"
+            )
+        if source["only_shapes"] and not source.shapes:
+            raise GateConfigError(
+                "only_shapes = true needs shapes = [...] naming the kernel kinds to draw, "
+                f"e.g. shapes = [[3, 3, 16, 32]]; got shapes={table.get('shapes')!r}"
+            )
+        layout = source["layout"]
+        if isinstance(layout, Mapping) and any(r not in KERNEL_RANKS for r in layout):
+            raise GateConfigError(
+                f"a layout table maps kernel ranks {list(KERNEL_RANKS)} to 'keras' or "
+                f"'torch'; got layout={dict(layout)!r}"
+            )
+        return source
+    except GateConfigError as exc:
+        return GateSource(name=name, target="", origin=origin, error=f"{origin}: {exc}")
+
+
+def _model_source(name: str, table: Any, origin: str, pyproject: Path) -> ModelSource:
     """Validate one model table; an invalid table becomes a source carrying its error."""
     try:
-        target = _table_target(table, "models")
-        signal = table.get("signal", True)
-        variance = table.get("variance")
-        from initcheck.models.rules import is_auto
-
-        if variance is not None and not is_auto(variance):
-            from initcheck.targets import resolve_target
-
-            try:
-                resolve_target(variance)
-            except (TypeError, ValueError) as exc:
-                raise GateConfigError(f'{exc} Or "auto": from each layer\'s activation.') from None
-        inputs = validate("inputs", table.get("inputs"))
-        accept = validate("accept", table.get("accept", []))
-        overrides, others = _overrides(table, MODEL_KEYS)
-        return ModelSource(
-            name=name,
-            target=target.strip(),
-            origin=origin,
-            variance=variance,
-            signal=signal,
-            inputs=inputs,
-            accept=tuple(accept),
-            overrides=overrides,
-            extras=others,
-        )
+        target, declared, overrides = _read(table, "models", pyproject)
+        return ModelSource(name, target, origin, declared, overrides)
     except GateConfigError as exc:
         return ModelSource(name=name, target="", origin=origin, error=f"{origin}: {exc}")
 
@@ -299,7 +207,7 @@ def _unknown_entry(key: str, value: Any, path: Path) -> TableError:
     close = difflib.get_close_matches(key, SECTIONS, n=1, cutoff=0.5)
     hint = f"did you mean [tool.initcheck.{close[0]}]? " if close else ""
     note = ""
-    if key in _settings_fields() | {"max_examples", "summary"}:  # initcheck_* ini keys
+    if key in TABLE and TABLE[key].kind != "declaration":  # initcheck_* ini keys
         note = f" (a session setting goes in [tool.pytest.ini_options] as initcheck_{key})"
     return TableError(
         name=f"tool.initcheck.{key}",
@@ -356,7 +264,7 @@ def read_pyproject(path: Path) -> list[GateSource | ModelSource | TableError]:
             )
             continue
         sources.extend(
-            make(str(name), table, f"{path.name} [tool.initcheck.{kind}.{name}]")
+            make(str(name), table, f"{path.name} [tool.initcheck.{kind}.{name}]", path)
             for name, table in tables.items()
         )
     return sources
@@ -393,9 +301,6 @@ def gate_sources(
     if _wants_pyproject(config):
         sources.extend(read_pyproject(config.rootpath / "pyproject.toml"))
     for spec in options.specs:
-        sources.append(
-            GateSource(
-                name=spec, target=spec, origin=f"--initcheck {spec}", variance=options.variance
-            )
-        )
+        declared = {} if options.variance is None else {"variance": options.variance}
+        sources.append(GateSource(spec, spec, f"--initcheck {spec}", declared))
     return sources

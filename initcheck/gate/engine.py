@@ -119,14 +119,12 @@ class Engine:
     def _run(self, shapes: tuple[tuple[int, ...], ...], only: list[str]) -> list[CheckResult]:
         from initcheck.api import make_plan, run_checks
 
+        source = self.source
         plan = make_plan(
             shapes,
-            layout=self.source.layout,
-            variance=self.source.variance,
-            family=self.source.family,
-            nonlinearity=self.source.nonlinearity,
-            deterministic=self.source.deterministic,
-            train=self.source.train,
+            **{k: source[k] for k in ("layout", "variance", "family", "nonlinearity")},
+            deterministic=source["deterministic"],
+            train=source["train"],
         )
         return run_checks(self.initializer, plan, self.settings, only)
 
@@ -155,8 +153,8 @@ class Engine:
         from hypothesis import given, seed
 
         source = self.source
-        if isinstance(source.layout, str):
-            shapes = shape_strategy(source.layout, source.ranks)
+        if isinstance(source["layout"], str):
+            shapes = shape_strategy(source["layout"], source.ranks)
         else:  # one layout per rank
             from hypothesis import strategies as st
 

@@ -103,18 +103,22 @@ class InitializerCollector(pytest.Collector):
                 obj = load_spec(self.source.target, root=self.config.rootpath)
             if isinstance(obj, str):  # the CLI's check and wording; Keras is not imported
                 check_keras_name(obj)
-        except SpecError as exc:
+            if isinstance(self.source["variance"], str):  # a "module:attr" target loads here
+                from initcheck.targets import resolve_target
+
+                resolve_target(self.source["variance"])
+        except (SpecError, ValueError, TypeError) as exc:
             raise GateCollectError(
                 f"initcheck: cannot load initializer {self.source.name!r} "
                 f"({self.source.origin}): {exc}"
             ) from None
-        if not isinstance(obj, str) or self.source.framework:
+        if not isinstance(obj, str) or self.source["framework"]:
             # not an initializer at all, or a framework not installed: one error, not per item
             from initcheck.initializers import resolve
             from initcheck.initializers.resolve import declare
 
             try:
-                obj = declare(obj, self.source.framework)
+                obj = declare(obj, self.source["framework"])
                 resolve(obj, name=self.source.name)
             except (TypeError, ValueError, ImportError) as exc:
                 raise GateCollectError(

@@ -70,23 +70,25 @@ class ModelCollector(pytest.Collector):
     def _audit(self) -> ModelReport:
         from initcheck._tf import quiet_stderr
         from initcheck.models import audit
-        from initcheck.specs import SpecError, load_inputs, load_spec
+        from initcheck.specs import SpecError, load_inputs, load_spec, with_kwargs
 
         source = self.source
         try:
             with quiet_stderr():  # the user's module may import TensorFlow
-                obj = load_spec(source.target, root=self.config.rootpath)
+                obj = with_kwargs(
+                    load_spec(source.target, root=self.config.rootpath), source["kwargs"]
+                )
         except SpecError as exc:
             raise ModelCollectError(
                 f"initcheck: cannot load model {source.name!r} ({source.origin}): {exc}"
             ) from None
         settings = self.options.settings.of(self.options.settings, **dict(source.overrides))
         inputs = None
-        if source.inputs is not None:
+        if source["inputs"] is not None:
             try:
                 with quiet_stderr():
                     inputs = load_inputs(
-                        source.inputs, root=self.config.rootpath, seed=settings.seed
+                        source["inputs"], root=self.config.rootpath, seed=settings.seed
                     )
             except SpecError as exc:
                 raise ModelCollectError(
@@ -96,12 +98,12 @@ class ModelCollector(pytest.Collector):
         try:
             report = audit(
                 obj,
-                variance=source.variance,
+                variance=source["variance"],
                 inputs=inputs,
                 seed=settings.seed,
                 settings=settings,
-                signal=source.signal,
-                accept=source.accept,
+                signal=source["signal"],
+                accept=source["accept"],
             )
         except (Exception, SystemExit) as exc:  # the user's factory raised or exited: name it
             raise ModelCollectError(
@@ -123,7 +125,7 @@ class ModelCollector(pytest.Collector):
             for row in self.report.rows
             if row.audited
         ]
-        if self.source.signal:
+        if self.source["signal"]:
             nodes.append(ModelItem.from_parent(self, name=SIGNAL, prop=SIGNAL))
         if self.report.unaudited or not any(r.audited for r in self.report.rows):
             # a verdict needs evidence: a model with nothing audited is a failing item
@@ -230,6 +232,8 @@ class ModelItem(pytest.Item):
                 pytest.skip(f"{model.source.name}: the model's signal was not measured")
         else:
             result = row[self.prop]
+        if not result.passed and row is not None and row.status == "accepted":
+            pytest.xfail(f"[{model.source.name}] {row.name} {result.check}: {row.note}")
         if not result.passed:
             pytest.fail(row_failure(model.source.name, row, result), pytrace=False)
 

@@ -108,12 +108,40 @@ def seeded_build(factory: Callable[[], Any], seed: int) -> Any:
     return seeded()
 
 
+def _takes_no_arguments(factory: Callable[..., Any]) -> None:
+    """A factory is called with no arguments (or ``rngs``): one that needs more is told
+    how to give them, before it is called."""
+    import inspect
+
+    try:
+        params = inspect.signature(factory).parameters.values()
+    except (TypeError, ValueError):  # no signature (a builtin): the call decides
+        return
+    needed = [
+        p.name
+        for p in params
+        if p.default is p.empty
+        and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+        and p.name != "rngs"
+    ]
+    if needed:
+        name = getattr(factory, "__name__", type(factory).__name__)
+        example = ", ".join(f"{n}=..." for n in needed)
+        raise NotAModelError(
+            f"the factory {name}() needs {', '.join(map(repr, needed))}, but audit() calls a "
+            f"factory with no arguments (or rngs). Give them: functools.partial({name}, "
+            f"{example}) in Python, kwargs = {{ {example.replace('=', ' = ')} }} in the gate's "
+            f'table, --kwargs "{example}" on the command line.'
+        )
+
+
 def adapter_for(model: Any, seed: int) -> tuple[ModelAdapter, Any, Callable[[], Any] | None]:
     """``(adapter, instance, factory)`` for a model or a zero-arg factory."""
     adapter = _detect(model)
     if adapter is not None:
         return adapter, model, None
     if callable(model):
+        _takes_no_arguments(model)
         built = seeded_build(model, seed)
         adapter = _detect(built)
         if adapter is not None:

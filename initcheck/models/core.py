@@ -21,6 +21,7 @@ from initcheck.models.signal import SIGNAL_CHECK, decide_signal
 from initcheck.results import CheckResult
 from initcheck.sampling import draw_seed
 from initcheck.settings import Settings
+from initcheck.targets import resolve_target
 from initcheck.validators import InputError
 
 __all__ = ["NotAModelError", "assert_sound_model", "audit", "framework_of"]
@@ -95,18 +96,18 @@ def _checked_arguments(
     max_piece_values: Any,
     signal: Any,
     accept: Any,
-) -> tuple[str, ...]:
+) -> tuple[Any, tuple[tuple[str, str], ...]]:
     """Every argument of :func:`audit` through the input table's validators (as the CLI
-    and the gate check them), before any work; returns ``accept`` as names (a string is
-    one name). Raises ``ValueError``/``TypeError`` naming the argument."""
-    rules = variance.values() if isinstance(variance, Mapping) else [variance]
-    for rule in rules:
-        validate("variance", rule)
-    if isinstance(variance, Mapping) and not all(isinstance(k, str) for k in variance):
-        raise InputError(
-            "`variance` mapping keys must be layer-path globs or layer type names (strings). "
-            f"Received: variance={variance!r:.120}"
-        )
+    and the gate check them), before any work; returns ``variance`` and ``accept`` as the
+    validators return them (``accept``: ``(pattern, reason)`` pairs). Raises
+    ``ValueError``/``TypeError`` naming the argument."""
+    variance = validate("variance", variance, "audit")
+    for rule in variance.values() if isinstance(variance, Mapping) else [variance]:
+        if not (rule is None or rule == "auto"):  # the validator spells it "auto"
+            try:  # a "module:attr" rule is imported here, once, before any work
+                resolve_target(rule)
+            except (TypeError, ValueError) as exc:
+                raise InputError(str(exc)) from None
     if isinstance(inputs, str | bytes):
         raise InputError(
             "`inputs` must be a batch the model's forward takes (an array or tensor), not "
@@ -128,8 +129,7 @@ def _checked_arguments(
             f"`max_piece_values` must be an integer of at least {MIN_PIECE_VALUES:,} (the "
             f"checks' sample sizes need them). Received: max_piece_values={max_piece_values!r}"
         )
-    names = validate("accept", accept)
-    return tuple(names or ())
+    return variance, validate("accept", accept, "audit")
 
 
 def audit(
@@ -142,7 +142,7 @@ def audit(
     settings: Settings | None = None,
     max_piece_values: int = MAX_PIECE_VALUES,
     signal: bool = True,
-    accept: Iterable[str] = (),
+    accept: Iterable[Any] = (),
 ) -> ModelReport:
     """Audit every weight of a model where it sits, and the model's signal at init.
 
@@ -156,8 +156,10 @@ def audit(
             from its own values (one draw). Each row's ``drawn`` says which
             (:mod:`initcheck.models.draws`).
         variance: ``None`` (structural checks only), one rule for every kernel (``"he"``,
-            ``"glorot"``, ``"lecun"``, a number, a callable ``(fan_in, fan_out) -> var``), a
-            mapping from layer-path globs or layer type names to rules, or ``"auto"``.
+            ``"glorot"``, ``"lecun"``, a number, a callable ``(fan_in, fan_out) -> var`` or
+            ``"module:attr"`` naming one), ``"auto"`` (from each weight's measured gain),
+            or a mapping from layer-path globs or layer type names to rules (the first key
+            that matches a weight decides it: ``{"attn.proj": 2.0, "*": "auto"}``).
         inputs: a batch for the signal (default: built from the model: token ids sized
             from its vocabulary, images at its declared resolution or one that keeps every
             feature map wider than 1, MNIST images for 784-input models).
@@ -168,13 +170,17 @@ def audit(
             its seed).
         max_piece_values: larger kernels are checked on their first units.
         signal: measure the model's own signal (forward and backward one batch).
-        accept: layer type names accepted unaudited (their weights do not make the
-            verdict "incomplete").
+        accept: weights you vouch for: layer path globs or layer type names, each alone
+            or with a reason (``"attn.proj=gated by gamma"``, ``("attn.proj", "gated by
+            gamma")`` or ``{"path": "attn.proj", "reason": "gated by gamma"}``). An
+            accepted weight that was not audited does not make the verdict "incomplete";
+            one that fails is shown as accepted, with the reason, and does not fail the
+            model.
 
     Returns:
         A :class:`~initcheck.models.records.ModelReport`.
     """
-    accept = _checked_arguments(
+    variance, accept = _checked_arguments(
         variance, inputs, seed, checks, settings, max_piece_values, signal, accept
     )
     settings = Settings.of(settings, **({} if seed is None else {"seed": seed}))
@@ -257,7 +263,7 @@ def audit(
             "factory": factory is not None,
             "rebuilds": draws.rebuilds,
             "max_piece_values": max_piece_values,
-            "accept": sorted(set(accept)),
+            "accept": [{"path": p, "reason": r} if r else p for p, r in accept],
             "versions": environment(),
         },
         options={

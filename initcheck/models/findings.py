@@ -149,6 +149,8 @@ def _key_and_cause(row: WeightRow) -> tuple[tuple[Any, ...], str, str] | None:
     """``(group key, kind, cause)`` of a row that belongs in a finding, else ``None``."""
     family = re.sub(r"\d+(?:\.\d+)?(?:e-?\d+)?", "#", cause_of(row))
     base = (row.layer_type, row.param, rule_of(row))
+    if row.status == "accepted":  # the user vouches for it: told, never "fixed"
+        return ("info", *base, "accepted", row.note), "info", row.note
     if not row.audited:
         return (("unaudited", *base), "unaudited", row.note)
     if not row.passed:

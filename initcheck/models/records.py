@@ -322,7 +322,7 @@ class ModelReport:
 
     def __repr__(self) -> str:
         """One short line, so an assertion's message stays readable (print: the table)."""
-        failing = [f"{r.layer}.{r.param}".strip(".") for r in self.rows if not r.passed]
+        failing = [f"{r.layer}.{r.param}".strip(".") for r in self.failed_rows]
         c = self.coverage
         text = (
             f"ModelReport(model={short(self.model, 40)!r}, framework={self.framework!r}, "
@@ -353,14 +353,15 @@ class ModelReport:
 
     @property
     def failures(self) -> tuple[CheckResult, ...]:
-        out = [f for r in self.rows for f in r.failures]
+        out = [f for r in self.failed_rows for f in r.failures]
         if self.signal is not None and not self.signal.passed:
             out.append(self.signal)
         return tuple(out)
 
     @property
     def failed_rows(self) -> tuple[WeightRow, ...]:
-        return tuple(r for r in self.rows if not r.passed)
+        """Rows that failed or could not decide, unless the user accepted them."""
+        return tuple(r for r in self.rows if not r.passed and r.status != "accepted")
 
     @property
     def findings(self) -> tuple[Finding, ...]:

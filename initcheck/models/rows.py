@@ -35,7 +35,14 @@ from initcheck.checks import variance as _variance
 from initcheck.models.conventions import Measured, declared_sigmas, explain
 from initcheck.models.draws import ModelDraws, piece_initializer, piece_values
 from initcheck.models.records import WeightPiece, WeightRow
-from initcheck.models.rules import auto_band, fixed_target, is_auto, layer_rule, piece_target
+from initcheck.models.rules import (
+    auto_band,
+    fixed_target,
+    is_auto,
+    layer_rule,
+    matches,
+    piece_target,
+)
 from initcheck.results import CheckResult
 from initcheck.sampling import draw_seed
 from initcheck.settings import Settings
@@ -320,10 +327,10 @@ def audit_rows(
     instance: Any,
     normalized: bool,
     residual: bool = False,
-    accept: Iterable[str] = (),
+    accept: Iterable[tuple[str, str]] = (),
 ) -> tuple[WeightRow, ...]:
-    """Every piece's row, then the model-level reading (module docstring)."""
-    accepted = set(accept)
+    """Every piece's row, then the model-level reading (module docstring), then the
+    rows the user vouches for (``accept``: ``(pattern, reason)`` pairs)."""
     rows: list[WeightRow] = []
     rules: list[Any] = []
     for p in pieces:
@@ -334,8 +341,6 @@ def audit_rows(
         draws.done(p)
         if p.key in draws.method:
             row = dataclasses.replace(row, drawn=draws.method[p.key])
-        if not row.audited and p.layer_type in accepted:
-            row = dataclasses.replace(row, status="accepted", note="accepted unaudited (accept=)")
         rows.append(row)
         rules.append(rule)
     var_name = _variance.CHECK.name
@@ -374,4 +379,19 @@ def audit_rows(
                 "the stream's depth criterion decides",
             )
         rows[i] = row
-    return tuple(rows)
+    return tuple(_accepted(row, accept) for row in rows)
+
+
+def _accepted(row: WeightRow, accept: Iterable[tuple[str, str]]) -> WeightRow:
+    """``row`` marked accepted when the user vouches for it (the first pattern that is its
+    layer type or a glob of its path) and it did not pass on its own: not audited, failed
+    or undecided. Its results stay as measured; the model's verdict leaves it out."""
+    if row.audited and row.passed:
+        return row
+    for pattern, reason in accept:
+        if matches(pattern, row.layer_type, row.layer, row.param):
+            why = f"accepted: {reason}" if reason else "accepted (accept=)"
+            return dataclasses.replace(
+                row, status="accepted", note="; ".join(filter(None, [row.note, why]))
+            )
+    return row

@@ -105,13 +105,19 @@ def is_auto(spec: Any) -> bool:
     return isinstance(spec, str) and spec.strip().lower() == "auto"
 
 
+def matches(pattern: str, layer_type: str, layer: str, param: str) -> bool:
+    """Whether a user's pattern (a ``variance=`` mapping key, an ``accept=`` entry) names a
+    weight: its layer type, or a glob of its layer's path or of ``layer.param``."""
+    return pattern == layer_type or fnmatch(layer, pattern) or fnmatch(f"{layer}.{param}", pattern)
+
+
 def layer_rule(piece: WeightPiece, variance: Any) -> tuple[bool, Any]:
-    """``(matched, rule)``: the first entry of a ``variance=`` mapping whose key is the
-    piece's layer type or a glob of its path; ``(False, variance)`` for a single rule."""
+    """``(matched, rule)``: the first entry of a ``variance=`` mapping that
+    :func:`matches` the piece; ``(False, variance)`` for a single rule."""
     if not isinstance(variance, Mapping):
         return False, variance
     for key, rule in variance.items():
-        if key == piece.layer_type or fnmatch(piece.layer, str(key)):
+        if matches(str(key), piece.layer_type, piece.layer, piece.param):
             return True, rule
     return False, None
 

@@ -73,7 +73,7 @@ class _Setting:
 
     @property
     def parse(self) -> Callable[[str], Any]:
-        return text_parser(self.input.name)
+        return text_parser(self.input.name, "option")
 
 
 def _settings() -> tuple[_Setting, ...]:
@@ -95,7 +95,7 @@ def _add(parser: pytest.Parser, group: Any, inp: Input) -> None:
         group.addoption(
             inp.option,
             dest="initcheck_" + inp.name,
-            type=None if inp.name == "variance" else text_parser(inp.name),
+            type=text_parser(inp.name, "option"),
             metavar=inp.metavar,
             default=None,
             help=inp.help_text + (f"; ini: {inp.ini}" if ini else ""),
@@ -117,7 +117,7 @@ def add_options(parser: pytest.Parser) -> None:
                 "--initcheck",
                 dest="initcheck_specs",
                 action="append",
-                type=text_parser("target"),
+                type=text_parser("target", "option"),
                 default=[],
                 metavar="SPEC",
                 help="gate this initializer (Keras name, module:attr or path/file.py:attr); "
@@ -171,7 +171,7 @@ def _value(config: pytest.Config, inp: Input) -> Any:
     if not raw:
         return None
     try:
-        return parse_text(inp.name, raw)
+        return parse_text(inp.name, raw, "ini")
     except InputError as exc:
         raise pytest.UsageError(f"initcheck: ini setting {inp.ini} = {raw!r}: {exc}") from None
 
@@ -207,21 +207,6 @@ def _writable(option: str, path: Path | None) -> None:
         )
 
 
-def _variance(raw: str | None) -> str | float | None:
-    """``--initcheck-variance``: a target of the ``--initcheck`` initializers."""
-    if raw is None:
-        return None
-    from initcheck.targets import resolve_target
-    from initcheck.validators import number_or_name
-
-    value = number_or_name(raw)
-    try:
-        resolve_target(value)
-    except (TypeError, ValueError) as exc:
-        raise pytest.UsageError(f"initcheck: --initcheck-variance {raw!r}: {exc}") from None
-    return value
-
-
 def build_session_options(config: pytest.Config) -> SessionOptions:
     """Read and validate every initcheck option and ini key.
 
@@ -238,7 +223,7 @@ def build_session_options(config: pytest.Config) -> SessionOptions:
 
     values: dict[str, Any] = {}
     for inp in TABLE.values():
-        if inp.name not in ("target", "variance") and {"option", "ini"} & inp.fronts:
+        if inp.name != "target" and {"option", "ini"} & inp.fronts:
             value = _value(config, inp)
             if value is not None:
                 values[inp.name] = value
@@ -258,7 +243,7 @@ def build_session_options(config: pytest.Config) -> SessionOptions:
     return SessionOptions(
         settings=settings,
         max_examples=values.pop("max_examples", DEFAULT_MAX_EXAMPLES),
-        variance=_variance(config.getoption("initcheck_variance")),
+        variance=values.pop("variance", None),
         specs=tuple(config.getoption("initcheck_specs") or ()),
         json_path=json_file,
         report_path=report_file,
