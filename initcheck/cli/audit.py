@@ -44,7 +44,7 @@ def _check_form(spec: str) -> None:
         )
 
 
-def _inputs(spec: str | None, seed: int) -> Any:
+def _load_batch(spec: str | None, seed: int) -> Any:
     """``--inputs`` → the batch it names (``None`` without it); problems are UsageErrors."""
     if spec is None:
         return None
@@ -147,7 +147,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
     _check_form(args.spec)
     obj = _bound(_model_spec(args.spec), args.kwargs)
     model = _guarded(obj, args.spec, args.inputs)
-    inputs = _inputs(args.inputs, args.seed)
+    inputs = _load_batch(args.inputs, args.seed)
     from initcheck.models.core import NotAModelError, audit
 
     with Progress() as progress:

@@ -31,6 +31,7 @@ from initcheck.inputs import TABLE, InputError, names_for, read, unknown_keys
 from initcheck.settings import SETTING_INPUTS, Settings
 
 if TYPE_CHECKING:
+    from initcheck.context import Plan
     from initcheck.session import SessionOptions
 
 __all__ = [
@@ -96,6 +97,18 @@ class GateSource(TableSource):
         """The layout (``"keras"`` or ``"torch"``) of kernels of ``rank``."""
         layout = self["layout"]
         return layout[rank] if isinstance(layout, Mapping) else layout
+
+    def plan(self, shapes: Any = None) -> Plan:
+        """The declarations as :func:`initcheck.check` takes them, for ``shapes`` (a
+        ``"module:attr"`` variance target is imported here)."""
+        from initcheck.api import make_plan
+
+        return make_plan(
+            shapes,
+            **{k: self[k] for k in ("layout", "variance", "family", "nonlinearity")},
+            deterministic=self["deterministic"],
+            train=self["train"],
+        )
 
     @property
     def properties(self) -> tuple[str, ...]:

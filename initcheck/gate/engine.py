@@ -117,15 +117,9 @@ class Engine:
         return self._initializer
 
     def _run(self, shapes: tuple[tuple[int, ...], ...], only: list[str]) -> list[CheckResult]:
-        from initcheck.api import make_plan, run_checks
+        from initcheck.api import run_checks
 
-        source = self.source
-        plan = make_plan(
-            shapes,
-            **{k: source[k] for k in ("layout", "variance", "family", "nonlinearity")},
-            deterministic=source["deterministic"],
-            train=source["train"],
-        )
+        plan = self.source.plan(shapes)
         return run_checks(self.initializer, plan, self.settings, only)
 
     def _hypothesis_settings(self, *, max_examples: int, shrink: bool) -> Any:

@@ -103,10 +103,7 @@ class InitializerCollector(pytest.Collector):
                 obj = load_spec(self.source.target, root=self.config.rootpath)
             if isinstance(obj, str):  # the CLI's check and wording; Keras is not imported
                 check_keras_name(obj)
-            if isinstance(self.source["variance"], str):  # a "module:attr" target loads here
-                from initcheck.targets import resolve_target
-
-                resolve_target(self.source["variance"])
+            self.source.plan()  # a "module:attr" variance target is imported here
         except (SpecError, ValueError, TypeError) as exc:
             raise GateCollectError(
                 f"initcheck: cannot load initializer {self.source.name!r} "

@@ -153,12 +153,14 @@ def model_line(model: dict[str, Any]) -> str:
         E.g. ``"model mlp (torch): FAILED, 2 of 5 weights failed: 0.weight, 2.weight"``.
     """
     rows = [r for r in model.get("rows", ()) if r.get("audited")]
-    failed = [str(r["name"]) for r in rows if not r.get("passed")]
+    accepted = [str(r["name"]) for r in rows if r.get("status") == "accepted"]
+    failed = [str(r["name"]) for r in rows if not r.get("passed") and r["name"] not in accepted]
     signal = model.get("signal")
     text = f"model {model['model']} ({model.get('framework', '?')}): "
     text += "passed" if model.get("passed") else "FAILED"
     text += f", {len(failed)} of {len(rows)} weights failed"
     text += f": {', '.join(failed)}" if failed else ""
+    text += f"; {len(accepted)} accepted: {', '.join(accepted)}" if accepted else ""
     if signal is not None:
         text += f"; signal {'passed' if signal.get('passed') else 'FAILED'}"
     return text
