@@ -171,7 +171,7 @@ def summary(v: Any) -> Any:
 def shapes(v: Any) -> Any:
     if v is None:
         return v
-    from initcheck.api import normalize_shapes
+    from initcheck.shapes import normalize_shapes
 
     try:
         normalize_shapes(v, "keras")

@@ -170,7 +170,11 @@ signal = false
         ({"max_piece_values": 0}, ValueError, "`max_piece_values`"),
         ({"variance": "hee"}, ValueError, "variance"),
         ({"variance": {"fc": "nope"}}, ValueError, "variance"),
-        ({"variance": {1: "he"}}, ValueError, "`variance` mapping keys"),
+        (
+            {"variance": {1: "he"}},
+            ValueError,
+            "`variance` must be a rule, or a mapping from layer path globs",
+        ),
     ],
 )
 def test_audit_validates_every_argument_before_any_work(kwargs, error, named) -> None:

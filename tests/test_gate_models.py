@@ -158,7 +158,10 @@ def test_model_rows_in_collect_only(pytester: pytest.Pytester) -> None:
         ('target = "mymodels:default_mlp"\nvarience = "he"', "*unknown key(s) [[]'varience'[]]*"),
         ('target = "mymodels:default_mlp"\nvariance = "hee"', "*variance='hee'*"),
         ('target = "mymodels:encoder"\ninputs = "batch"', "*`inputs` must be*inputs='batch'"),
-        ('target = "mymodels:encoder"\ninputs = 3', '*`inputs` must be "SPEC"*Received: inputs=3'),
+        (
+            'target = "mymodels:encoder"\ninputs = 3',
+            "*`inputs` must be an inputs SPEC*Received: inputs=3",
+        ),
     ],
 )
 def test_bad_model_table_is_collection_error(

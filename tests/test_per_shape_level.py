@@ -17,10 +17,10 @@ import pytest
 from scipy import stats as sps
 
 import initcheck
-from initcheck.api import DEFAULT_SHAPES
 from initcheck.checks.variance import shape_groups
 from initcheck.errors import InitCheckFailure
 from initcheck.sampling import ShapeDraws
+from initcheck.shapes import DEFAULT_SHAPES
 
 
 def glorot(factor=lambda shape: 1.0):

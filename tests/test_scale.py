@@ -10,8 +10,8 @@ import pytest
 
 import initcheck
 from initcheck import stats
-from initcheck.api import DEFAULT_SHAPES, default_shapes
 from initcheck.fans import Fans, KernelLayout
+from initcheck.shapes import DEFAULT_SHAPES, default_shapes
 
 
 def he_numpy(shape, dtype=None, seed=None):

@@ -233,8 +233,7 @@ class ModelItem(pytest.Item):
         else:
             result = row[self.prop]
         if not result.passed and row is not None and row.status == "accepted":
-            why = "accepted" + row.note.rpartition("accepted")[2]  # the user's reason
-            pytest.xfail(f"[{model.source.name}] {row.name} {result.check}: {why}")
+            pytest.xfail(f"[{model.source.name}] {row.name} {result.check}: {row.acceptance}")
         if not result.passed:
             pytest.fail(row_failure(model.source.name, row, result), pytrace=False)
 

@@ -132,6 +132,13 @@ def _checked_arguments(
     return variance, validate("accept", accept, "audit")
 
 
+def _plain(rule: Any) -> Any:
+    """A validated variance as JSON keeps it (a mapping per layer; a callable's repr)."""
+    if isinstance(rule, Mapping):
+        return {str(k): _plain(v) for k, v in rule.items()}
+    return rule if isinstance(rule, str | int | float | None) else repr(rule)
+
+
 def audit(
     model: Any,
     *,
@@ -257,9 +264,7 @@ def audit(
         signal=verdict,
         settings={
             **settings.to_dict(),
-            "variance": variance
-            if isinstance(variance, str | int | float | None)
-            else repr(variance),
+            "variance": _plain(variance),
             "factory": factory is not None,
             "rebuilds": draws.rebuilds,
             "max_piece_values": max_piece_values,

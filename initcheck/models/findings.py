@@ -150,7 +150,7 @@ def _key_and_cause(row: WeightRow) -> tuple[tuple[Any, ...], str, str] | None:
     family = re.sub(r"\d+(?:\.\d+)?(?:e-?\d+)?", "#", cause_of(row))
     base = (row.layer_type, row.param, rule_of(row))
     if row.status == "accepted":  # the user vouches for it: told, never "fixed"
-        return ("info", *base, "accepted", row.note), "info", row.note
+        return ("info", *base, row.acceptance, family), "info", cause_of(row)
     if not row.audited:
         return (("unaudited", *base), "unaudited", row.note)
     if not row.passed:

@@ -28,8 +28,8 @@ ROLES = ("kernel", "recurrent", "embedding", "constant", "scale", "unknown")
 
 #: Row statuses that inform without failing: a kernel's scale normalized away, a
 #: declared convention the signal decides, a residual branch of a normalized model under
-#: ``"auto"``, a deliberate identity-at-init, an output head under ``"auto"``, a layer type
-#: the user accepted unaudited.
+#: ``"auto"``, a deliberate identity-at-init, an output head under ``"auto"``, a weight
+#: the user vouches for (``accept=``: not audited, or failing).
 STATUSES = (
     "scale-invariant", "convention", "residual branch", "identity-at-init", "output head",
     "accepted",
@@ -38,13 +38,8 @@ STATUSES = (
 
 @dataclass(frozen=True)
 class Reading:
-    """Another way of reading a weight's fans, that a framework is known to use.
-
-    Attributes:
-        fans: the fans so read.
-        why: one phrase naming the convention, e.g. ``"the swapped fans of a transposed
-            convolution"``.
-    """
+    """Another way of reading a weight's fans (``fans``) that a framework is known to use,
+    and ``why``: the convention, e.g. ``"the swapped fans of a transposed convolution"``."""
 
     fans: Fans
     why: str
@@ -162,6 +157,11 @@ class WeightRow:
     @property
     def passed(self) -> bool:
         return all(r.passed for r in self.results)
+
+    @property
+    def acceptance(self) -> str:
+        """``"accepted: REASON"`` for a row the user vouches for (``accept=``), else ``""``."""
+        return "accepted" + self.note.rpartition("accepted")[2] if self.status == "accepted" else ""
 
     @property
     def verdict(self) -> str:
@@ -359,8 +359,7 @@ class ModelReport:
         return tuple(out)
 
     @property
-    def failed_rows(self) -> tuple[WeightRow, ...]:
-        """Rows that failed or could not decide, unless the user accepted them."""
+    def failed_rows(self) -> tuple[WeightRow, ...]:  # failed or undecided, unless accepted
         return tuple(r for r in self.rows if not r.passed and r.status != "accepted")
 
     @property
