@@ -35,8 +35,8 @@ class SessionOptions:
         max_examples: shapes the gate draws with Hypothesis per initializer.
         variance: ``--initcheck-variance`` (a target name, or a number), or ``None``.
         specs: the ``--initcheck SPEC`` initializers to gate.
-        json_path: where ``--initcheck-json`` writes, or ``None``.
-        report_path: where ``--initcheck-report`` writes, or ``None``.
+        outputs: where each output format asked for writes (``--initcheck-json PATH``,
+            ``--initcheck-report``), by format name.
         summary: the terminal summary mode (one of :data:`SUMMARY_MODES`).
         extras: every other option of :data:`initcheck.inputs.TABLE` given, by name.
     """
@@ -45,8 +45,7 @@ class SessionOptions:
     max_examples: int = DEFAULT_MAX_EXAMPLES
     variance: str | float | None = None
     specs: tuple[str, ...] = ()
-    json_path: Path | None = None
-    report_path: Path | None = None
+    outputs: Mapping[str, Path] = field(default_factory=dict)
     summary: str = "auto"
     extras: Mapping[str, Any] = field(default_factory=dict)
 

@@ -365,7 +365,7 @@ def test_comparison_table_handles_missing_values():
 
 def test_the_last_50_column_shows_only_with_50_batches():
     """Issue 29 item 7: in the table, the notebook view, the JSON and the HTML report."""
-    from initcheck.output import render_html
+    from initcheck.output.htmlfile import render_html
     from initcheck.training_runs import comparison_json
 
     for batches, shown in ((31, False), (50, True)):

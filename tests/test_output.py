@@ -1,6 +1,7 @@
 """The one output path (issue 16): every JSON file initcheck writes is one versioned
 envelope ``{"initcheck": VERSION, "schema": N, "kind": ..., "payload": ...}`` around the
-payload, written by :mod:`initcheck.output`; the plugin's payload keeps its version."""
+payload, written by :mod:`initcheck.output.jsonfile`; the plugin's payload keeps its
+version. A new format is one module plus one registry entry, in the CLI and the plugin."""
 
 from __future__ import annotations
 
@@ -17,10 +18,10 @@ import initcheck.api
 import initcheck.assertions
 import initcheck.gate
 import initcheck.strategies
-from initcheck import output
 from initcheck._version import __version__
 from initcheck.cli import main
 from initcheck.cli.commands import _outputs
+from initcheck.output import jsonfile as output
 from initcheck.training_runs import Comparison, TrainingRun, comparison_json
 
 TESTS = Path(__file__).parent
@@ -106,7 +107,7 @@ def test_an_unknown_kind_is_refused() -> None:
 def test_no_module_but_the_output_path_writes_json() -> None:
     """Every ``json.dump``/``json.dumps`` in initcheck is the envelope's (the HTML report
     embeds one value as text, which is not a JSON file)."""
-    allowed = {"output.py", "report/html.py"}
+    allowed = {"output/jsonfile.py", "report/html.py"}
     calls = []
     for path in sorted(PACKAGE.rglob("*.py")):
         rel = path.relative_to(PACKAGE).as_posix()
@@ -120,3 +121,54 @@ def test_no_module_but_the_output_path_writes_json() -> None:
             ):
                 calls.append(f"{rel}:{node.lineno}")
     assert not calls, f"JSON written outside initcheck.output: {calls}"
+
+
+# ----------------------------------------------------------------- the format registry
+
+TOY = """
+from pathlib import Path
+
+
+def write(path, output):
+    records = output.payload.get("records", output.payload.get("results", []))
+    Path(path).write_text(f"{output.kind}: {len(records)}\\n")
+    return Path(path)
+"""
+
+
+@pytest.fixture
+def toy_format(tmp_path, monkeypatch):
+    """A toy output format: one module and one registry entry, nothing else."""
+    from initcheck.output import FORMATS, Format
+
+    (tmp_path / "toy_format.py").write_text(TOY)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    toy = Format("toy", "toy_format", "toy", "write a toy line to PATH")
+    monkeypatch.setitem(FORMATS, "toy", toy)
+    return toy
+
+
+def test_a_toy_format_is_a_cli_flag_of_every_command(toy_format, tmp_path, capsys) -> None:
+    from initcheck.cli import main
+
+    for command in ("check", "compare", "audit"):
+        assert main([command, "--help"]) == 0
+        assert "--toy PATH" in capsys.readouterr().out, command
+    out = tmp_path / "toy.txt"
+    assert main(["check", "he_normal", "--variance", "he", "--toy", str(out)]) == 0
+    assert out.read_text().startswith("check: ")
+    assert f"toy written to {out}" in capsys.readouterr().out
+
+
+def test_a_toy_format_is_a_plugin_option(toy_format, pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        "import initcheck\n"
+        "def test_he():\n"
+        "    initcheck.assert_breaks_symmetry('he_normal', (8, 4))\n"
+    )
+    help_text = pytester.runpytest("--help").stdout.str()
+    assert "--initcheck-toy=PATH" in help_text
+    result = pytester.runpytest("-p", "no:cacheprovider", "--initcheck-toy", "toy.txt")
+    assert result.ret == pytest.ExitCode.OK
+    assert (pytester.path / "toy.txt").read_text().startswith("session: ")
+    result.stdout.fnmatch_lines(["*initcheck toy written to*toy.txt*"])

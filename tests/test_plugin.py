@@ -461,7 +461,7 @@ def test_html_report_written_by_controller(
     result.assert_outcomes(passed=1)
     html = (pytester.path / "rep" / "initcheck.html").read_text()
     assert "sound_he" in html
-    result.stdout.fnmatch_lines(["*initcheck html written to*initcheck.html*"])
+    result.stdout.fnmatch_lines(["*initcheck report written to*initcheck.html*"])
 
 
 def test_pytest_html_extras(pytester: pytest.Pytester) -> None:

@@ -576,7 +576,7 @@ def test_tolerance_bands_have_one_colour_in_every_figure():
     """Issue 29 item 7: the scaling figure's band and the audit figure's band are the
     same green (the scaling band was red)."""
     import initcheck
-    from initcheck.output import svg_figures_for
+    from initcheck.output.htmlfile import svg_figures_for
     from initcheck.report.legend import PASS_BAND
     from initcheck.report.models import ratio_svg
 
@@ -593,7 +593,7 @@ def test_tolerance_bands_have_one_colour_in_every_figure():
 
 def test_names_wrap_at_separators_only():
     """Issue 29 item 7: ``he_uniform_mine`` may wrap after ``_``, never inside a word."""
-    from initcheck.output import render_html
+    from initcheck.output.htmlfile import render_html
 
     def he_uniform_mine(shape, dtype=None, seed=None):
         limit = (6 / shape[0]) ** 0.5

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 import initcheck
 from initcheck import registry
-from initcheck.output import svg_figures_for
+from initcheck.output.htmlfile import svg_figures_for
 from initcheck.report import render_html, write_html_report
 from initcheck.results import CheckResult, Report
 

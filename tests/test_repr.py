@@ -71,7 +71,7 @@ def test_json_leaves_out_the_figures_raw_samples():
     """Issue 29 item 7: JSON stays small; the HTML report still draws the histogram."""
     import json
 
-    from initcheck.output import json_text
+    from initcheck.output.jsonfile import json_text
 
     report = initcheck.check("he_normal", checks=["centering"])
     lean = json_text("check", report.to_dict())

@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from initcheck.output import Output
 
 __all__ = [
     "CLASSIC_BATCHES",
@@ -13,6 +17,7 @@ __all__ = [
     "EXIT_USAGE",
     "UsageError",
     "say",
+    "write",
 ]
 
 #: Default training length of ``compare --classic``: the notebook's 858 batches (2 epochs
@@ -35,3 +40,20 @@ def say(args: argparse.Namespace, text: str) -> None:
     """
     stream = sys.stderr if getattr(args, "json", None) == "-" else sys.stdout
     stream.write(text + "\n")
+
+
+def write(args: argparse.Namespace, output: Output) -> None:
+    """Write ``output`` in every format the command line asked for (``--json``,
+    ``--report``, …), saying where each file went.
+
+    Args:
+        args: the parsed arguments (one attribute per format of
+            :data:`initcheck.output.FORMATS`).
+        output: what the command has to write.
+    """
+    from initcheck.output import FORMATS, write_outputs
+
+    paths = {name: getattr(args, name, None) for name in FORMATS}
+    for f, path in write_outputs(output, paths):
+        if path is not None:
+            say(args, f"{f.noun} written to {path}")

@@ -19,7 +19,7 @@ import functools
 import sys
 from typing import Any
 
-from initcheck.cli._common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError, say
+from initcheck.cli._common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError, say, write
 from initcheck.cli.progress import Progress
 from initcheck.inputs import InputError, settings_of
 
@@ -185,19 +185,14 @@ def cmd_audit(args: argparse.Namespace) -> int:
     if getattr(args, "fix_preview", False):
         report = _preview(report, model, args.spec)
     say(args, report.text(verbose=getattr(args, "verbose", False)))
-    if args.json:
-        from initcheck.output import write_json
+    from initcheck.output import Output
 
-        write_json(args.json, "audit", report.to_dict())
-    if args.report:
-        from initcheck.output import write_html_report
-
-        path = write_html_report(
-            args.report,
-            None,
-            models=[report],
-            settings=report.settings,
-            title=f"initcheck audit: {report.model}",
-        )
-        say(args, f"report written to {path}")
+    output = Output(
+        kind="audit",
+        payload=report.to_dict(),
+        models=[report],
+        settings=report.settings,
+        title=f"initcheck audit: {report.model}",
+    )
+    write(args, output)
     return EXIT_OK if report.passed else EXIT_FAILED

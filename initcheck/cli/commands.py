@@ -21,6 +21,7 @@ from initcheck.cli._common import (
     EXIT_OK,
     UsageError,
     say,
+    write,
 )
 from initcheck.cli.progress import Progress
 from initcheck.inputs import settings_of
@@ -107,18 +108,6 @@ def _crash(command: str, step: str, exc: BaseException) -> int:
     return EXIT_FAILED
 
 
-def _write_html(path: str, results: Sequence[Any], **kwargs: Any) -> str:
-    from initcheck.output import write_html_report
-
-    return str(write_html_report(path, results, **kwargs))
-
-
-def _write_json(path: str, kind: str, payload: Any) -> None:
-    from initcheck.output import write_json
-
-    write_json(path, kind, payload)
-
-
 # --------------------------------------------------------------------------- check
 
 
@@ -159,16 +148,16 @@ def cmd_check(args: argparse.Namespace) -> int:
             progress.close()
             return _crash("check", f"a check on {init.name!r}", exc)
     say(args, str(report))
-    if args.json:
-        _write_json(args.json, "check", report.to_dict())
-    if args.report:
-        path = _write_html(
-            args.report,
-            report.results,
-            settings=report.settings,
-            title=f"initcheck report: {report.initializer}",
-        )
-        say(args, f"report written to {path}")
+    from initcheck.output import Output
+
+    output = Output(
+        kind="check",
+        payload=report.to_dict(),
+        results=report.results,
+        settings=report.settings,
+        title=f"initcheck report: {report.initializer}",
+    )
+    write(args, output)
     return EXIT_OK if report.passed else EXIT_FAILED
 
 
@@ -339,10 +328,6 @@ def _outputs(
         shapes = ", ".join(str(tuple(s)) for s in reports[0].settings.get("shapes", []))
         say(args, f"\nChecks on the network's kernel shapes {shapes}:")
         say(args, verdict_matrix(reports))
-    if args.json:
-        _write_json(args.json, "compare", comparison_json(comparison, reports))
-    if not args.report:
-        return
     settings: dict[str, Any] = {"seed": args.seed}
     for first in list(comparison.runs.values())[:1]:
         settings |= {"batches": first.batches, "epochs": round(float(first.epochs), 4)}
@@ -361,13 +346,16 @@ def _outputs(
         "data": comparison.data_source,
         "failed": comparison.failed,
     }
-    path = _write_html(
-        args.report,
-        reports,
+    from initcheck.output import Output
+
+    output = Output(
+        kind="compare",
+        payload=comparison_json(comparison, reports),
+        results=reports,
         comparisons=[titled],
         settings=settings,
         title="initcheck: the classic initializer comparison"
         if classic_only
         else "initcheck comparison",
     )
-    say(args, f"report written to {path}")
+    write(args, output)

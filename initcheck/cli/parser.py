@@ -17,6 +17,7 @@ from initcheck.cli._common import CLASSIC_BATCHES
 from initcheck.cli.audit import cmd_audit
 from initcheck.cli.commands import cmd_check, cmd_compare
 from initcheck.inputs import TABLE, Input, inputs_for, text_parser
+from initcheck.output import add_output_options
 from initcheck.validators import did_you_mean, shown
 
 __all__ = ["build_parser"]
@@ -362,14 +363,7 @@ def _add_audit(sub: argparse._SubParsersAction) -> None:
 
 
 def _add_outputs(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--json", metavar="PATH", help="write the results as JSON to PATH ('-' for stdout)"
-    )
-    p.add_argument(
-        "--report",
-        metavar="PATH",
-        help="write a self-contained HTML report to PATH (e.g. reports/x.html)",
-    )
+    add_output_options(p.add_argument)
 
 
 def _positive(name: str, number: type) -> Callable[[str], object]:

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from initcheck.output import add_test_extras
 from initcheck.plugin import fixtures, item_results, options, outputs
 
 __all__ = [
@@ -76,7 +77,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     found = item_results.take_records(item, call.when, failed=bool(report.failed))
     if found:
         setattr(report, item_results.REPORT_KEY, found)
-        outputs.add_html_extras(item, report, found)
+        add_test_extras(item, report, found)
     if call.when == "call" and item.nodeid.startswith("initcheck::"):
         from initcheck.gate.models import MODEL_DATA
 

@@ -24,6 +24,7 @@ from typing import Any
 import pytest
 
 from initcheck.inputs import TABLE, Input, InputError, inputs_for, parse_text, text_parser
+from initcheck.output import FORMATS, add_output_options
 from initcheck.session import (
     DEFAULT_MAX_EXAMPLES,
     SUMMARY_AUTO_ROWS,
@@ -34,7 +35,6 @@ from initcheck.session import (
 __all__ = [
     "BATCHES",
     "DEFAULT_MAX_EXAMPLES",
-    "DEFAULT_REPORT",
     "SETTINGS",
     "STASH_KEY",
     "SUMMARY_AUTO_ROWS",
@@ -45,8 +45,6 @@ __all__ = [
     "session_options",
     "text_parser",
 ]
-
-DEFAULT_REPORT = Path("reports") / "initcheck.html"
 
 
 @dataclass(frozen=True)
@@ -125,23 +123,7 @@ def add_options(parser: pytest.Parser) -> None:
             )
         elif {"option", "ini"} & inp.fronts:
             _add(parser, group, inp)
-    group.addoption(
-        "--initcheck-json",
-        dest="initcheck_json",
-        metavar="PATH",
-        default=None,
-        help="write every check result (and the settings) to PATH as JSON",
-    )
-    group.addoption(
-        "--initcheck-report",
-        dest="initcheck_report",
-        metavar="PATH",
-        nargs="?",
-        const=str(DEFAULT_REPORT),
-        default=None,
-        help=f"write the HTML report to PATH (default {DEFAULT_REPORT} under the rootdir; "
-        "write --initcheck-report=PATH when test paths follow)",
-    )
+    add_output_options(group.addoption, "initcheck-", dest="initcheck_")
 
 
 # ----------------------------------------------------------------- the session's options
@@ -176,11 +158,14 @@ def _value(config: pytest.Config, inp: Input) -> Any:
         raise pytest.UsageError(f"initcheck: ini setting {inp.ini} = {raw!r}: {exc}") from None
 
 
-def _report_path(config: pytest.Config, value: str | None) -> Path | None:
+def _output_path(config: pytest.Config, name: str) -> Path | None:
+    """Where the plugin writes format ``name`` (``--initcheck-NAME``): a bare flag's
+    default under the rootdir, else the path from the invocation directory."""
+    value = config.getoption("initcheck_" + name, None)
     if value is None:
         return None
-    if value == str(DEFAULT_REPORT):
-        return Path(config.rootpath, DEFAULT_REPORT)
+    if value == FORMATS[name].default:
+        return Path(config.rootpath, value)
     return Path(config.invocation_params.dir, value)
 
 
@@ -235,18 +220,19 @@ def build_session_options(config: pytest.Config) -> SessionOptions:
         settings = Settings().updated(**fields)
     except (TypeError, ValueError) as exc:
         raise pytest.UsageError(f"initcheck: invalid settings: {exc}") from None
-    json_path = config.getoption("initcheck_json")
-    json_file = Path(config.invocation_params.dir, json_path) if json_path else None
-    report_file = _report_path(config, config.getoption("initcheck_report"))
-    _writable("--initcheck-json", json_file)
-    _writable("--initcheck-report", report_file)
+    outputs = {
+        name: path
+        for name, f in FORMATS.items()
+        if not f.per_test and (path := _output_path(config, name)) is not None
+    }
+    for name, path in outputs.items():
+        _writable(f"--initcheck-{name}", path)
     return SessionOptions(
         settings=settings,
         max_examples=values.pop("max_examples", DEFAULT_MAX_EXAMPLES),
         variance=values.pop("variance", None),
         specs=tuple(config.getoption("initcheck_specs") or ()),
-        json_path=json_file,
-        report_path=report_file,
+        outputs=outputs,
         summary=values.pop("summary", "auto"),
         extras=values,
     )

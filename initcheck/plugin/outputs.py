@@ -21,7 +21,6 @@ from initcheck.results import short_number
 
 __all__ = [
     "ResultsPlugin",
-    "add_html_extras",
     "counts",
     "model_line",
     "shape_text",
@@ -87,7 +86,7 @@ def shape_text(record: dict[str, Any]) -> str:
     return f"{len(shapes)} shapes" if shapes else "—"
 
 
-def _measured(record: dict[str, Any]) -> str:
+def measured_text(record: dict[str, Any]) -> str:
     span = _details(record).get("statistic_range")
     if isinstance(span, list) and len(span) == 2 and span[0] != span[1]:
         return f"{short_number(span[0])}–{short_number(span[1])}"
@@ -115,7 +114,7 @@ def summary_table(records: list[dict[str, Any]], *, failed_only: bool = False) -
             str(r["check"]),
             verdict_text(r),
             shape_text(r),
-            _measured(r),
+            measured_text(r),
             short_number(r.get("target")),
             str(r["nodeid"]),
         )
@@ -164,43 +163,6 @@ def model_line(model: dict[str, Any]) -> str:
     if signal is not None:
         text += f"; signal {'passed' if signal.get('passed') else 'FAILED'}"
     return text
-
-
-def add_html_extras(item: pytest.Item, report: Any, records: list[dict[str, Any]]) -> None:
-    """pytest-html extras (a table and the figures) when pytest-html is active.
-
-    Args:
-        item: the test item.
-        report: its test report (``report.extras`` is extended).
-        records: the item's records of this phase.
-    """
-    html_plugin = item.config.pluginmanager.getplugin("html")
-    if html_plugin is None or item.config.getoption("htmlpath", None) is None:
-        return
-    from html import escape
-
-    extras_mod = html_plugin.extras  # pytest-html >= 4 (the extra's pin)
-    rows = "".join(
-        f"<tr><td>{escape(r['initializer'])}</td><td>{escape(r['check'])}</td>"
-        f"<td>{verdict_text(r)}</td><td>{escape(shape_text(r))}</td>"
-        f"<td>{escape(_measured(r))}</td><td>{short_number(r.get('target'))}</td>"
-        f"<td>{escape(r['message'])}</td></tr>"
-        for r in records
-    )
-    extras = list(getattr(report, "extras", []))
-    extras.append(
-        extras_mod.html(
-            "<table><tr><th>initializer</th><th>property</th><th>verdict</th><th>shape</th>"
-            f"<th>measured</th><th>target</th><th>message</th></tr>{rows}</table>"
-        )
-    )
-    from initcheck.output import result_figures
-
-    for name, svg in result_figures(records):
-        extras.append(
-            extras_mod.html(f"<figure>{svg}<figcaption>{escape(name)}</figcaption></figure>")
-        )
-    report.extras = extras
 
 
 class ResultsPlugin:
@@ -253,33 +215,32 @@ class ResultsPlugin:
             self.unwritten.append(f"{type(exc).__name__}: {exc}")
 
     def _write_outputs(self) -> None:
+        if not self.options.outputs:
+            return
+        from initcheck.output import Output, write_outputs
+
         records = self.sorted_records()
         models = self.sorted_models()
-        if self.options.json_path is not None:
-            from initcheck.output import write_json
-
-            payload: dict[str, Any] = {
-                "settings": self.options.settings_dict(),
-                "summary": {"records": len(records), **counts(records)},
-                "records": records,
-            }
-            if models:  # gated models: every weight row (ModelReport.to_dict())
-                payload["summary"]["models"] = len(models)
-                payload["summary"]["models_failed"] = sum(not m["passed"] for m in models)
-                payload["models"] = models
-            write_json(self.options.json_path, "session", payload)
-            self.written.append(("json", self.options.json_path))
-        if self.options.report_path is not None:
-            from initcheck.output import write_html_report
-
-            path = write_html_report(
-                self.options.report_path,
-                [{**r, "test": r["nodeid"], "shape": shape_text(r)} for r in records],
-                settings=self.options.settings_dict(),
-                title="initcheck: pytest session",
-                models=models,
-            )
-            self.written.append(("html", Path(path)))
+        payload: dict[str, Any] = {
+            "settings": self.options.settings_dict(),
+            "summary": {"records": len(records), **counts(records)},
+            "records": records,
+        }
+        if models:  # gated models: every weight row (ModelReport.to_dict())
+            payload["summary"]["models"] = len(models)
+            payload["summary"]["models_failed"] = sum(not m["passed"] for m in models)
+            payload["models"] = models
+        output = Output(
+            kind="session",
+            payload=payload,
+            results=[{**r, "test": r["nodeid"], "shape": shape_text(r)} for r in records],
+            models=models,
+            settings=self.options.settings_dict(),
+            title="initcheck: pytest session",
+        )
+        for f, path in write_outputs(output, self.options.outputs):
+            if path is not None:
+                self.written.append((f.noun, path))
 
     def pytest_terminal_summary(self, terminalreporter: Any, exitstatus: int) -> None:
         if self.is_worker:

@@ -5,7 +5,7 @@
 - :func:`render_html` returns it as a string.
 - :func:`result_figures` gives ``(name, inline SVG)`` figures for pytest-html extras.
 
-These three are :mod:`initcheck.output`'s, which reads the registered checks and hands
+These three are :mod:`initcheck.output.htmlfile`'s, which reads the registered checks and hands
 them to this package: the modules here only draw, and import neither the registry nor a
 check (loaded on first use, so a check module importing a drawing module here loads
 nothing else). Jinja2 is imported only when a report is rendered.
@@ -16,14 +16,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from initcheck.output import render_html, result_figures, write_html_report
+    from initcheck.output.htmlfile import render_html, result_figures, write_html_report
 
 __all__ = ["render_html", "result_figures", "write_html_report"]
 
 
 def __getattr__(name: str) -> Any:
     if name in __all__:
-        from initcheck import output
+        from initcheck.output import htmlfile
 
-        return getattr(output, name)
+        return getattr(htmlfile, name)
     raise AttributeError(f"module 'initcheck.report' has no attribute {name!r}")

@@ -332,7 +332,7 @@ def svg_figures_for(result: Mapping[str, Any], checks: Mapping[str, Any]) -> lis
         result: a ``CheckResult.to_dict()`` dict.
         checks: the checks by name, each with ``figure`` (result dict -> figures, or
             ``None``) and ``order`` (:attr:`initcheck.registry.Check.figure`); the caller
-            reads them from the registry (:func:`initcheck.output.catalog`), so this
+            reads them from the registry (:func:`initcheck.output.htmlfile.catalog`), so this
             module only draws.
     """
     details = result.get("details") or {}

@@ -325,7 +325,7 @@ def render_html(
 
     ``checks`` are the registered checks by name (``order``, ``summary``, ``when``,
     ``unit``, ``figure``, ``table``): the caller reads them from the registry
-    (:func:`initcheck.output.catalog`), so the report layer imports no check.
+    (:func:`initcheck.output.htmlfile.catalog`), so the report layer imports no check.
     """
     known = checks
     result_dicts = as_result_dicts(results)
