@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 import initcheck
+import initcheck.shapes
 from initcheck import KernelLayout
 from initcheck.errors import InitCheckFailure
 from initcheck.fans import LayoutByRank, as_layout
@@ -62,7 +63,7 @@ def test_glorot_stack_passes_with_the_stacked_layout():
 
 
 def test_default_shapes_of_a_stacked_layout_are_stacks_of_four():
-    shapes = initcheck.api.default_shapes(STACKED)
+    shapes = initcheck.shapes.default_shapes(STACKED)
     assert shapes[0] == (4, 3, 5) and all(s[0] == 4 for s in shapes)
 
 

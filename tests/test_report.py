@@ -399,7 +399,7 @@ def classic_like_comparison(n: int = 300) -> dict:
 
 
 def test_overlapping_loss_curves_are_distinguishable():
-    from initcheck.report.figures import curves_svg
+    from initcheck.report.curves import curves_svg
 
     runs = classic_like_comparison()
     svg = curves_svg({k: v["losses"] for k, v in runs.items()})
@@ -432,7 +432,7 @@ def test_all_zero_units_explain_the_missing_heat_map(reports):
 
 
 def test_identical_units_say_every_cosine_is_one():
-    from initcheck.report.figures import similarity_svg
+    from initcheck.checks.symmetry import similarity_svg
 
     svg = similarity_svg({"similarity": {"shape": [8, 4], "matrix": [[1.0] * 4] * 4}})
     assert "every pairwise cosine is +1" in svg
@@ -489,7 +489,7 @@ def test_training_column_in_the_matrix_when_training_runs_exist(reports):
 
 def test_figure_note_comes_from_the_results_own_details():
     from initcheck import registry
-    from initcheck.report.figures import histogram_svg
+    from initcheck.checks.centering import histogram_svg
 
     def figure(result):
         return [("Histogram", histogram_svg(result["details"]))]

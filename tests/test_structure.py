@@ -232,6 +232,20 @@ def test_the_report_layer_imports_no_registry_and_no_check() -> None:
     assert not stray, sorted(stray)
 
 
+def test_every_check_with_a_figure_draws_it_in_its_own_module() -> None:
+    """A check with a figure is one file: its ``figure=`` is defined in the module that
+    defines its record (the report layer keeps only the drawing primitives); the variance
+    check shows the scaling check's figure (one figure, Var(W) against the law)."""
+    from initcheck import registry
+
+    shared = {"variance": "initcheck.checks.scaling"}
+    drawn = {c.name: c for c in registry.checks() if c.figure is not None}
+    assert len(drawn) >= 8, sorted(drawn)
+    for name, check in drawn.items():
+        own = shared.get(name, check.run.__module__)
+        assert check.figure.__module__ == own, (name, check.figure.__module__)
+
+
 def test_no_module_over_450_lines() -> None:
     long = {
         str(p.relative_to(PACKAGE.parent)): n

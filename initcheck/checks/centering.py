@@ -8,6 +8,7 @@ planned sample size is reached (:func:`initcheck.stats.required_n_mean`).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +25,8 @@ from initcheck.checks._common import (
     structure,
     subsample,
 )
+from initcheck.report.inputs import finite_floats
+from initcheck.report.svg import SvgPlot
 from initcheck.results import CheckResult
 from initcheck.sampling import Samples
 from initcheck.settings import Settings
@@ -127,9 +130,34 @@ def _histogram_sample(samples: Samples, seed: int, size: int = 2000) -> list[flo
     return subsample(z, seed, size)
 
 
-def _figures(result: Mapping[str, Any]) -> list[tuple[str, str]]:
-    from initcheck.report.figures import histogram_svg
+def histogram_svg(details: Mapping[str, Any]) -> str | None:
+    """Histogram of standardized weights (density) with the N(0, 1) reference curve."""
+    sample = finite_floats(details.get("sample") or ())
+    if len(sample) < 2:
+        return None
+    span = max(4.0, min(12.0, max(abs(min(sample)), abs(max(sample)))))
+    nb = 48
+    width = 2 * span / nb
+    counts = [0] * nb
+    for v in sample:
+        counts[min(nb - 1, max(0, int((v + span) / width)))] += 1
+    edges = [-span + i * width for i in range(nb + 1)]
+    dens = [c / (len(sample) * width) for c in counts]
+    unit = str(details.get("sample_unit") or "target std")
+    plot = SvgPlot(width=560, xlabel=f"weight / {unit}", ylabel="density", legend="right")
+    plot.bars(edges, dens, color="#8fb3d9", label=f"sampled weights (n={len(sample)})")
+    grid = [-span + i * span / 60 for i in range(121)]
+    plot.line(
+        grid,
+        [math.exp(-g * g / 2) / math.sqrt(2 * math.pi) for g in grid],
+        color="#d62728",
+        label="N(0, 1) reference",
+    )
+    plot.xlim = (-span, span)
+    return plot.render()
 
+
+def _figures(result: Mapping[str, Any]) -> list[tuple[str, str]]:
     svg = histogram_svg(result.get("details") or {})
     return [("Standardized weights against the N(0, 1) density", svg)] if svg else []
 

@@ -42,6 +42,7 @@ block of the group's size (the worst group reported).
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -51,6 +52,9 @@ from scipy import stats
 from initcheck.checkdef import Check
 from initcheck.checks._common import sampling_failure
 from initcheck.fans import KernelLayout
+from initcheck.report.figures import shape_rows
+from initcheck.report.inputs import finite_floats
+from initcheck.report.svg import SvgPlot, side_by_side
 from initcheck.results import CheckResult
 from initcheck.sampling import UNIT_SAMPLE, Samples, ShapeDraws
 from initcheck.settings import Settings
@@ -234,9 +238,37 @@ def check_degeneracy(samples: Samples, settings: Settings) -> CheckResult:
     )
 
 
-def _figures(result: Mapping[str, Any]) -> list[tuple[str, str]]:
-    from initcheck.report.figures import degeneracy_svg
+def degeneracy_svg(details: Mapping[str, Any], rank_fraction: float) -> str | None:
+    """Per shape: the effective rank as a fraction of a random kernel's, against the
+    least allowed; and the largest unit cosine as a fraction of its limit, against 1."""
+    rows = shape_rows(details.get("per_shape") or {})
+    if not rows:
+        return None
+    xs = [float(i) for i in range(len(rows))]
 
+    def ratio(r: Mapping[str, Any], a: str, b: str) -> float:
+        num, den = finite_floats([r.get(a)]), finite_floats([r.get(b)])
+        return num[0] / den[0] if num and den and den[0] > 0 else math.nan
+
+    panels = []
+    for ylabel, (a, b), limit in (
+        ("effective rank ÷ random kernel's", ("effective_rank", "gaussian_effective_rank"),
+         rank_fraction),
+        ("max |cosine| ÷ its limit", ("max_cosine", "cosine_limit"), 1.0),
+    ):  # fmt: skip
+        ys = [ratio(r, a, b) for _, r in rows]
+        if not any(math.isfinite(y) for y in ys):
+            continue
+        plot = SvgPlot(width=340, ylabel=ylabel)
+        plot.line([-0.5, len(rows) - 0.5], [limit, limit], color="#d62728", dash="4,3")
+        plot.points(xs, ys, color="#1f77b4")
+        plot.xticks = [(x, shape) for x, (shape, _) in zip(xs, rows, strict=True)]
+        plot.xlim = (-0.5, len(rows) - 0.5)
+        panels.append(plot)
+    return side_by_side(*panels) if panels else None
+
+
+def _figures(result: Mapping[str, Any]) -> list[tuple[str, str]]:
     svg = degeneracy_svg(result.get("details") or {}, RANK_FRACTION)
     caption = (
         "Per shape: effective rank as a fraction of a random kernel's (fails below the "

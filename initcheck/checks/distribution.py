@@ -12,6 +12,7 @@ fails with power ≈ 0.99.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +22,8 @@ from scipy import stats
 from initcheck.checkdef import Check
 from initcheck.checks._common import not_applicable, sampling_failure, shapes_text, structure
 from initcheck.checks.tails import FAMILIES, check_family, standardized
+from initcheck.report.inputs import finite_float, finite_floats
+from initcheck.report.svg import SvgPlot
 from initcheck.results import CheckResult
 from initcheck.sampling import Samples
 from initcheck.settings import Settings
@@ -83,9 +86,31 @@ def check_distribution(samples: Samples, settings: Settings, family: str) -> Che
     )
 
 
-def _figures(result: Mapping[str, Any]) -> list[tuple[str, str]]:
-    from initcheck.report.figures import family_svg
+def family_svg(details: Mapping[str, Any]) -> str | None:
+    """KS distance of the standardized weights to each family, against the critical
+    distance; the declared family in black."""
+    distances = details.get("distances")
+    crit = finite_floats([details.get("critical")])
+    if not isinstance(distances, Mapping) or not distances or not crit:
+        return None
+    names = [str(k) for k in distances]
+    ys = [math.nan if (f := finite_float(distances[k])) is None else f for k in names]
+    xs = [float(i) for i in range(len(names))]
+    plot = SvgPlot(width=420, ylabel="KS distance", legend="right")
+    plot.line([-0.5, len(names) - 0.5], [crit[0]] * 2, color="#d62728", dash="4,3",
+              label="critical distance")  # fmt: skip
+    plot.points(xs, ys, color="#1f77b4", label="distance to the family")
+    declared = str(details.get("family") or "")
+    if declared in names:
+        i = names.index(declared)
+        plot.points([xs[i]], [ys[i]], color="#000000", label=f"declared: {declared}")
+    plot.xticks = [(x, n) for x, n in zip(xs, names, strict=True)]
+    plot.xlim = (-0.5, len(names) - 0.5)
+    plot.ylim = (0.0, max([crit[0], *[y for y in ys if math.isfinite(y)]]) * 1.1)
+    return plot.render()
 
+
+def _figures(result: Mapping[str, Any]) -> list[tuple[str, str]]:
     svg = family_svg(result.get("details") or {})
     caption = (
         "Kolmogorov–Smirnov distance of the standardized weights to each family (the "

@@ -81,6 +81,9 @@ from initcheck.errors import InitializerError
 from initcheck.fans import Layout, check_layout
 from initcheck.initializers import Initializer
 from initcheck.meanfield import NONLINEARITIES, critical_reference
+from initcheck.report.inputs import finite_floats
+from initcheck.report.legend import PASS_BAND, REFERENCE
+from initcheck.report.svg import SvgPlot, side_by_side
 from initcheck.results import MISBEHAVED, CheckResult
 from initcheck.settings import Settings
 
@@ -391,16 +394,41 @@ def check_propagation(
 
 
 def _figures(result: Mapping[str, Any]) -> list[tuple[str, str]]:
-    from initcheck.report.figures import propagation_svg
-
+    """Per-layer E[x²] (forward) and E[g²] (backward) ratios against the critical reference,
+    log scale, with the tolerance band compounded over the layers."""
     details = result.get("details") or {}
-    svg = propagation_svg(details)
+    band = finite_floats(details.get("band") or ())
+    plots = []
+    for key, title, ylabel in (
+        ("forward", "activations (forward)", "E[x²] / layer 1"),
+        ("backward", "gradients (backward)", "E[g²] / last layer"),
+    ):
+        measured = finite_floats(details.get(key) or ())
+        reference = finite_floats(details.get(f"{key}_reference") or ())
+        if len(measured) < 2 or any(v <= 0 for v in measured):
+            continue
+        layers = list(range(1, len(measured) + 1))
+        plot = SvgPlot(width=340, title=title, xlabel="layer", ylabel=ylabel, ylog=True)
+        if len(reference) == len(measured) and all(v > 0 for v in reference):
+            if len(band) == 2:
+                # the band allows a per-layer gain in [band[0], band[1]] from the anchor layer
+                steps = [abs(i - (1 if key == "forward" else len(layers))) for i in layers]
+                plot.band(
+                    layers,
+                    [r * band[0] ** k for r, k in zip(reference, steps, strict=True)],
+                    [r * band[1] ** k for r, k in zip(reference, steps, strict=True)],
+                    color=PASS_BAND,
+                    label="tolerance",
+                )
+            plot.line(layers, reference, color=REFERENCE, dash="5,3", label="sound init")
+        plot.line(layers, measured, color="#1f77b4", label="measured")
+        plots.append(plot)
     caption = (
         f"Signal through {details.get('depth', '?')} {details.get('nonlinearity', '')} "
         "layers (mean of the nets) against the critical reference of a sound init; "
         "the shaded band is the per-layer tolerance compounded over depth"
     )
-    return [(caption, svg)] if svg else []
+    return [(caption, side_by_side(*plots))] if plots else []
 
 
 CHECK = Check(

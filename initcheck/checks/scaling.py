@@ -33,6 +33,10 @@ import numpy as np
 from initcheck import stats
 from initcheck.checkdef import Check
 from initcheck.checks._common import identical_note, sampling_failure
+from initcheck.report.figures import shape_rows
+from initcheck.report.inputs import finite_floats
+from initcheck.report.legend import PASS_BAND, REFERENCE
+from initcheck.report.svg import SvgPlot, side_by_side
 from initcheck.results import CheckResult
 from initcheck.sampling import Samples
 from initcheck.settings import Settings
@@ -284,10 +288,70 @@ def search_reference(shape: tuple[int, ...]) -> tuple[int, ...]:
     return (4,) * (len(shape) - 2) + SEARCH_REFERENCE
 
 
+def _law_fan(law: str) -> str:
+    for rule in ("fan_avg", "fan_out", "fan_in"):
+        if rule in law:
+            return rule
+    return "fan_in"
+
+
+def _scaling_points(details: Mapping[str, Any], rule: str) -> list[tuple]:
+    pts = []
+    for shape, row in shape_rows(details.get("per_shape") or {}):
+        var = finite_floats([row.get("variance")])
+        fan = finite_floats([row.get(rule)])
+        ratio = finite_floats([row.get("ratio_to_law", row.get("ratio"))])
+        if not (var and fan and ratio) or var[0] <= 0 or ratio[0] <= 0 or fan[0] <= 0:
+            continue
+        lo = finite_floats([row.get("low")])
+        hi = finite_floats([row.get("high")])
+        pts.append((fan[0], var[0], ratio[0], lo[0] if lo else None, hi[0] if hi else None, shape))
+    pts.sort(key=lambda p: (p[0], p[5]))
+    return pts
+
+
+def scaling_svg(details: Mapping[str, Any]) -> str | None:
+    """Two panels: Var(W) vs fan (log-log) with the law, and Var/law per shape."""
+    law = str(details.get("law") or details.get("target") or "")
+    rule = _law_fan(law)
+    pts = _scaling_points(details, rule)
+    if not pts:
+        return None
+    band = finite_floats(details.get("band") or ())
+    fans = [p[0] for p in pts]
+    law_var = [p[1] / p[2] for p in pts]
+    left = SvgPlot(width=360, xlabel=rule, ylabel="Var(W)", xlog=True, ylog=True)
+    if len(band) == 2:
+        left.band(
+            fans,
+            [v * band[0] for v in law_var],
+            [v * band[1] for v in law_var],
+            color=PASS_BAND,
+            label="tolerance",
+        )
+    left.line(fans, law_var, color=REFERENCE, dash="5,3", label=f"law {law}" if law else "target")
+    left.points(fans, [p[1] for p in pts], color="#1f77b4", label="measured Var(W)")
+    right = SvgPlot(width=330, ylabel="Var(W) / law", ylog=True)
+    xs = list(range(len(pts)))
+    ratios = [p[2] for p in pts]
+    if len(band) == 2:
+        right.band([-0.5, len(pts) - 0.5], [band[0]] * 2, [band[1]] * 2, color=PASS_BAND)
+    right.line([-0.5, len(pts) - 0.5], [1.0, 1.0], color=REFERENCE, dash="5,3")
+    have_ci = all(p[3] is not None and p[4] is not None for p in pts)
+    right.points(
+        xs,
+        ratios,
+        color="#1f77b4",
+        lo=[p[3] for p in pts] if have_ci else None,
+        hi=[p[4] for p in pts] if have_ci else None,
+    )
+    right.xticks = [(float(i), p[5]) for i, p in enumerate(pts)]
+    right.xlim = (-0.5, len(pts) - 0.5)
+    return side_by_side(left, right)
+
+
 def scaling_figures(result: Mapping[str, Any]) -> list[tuple[str, str]]:
     """The Var(W)-against-law figure (shared with the variance check)."""
-    from initcheck.report.figures import scaling_svg
-
     svg = scaling_svg(result.get("details") or {})
     caption = (
         "Var(W) across kernel shapes against the declared law (left, log-log) "

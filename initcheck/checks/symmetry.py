@@ -37,14 +37,19 @@ References:
 
 from __future__ import annotations
 
+import base64
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 from initcheck.checkdef import Check
 from initcheck.checks._common import sampling_failure
+from initcheck.report.figures import message_svg
+from initcheck.report.inputs import finite_float
+from initcheck.report.png import diverging_color, png_rgb
+from initcheck.report.svg import esc
 from initcheck.results import CheckResult
 from initcheck.sampling import HEAD_UNITS, UNIT_SAMPLE, Samples
 from initcheck.settings import Settings
@@ -271,9 +276,83 @@ def check_symmetry(samples: Samples, settings: Settings) -> CheckResult:
     )
 
 
-def _figures(result: Mapping[str, Any]) -> list[tuple[str, str]]:
-    from initcheck.report.figures import similarity_svg
+def similarity_svg(details: Mapping[str, Any]) -> str | None:
+    """Cosine-similarity heat map of units (a tiny inline PNG, pixelated) with a scale."""
+    sim = details.get("similarity")
+    if not isinstance(sim, Mapping):
+        return None
+    matrix = sim.get("matrix")
+    if not isinstance(matrix, Sequence) or len(matrix) < 2:
+        return None
+    values = []
+    for r in matrix:
+        if not isinstance(r, Sequence) or len(r) != len(matrix[0]) or not r:
+            return None
+        values.append([finite_float(v) for v in r])
+    shape = sim.get("shape")
+    title = f"units of shape {tuple(shape)}" if isinstance(shape, Sequence) else "units"
+    # a unit whose self-similarity is not 1 is a zero vector: its cosines are undefined
+    zero = [v is None or abs(v) < 0.5 for v in (values[i][i] for i in range(len(values)))]
+    if all(zero):
+        return message_svg(
+            title,
+            [
+                f"All {len(values)} units' weight vectors are zero:",
+                "every pairwise cosine similarity is undefined (0 / 0),",
+                "so there is no heat map to draw. The units are identical:",
+                "training can never tell them apart.",
+            ],
+        )
+    finite = [v for row in values for v in row if v is not None]
+    notes = []
+    if any(zero):
+        notes.append(f"{sum(zero)} of {len(zero)} units are zero vectors (grey: undefined)")
+        values = [
+            [None if zero[i] or (j < len(zero) and zero[j]) else v for j, v in enumerate(row)]
+            for i, row in enumerate(values)
+        ]
+    elif finite and min(finite) > 0.999:
+        notes.append("all units identical: every pairwise cosine is +1")
+    rows = [[diverging_color(v) for v in row] for row in values]
+    png = base64.b64encode(png_rgb(rows)).decode()
+    n_rows, n_cols = len(rows), len(rows[0])
+    size = 200
+    cell = size / max(n_rows, n_cols)
+    w, h = cell * n_cols, cell * n_rows
+    height = 250 + 16 * len(notes)
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="330" height="{height}" '
+        f'viewBox="0 0 330 {height}" font-family="sans-serif" font-size="11" role="img">',
+        f'<rect width="330" height="{height}" fill="#fff"/>',
+        f'<text x="{20 + w / 2:.1f}" y="15" text-anchor="middle" font-weight="bold">'
+        f"{esc(title)}</text>",
+        f'<image x="20" y="26" width="{w:.1f}" height="{h:.1f}" preserveAspectRatio="none" '
+        f'style="image-rendering:pixelated" href="data:image/png;base64,{png}"/>',
+        f'<rect x="20" y="26" width="{w:.1f}" height="{h:.1f}" fill="none" stroke="#333"/>',
+        f'<text x="{20 + w / 2:.1f}" y="{26 + h + 16:.1f}" text-anchor="middle">'
+        f"{n_rows} × {n_cols} units</text>",
+    ]
+    for i, note in enumerate(notes):
+        out.append(f'<text x="20" y="{26 + h + 32 + 16 * i:.1f}">{esc(note)}</text>')
+    x = 20 + w + 24
+    for i in range(21):
+        v = 1 - i / 10
+        out.append(
+            f'<rect x="{x:.1f}" y="{26 + i * 9.5:.1f}" width="14" height="10" '
+            f'fill="rgb{diverging_color(v)}"/>'
+        )
+    for v, label in ((1, "+1"), (0, "0"), (-1, "−1")):
+        y = 26 + (1 - v) * 95 + 9
+        out.append(f'<text x="{x + 18:.1f}" y="{y:.1f}">{label}</text>')
+    out.append(
+        f'<text transform="translate({x + 48:.1f},{26 + 100}) rotate(-90)" '
+        f'text-anchor="middle">cosine similarity</text>'
+    )
+    out.append("</svg>")
+    return "".join(out)
 
+
+def _figures(result: Mapping[str, Any]) -> list[tuple[str, str]]:
     svg = similarity_svg(result.get("details") or {})
     caption = (
         "Cosine similarity between units' weight vectors (identical units show "

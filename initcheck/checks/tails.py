@@ -39,6 +39,9 @@ from initcheck.settings import Settings
 
 if TYPE_CHECKING:
     from initcheck.context import CheckContext
+from initcheck.report.figures import shape_rows
+from initcheck.report.inputs import finite_floats
+from initcheck.report.svg import SvgPlot
 from initcheck.stats import CHUNK, Moments, z_crit
 
 __all__ = ["CHECK", "FAMILIES", "check_family", "check_tails", "standardized"]
@@ -192,9 +195,26 @@ def check_tails(samples: Samples, settings: Settings, family: str | None = None)
     return CheckResult(passed=True, message=msg, **base)
 
 
-def _tail_figures(result: Mapping[str, Any]) -> list[tuple[str, str]]:
-    from initcheck.report.figures import tails_svg
+def tails_svg(details: Mapping[str, Any]) -> str | None:
+    """Largest |w| per shape against the limit the family allows."""
+    rows = shape_rows(details.get("per_shape") or {})
+    pts = [
+        (shape, finite_floats([r.get("max_abs_z")]), finite_floats([r.get("limit")]))
+        for shape, r in rows
+    ]
+    pts = [(shape, z[0], lim[0]) for shape, z, lim in pts if z and lim]
+    if not pts:
+        return None
+    xs = list(range(len(pts)))
+    plot = SvgPlot(width=420, ylabel="max |w| / std")
+    plot.points(xs, [p[2] for p in pts], color="#d62728", label="limit")
+    plot.points(xs, [p[1] for p in pts], color="#1f77b4", label="largest |w|")
+    plot.xticks = [(float(i), p[0]) for i, p in enumerate(pts)]
+    plot.xlim = (-0.5, len(pts) - 0.5)
+    return plot.render()
 
+
+def _tail_figures(result: Mapping[str, Any]) -> list[tuple[str, str]]:
     details = result.get("details") or {}
     svg = tails_svg(details)
     caption = f"Largest |w| per shape against the limit of a {details.get('family', '')} family"

@@ -16,6 +16,7 @@ import numpy as np
 
 from initcheck.checkdef import Check
 from initcheck.errors import InitializerError
+from initcheck.report.curves import curves_svg
 from initcheck.training_runs import CHANCE_LOSS, KERNEL_SHAPES, TrainingRun
 
 if TYPE_CHECKING:
@@ -257,7 +258,6 @@ def _run(ctx: CheckContext) -> CheckResult:
 
 
 def _figures(result: Mapping[str, Any]) -> list[tuple[str, str]]:
-    from initcheck.report.figures import curves_svg
     from initcheck.report.inputs import training_curves
 
     curves = training_curves(result)
