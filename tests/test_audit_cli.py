@@ -160,7 +160,7 @@ def test_kaiming_factory_passes_and_an_instance_is_accepted(models_py, capsys):
     [
         (":missing", [], "'missing' not found in"),
         (":not_a_model", [], "is a int, not a Keras model"),
-        (":returns_int", [], "must return a Keras model or a torch.nn.Module"),
+        (":returns_int", [], "must return a Keras model, a torch.nn.Module or a Flax nnx.Module"),
         (":raises", [], "calling the factory raised RuntimeError: no GPU here second line"),
         (":default_mlp", ["--variance", "hee"], "--variance: Unknown variance target 'hee'"),
     ],

@@ -68,20 +68,6 @@ def make_project(pytester: pytest.Pytester, *tables: str, extra_ini: str = "") -
     )
 
 
-@pytest.fixture(params=[[], ["-n", "2"]], ids=["inprocess", "xdist"])
-def plugin_args(request: pytest.FixtureRequest) -> list[str]:
-    """Run each feature without and with pytest-xdist (two workers)."""
-    return list(request.param)
-
-
-def run(pytester: pytest.Pytester, args: list[str], *more: str) -> pytest.RunResult:
-    """In-process without xdist (fast); in a subprocess with it (xdist spawns workers)."""
-    full = [*args, "-p", "no:cacheprovider", *more]
-    if "-n" in args:
-        return pytester.runpytest_subprocess(*full)
-    return pytester.runpytest(*full)
-
-
 # ----------------------------------------------------------------- registration
 
 
@@ -204,7 +190,9 @@ def test_ini_and_options_reach_fixture(pytester: pytest.Pytester) -> None:
 # ----------------------------------------------------------------- marker and fixture
 
 
-def test_marker_kwargs_respected(pytester: pytest.Pytester, plugin_args: list[str]) -> None:
+def test_marker_kwargs_respected(
+    run_plugin, pytester: pytest.Pytester, plugin_args: list[str]
+) -> None:
     pytester.makepyfile(myinits=INITS)
     pytester.makepyfile(
         test_marked="""
@@ -223,7 +211,7 @@ def test_marker_kwargs_respected(pytester: pytest.Pytester, plugin_args: list[st
             pass
         """
     )
-    result = run(pytester, plugin_args)
+    result = run_plugin(plugin_args)
     result.assert_outcomes(passed=1, errors=1)
     result.stdout.fnmatch_lines(
         ["*unknown key(s) [[]'alhpa'[]]. Did you mean 'alpha'? Valid keys:*"]
@@ -265,9 +253,9 @@ def test_mnist_fixture_is_session_scoped(pytester: pytest.Pytester) -> None:
 # ----------------------------------------------------------------- the gate
 
 
-def test_gate_passes(pytester: pytest.Pytester, plugin_args: list[str]) -> None:
+def test_gate_passes(run_plugin, pytester: pytest.Pytester, plugin_args: list[str]) -> None:
     make_project(pytester, table("sound_he", "myinits:sound_he"))
-    result = run(pytester, plugin_args, "-v")
+    result = run_plugin(plugin_args, "-v")
     result.assert_outcomes(passed=7)
     assert result.ret == pytest.ExitCode.OK
     assert any(
@@ -299,10 +287,10 @@ def test_gate_rejects_bad_declarations(pytester: pytest.Pytester) -> None:
 
 
 def test_gate_fails_naming_initializer_and_defect(
-    pytester: pytest.Pytester, plugin_args: list[str]
+    run_plugin, pytester: pytest.Pytester, plugin_args: list[str]
 ) -> None:
     make_project(pytester, table("broken_he", "myinits:broken_he"))
-    result = run(pytester, plugin_args)
+    result = run_plugin(plugin_args)
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     result.assert_outcomes(passed=5, failed=2)
     # under xdist the failures come in completion order: match each line on its own
@@ -317,10 +305,10 @@ def test_gate_fails_naming_initializer_and_defect(
 
 
 def test_gate_bad_target_is_collection_error(
-    pytester: pytest.Pytester, plugin_args: list[str]
+    run_plugin, pytester: pytest.Pytester, plugin_args: list[str]
 ) -> None:
     make_project(pytester, table("ghost", "no_such_module:ghost_init"))
-    result = run(pytester, plugin_args)
+    result = run_plugin(plugin_args)
     # pytest interrupts on collection errors (2); xdist reports them as failures (1).
     xdist = "-n" in plugin_args
     assert result.ret == (pytest.ExitCode.TESTS_FAILED if xdist else pytest.ExitCode.INTERRUPTED)
@@ -380,11 +368,11 @@ def test_user_assertions():
 
 
 def test_json_and_summary_have_all_results(
-    pytester: pytest.Pytester, plugin_args: list[str]
+    run_plugin, pytester: pytest.Pytester, plugin_args: list[str]
 ) -> None:
     make_project(pytester, table("sound_he", "myinits:sound_he"))
     pytester.makepyfile(test_user=USER_TEST)
-    result = run(pytester, plugin_args, "--initcheck-json", "out/initcheck.json")
+    result = run_plugin(plugin_args, "--initcheck-json", "out/initcheck.json")
     result.assert_outcomes(passed=8)
     data = json.loads((pytester.path / "out" / "initcheck.json").read_text())["payload"]
     records = data["records"]
@@ -423,7 +411,9 @@ def test_json_and_summary_have_all_results(
     assert not list(pytester.path.glob("out/.initcheck.json.*"))  # atomic: no temp left
 
 
-def test_failed_assertion_recorded(pytester: pytest.Pytester, plugin_args: list[str]) -> None:
+def test_failed_assertion_recorded(
+    run_plugin, pytester: pytest.Pytester, plugin_args: list[str]
+) -> None:
     pytester.makepyfile(myinits=INITS)
     pytester.makepyfile(
         test_fail="""
@@ -434,7 +424,7 @@ def test_failed_assertion_recorded(pytester: pytest.Pytester, plugin_args: list[
             initcheck.assert_variance(myinits.fixed_std, "he", (512, 256))
         """
     )
-    result = run(pytester, plugin_args, "--initcheck-json", "r.json")
+    result = run_plugin(plugin_args, "--initcheck-json", "r.json")
     result.assert_outcomes(failed=1)
     (record,) = json.loads((pytester.path / "r.json").read_text())["payload"]["records"]
     assert record["passed"] is False
@@ -451,13 +441,13 @@ def test_no_summary_without_results(pytester: pytest.Pytester) -> None:
 
 
 def test_html_report_written_by_controller(
-    pytester: pytest.Pytester, plugin_args: list[str]
+    run_plugin, pytester: pytest.Pytester, plugin_args: list[str]
 ) -> None:
     import jinja2  # noqa: F401 - a hard dependency (the report): imported, never skipped
 
     make_project(pytester)
     pytester.makepyfile(test_user=USER_TEST)
-    result = run(pytester, plugin_args, "--initcheck-report=rep/initcheck.html")
+    result = run_plugin(plugin_args, "--initcheck-report=rep/initcheck.html")
     result.assert_outcomes(passed=1)
     html = (pytester.path / "rep" / "initcheck.html").read_text()
     assert "sound_he" in html

@@ -55,19 +55,6 @@ def test_sound(n):
 """
 
 
-@pytest.fixture(params=[[], ["-n", "2"]], ids=["inprocess", "xdist"])
-def plugin_args(request: pytest.FixtureRequest) -> list[str]:
-    """Run each feature without and with pytest-xdist (two workers)."""
-    return list(request.param)
-
-
-def run(pytester: pytest.Pytester, args: list[str], *more: str) -> pytest.RunResult:
-    full = [*args, "-p", "no:cacheprovider", *more]
-    if "-n" in args:
-        return pytester.runpytest_subprocess(*full)
-    return pytester.runpytest(*full)
-
-
 def summary_rows(result: pytest.RunResult, nodeid: str) -> list[str]:
     """The initcheck summary's rows of one test."""
     start = result.stdout.lines.index(
@@ -76,10 +63,11 @@ def summary_rows(result: pytest.RunResult, nodeid: str) -> list[str]:
     return [ln for ln in result.stdout.lines[start:] if ln.endswith("  " + nodeid)]
 
 
-def test_failing_given_test_is_one_row(pytester: pytest.Pytester, plugin_args: list[str]) -> None:
+def test_failing_given_test_is_one_row(
+    pytester: pytest.Pytester, plugin_args: list[str], run_plugin
+) -> None:
     pytester.makepyfile(myinits=INITS, test_given=GIVEN_TESTS)
-    result = run(
-        pytester,
+    result = run_plugin(
         plugin_args,
         "--initcheck-json=r.json",
         "--initcheck-report=r.html",
@@ -127,7 +115,7 @@ def test_failing_given_test_is_one_row(pytester: pytest.Pytester, plugin_args: l
 
 
 def test_failed_summary_mode_says_nothing_failed(
-    pytester: pytest.Pytester, plugin_args: list[str]
+    run_plugin, pytester: pytest.Pytester, plugin_args: list[str]
 ) -> None:
     pytester.makepyfile(
         myinits=INITS,
@@ -139,7 +127,7 @@ def test_failed_summary_mode_says_nothing_failed(
             initcheck.assert_variance(myinits.sound_he, "he", (64, 32))
         """,
     )
-    result = run(pytester, plugin_args, "--initcheck-summary=failed")
+    result = run_plugin(plugin_args, "--initcheck-summary=failed")
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(["1 initcheck results, 0 failed*"])
     result.stdout.no_fnmatch_line("*failed ones listed*")
@@ -147,7 +135,7 @@ def test_failed_summary_mode_says_nothing_failed(
 
 
 def test_traceback_shows_user_frames_only(
-    pytester: pytest.Pytester, plugin_args: list[str]
+    run_plugin, pytester: pytest.Pytester, plugin_args: list[str]
 ) -> None:
     pytester.makepyfile(
         myinits=INITS,
@@ -164,7 +152,7 @@ def test_traceback_shows_user_frames_only(
             initcheck.assert_variance(myinits.broken_from_100, shape=(256, 16))
         """,
     )
-    result = run(pytester, plugin_args, "--tb=long")
+    result = run_plugin(plugin_args, "--tb=long")
     result.assert_outcomes(failed=2)
     text = result.stdout.str()
     assert "variance too large" in text

@@ -90,19 +90,6 @@ initcheck_max_examples = "4"
 """
 
 
-@pytest.fixture(params=[[], ["-n", "2"]], ids=["inprocess", "xdist"])
-def plugin_args(request: pytest.FixtureRequest) -> list[str]:
-    """Run each feature without and with pytest-xdist (two workers)."""
-    return list(request.param)
-
-
-def run(pytester: pytest.Pytester, args: list[str], *more: str) -> pytest.RunResult:
-    full = [*args, "-p", "no:cacheprovider", *more]
-    if "-n" in args:
-        return pytester.runpytest_subprocess(*full)
-    return pytester.runpytest(*full)
-
-
 def records(path: Path) -> list[dict]:
     return json.loads(path.read_text())["payload"]["records"]
 
@@ -115,7 +102,7 @@ def test_session_options_is_public_and_frozen() -> None:
 
 
 def test_batches_timeout_mnist_reach_training(
-    pytester: pytest.Pytester, plugin_args: list[str]
+    pytester: pytest.Pytester, plugin_args: list[str], run_plugin
 ) -> None:
     """--initcheck-batches/-timeout/-mnist reach check(train=True) from the fixture and
     the gate's training item, in one Settings (no environment variable)."""
@@ -127,8 +114,7 @@ def test_batches_timeout_mnist_reach_training(
         + '[tool.initcheck.initializers.he]\ntarget = "myinits:sound_he"\ntrain = true\n',
     )
     before = os.environ.get("INITCHECK_MNIST")
-    result = run(
-        pytester,
+    result = run_plugin(
         plugin_args,
         "-k",
         "training",

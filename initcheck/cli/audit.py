@@ -4,7 +4,7 @@ SPEC names a model instance or a zero-arg factory returning one (``module:attr``
 ``path/file.py:attr``). As with ``check``, the SPEC's form and every flag are validated
 (by :mod:`initcheck.inputs`) before anything heavy is imported; only loading the user's
 module imports its framework. ``--kwargs`` gives a factory its arguments.
-A factory that raises, or an object that is not a Keras model or ``torch.nn.Module``, is a
+A factory that raises, or an object that is not a Keras, torch or Flax model, is a
 load error (exit 2); an error raised while auditing is a crash (exit 1).
 
 ``--inputs SPEC2`` names the signal's batch the same way: an array, a tensor or a zero-arg

@@ -332,7 +332,7 @@ def add_inputs(p: argparse.ArgumentParser, command: str) -> None:
 def _add_audit(sub: argparse._SubParsersAction) -> None:
     aud = sub.add_parser(
         "audit",
-        help="audit every weight of a Keras or PyTorch model, and its signal at init",
+        help="audit every weight of a Keras, PyTorch or Flax model, and its signal at init",
         description="Audit a whole model: every weight checked where it sits, and the "
         "model's own signal at init.",
         epilog=_EPILOG_AUDIT,

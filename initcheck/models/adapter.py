@@ -147,8 +147,8 @@ def adapter_for(model: Any, seed: int) -> tuple[ModelAdapter, Any, Callable[[], 
         if adapter is not None:
             return adapter, built, model
         raise NotAModelError(
-            "A factory passed to audit() must return a Keras model or a torch.nn.Module (or a "
-            "Flax nnx.Module). "
+            "A factory passed to audit() must return a Keras model, a torch.nn.Module or a "
+            "Flax nnx.Module. "
             f"Received: factory() -> {type(built).__name__}"
         )
     raise NotAModelError(

@@ -1,5 +1,5 @@
-"""``initcheck.audit(model)``: every weight of a Keras or PyTorch model, checked where it
-sits, and the model's own signal at init."""
+"""``initcheck.audit(model)``: every weight of a Keras, PyTorch or Flax model, checked
+where it sits, and the model's own signal at init."""
 
 from __future__ import annotations
 

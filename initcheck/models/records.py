@@ -55,7 +55,7 @@ class WeightPiece:
         layer_type: the layer's class name.
         role: see :data:`ROLES`.
         key: the key of the parameter in a snapshot of the model's parameters.
-        framework: ``"torch"`` or ``"keras"``.
+        framework: ``"torch"``, ``"keras"`` or ``"flax"``.
         piece: the piece of a packed weight (``"Q"``, ``"gate f"``), or ``""``.
         layout: how the piece's axes map to units (for the structural checks).
         fans: the piece's true fans (``None`` where no fan rule applies).
@@ -259,7 +259,7 @@ class ModelReport:
 
     Attributes:
         model: the model's display name.
-        framework: ``"torch"`` or ``"keras"``.
+        framework: ``"torch"``, ``"keras"`` or ``"flax"``.
         rows: one :class:`WeightRow` per weight or piece, in the model's order.
         signal: the end-to-end signal result (``None`` when it could not be measured).
         settings: the run's settings and versions.
