@@ -113,7 +113,8 @@ def _hypothesis_state() -> tuple[bool, float | None]:
         return False, None
     context = control.current_build_context()
     chosen = getattr(context.wrapped_test, "_hypothesis_internal_use_settings", None)
-    deadline = (chosen or settings.default).deadline
+    active = chosen or settings.default
+    deadline = active.deadline if active is not None else None
     return bool(context.is_final), None if deadline is None else deadline.total_seconds()
 
 

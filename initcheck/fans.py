@@ -113,7 +113,7 @@ class KernelLayout:
             raise ValueError(f"A depthwise kernel takes no groups. Received: groups={self.groups}")
 
     def __str__(self) -> str:
-        text = self.framework
+        text: str = self.framework
         if self.layer != "standard":
             text += f" {self.layer}"
         text += f" groups={self.groups}" if self.groups != 1 else ""

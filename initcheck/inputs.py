@@ -260,10 +260,9 @@ TABLE: dict[str, Input] = {
 
 def lookup(name: str) -> Input:
     """The input called ``name`` (:class:`UnknownInputError` with a did-you-mean)."""
-    try:
-        return TABLE[name]
-    except KeyError:
-        raise unknown_keys([name], TABLE) from None
+    if name not in TABLE:
+        raise UnknownInputError(str(unknown_keys([name], TABLE)))
+    return TABLE[name]
 
 
 def inputs_for(front: str, kind: str | None = None) -> tuple[Input, ...]:

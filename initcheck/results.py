@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from initcheck.verdicts import (
     MARKS,
@@ -292,7 +292,7 @@ class CheckResult:
             message=data["message"],
             statistic=data.get("statistic"),
             target=data.get("target"),
-            interval=tuple(interval) if interval is not None else None,  # type: ignore[arg-type]
+            interval=cast(tuple[float, float], tuple(interval)) if interval is not None else None,
             pvalue=data.get("pvalue"),
             alpha=data.get("alpha"),
             n=int(data.get("n", 0)),

@@ -331,18 +331,18 @@ def collect(
         :class:`Samples`; if the initializer misbehaves, ``Samples.error`` says how.
     """
     settings = Settings.of(settings)
-    layout = as_layout(layout)
+    kind: KernelLayout = as_layout(layout)
     needs = set(needs)
     per_shape = [
         ShapeDraws(
             shape=tuple(shape),
-            fans=(fans := layout.fans(shape)),
+            fans=(fans := kind.fans(shape)),
             target_std=target.std(fans) if target is not None else None,
         )
         for shape in shapes
     ]
     samples = Samples(
-        initializer=init.name, layout=layout, target=target, shapes=per_shape, reseed=init.reseed
+        initializer=init.name, layout=kind, target=target, shapes=per_shape, reseed=init.reseed
     )
     try:
         _draw_all(init, samples, needs, settings)

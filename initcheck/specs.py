@@ -225,9 +225,9 @@ def _seeded_call(func: Any, seed: int) -> Any:
             torch.manual_seed(seed)
         return func()
     finally:
-        if np_state is not None:
+        if np is not None and np_state is not None:
             np.random.set_state(np_state)
-        if torch_state is not None:
+        if torch is not None and torch_state is not None:
             torch.random.set_rng_state(torch_state)
 
 
@@ -293,6 +293,7 @@ def with_kwargs(factory: Any, kwargs: Mapping[str, Any] | None) -> Any:
             f"kwargs are a factory's arguments, but {factory!r:.60} is a "
             f"{type(factory).__name__}, not a function or class. Received: kwargs={dict(kwargs)}"
         )
+    params: Mapping[str, inspect.Parameter]
     try:
         params = inspect.signature(factory).parameters
     except (TypeError, ValueError):  # a builtin without a signature: let the call decide

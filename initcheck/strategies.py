@@ -23,7 +23,7 @@ import math
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
-from initcheck.fans import KernelLayout
+from initcheck.fans import KernelLayout, Layout
 
 __all__ = [
     "LARGE_KERNELS",
@@ -81,7 +81,7 @@ def dense_shapes(
     min_out: int = 2,
     max_out: int = 512,
     max_size: int = 2**18,
-    layout: str = "keras",
+    layout: Layout = "keras",
 ) -> st.SearchStrategy[Shape]:
     """Dense kernel shapes ``(in, out)`` with ``in ≠ out`` (``(out, in)`` for
     ``layout="torch"``).
@@ -122,7 +122,7 @@ def conv_shapes(
     min_out: int = 1,
     max_out: int = 64,
     max_size: int = 2**18,
-    layout: str = "keras",
+    layout: Layout = "keras",
 ) -> st.SearchStrategy[Shape]:
     """Convolution kernel shapes ``(*kernel, in, out)`` of spatial ``rank`` 1, 2 or 3
     with ``in ≠ out`` (``(out, in, *kernel)`` for ``layout="torch"``). Kernel sizes
@@ -152,7 +152,7 @@ def conv_shapes(
     return shapes.map(KernelLayout(layout).from_keras)
 
 
-def large_kernel_shapes(layout: str = "keras") -> st.SearchStrategy[Shape]:
+def large_kernel_shapes(layout: Layout = "keras") -> st.SearchStrategy[Shape]:
     """One of :data:`LARGE_KERNELS` (≥ 2**18 values each), in ``layout``."""
     _check_layout(layout)
     shapes = [KernelLayout(layout).from_keras(s) for s in LARGE_KERNELS]
@@ -160,7 +160,7 @@ def large_kernel_shapes(layout: str = "keras") -> st.SearchStrategy[Shape]:
 
 
 def kernel_shapes(
-    *, max_size: int = 2**18, layout: str = "keras", large: bool = False
+    *, max_size: int = 2**18, layout: Layout = "keras", large: bool = False
 ) -> st.SearchStrategy[Shape]:
     """Dense or conv1d/2d/3d kernel shapes (see :func:`dense_shapes`, :func:`conv_shapes`):
     ``in ≠ out`` always, every kernel side ≥ 2.

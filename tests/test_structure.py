@@ -246,6 +246,18 @@ def test_every_check_with_a_figure_draws_it_in_its_own_module() -> None:
         assert check.figure.__module__ == own, (name, check.figure.__module__)
 
 
+def test_no_module_aliases_a_real_type_to_any() -> None:
+    """``WeightRow = Any`` hides a type from the type checker: a type that would make an
+    import cycle is imported under ``if TYPE_CHECKING:`` instead."""
+    aliased = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+            value = node.value if isinstance(node, ast.Assign) else None  # also A = B = Any
+            if isinstance(value, ast.Name) and value.id == "Any":
+                aliased.append(f"{path.name}:{node.lineno}")
+    assert not aliased, aliased
+
+
 def test_no_module_over_450_lines() -> None:
     long = {
         str(p.relative_to(PACKAGE.parent)): n

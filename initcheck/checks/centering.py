@@ -45,7 +45,7 @@ def check_centering(samples: Samples, settings: Settings) -> CheckResult:
     z = samples.pooled_moments()  # streamed float64 summaries of every value drawn
     unit = "target std" if samples.target is not None else "std"
     shapes = samples.shape_tuple
-    base = dict(
+    base: dict[str, Any] = dict(
         check="centering",
         initializer=samples.initializer,
         target=0.0,
@@ -55,7 +55,7 @@ def check_centering(samples: Samples, settings: Settings) -> CheckResult:
     )
     est = stats.mean_from_moments(z, settings.alpha)
     tol = settings.mean_tolerance
-    details = {
+    details: dict[str, Any] = {
         "tolerance": tol,
         "sd": est.sd,
         "required_n": stats.required_n_mean(

@@ -23,6 +23,8 @@ False-failure rate ≤ alpha per decision for a continuous correct initializer.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 from scipy import stats as sps
@@ -158,7 +160,7 @@ def check_dtypes(
     )
 
 
-def _table(result: dict) -> dict | None:
+def _table(result: Mapping[str, Any]) -> dict[str, Any] | None:
     """The report's table: one row per requested dtype (result dict -> header and rows)."""
     from initcheck.report.format import fmt, fmt_int
 

@@ -25,7 +25,7 @@ best-fitting fan rule, and a variance that does not depend on the fan fails.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -44,6 +44,7 @@ from initcheck.targets import FAN_RULES
 
 if TYPE_CHECKING:
     from initcheck.context import CheckContext
+    from initcheck.fans import Fans
 
 __all__ = [
     "CHECK",
@@ -54,7 +55,7 @@ __all__ = [
     "search_reference",
 ]
 
-RULES: dict[str, object] = {**FAN_RULES, "constant": lambda f: 1.0}
+RULES: dict[str, Callable[[Fans], float]] = {**FAN_RULES, "constant": lambda f: 1.0}
 
 
 def _fit(log_v: np.ndarray, se: np.ndarray, log_n: np.ndarray) -> tuple[float, np.ndarray, float]:
@@ -110,9 +111,9 @@ def check_scaling(samples: Samples, settings: Settings) -> CheckResult:
     log_v = np.log([e.statistic for e in raw])
     se = np.array([e.se_log for e in raw])
 
-    fits = {}
+    fits: dict[str, dict[str, Any]] = {}
     for rule, n_of in RULES.items():
-        log_n = np.log([max(1.0, n_of(s.fans)) for s in shapes])  # type: ignore[operator]
+        log_n = np.log([max(1.0, n_of(s.fans)) for s in shapes])
         log_c, resid, chi2 = _fit(log_v, se, log_n)
         fits[rule] = {"scale": math.exp(log_c), "chi2": chi2, "resid": resid}
     best = min(fits, key=lambda r: fits[r]["chi2"])
@@ -133,7 +134,7 @@ def check_scaling(samples: Samples, settings: Settings) -> CheckResult:
         fan_best = min(FAN_RULES, key=lambda r: fits[r]["chi2"])
         law = f"{fits[fan_best]['scale']:.2g}/{fan_best} (best-fitting fan rule)"
         resid = fits[fan_best]["resid"]
-        n_best = np.array([max(1.0, FAN_RULES[fan_best](s.fans)) for s in shapes])  # type: ignore[operator]
+        n_best = np.array([max(1.0, FAN_RULES[fan_best](s.fans)) for s in shapes])
         spread = _spread(log_v + np.log(n_best))
 
     half_band = 2 * math.log1p(settings.std_tolerance)
@@ -153,7 +154,7 @@ def check_scaling(samples: Samples, settings: Settings) -> CheckResult:
             "fan_out": s.fans.fan_out,
             "n": s.n,
             **{
-                f"var_x_{rule}": float(np.exp(lv) * max(1.0, n_of(s.fans)))  # type: ignore[operator]
+                f"var_x_{rule}": float(np.exp(lv) * max(1.0, n_of(s.fans)))
                 for rule, n_of in RULES.items()
                 if rule != "constant"
             },
@@ -260,7 +261,7 @@ def _other_layout_note(
         laws = {target.label: np.log([target.variance(f) for f in fans])}
     else:
         laws = {
-            f"{rule} rule": -np.log([max(1.0, n_of(f)) for f in fans])  # type: ignore[operator]
+            f"{rule} rule": -np.log([max(1.0, n_of(f)) for f in fans])
             for rule, n_of in FAN_RULES.items()
         }
     for law, log_t in laws.items():

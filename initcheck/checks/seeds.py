@@ -19,6 +19,9 @@ Not statistical: equality is exact, so there is no false-failure rate.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import numpy as np
 
 from initcheck.checkdef import Check
@@ -50,7 +53,7 @@ def check_seeds(
         first: ``(seed, values)`` of a draw already made at ``shape`` (reused instead of
             drawing it again).
     """
-    base = dict(check="seeds", initializer=initializer.name, shapes=(tuple(shape),))
+    base: dict[str, Any] = dict(check="seeds", initializer=initializer.name, shapes=(tuple(shape),))
     seed_a = draw_seed(settings.seed, 2**21, 0)
     seed_b = draw_seed(settings.seed, 2**21, 1)
     try:
@@ -117,12 +120,12 @@ def check_seeds(
     return CheckResult(passed=True, message=msg, n=n, details=details, **base)
 
 
-def _table(result: dict) -> dict | None:
+def _table(result: Mapping[str, Any]) -> dict[str, Any] | None:
     """The report's table: which seed properties hold (result dict -> header and rows)."""
     details = result.get("details") or {}
     if "distinct" not in details:
         return None
-    yes = {True: "yes", False: "no"}
+    yes: dict[Any, str] = {True: "yes", False: "no"}
     keys = ("seedable", "distinct", "reproducible", "deterministic")
     return {
         "header": [

@@ -78,8 +78,8 @@ def _duplicate_pair(cols: np.ndarray, rtol: float = UNIT_RTOL) -> tuple[int, int
     m = cols.shape[1]
     if m < 2:
         return None
-    r = np.random.default_rng(m).standard_normal(cols.shape[0])
-    r /= np.linalg.norm(r) or 1.0
+    r = np.asarray(np.random.default_rng(m).standard_normal(cols.shape[0]))
+    r /= float(np.linalg.norm(r)) or 1.0
     proj = np.zeros(m)
     step = max(1, (1 << 20) // m)
     for start in range(0, cols.shape[0], step):

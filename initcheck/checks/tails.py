@@ -173,7 +173,7 @@ def check_tails(samples: Samples, settings: Settings, family: str | None = None)
         "beyond": beyond,
         "per_shape": {str(r[0]): {"max_abs_z": r[1], "limit": r[2]} for r in rows},
     }
-    base = dict(
+    base: dict[str, Any] = dict(
         check="tails",
         initializer=samples.initializer,
         statistic=worst,
@@ -199,10 +199,10 @@ def tails_svg(details: Mapping[str, Any]) -> str | None:
     """Largest |w| per shape against the limit the family allows."""
     rows = shape_rows(details.get("per_shape") or {})
     pts = [
-        (shape, finite_floats([r.get("max_abs_z")]), finite_floats([r.get("limit")]))
+        (shape, z[0], lim[0])
         for shape, r in rows
+        if (z := finite_floats([r.get("max_abs_z")])) and (lim := finite_floats([r.get("limit")]))
     ]
-    pts = [(shape, z[0], lim[0]) for shape, z, lim in pts if z and lim]
     if not pts:
         return None
     xs = list(range(len(pts)))

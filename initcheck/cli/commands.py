@@ -28,6 +28,7 @@ from initcheck.inputs import settings_of
 
 if TYPE_CHECKING:
     from initcheck.context import Plan
+    from initcheck.fans import Layout
     from initcheck.initializers import Initializer
     from initcheck.mnist import MNIST
     from initcheck.results import Report
@@ -302,7 +303,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return EXIT_FAILED if comparison.failed else EXIT_OK
 
 
-def _kernel_shapes(layout: str) -> tuple[tuple[int, ...], ...]:
+def _kernel_shapes(layout: Layout) -> tuple[tuple[int, ...], ...]:
     """The MLP's kernel shapes in ``layout`` (PyTorch weights are ``(out, in)``)."""
     from initcheck.fans import KernelLayout
     from initcheck.training_runs import KERNEL_SHAPES

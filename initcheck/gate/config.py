@@ -32,6 +32,7 @@ from initcheck.settings import SETTING_INPUTS, Settings
 
 if TYPE_CHECKING:
     from initcheck.context import Plan
+    from initcheck.fans import Layout
     from initcheck.session import SessionOptions
 
 __all__ = [
@@ -93,7 +94,7 @@ class GateSource(TableSource):
         """The table's kernel shapes (none: only drawn ones)."""
         return tuple(tuple(s) for s in self["shapes"] or ())
 
-    def layout_of(self, rank: int) -> str:
+    def layout_of(self, rank: int) -> Layout:
         """The layout (``"keras"`` or ``"torch"``) of kernels of ``rank``."""
         layout = self["layout"]
         return layout[rank] if isinstance(layout, Mapping) else layout

@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import pytest
 
 from initcheck import registry
-from initcheck.fans import KernelLayout
+from initcheck.fans import KernelLayout, Layout
 
 if TYPE_CHECKING:
     from initcheck.gate.config import GateSource
@@ -34,7 +34,7 @@ LARGE_BY_RANK: dict[int, tuple[int, ...]] = {
 }
 
 
-def large_kernel(layout: str, ranks: tuple[int, ...]) -> tuple[int, ...]:
+def large_kernel(layout: Layout, ranks: tuple[int, ...]) -> tuple[int, ...]:
     """The large kernel the pooled run adds: of the first of ``ranks``, in ``layout``.
 
     Args:
@@ -48,7 +48,7 @@ def large_kernel(layout: str, ranks: tuple[int, ...]) -> tuple[int, ...]:
     return KernelLayout(layout).from_keras(shape)
 
 
-def shape_strategy(layout: str, ranks: tuple[int, ...]) -> Any:
+def shape_strategy(layout: Layout, ranks: tuple[int, ...]) -> Any:
     """Hypothesis kernel shapes of ``ranks`` (≤ :data:`MAX_SHAPE_SIZE` values each).
 
     Args:
@@ -148,7 +148,7 @@ class Engine:
 
         source = self.source
         if isinstance(source["layout"], str):
-            shapes = shape_strategy(source["layout"], source.ranks)
+            shapes = shape_strategy(source.layout_of(source.ranks[0]), source.ranks)
         else:  # one layout per rank
             from hypothesis import strategies as st
 
@@ -246,9 +246,9 @@ class Engine:
                 },
             )
         except Exception as exc:  # an ExceptionGroup of several failures, etc.
-            found = _first_found(exc, Found)
-            if found is not None:
-                return found.result  # type: ignore[no-any-return]
+            inner = _first_found(exc, Found)
+            if inner is not None:
+                return cast(CheckResult, inner.result)
             raise
         for shape in self.shapes():  # small shapes pass: is it a large pooled kernel?
             if math.prod(shape) > MAX_SHAPE_SIZE and shape not in memo:

@@ -133,7 +133,9 @@ class InitializerCollector(pytest.Collector):
     @property
     def engine(self) -> Engine:
         if self._engine is None:
-            options = self.parent.options  # type: ignore[attr-defined]
+            root = self.parent
+            assert isinstance(root, GateRoot)
+            options = root.options
             self._engine = Engine(self.source, self.obj, options, self.config)
         return self._engine
 
@@ -149,11 +151,18 @@ class GateItem(pytest.Item):
         super().__init__(**kwargs)
         self.prop = prop
 
+    @property
+    def collector(self) -> InitializerCollector:
+        """The initializer this item checks a property of."""
+        parent = self.parent
+        assert isinstance(parent, InitializerCollector)
+        return parent
+
     def runtest(self) -> None:
         from initcheck import listeners
         from initcheck.errors import InitCheckFailure
 
-        engine = self.parent.engine  # type: ignore[attr-defined]
+        engine = self.collector.engine
         result = engine.result(self.prop)
         if result is None:
             pytest.skip(engine.skip_reason(self.prop))
@@ -169,7 +178,7 @@ class GateItem(pytest.Item):
         return super().repr_failure(excinfo)
 
     def reportinfo(self) -> tuple[Path, int | None, str]:
-        source = self.parent.source  # type: ignore[attr-defined]
+        source = self.collector.source
         return self.path, None, f"initcheck {source.name} {self.prop} ({source.origin})"
 
 

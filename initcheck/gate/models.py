@@ -112,7 +112,7 @@ class ModelCollector(pytest.Collector):
             ) from None
         return dataclasses.replace(report, model=source.name)
 
-    def collect(self) -> list[pytest.Node]:
+    def collect(self) -> list[pytest.Item | pytest.Collector]:
         if self.source.error:  # the table itself is wrong: a collection error, as pytest's
             raise ModelCollectError(f"initcheck: model {self.source.name!r}: {self.source.error}")
         try:
@@ -120,7 +120,7 @@ class ModelCollector(pytest.Collector):
         except ModelCollectError as exc:  # one bad model fails its own item, not the run
             self.error = str(exc)
             return [ModelItem.from_parent(self, name=BUILD, prop=BUILD)]
-        nodes: list[pytest.Node] = [
+        nodes: list[pytest.Item | pytest.Collector] = [
             RowCollector.from_parent(self, name=row.name, row=row)
             for row in self.report.rows
             if row.audited

@@ -100,7 +100,7 @@ def _jax_name(init: Any) -> str:
         public = _JAX_VARIANCE_SCALING_NAMES.get(key)
         if public is not None:
             return f"jax.nn.initializers.{public}"
-        shown = {k: env[k] for k in ("scale", "mode", "distribution") if k in env}
+        shown: dict[str, Any] = {k: env[k] for k in ("scale", "mode", "distribution") if k in env}
     else:
         shown = {
             k: v

@@ -165,7 +165,7 @@ def explain(
             n = _sigma_widths(fam, widths) if is_sigma else len(widths.get(fam, ()))
             key = (n + (1 if fam in declared_families else 0), -abs(math.log(m.ratio / pred)))
             if best is None or key > best[:2]:
-                best = (*key, fam, text)  # type: ignore[assignment]
+                best = (key[0], key[1], fam, text)
         if best is None:
             out.append(None)
             continue

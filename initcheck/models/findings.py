@@ -17,8 +17,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from initcheck.models.fixcode import Fix, fix_for
-
-WeightRow = Any  # initcheck.models.records.WeightRow (not imported: records imports this)
+from initcheck.models.weightrow import WeightRow
 
 __all__ = ["Finding", "abbreviate", "cause_of", "findings_of", "rule_of"]
 

@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-WeightRow = Any  # initcheck.models.records.WeightRow (not imported: records imports this)
+from initcheck.models.weightrow import WeightRow
 
 __all__ = ["Fix", "fix_for"]
 

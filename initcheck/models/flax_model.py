@@ -13,16 +13,17 @@
 
 from __future__ import annotations
 
+import functools
 import importlib
 import inspect
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
 from initcheck.errors import NoDefaultBatch
-from initcheck.fans import KernelLayout
+from initcheck.fans import KernelLayout, Layer
 from initcheck.models.draws import Way, native
 from initcheck.models.graph import Trace, flow
 from initcheck.models.jax_trace import ArrayRecorder
@@ -93,7 +94,7 @@ def flax_piece(path: str, name: str, shape: tuple, m: Any, trace: Trace | None) 
     Linen) at ``path``, read through the trace's data flow."""
     kind = type(m).__name__ if m is not None else "?"
     f = flow(trace, path)
-    base = dict(
+    base: dict[str, Any] = dict(
         layer=path,
         layer_type=kind,
         framework="flax",
@@ -110,7 +111,7 @@ def flax_piece(path: str, name: str, shape: tuple, m: Any, trace: Trace | None) 
             n_in = len(m.axis) if isinstance(m.axis, tuple | list) else 1
             shape = (int(np.prod(shape[:n_in])), int(np.prod(shape[n_in:])))
         groups = int(getattr(m, "feature_group_count", 1) or 1)
-        layer = "conv_transpose" if kind == "ConvTranspose" else "standard"
+        layer: Layer = "conv_transpose" if kind == "ConvTranspose" else "standard"
         lay = KernelLayout("keras", layer, groups if len(shape) > 2 else 1)
         return WeightPiece(role="kernel", layout=lay, fans=lay.fans(shape), **base)
     if kind == "Embed" and name == "embedding":
@@ -131,7 +132,8 @@ def takes_rngs(factory: Callable[..., Any]) -> str | None:
     try:  # a Module class: its metaclass's __call__ hides __init__'s signature
         inner = inspect.unwrap(factory)
         if isinstance(inner, type):
-            params = list(inspect.signature(inner.__init__).parameters.values())[1:]
+            init = cast(Any, inner).__init__  # the class's own, past the metaclass
+            params = list(inspect.signature(init).parameters.values())[1:]
         else:
             params = list(inspect.signature(factory).parameters.values())
     except (TypeError, ValueError):
@@ -188,7 +190,7 @@ def _default_input(model: Any, seed: int) -> Any:
     import jax.numpy as jnp
 
     rng = np.random.default_rng(seed)
-    first = next((m for _, m in _modules(model) if _own_variables(m)), None)
+    first: Any = next((m for _, m in _modules(model) if _own_variables(m)), None)
     kind = type(first).__name__
     if kind == "Linear":
         if first.in_features == 784:
@@ -258,8 +260,8 @@ class _Recorder(ArrayRecorder):
                         _key(path, str(i)),
                         name,
                         a,
-                        lambda f=f, a=a: f(*a),
-                        lambda z, f=f: f(z),
+                        functools.partial(f, *a),
+                        f,
                     )
             return output
 

@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -36,6 +37,11 @@ INIT_ATTRS = {
     "pointwise_kernel": "pointwise",
     "recurrent_kernel": "recurrent",
 }
+
+
+def _numpy_of(v: Any) -> np.ndarray:
+    """A Keras variable's values, native byte order."""
+    return native(np.asarray(v.numpy()))
 
 
 def _is_container(layer: Any) -> bool:
@@ -192,10 +198,7 @@ class KerasAdapter:
 
     def own_values(self, model: Any) -> LazyValues:
         return LazyValues(
-            {
-                str(i): (lambda v=v: native(np.asarray(v.numpy())))
-                for i, v in enumerate(model.weights)
-            }
+            {str(i): functools.partial(_numpy_of, v) for i, v in enumerate(model.weights)}
         )
 
     def ways(self, model: Any) -> dict[str, list[Way]]:

@@ -273,7 +273,6 @@ def _within_auto_band(result: CheckResult, piece: WeightPiece, settings: Setting
         )
     return dataclasses.replace(
         result,
-        passed=True,
         verdict="pass",
         message=(
             f"Var ×{ratio:.3g} of the forward target 1/(gain·fan_in), within ×{lo:.3g}–"
@@ -303,7 +302,6 @@ def _defer(row: WeightRow, status: str, extra: str = "") -> WeightRow:
     results = tuple(
         dataclasses.replace(
             r,
-            passed=True,
             verdict="pass",  # replace() passes the old verdict too: both are given
             message=f"{status}, not decided: {r.message}",
             details={**r.details, "deferred": status},

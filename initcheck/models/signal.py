@@ -295,7 +295,7 @@ def decide_signal(
     Returns:
         A :class:`~initcheck.results.CheckResult` named :data:`SIGNAL_CHECK`.
     """
-    base = dict(check=SIGNAL_CHECK, initializer=model, target=1.0)
+    base: dict[str, Any] = dict(check=SIGNAL_CHECK, initializer=model, target=1.0)
     if len(blocks) >= 2:
         return _stream(blocks, source, {**base, "n": len(blocks)})
     if len(points) < 2:

@@ -10,11 +10,35 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Protocol
 
-from initcheck.models.findings import rule_of
+from initcheck.models.findings import Finding, rule_of
+from initcheck.models.weightrow import WeightRow
+from initcheck.results import CheckResult
 
-ModelReport = WeightRow = Any  # initcheck.models.records' (not imported: it imports this)
+
+class AuditReport(Protocol):
+    """What the text reads of a :class:`~initcheck.models.records.ModelReport` (a protocol:
+    the report's ``text()`` calls this module, which so needs no import of it)."""
+
+    @property
+    def model(self) -> str: ...
+    @property
+    def framework(self) -> str: ...
+    @property
+    def rows(self) -> tuple[WeightRow, ...]: ...
+    @property
+    def signal(self) -> CheckResult | None: ...
+    @property
+    def after_fix(self) -> AuditReport | None: ...
+    @property
+    def verdict(self) -> str: ...
+    @property
+    def passed(self) -> bool: ...
+    @property
+    def findings(self) -> tuple[Finding, ...]: ...
+    def coverage_text(self) -> str: ...
+
 
 __all__ = ["gains_line", "report_text", "row_lines"]
 
@@ -86,7 +110,7 @@ def row_lines(rows: Sequence[WeightRow], indent: str = "  ") -> list[str]:
     ]
 
 
-def report_text(report: ModelReport, verbose: bool = False) -> str:
+def report_text(report: AuditReport, verbose: bool = False) -> str:
     """The report's text (module docstring)."""
     lines = [
         f"initcheck audit of {report.model} ({report.framework}): "

@@ -179,7 +179,7 @@ def recurrent(s: Site) -> list[WeightPiece]:
     m = s.module
     kind = type(m).__name__
     gates = GATES.get(kind)
-    if gates is None or getattr(m, "proj_size", 0):
+    if gates is None or int(getattr(m, "proj_size", 0) or 0):
         return [s.unknown(n, f"{kind} with projections") for n in s.own()]
     h = m.hidden_size
     lay = KernelLayout("torch")

@@ -185,7 +185,8 @@ def _ways(model: Any) -> dict[str, list[Way]]:
 
     out: dict[str, list[Way]] = {}
     for key, _ in model.named_parameters():
-        levels, at = [], key.rpartition(".")[0]
+        levels: list[str] = []
+        at = key.rpartition(".")[0]
         while at and len(levels) <= CLIMB:  # the whole model is the rebuild's job
             levels.append(at)
             at = at.rpartition(".")[0]
@@ -312,8 +313,8 @@ def _default_input(model: Any, seed: int) -> Any:
     if isinstance(m, nn.Embedding):
         return torch.randint(0, m.num_embeddings, (8, 16), generator=g)
     if isinstance(m, nn.modules.rnn.RNNBase):
-        dims = (8, 12) if m.batch_first else (12, 8)
-        return torch.randn(*dims, m.input_size, generator=g)
+        batch = (8, 12) if m.batch_first else (12, 8)
+        return torch.randn(*batch, m.input_size, generator=g)
     if isinstance(m, nn.MultiheadAttention):
         shape = (8, 12, m.embed_dim) if m.batch_first else (12, 8, m.embed_dim)
         return torch.randn(*shape, generator=g)

@@ -86,7 +86,9 @@ class Format:
     per_test: bool = False
 
     def writer(self) -> Callable[[str | os.PathLike[str], Output], Path | None]:
-        return importlib.import_module(self.module).write  # type: ignore[no-any-return]
+        write: Callable[[str | os.PathLike[str], Output], Path | None]
+        write = importlib.import_module(self.module).write
+        return write
 
 
 #: Every output format, by option name.

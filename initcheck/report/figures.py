@@ -93,7 +93,7 @@ def result_figures(result_dicts: Iterable[Any], checks: Mapping[str, Any]) -> li
     ``to_dict()`` dicts; ``checks`` as for :func:`svg_figures_for`.
     """
     results = as_result_dicts(result_dicts)
-    out = []
+    out: list[tuple[str, str]] = []
     for r, figs in zip(results, figures_by_result(results, checks), strict=True):
         out.extend((f"{r.get('initializer')}: {caption}", svg) for caption, svg in figs)
     return out

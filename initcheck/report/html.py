@@ -94,10 +94,11 @@ def _initializer_views(
     taken: set[str] = set()
     views = []
     for name, rs in grouped.items():
-        checks = []
+        checks: list[dict[str, Any]] = []
         rs = sorted(rs, key=lambda r: (bool(r.get("passed")), _order(str(r.get("check")), known)))
         for r, found in zip(rs, figures_by_result(rs, known), strict=True):
-            details = r.get("details") if isinstance(r.get("details"), Mapping) else {}
+            raw = r.get("details")
+            details: Mapping[str, Any] = raw if isinstance(raw, Mapping) else {}
             check = known.get(str(r.get("check")))
             checks.append(
                 {

@@ -139,8 +139,11 @@ def ratio_svg(rows: Sequence[Mapping[str, Any]], variance: str) -> str | None:
     Returns:
         An inline ``<svg>`` or ``None``.
     """
-    found = [(str(r.get("name", "")), _result(r, variance)) for r in rows]
-    found = [(n, v) for n, v in found if v and as_float(v.get("statistic"))]
+    found = [
+        (str(r.get("name", "")), v)
+        for r in rows
+        if (v := _result(r, variance)) and as_float(v.get("statistic"))
+    ]
     if not found:
         return None
     n = len(found)

@@ -77,7 +77,7 @@ def _short(text: str, limit: int = 300) -> str:
 def report_html(report: Any) -> str:
     """A :class:`~initcheck.results.Report` as a verdict table: per check its verdict,
     measured value with its unit, target, and the message of a failure."""
-    rows = []
+    rows: list[list[tuple[Any, ...]]] = []
     for r in report.results:
         unit = r.unit if r.statistic is not None else ""
         rows.append(
@@ -100,7 +100,7 @@ def model_html(report: Any) -> str:
     """A :class:`~initcheck.models.records.ModelReport` as its weight table (layer,
     shape, fans, target, Var(W)/target, verdict, diagnosis) and the signal's verdict."""
     (view,) = model_views([report])
-    rows = []
+    rows: list[list[tuple[Any, ...]]] = []
     for r in view["rows"]:
         name = r["layer"] + "." + r["param"]
         passed = None if r["cls"] == "none" else r["cls"] == "pass"
@@ -132,7 +132,7 @@ def model_html(report: Any) -> str:
 def comparison_html(comparison: Any) -> str:
     """A :class:`~initcheck.training_runs.Comparison` as its training table (a failed row
     for an initializer that was not trained) and its loss curves."""
-    rows = []
+    rows: list[list[tuple[Any, ...]]] = []
     last_50 = all(run.batches >= 50 for run in comparison.runs.values())
     for name, run in comparison.runs.items():
         mean = [(escape(fmt(run.mean_loss(50))), True)] if last_50 else []
