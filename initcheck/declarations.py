@@ -12,6 +12,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from initcheck import registry
+from initcheck.fans import as_layout
+from initcheck.shapes import normalize_shapes
+from initcheck.specs import INPUTS_FORM, SpecError, check_inputs_spec
+from initcheck.targets import NAMED_TARGETS, resolve_target
 from initcheck.validators import (
     InputError,
     Rule,
@@ -25,7 +30,6 @@ from initcheck.validators import (
 
 def registry_choices(declaration: str) -> Callable[[], tuple[str, ...]]:
     def values() -> tuple[str, ...]:
-        from initcheck import registry
 
         return registry.option_choices(declaration)
 
@@ -45,14 +49,11 @@ def variance_rule(v: Any) -> Any:
     if v is None or is_spec(v):
         return v.strip() if isinstance(v, str) else v
     if isinstance(v, Mapping) or (isinstance(v, str) and v.strip().lower() == "auto"):
-        from initcheck.targets import NAMED_TARGETS
-
         raise Rule(
             f"one rule for an initializer: {', '.join(NAMED_TARGETS)}, a positive number or "
             '"module:attr" naming a callable (fan_in, fan_out) -> variance ("auto" and '
             "per-layer mappings are for a model's audit)"
         )
-    from initcheck.targets import resolve_target
 
     try:
         resolve_target(v)
@@ -88,7 +89,6 @@ def layout(v: Any) -> Any:
     its digits as a TOML key) to either (returned with int keys)."""
     if isinstance(v, str):
         return choice(lambda: ("keras", "torch"), none=False)(v)
-    from initcheck.fans import as_layout
 
     rule = "'keras', 'torch', an initcheck.KernelLayout or a mapping from kernel rank to either"
     try:
@@ -106,7 +106,6 @@ def layout(v: Any) -> Any:
 def inputs_spec(v: Any) -> Any:
     if v is None:
         return v
-    from initcheck.specs import INPUTS_FORM, SpecError, check_inputs_spec
 
     try:
         return check_inputs_spec(v)
@@ -171,7 +170,6 @@ def summary(v: Any) -> Any:
 def shapes(v: Any) -> Any:
     if v is None:
         return v
-    from initcheck.shapes import normalize_shapes
 
     try:
         normalize_shapes(v, "keras")

@@ -40,6 +40,7 @@ from initcheck.declarations import (
     variance_rule,
 )
 from initcheck.settings import SETTING_INPUTS, Settings
+from initcheck.targets import NAMED_TARGETS
 from initcheck.validators import (
     CLI_COMMANDS,
     FRONTS,
@@ -93,7 +94,6 @@ def _d(name: str, check: Callable[[Any], Any], default: Any, help: str, fronts: 
 
 
 def _variance_help() -> str:
-    from initcheck.targets import NAMED_TARGETS  # standard library only
 
     return (
         f"declared variance target: {', '.join(NAMED_TARGETS)}, a positive number (a fixed "

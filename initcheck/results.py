@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
+from initcheck.report.notebook import report_html
 from initcheck.verdicts import (
     MARKS,
     VERDICTS,
@@ -333,8 +334,6 @@ class Report:
 
     def _repr_html_(self) -> str:
         """The notebook display: a compact verdict table (self-contained HTML)."""
-        from initcheck.report.notebook import report_html
-
         return report_html(self)
 
     def __getitem__(self, check: str) -> CheckResult:

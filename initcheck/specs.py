@@ -25,6 +25,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from initcheck.keras_names import KERAS_INITIALIZER_NAMES
+from initcheck.keras_names import did_you_mean as keras_did_you_mean
 from initcheck.validators import did_you_mean
 
 __all__ = [
@@ -83,12 +85,11 @@ def check_keras_name(name: str) -> None:
     Raises:
         SpecError: an unknown name; the message suggests the closest known names.
     """
-    from initcheck.keras_names import KERAS_INITIALIZER_NAMES, did_you_mean
 
     if name in KERAS_INITIALIZER_NAMES:
         return
     raise SpecError(
-        f"unknown Keras initializer {name!r}; {did_you_mean(name)}A SPEC is a Keras name "
+        f"unknown Keras initializer {name!r}; {keras_did_you_mean(name)}A SPEC is a Keras name "
         "(he_normal), module:attr or path/file.py:attr."
     )
 

@@ -23,6 +23,7 @@ import math
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
+from initcheck import registry
 from initcheck.fans import KernelLayout, Layout
 
 __all__ = [
@@ -187,7 +188,6 @@ def _prepare_checks() -> None:
     """Load the checks (numpy, scipy) when a shape strategy is built, at collection:
     the first example of a ``@given`` test then does not pay for those imports inside
     Hypothesis's per-example deadline (200 ms by default)."""
-    from initcheck import registry
 
     registry.checks()
 

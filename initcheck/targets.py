@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Union
 
 from initcheck.fans import Fans
+from initcheck.specs import SpecError, load_spec
 
 __all__ = ["FAN_RULES", "NAMED_TARGETS", "VarianceTarget", "resolve_target"]
 
@@ -128,7 +129,6 @@ def resolve_target(spec: TargetSpec) -> VarianceTarget:
 
 def _loaded(spec: str) -> VarianceTarget:
     """The callable ``spec`` names (``"mypkg.targets:scaled"``), labelled by the spec."""
-    from initcheck.specs import SpecError, load_spec
 
     try:
         fn = load_spec(spec)

@@ -27,6 +27,8 @@ from typing import Any
 
 import numpy as np
 
+from initcheck.errors import InitializerError
+from initcheck.fans import as_layout
 from initcheck.mnist import MNIST, load_mnist
 from initcheck.stacked_mlp import StackedMLP
 from initcheck.training_runs import KERNEL_SHAPES, Comparison, TrainingRun
@@ -115,7 +117,6 @@ def draw_kernels(
         InitializerError: the initializer raised or returned something invalid.
         ValueError: an unknown layout (echoed).
     """
-    from initcheck.fans import as_layout
     from initcheck.initializers import resolve
 
     kind = as_layout(layout)
@@ -261,7 +262,6 @@ def compare(
     """
     if batches is not None:
         epochs = None
-    from initcheck.errors import InitializerError
 
     pairs = _names(inits)
     drawn: list[tuple[str, list[np.ndarray]]] = []

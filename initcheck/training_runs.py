@@ -15,6 +15,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from initcheck.report.notebook import comparison_html
+from initcheck.results import jsonable
+
 if TYPE_CHECKING:
     from initcheck.results import Report
 
@@ -98,8 +101,6 @@ class Comparison:
 
     def _repr_html_(self) -> str:
         """The notebook display: the training table and loss curves (self-contained)."""
-        from initcheck.report.notebook import comparison_html
-
         return comparison_html(self)
 
 
@@ -153,7 +154,6 @@ def comparison_json(comparison: Comparison, reports: Sequence[Report] = ()) -> d
         error}, "checks": [...]}``;
         non-finite numbers become JSON-safe (see :func:`initcheck.results.jsonable`).
     """
-    from initcheck.results import jsonable
 
     runs = {}
     for name, run in comparison.runs.items():

@@ -192,29 +192,102 @@ def test_no_circle_even_with_the_registrys_discovery_of_its_checks() -> None:
     assert _cycles(_graph(discovery=True)) == []
 
 
-def test_function_local_imports_are_counted() -> None:
-    """The lazy imports are most of the graph's edges: a scan of module-level imports
-    alone would miss the circle issue 16 found (registry → checks → report → registry)."""
+#: What a lazy import may defer: the third-party packages that cost start-up time.
+HEAVY = {
+    "numpy", "scipy", "jinja2", "hypothesis", "threadpoolctl", "matplotlib", "pytest_html",
+    "tensorflow", "keras", "torch", "jax", "flax", "optax", "transformers",
+}  # fmt: skip
+
+
+def _module_level(path: Path, modules: dict[str, Path]) -> tuple[set[str], set[str]]:
+    """``path``'s module-level imports that run (not in a function, not under
+    ``TYPE_CHECKING``): the initcheck modules, and the third-party top-level packages."""
+    me = _module_name(path)
+    package = me if path.name == "__init__.py" else me.rpartition(".")[0]
+    own: set[str] = set()
+    third: set[str] = set()
+
+    def visit(node: ast.AST) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
+                continue
+            if isinstance(child, ast.If) and "TYPE_CHECKING" in ast.unparse(child.test):
+                continue
+            if isinstance(child, ast.Import | ast.ImportFrom):
+                if isinstance(child, ast.Import):
+                    names = [a.name for a in child.names]
+                else:
+                    base = child.module or ""
+                    if child.level:
+                        anchor = package.split(".")[: len(package.split(".")) - child.level + 1]
+                        base = ".".join([*anchor, base] if base else anchor)
+                    names = [f"{base}.{a.name}" for a in child.names]
+                for name in names:
+                    if name.split(".")[0] == "initcheck":
+                        target = _resolve(name, modules)
+                        if target and target != me:
+                            own.add(target)
+                    else:
+                        third.add(name.split(".")[0])
+            visit(child)
+
+    visit(ast.parse(path.read_text(encoding="utf-8")))
+    return own, third
+
+
+def test_a_function_local_import_defers_something_heavy_or_breaks_a_cycle() -> None:
+    """The rule for lazy imports: an initcheck module is imported inside a function only
+    when importing it loads something heavy (its module-level imports reach numpy, SciPy,
+    Jinja2, Hypothesis or a framework) or when a module-level import would close a cycle
+    (the imported module already reaches the importer). Anything else is imported at the
+    top, where the dependency graph shows it."""
     modules = _modules()
-    lazy = 0
-    for path in modules.values():
+    level = {name: _module_level(path, modules) for name, path in modules.items()}
+
+    def reach(name: str) -> set[str]:
+        seen, todo = set(), [name]
+        while todo:
+            m = todo.pop()
+            if m in seen:
+                continue
+            seen.add(m)
+            todo += [*level[m][0], *([m.rpartition(".")[0]] if "." in m else [])]
+        return seen
+
+    def heavy(name: str) -> bool:
+        return any(level[m][1] & HEAVY for m in reach(name))
+
+    stray = []
+    for name, path in modules.items():
         for fn in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if isinstance(fn, ast.FunctionDef | ast.AsyncFunctionDef):
-                lazy += sum(
-                    isinstance(n, ast.Import | ast.ImportFrom)
-                    and any(
-                        (a.name if isinstance(n, ast.Import) else (n.module or "")).startswith(
-                            "initcheck"
-                        )
-                        or (isinstance(n, ast.ImportFrom) and n.level)
-                        for a in n.names
-                    )
-                    for n in ast.walk(fn)
-                )
-    assert lazy > 100, lazy  # the scan below walks these too
+            if not isinstance(fn, ast.FunctionDef | ast.AsyncFunctionDef):
+                continue
+            for node in ast.walk(fn):
+                if not isinstance(node, ast.Import | ast.ImportFrom):
+                    continue
+                probe = _imports_of_statement(node, name, path)
+                for target in probe:
+                    if not heavy(target) and name not in reach(target):
+                        stray.append(f"{name}:{node.lineno} imports {target}")
+    assert not stray, sorted(set(stray))
     graph = _graph(discovery=True)
-    assert "initcheck.output" in graph["initcheck.cli.commands"]  # only lazily imported
     assert {m for m in modules if m.startswith("initcheck.checks.")} <= graph["initcheck.registry"]
+
+
+def _imports_of_statement(node: ast.Import | ast.ImportFrom, me: str, path: Path) -> set[str]:
+    """The initcheck modules one import statement of module ``me`` imports."""
+    modules = _modules()
+    package = me if path.name == "__init__.py" else me.rpartition(".")[0]
+    if isinstance(node, ast.Import):
+        names = [a.name for a in node.names]
+    else:
+        base = node.module or ""
+        if node.level:
+            anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
+            base = ".".join([*anchor, base] if base else anchor)
+        names = [f"{base}.{a.name}" for a in node.names]
+    found = {_resolve(n, modules) for n in names if n.split(".")[0] == "initcheck"}
+    return {t for t in found if t and t != me}
 
 
 def test_the_report_layer_imports_no_registry_and_no_check() -> None:

@@ -34,6 +34,7 @@ from initcheck.checkdef import Check
 from initcheck.errors import InitializerError
 from initcheck.fans import KernelLayout
 from initcheck.initializers import Initializer
+from initcheck.report.format import fmt, fmt_int
 from initcheck.results import CheckResult
 from initcheck.sampling import draw_seed
 from initcheck.settings import Settings
@@ -162,7 +163,6 @@ def check_dtypes(
 
 def _table(result: Mapping[str, Any]) -> dict[str, Any] | None:
     """The report's table: one row per requested dtype (result dict -> header and rows)."""
-    from initcheck.report.format import fmt, fmt_int
 
     per_dtype = (result.get("details") or {}).get("per_dtype")
     if not isinstance(per_dtype, dict):

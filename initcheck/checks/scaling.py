@@ -33,6 +33,7 @@ import numpy as np
 from initcheck import stats
 from initcheck.checkdef import Check
 from initcheck.checks._common import identical_note, sampling_failure
+from initcheck.fans import KernelLayout
 from initcheck.report.figures import shape_rows
 from initcheck.report.inputs import finite_floats
 from initcheck.report.legend import PASS_BAND, REFERENCE
@@ -242,7 +243,6 @@ def _other_layout_note(
     """A note when the law holds on every shape once the fans are read in the other
     framework's layout (a PyTorch initializer checked as Keras, or the reverse): measured
     by refitting the variances against the fans read that way, never guessed."""
-    from initcheck.fans import KernelLayout
 
     layout = samples.layout
     if not isinstance(layout, KernelLayout) or (layout.layer, layout.groups, layout.stacked) != (

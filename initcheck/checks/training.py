@@ -17,6 +17,9 @@ import numpy as np
 from initcheck.checkdef import Check
 from initcheck.errors import InitializerError
 from initcheck.report.curves import curves_svg
+from initcheck.report.format import fmt_pct
+from initcheck.report.inputs import training_curves
+from initcheck.results import CheckResult
 from initcheck.training_runs import CHANCE_LOSS, KERNEL_SHAPES, TrainingRun
 
 if TYPE_CHECKING:
@@ -80,7 +83,6 @@ def loss_decrease_result(
         is ``L``, ``target`` the reference's ``L_ref``, ``interval`` the accepted range
         ``(0, min(ln(10)/2, 20 L_ref))``.
     """
-    from initcheck.results import CheckResult
 
     stat, ref = run.mean_loss(LAST_K), reference.mean_loss(LAST_K)
     limit = min(MAX_LOSS, MAX_RATIO * ref)
@@ -206,7 +208,6 @@ def check_training(
     from initcheck.classic import glorot_uniform
     from initcheck.initializers import resolve
     from initcheck.mnist import load_mnist
-    from initcheck.results import CheckResult
     from initcheck.training import BATCH_SIZE, draw_kernels, train_kernels
 
     batches = DEFAULT_CHECK_BATCHES if batches is None else batches
@@ -258,7 +259,6 @@ def _run(ctx: CheckContext) -> CheckResult:
 
 
 def _figures(result: Mapping[str, Any]) -> list[tuple[str, str]]:
-    from initcheck.report.inputs import training_curves
 
     curves = training_curves(result)
     svg = curves_svg(curves) if curves else None
@@ -267,7 +267,6 @@ def _figures(result: Mapping[str, Any]) -> list[tuple[str, str]]:
 
 def _table(result: Mapping[str, Any]) -> dict[str, Any] | None:
     """The report's table: validation accuracy of this initializer and of the reference."""
-    from initcheck.report.format import fmt_pct
 
     details = result.get("details") or {}
     rows = []

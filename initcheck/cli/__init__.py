@@ -24,6 +24,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
+from initcheck._tf import prefer_quiet
 from initcheck.cli._common import CLASSIC_BATCHES, EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError
 from initcheck.cli.parser import build_parser
 from initcheck.cli.progress import Progress
@@ -63,7 +64,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     Returns:
         The exit code: 0 passed, 1 failed, 2 usage error, 130 interrupted.
     """
-    from initcheck._tf import prefer_quiet
 
     prefer_quiet()  # TF_CPP_MIN_LOG_LEVEL before anything may load TensorFlow (env only)
     if argv is None:  # run as a command, not called from Python

@@ -7,6 +7,8 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
+from initcheck.output import FORMATS, write_outputs
+
 if TYPE_CHECKING:
     from initcheck.output import Output
 
@@ -51,7 +53,6 @@ def write(args: argparse.Namespace, output: Output) -> None:
             :data:`initcheck.output.FORMATS`).
         output: what the command has to write.
     """
-    from initcheck.output import FORMATS, write_outputs
 
     paths = {name: getattr(args, name, None) for name in FORMATS}
     for f, path in write_outputs(output, paths):

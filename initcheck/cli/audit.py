@@ -19,9 +19,12 @@ import functools
 import sys
 from typing import Any
 
+from initcheck._tf import quiet_stderr
 from initcheck.cli._common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError, say, write
 from initcheck.cli.progress import Progress
 from initcheck.inputs import InputError, settings_of
+from initcheck.output import Output
+from initcheck.specs import SpecError, load_inputs, load_spec, with_kwargs
 
 __all__ = ["cmd_audit"]
 
@@ -48,8 +51,6 @@ def _load_batch(spec: str | None, seed: int) -> Any:
     """``--inputs`` → the batch it names (``None`` without it); problems are UsageErrors."""
     if spec is None:
         return None
-    from initcheck._tf import quiet_stderr
-    from initcheck.specs import SpecError, load_inputs
 
     try:
         with quiet_stderr():  # the user's module may import TensorFlow
@@ -60,8 +61,6 @@ def _load_batch(spec: str | None, seed: int) -> Any:
 
 def _model_spec(spec: str) -> Any:
     """SPEC → the object it names; problems are UsageErrors."""
-    from initcheck._tf import quiet_stderr
-    from initcheck.specs import SpecError, load_spec
 
     try:
         with quiet_stderr():  # the user's module may import TensorFlow
@@ -72,7 +71,6 @@ def _model_spec(spec: str) -> Any:
 
 def _bound(obj: Any, kwargs: Any) -> Any:
     """``--kwargs`` bound to the factory (a UsageError names what does not fit)."""
-    from initcheck.specs import SpecError, with_kwargs
 
     try:
         return with_kwargs(obj, kwargs)
@@ -185,7 +183,6 @@ def cmd_audit(args: argparse.Namespace) -> int:
     if getattr(args, "fix_preview", False):
         report = _preview(report, model, args.spec)
     say(args, report.text(verbose=getattr(args, "verbose", False)))
-    from initcheck.output import Output
 
     output = Output(
         kind="audit",

@@ -15,6 +15,7 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from initcheck._tf import quiet_stderr
 from initcheck.cli._common import (
     CLASSIC_BATCHES,
     EXIT_FAILED,
@@ -24,7 +25,11 @@ from initcheck.cli._common import (
     write,
 )
 from initcheck.cli.progress import Progress
+from initcheck.fans import KernelLayout
 from initcheck.inputs import settings_of
+from initcheck.output import Output
+from initcheck.results import verdict_matrix
+from initcheck.specs import SpecError, check_keras_name, load_spec
 
 if TYPE_CHECKING:
     from initcheck.context import Plan
@@ -42,12 +47,9 @@ __all__ = ["cmd_check", "cmd_compare"]
 
 def _spec(spec: str) -> Any:
     """SPEC → the object it names, or a known Keras name; problems are UsageErrors."""
-    from initcheck.specs import SpecError, check_keras_name, load_spec
 
     quiet: Any = contextlib.nullcontext()
     if ":" in spec:  # a user module may import TensorFlow: no start-up lines from it
-        from initcheck._tf import quiet_stderr
-
         quiet = quiet_stderr()
     try:
         with quiet:
@@ -149,7 +151,6 @@ def cmd_check(args: argparse.Namespace) -> int:
             progress.close()
             return _crash("check", f"a check on {init.name!r}", exc)
     say(args, str(report))
-    from initcheck.output import Output
 
     output = Output(
         kind="check",
@@ -305,7 +306,6 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 def _kernel_shapes(layout: Layout) -> tuple[tuple[int, ...], ...]:
     """The MLP's kernel shapes in ``layout`` (PyTorch weights are ``(out, in)``)."""
-    from initcheck.fans import KernelLayout
     from initcheck.training_runs import KERNEL_SHAPES
 
     return tuple(KernelLayout(layout).from_keras(s) for s in KERNEL_SHAPES)
@@ -319,7 +319,6 @@ def _outputs(
     classic_only: bool,
 ) -> None:
     """Print the table and write ``--json`` / ``--report`` of a comparison."""
-    from initcheck.results import verdict_matrix
     from initcheck.training_runs import comparison_json, comparison_table
 
     say(args, comparison_table(comparison))
@@ -347,7 +346,6 @@ def _outputs(
         "data": comparison.data_source,
         "failed": comparison.failed,
     }
-    from initcheck.output import Output
 
     output = Output(
         kind="compare",

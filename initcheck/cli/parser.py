@@ -13,11 +13,13 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any, NoReturn
 
 from initcheck import registry
+from initcheck._version import __version__
 from initcheck.cli._common import CLASSIC_BATCHES
 from initcheck.cli.audit import cmd_audit
 from initcheck.cli.commands import cmd_check, cmd_compare
 from initcheck.inputs import TABLE, Input, inputs_for, text_parser
 from initcheck.output import add_output_options
+from initcheck.targets import NAMED_TARGETS
 from initcheck.validators import did_you_mean, shown
 
 __all__ = ["build_parser"]
@@ -122,7 +124,6 @@ def checks_run_text() -> str:
         " --checks NAMES runs exactly the checks named (scaling without --variance names "
         "the best-fitting fan rule)."
     )
-    from initcheck.targets import NAMED_TARGETS
 
     targets = (
         f"--variance takes {', '.join(NAMED_TARGETS)}, a positive number (a fixed "
@@ -204,7 +205,6 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=_EPILOG_MAIN,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    from initcheck._version import __version__
 
     parser.add_argument("--version", action="version", version=f"initcheck {__version__}")
     sub = parser.add_subparsers(

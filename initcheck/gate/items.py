@@ -14,8 +14,12 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from initcheck import listeners
+from initcheck._tf import quiet_stderr
+from initcheck.errors import InitCheckFailure
 from initcheck.gate.config import ModelSource, TableError
 from initcheck.gate.engine import Engine
+from initcheck.specs import SpecError, check_keras_name, load_spec
 
 if TYPE_CHECKING:
     from initcheck.gate.config import GateSource
@@ -91,8 +95,6 @@ class InitializerCollector(pytest.Collector):
         self._engine: Engine | None = None
 
     def collect(self) -> list[pytest.Item]:
-        from initcheck._tf import quiet_stderr
-        from initcheck.specs import SpecError, check_keras_name, load_spec
 
         if self.source.error:
             raise GateCollectError(
@@ -159,8 +161,6 @@ class GateItem(pytest.Item):
         return parent
 
     def runtest(self) -> None:
-        from initcheck import listeners
-        from initcheck.errors import InitCheckFailure
 
         engine = self.collector.engine
         result = engine.result(self.prop)
@@ -171,7 +171,6 @@ class GateItem(pytest.Item):
             raise InitCheckFailure([result])
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
-        from initcheck.errors import InitCheckFailure
 
         if isinstance(excinfo.value, InitCheckFailure):
             return self._repr_failure_py(excinfo, style="value")

@@ -23,7 +23,9 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from initcheck._tf import quiet_stderr
 from initcheck.results import short_number
+from initcheck.specs import SpecError, load_inputs, load_spec, with_kwargs
 
 if TYPE_CHECKING:
     from initcheck.gate.config import ModelSource
@@ -68,9 +70,7 @@ class ModelCollector(pytest.Collector):
         self.sent = False
 
     def _audit(self) -> ModelReport:
-        from initcheck._tf import quiet_stderr
         from initcheck.models import audit
-        from initcheck.specs import SpecError, load_inputs, load_spec, with_kwargs
 
         source = self.source
         try:

@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from initcheck._tf import import_quietly
 from initcheck.errors import InitializerError
 from initcheck.initializers.base import (
     DeclaredInitializer,
@@ -96,8 +97,6 @@ def _has_tf() -> bool:
 
 def tf_dtype(dtype: str) -> Any:
     """``tf.as_dtype(dtype)``: what a TF1-style initializer expects (``.as_numpy_dtype``)."""
-    from initcheck._tf import import_quietly
-
     return import_quietly("tensorflow").as_dtype(dtype)
 
 

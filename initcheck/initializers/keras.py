@@ -11,6 +11,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
+from initcheck._tf import import_quietly
 from initcheck.initializers.base import Initializer
 
 __all__ = [
@@ -38,7 +39,6 @@ def keras_module() -> Any:
         ImportError: Keras (or its backend) is not installed; the message says what to
             install.
     """
-    from initcheck._tf import import_quietly
 
     try:
         return import_quietly("keras")

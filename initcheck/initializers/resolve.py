@@ -27,6 +27,7 @@ from initcheck.initializers.keras import (
     keras_module,
 )
 from initcheck.initializers.torch import from_torch, is_torch_initializer
+from initcheck.keras_names import did_you_mean
 
 __all__ = ["declare", "resolve"]
 
@@ -36,8 +37,6 @@ def _from_name(init: str, name: str | None) -> Initializer:
     try:
         obj = keras.initializers.get(init)
     except (ValueError, TypeError):
-        from initcheck.keras_names import did_you_mean
-
         raise ValueError(
             f"Unknown Keras initializer name {init!r}; {did_you_mean(init)}known names "
             "include 'glorot_uniform', 'he_normal', 'lecun_normal', 'orthogonal', 'zeros'; "

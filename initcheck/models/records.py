@@ -13,6 +13,7 @@ import numpy as np
 from initcheck.fans import Fans, KernelLayout
 from initcheck.models.graph import Gain
 from initcheck.models.weightrow import STATUSES, WeightRow
+from initcheck.report.notebook import model_html
 from initcheck.results import REPR_LIMIT, CheckResult, jsonable, short
 
 if TYPE_CHECKING:
@@ -288,8 +289,6 @@ class ModelReport:
 
     def _repr_html_(self) -> str:
         """The notebook display: the weight table and the signal (self-contained HTML)."""
-        from initcheck.report.notebook import model_html
-
         return model_html(self)
 
     def __str__(self) -> str:

@@ -12,6 +12,9 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from initcheck import registry
+from initcheck.report import figures, html
+
 if TYPE_CHECKING:
     from initcheck.output import Output
 
@@ -28,24 +31,18 @@ __all__ = [
 def catalog() -> dict[str, Any]:
     """The registered checks by name (:class:`~initcheck.registry.Check`: ``order``,
     ``summary``, ``unit``, ``when``, ``figure``, ``table``), for the report layer."""
-    from initcheck import registry
-
     return {c.name: c for c in registry.checks()}
 
 
 def svg_figures_for(result: Mapping[str, Any]) -> list[tuple[str, str]]:
     """The (caption, inline SVG) figures a result dict's check declares."""
-    from initcheck.report.figures import svg_figures_for as draw
-
-    return draw(result, catalog())
+    return figures.svg_figures_for(result, catalog())
 
 
 def result_figures(results: Iterable[Any]) -> list[tuple[str, str]]:
     """(name, inline SVG) figures for pytest-html extras, one set per plottable result
     (``CheckResult`` objects or their ``to_dict()`` dicts)."""
-    from initcheck.report.figures import result_figures as draw
-
-    return draw(results, catalog())
+    return figures.result_figures(results, catalog())
 
 
 def render_html(
@@ -58,9 +55,7 @@ def render_html(
 ) -> str:
     """The self-contained HTML report as a string (arguments as for
     :func:`write_html_report`)."""
-    from initcheck.report.html import render_html as render
-
-    return render(
+    return html.render_html(
         results,
         comparisons=comparisons,
         settings=settings,
@@ -100,9 +95,7 @@ def write_html_report(
         TypeError: an item of ``results``, ``comparisons`` or ``models`` is not a
             result/comparison/model report.
     """
-    from initcheck.report.html import write_html_report as write
-
-    return write(
+    return html.write_html_report(
         path,
         results,
         comparisons=comparisons,

@@ -17,6 +17,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from initcheck._version import __version__
+from initcheck.files import write_text_atomic
+
 if TYPE_CHECKING:
     from initcheck.output import Output
 
@@ -47,7 +50,6 @@ def envelope(kind: str, payload: Mapping[str, Any]) -> dict[str, Any]:
         raise ValueError(
             f"kind must be one of {', '.join(map(repr, KINDS))}. Received: kind={kind!r}"
         )
-    from initcheck._version import __version__
 
     return {"initcheck": __version__, "schema": SCHEMA, "kind": kind, "payload": dict(payload)}
 
@@ -93,7 +95,6 @@ def write_json(
     if str(path) == "-":
         sys.stdout.write(text)
         return None
-    from initcheck.files import write_text_atomic
 
     return write_text_atomic(path, text)
 

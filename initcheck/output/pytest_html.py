@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from initcheck.output.htmlfile import result_figures
 from initcheck.plugin.outputs import measured_text, shape_text, verdict_text
 from initcheck.results import short_number
 
@@ -44,7 +45,6 @@ def add_extras(item: pytest.Item, report: Any, records: list[dict[str, Any]]) ->
             f"<th>measured</th><th>target</th><th>message</th></tr>{rows}</table>"
         )
     )
-    from initcheck.output.htmlfile import result_figures
 
     for name, svg in result_figures(records):
         extras.append(

@@ -15,6 +15,7 @@ import pytest
 
 from initcheck.inputs import InputError, names_for, unknown_keys, validate
 from initcheck.plugin.options import session_options
+from initcheck.settings import Settings, settings_in_force
 
 if TYPE_CHECKING:
     from initcheck.results import CheckResult, Report
@@ -43,8 +44,6 @@ MARKER_DOC = (
 
 def _settings_fields() -> set[str]:
     from dataclasses import fields
-
-    from initcheck.settings import Settings
 
     return {f.name for f in fields(Settings)}
 
@@ -102,7 +101,6 @@ def settings_for_test(item: pytest.Item) -> Iterator[None]:
     ``initcheck.audit``, every module-level ``assert_*``) uses the test's settings: the
     session's with its marker applied (the session's alone if the marker is invalid:
     its setup fails saying why)."""
-    from initcheck.settings import settings_in_force
 
     try:
         settings = _bound(item)[0]

@@ -14,6 +14,8 @@ from typing import Any
 
 import pytest
 
+from initcheck import gate
+from initcheck.gate.models import MODEL_DATA
 from initcheck.output import add_test_extras
 from initcheck.plugin import fixtures, item_results, options, outputs
 
@@ -44,7 +46,6 @@ def pytest_collection_modifyitems(
     session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
 ) -> None:
     """Prepend the gate's items (before -k/-m deselection, identical on every worker)."""
-    from initcheck import gate
 
     opts = options.session_options(config)
     sources = gate.gate_sources(config, opts)
@@ -79,8 +80,6 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         setattr(report, item_results.REPORT_KEY, found)
         add_test_extras(item, report, found)
     if call.when == "call" and item.nodeid.startswith("initcheck::"):
-        from initcheck.gate.models import MODEL_DATA
-
         model = item.stash.get(MODEL_DATA, None)
         if model is not None:
             setattr(report, item_results.MODELS_KEY, [model])

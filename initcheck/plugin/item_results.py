@@ -24,6 +24,8 @@ from typing import Any
 
 import pytest
 
+from initcheck.listeners import recording
+
 __all__ = [
     "MODELS_KEY",
     "REPORT_KEY",
@@ -59,7 +61,6 @@ def _per_example(item: pytest.Item) -> Iterator[None]:
     if handle is None:
         yield
         return
-    from initcheck.listeners import recording
 
     examples = item.stash.setdefault(_EXAMPLES, [])
     inner = handle.inner_test
@@ -90,7 +91,6 @@ def recording_phase(item: pytest.Item, when: str) -> Iterator[None]:
     Returns:
         A generator for ``yield from`` in a hook wrapper.
     """
-    from initcheck.listeners import recording
 
     with recording(innermost=True) as records:
         try:

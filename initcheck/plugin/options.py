@@ -31,6 +31,7 @@ from initcheck.session import (
     SUMMARY_MODES,
     SessionOptions,
 )
+from initcheck.settings import Settings
 
 __all__ = [
     "BATCHES",
@@ -204,7 +205,6 @@ def build_session_options(config: pytest.Config) -> SessionOptions:
     Raises:
         pytest.UsageError: a bad value (the message echoes it).
     """
-    from initcheck.settings import Settings
 
     values: dict[str, Any] = {}
     for inp in TABLE.values():

@@ -15,9 +15,11 @@ from typing import Any
 
 import pytest
 
+from initcheck.output import Output, write_outputs
 from initcheck.plugin.item_results import MODELS_KEY, REPORT_KEY
 from initcheck.plugin.options import SUMMARY_AUTO_ROWS, SessionOptions
 from initcheck.results import short_number
+from initcheck.verdicts import shown_verdict
 
 __all__ = [
     "ResultsPlugin",
@@ -41,8 +43,6 @@ VERDICT_TEXT = {
 def verdict_text(record: dict[str, Any]) -> str:
     """``passed``, ``FAILED``, ``INCONCLUSIVE`` (too few values to decide) or
     ``expected`` (did not pass, in a test that expected it) of a record."""
-    from initcheck.verdicts import shown_verdict
-
     return VERDICT_TEXT[shown_verdict(record)]
 
 
@@ -217,7 +217,6 @@ class ResultsPlugin:
     def _write_outputs(self) -> None:
         if not self.options.outputs:
             return
-        from initcheck.output import Output, write_outputs
 
         records = self.sorted_records()
         models = self.sorted_models()

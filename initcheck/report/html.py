@@ -25,6 +25,7 @@ from initcheck.report.figures import figures_by_result
 from initcheck.report.format import anchor, fmt, fmt_int, fmt_interval, fmt_pct
 from initcheck.report.inputs import as_result_dicts, normalize_comparisons
 from initcheck.report.models import model_views
+from initcheck.results import jsonable
 from initcheck.verdicts import EXPECTED, WORDS, combined_verdict, shown_verdict
 from initcheck.versions import versions
 
@@ -256,8 +257,6 @@ def _settings_view(settings: Mapping[str, Any] | None) -> dict[str, Any]:
 
 def _compact(value: Any) -> str:
     import json
-
-    from initcheck.results import jsonable
 
     text = json.dumps(jsonable(value), ensure_ascii=False)
     return text if len(text) <= 300 else text[:297] + "…"
