@@ -19,8 +19,6 @@ import ctypes.util
 import platform
 import sys
 
-__all__ = ["flush_denormals"]
-
 # (fenv_t as 32-bit words, index of the control word, bits to set), per platform
 _LAYOUTS = {
     ("linux", "x86_64"): (8, 7, 0x8040),  # glibc: x87 state (28 bytes), then MXCSR: FTZ|DAZ

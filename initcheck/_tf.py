@@ -31,8 +31,6 @@ import threading
 from collections.abc import Iterator
 from types import ModuleType
 
-__all__ = ["ENV_VAR", "import_quietly", "prefer_quiet", "quiet_stderr", "quiet_tensorflow"]
-
 ENV_VAR = "TF_CPP_MIN_LOG_LEVEL"
 
 #: absl/TSL C++ log lines below FATAL (``I0000 00:00:17.1  123 port.cc:153] ...``) and the

@@ -18,8 +18,6 @@ from initcheck.shapes import normalize_shapes
 from initcheck.targets import TargetSpec, resolve_target
 from initcheck.versions import versions
 
-__all__ = ["check", "make_plan", "run_checks", "select_checks"]
-
 
 def environment() -> dict[str, str]:
     """Versions that make a run reproducible (only of modules already imported)."""

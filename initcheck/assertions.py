@@ -30,16 +30,6 @@ from initcheck.settings import Settings
 from initcheck.targets import TargetSpec
 from initcheck.validators import unknown_keys
 
-__all__ = [
-    "assert_breaks_symmetry",
-    "assert_loss_decreases",
-    "assert_sound",
-    "assert_variance",
-    "assert_variance_scaling",
-    "assert_zero_centered",
-]
-
-
 #: The uncached cost of each (initializer, check, shapes) run: (seconds, calls, values).
 _COSTS: dict[tuple[Any, ...], tuple[float, int, int]] = {}
 _MAX_COSTS = 4096

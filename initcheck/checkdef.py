@@ -14,8 +14,6 @@ if TYPE_CHECKING:
     from initcheck.context import CheckContext
     from initcheck.results import CheckResult
 
-__all__ = ["DECLARATIONS", "Check", "Figure", "GateMode", "When"]
-
 #: When a check runs by default: always; when its declaration is given (a variance
 #: target, a distribution family, a nonlinearity, ``train=True``); or only when named.
 When = Literal["always", "variance", "family", "nonlinearity", "train", "requested"]

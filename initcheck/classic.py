@@ -19,22 +19,6 @@ from typing import Any
 
 import numpy as np
 
-__all__ = [
-    "CLASSIC",
-    "general_rule",
-    "glorot_uniform",
-    "normal_01",
-    "ones",
-    "truncated_normal_01",
-    "uniform_0_1",
-    "uniform_pm",
-    "uniform_pm_0001",
-    "uniform_pm_001",
-    "uniform_pm_01",
-    "uniform_pm_1",
-    "zeros",
-]
-
 
 def _dtype(dtype: Any) -> np.dtype:
     return np.dtype("float32" if dtype is None else getattr(dtype, "name", dtype))

@@ -21,8 +21,6 @@ if TYPE_CHECKING:
     from initcheck.settings import Settings
     from initcheck.targets import VarianceTarget
 
-__all__ = ["CheckContext", "Declared", "Plan"]
-
 #: The largest kernel the per-initializer checks (seeds, dtypes) draw.
 SEED_SHAPE_MAX = 2**16
 

@@ -15,8 +15,6 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from initcheck.results import CheckResult
 
-__all__ = ["INCONCLUSIVE_HINT", "InitCheckFailure", "InitializerError", "NoDefaultBatch"]
-
 
 _REPR_LIMIT = 300
 

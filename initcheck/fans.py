@@ -30,17 +30,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Literal, NamedTuple
 
-__all__ = [
-    "LAYERS",
-    "LAYOUTS",
-    "Fans",
-    "KernelLayout",
-    "Layout",
-    "LayoutByRank",
-    "as_layout",
-    "compute_fans",
-]
-
 Layout = Literal["keras", "torch"]
 Layer = Literal["standard", "conv_transpose", "depthwise"]
 LAYOUTS: tuple[str, ...] = ("keras", "torch")

@@ -7,8 +7,6 @@ import os
 import tempfile
 from pathlib import Path
 
-__all__ = ["write_text_atomic"]
-
 
 def _umask() -> int:
     mask = os.umask(0)

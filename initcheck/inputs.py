@@ -50,7 +50,6 @@ from initcheck.validators import (
     checked,
     choice,
     comma_list,
-    did_you_mean,
     flag,
     keywords,
     names,
@@ -61,25 +60,6 @@ from initcheck.validators import (
     to_int,
     unknown_keys,
 )
-
-__all__ = [
-    "CLI_COMMANDS",
-    "FRONTS",
-    "TABLE",
-    "Input",
-    "InputError",
-    "UnknownInputError",
-    "did_you_mean",
-    "inputs_for",
-    "lookup",
-    "names_for",
-    "parse_text",
-    "read",
-    "settings_of",
-    "unknown_keys",
-    "validate",
-]
-
 
 # ----------------------------------------------------------------- the table
 

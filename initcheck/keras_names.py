@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import difflib
 
-__all__ = ["KERAS_INITIALIZER_NAMES", "did_you_mean"]
-
 #: Class names and snake_case aliases of Keras 3's built-in initializers.
 KERAS_INITIALIZER_NAMES: frozenset[str] = frozenset(
     {

@@ -15,8 +15,6 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from initcheck.results import CheckResult
 
-__all__ = ["publish", "recording"]
-
 
 @dataclass(eq=False)  # compared by identity: nested recorders never remove each other
 class _Recorder:

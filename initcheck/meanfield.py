@@ -14,8 +14,6 @@ from collections.abc import Callable
 import numpy as np
 from scipy import special
 
-__all__ = ["NONLINEARITIES", "critical_reference"]
-
 #: nonlinearity -> (φ, φ', critical σ_w² = fan_in · Var(W), default input std)
 NONLINEARITIES: dict[str, tuple[Callable, Callable, float, float]] = {
     "relu": (lambda h: np.maximum(h, 0.0), lambda h: (h > 0).astype(np.float64), 2.0, 1.0),

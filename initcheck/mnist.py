@@ -36,8 +36,6 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["ENV_VAR", "MNIST", "load_mnist"]
-
 ENV_VAR = "INITCHECK_MNIST"
 _IMAGES_MAGIC = 0x00000803  # unsigned byte, 3 dimensions
 _LABELS_MAGIC = 0x00000801  # unsigned byte, 1 dimension

@@ -30,28 +30,11 @@ import pkgutil
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from initcheck.checkdef import DECLARATIONS, Check, Figure, When
+from initcheck.checkdef import DECLARATIONS, Check
 from initcheck.context import Declared
 
 if TYPE_CHECKING:
     pass
-
-__all__ = [
-    "DECLARATIONS",
-    "Check",
-    "Declared",
-    "Figure",
-    "When",
-    "check_named",
-    "checks",
-    "default_names",
-    "names",
-    "option_choices",
-    "register",
-    "unit_of",
-    "unregister",
-    "validate_names",
-]
 
 _registry: dict[str, Check] = {}
 _builtins_loaded = False

@@ -16,29 +16,8 @@ from initcheck.verdicts import (
     MARKS,
     VERDICTS,
     WORDS,
-    Verdict,
     combined_verdict,
-    verdict_of,
 )
-
-__all__ = [
-    "MARKS",
-    "MISBEHAVED",
-    "REPR_LIMIT",
-    "VERDICTS",
-    "WORDS",
-    "CheckResult",
-    "Report",
-    "Verdict",
-    "aligned",
-    "combined_verdict",
-    "jsonable",
-    "said_once",
-    "short",
-    "short_number",
-    "verdict_matrix",
-    "verdict_of",
-]
 
 #: The longest ``repr`` of a record; details (raw samples, per-shape tables) stay out of it.
 REPR_LIMIT = 300

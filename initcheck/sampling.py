@@ -23,18 +23,6 @@ from initcheck.initializers.base import RESEED
 from initcheck.settings import Settings
 from initcheck.targets import VarianceTarget
 
-__all__ = [
-    "HEAD_UNITS",
-    "LARGE",
-    "SAFETY",
-    "UNIT_SAMPLE",
-    "Samples",
-    "ShapeDraws",
-    "collect",
-    "draw_seed",
-    "native_eps",
-]
-
 SAFETY = 1.2  # draw this many times the planned sample size: the kurtosis is estimated
 PILOT = 4096  # values drawn before the sample size is planned
 #: A shape with at least this many values is drawn once unless the statistics need more

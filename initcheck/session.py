@@ -14,13 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from initcheck.declarations import SUMMARY_AUTO_ROWS, SUMMARY_MODES
 from initcheck.inputs import TABLE
 
 if TYPE_CHECKING:
     from initcheck.settings import Settings
-
-__all__ = ["DEFAULT_MAX_EXAMPLES", "SUMMARY_AUTO_ROWS", "SUMMARY_MODES", "SessionOptions"]
 
 DEFAULT_MAX_EXAMPLES: int = TABLE["max_examples"].default
 

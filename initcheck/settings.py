@@ -134,8 +134,6 @@ SETTING_INPUTS: tuple[Input, ...] = (
 _BY_NAME = {i.name: i for i in SETTING_INPUTS}
 _DEFAULTS = {i.name: i.default for i in SETTING_INPUTS}
 
-__all__ = ["SETTING_INPUTS", "Settings", "in_force", "parse_seed", "settings_in_force"]
-
 
 @dataclass(frozen=True)
 class Settings:

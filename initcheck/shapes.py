@@ -13,8 +13,6 @@ from typing import Any
 
 from initcheck.fans import KernelLayout, Layout, LayoutByRank, as_layout
 
-__all__ = ["DEFAULT_SHAPES", "default_shapes", "normalize_shapes"]
-
 #: Default kernel shapes: dense with in < out and in > out, small and large fans, and
 #: conv1d/2d/3d kernels with kernel size > 1 (Keras layout ``(*kernel, in, out)``),
 #: one of them a real-size layer of 294,912 ≥ 2**18 values (a defect that shows only in

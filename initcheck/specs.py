@@ -29,16 +29,6 @@ from initcheck.keras_names import KERAS_INITIALIZER_NAMES
 from initcheck.keras_names import did_you_mean as keras_did_you_mean
 from initcheck.validators import did_you_mean
 
-__all__ = [
-    "INPUTS_FORM",
-    "SpecError",
-    "check_inputs_spec",
-    "check_keras_name",
-    "load_inputs",
-    "load_spec",
-    "with_kwargs",
-]
-
 _MAX_LISTED = 20  # names listed after "it defines:"
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")

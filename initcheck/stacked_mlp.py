@@ -43,8 +43,6 @@ from threadpoolctl import threadpool_limits
 
 from initcheck._fpenv import flush_denormals
 
-__all__ = ["BETA_1", "BETA_2", "EPSILON", "LEARNING_RATE", "StackedMLP"]
-
 LEARNING_RATE = 1e-3
 BETA_1, BETA_2, EPSILON = 0.9, 0.999, 1e-8  # TF1 AdamOptimizer defaults, as in the notebook
 

@@ -18,21 +18,6 @@ from typing import NamedTuple
 import numpy as np
 from scipy import stats
 
-__all__ = [
-    "CHUNK",
-    "MeanEstimate",
-    "Moments",
-    "VarianceEstimate",
-    "estimate_mean",
-    "estimate_variance",
-    "false_failure_rate",
-    "mean_from_moments",
-    "required_n_mean",
-    "required_n_variance",
-    "variance_from_moments",
-    "z_crit",
-]
-
 
 def z_crit(alpha: float) -> float:
     """Two-sided normal critical value for level ``alpha``."""

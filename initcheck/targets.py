@@ -23,8 +23,6 @@ from typing import Union
 from initcheck.fans import Fans
 from initcheck.specs import SpecError, load_spec
 
-__all__ = ["FAN_RULES", "NAMED_TARGETS", "VarianceTarget", "resolve_target"]
-
 # rule name -> function of fans giving the "n" in scale/n
 FAN_RULES: dict[str, Callable[[Fans], float]] = {
     "fan_in": lambda f: float(f.fan_in),

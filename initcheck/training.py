@@ -33,18 +33,6 @@ from initcheck.mnist import MNIST, load_mnist
 from initcheck.stacked_mlp import StackedMLP
 from initcheck.training_runs import KERNEL_SHAPES, Comparison, TrainingRun
 
-__all__ = [
-    "BATCH_SIZE",
-    "DEFAULT_EPOCHS",
-    "ENGINE",
-    "batch_order",
-    "compare",
-    "draw_kernels",
-    "layer_seeds",
-    "train",
-    "train_kernels",
-]
-
 BATCH_SIZE = 128
 DEFAULT_EPOCHS = 2  # the notebook's training length
 

@@ -21,15 +21,6 @@ from initcheck.results import jsonable
 if TYPE_CHECKING:
     from initcheck.results import Report
 
-__all__ = [
-    "CHANCE_LOSS",
-    "KERNEL_SHAPES",
-    "Comparison",
-    "TrainingRun",
-    "comparison_json",
-    "comparison_table",
-]
-
 #: The classic MLP's kernels (Keras layout ``(in, out)``): 784-256-128-10.
 KERNEL_SHAPES: tuple[tuple[int, int], ...] = ((784, 256), (256, 128), (128, 10))
 #: Cross-entropy of a uniform guess over 10 digits.

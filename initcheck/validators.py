@@ -17,19 +17,6 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = [
-    "CLI_COMMANDS",
-    "FRONTS",
-    "Input",
-    "InputError",
-    "Rule",
-    "UnknownInputError",
-    "checked",
-    "did_you_mean",
-    "shown",
-    "unknown_keys",
-]
-
 #: The ``initcheck`` subcommands an input can be a flag of.
 CLI_COMMANDS = ("check", "compare", "audit")
 #: Where an input can be given: plugin option, ini key, marker keyword, the gate's two

@@ -14,17 +14,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any, Literal
 
-__all__ = [
-    "EXPECTED",
-    "MARKS",
-    "VERDICTS",
-    "WORDS",
-    "Verdict",
-    "combined_verdict",
-    "shown_verdict",
-    "verdict_of",
-]
-
 #: What a check decided.
 Verdict = Literal["pass", "fail", "inconclusive"]
 VERDICTS: tuple[str, ...] = ("pass", "fail", "inconclusive")

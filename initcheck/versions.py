@@ -9,8 +9,6 @@ import sys
 
 from initcheck._version import __version__
 
-__all__ = ["LIBRARIES", "versions"]
-
 #: The libraries a run's results can depend on, in report order.
 LIBRARIES = ("numpy", "scipy", "tensorflow", "keras", "torch", "jax", "flax", "transformers")
 

@@ -331,6 +331,24 @@ def test_no_module_aliases_a_real_type_to_any() -> None:
     assert not aliased, aliased
 
 
+def test_only_the_documented_public_modules_declare_all() -> None:
+    """``__all__`` marks a public module; the list is docs/development.md's."""
+    text = (PACKAGE.parent / "docs" / "development.md").read_text(encoding="utf-8")
+    block = text.split("<!-- public modules: begin -->", 1)[1].split(
+        "<!-- public modules: end -->"
+    )[0]
+    public = {line.removeprefix("- ").strip().strip("`") for line in block.strip().splitlines()}
+    declaring = {
+        name
+        for name, path in _modules().items()
+        if any(
+            isinstance(n, ast.Assign) and any(getattr(t, "id", "") == "__all__" for t in n.targets)
+            for n in ast.parse(path.read_text(encoding="utf-8")).body
+        )
+    }
+    assert declaring == public
+
+
 def test_no_module_over_450_lines() -> None:
     long = {
         str(p.relative_to(PACKAGE.parent)): n

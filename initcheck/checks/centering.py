@@ -34,8 +34,6 @@ from initcheck.settings import Settings
 if TYPE_CHECKING:
     from initcheck.context import CheckContext
 
-__all__ = ["CHECK", "check_centering"]
-
 
 def check_centering(samples: Samples, settings: Settings) -> CheckResult:
     """Is the pooled mean (in target-std units) within ``±settings.mean_tolerance``?"""

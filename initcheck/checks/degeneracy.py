@@ -59,8 +59,6 @@ from initcheck.results import CheckResult
 from initcheck.sampling import UNIT_SAMPLE, Samples, ShapeDraws
 from initcheck.settings import Settings
 
-__all__ = ["CHECK", "RANK_FRACTION", "check_degeneracy", "effective_rank"]
-
 RANK_FRACTION = 0.5
 MIN_DIM_COSINE = 8
 MAX_DIM_COSINE = 4096  # weights per unit compared (a seeded sample beyond this)

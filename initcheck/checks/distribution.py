@@ -31,8 +31,6 @@ from initcheck.settings import Settings
 if TYPE_CHECKING:
     from initcheck.context import CheckContext
 
-__all__ = ["CHECK", "KS_SIZE", "check_distribution"]
-
 KS_SIZE = 20_000
 
 

@@ -40,8 +40,6 @@ from initcheck.sampling import draw_seed
 from initcheck.settings import Settings
 from initcheck.targets import VarianceTarget
 
-__all__ = ["CHECK", "DISTINCT_MIN", "DTYPES", "check_dtypes"]
-
 DTYPES = ("float16", "bfloat16", "float32", "float64")
 DISTINCT_MIN = {"float64": 5000, "float32": 5000, "float16": 3000, "bfloat16": 1000}
 PROBE = 10_000

@@ -87,9 +87,6 @@ from initcheck.report.svg import SvgPlot, side_by_side
 from initcheck.results import MISBEHAVED, CheckResult
 from initcheck.settings import Settings
 
-__all__ = ["CHECK", "NONLINEARITIES", "check_propagation", "critical_reference"]
-
-
 _SEED_TAG = 0x70726F70  # "prop": keeps these draws distinct from the sampler's
 
 

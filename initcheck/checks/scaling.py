@@ -47,15 +47,6 @@ if TYPE_CHECKING:
     from initcheck.context import CheckContext
     from initcheck.fans import Fans
 
-__all__ = [
-    "CHECK",
-    "RULES",
-    "SEARCH_REFERENCE",
-    "check_scaling",
-    "scaling_figures",
-    "search_reference",
-]
-
 RULES: dict[str, Callable[[Fans], float]] = {**FAN_RULES, "constant": lambda f: 1.0}
 
 

@@ -32,8 +32,6 @@ from initcheck.results import MISBEHAVED, CheckResult
 from initcheck.sampling import draw_seed
 from initcheck.settings import Settings
 
-__all__ = ["CHECK", "check_seeds"]
-
 
 def check_seeds(
     initializer: Initializer,

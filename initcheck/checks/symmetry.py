@@ -54,8 +54,6 @@ from initcheck.results import CheckResult
 from initcheck.sampling import HEAD_UNITS, UNIT_SAMPLE, Samples
 from initcheck.settings import Settings
 
-__all__ = ["CHECK", "check_symmetry"]
-
 UNIT_RTOL = 1e-6
 MIN_DIM = 3  # compare weight vectors only from this fan_in on (see step 2)
 BATCH = 64

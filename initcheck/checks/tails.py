@@ -44,8 +44,6 @@ from initcheck.report.inputs import finite_floats
 from initcheck.report.svg import SvgPlot
 from initcheck.stats import CHUNK, Moments, z_crit
 
-__all__ = ["CHECK", "FAMILIES", "check_family", "check_tails", "standardized"]
-
 TRUNC_STD = float(stats.truncnorm.std(-2, 2))  # 0.8796256610342398
 
 FAMILIES = {

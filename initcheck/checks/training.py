@@ -27,17 +27,6 @@ if TYPE_CHECKING:
     from initcheck.mnist import MNIST
     from initcheck.results import CheckResult
 
-__all__ = [
-    "CHECK",
-    "DEFAULT_CHECK_BATCHES",
-    "LAST_K",
-    "MAX_LOSS",
-    "MAX_RATIO",
-    "REFERENCE",
-    "check_training",
-    "loss_decrease_result",
-]
-
 DEFAULT_CHECK_BATCHES = 250
 REFERENCE = "glorot_uniform"
 

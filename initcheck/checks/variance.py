@@ -33,8 +33,6 @@ from initcheck.results import CheckResult
 from initcheck.sampling import LARGE, Samples, ShapeDraws
 from initcheck.settings import Settings
 
-__all__ = ["CHECK", "check_variance", "shape_groups"]
-
 _RANK_NAMES = {2: "dense", 3: "conv1d", 4: "conv2d", 5: "conv3d"}
 
 

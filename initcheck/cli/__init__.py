@@ -24,21 +24,14 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
-from initcheck._tf import prefer_quiet
-from initcheck.cli._common import CLASSIC_BATCHES, EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError
-from initcheck.cli.parser import build_parser
-from initcheck.cli.progress import Progress
-
-__all__ = [
-    "CLASSIC_BATCHES",
-    "EXIT_FAILED",
-    "EXIT_OK",
-    "EXIT_USAGE",
-    "Progress",
-    "UsageError",
-    "build_parser",
-    "main",
-]
+from initcheck._tf import prefer_quiet as prefer_quiet
+from initcheck.cli._common import CLASSIC_BATCHES as CLASSIC_BATCHES
+from initcheck.cli._common import EXIT_FAILED as EXIT_FAILED
+from initcheck.cli._common import EXIT_OK as EXIT_OK
+from initcheck.cli._common import EXIT_USAGE as EXIT_USAGE
+from initcheck.cli._common import UsageError as UsageError
+from initcheck.cli.parser import build_parser as build_parser
+from initcheck.cli.progress import Progress as Progress
 
 
 def _import_from_cwd() -> None:

@@ -12,16 +12,6 @@ from initcheck.output import FORMATS, write_outputs
 if TYPE_CHECKING:
     from initcheck.output import Output
 
-__all__ = [
-    "CLASSIC_BATCHES",
-    "EXIT_FAILED",
-    "EXIT_OK",
-    "EXIT_USAGE",
-    "UsageError",
-    "say",
-    "write",
-]
-
 #: Default training length of ``compare --classic``: the notebook's 858 batches (2 epochs
 #: of its 55,000 images; ~28 epochs of the bundled 4,000), about 25 s on 2 CPU cores.
 CLASSIC_BATCHES = 858

@@ -26,8 +26,6 @@ from initcheck.inputs import InputError, settings_of
 from initcheck.output import Output
 from initcheck.specs import SpecError, load_inputs, load_spec, with_kwargs
 
-__all__ = ["cmd_audit"]
-
 
 class _FactoryError(Exception):
     """The user's factory raised (a load error, exit 2)."""
@@ -80,7 +78,7 @@ def _bound(obj: Any, kwargs: Any) -> Any:
 
 def _guarded(obj: Any, spec: str, inputs: str | None) -> Any:
     """The model instance as is; a factory wrapped so its errors are load errors."""
-    from initcheck.models.core import framework_of
+    from initcheck.models.adapter import framework_of
     from initcheck.models.linen_model import is_linen
 
     if is_linen(obj) and inputs is None:
@@ -146,7 +144,8 @@ def cmd_audit(args: argparse.Namespace) -> int:
     obj = _bound(_model_spec(args.spec), args.kwargs)
     model = _guarded(obj, args.spec, args.inputs)
     inputs = _load_batch(args.inputs, args.seed)
-    from initcheck.models.core import NotAModelError, audit
+    from initcheck.models.adapter import NotAModelError
+    from initcheck.models.core import audit
 
     with Progress() as progress:
         progress.update(f"auditing {args.spec}")

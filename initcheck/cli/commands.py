@@ -39,8 +39,6 @@ if TYPE_CHECKING:
     from initcheck.results import Report
     from initcheck.training_runs import Comparison
 
-__all__ = ["cmd_check", "cmd_compare"]
-
 
 # --------------------------------------------------------------------------- validation
 

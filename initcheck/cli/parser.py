@@ -22,9 +22,6 @@ from initcheck.output import add_output_options
 from initcheck.targets import NAMED_TARGETS
 from initcheck.validators import did_you_mean, shown
 
-__all__ = ["build_parser"]
-
-
 _SPEC_HELP = (
     "an initializer: a Keras name (he_normal), module:attr (mypkg.inits:my_he) or "
     "path/file.py:attr (inits.py:my_he)"

@@ -8,8 +8,6 @@ import threading
 import time
 from typing import TextIO
 
-__all__ = ["Progress"]
-
 
 class Progress:
     """A one-line spinner with elapsed seconds on a terminal; silent otherwise.

@@ -59,27 +59,14 @@ Imported by the plugin at collection; numpy/Hypothesis load when an item runs.
 
 from __future__ import annotations
 
-from initcheck.gate.config import (
-    GateConfigError,
-    GateSource,
-    ModelSource,
-    TableError,
-    gate_sources,
-    read_pyproject,
-)
-from initcheck.gate.engine import Engine, stable_seed
-from initcheck.gate.items import GateCollectError, GateItem, collect_gate
-
-__all__ = [
-    "Engine",
-    "GateCollectError",
-    "GateConfigError",
-    "GateItem",
-    "GateSource",
-    "ModelSource",
-    "TableError",
-    "collect_gate",
-    "gate_sources",
-    "read_pyproject",
-    "stable_seed",
-]
+from initcheck.gate.config import GateConfigError as GateConfigError
+from initcheck.gate.config import GateSource as GateSource
+from initcheck.gate.config import ModelSource as ModelSource
+from initcheck.gate.config import TableError as TableError
+from initcheck.gate.config import gate_sources as gate_sources
+from initcheck.gate.config import read_pyproject as read_pyproject
+from initcheck.gate.engine import Engine as Engine
+from initcheck.gate.engine import stable_seed as stable_seed
+from initcheck.gate.items import GateCollectError as GateCollectError
+from initcheck.gate.items import GateItem as GateItem
+from initcheck.gate.items import collect_gate as collect_gate

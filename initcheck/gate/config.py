@@ -35,17 +35,6 @@ if TYPE_CHECKING:
     from initcheck.fans import Layout
     from initcheck.session import SessionOptions
 
-__all__ = [
-    "KERNEL_RANKS",
-    "GateConfigError",
-    "GateSource",
-    "ModelSource",
-    "TableError",
-    "TableSource",
-    "gate_sources",
-    "read_pyproject",
-]
-
 #: The Settings fields a table can override.
 SETTING_NAMES = frozenset(i.name for i in SETTING_INPUTS)
 #: The tables initcheck reads under ``[tool.initcheck]``.

@@ -19,8 +19,6 @@ if TYPE_CHECKING:
     from initcheck.results import CheckResult
     from initcheck.session import SessionOptions
 
-__all__ = ["LARGE_BY_RANK", "MAX_SHAPE_SIZE", "Engine", "large_kernel", "stable_seed"]
-
 #: Cap on the weights of one explored shape (keeps a gate item well under a second).
 MAX_SHAPE_SIZE = 2**16
 #: One real-size kernel (≥ 2**18 values, Keras layout) per kernel rank: the pooled run

@@ -25,15 +25,6 @@ if TYPE_CHECKING:
     from initcheck.gate.config import GateSource
     from initcheck.session import SessionOptions
 
-__all__ = [
-    "GateCollectError",
-    "GateItem",
-    "GateRoot",
-    "InitializerCollector",
-    "TableErrorCollector",
-    "collect_gate",
-]
-
 
 class GateRoot(pytest.Collector):
     """``initcheck``: the collector of all gated initializers."""

@@ -33,16 +33,6 @@ if TYPE_CHECKING:
     from initcheck.results import CheckResult
     from initcheck.session import SessionOptions
 
-__all__ = [
-    "MODEL_DATA",
-    "SIGNAL",
-    "ModelCollectError",
-    "ModelCollector",
-    "ModelItem",
-    "RowCollector",
-    "row_failure",
-]
-
 #: Stash key of an item's copy of its model's report (``ModelReport.to_dict()``), set on
 #: the first item of the model run in this process; the plugin puts it on the test report.
 MODEL_DATA = pytest.StashKey[dict[str, Any]]()

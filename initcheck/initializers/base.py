@@ -28,22 +28,6 @@ from initcheck.errors import InitializerError
 if TYPE_CHECKING:
     from initcheck.initializers.cache import DrawCache
 
-__all__ = [
-    "DEFAULT_TIMEOUT",
-    "FAST_CALL",
-    "FRAMEWORKS",
-    "RESEED",
-    "DeclaredInitializer",
-    "Initializer",
-    "accepts",
-    "call_text",
-    "closure_values",
-    "describe",
-    "first_parameter",
-    "framework_module",
-    "unwrap_partial",
-]
-
 DEFAULT_TIMEOUT = 60.0  # seconds one call of the initializer may take
 #: A call that returns within this many seconds lets later calls at its shape run inline.
 FAST_CALL = 0.05

@@ -22,8 +22,6 @@ from typing import Any, Protocol
 
 import numpy as np
 
-__all__ = ["MAX_BYTES", "DrawCache", "Drawable", "cache_for", "clear"]
-
 #: The most bytes all cached draws may hold together.
 MAX_BYTES = 64 * 2**20
 #: Draws larger than this fraction of :data:`MAX_BYTES` are not cached.

@@ -35,15 +35,6 @@ from initcheck.initializers.base import (
     first_parameter,
 )
 
-__all__ = [
-    "LegacyRngGuard",
-    "array_hint",
-    "array_initializer",
-    "framework_hint",
-    "from_array",
-    "from_callable",
-]
-
 _HINTS = {
     "tensor": (
         "If {name} is a PyTorch in-place initializer fn(tensor, ...), declare it: "

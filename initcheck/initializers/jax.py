@@ -29,8 +29,6 @@ from initcheck.initializers.base import (
     unwrap_partial,
 )
 
-__all__ = ["from_jax", "is_jax_initializer", "jax_initializer"]
-
 # jax.nn.initializers.variance_scaling(scale, mode, distribution) -> its public name
 _JAX_VARIANCE_SCALING_NAMES: dict[tuple[float, str, str], str] = {
     (1.0, "fan_in", "truncated_normal"): "lecun_normal",

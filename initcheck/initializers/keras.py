@@ -14,16 +14,6 @@ from typing import Any
 from initcheck._tf import import_quietly
 from initcheck.initializers.base import Initializer
 
-__all__ = [
-    "INSTALL_KERAS",
-    "from_keras_instance",
-    "is_keras_initializer",
-    "is_keras_initializer_class",
-    "keras_module",
-    "keras_names",
-]
-
-
 #: What to install for Keras, said wherever Keras is missing.
 INSTALL_KERAS = (
     "pip install 'initcheck[keras]' (Keras 3 with TensorFlow), or pip install keras with "

@@ -29,8 +29,6 @@ from initcheck.initializers.keras import (
 from initcheck.initializers.torch import from_torch, is_torch_initializer
 from initcheck.keras_names import did_you_mean
 
-__all__ = ["declare", "resolve"]
-
 
 def _from_name(init: str, name: str | None) -> Initializer:
     keras = keras_module()

@@ -33,8 +33,6 @@ from initcheck.initializers.base import (
     unwrap_partial,
 )
 
-__all__ = ["from_torch", "is_torch_initializer", "torch_initializer"]
-
 
 def _torch() -> Any:
     return framework_module("torch", "PyTorch", "torch")

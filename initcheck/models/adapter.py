@@ -30,15 +30,6 @@ from initcheck.models.draws import Way
 from initcheck.models.graph import Trace
 from initcheck.models.records import WeightPiece
 
-__all__ = [
-    "ADAPTERS",
-    "ModelAdapter",
-    "NotAModelError",
-    "adapter_for",
-    "framework_of",
-    "seeded_build",
-]
-
 #: (module, attribute) of each framework's adapter, tried in order; imported on first use.
 #: Keras first: on the PyTorch backend a Keras model is also a ``torch.nn.Module``.
 ADAPTERS: list[tuple[str, str]] = [

@@ -29,8 +29,6 @@ from initcheck.models.records import WeightPiece
 from initcheck.models.rules import CONSISTENT
 from initcheck.targets import VarianceTarget, resolve_target
 
-__all__ = ["Measured", "declared_sigmas", "explain"]
-
 
 @dataclass(frozen=True)
 class Measured:

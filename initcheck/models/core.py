@@ -11,7 +11,7 @@ from initcheck._threads import CallTimeout, DaemonWorker
 from initcheck.api import environment
 from initcheck.errors import INPUTS_HINT, InitCheckFailure
 from initcheck.inputs import validate
-from initcheck.models.adapter import NotAModelError, adapter_for, framework_of, seeded_build
+from initcheck.models.adapter import adapter_for, seeded_build
 from initcheck.models.draws import FACTORY_RESEED, FLAX_RESEED, MAX_PIECE_VALUES, ModelDraws
 from initcheck.models.fixes import fix_and_audit
 from initcheck.models.linen_model import is_linen, linen_factory
@@ -23,8 +23,6 @@ from initcheck.sampling import draw_seed
 from initcheck.settings import Settings
 from initcheck.targets import resolve_target
 from initcheck.validators import InputError
-
-__all__ = ["NotAModelError", "assert_sound_model", "audit", "framework_of"]
 
 
 def _signal_points(pieces: list[WeightPiece], trace: Any) -> tuple[list[Any], list[int]]:

@@ -23,18 +23,6 @@ from initcheck.initializers.base import Initializer
 from initcheck.models.fidelity import Z_LIMIT, Fidelity, combined_z, compare
 from initcheck.models.records import WeightPiece
 
-__all__ = [
-    "FACTORY_RESEED",
-    "FLAX_RESEED",
-    "MAX_PIECE_VALUES",
-    "LazyValues",
-    "ModelDraws",
-    "Way",
-    "piece_initializer",
-    "piece_values",
-    "subsample_units",
-]
-
 #: Kernels with more values are checked on their first output units (the fan rule is
 #: still evaluated at the whole kernel's fans): keeps an audit of a large model fast.
 MAX_PIECE_VALUES = 2**16

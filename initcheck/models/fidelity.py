@@ -29,8 +29,6 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-__all__ = ["KS_ALPHA", "Z_LIMIT", "Fidelity", "combined_z", "compare"]
-
 Z_LIMIT = 4.5
 KS_ALPHA = 1e-5
 KS_VALUES = 2**15  # values per sample for the KS test and the kurtosis (evenly strided)

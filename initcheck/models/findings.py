@@ -19,8 +19,6 @@ from typing import Any
 from initcheck.models.fixcode import Fix, fix_for
 from initcheck.models.weightrow import WeightRow
 
-__all__ = ["Finding", "abbreviate", "cause_of", "findings_of", "rule_of"]
-
 #: Names listed in full up to this many; past it, the first and last few.
 NAMES_IN_FULL = 8
 _VARIANCE = "variance"

@@ -28,8 +28,6 @@ from typing import Any
 
 from initcheck.models.weightrow import WeightRow
 
-__all__ = ["Fix", "fix_for"]
-
 _REL = 1e-6  # a target equals a standard rule's variance to this relative precision
 _SWAPPED_TORCH = ("ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d", "Conv1D")
 

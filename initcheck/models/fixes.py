@@ -15,8 +15,6 @@ from initcheck.models.fixcode import Fix
 from initcheck.models.flax_model import call_with_rngs
 from initcheck.models.records import ModelReport
 
-__all__ = ["apply_fixes", "fix_and_audit", "fixed_model"]
-
 
 class _Layers:
     """``model.get_layer(name)`` by the audited model's layer paths, on a model of the

@@ -31,8 +31,6 @@ from initcheck.models.layers import category
 from initcheck.models.outputs import first_tensor
 from initcheck.models.records import WeightPiece
 
-__all__ = ["FLAX", "KERNELS", "NORM_VALUES", "call_with_rngs", "flax_piece", "takes_rngs"]
-
 NORM_VALUES = {"scale": 1.0, "bias": 0.0, "mean": 0.0, "var": 1.0}
 
 

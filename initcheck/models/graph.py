@@ -20,8 +20,6 @@ from dataclasses import dataclass, field
 
 from initcheck.models.layers import ACTIVATIONS, HOMOGENEOUS, category
 
-__all__ = ["LINEAR", "Call", "Flow", "Gain", "Trace", "flow"]
-
 #: The input scale, relative to the batch's, at which a nonlinearity's small-signal gain
 #: is measured (φ'(0)² for a smooth φ).
 SMALL = 1 / 64

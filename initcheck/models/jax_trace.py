@@ -20,8 +20,6 @@ from initcheck.models.measure import measured_role
 from initcheck.models.outputs import first_tensor
 from initcheck.models.patching import patched_functions
 
-__all__ = ["ArrayRecorder"]
-
 
 class ArrayRecorder:
     """Records calls into a :class:`~initcheck.models.graph.Trace` (see the module)."""

@@ -15,8 +15,6 @@ from initcheck.models.layers import category
 from initcheck.models.records import WeightPiece
 from initcheck.models.rules import reading
 
-__all__ = ["BUILDERS", "layer_pieces"]
-
 GATES = {"LSTM": ("i", "f", "c", "o"), "GRU": ("z", "r", "h"), "SimpleRNN": ("h",)}
 NORM_VALUES = {"gamma": 1.0, "beta": 0.0, "moving_mean": 0.0, "moving_variance": 1.0}
 

@@ -28,8 +28,6 @@ from initcheck.models.keras_trace import trace_pass
 from initcheck.models.layers import category
 from initcheck.models.records import WeightPiece
 
-__all__ = ["KERAS"]
-
 CONTAINERS = ("Sequential", "Functional", "Model")
 #: the weight name → the layer attribute holding its initializer, where not ``NAME_initializer``
 INIT_ATTRS = {

@@ -22,8 +22,6 @@ from initcheck.models.measure import function_gain, measured_role
 from initcheck.models.outputs import first_tensor
 from initcheck.models.patching import patched_functions
 
-__all__ = ["trace_pass"]
-
 #: ``keras.ops`` functions recorded as residual merges (two inputs of the output's shape).
 _ADDS = frozenset({"add"})
 

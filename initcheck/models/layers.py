@@ -18,14 +18,6 @@ builders; this module holds only the categories, so a new layer type is one entr
 
 from __future__ import annotations
 
-__all__ = [
-    "ACTIVATIONS",
-    "HOMOGENEOUS",
-    "NORMS",
-    "PASS",
-    "category",
-]
-
 #: Layer class names (torch, Keras, Hugging Face) of normalization layers.
 NORMS = frozenset(
     {

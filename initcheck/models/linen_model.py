@@ -33,8 +33,6 @@ from initcheck.models.layers import ACTIVATIONS
 from initcheck.models.outputs import first_tensor
 from initcheck.models.records import WeightPiece
 
-__all__ = ["LINEN", "LinenModel", "is_linen", "linen_factory"]
-
 
 def is_linen(obj: Any) -> bool:
     """Is ``obj`` a Flax Linen module (checked without importing Flax)?"""

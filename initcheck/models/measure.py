@@ -25,8 +25,6 @@ import numpy as np
 
 from initcheck.models.graph import SMALL, Gain
 
-__all__ = ["CLOSE", "LARGE", "REFERENCE", "measured_role"]
-
 #: Relative distance below which two outputs count as equal (float32 arithmetic).
 CLOSE = 1e-3
 #: The scale, relative to the input's, at which a norm's invariance is measured.

@@ -11,8 +11,6 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["PREFERRED", "first_tensor"]
-
 PREFERRED = ("logits", "last_hidden_state", "prediction_logits", "hidden_states")
 
 

@@ -8,8 +8,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-__all__ = ["patched_functions"]
-
 
 @contextmanager
 def patched_functions(modules: list[Any], wrap: Callable[[str, Any], Any]) -> Iterator[None]:

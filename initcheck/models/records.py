@@ -12,14 +12,12 @@ import numpy as np
 
 from initcheck.fans import Fans, KernelLayout
 from initcheck.models.graph import Gain
-from initcheck.models.weightrow import STATUSES, WeightRow
+from initcheck.models.weightrow import WeightRow
 from initcheck.report.notebook import model_html
 from initcheck.results import REPR_LIMIT, CheckResult, jsonable, short
 
 if TYPE_CHECKING:
     from initcheck.models.findings import Finding
-
-__all__ = ["STATUSES", "ModelReport", "Reading", "WeightPiece", "WeightRow"]
 
 #: Roles of a weight: a kernel (fan rule applies), a recurrent kernel (orthogonal or the
 #: per-gate fan rule), an embedding (fan rule only when declared), a constant (bias,

@@ -47,8 +47,6 @@ from initcheck.results import CheckResult
 from initcheck.sampling import draw_seed
 from initcheck.settings import Settings
 
-__all__ = ["audit_rows"]
-
 ORTHO_TOL = 1e-3  # max |G/c - I| of a (semi-)orthogonal matrix in float32
 SMALL_SCALE = 1e-2  # a LayerScale γ at most this is "near the identity"
 

@@ -21,16 +21,6 @@ from initcheck.models.graph import Gain
 from initcheck.models.records import Reading, WeightPiece
 from initcheck.targets import VarianceTarget, resolve_target
 
-__all__ = [
-    "CONSISTENT",
-    "auto_band",
-    "fixed_target",
-    "is_auto",
-    "layer_rule",
-    "piece_target",
-    "reading",
-]
-
 #: A measured ratio within this factor of an explanation's prediction is "consistent".
 CONSISTENT = 1.15
 

@@ -44,8 +44,6 @@ from typing import Any
 from initcheck.models.graph import Call
 from initcheck.results import CheckResult
 
-__all__ = ["BAND", "KAPPA", "SIGNAL_CHECK", "decide_signal"]
-
 BAND = 2.0
 KAPPA = 1.25
 #: Finite-width fluctuation of a plain net's signal: Var(log m_L/m_1) ≈ 5·Σ 1/n_l over

@@ -40,8 +40,6 @@ class AuditReport(Protocol):
     def coverage_text(self) -> str: ...
 
 
-__all__ = ["gains_line", "report_text", "row_lines"]
-
 _MAX_GAINS = 8
 
 

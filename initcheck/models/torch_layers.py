@@ -20,8 +20,6 @@ from initcheck.models.layers import NORMS, category
 from initcheck.models.records import WeightPiece
 from initcheck.models.rules import reading
 
-__all__ = ["BUILDERS", "free_parameter", "module_pieces"]
-
 GATES = {"LSTM": ("i", "f", "g", "o"), "GRU": ("r", "z", "n"), "RNN": ("h",)}
 
 

@@ -32,8 +32,6 @@ from initcheck.models.records import WeightPiece
 from initcheck.models.torch_layers import module_pieces
 from initcheck.models.torch_trace import trace_pass
 
-__all__ = ["TORCH"]
-
 IMAGE_SIZES = (32, 64, 128, 224)
 CLIMB = 2  # parents whose init code is tried for a weight its own module's does not draw
 

@@ -24,8 +24,6 @@ from initcheck.models.graph import Call, Gain, Trace
 from initcheck.models.measure import measured_role
 from initcheck.models.outputs import first_tensor
 
-__all__ = ["trace_pass"]
-
 #: Ops recorded as residual merges (both inputs tensors of the output's shape).
 _ADDS = frozenset({"add", "__add__", "__radd__", "__iadd__", "add_"})
 

@@ -12,8 +12,6 @@ from typing import Any
 from initcheck.results import CheckResult
 from initcheck.verdicts import combined_verdict
 
-__all__ = ["STATUSES", "WeightRow"]
-
 #: Row statuses that inform without failing: a kernel's scale normalized away, a
 #: declared convention the signal decides, a residual branch of a normalized model under
 #: ``"auto"``, a deliberate identity-at-init, an output head under ``"auto"``, a weight

@@ -29,15 +29,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = [
-    "FORMATS",
-    "Format",
-    "Output",
-    "add_output_options",
-    "add_test_extras",
-    "write_outputs",
-]
-
 
 @dataclass(frozen=True)
 class Output:

@@ -18,15 +18,6 @@ from initcheck.report import figures, html
 if TYPE_CHECKING:
     from initcheck.output import Output
 
-__all__ = [
-    "catalog",
-    "render_html",
-    "result_figures",
-    "svg_figures_for",
-    "write",
-    "write_html_report",
-]
-
 
 def catalog() -> dict[str, Any]:
     """The registered checks by name (:class:`~initcheck.registry.Check`: ``order``,

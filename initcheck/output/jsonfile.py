@@ -23,8 +23,6 @@ from initcheck.files import write_text_atomic
 if TYPE_CHECKING:
     from initcheck.output import Output
 
-__all__ = ["KINDS", "SCHEMA", "envelope", "json_text", "without_samples", "write", "write_json"]
-
 #: The envelope's schema version, one for every kind. The plugin's ``--initcheck-json``
 #: was the only versioned output before the envelope (``"initcheck": 1``): its version,
 #: 1, is the schema's, and its payload is unchanged.

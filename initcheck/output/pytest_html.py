@@ -14,8 +14,6 @@ from initcheck.output.htmlfile import result_figures
 from initcheck.plugin.outputs import measured_text, shape_text, verdict_text
 from initcheck.results import short_number
 
-__all__ = ["add_extras"]
-
 
 def add_extras(item: pytest.Item, report: Any, records: list[dict[str, Any]]) -> None:
     """pytest-html extras (a table and the figures) when pytest-html is active.

@@ -28,35 +28,20 @@ code or by initcheck, logs no start-up lines.
 
 from __future__ import annotations
 
-from initcheck._tf import prefer_quiet
-from initcheck.plugin.fixtures import Checker, initcheck, mnist
-from initcheck.plugin.hooks import (
-    pytest_addoption,
-    pytest_collection_modifyitems,
-    pytest_configure,
-    pytest_runtest_call,
-    pytest_runtest_makereport,
-    pytest_runtest_setup,
-    pytest_runtest_teardown,
-)
-from initcheck.plugin.item_results import REPORT_KEY
-from initcheck.plugin.options import SessionOptions
+from initcheck._tf import prefer_quiet as prefer_quiet
+from initcheck.plugin.fixtures import Checker as Checker
+from initcheck.plugin.fixtures import initcheck as initcheck
+from initcheck.plugin.fixtures import mnist as mnist
+from initcheck.plugin.hooks import pytest_addoption as pytest_addoption
+from initcheck.plugin.hooks import pytest_collection_modifyitems as pytest_collection_modifyitems
+from initcheck.plugin.hooks import pytest_configure as pytest_configure
+from initcheck.plugin.hooks import pytest_runtest_call as pytest_runtest_call
+from initcheck.plugin.hooks import pytest_runtest_makereport as pytest_runtest_makereport
+from initcheck.plugin.hooks import pytest_runtest_setup as pytest_runtest_setup
+from initcheck.plugin.hooks import pytest_runtest_teardown as pytest_runtest_teardown
+from initcheck.plugin.item_results import REPORT_KEY as REPORT_KEY
+from initcheck.plugin.options import SessionOptions as SessionOptions
 
 # Before any user module, test file or gate target can load TensorFlow, whose C++ runtime
 # reads TF_CPP_MIN_LOG_LEVEL once: set it (only if the user has not; environment only).
 prefer_quiet()
-
-__all__ = [
-    "REPORT_KEY",
-    "Checker",
-    "SessionOptions",
-    "initcheck",
-    "mnist",
-    "pytest_addoption",
-    "pytest_collection_modifyitems",
-    "pytest_configure",
-    "pytest_runtest_call",
-    "pytest_runtest_makereport",
-    "pytest_runtest_setup",
-    "pytest_runtest_teardown",
-]

@@ -21,17 +21,6 @@ if TYPE_CHECKING:
     from initcheck.results import CheckResult, Report
     from initcheck.settings import Settings
 
-__all__ = [
-    "MARKER_DOC",
-    "MARKER_EXTRAS",
-    "Checker",
-    "initcheck",
-    "marker_options",
-    "mnist",
-    "settings_for_test",
-    "validate_marker",
-]
-
 #: Keyword arguments of ``@pytest.mark.initcheck`` that are not :class:`Settings` fields
 #: (the table's declarations taken by the marker, at import).
 MARKER_EXTRAS = names_for("marker", "declaration")

@@ -19,16 +19,6 @@ from initcheck.gate.models import MODEL_DATA
 from initcheck.output import add_test_extras
 from initcheck.plugin import fixtures, item_results, options, outputs
 
-__all__ = [
-    "pytest_addoption",
-    "pytest_collection_modifyitems",
-    "pytest_configure",
-    "pytest_runtest_call",
-    "pytest_runtest_makereport",
-    "pytest_runtest_setup",
-    "pytest_runtest_teardown",
-]
-
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     options.add_options(parser)

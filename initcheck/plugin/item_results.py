@@ -26,15 +26,6 @@ import pytest
 
 from initcheck.listeners import recording
 
-__all__ = [
-    "MODELS_KEY",
-    "REPORT_KEY",
-    "aggregate",
-    "recording_phase",
-    "reduce_examples",
-    "take_records",
-]
-
 #: Name of the report attribute carrying the records (a list of ``CheckResult.to_dict()``).
 REPORT_KEY = "initcheck"
 #: Name of the report attribute carrying gated models' reports (``ModelReport.to_dict()``

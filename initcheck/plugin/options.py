@@ -27,25 +27,9 @@ from initcheck.inputs import TABLE, Input, InputError, inputs_for, parse_text, t
 from initcheck.output import FORMATS, add_output_options
 from initcheck.session import (
     DEFAULT_MAX_EXAMPLES,
-    SUMMARY_AUTO_ROWS,
-    SUMMARY_MODES,
     SessionOptions,
 )
 from initcheck.settings import Settings
-
-__all__ = [
-    "BATCHES",
-    "DEFAULT_MAX_EXAMPLES",
-    "SETTINGS",
-    "STASH_KEY",
-    "SUMMARY_AUTO_ROWS",
-    "SUMMARY_MODES",
-    "SessionOptions",
-    "add_options",
-    "build_session_options",
-    "session_options",
-    "text_parser",
-]
 
 
 @dataclass(frozen=True)

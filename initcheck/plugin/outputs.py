@@ -15,21 +15,12 @@ from typing import Any
 
 import pytest
 
+from initcheck.declarations import SUMMARY_AUTO_ROWS
 from initcheck.output import Output, write_outputs
 from initcheck.plugin.item_results import MODELS_KEY, REPORT_KEY
-from initcheck.plugin.options import SUMMARY_AUTO_ROWS, SessionOptions
 from initcheck.results import short_number
+from initcheck.session import SessionOptions
 from initcheck.verdicts import shown_verdict
-
-__all__ = [
-    "ResultsPlugin",
-    "counts",
-    "model_line",
-    "shape_text",
-    "summary_table",
-    "verdict_text",
-]
-
 
 #: A record's verdict in the terminal table and the pytest-html extras.
 VERDICT_TEXT = {

@@ -9,8 +9,6 @@ from collections.abc import Mapping, Sequence
 from initcheck.report.inputs import loss_curve
 from initcheck.report.svg import SvgPlot, downsample, side_by_side
 
-__all__ = ["COLORS", "DASHES", "curves_caption", "curves_svg"]
-
 #: Line colours of the loss curves, in order (no two similar hues next to each other).
 COLORS = (
     "#1f77b4",

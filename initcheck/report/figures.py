@@ -15,8 +15,6 @@ from typing import Any
 from initcheck.report.inputs import as_result_dicts
 from initcheck.report.svg import esc
 
-__all__ = ["figures_by_result", "message_svg", "result_figures", "shape_rows", "svg_figures_for"]
-
 
 def shape_rows(per_shape: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]]]:
     return [(str(k), v) for k, v in per_shape.items() if isinstance(v, Mapping)]

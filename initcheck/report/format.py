@@ -10,8 +10,6 @@ from typing import Any
 
 from initcheck.report.inputs import as_float
 
-__all__ = ["anchor", "fmt", "fmt_int", "fmt_interval", "fmt_pct"]
-
 
 def fmt(value: Any) -> str:
     """A number with 4 significant digits ('—' when absent)."""

@@ -34,8 +34,6 @@ MARK = {"pass": "PASS", "fail": "FAIL", "inconclusive": "INCONCLUSIVE", "expecte
 #: Which of a check's several results (one per test) a matrix cell shows: the worst.
 _SEVERITY = {"pass": 0, "expected": 1, "inconclusive": 2, "fail": 3}
 
-__all__ = ["render_html", "runtime_versions", "write_html_report"]
-
 _TEMPLATE = "report.html.j2"
 #: Under a figure drawn from standardized weights (``details["sample"]``).
 _SCALE_NOTE = (

@@ -11,8 +11,6 @@ import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-__all__ = ["as_float", "as_result_dicts", "loss_curve", "normalize_comparisons", "training_curves"]
-
 
 def as_result_dicts(results: Iterable[Any] | None) -> list[dict[str, Any]]:
     """Accept CheckResult objects, their ``to_dict()`` dicts, or Report objects/dicts."""

@@ -13,8 +13,6 @@ import math
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-__all__ = ["MEASURED", "PASS_BAND", "REFERENCE", "free_corner", "occupied"]
-
 #: One palette for every figure: the pass band (a tolerance) is green, the target or
 #: reference it is drawn around grey, the measured values blue.
 PASS_BAND, REFERENCE, MEASURED = "#1a7f37", "#57606a", "#0969da"

@@ -23,8 +23,6 @@ from initcheck.report.legend import MEASURED, PASS_BAND, REFERENCE
 from initcheck.report.svg import SvgPlot
 from initcheck.verdicts import combined_verdict, verdict_of
 
-__all__ = ["as_model_dicts", "gains_svg", "model_views", "ratio_svg"]
-
 _PASS, _FAIL, _REF, _ACT, _GRAD = PASS_BAND, "#c62828", REFERENCE, MEASURED, "#bc4c00"
 
 

@@ -21,8 +21,6 @@ from initcheck.report.curves import curves_caption, curves_svg
 from initcheck.report.format import fmt, fmt_pct
 from initcheck.report.models import model_views
 
-__all__ = ["comparison_html", "model_html", "report_html"]
-
 _PASS, _FAIL, _MUTED, _UNSURE = "#1a7f37", "#c62828", "#57606a", "#8a5300"
 _CELL = "border:1px solid #d0d7de;padding:2px 8px;text-align:left;vertical-align:top"
 _NUM = _CELL.replace("text-align:left", "text-align:right") + ";white-space:nowrap"

@@ -7,8 +7,6 @@ import struct
 import zlib
 from collections.abc import Sequence
 
-__all__ = ["diverging_color", "png_rgb"]
-
 
 def png_rgb(rows: Sequence[Sequence[tuple[int, int, int]]]) -> bytes:
     """Encode an RGB pixel grid as a PNG (stdlib zlib; no image library)."""

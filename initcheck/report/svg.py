@@ -16,15 +16,6 @@ from xml.sax.saxutils import escape as _xml_escape
 
 from initcheck.report.legend import free_corner, occupied
 
-__all__ = [
-    "MAX_POINTS",
-    "SvgPlot",
-    "downsample",
-    "esc",
-    "nice_ticks",
-    "side_by_side",
-]
-
 #: Longest curve drawn: longer loss curves are reduced to this many points (min/max kept).
 MAX_POINTS = 400
 _ids = itertools.count(1)
