@@ -62,6 +62,17 @@ def _imports_static(path: Path, modules: dict[str, Path]) -> set[str]:
     return _imports(path, modules, dynamic=False)
 
 
+def _names(node: ast.Import | ast.ImportFrom, package: str) -> list[str]:
+    """The dotted names one import statement of a module in ``package`` imports."""
+    if isinstance(node, ast.Import):
+        return [a.name for a in node.names]
+    base = node.module or ""
+    if node.level:
+        anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
+        base = ".".join([*anchor, base] if base else anchor)
+    return [f"{base}.{a.name}" for a in node.names] or [base]
+
+
 def _imports(
     path: Path, modules: dict[str, Path], me: str | None = None, *, dynamic: bool = True
 ) -> set[str]:
@@ -74,15 +85,8 @@ def _imports(
     found: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
         names: list[str] = _dynamic(node, modules) if dynamic else []
-        if isinstance(node, ast.Import):
-            names = [a.name for a in node.names]
-        elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:
-                anchor = package.split(".")
-                anchor = anchor[: len(anchor) - (node.level - 1)]
-                base = ".".join([*anchor, base] if base else anchor)
-            names = [f"{base}.{a.name}" for a in node.names] or [base]
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            names = _names(node, package)
         for name in names:
             if name.split(".")[0] != "initcheck":
                 continue
@@ -214,15 +218,7 @@ def _module_level(path: Path, modules: dict[str, Path]) -> tuple[set[str], set[s
             if isinstance(child, ast.If) and "TYPE_CHECKING" in ast.unparse(child.test):
                 continue
             if isinstance(child, ast.Import | ast.ImportFrom):
-                if isinstance(child, ast.Import):
-                    names = [a.name for a in child.names]
-                else:
-                    base = child.module or ""
-                    if child.level:
-                        anchor = package.split(".")[: len(package.split(".")) - child.level + 1]
-                        base = ".".join([*anchor, base] if base else anchor)
-                    names = [f"{base}.{a.name}" for a in child.names]
-                for name in names:
+                for name in _names(child, package):
                     if name.split(".")[0] == "initcheck":
                         target = _resolve(name, modules)
                         if target and target != me:
@@ -278,14 +274,7 @@ def _imports_of_statement(node: ast.Import | ast.ImportFrom, me: str, path: Path
     """The initcheck modules one import statement of module ``me`` imports."""
     modules = _modules()
     package = me if path.name == "__init__.py" else me.rpartition(".")[0]
-    if isinstance(node, ast.Import):
-        names = [a.name for a in node.names]
-    else:
-        base = node.module or ""
-        if node.level:
-            anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
-            base = ".".join([*anchor, base] if base else anchor)
-        names = [f"{base}.{a.name}" for a in node.names]
+    names = _names(node, package)
     found = {_resolve(n, modules) for n in names if n.split(".")[0] == "initcheck"}
     return {t for t in found if t and t != me}
 
