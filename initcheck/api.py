@@ -11,10 +11,11 @@ from initcheck._threads import single_threaded_blas
 from initcheck.context import CheckContext, Plan
 from initcheck.fans import KernelLayout, Layout, as_layout
 from initcheck.initializers import Initializer, resolve
+from initcheck.initializers.base import InitializerLike
 from initcheck.inputs import validate
 from initcheck.results import CheckResult, Report
 from initcheck.settings import Settings
-from initcheck.shapes import normalize_shapes
+from initcheck.shapes import ShapesLike, normalize_shapes
 from initcheck.targets import TargetSpec, resolve_target
 from initcheck.versions import versions
 
@@ -25,11 +26,11 @@ def environment() -> dict[str, str]:
 
 
 def check(
-    init: Any,
+    init: InitializerLike,
     *,
     variance: TargetSpec | None = None,
     layout: Layout | KernelLayout = "keras",
-    shapes: Any = None,
+    shapes: ShapesLike = None,
     seed: int | None = None,
     train: bool = False,
     family: str | None = None,
@@ -113,7 +114,7 @@ def check(
 
 
 def make_plan(
-    shapes: Any = None,
+    shapes: ShapesLike = None,
     *,
     layout: Layout | KernelLayout = "keras",
     variance: TargetSpec | None = None,

@@ -12,7 +12,7 @@ import dataclasses
 import inspect
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from initcheck import listeners
@@ -24,9 +24,11 @@ from initcheck.checks import variance as _variance
 from initcheck.errors import InitCheckFailure
 from initcheck.fans import KernelLayout, Layout
 from initcheck.initializers import resolve
+from initcheck.initializers.base import InitializerLike
 from initcheck.initializers.cache import cache_for
 from initcheck.results import CheckResult, Report
 from initcheck.settings import Settings
+from initcheck.shapes import ShapesLike
 from initcheck.targets import TargetSpec
 from initcheck.validators import unknown_keys
 
@@ -51,8 +53,8 @@ def _check_keywords(caller: Callable[..., Any], options: Mapping[str, Any]) -> N
 
 def _run(
     check: str,
-    init: Any,
-    shape: Any,
+    init: InitializerLike,
+    shape: ShapesLike,
     *,
     target: TargetSpec | None,
     layout: Layout | KernelLayout,
@@ -136,8 +138,8 @@ def _note_cost(
 
 
 def assert_breaks_symmetry(
-    init: Any,
-    shape: Any = None,
+    init: InitializerLike,
+    shape: Sequence[int] | None = None,
     *,
     layout: Layout | KernelLayout = "keras",
     name: str | None = None,
@@ -165,8 +167,8 @@ def assert_breaks_symmetry(
 
 
 def assert_zero_centered(
-    init: Any,
-    shape: Any = None,
+    init: InitializerLike,
+    shape: Sequence[int] | None = None,
     *,
     variance: TargetSpec | None = None,
     layout: Layout | KernelLayout = "keras",
@@ -192,9 +194,9 @@ def assert_zero_centered(
 
 
 def assert_variance(
-    init: Any,
+    init: InitializerLike,
     target: TargetSpec,
-    shape: Any = None,
+    shape: Sequence[int] | None = None,
     *,
     layout: Layout | KernelLayout = "keras",
     name: str | None = None,
@@ -223,10 +225,10 @@ def assert_variance(
 
 
 def assert_variance_scaling(
-    init: Any,
+    init: InitializerLike,
     target: TargetSpec | None = None,
     *,
-    shapes: Any = None,
+    shapes: ShapesLike = None,
     layout: Layout | KernelLayout = "keras",
     name: str | None = None,
     settings: Settings | None = None,
@@ -284,7 +286,11 @@ def assert_variance_scaling(
 
 
 def assert_loss_decreases(
-    init: Any, *, name: str | None = None, settings: Settings | None = None, **options: Any
+    init: InitializerLike,
+    *,
+    name: str | None = None,
+    settings: Settings | None = None,
+    **options: Any,
 ) -> CheckResult:
     """Assert a 784-256-128-10 ReLU MLP trains on MNIST from ``init`` (see
     :func:`initcheck.checks.training.check_training` for the criterion and options;
@@ -307,7 +313,7 @@ def assert_loss_decreases(
     return result
 
 
-def assert_sound(init: Any, **kwargs: Any) -> Report:
+def assert_sound(init: InitializerLike, **kwargs: Any) -> Report:
     """Run :func:`initcheck.check` (same arguments) and raise :class:`InitCheckFailure`
     listing every failed check.
 

@@ -13,6 +13,9 @@ from typing import Any
 
 from initcheck.fans import KernelLayout, Layout, LayoutByRank, as_layout
 
+#: What ``shapes=`` takes: one kernel shape, a sequence of them, or ``None`` (the defaults).
+ShapesLike = Sequence[int] | Sequence[Sequence[int]] | None
+
 #: Default kernel shapes: dense with in < out and in > out, small and large fans, and
 #: conv1d/2d/3d kernels with kernel size > 1 (Keras layout ``(*kernel, in, out)``),
 #: one of them a real-size layer of 294,912 ≥ 2**18 values (a defect that shows only in

@@ -29,6 +29,7 @@ import numpy as np
 
 from initcheck.errors import InitializerError
 from initcheck.fans import as_layout
+from initcheck.initializers.base import InitializerLike
 from initcheck.mnist import MNIST, load_mnist
 from initcheck.stacked_mlp import StackedMLP
 from initcheck.training_runs import KERNEL_SHAPES, Comparison, TrainingRun
@@ -277,7 +278,7 @@ def compare(
 
 
 def train(
-    init: Any,
+    init: InitializerLike,
     *,
     epochs: float | None = None,
     batches: int | None = None,

@@ -15,7 +15,12 @@ Submodules import from one another, never from this package, so there is no cycl
 
 from __future__ import annotations
 
-from initcheck.initializers.base import DEFAULT_TIMEOUT, DeclaredInitializer, Initializer
+from initcheck.initializers.base import (
+    DEFAULT_TIMEOUT,
+    DeclaredInitializer,
+    Initializer,
+    InitializerLike,
+)
 from initcheck.initializers.callables import array_initializer
 from initcheck.initializers.jax import jax_initializer
 from initcheck.initializers.keras import keras_names
@@ -26,6 +31,7 @@ __all__ = [
     "DEFAULT_TIMEOUT",
     "DeclaredInitializer",
     "Initializer",
+    "InitializerLike",
     "array_initializer",
     "jax_initializer",
     "keras_names",

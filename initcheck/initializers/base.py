@@ -394,3 +394,10 @@ def count_nonfinite(arr: np.ndarray) -> int:
             return 0
         return arr.size - int(np.count_nonzero(np.isfinite(arr)))
     return arr.size - int(np.count_nonzero(np.isfinite(arr.astype(np.float32))))
+
+
+#: What every entry point takes as an initializer: a Keras name (``"he_normal"``), an
+#: :class:`Initializer`, or any callable initcheck can call (a Keras initializer instance
+#: or class, ``fn(shape, dtype=None)``, a torch in-place ``fn_(tensor)``, a JAX
+#: ``fn(key, shape, dtype)``; see :func:`~initcheck.initializers.resolve`).
+InitializerLike = str | Initializer | Callable[..., Any]

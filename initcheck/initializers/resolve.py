@@ -17,7 +17,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from initcheck.initializers.base import FRAMEWORKS, DeclaredInitializer, Initializer
+from initcheck.initializers.base import (
+    FRAMEWORKS,
+    DeclaredInitializer,
+    Initializer,
+    InitializerLike,
+)
 from initcheck.initializers.callables import from_array, from_callable
 from initcheck.initializers.jax import from_jax, is_jax_initializer
 from initcheck.initializers.keras import (
@@ -83,7 +88,9 @@ def declare(init: Any, framework: str | None) -> Any:
     return DeclaredInitializer(fn=init, framework=framework)
 
 
-def resolve(init: Any, *, name: str | None = None, timeout: float | None = None) -> Initializer:
+def resolve(
+    init: InitializerLike, *, name: str | None = None, timeout: float | None = None
+) -> Initializer:
     """Resolve any accepted initializer into an :class:`Initializer`.
 
     Args:

@@ -21,7 +21,7 @@ from initcheck.models.signal import SIGNAL_CHECK, decide_signal
 from initcheck.results import CheckResult
 from initcheck.sampling import draw_seed
 from initcheck.settings import Settings
-from initcheck.targets import resolve_target
+from initcheck.targets import TargetSpec, resolve_target
 from initcheck.validators import InputError
 
 
@@ -140,14 +140,14 @@ def _plain(rule: Any) -> Any:
 def audit(
     model: Any,
     *,
-    variance: Any = None,
+    variance: TargetSpec | Mapping[str, TargetSpec] | None = None,
     inputs: Any = None,
     seed: int | None = None,
     checks: Iterable[str] | None = None,
     settings: Settings | None = None,
     max_piece_values: int = MAX_PIECE_VALUES,
     signal: bool = True,
-    accept: Iterable[Any] = (),
+    accept: Iterable[str | tuple[str, str] | Mapping[str, str]] = (),
 ) -> ModelReport:
     """Audit every weight of a model where it sits, and the model's signal at init.
 
