@@ -158,3 +158,22 @@ def test_a_factory_that_builds_the_same_weights_is_told_to_take_rngs() -> None:
     for c in seeds:
         assert "take `rngs` as a parameter (`def build(rngs): …`)" in c.message, c.message
         assert "deterministic=True" not in c.message
+
+
+def test_batch_statistics_are_not_weights_to_audit() -> None:
+    """nnx.BatchNorm's running mean and var (nnx.BatchStat) are statistics, not an init:
+    only nnx.Param variables get rows (issue 26 item 4)."""
+
+    class Net(nnx.Module):
+        def __init__(self, rngs: nnx.Rngs) -> None:
+            init = nnx.initializers.he_normal()
+            self.a = nnx.Linear(16, 32, kernel_init=init, rngs=rngs)
+            self.bn = nnx.BatchNorm(32, rngs=rngs)
+            self.b = nnx.Linear(32, 4, rngs=rngs)
+
+        def __call__(self, x):
+            return self.b(nnx.relu(self.bn(self.a(x))))
+
+    report = initcheck.audit(Net, variance="auto", signal=False)
+    assert {r.name for r in report.rows if r.layer == "bn"} == {"bn.scale", "bn.bias"}
+    assert report.verdict != "incomplete", str(report)

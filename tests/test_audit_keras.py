@@ -141,3 +141,35 @@ def test_the_gate_audits_a_keras_model(pytester: pytest.Pytester):
     )
     failed = [ln for ln in result.outlines if ln.startswith("FAILED ")]
     assert failed and all("::head." in ln for ln in failed), failed
+
+
+def test_statistics_are_not_weights_to_audit():
+    """BatchNormalization's moving statistics and an adapted Normalization's mean,
+    variance and count are statistics, not an init: no row, and no INCOMPLETE (issue 26
+    item 4); a frozen layer's weights are still audited."""
+    import numpy as np
+
+    def build() -> keras.Model:
+        norm = keras.layers.Normalization()
+        norm.adapt(np.random.default_rng(0).random((64, 16)).astype("float32"))
+        frozen = keras.layers.Dense(8, kernel_initializer="he_normal", name="frozen")
+        model = keras.Sequential(
+            [
+                keras.Input((16,)),
+                norm,
+                keras.layers.Dense(32, activation="relu", kernel_initializer="he_normal"),
+                keras.layers.BatchNormalization(),
+                frozen,
+                keras.layers.Dense(4),
+            ]
+        )
+        frozen.trainable = False
+        return model
+
+    report = initcheck.audit(build, variance="auto", signal=False)
+    names = {r.param for r in report.rows}
+    assert not names & {"moving_mean", "moving_variance", "mean", "variance", "count"}
+    assert {"gamma", "beta"} <= names
+    assert report.verdict != "incomplete", str(report)
+    frozen = report.row("frozen.kernel")  # a frozen layer's weights are still audited
+    assert frozen.role == "kernel" and frozen.passed, str(report)

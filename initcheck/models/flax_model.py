@@ -278,10 +278,13 @@ class FlaxAdapter:
         return _call_with_rngs(factory, seed)
 
     def pieces(self, model: Any, trace: Trace | None) -> list[WeightPiece]:
-        return [
+        from flax import nnx
+
+        return [  # statistics (nnx.BatchStat) are not initialized weights: only Params
             flax_piece(path, name, tuple(np.shape(_get(v))), m, trace)
             for path, m in _modules(model)
             for name, v in _own_variables(m).items()
+            if isinstance(v, nnx.Param)
         ]
 
     def own_values(self, model: Any) -> dict[str, np.ndarray]:

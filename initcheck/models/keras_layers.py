@@ -196,13 +196,25 @@ def embedding(s: Site) -> None:
     s.add(v, role="embedding", layout=lay, fans=lay.fans(tuple(v.shape)))
 
 
+def _statistics(layer: Any) -> set[int]:
+    """``id``s of a trainable layer's untrainable variables (statistics, not weights)."""
+    if not getattr(layer, "trainable", True):
+        return set()
+    return {id(v) for v in layer.weights if not getattr(v, "trainable", True)}
+
+
+def _weights(s: Site) -> list[Any]:
+    """The layer's variables that are weights (those :func:`layer_pieces` keeps)."""
+    return [v for v in s.layer.weights if id(v) in s.keys]
+
+
 def norm(s: Site) -> None:
-    for v in s.layer.weights:
+    for v in _weights(s):
         s.add(v, role="constant", constant=NORM_VALUES.get(v.name))
 
 
 def layer_scale(s: Site) -> None:
-    for v in s.layer.weights:
+    for v in _weights(s):
         s.add(v, role="scale", constant=None)
 
 
@@ -225,7 +237,12 @@ BUILDERS: dict[str, Callable[[Site], None]] = {
 
 
 def layer_pieces(path: str, layer: Any, keys: dict[int, str], base: dict) -> list[WeightPiece]:
-    """The pieces of ``layer``'s own weights."""
+    """The pieces of ``layer``'s own weights. Statistics (the untrainable variables of a
+    trainable layer: BatchNormalization's moving mean and variance, an adapted
+    Normalization's mean, variance and count) are not initialized weights and get no
+    piece. A frozen layer (``layer.trainable = False``) makes every variable untrainable,
+    so there nothing can be told apart and every variable is audited."""
+    keys = {k: v for k, v in keys.items() if k not in _statistics(layer)}
     s = Site(path, layer, keys, {**base, "layer": path, "layer_type": type(layer).__name__})
     kind = type(layer).__name__
     build = next(
@@ -236,7 +253,7 @@ def layer_pieces(path: str, layer: Any, keys: dict[int, str], base: dict) -> lis
     if build is None and category(kind) == "norm":
         build = norm
     if build is None:
-        for v in layer.weights:
+        for v in _weights(s):
             s.add(v, role="unknown", note=f"not audited (unknown layer type {kind})")
         return s.out
     build(s)
