@@ -60,6 +60,11 @@ def check_fixed(report: ModelReport, factory: Any) -> None:
     assert "after the suggested fix: passes" in str(after)
     again = ModelReport.from_dict(json.loads(json.dumps(after.to_dict())))
     assert again.after_fix is not None and again.after_fix.passed
+    # fix(report, model) is a function, and a report read back from JSON (plain data, no
+    # function of its own) is fixed the same way, from its recorded settings
+    read_back = ModelReport.from_dict(json.loads(json.dumps(report.to_dict())))
+    refixed = initcheck.models.fix(read_back, factory).after_fix
+    assert refixed is not None and refixed.passed, str(refixed)
 
 
 def test_torch_mlp_default_init_one_finding_and_its_fix_passes() -> None:

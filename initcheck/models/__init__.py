@@ -6,7 +6,7 @@ See :func:`initcheck.models.core.audit` and docs/audit.md.
 
 from __future__ import annotations
 
-from initcheck.models.core import assert_sound_model, audit
+from initcheck.models.core import assert_sound_model, audit, fix
 from initcheck.models.records import ModelReport, WeightPiece, WeightRow
 
-__all__ = ["ModelReport", "WeightPiece", "WeightRow", "assert_sound_model", "audit"]
+__all__ = ["ModelReport", "WeightPiece", "WeightRow", "assert_sound_model", "audit", "fix"]

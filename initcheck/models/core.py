@@ -3,7 +3,6 @@ where it sits, and the model's own signal at init."""
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -279,8 +278,19 @@ def audit(
             "signal": signal,
             "accept": tuple(accept),
         },
-        fixer=functools.partial(fix_and_audit, audit=audit),
     )
+
+
+def fix(report: ModelReport, model: Any, **options: Any) -> ModelReport:
+    """``report`` with :attr:`~ModelReport.after_fix` set: exactly the findings' fixes
+    applied to a copy of ``model`` (or to what a factory builds), on the failing layers
+    only, re-audited under the report's options (``options`` override them; a report read
+    back from JSON uses its recorded settings). ``report.fixed(model)`` is this.
+
+    Example:
+        >>> after = initcheck.models.fix(initcheck.audit(build), build).after_fix  # doctest: +SKIP
+    """
+    return fix_and_audit(report, model, audit, **options)
 
 
 def assert_sound_model(model: Any, **options: Any) -> ModelReport:

@@ -112,8 +112,6 @@ class ModelReport:
             (:meth:`fixed`), or ``None``.
         options: the keyword arguments the audit ran with (:meth:`fixed` re-audits
             under them).
-        fixer: ``(report, model, **options) -> report`` that :meth:`fixed` runs (set by
-            :func:`~initcheck.audit`; a report rebuilt from JSON has none).
     """
 
     model: str
@@ -123,7 +121,6 @@ class ModelReport:
     settings: Mapping[str, Any] = field(default_factory=dict)
     after_fix: ModelReport | None = field(default=None, compare=False)
     options: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
-    fixer: Callable[..., ModelReport] | None = field(default=None, repr=False, compare=False)
 
     @property
     def unaudited(self) -> tuple[WeightRow, ...]:
@@ -231,13 +228,9 @@ class ModelReport:
             when no finding has a fix); its text then says "after the suggested fix:
             passes" or what still fails.
         """
-        if self.fixer is None:
-            raise ValueError(
-                "This report was rebuilt from JSON (from_dict) and cannot re-audit; audit the "
-                "model again and call fixed() on that report: "
-                f"initcheck.audit(model, ...).fixed(model). Received: model={model!r:.80}"
-            )
-        return self.fixer(self, model, **options)
+        from initcheck.models.core import fix  # core imports this module
+
+        return fix(self, model, **options)
 
     def text(self, verbose: bool = False) -> str:
         """The report as text: findings (with fixes), the signal and its gains by depth,
