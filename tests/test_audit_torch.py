@@ -157,3 +157,28 @@ def test_two_kernels_at_two_widths_are_not_a_fixed_sigma_law():
     row = report.row("2.weight")
     assert not row.passed
     assert "LeCun" in row.diagnosis and "fixed std" not in row.diagnosis, row.diagnosis
+
+
+def test_grouped_conv_kaiming_fan_out_names_torchs_grouped_fan_out():
+    """PyTorch's init functions read a grouped conv's fan_out as out·k (the groups not
+    divided out): a depthwise conv under kaiming_normal_(mode="fan_out"), as torchvision's
+    MobileNet/EfficientNet initialize it, is ×1/groups of 2/fan_out, and the diagnosis
+    names that reading (issue 26 item 2)."""
+    import torch.nn as tnn
+
+    def build() -> tnn.Module:
+        model = tnn.Sequential(
+            tnn.Conv2d(3, 32, 3, padding=1),
+            tnn.ReLU(),
+            tnn.Conv2d(32, 32, 3, padding=1, groups=32),
+            tnn.ReLU(),
+        )
+        for m in model:
+            if isinstance(m, tnn.Conv2d):
+                tnn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+        return model
+
+    row = initcheck.audit(build, variance="he_fan_out", signal=False).row("2.weight")
+    assert row.fans == (9, 9)
+    assert row["variance"].statistic == pytest.approx(1 / 32, rel=0.15)
+    assert "grouped convolution" in row.diagnosis and "fan_out=288" in row.diagnosis

@@ -84,6 +84,14 @@ def conv(s: Site) -> list[WeightPiece]:
     shape = tuple(m.weight.shape)
     readings: tuple = ()
     defaults = _default(lay.fans(shape))
+    if m.groups > 1 and not transposed:  # torch's init functions read out·k, not out/g·k
+        readings = (
+            reading(
+                KernelLayout("torch").fans(shape),
+                "the fans PyTorch's init functions read from a grouped convolution's "
+                "(out, in/groups, *k) weight (fan_out = out·k, the groups not divided out)",
+            ),
+        )
     if transposed:
         swapped = KernelLayout("torch").fans(shape)
         readings = (
