@@ -183,6 +183,52 @@ def test_keras_subclassed_convnet_activation_argument_is_measured() -> None:
     assert "no activation follows" not in report.text(verbose=True)
 
 
+@needs_keras
+@pytest.mark.parametrize("branch_scale", [1.0 / DEPTH**2, 1.0], ids=["scaled", "full"])
+def test_keras_residual_written_as_plus_in_call_is_the_stream(branch_scale: float) -> None:
+    """``h = h + f(h)`` in a subclassed model's ``call()`` is a residual merge, as
+    ``keras.ops.add`` is, so the signal is judged as a residual stream over the blocks,
+    as the same model written in torch is (issue 26: Keras ``x + y`` in ``call()``).
+    Branches scaled by 1/depth² keep the stream's growth linear (passes); full-variance
+    branches double it per block in an unnormalized net (fails, geometric)."""
+    import keras
+
+    class Res(keras.Model):
+        def __init__(self) -> None:
+            super().__init__()
+            he = "he_normal"
+            out = keras.initializers.VarianceScaling(scale=branch_scale)
+            self.inp = keras.layers.Dense(64, kernel_initializer=he)
+            self.branches = [
+                (
+                    keras.layers.Dense(64, kernel_initializer=he),
+                    keras.layers.Dense(64, kernel_initializer=out),
+                )
+                for _ in range(DEPTH)
+            ]
+            self.head = keras.layers.Dense(10)
+
+        def call(self, x: object) -> object:
+            h = self.inp(x)
+            for a, b in self.branches:
+                h = h + b(keras.ops.relu(a(h)))
+            return self.head(h)
+
+    def build() -> object:
+        model = Res()
+        model(np.zeros((1, 24), "float32"))
+        return model
+
+    report = initcheck.audit(build, variance="auto", inputs=X)
+    assert report.signal is not None
+    message = report.signal.message
+    if branch_scale < 1:
+        assert report.signal.passed, str(report)
+        assert f"residual stream over {DEPTH} blocks" in message, message
+    else:
+        assert not report.signal.passed and "grows geometrically" in message, message
+
+
 @needs_flax
 @pytest.mark.parametrize("fn", ["nnx", "jax"])
 def test_nnx_functions_in_call_are_measured(fn: str) -> None:

@@ -1,7 +1,8 @@
 """The Keras traced pass: every layer's ``call`` wrapped to record its inputs' producers
 and its output, and every ``keras.ops`` / ``keras.activations`` function that a model's
-own ``call()`` runs between layers (a subclassed model's ``keras.ops.relu(x)``) recorded
-as an op. Dropout off, BatchNorm on batch statistics (moving statistics restored),
+own ``call()`` runs between layers (a subclassed model's ``keras.ops.relu(x)``, and a
+residual written ``h + f(h)``: the tensor's ``+`` is recorded as ``keras.ops.add`` is) as
+an op. Dropout off, BatchNorm on batch statistics (moving statistics restored),
 gradients by ``tf.GradientTape`` (gradients of intermediate tensors, which Keras's own API
 does not give: the signal needs the TensorFlow backend; elsewhere Keras's API serves).
 
@@ -20,7 +21,7 @@ from initcheck.models.graph import Call, Gain, Trace
 from initcheck.models.layers import category
 from initcheck.models.measure import function_gain, measured_role
 from initcheck.models.outputs import first_tensor
-from initcheck.models.patching import patched_functions
+from initcheck.models.patching import patched_functions, patched_operators
 
 #: ``keras.ops`` functions recorded as residual merges (two inputs of the output's shape).
 _ADDS = frozenset({"add"})
@@ -158,7 +159,8 @@ def trace_pass(
         path = f"{leaves[-1][0] if leaves else ''}:{name}#{counts[name]}"
         if name in _ADDS and len(others) == 1 and tuple(others[0].shape) == tuple(t.shape):
             srcs = tuple(producer[id(a)] for a in (first, others[0]) if id(a) in producer)
-            c = trace.add(Call(path, "add", tuple(dict.fromkeys(srcs)), _ms(t), role="merge"))
+            srcs = tuple(dict.fromkeys(srcs))  # a residual merge: a point of the stream
+            c = trace.add(Call(path, "add", srcs, _ms(t), role="merge", block=len(srcs) == 2))
         elif any(len(o.shape) > 1 for o in others):
             return  # a contraction or a product of two signals: not followed
         else:
@@ -198,7 +200,11 @@ def trace_pass(
     stats = [(v, v.numpy()) for v in model.non_trainable_weights]
     try:
         xt = keras.ops.convert_to_tensor(x)
-        with patched_functions([keras.ops, keras.activations], wrap_op), tf.GradientTape() as tape:
+        with (
+            patched_functions([keras.ops, keras.activations], wrap_op),
+            patched_operators(tf.Tensor, ("__add__", "__radd__"), "add", wrap_op),
+            tf.GradientTape() as tape,
+        ):
             out = first_tensor(model(xt, training=True))
             if out is None:
                 raise ValueError(f"{type(model).__name__} returned no floating tensor.")

@@ -31,3 +31,20 @@ def patched_functions(modules: list[Any], wrap: Callable[[str, Any], Any]) -> It
     finally:
         for mod, name, fn in saved:
             setattr(mod, name, fn)
+
+
+@contextmanager
+def patched_operators(
+    cls: type, names: tuple[str, ...], op: str, wrap: Callable[[str, Any], Any]
+) -> Iterator[None]:
+    """The operator methods ``names`` of ``cls`` (``Tensor.__add__``) replaced by
+    ``wrap(op, method)`` inside the block, restored after: ``h + f(h)`` in a model's own
+    code is then seen as the op ``op`` is."""
+    saved = [(name, cls.__dict__[name]) for name in names if name in cls.__dict__]
+    for name, method in saved:
+        setattr(cls, name, wrap(op, method))
+    try:
+        yield
+    finally:
+        for name, method in saved:
+            setattr(cls, name, method)
