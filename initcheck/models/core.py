@@ -14,7 +14,7 @@ from initcheck.models.adapter import adapter_for, seeded_build
 from initcheck.models.draws import FACTORY_RESEED, FLAX_RESEED, MAX_PIECE_VALUES, ModelDraws
 from initcheck.models.fixes import fix_and_audit
 from initcheck.models.linen_model import is_linen, linen_factory
-from initcheck.models.records import ModelReport, WeightPiece
+from initcheck.models.records import FIXERS, ModelReport, WeightPiece
 from initcheck.models.rows import audit_rows
 from initcheck.models.signal import SIGNAL_CHECK, decide_signal
 from initcheck.results import CheckResult
@@ -291,6 +291,9 @@ def fix(report: ModelReport, model: Any, **options: Any) -> ModelReport:
         >>> after = initcheck.models.fix(initcheck.audit(build), build).after_fix  # doctest: +SKIP
     """
     return fix_and_audit(report, model, audit, **options)
+
+
+FIXERS.append(fix)  # ModelReport.fixed() runs it
 
 
 def assert_sound_model(model: Any, **options: Any) -> ModelReport:

@@ -98,6 +98,12 @@ class WeightPiece:
         return f"{self.layer}.{self.param}{piece}" if self.layer else f"{self.param}{piece}"
 
 
+#: ``fix(report, model, **options)``: :func:`initcheck.models.core.fix`, registered when
+#: that module loads (it imports this one, so this one cannot import it), for
+#: :meth:`ModelReport.fixed`; the report itself holds no function.
+FIXERS: list[Callable[..., ModelReport]] = []
+
+
 @dataclass(frozen=True)
 class ModelReport:
     """The audit of a whole model: one row per weight (piece) and the model's signal.
@@ -228,9 +234,12 @@ class ModelReport:
             when no finding has a fix); its text then says "after the suggested fix:
             passes" or what still fails.
         """
-        from initcheck.models.core import fix  # core imports this module
-
-        return fix(self, model, **options)
+        if not FIXERS:
+            raise RuntimeError(
+                "fixed() re-audits with initcheck.audit: import initcheck.models (or "
+                "initcheck) first, or call initcheck.models.fix(report, model)."
+            )
+        return FIXERS[0](self, model, **options)
 
     def text(self, verbose: bool = False) -> str:
         """The report as text: findings (with fixes), the signal and its gains by depth,
