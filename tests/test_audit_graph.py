@@ -36,6 +36,7 @@ ANALYSIS = (
     "models/signal.py",
     "models/fidelity.py",
     "models/text.py",
+    "models/uses.py",
 )
 FRAMEWORKS = ("torch", "tensorflow", "keras", "jax", "flax")
 #: The variance check's own tolerance on the std (Settings.std_tolerance), on the variance.

@@ -229,30 +229,6 @@ def test_rezero_alpha_zero_is_identity_at_init() -> None:
     assert "ReZero" in alphas[0]["constant"].message
 
 
-def test_unknown_layer_type_makes_the_verdict_incomplete_until_accepted() -> None:
-    nn = torch.nn
-
-    class Scaler(nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.w = nn.Parameter(torch.randn(16, 16))
-
-        def forward(self, x: Any) -> Any:
-            return x @ self.w
-
-    def build() -> Any:  # two weighted layers: the signal has points to compare
-        return nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 16), nn.ReLU(), Scaler())
-
-    report = initcheck.audit(build)
-    assert report.verdict == "incomplete" and not report.passed
-    assert [r.name for r in report.unaudited] == ["4.w"]
-    assert "incomplete: 1 weights not audited (unknown layer type Scaler" in str(report)
-    assert "not audited (unknown layer type Scaler)" in report.row("4.w").note
-    accepted = initcheck.audit(build, accept=["Scaler"])
-    assert accepted.verdict == "passed"
-    assert accepted.row("4.w").status == "accepted"
-
-
 def test_an_error_in_one_weight_is_an_error_row_and_the_rest_stands(monkeypatch) -> None:
     from initcheck.models import torch_layers
 

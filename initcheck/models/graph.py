@@ -19,6 +19,7 @@ import math
 from dataclasses import dataclass, field
 
 from initcheck.models.layers import ACTIVATIONS, HOMOGENEOUS, category
+from initcheck.models.uses import Use
 
 #: The input scale, relative to the batch's, at which a nonlinearity's small-signal gain
 #: is measured (φ'(0)² for a smooth φ).
@@ -145,6 +146,8 @@ class Trace:
     calls: list[Call] = field(default_factory=list)
     outputs: tuple[str, ...] = ()
     source: str = ""
+    #: parameter path → the ops that consumed it (or a view of it), in forward order
+    uses: dict[str, list[Use]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._by_path: dict[str, Call] = {}

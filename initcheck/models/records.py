@@ -22,8 +22,10 @@ if TYPE_CHECKING:
 #: Roles of a weight: a kernel (fan rule applies), a recurrent kernel (orthogonal or the
 #: per-gate fan rule), an embedding (fan rule only when declared), a constant (bias,
 #: normalization; finite and equal to ``constant``), a branch scale (LayerScale γ,
-#: ReZero/SkipInit α: a constant, identity-at-init when small), or unknown (not audited).
-ROLES = ("kernel", "recurrent", "embedding", "constant", "scale", "unknown")
+#: ReZero/SkipInit α: a constant, identity-at-init when small), an offset added to the
+#: signal (a learned token or bias: finite, identity-at-init when zero), or unknown (not
+#: audited).
+ROLES = ("kernel", "recurrent", "embedding", "constant", "scale", "offset", "unknown")
 
 
 @dataclass(frozen=True)

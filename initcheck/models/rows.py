@@ -74,6 +74,14 @@ def _constant_result(piece: WeightPiece, values: np.ndarray) -> tuple[CheckResul
             why = f"LayerScale γ = {v:g}: the branch starts near the identity (Touvron et al. 2021)"
             return CheckResult(passed=True, message=why, **base), "identity-at-init"
         return CheckResult(passed=True, message="finite branch scale.", **base), ""
+    if piece.role == "offset":
+        if same and flat[0] == 0.0:
+            why = (
+                "zero at init: added to the signal, it adds nothing until trained (a "
+                "learned token, position table or bias; read from its use)"
+            )
+            return CheckResult(passed=True, message=why, **base), "identity-at-init"
+        return CheckResult(passed=True, message="finite offset added to the signal.", **base), ""
     if piece.constant is None:
         msg = "finite (random by the framework's design)."
         return CheckResult(passed=True, message=msg, **base), ""
@@ -183,15 +191,16 @@ def _row(
     fans = (piece.fans.fan_in, piece.fans.fan_out) if piece.fans else None
     layout = str(piece.layout) if piece.layout else ""
     common = (*head, tuple(values.shape), layout, fans)
-    if piece.role in ("constant", "scale"):
+    if piece.role in ("constant", "scale", "offset"):
         result, status = _constant_result(piece, values)
-        return WeightRow(*common, None, (result,), note=note, status=status, size=full.size), None
+        both = "; ".join(n for n in (note, piece.note) if n)
+        return WeightRow(*common, None, (result,), note=both, status=status, size=full.size), None
     if values.size < full.size:
         note = "; ".join(
             filter(None, [note, f"checked on the first units: {values.shape} of {full.shape}"])
         )
     rule, why = piece_target(piece, variance)
-    notes = [n for n in (note, why) if n]
+    notes = [n for n in (note, piece.note, why) if n]
     extra: list[CheckResult] = []
     if piece.role == "recurrent":
         ortho = _orthogonality(piece, full, settings.std_tolerance)

@@ -225,14 +225,80 @@ def _depth(values: list[float | None], names: list[str], what: str) -> tuple[dic
     )
 
 
-def _stream(blocks: list[Call], source: str, base: dict) -> CheckResult:
-    names = [c.path for c in blocks]
-    acts = [c.act_ms for c in blocks]
-    grads = [c.grad_n2 for c in blocks][::-1]
-    act_info, act_problem = _depth(acts, names, "the residual stream (activations)")
-    grad_info, grad_problem = _depth(grads, names[::-1], "the gradient along the stream")
-    if grad_problem.startswith("the gradient along the stream: no finite"):
-        grad_problem = ""
+def _container(path: str) -> str:
+    """The stack a block belongs to: its module's parent (``encoder.layers`` for
+    ``encoder.layers.3``, and for a merge ``layers.3:add#2`` recorded inside a block)."""
+    return path.partition(":")[0].partition("#")[0].rpartition(".")[0]
+
+
+def _descends(c: Call, last: Call, by_path: dict[str, Call]) -> bool:
+    """Whether block ``c``'s input was computed from block ``last``'s output (through
+    any ops that are not blocks)."""
+    seen: set[str] = set()
+    todo = list(c.sources)
+    while todo:
+        path = todo.pop()
+        if path == last.path or path.startswith((last.path + ".", last.path + ":")):
+            return True  # the block's output, or an op inside it that produced it
+        call = by_path.get(path)
+        if path in seen or call is None or call.block:
+            continue
+        seen.add(path)
+        todo.extend(call.sources)
+    return False
+
+
+def segments(blocks: list[Call], calls: Sequence[Call] = ()) -> list[list[Call]]:
+    """The blocks split into the stretches that carry one residual stream each. A new
+    stretch starts where the blocks' stack changes (their parent module: a tower, an
+    encoder or a decoder, a stage) and the stream restarts there: the new stack's input
+    was not computed from the previous stack's output (another input: a text tower after
+    a vision tower, a decoder's own embeddings), or its second moment drops by more than
+    one block's linear allowance, ÷ 2·:data:`KAPPA` (a norm or patch merging before it).
+    A stream that runs on through a stage boundary, growing (an unnormalized ResNet's
+    stages), stays one stretch: its growth is what the criterion judges."""
+    by_path = {c.path: c for c in calls}
+    out: list[list[Call]] = []
+    for c in blocks:
+        if out:
+            last = out[-1][-1]
+            a, b = last.act_ms, c.act_ms  # second moments
+            drop = a is None or b is None or not a > 0 or b / a < 1 / (2 * KAPPA)
+            other = bool(by_path) and not _descends(c, last, by_path)
+            if _container(c.path) == _container(last.path) or not (drop or other):
+                out[-1].append(c)
+                continue
+        out.append([c])
+    return out
+
+
+def _stream(blocks: list[Call], source: str, base: dict, calls: Sequence[Call]) -> CheckResult:
+    judged = [s for s in segments(blocks, calls) if len(s) >= 2] or [blocks]
+    infos, problems, grad_problems = [], [], []
+    for seg in judged:
+        names = [c.path for c in seg]
+        act_info, act_problem = _depth(
+            [c.act_ms for c in seg], names, "the residual stream (activations)"
+        )
+        grad_info, grad_problem = _depth(
+            [c.grad_n2 for c in seg][::-1], names[::-1], "the gradient along the stream"
+        )
+        infos.append((seg, act_info, grad_info))
+        where = f" of {_container(names[0])}" if len(judged) > 1 and _container(names[0]) else ""
+        if act_problem:
+            problems.append(
+                act_problem.replace("the residual stream", f"the residual stream{where}", 1)
+            )
+        if grad_problem and not grad_problem.startswith("the gradient along the stream: no finite"):
+            grad_problems.append(grad_problem)
+
+    def badness(item: tuple[list[Call], dict, dict]) -> float:
+        r, bound = item[1].get("ratio"), item[1].get("bound")
+        if r is None or not bound:
+            return math.inf
+        return abs(math.log(r)) - math.log(bound)
+
+    seg, act_info, grad_info = max(infos, key=badness)  # the segment closest to failing
     gains = [
         (b.path, (b.act_ms or 0.0) / a.act_ms if a.act_ms else 0.0) for a, b in pairwise(blocks)
     ]
@@ -242,22 +308,27 @@ def _stream(blocks: list[Call], source: str, base: dict) -> CheckResult:
         "source": source,
         "activation": act_info,
         "gradient": grad_info,
-        "activation_ratio": _ratio(blocks[-1].act_ms, blocks[0].act_ms),
-        "gradient_ratio": _ratio(blocks[0].grad_n2, blocks[-1].grad_n2),
+        "segments": [{"stack": _container(s[0].path), **a} for s, a, _ in infos],
+        "activation_ratio": _ratio(seg[-1].act_ms, seg[0].act_ms),
+        "gradient_ratio": _ratio(seg[0].grad_n2, seg[-1].grad_n2),
         "layers": _table(blocks),
         "block_gains": gains,
     }
-    problems = [act_problem] if act_problem else []
     ratio = act_info.get("ratio")
+    stacks = f" in {len(judged)} stacks" if len(judged) > 1 else ""
     if problems:
-        msg = f"the signal does not hold along the model's {len(blocks)} blocks on {source}: "
+        msg = (
+            f"the signal does not hold along the model's {len(blocks)} blocks{stacks} on {source}: "
+        )
         msg += "; ".join(problems) + "."
-        if grad_problem:
-            msg += f" (Reported, not decided: {grad_problem}.)"
+        if grad_problems:
+            msg += f" (Reported, not decided: {'; '.join(grad_problems)}.)"
     else:
         g = grad_info.get("ratio")
+        names = [c.path for c in seg]
         msg = (
-            f"the residual stream over {len(blocks)} blocks ({names[0]} … {names[-1]}) grows "
+            f"the residual stream over {len(blocks)} blocks{stacks} ({names[0]} … {names[-1]}"
+            f"{', the stack closest to its bound' if stacks else ''}) grows "
             f"no faster than linearly on {source}: second moment ×{ratio:.3g} over the second "
             f"half (bound ×{act_info['bound']:.3g})"
             + (f", gradient ×{g:.3g}" if g is not None else "")
@@ -295,7 +366,7 @@ def decide_signal(
     """
     base: dict[str, Any] = dict(check=SIGNAL_CHECK, initializer=model, target=1.0)
     if len(blocks) >= 2:
-        return _stream(blocks, source, {**base, "n": len(blocks)})
+        return _stream(blocks, source, {**base, "n": len(blocks)}, calls)
     if len(points) < 2:
         return CheckResult(
             verdict="inconclusive",

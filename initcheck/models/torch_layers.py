@@ -2,13 +2,14 @@
 the module's class hierarchy (so subclasses such as ``NonDynamicallyQuantizableLinear``
 are read as their base), in the table :data:`BUILDERS`.
 
-A parameter no builder claims is named by :func:`free_parameter` (class tokens,
-position tables, LayerScale γ, ReZero α) or reported "not audited (unknown layer type X)".
+A parameter no builder claims is read by :func:`free_parameter` from the ops that consume it
+in the traced pass (an attention class's own projections, stacked expert kernels, class
+tokens, position tables, LayerScale γ, ReZero α): :mod:`initcheck.models.uses`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +20,7 @@ from initcheck.models.graph import Trace, flow
 from initcheck.models.layers import NORMS, category
 from initcheck.models.records import WeightPiece
 from initcheck.models.rules import reading
+from initcheck.models.uses import Use, role_from_uses, unused_role
 
 GATES = {"LSTM": ("i", "f", "g", "o"), "GRU": ("r", "z", "n"), "RNN": ("h",)}
 
@@ -262,29 +264,40 @@ BUILDERS: dict[str, Callable[[Site], list[WeightPiece]]] = {
     **dict.fromkeys(NORMS, norm),
 }
 
-#: Free parameters (on a module no builder claims) recognised by name.
-TOKENS = ("cls_token", "mask_token", "dist_token", "register_tokens", "position_embedding")
-SCALES = ("layer_scale", "layerscale", "gamma", "ls_gamma", "lambda")
-GATE_SCALARS = ("alpha", "resweight", "rezero", "skipinit")
 
-
-def free_parameter(s: Site, name: str, p: Any) -> WeightPiece:
-    """A parameter set directly on a composite module, read by its name: a token or
-    position table (an embedding: no fan rule), a LayerScale γ (a constant meant small),
-    a ReZero/SkipInit α (a constant meant 0); else not audited."""
-    low = name.lower()
-    if any(t in low for t in TOKENS) or low in ("pos_embed", "pos_embedding", "cls", "query"):
-        shape = tuple(p.shape)
-        units = shape[-2] if len(shape) >= 2 else 1
+def free_parameter(s: Site, name: str, p: Any, uses: Sequence[Use] | None) -> WeightPiece:
+    """A parameter set directly on a module no builder claims, read from the ops that
+    consumed it in the traced pass (:func:`~initcheck.models.uses.role_from_uses`): a
+    kernel (a stack of them folded into its units), a table, a bias or a scale. One the
+    pass never used is read from its shape; with no traced pass (``uses`` None) it is not
+    audited."""
+    shape = tuple(p.shape)
+    role = role_from_uses(uses or (), shape)
+    if role is None and uses is None:
+        return s.unknown(name, "no traced pass: its role is read from the ops that consume it")
+    if role is None:  # the pass ran without it (a training-only mask embedding)
+        role = unused_role(shape)
+    note = f"read from its use: {role.why}"
+    if role.role == "kernel":
+        layout = KernelLayout("torch")
+        if role.conv:
+            fans: Fans | None = layout.fans(shape)
+        else:
+            fans = Fans(*role.fans) if role.fans else None
         return s.piece(
-            name,
-            "embedding",
-            layout=KernelLayout("torch"),
-            fans=Fans(shape[-1], units) if len(shape) >= 2 else None,
-        )
-    if p.dim() <= 1 and any(t in low for t in SCALES + GATE_SCALARS):
-        return s.piece(name, "scale", constant=None)
-    return s.unknown(name, f"unknown layer type {type(s.module).__name__}")
+            name, "kernel", layout=layout, fans=fans, extract=role.extract(), note=note,
+            defaults=_default(fans) if fans else (),
+        )  # fmt: skip
+    zero = role.role == "table" and not bool(p.detach().ne(0).any())
+    if role.role in ("embedding", "table") and not zero:
+        fans = Fans(*role.fans) if role.fans else None
+        return s.piece(
+            name, "embedding", layout=KernelLayout("torch"), fans=fans,
+            extract=role.extract(), note=note,
+        )  # fmt: skip
+    if zero or role.role == "offset":  # added to the signal: zero is "adds nothing yet"
+        return s.piece(name, "offset", constant=None, note=note)
+    return s.piece(name, "scale", constant=None, note=note)
 
 
 def _builder(m: Any) -> Callable[[Site], list[WeightPiece]] | None:
@@ -305,18 +318,25 @@ def module_pieces(path: str, m: Any, trace: Trace | None) -> list[WeightPiece]:
         # torch's attention applies out_proj's weights itself, as its last op (never as a
         # call): what follows the attention's output follows out_proj
         f = flow(trace, parent)
-    base = dict(
-        layer=path,
-        layer_type=type(m).__name__,
-        framework="torch",
-        activation=f.activation,
-        gain=f.gain,
-        norm=f.norm,
-        output=f.output,
-        branch_end=f.merge,
-    )
+    base = dict(layer=path, layer_type=type(m).__name__, framework="torch", **_flow_fields(f))
     site = Site(path, m, base)
     build = _builder(m)
     if build is not None:
         return build(site)
-    return [free_parameter(site, name, p) for name, p in site.own().items()]
+    uses = trace.uses if trace is not None else None
+    out = []
+    for name, p in site.own().items():
+        own = site  # a parameter used directly by a contraction: what follows that op
+        if trace is not None and trace.get(site.key(name)) is not None:
+            g = flow(trace, site.key(name))
+            own = Site(path, m, base | _flow_fields(g))
+        out.append(
+            free_parameter(own, name, p, None if uses is None else uses.get(site.key(name), []))
+        )
+    return out
+
+
+def _flow_fields(f: Any) -> dict[str, Any]:
+    return dict(
+        activation=f.activation, gain=f.gain, norm=f.norm, output=f.output, branch_end=f.merge
+    )

@@ -18,21 +18,18 @@ from __future__ import annotations
 
 import copy
 import zlib
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
 
-from initcheck.errors import NoDefaultBatch
 from initcheck.models.draws import Way
 from initcheck.models.graph import Trace
-from initcheck.models.outputs import first_tensor
 from initcheck.models.records import WeightPiece
+from initcheck.models.torch_batch import default_batches, describe, signal_mode
 from initcheck.models.torch_layers import module_pieces
 from initcheck.models.torch_trace import trace_pass
 
-IMAGE_SIZES = (32, 64, 128, 224)
 CLIMB = 2  # parents whose init code is tried for a weight its own module's does not draw
 
 
@@ -219,109 +216,6 @@ def _blocks(model: Any) -> set[str]:
     return out
 
 
-@contextmanager
-def _signal_mode(model: Any) -> Iterator[None]:
-    """Dropout off, BatchNorm on batch statistics; flags and running stats restored."""
-    import torch.nn as nn
-
-    modes = {m: m.training for m in model.modules()}
-    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._NormBase)]
-    saved = [{k: v.clone() for k, v in m.named_buffers(recurse=False)} for m in norms]
-    model.eval()
-    for m in norms:
-        m.train()
-    try:
-        yield
-    finally:
-        for m, flag in modes.items():
-            m.training = flag
-        for m, buffers in zip(norms, saved, strict=True):
-            for k, v in buffers.items():
-                getattr(m, k).copy_(v)
-
-
-def _first_parameterized(model: Any) -> Any:
-    for _, m in model.named_modules():
-        if list(m.parameters(recurse=False)):
-            return m
-    return None
-
-
-def _probe_image_size(model: Any, channels: int, dims: int) -> int:
-    """The smallest of :data:`IMAGE_SIZES` at which every conv/pool output is > 1 wide."""
-    import torch
-
-    smallest: list[int] = []
-
-    def hook(_m: Any, _i: Any, out: Any) -> None:
-        t = first_tensor(out)
-        if t is not None and t.dim() == dims + 2:
-            smallest.append(min(t.shape[2:]))
-
-    handles = [
-        m.register_forward_hook(hook)
-        for m in model.modules()
-        if "Conv" in type(m).__name__ or "Pool" in type(m).__name__
-    ]
-    try:
-        for size in IMAGE_SIZES:
-            smallest.clear()
-            try:
-                with torch.no_grad(), _signal_mode(model):
-                    model(torch.zeros(2, channels, *([size] * dims)))
-            except Exception:  # too small for the model's own arithmetic: try larger
-                continue
-            if smallest and min(smallest) >= 2:
-                return size
-    finally:
-        for h in handles:
-            h.remove()
-    return IMAGE_SIZES[-1]
-
-
-def _default_input(model: Any, seed: int) -> Any:
-    import torch
-    import torch.nn as nn
-
-    g = torch.Generator().manual_seed(seed)
-    config = getattr(model, "config", None)
-    if config is not None:
-        image = getattr(config, "image_size", None)
-        if isinstance(image, int | tuple | list) and getattr(config, "num_channels", None):
-            hw = (image, image) if isinstance(image, int) else tuple(image)[:2]
-            return torch.randn(8, config.num_channels, *hw, generator=g)
-        vocab = getattr(config, "vocab_size", None)
-        if isinstance(vocab, int) and vocab > 0:
-            limit = getattr(config, "max_position_embeddings", None) or getattr(
-                config, "n_positions", None
-            )
-            seq = min(16, int(limit)) if limit else 16
-            return torch.randint(0, vocab, (8, seq), generator=g)
-    m = _first_parameterized(model)
-    if isinstance(m, nn.Linear):
-        if m.in_features == 784:
-            from initcheck.mnist import load_mnist
-
-            return torch.from_numpy(load_mnist().x_train[:32].copy())
-        return torch.randn(32, m.in_features, generator=g)
-    if isinstance(m, nn.modules.conv._ConvNd):
-        dims = len(m.kernel_size)
-        size = _probe_image_size(model, m.in_channels, dims)
-        return torch.randn(8, m.in_channels, *([size] * dims), generator=g)
-    if isinstance(m, nn.Embedding):
-        return torch.randint(0, m.num_embeddings, (8, 16), generator=g)
-    if isinstance(m, nn.modules.rnn.RNNBase):
-        batch = (8, 12) if m.batch_first else (12, 8)
-        return torch.randn(*batch, m.input_size, generator=g)
-    if isinstance(m, nn.MultiheadAttention):
-        shape = (8, 12, m.embed_dim) if m.batch_first else (12, 8, m.embed_dim)
-        return torch.randn(*shape, generator=g)
-    raise NoDefaultBatch(
-        f"Cannot build a default input for {type(model).__name__} (its first parameterized "
-        f"module is {type(m).__name__})."
-    )
-
-
 def _is_number_list(x: Any) -> bool:
     """A (nested) list of numbers: one batch written as a list, not several inputs."""
     return all(isinstance(v, int | float | list) for v in x)
@@ -378,37 +272,45 @@ class TorchAdapter:
         return _ways(model)
 
     def trace(self, model: Any, inputs: Any, seed: int) -> Trace:
-        if inputs is None:  # never materialize lazy layers at a made-up width
-            _check_materialized(model)
-        x = _default_input(model, seed) if inputs is None else inputs
-        what = (
-            "the given inputs"
-            if inputs is not None
-            else f"a default batch of shape {tuple(x.shape)}"
-        )
-        trace = Trace(source=what)
-        if isinstance(x, Mapping):  # keyword inputs: input_ids, pixel_values, attention_mask…
-            kwargs = {k: _as_tensor(model, v) for k, v in x.items()}
-            first = next(iter(kwargs.values()), None)
-            if first is None:
-                raise ValueError("inputs= is an empty mapping: give the forward's arguments.")
-            with _signal_mode(model):
-                trace_pass(model, first, seed, _blocks(model), lambda _: model(**kwargs), trace)
-            return trace
-        if isinstance(x, tuple | list) and x and not _is_number_list(x):  # positional inputs
-            args = [_as_tensor(model, v) for v in x]
-            with _signal_mode(model):
-                trace_pass(model, args[0], seed, _blocks(model), lambda _: model(*args), trace)
-            return trace
-        x = _as_tensor(model, x)
+        if inputs is not None:
+            return _trace(model, inputs, seed, "the given inputs")
+        _check_materialized(model)  # never materialize lazy layers at a made-up width
+        errors: list[Exception] = []
+        for batch in default_batches(model, seed):  # the first the model takes
+            try:
+                return _trace(model, batch, seed, describe(batch))
+            except Exception as exc:  # the next candidate; the first error explains best
+                errors.append(exc)
+        raise errors[0]
 
-        def run(batch: Any) -> Any:
-            mha = type(model).__name__ == "MultiheadAttention"
-            return model(batch, batch, batch) if mha else model(batch)
 
-        with _signal_mode(model):
-            trace_pass(model, x, seed, _blocks(model), run, trace)
+def _trace(model: Any, x: Any, seed: int, what: str) -> Trace:
+    """One traced forward/backward pass of ``model`` on ``x``: a tensor, a tuple of
+    positional inputs, or a mapping of keyword inputs."""
+    trace = Trace(source=what)
+    blocks = _blocks(model)
+    if isinstance(x, Mapping):  # keyword inputs: input_ids, pixel_values, attention_mask…
+        kwargs = {k: _as_tensor(model, v) for k, v in x.items()}
+        first = next(iter(kwargs.values()), None)
+        if first is None:
+            raise ValueError("inputs= is an empty mapping: give the forward's arguments.")
+        with signal_mode(model):
+            trace_pass(model, first, seed, blocks, lambda _: model(**kwargs), trace)
         return trace
+    if isinstance(x, tuple | list) and x and not _is_number_list(x):  # positional inputs
+        args = [_as_tensor(model, v) for v in x]
+        with signal_mode(model):
+            trace_pass(model, args[0], seed, blocks, lambda _: model(*args), trace)
+        return trace
+    x = _as_tensor(model, x)
+
+    def run(batch: Any) -> Any:
+        mha = type(model).__name__ == "MultiheadAttention"
+        return model(batch, batch, batch) if mha else model(batch)
+
+    with signal_mode(model):
+        trace_pass(model, x, seed, blocks, run, trace)
+    return trace
 
 
 TORCH = TorchAdapter()

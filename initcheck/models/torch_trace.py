@@ -23,6 +23,10 @@ import numpy as np
 from initcheck.models.graph import Call, Gain, Trace
 from initcheck.models.measure import measured_role
 from initcheck.models.outputs import first_tensor
+from initcheck.models.uses import INDEXING, Use
+
+#: The path the input batch is produced by (no call has it).
+INPUT = "<input>"
 
 #: Ops recorded as residual merges (both inputs tensors of the output's shape).
 _ADDS = frozenset({"add", "__add__", "__radd__", "__iadd__", "add_"})
@@ -59,6 +63,14 @@ def _float_tensor(t: Any) -> bool:
     return isinstance(t, torch.Tensor) and t.is_floating_point() and t.numel() > 1
 
 
+def _swapped(before: Any, after: Any) -> bool:
+    """Whether a view swapped a non-square matrix's last two axes (a transpose, ``.T``),
+    read from the shapes."""
+    if len(before) < 2 or len(after) < 2 or before[-1] == before[-2]:
+        return False
+    return tuple(after[-2:]) == (before[-1], before[-2])
+
+
 def _measurable(m: Any) -> bool:
     """A module without weight matrices (an activation, norm, dropout class)."""
     return all(p.dim() <= 1 for p in m.parameters())
@@ -78,6 +90,7 @@ def trace_pass(
 ) -> None:
     """Run ``run(x)`` (the model's forward) and one backward pass, filling ``trace``."""
     import torch
+    from torch.nn.parameter import is_lazy
     from torch.overrides import TorchFunctionMode
 
     producer: dict[int, str] = {}
@@ -91,6 +104,41 @@ def trace_pass(
     counts: dict[str, int] = {}
     measuring = [False]
     n = int(x.shape[0]) if x.dim() else 1
+    params = {id(p): name for name, p in model.named_parameters()}
+    views: dict[int, tuple[str, bool]] = {}  # a view of a parameter → (its path, transposed)
+
+    def held_by(t: Any) -> str:
+        """The path of the parameter ``t`` is, or is a view of ("" if neither)."""
+        return params.get(id(t)) or views.get(id(t), ("", False))[0]
+
+    def record_uses(name: str, args: Any, kwargs: dict, out: Any) -> None:
+        """Each parameter (or view of one) among an op's tensor arguments: a view if it
+        is the op's only tensor input (or is indexed), else a use (:mod:`uses`)."""
+        flat = [*args, *kwargs.values()]
+        tensors = [a for a in flat if isinstance(a, torch.Tensor)]
+        tensors += [
+            t for a in flat if isinstance(a, list | tuple) for t in a if isinstance(t, torch.Tensor)
+        ]
+        found = [(i, a) for i, a in enumerate(tensors) if id(a) in params or id(a) in views]
+        if not found or any(is_lazy(a) for _, a in found):  # a lazy layer's own setup
+            return
+        i, a = found[0]
+        path, flipped = views.get(id(a), (params.get(id(a), ""), False))
+        built = len(found) == len(tensors) > 1  # a weight built from parameters alone
+        if built:  # (weight_norm's v and g): a view of the first, a use of the others
+            for j, b in found[1:]:
+                other = views.get(id(b), (params.get(id(b), ""), False))
+                trace.uses.setdefault(other[0], []).append(Use(name, j, other[1]))
+        if len(tensors) == 1 or built or (i == 0 and name in INDEXING):
+            outs = out if isinstance(out, list | tuple) else (out,)
+            for o in outs:
+                if isinstance(o, torch.Tensor):
+                    keep.append(o)
+                    views[id(o)] = (path, flipped ^ _swapped(a.shape, o.shape))
+            return
+        for i, a in found:
+            path, flipped = views.get(id(a), (params.get(id(a), ""), False))
+            trace.uses.setdefault(path, []).append(Use(name, i, flipped))
 
     def produced(t: Any, path: str) -> None:
         keep.append(t)
@@ -199,15 +247,35 @@ def trace_pass(
             self, func: Any, types: Any, args: Any = (), kwargs: Any = None
         ) -> Any:
             kwargs = kwargs or {}
-            if measuring[0] or (opaque and opaque[-1]) or not args:
+            if measuring[0] or not args:
                 return func(*args, **kwargs)
+            if opaque and opaque[-1]:  # a library module's own ops: only its parameters'
+                out = func(*args, **kwargs)
+                record_uses(getattr(func, "__name__", str(func)), args, kwargs, out)
+                return out
             first = args[0]
             tracked = isinstance(first, torch.Tensor) and id(first) in producer
             x_before = first.detach().clone() if tracked and _float_tensor(first) else None
             out = func(*args, **kwargs)
-            if not tracked or not isinstance(out, torch.Tensor) or not _float_tensor(out):
-                return out
             name = getattr(func, "__name__", str(func))
+            record_uses(name, args, kwargs, out)
+            if not isinstance(out, torch.Tensor) or not _float_tensor(out):
+                return out
+            if not tracked and isinstance(first, list | tuple):  # torch.cat([cls, x])
+                srcs = tuple(
+                    dict.fromkeys(
+                        producer[id(t)]
+                        for t in first
+                        if isinstance(t, torch.Tensor) and id(t) in producer
+                    )
+                )
+                if srcs:
+                    counts[name] = counts.get(name, 0) + 1
+                    path = f"{where[-1] if where else ''}:{name}#{counts[name]}"
+                    op_call(path, name, srcs, out, role="pass")
+                return out
+            if not tracked:
+                return out
             counts[name] = counts.get(name, 0) + 1
             path = f"{where[-1] if where else ''}:{name}#{counts[name]}"
             others = [a for a in args[1:] if isinstance(a, torch.Tensor)]
@@ -219,8 +287,11 @@ def trace_pass(
                 # without repeated block modules, the merges are the stream's points
                 op_call(path, "add", srcs, out, role="merge", block=not blocks and len(srcs) == 2)
                 return out
-            if any(o.dim() > 1 for o in others):
-                return out  # a contraction or a product of two signals: not followed
+            if any(o.dim() > 1 for o in others):  # a contraction, or two signals' product
+                held = next((held_by(o) for o in others if held_by(o)), "")
+                if held and trace.get(held) is None:  # a parameter's first use: its node
+                    op_call(held, name, (producer[id(first)],), out)
+                return out
             role, gain = "pass", None
             if x_before is not None and out.shape == x_before.shape:
 
@@ -237,6 +308,9 @@ def trace_pass(
             continue
         handles.append(m.register_forward_pre_hook(pre(name, m)))
         handles.append(m.register_forward_hook(post(name, m)))
+    if isinstance(x, torch.Tensor) and x.is_floating_point():
+        keep.append(x)
+        producer[id(x)] = INPUT  # the forward's own ops on its input are the model's too
     try:
         with torch.random.fork_rng():
             torch.manual_seed(seed)

@@ -1,0 +1,349 @@
+"""Audit every model type of the installed ``transformers`` (PyTorch), each built from its
+default config shrunk generically, under ``variance="auto"`` and ``variance=None`` with the
+audit's own default input.
+
+For each model type, in its own child process (with a time limit, so one model's crash,
+hang or abort never stops the others): shrink the config (every width, depth, head count,
+vocabulary and image size, nested sub-configs included), build the base model
+(``AutoModel.from_config``; a factory, so the audit may rebuild it), time one build, then
+audit it once per mode. One JSON line per model type goes to ``--out`` (appended, so a run
+that stops can be resumed with ``--resume``): its build status, parameter count, and per
+mode the verdict, the signal's verdict and message, the failing and not-audited rows
+grouped by cause, and the wall time. ``--table`` prints the markdown summary that
+docs/audit.md quotes, from an existing ``--out`` file.
+
+Usage:
+    python scripts/sweep_transformers.py --limit 10            # the first 10 types
+    python scripts/sweep_transformers.py --every 2 --out sweep.jsonl   # every second type
+    python scripts/sweep_transformers.py bert gpt2 llama       # by model type
+    python scripts/sweep_transformers.py --table --out sweep.jsonl
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+
+WIDTH = 64  # the main width every config is shrunk to
+HEADS = 4
+KV_HEADS = 2
+LAYERS = 4  # the depth criterion compares the second half of the blocks with the first
+VOCAB = 512
+IMAGE = 64
+# int fields scaled with the main width (their ratio to it kept)
+WIDTH_KEYS = {
+    "hidden_size",
+    "d_model",
+    "n_embd",
+    "embed_dim",
+    "dim",
+    "word_embed_proj_dim",
+    "intermediate_size",
+    "ffn_dim",
+    "encoder_ffn_dim",
+    "decoder_ffn_dim",
+    "d_ff",
+    "n_inner",
+    "projection_dim",
+    "hidden_dim",
+    "text_embed_dim",
+    "vision_embed_dim",
+    "moe_intermediate_size",
+    "shared_expert_intermediate_size",
+    "encoder_hidden_size",
+    "decoder_hidden_size",
+    "embedding_size",
+    "d_inner",
+    "mlp_dim",
+    "ffn_hidden_size",
+    "cross_attention_hidden_size",
+    "hidden_size_per_head",
+    "projection_size",
+    "proj_size",
+    "expert_intermediate_size",
+}
+WIDTH_LISTS = {"hidden_sizes", "embed_dims", "dims", "num_channels_list", "widths"}
+HEAD_KEYS = {
+    "num_attention_heads",
+    "n_head",
+    "n_heads",
+    "encoder_attention_heads",
+    "decoder_attention_heads",
+    "num_heads",
+    "attention_heads",
+}
+KV_KEYS = {"num_key_value_heads", "n_kv_heads", "num_kv_heads", "multi_query_group_num"}
+HEAD_DIM_KEYS = {"head_dim", "d_kv", "kv_channels", "attention_head_dim", "qk_head_dim"}
+LAYER_KEYS = {
+    "num_hidden_layers",
+    "n_layer",
+    "n_layers",
+    "num_layers",
+    "encoder_layers",
+    "decoder_layers",
+    "num_decoder_layers",
+    "num_encoder_layers",
+}
+DEPTH_LISTS = {"depths", "num_layers_per_stage", "block_repeats", "layers_per_stage"}
+EXPERT_KEYS = {"num_experts", "num_local_experts", "n_routed_experts", "moe_num_experts"}
+
+
+def _scaled(value: int, factor: float, multiple: int = 1) -> int:
+    return max(multiple, round(value * factor / multiple) * multiple)
+
+
+def _main_widths(config: Any, seen: set[int]) -> set[int]:
+    """Every config's main width in the tree (a width another config refers to, such as
+    a Q-Former's ``encoder_hidden_size``, becomes :data:`WIDTH` with it)."""
+    from transformers import PretrainedConfig
+
+    if id(config) in seen:
+        return set()
+    seen.add(id(config))
+    d = config.__dict__
+    out = {
+        d[k] for k in ("hidden_size", "d_model", "n_embd", "embed_dim") if isinstance(d.get(k), int)
+    }
+    for v in d.values():
+        if isinstance(v, PretrainedConfig):
+            out |= _main_widths(v, seen)
+    return out
+
+
+def shrink(config: Any, seen: set[int] | None = None, mains: set[int] | None = None) -> Any:
+    """Shrink a ``PretrainedConfig`` in place, nested sub-configs included; return it."""
+    from transformers import PretrainedConfig
+
+    mains = _main_widths(config, set()) if mains is None else mains
+    seen = set() if seen is None else seen
+    if id(config) in seen:
+        return config
+    seen.add(id(config))
+    d = config.__dict__
+    main = next(
+        (
+            d[k]
+            for k in ("hidden_size", "d_model", "n_embd", "embed_dim", "dim")
+            if isinstance(d.get(k), int) and d[k] > WIDTH
+        ),
+        None,
+    )
+    factor = WIDTH / main if main else 1.0
+    heads = next((d[k] for k in HEAD_KEYS if isinstance(d.get(k), int)), None)
+    new_heads = min(heads, HEADS) if heads else None
+    for key, value in list(d.items()):
+        if isinstance(value, PretrainedConfig):
+            shrink(value, seen, mains)
+        elif isinstance(value, bool) or value is None:
+            continue
+        elif key in WIDTH_KEYS and isinstance(value, int) and value in mains and value > WIDTH:
+            d[key] = WIDTH  # another config's width, or this one's
+        elif key in WIDTH_KEYS and isinstance(value, int) and factor < 1:
+            d[key] = _scaled(value, factor, new_heads or 1)
+        elif key in WIDTH_LISTS and isinstance(value, list | tuple) and value:
+            if all(isinstance(v, int) for v in value) and max(value) > WIDTH:
+                f = 2 * WIDTH / max(value)
+                d[key] = type(value)(_scaled(v, f, 32) for v in value)
+        elif key in HEAD_KEYS and isinstance(value, int):
+            d[key] = min(value, HEADS)
+        elif key in HEAD_KEYS and isinstance(value, list | tuple):
+            d[key] = type(value)(min(v, HEADS) for v in value)
+        elif key in KV_KEYS and isinstance(value, int):
+            d[key] = min(value, KV_HEADS)
+        elif key in LAYER_KEYS and isinstance(value, int):
+            d[key] = min(value, LAYERS)
+        elif key in DEPTH_LISTS and isinstance(value, list | tuple):
+            d[key] = type(value)(min(v, 1) if isinstance(v, int) else v for v in value)
+        elif key in EXPERT_KEYS and isinstance(value, int):
+            d[key] = min(value, 4)
+        elif key == "num_experts_per_tok" and isinstance(value, int):
+            d[key] = min(value, 2)
+        elif key == "image_size" and isinstance(value, int) and value > IMAGE:
+            patch = d.get("patch_size")
+            if not isinstance(patch, int) or patch <= IMAGE // 4:
+                d[key] = IMAGE
+    width = next(
+        (
+            d[k]
+            for k in ("hidden_size", "d_model", "n_embd", "embed_dim")
+            if isinstance(d.get(k), int)
+        ),
+        None,
+    )
+    for key in HEAD_DIM_KEYS:  # keep an explicit head width consistent with the new heads
+        if isinstance(d.get(key), int) and width and new_heads:
+            d[key] = max(8, width // new_heads)
+    for key in ("layer_types", "mlp_only_layers", "block_types"):
+        if isinstance(d.get(key), list) and len(d[key]) > LAYERS:
+            layers = next((d[k] for k in LAYER_KEYS if isinstance(d.get(k), int)), LAYERS)
+            d[key] = d[key][:layers]
+    vocab = d.get("vocab_size")
+    if isinstance(vocab, int) and vocab > VOCAB:
+        d["vocab_size"] = VOCAB
+        for key, value in list(d.items()):  # special tokens inside the new vocabulary
+            if key.endswith("token_id") and isinstance(value, int) and value >= VOCAB:
+                d[key] = VOCAB - 1 - (value % 16)
+            elif key.endswith("token_id") and isinstance(value, list):
+                d[key] = [v if v < VOCAB else VOCAB - 1 - (v % 16) for v in value]
+    return config
+
+
+def model_types() -> list[str]:
+    from transformers.models.auto.modeling_auto import MODEL_MAPPING_NAMES
+
+    return sorted(MODEL_MAPPING_NAMES)
+
+
+def _groups(report: Any, rows: Any) -> dict[str, int]:
+    """Rows grouped by their first failing check's message, with the numbers blurred."""
+    import re
+
+    out: collections.Counter[str] = collections.Counter()
+    for r in rows:
+        fails = [f for f in r.failures] or [None]
+        msg = fails[0].message if fails[0] is not None else (r.status + " " + r.layer_type)
+        key = f"{r.layer_type}.{r.param}: " + re.sub(r"[-+]?\d[\d.,e+-]*", "#", msg)[:160]
+        out[key] += 1
+    return dict(out.most_common(8))
+
+
+def child(model_type: str, modes: list[str], seed: int) -> dict[str, Any]:
+    """Build and audit one model type; return the JSON record."""
+    import logging
+    import warnings
+
+    import torch
+
+    warnings.filterwarnings("ignore")
+    logging.disable(logging.WARNING)
+    torch.set_num_threads(1)
+    from transformers import AutoConfig, AutoModel
+
+    import initcheck
+
+    record: dict[str, Any] = {"type": model_type}
+    try:
+        config = shrink(AutoConfig.for_model(model_type))
+        start = time.perf_counter()
+        model = AutoModel.from_config(config)
+        record["build_s"] = round(time.perf_counter() - start, 2)
+        record["class"] = type(model).__name__
+        record["params"] = sum(p.numel() for p in model.parameters())
+    except Exception as exc:
+        record["build_error"] = f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}"
+        return record
+
+    def factory() -> Any:
+        return AutoModel.from_config(config)
+
+    for mode in modes:
+        variance = None if mode == "None" else mode
+        start = time.perf_counter()
+        try:
+            report = initcheck.audit(factory, variance=variance, seed=seed)
+        except Exception as exc:
+            record[mode] = {
+                "crash": f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}",
+                "seconds": round(time.perf_counter() - start, 1),
+            }
+            continue
+        signal = report.signal
+        record[mode] = {
+            "verdict": report.verdict,
+            "seconds": round(time.perf_counter() - start, 1),
+            "coverage": report.coverage,
+            "signal": None if signal is None else signal.verdict,
+            "signal_message": None if signal is None else signal.message[:400],
+            "failed": _groups(report, report.failed_rows),
+            "unaudited": _groups(report, report.unaudited),
+        }
+    return record
+
+
+def _run_one(model_type: str, modes: list[str], timeout: float, seed: int) -> dict[str, Any]:
+    cmd = [sys.executable, __file__, "--child", model_type, "--modes", *modes, "--seed", str(seed)]
+    env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    start = time.perf_counter()
+    try:
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
+    except subprocess.TimeoutExpired:
+        return {"type": model_type, "timeout": timeout}
+    lines = [ln for ln in done.stdout.splitlines() if ln.startswith("{")]
+    if done.returncode != 0 or not lines:
+        tail = " ".join(done.stderr.strip().splitlines()[-2:])[:300]
+        return {"type": model_type, "abort": f"exit {done.returncode}: {tail}"}
+    record: dict[str, Any] = json.loads(lines[-1])
+    record["wall_s"] = round(time.perf_counter() - start, 1)
+    return record
+
+
+def outcome(record: dict[str, Any], mode: str) -> str:
+    """One word per (model type, mode): build-error, timeout, abort, crash or the verdict."""
+    for key in ("build_error", "timeout", "abort"):
+        if key in record:
+            return key.replace("_", "-")
+    result = record.get(mode, {})
+    return "crash" if "crash" in result else result.get("verdict", "missing")
+
+
+def table(records: list[dict[str, Any]], modes: list[str]) -> str:
+    lines = [
+        "| outcome | " + " | ".join(f"`{m}`" for m in modes) + " |",
+        "|---|" + "---:|" * len(modes),
+    ]
+    counts = {m: collections.Counter(outcome(r, m) for r in records) for m in modes}
+    keys = sorted({k for c in counts.values() for k in c})
+    for k in keys:
+        lines.append(f"| {k} | " + " | ".join(str(counts[m][k]) for m in modes) + " |")
+    lines.append("| **model types** | " + " | ".join(str(len(records)) for _ in modes) + " |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("types", nargs="*", help="model types (default: all)")
+    parser.add_argument("--every", type=int, default=1, help="every N-th model type")
+    parser.add_argument("--limit", type=int, default=0, help="at most this many types")
+    parser.add_argument("--modes", nargs="+", default=["auto", "None"])
+    parser.add_argument("--timeout", type=float, default=300.0, help="seconds per model type")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", type=Path, default=Path("sweep_transformers.jsonl"))
+    parser.add_argument("--resume", action="store_true", help="skip types already in --out")
+    parser.add_argument("--table", action="store_true", help="print the table of --out")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        print(json.dumps(child(args.child, args.modes, args.seed)), flush=True)
+        return 0
+    if args.table:
+        records = [json.loads(ln) for ln in args.out.read_text().splitlines() if ln.strip()]
+        print(table(records, args.modes))
+        return 0
+    types = args.types or model_types()[:: args.every]
+    done = set()
+    if args.resume and args.out.exists():
+        done = {json.loads(ln)["type"] for ln in args.out.read_text().splitlines() if ln}
+    types = [t for t in types if t not in done]
+    if args.limit:
+        types = types[: args.limit]
+    with args.out.open("a") as out:
+        for i, t in enumerate(types, 1):
+            record = _run_one(t, args.modes, args.timeout, args.seed)
+            out.write(json.dumps(record) + "\n")
+            out.flush()
+            words = " ".join(f"{m}={outcome(record, m)}" for m in args.modes)
+            print(f"[{i}/{len(types)}] {t}: {words} ({record.get('wall_s', '-')} s)", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

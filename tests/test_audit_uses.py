@@ -1,0 +1,174 @@
+"""Roles from use, and the residual stream per stretch (issue 26, items 2 and 6).
+
+A parameter no layer rule claims is read from the ops that consumed it in the traced pass
+(:mod:`initcheck.models.uses`): a contraction makes it a kernel with the fans of its
+orientation (a stack of experts folded into its units), an add or concatenation a table or
+offset (zero: identity-at-init, never a symmetry failure), a product a scale. The residual
+criterion compares blocks within one stream: a stack whose input is not computed from the
+previous stack's output, or whose scale drops, starts its own (:func:`segments`).
+The first half runs with no framework; the second on hand-written PyTorch models.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+import initcheck
+from initcheck.models.graph import Call
+from initcheck.models.signal import decide_signal, segments
+from initcheck.models.uses import Use, role_from_uses, unused_role
+
+
+def test_a_contraction_reads_fans_from_its_orientation() -> None:
+    linear = role_from_uses([Use("linear", 1)], (64, 16))  # F.linear(x, W): W is (out, in)
+    assert (linear.role, linear.fans, linear.units_last) == ("kernel", (16, 64), False)
+    right = role_from_uses([Use("__matmul__", 1)], (16, 64))  # x @ W: W is (in, out)
+    assert (right.role, right.fans, right.units_last) == ("kernel", (16, 64), True)
+    flipped = role_from_uses([Use("__matmul__", 1, transposed=True)], (64, 16))  # x @ W.T
+    assert (flipped.fans, flipped.units_last) == ((16, 64), False)
+    experts = role_from_uses([Use("linear", 1)], (4, 64, 16))  # W[e] of a (E, out, in) stack
+    assert experts.fans == (16, 64)
+    import numpy as np
+
+    assert experts.extract()(np.zeros((4, 64, 16))).shape == (256, 16)  # units: E·out
+    assert role_from_uses([Use("einsum", 1)], (16, 64)).fans is None  # orientation unread
+
+
+def test_adds_products_and_lookups_give_tables_offsets_and_scales() -> None:
+    assert role_from_uses([Use("__add__", 1)], (1, 197, 64)).role == "table"
+    assert role_from_uses([Use("cat", 0)], (1, 1, 64)).role == "offset"  # one class token
+    assert role_from_uses([Use("__add__", 1)], (64,)).role == "offset"  # a bias
+    assert role_from_uses([Use("__mul__", 1)], (64,)).role == "scale"
+    assert role_from_uses([Use("embedding", 1)], (100, 64)).role == "embedding"
+    # a contraction anywhere decides over an earlier add
+    assert role_from_uses([Use("__add__", 1), Use("linear", 1)], (8, 8)).role == "kernel"
+    assert role_from_uses([], (8, 8)) is None
+    assert unused_role((8, 8)).role == "table" and unused_role((8,)).role == "offset"
+
+
+def _block(path: str, ms: float, sources: tuple[str, ...]) -> Call:
+    return Call(path, "Block", sources, act_ms=ms, grad_n2=1.0, block=True)
+
+
+def test_a_tower_that_starts_from_its_own_input_is_its_own_stretch() -> None:
+    # a vision tower at scale ~1, then a text tower from small embeddings that grows
+    # linearly: joined, the text tower's start reads as a collapse and its growth as ×10
+    vision = [
+        _block(f"vision.layers.{i}", 1.0 + 0.1 * i, (f"vision.layers.{i - 1}",)) for i in range(4)
+    ]
+    text = [_block(f"text.layers.{i}", 0.01 * (i + 1), (f"text.layers.{i - 1}",)) for i in range(4)]
+    text[0] = _block("text.layers.0", 0.01, ("text.embed",))
+    calls = [*vision, Call("text.embed", "Embedding", (), act_ms=0.0004), *text]
+    assert [len(s) for s in segments(vision + text, calls)] == [4, 4]
+    result = decide_signal([], vision + text, "a batch", "Towers", calls=calls)
+    assert result.passed, result.message
+    assert "in 2 stacks" in result.message
+
+
+def test_a_stream_growing_through_its_stages_stays_one_stretch() -> None:
+    # an unnormalized ResNet: each stage's first block takes the previous stage's output,
+    # and the stream doubles per block through the stage boundaries
+    paths = [f"layer{s}.{b}" for s in (1, 2, 3, 4) for b in (0, 1)]
+    blocks = [_block(p, 2.0**i, (paths[i - 1],) if i else ()) for i, p in enumerate(paths)]
+    assert [len(s) for s in segments(blocks, blocks)] == [8]
+    result = decide_signal([], blocks, "a batch", "ResNet", calls=blocks)
+    assert not result.passed and "grows geometrically" in result.message
+
+
+# --- on hand-written PyTorch models ---------------------------------------------------
+
+
+def _torch() -> Any:
+    return pytest.importorskip("torch")
+
+
+def _moe_model(std: float) -> Any:
+    torch = _torch()
+    nn, F = torch.nn, torch.nn.functional
+
+    class Experts(nn.Module):  # stacked (E, out, in) kernels, applied per expert
+        def __init__(self) -> None:
+            super().__init__()
+            self.up = nn.Parameter(torch.empty(4, 128, 32))
+            self.down = nn.Parameter(torch.empty(4, 32, 128))
+            self.gamma = nn.Parameter(torch.full((32,), 1e-4))
+            nn.init.normal_(self.up, std=std)
+            nn.init.normal_(self.down, std=std)
+
+        def forward(self, x: Any) -> Any:
+            out = sum(F.linear(F.relu(F.linear(x, self.up[e])), self.down[e]) for e in range(4))
+            return x + self.gamma * out
+
+    class Net(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.cls = nn.Parameter(torch.zeros(1, 1, 32))  # a class token, zero at init
+            self.pos = nn.Parameter(torch.zeros(1, 9, 32))  # a position table, zero at init
+            self.proj = nn.Parameter(torch.empty(16, 32))  # used as x @ W: (in, out)
+            nn.init.normal_(self.proj, std=16**-0.5)
+            self.experts = nn.ModuleList([Experts(), Experts()])
+            self.norm = nn.LayerNorm(32)
+
+        def forward(self, x: Any) -> Any:
+            h = x @ self.proj
+            h = torch.cat([self.cls.expand(len(h), -1, -1), h], dim=1) + self.pos
+            for block in self.experts:
+                h = block(h)
+            return self.norm(h)
+
+    return Net
+
+
+def test_parameters_held_by_a_users_own_classes_are_audited_from_their_use() -> None:
+    torch = _torch()
+    net = _moe_model(std=(2 / 32) ** 0.5)
+    inputs = torch.randn(8, 8, 16, generator=torch.Generator().manual_seed(0))
+    report = initcheck.audit(lambda: net(), variance="auto", inputs=inputs)
+    assert not report.unaudited, report
+    up, proj = report.row("experts.0.up"), report.row("proj")
+    assert up.role == "kernel" and up.fans == (32, 128)  # F.linear(x, up[e]): (out, in)
+    assert "consumed by linear" in up.note
+    assert proj.role == "kernel" and proj.fans == (16, 32)  # x @ proj: (in, out)
+    for name in ("cls", "pos"):
+        row = report.row(name)
+        assert row.passed and row.status == "identity-at-init", row
+    gamma = report.row("experts.0.gamma")
+    assert gamma.role == "scale" and gamma.passed
+    assert report.coverage["weights_audited"] == report.coverage["weights"]
+
+
+def test_a_stack_of_experts_at_std_one_fails_naming_the_expert_kernels() -> None:
+    torch = _torch()
+    net = _moe_model(std=1.0)
+    inputs = torch.randn(8, 8, 16, generator=torch.Generator().manual_seed(0))
+    report = initcheck.audit(lambda: net(), variance="he", inputs=inputs)
+    failing = {r.name for r in report.failed_rows}
+    assert {"experts.0.up", "experts.0.down", "experts.1.up", "experts.1.down"} <= failing
+    assert "variance too large" in str(report.row("experts.0.up").failures[0].message)
+
+
+def test_a_parameter_without_a_traced_pass_is_not_audited_until_accepted() -> None:
+    torch = _torch()
+    nn = torch.nn
+
+    class Scaler(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.w = nn.Parameter(torch.randn(16, 16))
+
+        def forward(self, x: Any) -> Any:
+            return x @ self.w
+
+    def build() -> Any:
+        return nn.Sequential(nn.Linear(8, 16), nn.ReLU(), Scaler())
+
+    wrong = torch.randn(4, 5)  # the forward fails: no uses are recorded
+    report = initcheck.audit(build, inputs=wrong, signal=False)
+    assert report.verdict == "incomplete" and [r.name for r in report.unaudited] == ["2.w"]
+    assert "no traced pass" in report.row("2.w").note
+    accepted = initcheck.audit(build, inputs=wrong, signal=False, accept=["Scaler"])
+    assert accepted.verdict == "passed" and accepted.row("2.w").status == "accepted"
+    read = initcheck.audit(build)  # with the pass, the use decides: a (16, 16) kernel
+    assert read.row("2.w").role == "kernel" and not read.unaudited
