@@ -14,6 +14,7 @@ from initcheck.models.adapter import adapter_for, seeded_build
 from initcheck.models.draws import FACTORY_RESEED, FLAX_RESEED, MAX_PIECE_VALUES, ModelDraws
 from initcheck.models.fixes import fix_and_audit
 from initcheck.models.linen_model import is_linen, linen_factory
+from initcheck.models.output_scale import with_output
 from initcheck.models.records import FIXERS, ModelReport, WeightPiece
 from initcheck.models.rows import audit_rows
 from initcheck.models.signal import SIGNAL_CHECK, decide_signal
@@ -245,6 +246,7 @@ def audit(
             calls=trace.calls,
             widths=widths,
         )
+        verdict = with_output(verdict, pieces, trace)
     elif signal:
         reason = (
             f"could not build a batch: {trace_error}; {INPUTS_HINT}"

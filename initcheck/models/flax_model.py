@@ -308,6 +308,7 @@ class FlaxAdapter:
             if out is None:
                 raise ValueError(f"{type(model).__name__} returned no floating array.")
             trace.outputs = (rec.producer[id(out)],) if id(out) in rec.producer else ()
+            trace.logits = np.asarray(out)
             r = jax.random.normal(jax.random.PRNGKey(seed + 1), out.shape, out.dtype)
 
             def loss(eps: list[Any]) -> Any:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 from initcheck.models.layers import ACTIVATIONS, HOMOGENEOUS, category
 from initcheck.models.uses import Use
@@ -148,6 +149,8 @@ class Trace:
     source: str = ""
     #: parameter path → the ops that consumed it (or a view of it), in forward order
     uses: dict[str, list[Use]] = field(default_factory=dict)
+    #: the model's output values (an array), for the output at init
+    logits: Any = None
 
     def __post_init__(self) -> None:
         self._by_path: dict[str, Call] = {}

@@ -209,6 +209,7 @@ def trace_pass(
             if out is None:
                 raise ValueError(f"{type(model).__name__} returned no floating tensor.")
             trace.outputs = (producer[id(out)],) if id(out) in producer else ()
+            trace.logits = np.asarray(out)
             r = tf.random.stateless_normal(tf.shape(out), seed=[seed, 1], dtype=out.dtype)
             loss = tf.reduce_sum(out * r)  # not keras.ops: its functions are traced here
         grads = tape.gradient(loss, [t for t, _ in keep] + [t for t, _ in keep_in])

@@ -320,6 +320,7 @@ def trace_pass(
             if out is None:
                 raise ValueError(f"{type(model).__name__}'s forward returned no floating tensor.")
             trace.outputs = (producer[id(out)],) if id(out) in producer else ()
+            trace.logits = _numpy(out)
             gen = torch.Generator().manual_seed(seed + 1)
             r = torch.randn(out.shape, generator=gen, dtype=out.dtype)
             # the parameters make autograd run through every recorded output, also
