@@ -16,6 +16,7 @@ Usage:
     python scripts/sweep_transformers.py --limit 10            # the first 10 types
     python scripts/sweep_transformers.py --every 2 --out sweep.jsonl   # every second type
     python scripts/sweep_transformers.py bert gpt2 llama       # by model type
+    python scripts/sweep_transformers.py --shard 1/2 --out b.jsonl    # the odd half, in parallel
     python scripts/sweep_transformers.py --table --out sweep.jsonl
 """
 
@@ -313,6 +314,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("types", nargs="*", help="model types (default: all)")
     parser.add_argument("--every", type=int, default=1, help="every N-th model type")
     parser.add_argument("--limit", type=int, default=0, help="at most this many types")
+    parser.add_argument("--shard", default="0/1", help="I/N: every N-th type from the I-th")
     parser.add_argument("--modes", nargs="+", default=["auto", "None"])
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds per model type")
     parser.add_argument("--seed", type=int, default=0)
@@ -328,7 +330,8 @@ def main(argv: list[str] | None = None) -> int:
         records = [json.loads(ln) for ln in args.out.read_text().splitlines() if ln.strip()]
         print(table(records, args.modes))
         return 0
-    types = args.types or model_types()[:: args.every]
+    index, count = (int(v) for v in args.shard.split("/"))
+    types = (args.types or model_types()[:: args.every])[index::count]
     done = set()
     if args.resume and args.out.exists():
         done = {json.loads(ln)["type"] for ln in args.out.read_text().splitlines() if ln}
