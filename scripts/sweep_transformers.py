@@ -309,6 +309,30 @@ def table(records: list[dict[str, Any]], modes: list[str]) -> str:
     return "\n".join(lines)
 
 
+def causes(records: list[dict[str, Any]], mode: str) -> str:
+    """One markdown line per model type that did not pass under ``mode``: its outcome and
+    its first cause (the signal's message if it failed, else the first failing rows)."""
+    lines = []
+    for r in sorted(records, key=lambda r: r["type"]):
+        word = outcome(r, mode)
+        if word == "passed":
+            continue
+        result = r.get(mode, {})
+        if word in ("build-error", "abort"):
+            why = r.get("build_error") or r.get("abort") or ""
+        elif word == "timeout":
+            why = f"over {r['timeout']:g} s"
+        elif word == "crash":
+            why = result["crash"]
+        elif result.get("signal") in ("fail", "inconclusive") and word != "incomplete":
+            why = result.get("signal_message") or ""
+        else:
+            groups = result.get("failed") or result.get("unaudited") or {}
+            why = "; ".join(f"{n}× {k}" for k, n in list(groups.items())[:2])
+        lines.append(f"- `{r['type']}` {word}: {' '.join(why.split())[:240]}")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("types", nargs="*", help="model types (default: all)")
@@ -321,14 +345,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("sweep_transformers.jsonl"))
     parser.add_argument("--resume", action="store_true", help="skip types already in --out")
     parser.add_argument("--table", action="store_true", help="print the table of --out")
+    parser.add_argument("--causes", help="print each type's cause of not passing under MODE")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
         print(json.dumps(child(args.child, args.modes, args.seed)), flush=True)
         return 0
-    if args.table:
+    if args.table or args.causes:
         records = [json.loads(ln) for ln in args.out.read_text().splitlines() if ln.strip()]
-        print(table(records, args.modes))
+        print(causes(records, args.causes) if args.causes else table(records, args.modes))
         return 0
     index, count = (int(v) for v in args.shard.split("/"))
     types = (args.types or model_types()[:: args.every])[index::count]

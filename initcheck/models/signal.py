@@ -232,10 +232,11 @@ def _container(path: str) -> str:
 
 
 def _descends(c: Call, last: Call, by_path: dict[str, Call]) -> bool:
-    """Whether block ``c``'s input was computed from block ``last``'s output (through
-    any ops that are not blocks)."""
+    """Whether block ``c``'s main input (its first: the stream it adds to, not a decoder
+    block's encoder states) was computed from block ``last``'s output (through any ops
+    that are not blocks)."""
     seen: set[str] = set()
-    todo = list(c.sources)
+    todo = list(c.sources[:1])
     while todo:
         path = todo.pop()
         if path == last.path or path.startswith((last.path + ".", last.path + ":")):
