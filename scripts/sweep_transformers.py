@@ -95,6 +95,13 @@ LAYER_KEYS = {
     "num_encoder_layers",
 }
 DEPTH_LISTS = {"depths", "num_layers_per_stage", "block_repeats", "layers_per_stage"}
+#: attention widths below one head: multi-head latent attention's ranks and split head,
+#: a partial rotary width (each a function of the new head width)
+LATENT_KEYS = {
+    "qk_rope_head_dim": lambda h: h // 2, "qk_nope_head_dim": lambda h: h // 2,
+    "v_head_dim": lambda h: h, "kv_lora_rank": lambda h: 2 * h, "q_lora_rank": lambda h: 2 * h,
+    "rotary_dim": lambda h: h, "rotary_emb_base_dim": lambda h: h,
+}  # fmt: skip
 EXPERT_KEYS = {"num_experts", "num_local_experts", "n_routed_experts", "moe_num_experts"}
 
 
@@ -183,6 +190,10 @@ def shrink(config: Any, seen: set[int] | None = None, mains: set[int] | None = N
     for key in HEAD_DIM_KEYS:  # keep an explicit head width consistent with the new heads
         if isinstance(d.get(key), int) and width and new_heads:
             d[key] = max(8, width // new_heads)
+    head = max(8, width // new_heads) if width and new_heads else 16
+    for key, value in LATENT_KEYS.items():  # multi-head latent attention, partial rotary
+        if isinstance(d.get(key), int) and d[key] > value(head):
+            d[key] = value(head)
     for key in ("layer_types", "mlp_only_layers", "block_types"):
         if isinstance(d.get(key), list) and len(d[key]) > LAYERS:
             layers = next((d[k] for k in LAYER_KEYS if isinstance(d.get(k), int)), LAYERS)

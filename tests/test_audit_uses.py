@@ -172,3 +172,12 @@ def test_a_parameter_without_a_traced_pass_is_not_audited_until_accepted() -> No
     assert accepted.verdict == "passed" and accepted.row("2.w").status == "accepted"
     read = initcheck.audit(build)  # with the pass, the use decides: a (16, 16) kernel
     assert read.row("2.w").role == "kernel" and not read.unaudited
+
+
+def test_a_stretch_whose_stream_vanishes_fails_without_a_crash() -> None:
+    paths = [f"blocks.{i}" for i in range(4)]
+    blocks = [
+        _block(p, 1.0 if i < 2 else 0.0, (paths[i - 1],) if i else ()) for i, p in enumerate(paths)
+    ]
+    result = decide_signal([], blocks, "a batch", "Vanishing", calls=blocks)
+    assert not result.passed and "shrinks" in result.message

@@ -295,8 +295,8 @@ def _stream(blocks: list[Call], source: str, base: dict, calls: Sequence[Call]) 
 
     def badness(item: tuple[list[Call], dict, dict]) -> float:
         r, bound = item[1].get("ratio"), item[1].get("bound")
-        if r is None or not bound:
-            return math.inf
+        if r is None or not bound or not r > 0 or not math.isfinite(r):
+            return math.inf  # no finite, positive ratio: the stretch to report
         return abs(math.log(r)) - math.log(bound)
 
     seg, act_info, grad_info = max(infos, key=badness)  # the segment closest to failing

@@ -3,7 +3,7 @@
 A model with a Hugging Face ``config`` gets the inputs its ``forward`` names, sized from
 the config and its sub-configs (``text_config``, ``vision_config``, ``audio_config``…):
 token ids (``input_ids``, and ``decoder_input_ids`` for an encoder-decoder), images
-(``pixel_values``), a waveform (``input_values``) or filterbank features
+(``pixel_values``), a waveform (``input_values``; last, as one channel) or filterbank features
 (``input_features``). First all of them together, then each modality alone (a
 vision-language model may need its image tokens placed in the text to take both). Any other
 model gets one batch from its first parameterized module: a Linear's features (MNIST images
@@ -131,6 +131,10 @@ def config_batches(model: Any, seed: int) -> list[Any]:
         decoder = _token_ids(getattr(config, "decoder", None) or config, g)
         if decoder is not None:
             extra["decoder_input_ids"] = decoder
+    if "input_values" in parts:  # an audio codec takes (batch, channels, samples)
+        parts_mono = dict(parts, input_values=parts["input_values"][:, None, :])
+    else:
+        parts_mono = {}
     first = next(iter(inspect.signature(model.forward).parameters), None)
     candidates: list[Any] = []
     for chosen in ([*parts], *([k] for k in parts if len(parts) > 1)):
@@ -141,6 +145,8 @@ def config_batches(model: Any, seed: int) -> list[Any]:
             candidates.append(batch[first])  # one positional tensor, as the user passes it
         else:
             candidates.append(batch)
+    if parts_mono:
+        candidates.append(parts_mono | extra)
     return candidates
 
 

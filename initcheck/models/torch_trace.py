@@ -287,6 +287,12 @@ def trace_pass(
                 # without repeated block modules, the merges are the stream's points
                 op_call(path, "add", srcs, out, role="merge", block=not blocks and len(srcs) == 2)
                 return out
+            if name in _ADDS and len(others) == 1:  # x + a table broadcast over it
+                srcs = tuple(
+                    dict.fromkeys(producer[id(t)] for t in (first, others[0]) if id(t) in producer)
+                )
+                op_call(path, "add", srcs, out, first, role="pass")
+                return out
             if any(o.dim() > 1 for o in others):  # a contraction, or two signals' product
                 held = next((held_by(o) for o in others if held_by(o)), "")
                 if held and trace.get(held) is None:  # a parameter's first use: its node
