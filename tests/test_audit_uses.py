@@ -181,3 +181,32 @@ def test_a_stretch_whose_stream_vanishes_fails_without_a_crash() -> None:
     ]
     result = decide_signal([], blocks, "a batch", "Vanishing", calls=blocks)
     assert not result.passed and "shrinks" in result.message
+
+
+def _norm_net(offset: bool) -> Any:
+    torch = _torch()
+    nn = torch.nn
+
+    class OffsetRMSNorm(nn.Module):  # Gemma's x̂·(1 + w) with w = 0, or x̂·w with w = 0
+        def __init__(self, width: int) -> None:
+            super().__init__()
+            self.weight = nn.Parameter(torch.zeros(width))
+
+        def forward(self, x: Any) -> Any:
+            x = x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + 1e-6)
+            return x * (1.0 + self.weight) if offset else x * self.weight
+
+    layers: list[Any] = []
+    for _ in range(3):
+        layers += [nn.Linear(32, 32), OffsetRMSNorm(32), nn.ReLU()]
+    return nn.Sequential(*layers, nn.Linear(32, 32))
+
+
+def test_a_norm_weight_stored_as_an_offset_from_one_is_measured_not_named() -> None:
+    torch = _torch()
+    inputs = torch.randn(64, 32, generator=torch.Generator().manual_seed(0))
+    gemma = initcheck.audit(lambda: _norm_net(offset=True), variance="auto", inputs=inputs)
+    row = gemma.row("1.weight")
+    assert row.passed and "gain is 1 + w" in row.note, row
+    zero = initcheck.audit(lambda: _norm_net(offset=False), variance="auto", inputs=inputs)
+    assert not zero.row("1.weight").passed  # a zero gain: the signal stops here

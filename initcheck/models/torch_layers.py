@@ -32,6 +32,7 @@ class Site:
     path: str
     module: Any
     base: dict[str, Any]
+    out_ms: float | None = None  # the module's output mean square in the traced pass
 
     def key(self, name: str) -> str:
         return f"{self.path}.{name}" if self.path else name
@@ -245,11 +246,26 @@ def embedding(s: Site) -> list[WeightPiece]:
 
 
 def norm(s: Site) -> list[WeightPiece]:
+    """A norm's weight is meant 1 and its bias 0; a weight stored as an offset from 1
+    (``x̂·(1 + w)``, Gemma's RMSNorm) is meant 0, which the pass measures: with every
+    value 0 the norm's output still has a mean square near 1 (:data:`UNIT_MS`)."""
     out = []
-    for name in s.own():
+    for name, p in s.own().items():
         value = 1.0 if name == "weight" else 0.0 if name == "bias" else None
+        unit = s.out_ms is not None and UNIT_MS[0] <= s.out_ms <= UNIT_MS[1]
+        if value == 1.0 and unit and not bool(p.detach().ne(0).any()):
+            note = (
+                f"measured: with every value 0 the norm's output has mean square "
+                f"{s.out_ms:.3g}, so its gain is 1 + w (an offset from 1, as Gemma's)"
+            )
+            out.append(s.piece(name, "constant", constant=0.0, note=note))
+            continue
         out.append(s.const(name, value))
     return out
+
+
+#: a normalized output's mean square with its gain at 1 (a zero gain gives 0)
+UNIT_MS = (0.25, 4.0)
 
 
 BUILDERS: dict[str, Callable[[Site], list[WeightPiece]]] = {
@@ -319,7 +335,8 @@ def module_pieces(path: str, m: Any, trace: Trace | None) -> list[WeightPiece]:
         # call): what follows the attention's output follows out_proj
         f = flow(trace, parent)
     base = dict(layer=path, layer_type=type(m).__name__, framework="torch", **_flow_fields(f))
-    site = Site(path, m, base)
+    call = trace.get(path) if trace is not None else None
+    site = Site(path, m, base, call.act_ms if call is not None else None)
     build = _builder(m)
     if build is not None:
         return build(site)
