@@ -239,7 +239,7 @@ def load_inputs(spec: str, *, root: str | Path | None = None, seed: int = 0) -> 
             callable, a function that raises or returns something else.
     """
     spec = check_inputs_spec(spec)
-    obj = load_spec(spec, root=root)
+    obj = _seeded_call(lambda: load_spec(spec, root=root), seed)  # an import draws too
     batch = _batch(obj)
     if batch is not None:
         return batch

@@ -231,12 +231,15 @@ def _container(path: str) -> str:
     return path.partition(":")[0].partition("#")[0].rpartition(".")[0]
 
 
-def _descends(c: Call, last: Call, by_path: dict[str, Call]) -> bool:
-    """Whether block ``c``'s main input (its first: the stream it adds to, not a decoder
-    block's encoder states) was computed from block ``last``'s output (through any ops
-    that are not blocks)."""
+def _descends(
+    c: Call, last: Call, by_path: dict[str, Call], main: bool = True, past_norms: bool = True
+) -> bool:
+    """Whether block ``c``'s input was computed from block ``last``'s output (through
+    ops that are not blocks): from its main input only (its first: the stream it adds
+    to, not a decoder block's encoder states), or from any; through norms, or only on
+    paths that meet none."""
     seen: set[str] = set()
-    todo = list(c.sources[:1])
+    todo = list(c.sources[:1] if main else c.sources)
     while todo:
         path = todo.pop()
         if path == last.path or path.startswith((last.path + ".", last.path + ":")):
@@ -245,7 +248,8 @@ def _descends(c: Call, last: Call, by_path: dict[str, Call]) -> bool:
         if path in seen or call is None or call.block:
             continue
         seen.add(path)
-        todo.extend(call.sources)
+        if past_norms or call.category != "norm":
+            todo.extend(call.sources)
     return False
 
 
@@ -254,8 +258,9 @@ def segments(blocks: list[Call], calls: Sequence[Call] = ()) -> list[list[Call]]
     stretch starts where the blocks' stack changes (their parent module: a tower, an
     encoder or a decoder, a stage) and the stream restarts there: the new stack's input
     was not computed from the previous stack's output (another input: a text tower after
-    a vision tower, a decoder's own embeddings), or its second moment drops by more than
-    one block's linear allowance, ÷ 2·:data:`KAPPA` (a norm or patch merging before it).
+    a vision tower, a decoder's own embeddings), every path from it passes a norm (a
+    post-norm model, a stage's BN shortcut), or its second moment drops by more than one
+    block's linear allowance, ÷ 2·:data:`KAPPA` (a norm or patch merging before it).
     A stream that runs on through a stage boundary, growing (an unnormalized ResNet's
     stages), stays one stretch: its growth is what the criterion judges."""
     by_path = {c.path: c for c in calls}
@@ -266,7 +271,9 @@ def segments(blocks: list[Call], calls: Sequence[Call] = ()) -> list[list[Call]]
             a, b = last.act_ms, c.act_ms  # second moments
             drop = a is None or b is None or not a > 0 or b / a < 1 / (2 * KAPPA)
             other = bool(by_path) and not _descends(c, last, by_path)
-            if _container(c.path) == _container(last.path) or not (drop or other):
+            # every path from the last point passes a norm (post-norm, a BN shortcut)
+            renormed = bool(by_path) and not other and not _descends(c, last, by_path, False, False)
+            if _container(c.path) == _container(last.path) or not (drop or other or renormed):
                 out[-1].append(c)
                 continue
         out.append([c])
@@ -274,7 +281,18 @@ def segments(blocks: list[Call], calls: Sequence[Call] = ()) -> list[list[Call]]
 
 
 def _stream(blocks: list[Call], source: str, base: dict, calls: Sequence[Call]) -> CheckResult:
-    judged = [s for s in segments(blocks, calls) if len(s) >= 2] or [blocks]
+    judged = [s for s in segments(blocks, calls) if len(s) >= 2]
+    if not judged:  # every point restarts the stream: nothing carries growth across blocks
+        return CheckResult(
+            passed=True,
+            message=(
+                f"every one of the model's {len(blocks)} residual points restarts the stream "
+                f"on {source} (a norm on every path between them, as in a post-norm model): "
+                "nothing grows across blocks."
+            ),
+            details={"regime": "residual", "source": source, "layers": _table(blocks)},
+            **base,
+        )
     infos, problems, grad_problems = [], [], []
     for seg in judged:
         names = [c.path for c in seg]
