@@ -210,3 +210,38 @@ def test_a_norm_weight_stored_as_an_offset_from_one_is_measured_not_named() -> N
     assert row.passed and "gain is 1 + w" in row.note, row
     zero = initcheck.audit(lambda: _norm_net(offset=False), variance="auto", inputs=inputs)
     assert not zero.row("1.weight").passed  # a zero gain: the signal stops here
+
+
+def _post_norm_chain(n: int, through_norm: bool) -> tuple[list[Call], list[Call]]:
+    """Residual points ``add#i``, each from the previous point through a norm (post-norm)
+    or also straight (pre-norm: the identity path skips the branch's norm)."""
+    calls: list[Call] = [Call("embed", "Embedding", (), act_ms=0.0004)]
+    blocks: list[Call] = []
+    prev = "embed"
+    for i in range(n):
+        norm = Call(f"layers.{i}.norm", "Norm", (prev,), act_ms=1.0, role="norm")
+        branch = Call(f"layers.{i}.mlp", "Linear", (norm.path,), act_ms=1.0)
+        main = norm.path if through_norm else prev
+        point = Call(
+            f"layers.{i}:add#1",
+            "add",
+            (main, branch.path),
+            act_ms=1.0 + i * (not through_norm),
+            block=True,
+            role="merge",
+        )
+        calls += [norm, branch, point]
+        blocks.append(point)
+        prev = point.path
+    return blocks, calls
+
+
+def test_post_norm_points_each_restart_the_stream_and_pre_norm_ones_do_not() -> None:
+    blocks, calls = _post_norm_chain(6, through_norm=True)
+    assert [len(s) for s in segments(blocks, calls)] == [1] * 6
+    post = decide_signal([], blocks, "a batch", "PostNorm", calls=calls)
+    assert post.passed and "restarts the stream" in post.message
+    blocks, calls = _post_norm_chain(6, through_norm=False)
+    assert [len(s) for s in segments(blocks, calls)] == [6]
+    pre = decide_signal([], blocks, "a batch", "PreNorm", calls=calls)
+    assert pre.passed and "grows no faster than linearly" in pre.message

@@ -255,12 +255,13 @@ def _descends(
 
 def segments(blocks: list[Call], calls: Sequence[Call] = ()) -> list[list[Call]]:
     """The blocks split into the stretches that carry one residual stream each. A new
-    stretch starts where the blocks' stack changes (their parent module: a tower, an
-    encoder or a decoder, a stage) and the stream restarts there: the new stack's input
-    was not computed from the previous stack's output (another input: a text tower after
-    a vision tower, a decoder's own embeddings), every path from it passes a norm (a
-    post-norm model, a stage's BN shortcut), or its second moment drops by more than one
-    block's linear allowance, ÷ 2·:data:`KAPPA` (a norm or patch merging before it).
+    stretch starts where every path from the previous point passes a norm (a post-norm
+    model, a stage's BN shortcut), or where the blocks' stack changes (their parent
+    module: a tower, an encoder or a decoder, a stage) and the stream restarts there: the
+    new stack's input was not computed from the previous stack's output (another input: a
+    text tower after a vision tower, a decoder's own embeddings), or its second moment
+    drops by more than one block's linear allowance, ÷ 2·:data:`KAPPA` (a norm or patch
+    merging before it).
     A stream that runs on through a stage boundary, growing (an unnormalized ResNet's
     stages), stays one stretch: its growth is what the criterion judges."""
     by_path = {c.path: c for c in calls}
@@ -273,7 +274,8 @@ def segments(blocks: list[Call], calls: Sequence[Call] = ()) -> list[list[Call]]
             other = bool(by_path) and not _descends(c, last, by_path)
             # every path from the last point passes a norm (post-norm, a BN shortcut)
             renormed = bool(by_path) and not other and not _descends(c, last, by_path, False, False)
-            if _container(c.path) == _container(last.path) or not (drop or other or renormed):
+            same = _container(c.path) == _container(last.path)
+            if not renormed and (same or not (drop or other)):
                 out[-1].append(c)
                 continue
         out.append([c])
