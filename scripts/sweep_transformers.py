@@ -157,6 +157,16 @@ def shrink(config: Any, seen: set[int] | None = None, mains: set[int] | None = N
             d[key] = WIDTH  # another config's width, or this one's
         elif key in WIDTH_KEYS and isinstance(value, int) and factor < 1:
             d[key] = _scaled(value, factor, new_heads or 1)
+        elif key.endswith(("intermediate_size", "codebook_dim")) and isinstance(value, int):
+            d[key] = min(value, 4 * WIDTH)  # a sub-model's widths named by prefix
+        elif key == "codebook_size" and isinstance(value, int):
+            d[key] = min(value, VOCAB)
+        elif key in ("base_channels", "latent_channels", "ch") and isinstance(value, int):
+            d[key] = min(value, 32)  # a VQ-GAN tokenizer's widths
+        elif key in ("num_res_blocks", "layers_per_block") and isinstance(value, int):
+            d[key] = min(value, 1)
+        elif key == "resolution" and isinstance(value, int):
+            d[key] = min(value, IMAGE)
         elif key in WIDTH_LISTS and isinstance(value, list | tuple) and value:
             if all(isinstance(v, int) for v in value) and max(value) > WIDTH:
                 f = 2 * WIDTH / max(value)
