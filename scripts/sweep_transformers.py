@@ -345,11 +345,19 @@ def causes(records: list[dict[str, Any]], mode: str) -> str:
             why = f"over {r['timeout']:g} s"
         elif word == "crash":
             why = result["crash"]
-        elif result.get("signal") in ("fail", "inconclusive") and word != "incomplete":
-            why = result.get("signal_message") or ""
         else:
-            groups = result.get("failed") or result.get("unaudited") or {}
-            why = "; ".join(f"{n}× {k}" for k, n in list(groups.items())[:2])
+            failing = {
+                k: n for k, n in (result.get("failed") or {}).items() if "inconclusive" not in k
+            }
+            groups = failing or result.get("unaudited") or result.get("failed") or {}
+            rows = "; ".join(f"{n}× {k}" for k, n in list(groups.items())[:2])
+            signal = result.get("signal_message") or ""
+            if result.get("signal") == "fail" or (not failing and word == "inconclusive"):
+                why = f"signal: {signal}" + (f" | rows: {rows}" if failing else "")
+            else:
+                why = f"rows: {rows}" + (
+                    f" | signal: {signal}" if result.get("signal") != "pass" else ""
+                )
         lines.append(f"- `{r['type']}` {word}: {' '.join(why.split())[:240]}")
     return "\n".join(lines)
 
