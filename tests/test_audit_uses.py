@@ -245,3 +245,33 @@ def test_post_norm_points_each_restart_the_stream_and_pre_norm_ones_do_not() -> 
     assert [len(s) for s in segments(blocks, calls)] == [6]
     pre = decide_signal([], blocks, "a batch", "PreNorm", calls=calls)
     assert pre.passed and "grows no faster than linearly" in pre.message
+
+
+def test_a_computed_position_table_is_checked_as_a_table_not_as_draws() -> None:
+    torch = _torch()
+    nn = torch.nn
+
+    class Sinusoidal(nn.Embedding):  # the same values under every seed
+        def reset_parameters(self) -> None:
+            pos = torch.arange(self.num_embeddings, dtype=torch.float32)[:, None]
+            freq = torch.exp(-torch.arange(0, self.embedding_dim, 2) / self.embedding_dim * 9.2)
+            with torch.no_grad():
+                self.weight[:, 0::2] = torch.sin(pos * freq)
+                self.weight[:, 1::2] = torch.cos(pos * freq)
+
+    class Net(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.tokens = nn.Embedding(100, 32)
+            self.positions = Sinusoidal(64, 32)
+            self.out = nn.Linear(32, 32)
+
+        def forward(self, ids: Any) -> Any:
+            return self.out(self.tokens(ids) + self.positions(torch.arange(ids.shape[1])))
+
+    ids = torch.randint(0, 100, (8, 16), generator=torch.Generator().manual_seed(0))
+    report = initcheck.audit(Net, inputs=ids)
+    table = report.row("positions.weight")
+    assert table.status == "deterministic" and table.passed, table
+    assert "64 distinct rows of 64" in table.results[0].message
+    assert report.row("tokens.weight").status == ""  # drawn: checked as draws

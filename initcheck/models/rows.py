@@ -106,6 +106,36 @@ def _constant_result(piece: WeightPiece, values: np.ndarray) -> tuple[CheckResul
     ), ""
 
 
+def _deterministic_table(
+    piece: WeightPiece,
+    values: np.ndarray,
+    draws: ModelDraws,
+    settings: Settings,
+    limit: int,
+) -> CheckResult | None:
+    """A table its init computes rather than draws (sinusoidal positions: the same values
+    under two seeds) is checked as a table, finite with distinct rows, not as random
+    draws; ``None`` for a drawn table."""
+    other = piece_values(draws, piece, draw_seed(settings.seed, 0, 1), limit)
+    flat = values.reshape(len(values), -1) if values.ndim else values.reshape(1, 1)
+    if (
+        other.shape != values.shape
+        or not np.array_equal(other, values)
+        or np.all(flat == flat.flat[0])
+    ):
+        return None
+    base = _base(piece, values, "table")
+    if not np.isfinite(values).all():
+        return CheckResult(passed=False, message="a computed table with non-finite values.", **base)
+    distinct = len(np.unique(flat, axis=0))
+    ok = distinct == len(flat)
+    message = (
+        f"a computed table (the same under two seeds, as sinusoidal positions): finite, "
+        f"{distinct} distinct rows of {len(flat)}" + ("" if ok else ": some rows repeat exactly")
+    )
+    return CheckResult(passed=ok, message=message, **base)
+
+
 def _orthogonality(piece: WeightPiece, values: np.ndarray, tol: float) -> CheckResult | None:
     """A pass for a (semi-)orthogonal matrix with gain within ×(1+tol); ``None`` if it is not
     orthogonal (the per-gate fan rule then decides)."""
@@ -195,6 +225,12 @@ def _row(
         result, status = _constant_result(piece, values)
         both = "; ".join(n for n in (note, piece.note) if n)
         return WeightRow(*common, None, (result,), note=both, status=status, size=full.size), None
+    if piece.role == "embedding" and piece.key not in draws.frozen:
+        table = _deterministic_table(piece, values, draws, settings, limit)
+        if table is not None:
+            return WeightRow(
+                *common, None, (table,), note=note, status="deterministic", size=full.size
+            ), None
     if values.size < full.size:
         note = "; ".join(
             filter(None, [note, f"checked on the first units: {values.shape} of {full.shape}"])

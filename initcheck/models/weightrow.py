@@ -14,11 +14,12 @@ from initcheck.verdicts import combined_verdict
 
 #: Row statuses that inform without failing: a kernel's scale normalized away, a
 #: declared convention the signal decides, a residual branch of a normalized model under
-#: ``"auto"``, a deliberate identity-at-init, an output head under ``"auto"``, a weight
-#: the user vouches for (``accept=``: not audited, or failing).
+#: ``"auto"``, a deliberate identity-at-init, an output head under ``"auto"``, a table its
+#: init computes (sinusoidal positions), a weight the user vouches for (``accept=``: not
+#: audited, or failing).
 STATUSES = (
     "scale-invariant", "convention", "residual branch", "identity-at-init", "output head",
-    "accepted",
+    "deterministic", "accepted",
 )  # fmt: skip
 
 
