@@ -275,3 +275,25 @@ def test_a_computed_position_table_is_checked_as_a_table_not_as_draws() -> None:
     assert table.status == "deterministic" and table.passed, table
     assert "64 distinct rows of 64" in table.results[0].message
     assert report.row("tokens.weight").status == ""  # drawn: checked as draws
+
+
+@pytest.mark.filterwarnings("ignore:Initializing zero-element tensors")
+def test_an_empty_or_one_dimensional_parameter_gets_a_row_never_an_error() -> None:
+    torch = _torch()
+    nn = torch.nn
+
+    class Net(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.body = nn.Linear(8, 8)
+            self.unused = nn.Linear(8, 0)  # sized 0 by a config
+            self.alpha = nn.Parameter(torch.zeros(()))  # a 0-D gate
+
+        def forward(self, x: Any) -> Any:
+            return self.body(x) * (1 + self.alpha)
+
+    report = initcheck.audit(Net, inputs=torch.randn(16, 8))
+    empty = report.row("unused.weight")
+    assert empty.passed and "empty weight (0, 8)" in empty.results[0].message
+    assert report.row("alpha").passed and report.row("alpha").role == "scale"
+    assert not any(r.check == "error" for row in report.rows for r in row.results)

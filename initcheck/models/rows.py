@@ -200,6 +200,15 @@ def _row(
     if piece.role == "unknown":
         return WeightRow(*head, (), "", None, None, note=piece.note), None
     full = piece.extract(np.asarray(draws.own[piece.key]))
+    if full.size == 0:  # a layer sized 0 by its config: nothing to initialize, nothing wrong
+        empty = CheckResult(
+            check="empty",
+            initializer=piece.name,
+            passed=True,
+            message=f"an empty weight {tuple(full.shape)}: no values to initialize",
+            shapes=(tuple(full.shape),),
+        )
+        return WeightRow(*head, tuple(full.shape), "", None, None, (empty,), size=0), None
     bad = int(full.size - np.count_nonzero(np.isfinite(full))) if full.dtype.kind == "f" else 0
     if bad:  # the model's own values first: nothing is compared or redrawn past a NaN
         result = CheckResult(
