@@ -94,10 +94,13 @@ def with_output(signal: CheckResult, pieces: Sequence[Any], trace: Any) -> Check
         p.layer: p for p in pieces if p.role == "kernel"
     }
     head = ""
+    width = np.shape(values)[-1] if values is not None and np.ndim(values) else 0
     for path in outputs:  # a kernel, or a weighted layer whose weight is tied elsewhere
         call = trace.get(path)
         if path in kernels:
-            head = kernels[path].key
+            fans = kernels[path].fans  # the classes are its units, on the last axis
+            if fans is None or fans.fan_out == width or kernels[path].layout is None:
+                head = kernels[path].key
         elif call is not None and call.category == "other":
             head = path
     if values is None or not head:
