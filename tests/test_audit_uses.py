@@ -297,3 +297,16 @@ def test_an_empty_or_one_dimensional_parameter_gets_a_row_never_an_error() -> No
     assert empty.passed and "empty weight (0, 8)" in empty.results[0].message
     assert report.row("alpha").passed and report.row("alpha").role == "scale"
     assert not any(r.check == "error" for row in report.rows for r in row.results)
+
+
+def test_a_grouped_conv_checked_on_its_first_units_keeps_whole_groups() -> None:
+    torch = _torch()
+    nn = torch.nn
+
+    def build() -> Any:
+        return nn.Sequential(nn.Conv2d(64, 256, 3, groups=8), nn.ReLU(), nn.Conv2d(256, 8, 1))
+
+    report = initcheck.audit(build, inputs=torch.randn(4, 64, 8, 8), max_piece_values=1024)
+    row = report.row("0.weight")  # 256 units of 8·9 values: 14 fit, 8 are kept
+    assert not any(r.check == "error" for r in row.results), row
+    assert row.shape[0] % 8 == 0 and row.shape[0] < 256  # whole groups of the first units

@@ -280,6 +280,9 @@ def subsample_units(piece: WeightPiece, values: np.ndarray, limit: int) -> np.nd
         axis = piece.layout.units_axis(values.shape) % values.ndim
     per_unit = values.size // values.shape[axis]
     keep = max(2, limit // max(per_unit, 1))
+    groups = piece.layout.groups
+    if groups > 1:  # whole groups, so the checked shape still divides into them
+        keep = max(groups, keep // groups * groups)
     if keep >= values.shape[axis]:
         return values
     return np.take(values, np.arange(keep), axis=axis)
