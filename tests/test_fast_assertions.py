@@ -40,7 +40,7 @@ def he_no_gain(shape, dtype=None, seed=None):
 
 
 def slow_he(shape, dtype=None, seed=None):
-    time.sleep(0.001)
+    spend(0.05)  # a 50 ms call, on the virtual clock (no test sleeps)
     return he_seeded(shape, seed=seed)
 
 
@@ -63,9 +63,30 @@ def test_he_without_relu_gain(shape):
 
 
 @given(kernel_shapes())
-@settings(deadline=200)  # Hypothesis's default, stated: ~900 calls of ≥ 1 ms each exceed it
+@settings(deadline=200)  # Hypothesis's default, stated: a few 50 ms calls exceed it
 def test_slow_he(shape):
     initcheck.assert_variance(slow_he, "he", shape)
+"""
+
+
+VIRTUAL_CLOCK = """
+import time
+
+_real = time.perf_counter
+_spent = [0.0]
+
+
+def spend(seconds):
+    \"\"\"Advance ``time.perf_counter`` (read by Hypothesis's deadline and by initcheck) as if
+    the caller had worked ``seconds``: the test cannot depend on the machine's speed.\"\"\"
+    _spent[0] += seconds
+
+
+def perf_counter():
+    return _real() + _spent[0]
+
+
+time.perf_counter = perf_counter
 """
 
 
@@ -79,7 +100,9 @@ def default_profile_env(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_readme_example_passes_and_a_slow_initializer_is_told_the_setting(
     pytester: pytest.Pytester, default_profile_env: None
 ) -> None:
-    pytester.makepyfile(test_he=HE_PROJECT.replace("import numpy", "import time\nimport numpy"))
+    pytester.makeconftest(VIRTUAL_CLOCK)
+    project = HE_PROJECT.replace("import numpy", "from conftest import spend\nimport numpy")
+    pytester.makepyfile(test_he=project)
     result = pytester.runpytest_subprocess(
         "-p", "no:cacheprovider", "-p", "no:randomly", "test_he.py"
     )
