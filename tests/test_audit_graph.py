@@ -223,3 +223,26 @@ def test_analysis_runs_with_every_framework_blocked() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
     )
     assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr
+
+
+def test_only_blocks_a_merge_runs_through_stay_stream_points() -> None:
+    t = Trace(source="a hand-built graph")
+    t.add(Call("stem", "Linear", (), 1.0))
+    t.add(Call("chain.0", "Sequential", ("stem",), 1.0, block=True))  # no add inside
+    t.add(Call("chain.1", "Sequential", ("chain.0",), 1.0, block=True))
+    t.add(Call("res.0", "Block", ("chain.1",), 1.0, block=True))
+    t.add(Call("res.0:add#1", "add", ("chain.1", "res.0.fc"), 2.0, role="merge"))
+    t.add(Call("res.1", "Block", ("res.0",), 3.0, block=True))
+    t.add(Call("res.1:add#1", "add", ("res.0", "res.1.fc"), 3.0, role="merge"))
+    t.add(Call("lib.0", "TransformerEncoderLayer", ("res.1",), 1.0, block=True))
+    t.keep_residual_blocks(unseen=frozenset({"lib.0"}))
+    assert [c.path for c in t.blocks] == ["res.0", "res.1", "lib.0"]
+    # a branch added to the stream by its parent: the merge is the point
+    p = Trace(source="a hand-built graph")
+    p.add(Call("blocks.0", "Sequential", ("x",), 1.0, block=True))
+    p.add(Call("drop", "Dropout", ("blocks.0",), 1.0, role="pass"))
+    p.add(Call(":add#1", "add", ("x", "drop"), 2.0, role="merge"))
+    p.add(Call("blocks.1", "Sequential", (":add#1",), 1.0, block=True))
+    p.add(Call(":add#2", "add", (":add#1", "blocks.1"), 3.0, role="merge"))
+    p.keep_residual_blocks()
+    assert [c.path for c in p.blocks] == [":add#1", ":add#2"]

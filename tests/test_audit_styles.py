@@ -240,6 +240,42 @@ def test_residual_adds_in_forward_are_the_stream() -> None:
     assert identity.signal.passed, str(identity)
 
 
+class Blocks(nn.Module):
+    """Alike block modules: ``Sequential(Linear, ReLU)`` chained, or residual branches
+    ``Sequential(Linear, ReLU, Linear)`` added to the stream in this ``forward``."""
+
+    def __init__(self, residual: bool, how: str, d: int = 32, depth: int = 8) -> None:
+        super().__init__()
+        self.residual = residual
+        def block() -> nn.Module:
+            if residual:
+                return nn.Sequential(nn.Linear(d, d), nn.ReLU(), nn.Linear(d, d))
+            return nn.Sequential(nn.Linear(d, d), nn.ReLU())
+
+        self.blocks = nn.ModuleList([block() for _ in range(depth)])
+        self.out = nn.Linear(d, 10)
+        _init(self, how)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for block in self.blocks:
+            x = x + block(x) if self.residual else block(x)
+        return self.out(x)
+
+
+def test_alike_blocks_without_an_add_are_a_plain_chain_and_with_one_a_stream() -> None:
+    x = _batch(64, 32)
+    chain = initcheck.audit(lambda: Blocks(False, "he"), variance="auto", inputs=x)
+    assert chain.signal.details["regime"] == "plain" and chain.signal.passed, str(chain)
+    assert chain.verdict == "passed", str(chain)
+    shrinks = initcheck.audit(lambda: Blocks(False, "lecun"), variance=None, inputs=x)
+    assert not shrinks.signal.passed and "activations shrink" in shrinks.signal.message
+    # the add in the parent's forward is the stream's point, not the branch's output
+    grows = initcheck.audit(lambda: Blocks(True, "he"), variance="auto", inputs=x)
+    assert grows.signal.details["regime"] == "residual", str(grows)
+    assert all(":" in row["layer"] for row in grows.signal.details["layers"])
+    assert not grows.signal.passed and "geometrically" in grows.signal.message
+
+
 def test_a_new_activation_written_as_a_plain_function_needs_no_table_entry() -> None:
     def squareplus(x: torch.Tensor) -> torch.Tensor:  # in no table: (x + √(x²+4))/2
         return (x + torch.sqrt(x * x + 4)) / 2

@@ -90,6 +90,8 @@ class Call:
         gain: a nonlinearity's measured :class:`Gain`.
         ms_in: mean square of its (main) input, where the adapter measured it.
         grad_in: per-example squared norm of the gradient at that input.
+        made_by: for a module call, the call inside it that produced its output (``""``:
+            the module's own op, or not recorded).
     """
 
     path: str
@@ -103,6 +105,7 @@ class Call:
     gain: Gain | None = None
     ms_in: float | None = None
     grad_in: float | None = None
+    made_by: str = ""
 
     def set_grad(self, value: float) -> None:
         self.grad_n2 = value
@@ -186,6 +189,84 @@ class Trace:
             c.gain is not None and c.gain.small - c.gain.at_scale > 3 * c.gain.se
             for c in self.calls
         )
+
+    def keep_residual_blocks(self, unseen: frozenset[str] = frozenset()) -> None:
+        """Keep as the stream's points only the repeated blocks a residual stream runs
+        through, read from the recorded merges: a block whose output is an add its own
+        input reaches with no weight on the way (:meth:`_output_of_merge`), or whose
+        output a merge takes (``x = x + block(x)`` in the parent's code: the merge is then
+        the point). A stack of alike blocks with no such add (a conv feature encoder, VGG
+        stages, codec blocks that upsample before their residual units) is a plain
+        chain, not a stream. A block
+        in ``unseen`` (a library module whose inner ops are not recorded) stays. Where no
+        block carries a stream, the merges are the points, as in a model without blocks."""
+        merges = {c.path for c in self.calls if c.category == "merge"}
+        if not any(c.block for c in self.calls):
+            return
+        for c in self.calls:
+            if not c.block or c.path in unseen or self._output_of_merge(c, merges):
+                continue
+            c.block = False
+            for m in self._merges_after(c.path, merges):
+                self._by_path[m].block = True
+        if not any(c.block for c in self.calls):
+            for m in merges:
+                self._by_path[m].block = len(self._by_path[m].sources) == 2
+
+    def _output_of_merge(self, block: Call, merges: set[str]) -> bool:
+        """Whether ``block``'s output is a residual merge: reached from the output through
+        ops that weigh nothing (a norm, a nonlinearity, a reshape, later merges: a
+        post-norm block's ``norm(x + f(x))``, a ResNet block's ``relu(x + f(x))``), an add
+        whose two inputs part at the block's input (the skip and the branch: ``x + f(x)``,
+        or a projection shortcut's ``p(x) + f(x)``). A block whose adds all part after a
+        weighted op of its own (a codec block's upsampling conv, then residual units over
+        its output) carries no stream across blocks. Where the adapter did not record what
+        produced the output, any merge inside counts."""
+        inside = (block.path + ".", block.path + ":")
+        if not block.made_by:
+            return any(m.startswith(inside) for m in merges)
+        todo, seen = [block.made_by], set()
+        while todo and len(seen) < 256:
+            path = todo.pop()
+            call = self.get(path)
+            if path in seen or call is None or not path.startswith(inside):
+                continue
+            seen.add(path)
+            if path in merges:
+                a, b = (self._ancestors(s, inside) for s in (*call.sources, "", "")[:2])
+                if not a & b:
+                    return True
+                todo.extend(call.sources)
+            elif call.category in ("pass", "norm", "activation"):
+                todo.extend(call.sources)
+            elif call.made_by:  # a submodule without weights of its own around the merge
+                todo.append(call.made_by)
+        return False
+
+    def _ancestors(self, path: str, inside: tuple[str, str]) -> set[str]:
+        """``path`` and the calls it was computed from, inside the block (``inside``)."""
+        out: set[str] = set()
+        todo = [path]
+        while todo and len(out) < 512:
+            p = todo.pop()
+            call = self.get(p)
+            if p in out or call is None or not p.startswith(inside):
+                continue
+            out.add(p)
+            todo.extend(call.sources)
+        return out
+
+    def _merges_after(self, path: str, merges: set[str]) -> list[str]:
+        """The merges ``path``'s output reaches through pass-through ops (dropout)."""
+        found, todo, seen = [], [path], 0
+        while todo and seen < 64:
+            seen += 1
+            for c in self.consumers(todo.pop()):
+                if c.path in merges:
+                    found.append(c.path)
+                elif c.category == "pass":
+                    todo.append(c.path)
+        return found
 
     def in_block(self, path: str) -> bool:
         return any(path.startswith(c.path + ".") for c in self.calls if c.block)

@@ -232,12 +232,17 @@ def _container(path: str) -> str:
 
 
 def _descends(
-    c: Call, last: Call, by_path: dict[str, Call], main: bool = True, past_norms: bool = True
+    c: Call,
+    last: Call,
+    by_path: dict[str, Call],
+    main: bool = True,
+    past_norms: bool = True,
+    past_weights: bool = True,
 ) -> bool:
     """Whether block ``c``'s input was computed from block ``last``'s output (through
     ops that are not blocks): from its main input only (its first: the stream it adds
     to, not a decoder block's encoder states), or from any; through norms, or only on
-    paths that meet none."""
+    paths that meet none; through weighted ops, or only through ops that weigh nothing."""
     seen: set[str] = set()
     todo = list(c.sources[:1] if main else c.sources)
     while todo:
@@ -248,7 +253,8 @@ def _descends(
         if path in seen or call is None or call.block:
             continue
         seen.add(path)
-        if past_norms or call.category != "norm":
+        cat = call.category
+        if (past_norms or cat != "norm") and (past_weights or cat != "other"):
             todo.extend(call.sources)
     return False
 
@@ -261,7 +267,8 @@ def segments(blocks: list[Call], calls: Sequence[Call] = ()) -> list[list[Call]]
     new stack's input was not computed from the previous stack's output (another input: a
     text tower after a vision tower, a decoder's own embeddings), or its second moment
     drops by more than one block's linear allowance, ÷ 2·:data:`KAPPA` (a norm or patch
-    merging before it).
+    merging before it), or only a weighted op feeds it (no identity path from the last
+    point). Blocks that take the same input side by side are no chain.
     A stream that runs on through a stage boundary, growing (an unnormalized ResNet's
     stages), stays one stretch: its growth is what the criterion judges."""
     by_path = {c.path: c for c in calls}
@@ -275,7 +282,12 @@ def segments(blocks: list[Call], calls: Sequence[Call] = ()) -> list[list[Call]]
             # every path from the last point passes a norm (post-norm, a BN shortcut)
             renormed = bool(by_path) and not other and not _descends(c, last, by_path, False, False)
             same = _container(c.path) == _container(last.path)
-            if not renormed and (same or not (drop or other)):
+            # fed only through a weighted op (a vocoder's or codec's upsampling conv)
+            linked = _descends(c, last, by_path, main=False, past_weights=False)
+            hop = bool(by_path) and not other and not linked
+            # blocks run side by side on one input (HiFi-GAN's resblocks): no chain
+            parallel = bool(c.sources) and c.sources[:1] == last.sources[:1]
+            if not (renormed or parallel or hop) and (same or not (drop or other)):
                 out[-1].append(c)
                 continue
         out.append([c])

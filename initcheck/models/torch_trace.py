@@ -194,6 +194,7 @@ def trace_pass(
             if t is None:
                 return
             keep.append(t)
+            made_by = producer.get(id(t), "") if id(t) in inner else ""
             path = name
             if trace.get(name) is not None:
                 if not x_in_saved:  # a module with weights: its first call stands for it
@@ -214,6 +215,7 @@ def trace_pass(
                     block=name in blocks,
                     role=role,
                     gain=gain,
+                    made_by=made_by,
                 )
             )
             if t.requires_grad:
@@ -337,3 +339,8 @@ def trace_pass(
     finally:
         for h in handles:
             h.remove()
+    # a library block's own ops are not recorded (a container's children are)
+    modules = dict(model.named_modules())
+    generic = (torch.nn.Sequential, torch.nn.ModuleList, torch.nn.ModuleDict)
+    unseen = (b for b in blocks if _library(modules[b]) and not isinstance(modules[b], generic))
+    trace.keep_residual_blocks(frozenset(unseen))
