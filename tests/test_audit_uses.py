@@ -212,6 +212,29 @@ def test_a_norm_weight_stored_as_an_offset_from_one_is_measured_not_named() -> N
     assert not zero.row("1.weight").passed  # a zero gain: the signal stops here
 
 
+def test_a_zero_norm_weight_whose_norm_did_not_run_is_undecided_not_judged_by_name() -> None:
+    torch = _torch()
+    nn = torch.nn
+
+    class WithProjector(nn.Module):  # a projector's norm the batch does not reach
+        def __init__(self) -> None:
+            super().__init__()
+            self.body = nn.Sequential(nn.Linear(32, 32), nn.ReLU(), nn.Linear(32, 32))
+            self.projector_norm = nn.LayerNorm(32)
+            nn.init.zeros_(self.projector_norm.weight)  # a gain of 0, or an offset from 1?
+            nn.init.kaiming_normal_(self.body[0].weight, nonlinearity="relu")
+            nn.init.kaiming_normal_(self.body[2].weight, nonlinearity="linear")
+
+        def forward(self, x: Any) -> Any:
+            return self.body(x)
+
+    inputs = torch.randn(64, 32, generator=torch.Generator().manual_seed(0))
+    report = initcheck.audit(WithProjector, variance="auto", inputs=inputs)
+    row = report.row("projector_norm.weight")
+    assert row.verdict == "inconclusive" and "did not run" in str(row), row
+    assert report.verdict == "inconclusive", str(report)
+
+
 def _post_norm_chain(n: int, through_norm: bool) -> tuple[list[Call], list[Call]]:
     """Residual points ``add#i``, each from the previous point through a norm (post-norm)
     or also straight (pre-norm: the identity path skips the branch's norm)."""

@@ -65,6 +65,9 @@ class WeightPiece:
             norm γ there closes the branch: identity-at-init).
         gain: the measured gain of the nonlinearity that follows (``variance="auto"``
             decides from it; ``activation`` only names it).
+        unmeasured: why a constant's meaning was not measured (a norm weight of zeros
+            whose norm did not run: a gain of 0, or an offset from 1); its row is then
+            inconclusive unless its values agree with both readings.
     """
 
     layer: str
@@ -86,6 +89,7 @@ class WeightPiece:
     output: bool = False
     branch_end: bool = False
     gain: Gain | None = None
+    unmeasured: str = ""
 
     def __post_init__(self) -> None:
         if self.role not in ROLES:  # an adapter's table entry is wrong

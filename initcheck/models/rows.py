@@ -85,6 +85,9 @@ def _constant_result(piece: WeightPiece, values: np.ndarray) -> tuple[CheckResul
     if piece.constant is None:
         msg = "finite (random by the framework's design)."
         return CheckResult(passed=True, message=msg, **base), ""
+    if piece.unmeasured and same and flat[0] == 0.0:
+        msg = f"every value 0, and {piece.unmeasured}."
+        return CheckResult(verdict="inconclusive", message=msg, **base), ""
     if piece.constant == 1.0 and same and flat[0] == 0.0 and piece.branch_end:
         why = (
             "γ = 0 closes a residual branch: the block starts as the identity "

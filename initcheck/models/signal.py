@@ -23,8 +23,11 @@ point as a power law; its shrinking is deferred to the rows.
 
 **The residual-depth criterion** (blocks): over the second half of the ``L`` blocks, from
 block ``h = L//2`` to block ``L``, the stream's second moment may grow at most as linear
-growth allows, ``m_L/m_h ≤ L/h`` (``m_l = m_0 + l·c`` with ``m_0, c ≥ 0``), times
-:data:`KAPPA`; and may shrink by no more than the inverse. Geometric growth by ``r`` per
+growth from the first block's output allows, ``m_L/m_h ≤ (L−1)/(h−1)`` (``m_l = m_1 +
+(l−1)·c`` with ``m_1, c ≥ 0``; the first block's own increment is free: a block that adds
+little before the others add alike, as OLMo 2's normalized branches over a small
+embedding, is a warm-up, not growth; ``L/h`` below 4 blocks), times :data:`KAPPA`; and
+may shrink by no more than the inverse. Geometric growth by ``r`` per
 block gives ``r^(L−h)``: an unnormalized ResNet without branch scaling (``r ≈ 2``, Hanin &
 Rolnick 2018; Zhang et al. 2019, Fixup) fails, a BN ResNet (bounded, re-normalized per
 stage) or a pre-LN transformer (linear growth, Xiong et al. 2020) passes. The gradient at
@@ -212,7 +215,8 @@ def _depth(values: list[float | None], names: list[str], what: str) -> tuple[dic
         info["ratio"] = None
         return info, "" if what.startswith("grad") else f"{what}: no finite second moment"
     ratio = b / a
-    bound = KAPPA * n / h
+    # linear from the first point on: the first block's own increment is free (a warm-up)
+    bound = KAPPA * ((n - 1) / (h - 1) if h >= 2 else n / h)
     per = ratio ** (1 / (n - h)) if n > h else 1.0
     info.update(ratio=ratio, bound=bound, per_block=per)
     if 1 / bound <= ratio <= bound:
@@ -221,7 +225,7 @@ def _depth(values: list[float | None], names: list[str], what: str) -> tuple[dic
     return info, (
         f"{what} {verb} geometrically with depth: ×{per:.3g} per block in second moment "
         f"(×{ratio:.3g} from {names[h - 1]} to {names[-1]}, over {n - h} blocks, where "
-        f"linear growth allows ×{n / h:.3g} and the bound is ×{bound:.3g})"
+        f"linear growth allows ×{bound / KAPPA:.3g} and the bound is ×{bound:.3g})"
     )
 
 
@@ -259,6 +263,30 @@ def _descends(
     return False
 
 
+def _forks_at(c: Call, last: Call, by_path: dict[str, Call]) -> bool:
+    """Whether merge ``c``'s two inputs part at point ``last``: a projection shortcut's
+    ``p(x) + f(x)`` where ``x`` is ``last``, each input computed from ``last`` along its
+    own ops (a stage's first block written with merges as points)."""
+    if len(c.sources) < 2:
+        return False
+    reached, seen = [], []
+    for src in c.sources[:2]:
+        hit, mine, todo = False, set(), [src]
+        while todo and len(mine) < 512:
+            path = todo.pop()
+            if path == last.path or path.startswith((last.path + ".", last.path + ":")):
+                hit = True
+                continue
+            call = by_path.get(path)
+            if path in mine or call is None or call.block:
+                continue
+            mine.add(path)
+            todo.extend(call.sources)
+        reached.append(hit)
+        seen.append(mine)
+    return all(reached) and not seen[0] & seen[1]
+
+
 def segments(blocks: list[Call], calls: Sequence[Call] = ()) -> list[list[Call]]:
     """The blocks split into the stretches that carry one residual stream each. A new
     stretch starts where every path from the previous point passes a norm (a post-norm
@@ -268,7 +296,9 @@ def segments(blocks: list[Call], calls: Sequence[Call] = ()) -> list[list[Call]]
     text tower after a vision tower, a decoder's own embeddings), or its second moment
     drops by more than one block's linear allowance, ÷ 2·:data:`KAPPA` (a norm or patch
     merging before it), or only a weighted op feeds it (no identity path from the last
-    point). Blocks that take the same input side by side are no chain.
+    point, and not a projection shortcut's merge parting there: a codec's upsampling
+    conv, a ConvNeXt stage's downsampling). Blocks that take the same input side by side
+    are no chain.
     A stream that runs on through a stage boundary, growing (an unnormalized ResNet's
     stages), stays one stretch: its growth is what the criterion judges."""
     by_path = {c.path: c for c in calls}
@@ -283,7 +313,9 @@ def segments(blocks: list[Call], calls: Sequence[Call] = ()) -> list[list[Call]]
             renormed = bool(by_path) and not other and not _descends(c, last, by_path, False, False)
             same = _container(c.path) == _container(last.path)
             # fed only through a weighted op (a vocoder's or codec's upsampling conv)
-            linked = _descends(c, last, by_path, main=False, past_weights=False)
+            linked = _descends(c, last, by_path, main=False, past_weights=False) or _forks_at(
+                c, last, by_path
+            )
             hop = bool(by_path) and not other and not linked
             # blocks run side by side on one input (HiFi-GAN's resblocks): no chain
             parallel = bool(c.sources) and c.sources[:1] == last.sources[:1]

@@ -260,6 +260,14 @@ def norm(s: Site) -> list[WeightPiece]:
             )
             out.append(s.piece(name, "constant", constant=0.0, note=note))
             continue
+        if value == 1.0 and s.out_ms is None:
+            why = (
+                "the norm did not run in the traced pass, so whether the weight is a gain "
+                "(meant 1) or an offset from 1 (meant 0, as Gemma's) was not measured: pass "
+                "inputs= that reach it"
+            )
+            out.append(s.piece(name, "constant", constant=value, unmeasured=why))
+            continue
         out.append(s.const(name, value))
     return out
 
