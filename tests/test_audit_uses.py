@@ -333,3 +333,46 @@ def test_a_grouped_conv_checked_on_its_first_units_keeps_whole_groups() -> None:
     row = report.row("0.weight")  # 256 units of 8·9 values: 14 fit, 8 are kept
     assert not any(r.check == "error" for r in row.results), row
     assert row.shape[0] % 8 == 0 and row.shape[0] < 256  # whole groups of the first units
+
+
+def _router_net(dead: bool) -> Any:
+    """A zero-initialized router over 4 experts (softmax weights: uniform at init); or,
+    ``dead``, one whose outputs are used alike by every unit (no unit can move apart)."""
+    torch = _torch()
+    nn, F = torch.nn, torch.nn.functional
+
+    class Router(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.router = nn.Linear(32, 4, bias=False)
+            nn.init.zeros_(self.router.weight)
+            self.experts = nn.ModuleList([nn.Linear(32, 32) for _ in range(4)])
+            self.head = nn.Linear(32, 10)
+            for m in (*self.experts, self.head):
+                nn.init.kaiming_normal_(m.weight, nonlinearity="linear")
+                nn.init.zeros_(m.bias)
+
+        def forward(self, x: Any) -> Any:
+            w = F.softmax(self.router(x), -1)
+            if dead:
+                w = w.sum(-1, keepdim=True).expand(-1, 4) / 4
+            return self.head(sum(w[:, i : i + 1] * e(x) for i, e in enumerate(self.experts)))
+
+    return Router()
+
+
+def test_a_zero_kernel_whose_units_get_distinct_gradients_is_deliberate() -> None:
+    torch = _torch()
+    x = torch.randn(64, 32, generator=torch.Generator().manual_seed(0))
+    live = initcheck.audit(lambda: _router_net(dead=False), variance="auto", inputs=x)
+    row = live.row("router.weight")
+    assert row.passed and row.status == "zero-at-init", row
+    assert "distinct gradients" in row["symmetry"].message
+    assert row["symmetry"].details["deferred"] == "zero-at-init"
+    dead = initcheck.audit(lambda: _router_net(dead=True), variance="auto", inputs=x)
+    row = dead.row("router.weight")
+    assert not row.passed and "constant kernel" in row["symmetry"].message, row
+    # no traced pass (the batch does not fit): whether it learns apart is not measured
+    unreached = initcheck.audit(lambda: _router_net(dead=False), inputs=torch.randn(8, 7))
+    row = unreached.row("router.weight")
+    assert row.verdict == "inconclusive" and "no traced pass reached it" in str(row), row

@@ -164,6 +164,7 @@ def _inspect(samples: Samples, index: int, seed: int) -> tuple[str | None, dict]
     info: dict = {}
     first = s.summaries[0]
     if first.hi == first.lo:
+        info["constant"] = True
         return (
             f"constant kernel: all {w.size} values equal {w.flat[0]:.6g} on shape {s.shape}",
             info,

@@ -3,6 +3,7 @@ where it sits, and the model's own signal at init."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -18,11 +19,50 @@ from initcheck.models.output_scale import with_output
 from initcheck.models.records import FIXERS, ModelReport, WeightPiece
 from initcheck.models.rows import audit_rows
 from initcheck.models.signal import SIGNAL_CHECK, decide_signal
+from initcheck.models.weightrow import WeightRow
 from initcheck.results import CheckResult
 from initcheck.sampling import draw_seed
 from initcheck.settings import Settings
 from initcheck.targets import TargetSpec, resolve_target
 from initcheck.validators import InputError
+
+
+def zero_at_init(row: WeightRow, learned: bool | None) -> WeightRow:
+    """``row`` of a constant kernel whose units received distinct gradients in the traced
+    pass: its symmetry breaks on the first step, so the zero (or constant) is deliberate —
+    a router (uniform routing), deformable attention's sampling offsets and weights (Zhu
+    et al. 2021), a gate. Its failing results (symmetry, variance, seeds: a constant
+    draw has no spread) are kept as information (``details["deferred"]``) and the row
+    passes as ``"zero-at-init"``. A constant whose units got the same gradient still
+    fails; one the traced pass did not reach is undecided."""
+    symmetry = next((r for r in row.results if r.check == "symmetry" and not r.passed), None)
+    shapes = (symmetry.details.get("per_shape") or {}).values() if symmetry else ()
+    if learned is False or not any(v.get("constant") for v in shapes):
+        return row
+    if learned:
+        verdict, status = "pass", "zero-at-init"
+        why = (
+            "zero-at-init: every value equal, but its units received distinct gradients in "
+            "the traced pass (measured), so the first step breaks their symmetry"
+        )
+    else:
+        verdict, status = "inconclusive", ""
+        why = (
+            "every value equal, and no traced pass reached it, so whether its units learn "
+            "apart (a deliberate zero) was not measured: pass inputs= that reach it"
+        )
+    results = tuple(
+        dataclasses.replace(
+            r,
+            verdict=verdict,
+            message=f"{why}; not decided: {r.message}",
+            details={**r.details, "deferred": "zero-at-init"} if status else r.details,
+        )
+        if not r.passed  # a constant's draws say nothing of its spread, seed or mean
+        else r
+        for r in row.results
+    )
+    return dataclasses.replace(row, results=results, status=status)
 
 
 def _signal_points(pieces: list[WeightPiece], trace: Any) -> tuple[list[Any], list[int]]:
@@ -233,6 +273,9 @@ def audit(
         residual=trace is not None and len(trace.blocks) >= 2,
         accept=accept,
     )
+    if adapter.name == "torch":  # the adapter that measures each constant's gradients
+        learns = trace.learns if trace is not None else {}
+        rows = tuple(zero_at_init(row, learns.get(row.name)) for row in rows)
     name = type(instance).__name__
     verdict = None
     if signal and trace is not None:

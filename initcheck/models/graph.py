@@ -154,6 +154,10 @@ class Trace:
     uses: dict[str, list[Use]] = field(default_factory=dict)
     #: the model's output values (an array), for the output at init
     logits: Any = None
+    #: a constant parameter's path → whether its units received distinct gradients in
+    #: the traced backward pass (the first step then breaks their symmetry); ``None``
+    #: when the pass did not reach it
+    learns: dict[str, bool | None] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._by_path: dict[str, Call] = {}
@@ -225,7 +229,7 @@ class Trace:
         inside = (block.path + ".", block.path + ":")
         if not block.made_by:
             return any(m.startswith(inside) for m in merges)
-        todo, seen = [block.made_by], set()
+        todo, seen = [block.made_by], set[str]()
         while todo and len(seen) < 256:
             path = todo.pop()
             call = self.get(path)

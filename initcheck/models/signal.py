@@ -269,9 +269,10 @@ def _forks_at(c: Call, last: Call, by_path: dict[str, Call]) -> bool:
     own ops (a stage's first block written with merges as points)."""
     if len(c.sources) < 2:
         return False
-    reached, seen = [], []
+    reached: list[bool] = []
+    seen: list[set[str]] = []
     for src in c.sources[:2]:
-        hit, mine, todo = False, set(), [src]
+        hit, mine, todo = False, set[str](), [src]
         while todo and len(mine) < 512:
             path = todo.pop()
             if path == last.path or path.startswith((last.path + ".", last.path + ":")):

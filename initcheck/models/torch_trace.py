@@ -76,6 +76,22 @@ def _measurable(m: Any) -> bool:
     return all(p.dim() <= 1 for p in m.parameters())
 
 
+def _units_differ(g: Any) -> bool:
+    """Whether a gradient differs along each axis a weight's units may lie on: across
+    its first axis, and across and along its last (a constant weight's units then move
+    apart on the first step)."""
+    g = g.detach().double()
+    scale = float(g.abs().max())
+    if not scale > 0:
+        return False
+    first, last = g.reshape(g.shape[0], -1), g.reshape(-1, g.shape[-1])
+    views = ((first, 0), (last, 0), (last, 1))
+    return all(
+        v.shape[axis] < 2 or float((v - v.narrow(axis, 0, 1)).abs().max()) > 1e-6 * scale
+        for v, axis in views
+    )
+
+
 def _library(m: Any) -> bool:
     return type(m).__module__.startswith("torch.")
 
@@ -333,9 +349,13 @@ def trace_pass(
             r = torch.randn(out.shape, generator=gen, dtype=out.dtype)
             # the parameters make autograd run through every recorded output, also
             # one a later in-place op (ReLU(inplace=True)) rebased; .grad stays untouched
-            wanted = [t for t, _ in grads] + [p for p in model.parameters() if p.requires_grad]
+            named = [(k, p) for k, p in model.named_parameters() if p.requires_grad]
+            wanted = [t for t, _ in grads] + [p for _, p in named]
             if wanted and out.requires_grad:
-                torch.autograd.grad((out * r).sum(), wanted, allow_unused=True)
+                got = torch.autograd.grad((out * r).sum(), wanted, allow_unused=True)
+                for (key, p), g in zip(named, got[len(grads) :], strict=True):
+                    if p.numel() > 1 and bool((p == p.flatten()[0]).all()):
+                        trace.learns[key] = None if g is None else _units_differ(g)
     finally:
         for h in handles:
             h.remove()

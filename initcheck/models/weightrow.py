@@ -19,7 +19,7 @@ from initcheck.verdicts import combined_verdict
 #: audited, or failing).
 STATUSES = (
     "scale-invariant", "convention", "residual branch", "identity-at-init", "output head",
-    "deterministic", "accepted",
+    "deterministic", "zero-at-init", "accepted",
 )  # fmt: skip
 
 
