@@ -247,6 +247,7 @@ class Blocks(nn.Module):
     def __init__(self, residual: bool, how: str, d: int = 32, depth: int = 8) -> None:
         super().__init__()
         self.residual = residual
+
         def block() -> nn.Module:
             if residual:
                 return nn.Sequential(nn.Linear(d, d), nn.ReLU(), nn.Linear(d, d))
