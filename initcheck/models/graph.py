@@ -86,7 +86,8 @@ class Call:
         activation: a layer's own activation function name (an ``activation=`` argument).
         block: whether it is one of the model's repeated blocks / residual merges.
         role: what the adapter *measured* the call to be (``"activation"``, ``"norm"``,
-            ``"merge"``, ``"pass"``); it overrides the class-name table.
+            ``"merge"``, ``"pass"``, ``"product"`` of two signals); it overrides the
+            class-name table.
         gain: a nonlinearity's measured :class:`Gain`.
         ms_in: mean square of its (main) input, where the adapter measured it.
         grad_in: per-example squared norm of the gradient at that input.

@@ -89,7 +89,7 @@ def with_output(signal: CheckResult, pieces: Sequence[Any], trace: Any) -> Check
     head), its logits' spread is measured; a spread beyond the bound fails the signal,
     naming the head. Otherwise ``signal`` unchanged (a norm's output: hidden states)."""
     values = getattr(trace, "logits", None)
-    outputs = list(getattr(trace, "outputs", ()))
+    outputs = list(getattr(trace, "outputs", ()))[:1]  # the output measured: the logits
     kernels = {p.key: p for p in pieces if p.role == "kernel"} | {
         p.layer: p for p in pieces if p.role == "kernel"
     }

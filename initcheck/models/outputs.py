@@ -63,3 +63,24 @@ def first_tensor(out: Any, depth: int = 0) -> Any:
             if found is not None:
                 return found
     return None
+
+
+def float_tensors(out: Any, depth: int = 0) -> list[Any]:
+    """Every floating tensor in ``out`` (a model's other outputs too: a pooled output
+    beside the hidden states), in order, nested containers included."""
+    if depth > 6 or out is None:
+        return []
+    if _is_float_tensor(out):
+        return [out]
+    items: list[Any] = []
+    if isinstance(out, Mapping) or (hasattr(out, "keys") and hasattr(out, "__getitem__")):
+        try:
+            keys = list(out.keys())
+            items = [out[k] for k in keys]
+        except Exception:  # not really a mapping
+            items = []
+    elif dataclasses.is_dataclass(out) and not isinstance(out, type):
+        items = [getattr(out, f.name) for f in dataclasses.fields(out)]
+    elif isinstance(out, list | tuple):
+        items = list(out)
+    return [t for item in items for t in float_tensors(item, depth + 1)]

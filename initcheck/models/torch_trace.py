@@ -22,7 +22,7 @@ import numpy as np
 
 from initcheck.models.graph import Call, Gain, Trace
 from initcheck.models.measure import measured_role
-from initcheck.models.outputs import first_tensor
+from initcheck.models.outputs import first_tensor, float_tensors
 from initcheck.models.uses import INDEXING, Use
 
 #: The path the input batch is produced by (no call has it).
@@ -315,6 +315,13 @@ def trace_pass(
                 held = next((held_by(o) for o in others if held_by(o)), "")
                 if held and trace.get(held) is None:  # a parameter's first use: its node
                     op_call(held, name, (producer[id(first)],), out)
+                elif not held:  # two signals (x / ‖x‖, q·kᵀ, a gate): a consumer of each
+                    srcs = (
+                        producer[id(first)],
+                        *(producer[id(o)] for o in others if id(o) in producer),
+                    )
+                    if len(srcs) > 1:
+                        op_call(path, name, tuple(dict.fromkeys(srcs)), out, role="product")
                 return out
             role, gain = "pass", None
             if x_before is not None and out.shape == x_before.shape:
@@ -343,7 +350,11 @@ def trace_pass(
             out = first_tensor(raw)
             if out is None:
                 raise ValueError(f"{type(model).__name__}'s forward returned no floating tensor.")
-            trace.outputs = (producer[id(out)],) if id(out) in producer else ()
+            # the output the audit measures first, then the model's other outputs
+            made = [producer.get(id(t)) for t in (out, *float_tensors(raw))]
+            trace.outputs = tuple(dict.fromkeys(p for p in made if p))
+            if id(out) not in producer:
+                trace.outputs = ("", *trace.outputs)  # the measured output is not traced
             trace.logits = _numpy(out)
             gen = torch.Generator().manual_seed(seed + 1)
             r = torch.randn(out.shape, generator=gen, dtype=out.dtype)
