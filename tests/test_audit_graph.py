@@ -37,6 +37,8 @@ ANALYSIS = (
     "models/fidelity.py",
     "models/text.py",
     "models/uses.py",
+    "models/attention.py",
+    "models/output_scale.py",
 )
 FRAMEWORKS = ("torch", "tensorflow", "keras", "jax", "flax")
 #: The variance check's own tolerance on the std (Settings.std_tolerance), on the variance.
@@ -246,3 +248,16 @@ def test_only_blocks_a_merge_runs_through_stay_stream_points() -> None:
     p.add(Call(":add#2", "add", (":add#1", "blocks.1"), 3.0, role="merge"))
     p.keep_residual_blocks()
     assert [c.path for c in p.blocks] == [":add#1", ":add#2"]
+
+
+def test_attention_entropy_below_the_bound_fails_naming_the_op() -> None:
+    from initcheck.models.attention import ENTROPY_MIN, judge_attention
+
+    assert judge_attention([]) is None  # nothing measured: no verdict
+    ok = judge_attention([("blocks.0:softmax#a1", 0.95), ("blocks.1:softmax#a2", 0.8)])
+    assert ok is not None and ok[0] and "0.8 at its lowest" in ok[1]
+    bad = judge_attention([("blocks.0:softmax#a1", 0.95), ("blocks.1:softmax#a2", 0.06)])
+    assert bad is not None and not bad[0]
+    assert "blocks.1:softmax#a2" in bad[1] and f"bound {ENTROPY_MIN:g}" in bad[1]
+    nan = judge_attention([("a", float("nan"))])
+    assert nan is not None and not nan[0]  # a NaN entropy never passes

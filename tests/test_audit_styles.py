@@ -231,6 +231,17 @@ def test_pre_norm_transformer_with_sdpa_passes_at_0_02() -> None:
     assert report.verdict == "passed", str(report)
 
 
+def test_attention_at_init_is_measured_and_a_saturated_softmax_fails() -> None:
+    x = torch.randint(0, 64, (4, 16), generator=torch.Generator().manual_seed(0))
+    sound = initcheck.audit(GPT, variance="auto", inputs=x).signal
+    entropies = [e["normalized_entropy"] for e in sound.details["attention"]["entropy"]]
+    assert len(entropies) == 4 and min(entropies) > 0.9  # SDPA, recomputed: near uniform
+    saturated = initcheck.audit(lambda: GPT(std=1.0), variance="auto", inputs=x).signal
+    assert not saturated.passed
+    assert "attention at init" in saturated.message and "below the bound 0.3" in saturated.message
+    assert "scaled_dot_product_attention" in saturated.message
+
+
 def test_residual_adds_in_forward_are_the_stream() -> None:
     x = _batch(16, 16)
     grows = initcheck.audit(lambda: ResMLP(zero_branch=False), variance="auto", inputs=x)

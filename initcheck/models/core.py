@@ -12,6 +12,7 @@ from initcheck.api import environment
 from initcheck.errors import INPUTS_HINT, InitCheckFailure
 from initcheck.inputs import validate
 from initcheck.models.adapter import adapter_for, seeded_build
+from initcheck.models.attention import with_attention
 from initcheck.models.draws import FACTORY_RESEED, FLAX_RESEED, MAX_PIECE_VALUES, ModelDraws
 from initcheck.models.fixes import fix_and_audit
 from initcheck.models.linen_model import is_linen, linen_factory
@@ -289,7 +290,7 @@ def audit(
             calls=trace.calls,
             widths=widths,
         )
-        verdict = with_output(verdict, pieces, trace)
+        verdict = with_attention(with_output(verdict, pieces, trace), trace.attention)
     elif signal:
         reason = (
             f"could not build a batch: {trace_error}; {INPUTS_HINT}"

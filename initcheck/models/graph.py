@@ -159,6 +159,8 @@ class Trace:
     #: the traced backward pass (the first step then breaks their symmetry); ``None``
     #: when the pass did not reach it
     learns: dict[str, bool | None] = field(default_factory=dict)
+    #: each attention softmax of the pass: (its op's path, its normalized entropy)
+    attention: list[tuple[str, float]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self._by_path: dict[str, Call] = {}

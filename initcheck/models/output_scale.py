@@ -105,11 +105,18 @@ def with_output(signal: CheckResult, pieces: Sequence[Any], trace: Any) -> Check
             head = path
     if values is None or not head:
         return signal
-    judged = judge_output(values, head)
+    return fold(signal, "output", judge_output(values, head))
+
+
+def fold(
+    signal: CheckResult, key: str, judged: tuple[bool, str, dict[str, Any]] | None
+) -> CheckResult:
+    """``signal`` with a model-level judgment folded in under ``details[key]``: a failing
+    one fails the signal, its message first; ``None`` (nothing measured) changes nothing."""
     if judged is None:
         return signal
     passed, message, details = judged
-    merged = {**signal.details, "output": details}
+    merged = {**signal.details, key: details}
     if passed:
         return dataclasses.replace(signal, details=merged)
     lead = "" if signal.verdict == "inconclusive" else f" ({signal.message})"
