@@ -429,3 +429,21 @@ def test_a_kernel_with_no_measured_gain_is_inconclusive_under_auto_never_passed(
         .row("layers.3.weight")
         .passed
     )
+
+
+def test_a_projection_l2_normalized_in_forward_is_scale_invariant() -> None:
+    class Contrastive(nn.Module):  # CLIP-style: x / x.norm(), written in forward
+        def __init__(self) -> None:
+            super().__init__()
+            self.body = nn.Linear(32, 32)
+            self.proj = nn.Linear(32, 16, bias=False)
+            nn.init.kaiming_normal_(self.body.weight, nonlinearity="relu")
+            nn.init.normal_(self.proj.weight, std=1.0)  # any scale: the norm removes it
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            z = self.proj(F.relu(self.body(x)))
+            return z / z.norm(dim=-1, keepdim=True)
+
+    report = initcheck.audit(Contrastive, variance="auto", inputs=_batch(32, 32))
+    row = report.row("proj.weight")
+    assert row.passed and row.status == "scale-invariant", row

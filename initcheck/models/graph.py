@@ -321,8 +321,19 @@ def _norm_after(trace: Trace, path: str, depth: int = 0) -> str:
                 return ""
             found = found or deeper
             continue
+        if _into_norms(trace, c.path, depth + 1):  # a norm's statistics: ‖x‖ of x / ‖x‖
+            continue
         return ""
     return found
+
+
+def _into_norms(trace: Trace, path: str, depth: int) -> bool:
+    """Whether everything computed from ``path`` ends in norms (a statistic a norm divides
+    by), never reaching a weight or the output otherwise."""
+    consumers = trace.consumers(path)
+    if not consumers or depth > 8 or path in trace.outputs:
+        return False
+    return all(c.category == "norm" or _into_norms(trace, c.path, depth + 1) for c in consumers)
 
 
 def _activation_after(trace: Trace, path: str) -> tuple[str | None, Gain | None]:

@@ -124,6 +124,18 @@ def _attention_probs(name: str, args: Any, kwargs: dict, out: Any) -> Any:
     return torch.softmax(scores.float(), -1)
 
 
+def _normalizes(x: Any, out: Any) -> bool:
+    """Whether an op of two signals normalized ``x``, measured: every row of its output
+    (the last axis) has the same norm while ``x``'s rows do not (``x / x.norm()``)."""
+    if out.shape != x.shape or out.dim() < 2 or out.shape[-1] < 2:
+        return False
+    rows = [t.detach().double().reshape(-1, t.shape[-1]).norm(dim=-1) for t in (x, out)]
+    if rows[0].numel() < 2 or not float(rows[1].mean()) > 0:
+        return False
+    spread = [float(r.std() / r.mean()) if float(r.mean()) > 0 else 0.0 for r in rows]
+    return spread[1] < 1e-4 and spread[0] > 100 * spread[1]
+
+
 def _normalized_entropy(p: Any) -> float | None:
     """Mean of ``H(p)/ln n`` over rows with ``n ≥ 2`` unmasked keys (``p > 0``)."""
     import torch
@@ -373,7 +385,8 @@ def trace_pass(
                         *(producer[id(o)] for o in others if id(o) in producer),
                     )
                     if len(srcs) > 1:
-                        op_call(path, name, tuple(dict.fromkeys(srcs)), out, role="product")
+                        role = "norm" if _normalizes(first, out) else "product"
+                        op_call(path, name, tuple(dict.fromkeys(srcs)), out, role=role)
                 return out
             role, gain = "pass", None
             if x_before is not None and out.shape == x_before.shape:
