@@ -165,6 +165,8 @@ class Trace:
     def __post_init__(self) -> None:
         self._by_path: dict[str, Call] = {}
         self._consumers: dict[str, list[Call]] = {}
+        #: repeated modules whose output the parent adds to the stream: residual branches
+        self._branches: set[str] = set()
 
     def add(self, call: Call) -> Call:
         """Record ``call`` (a path already seen keeps its first call)."""
@@ -204,18 +206,29 @@ class Trace:
         output a merge takes (``x = x + block(x)`` in the parent's code: the merge is then
         the point). A stack of alike blocks with no such add (a conv feature encoder, VGG
         stages, codec blocks that upsample before their residual units) is a plain
-        chain, not a stream. A block
-        in ``unseen`` (a library module whose inner ops are not recorded) stays. Where no
-        block carries a stream, the merges are the points, as in a model without blocks."""
+        chain, not a stream; the residual adds inside such a block, outside any block
+        kept, are points themselves (a stage that downsamples before its residual layers).
+        A block in ``unseen`` (a library module whose inner ops are not recorded) stays.
+        Where no block carries a stream, the merges are the points, as in a model without
+        blocks."""
         merges = {c.path for c in self.calls if c.category == "merge"}
         if not any(c.block for c in self.calls):
             return
+        dropped = []
         for c in self.calls:
             if not c.block or c.path in unseen or self._output_of_merge(c, merges):
                 continue
             c.block = False
-            for m in self._merges_after(c.path, merges):
+            dropped.append((c.path + ".", c.path + ":"))
+            for m in self._merges_after([c.path, c.made_by], merges):
                 self._by_path[m].block = True
+                self._branches.add(c.path)
+        kept = [(c.path + ".", c.path + ":") for c in self.calls if c.block]
+        for m in merges:
+            call = self._by_path[m]
+            inner = any(m.startswith(d) for d in dropped) and len(call.sources) == 2
+            if inner and not any(m.startswith(k) for k in kept):
+                call.block = True
         if not any(c.block for c in self.calls):
             for m in merges:
                 self._by_path[m].block = len(self._by_path[m].sources) == 2
@@ -263,9 +276,10 @@ class Trace:
             todo.extend(call.sources)
         return out
 
-    def _merges_after(self, path: str, merges: set[str]) -> list[str]:
-        """The merges ``path``'s output reaches through pass-through ops (dropout)."""
-        found, todo, seen = [], [path], 0
+    def _merges_after(self, paths: list[str], merges: set[str]) -> list[str]:
+        """The merges a module's output reaches through pass-through ops (dropout); its
+        consumers name it by ``paths``: its own, or the call inside it that made it."""
+        found, todo, seen = [], [p for p in paths if p], 0
         while todo and seen < 64:
             seen += 1
             for c in self.consumers(todo.pop()):
@@ -276,7 +290,9 @@ class Trace:
         return found
 
     def in_block(self, path: str) -> bool:
-        return any(path.startswith(c.path + ".") for c in self.calls if c.block)
+        """Whether ``path`` is inside a repeated block or a residual branch module."""
+        inside = [c.path + "." for c in self.calls if c.block] + [b + "." for b in self._branches]
+        return any(path.startswith(p) for p in inside)
 
 
 @dataclass(frozen=True)

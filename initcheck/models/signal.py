@@ -334,8 +334,9 @@ def _stream(blocks: list[Call], source: str, base: dict, calls: Sequence[Call]) 
             passed=True,
             message=(
                 f"every one of the model's {len(blocks)} residual points restarts the stream "
-                f"on {source} (a norm on every path between them, as in a post-norm model): "
-                "nothing grows across blocks."
+                f"on {source} (a norm, a weighted op such as a stage's downsampling, or a "
+                "new input on every path between them, as in a post-norm model): nothing "
+                "grows across blocks."
             ),
             details={"regime": "residual", "source": source, "layers": _table(blocks)},
             **base,
