@@ -261,6 +261,8 @@ class Trace:
                 todo.extend(call.sources)
             elif call.made_by:  # a submodule without weights of its own around the merge
                 todo.append(call.made_by)
+            elif any(c.path.startswith(path + ".") for c in self.calls):
+                return True  # a submodule whose output no recorded op made: not seen, kept
         return False
 
     def _ancestors(self, path: str, inside: tuple[str, str]) -> set[str]:
