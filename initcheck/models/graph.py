@@ -93,6 +93,9 @@ class Call:
         grad_in: per-example squared norm of the gradient at that input.
         made_by: for a module call, the call inside it that produced its output (``""``:
             the module's own op, or not recorded).
+        unread: a module without weight matrices whose inner ops were not recorded and
+            whose role could not be measured (several inputs: a quantizer adding the
+            residual): what it does is unknown.
     """
 
     path: str
@@ -107,6 +110,7 @@ class Call:
     ms_in: float | None = None
     grad_in: float | None = None
     made_by: str = ""
+    unread: bool = False
 
     def set_grad(self, value: float) -> None:
         self.grad_n2 = value
@@ -261,8 +265,8 @@ class Trace:
                 todo.extend(call.sources)
             elif call.made_by:  # a submodule without weights of its own around the merge
                 todo.append(call.made_by)
-            elif any(c.path.startswith(path + ".") for c in self.calls):
-                return True  # a submodule whose output no recorded op made: not seen, kept
+            elif call.unread or any(c.path.startswith(path + ".") for c in self.calls):
+                return True  # what made the output was not seen: kept, never dropped
         return False
 
     def _ancestors(self, path: str, inside: tuple[str, str]) -> set[str]:

@@ -30,6 +30,8 @@ INPUT = "<input>"
 
 #: Ops recorded as residual merges (both inputs tensors of the output's shape).
 _ADDS = frozenset({"add", "__add__", "__radd__", "__iadd__", "add_"})
+#: ops whose operands may be swapped: a parameter or an untraced tensor first (γ * x)
+_COMMUTATIVE = frozenset({"add", "__add__", "__radd__", "mul", "__mul__", "__rmul__"})
 
 
 def _ms(t: Any) -> float:
@@ -289,6 +291,7 @@ def trace_pass(
                     role=role,
                     gain=gain,
                     made_by=made_by,
+                    unread=role is None and _measurable(m),
                 )
             )
             if t.requires_grad:
@@ -334,6 +337,15 @@ def trace_pass(
             out = func(*args, **kwargs)
             name = getattr(func, "__name__", str(func))
             record_uses(name, args, kwargs, out)
+            second = args[1] if len(args) == 2 else None
+            if (
+                not tracked
+                and name in _COMMUTATIVE
+                and isinstance(second, torch.Tensor)
+                and id(second) in producer
+            ):
+                args, first, tracked = (second, args[0]), second, True  # γ * x: follow x
+                x_before = second.detach().clone() if _float_tensor(second) else None
             if isinstance(out, torch.Tensor) and _float_tensor(out):
                 with torch.no_grad():
                     probs = _attention_probs(name, args, kwargs, out)
