@@ -376,3 +376,46 @@ def test_a_zero_kernel_whose_units_get_distinct_gradients_is_deliberate() -> Non
     unreached = initcheck.audit(lambda: _router_net(dead=False), inputs=torch.randn(8, 7))
     row = unreached.row("router.weight")
     assert row.verdict == "inconclusive" and "no traced pass reached it" in str(row), row
+
+
+def test_a_plain_net_of_norm_outputs_reports_its_gradient_growth_without_deciding() -> None:
+    def chain(category: str) -> list[Call]:
+        return [
+            Call(f"layer.{i}.bn", "BatchNorm2d", (), act_ms=1.0, grad_n2=4.0**-i, role=category)
+            for i in range(8)
+        ]
+
+    normalized = decide_signal(chain("norm"), [], "a batch", "BN net")  # ×2 per layer back
+    assert normalized.passed and "Reported, not decided" in normalized.message
+    assert "Yang et al. 2019" in normalized.message
+    plain = decide_signal(chain("other"), [], "a batch", "plain net")
+    assert not plain.passed and "gradients (backward) grow" in plain.message
+
+
+def test_a_layer_scale_written_parameter_first_keeps_the_residual_stream() -> None:
+    torch = _torch()
+    nn = torch.nn
+
+    class Scaled(nn.Module):  # γ * f(x) + x: the parameter first (CaiT, InternVL)
+        def __init__(self) -> None:
+            super().__init__()
+            self.f = nn.Linear(32, 32)
+            self.gamma = nn.Parameter(torch.full((32,), 0.1))
+
+        def forward(self, x: Any) -> Any:
+            return self.gamma * self.f(x) + x
+
+    class Net(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.blocks = nn.ModuleList([Scaled() for _ in range(6)])
+
+        def forward(self, x: Any) -> Any:
+            for b in self.blocks:
+                x = b(x)
+            return x
+
+    from initcheck.models.torch_model import TORCH
+
+    trace = TORCH.trace(Net(), torch.randn(16, 32), seed=0)
+    assert [c.path for c in trace.blocks] == [f"blocks.{i}" for i in range(6)]
