@@ -9,6 +9,7 @@ from typing import Any
 
 from initcheck._threads import CallTimeout, DaemonWorker
 from initcheck.api import environment
+from initcheck.checks import symmetry as _symmetry
 from initcheck.errors import INPUTS_HINT, InitCheckFailure
 from initcheck.inputs import validate
 from initcheck.models.adapter import adapter_for, seeded_build
@@ -36,7 +37,9 @@ def zero_at_init(row: WeightRow, learned: bool | None) -> WeightRow:
     draw has no spread) are kept as information (``details["deferred"]``) and the row
     passes as ``"zero-at-init"``. A constant whose units got the same gradient still
     fails; one the traced pass did not reach is undecided."""
-    symmetry = next((r for r in row.results if r.check == "symmetry" and not r.passed), None)
+    symmetry = next(
+        (r for r in row.results if r.check == _symmetry.CHECK.name and not r.passed), None
+    )
     shapes = (symmetry.details.get("per_shape") or {}).values() if symmetry else ()
     if learned is False or not any(v.get("constant") for v in shapes):
         return row

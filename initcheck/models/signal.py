@@ -21,20 +21,16 @@ kaiming_uniform(a=√5) loses ×0.41 per ReLU layer (docs/audit.md). A net whose
 nonlinearity saturates (measured: its gain falls with scale) settles toward its fixed
 point as a power law; its shrinking is deferred to the rows.
 
-**The residual-depth criterion** (blocks): over the second half of the ``L`` blocks, from
-block ``h = L//2`` to block ``L``, the stream's second moment may grow at most as linear
-growth from the first block's output allows, ``m_L/m_h ≤ (L−1)/(h−1)`` (``m_l = m_1 +
-(l−1)·c`` with ``m_1, c ≥ 0``; the first block's own increment is free: a block that adds
-little before the others add alike, as OLMo 2's normalized branches over a small
-embedding, is a warm-up, not growth; ``L/h`` below 4 blocks), times :data:`KAPPA`; and
-may shrink by no more than the inverse. Geometric growth by ``r`` per
-block gives ``r^(L−h)``: an unnormalized ResNet without branch scaling (``r ≈ 2``, Hanin &
-Rolnick 2018; Zhang et al. 2019, Fixup) fails, a BN ResNet (bounded, re-normalized per
-stage) or a pre-LN transformer (linear growth, Xiong et al. 2020) passes. The gradient at
-the block outputs is reported with the same ratio but does not decide: in sound BN ResNets
-it grows about ×2 per block backward within each stage (the branch's Jacobian adds to the
-identity's), which no linear bound admits. This is a measured ratio on one batch, not a
-statistical test; its calibration table is in docs/audit.md.
+**The residual-depth criterion** (blocks): from block ``h = L//2`` to block ``L`` the
+stream's second moment may grow at most as linear growth from the first block's output
+allows, ``m_L/m_h ≤ (L−1)/(h−1)`` (``m_l = m_1 + (l−1)·c``, ``m_1, c ≥ 0``: the first
+block's increment is free, a warm-up; ``L/h`` below 4 blocks), times :data:`KAPPA`, and
+shrink by no more than the inverse. Geometric growth by ``r`` per block gives
+``r^(L−h)``: an unnormalized ResNet (``r ≈ 2``, Hanin & Rolnick 2018; Fixup) fails, a BN
+ResNet or a pre-LN transformer (linear growth, Xiong et al. 2020) passes. The gradient
+at the block outputs is reported, not decided: in sound BN ResNets it grows about ×2 per
+block backward within a stage. A measured ratio on one batch, not a statistical test;
+its calibration grid is in docs/audit.md.
 """
 
 from __future__ import annotations
@@ -260,8 +256,8 @@ def _descends(
     todo = list(c.sources[:1] if main else c.sources)
     while todo:
         path = todo.pop()
-        if path == last.path or path.startswith((last.path + ".", last.path + ":")):
-            return True  # the block's output, or an op inside it that produced it
+        if _of(path, last):
+            return True
         call = by_path.get(path)
         if path in seen or call is None or call.block:
             continue
@@ -278,39 +274,36 @@ def _forks_at(c: Call, last: Call, by_path: dict[str, Call]) -> bool:
     own ops (a stage's first block written with merges as points)."""
     if len(c.sources) < 2:
         return False
-    reached: list[bool] = []
-    seen: list[set[str]] = []
+    parts: list[tuple[bool, set[str]]] = []
     for src in c.sources[:2]:
         hit, mine, todo = False, set[str](), [src]
         while todo and len(mine) < 512:
             path = todo.pop()
-            if path == last.path or path.startswith((last.path + ".", last.path + ":")):
-                hit = True
-                continue
             call = by_path.get(path)
-            if path in mine or call is None or call.block:
+            if _of(path, last) or path in mine or call is None or call.block:
+                hit = hit or _of(path, last)
                 continue
             mine.add(path)
             todo.extend(call.sources)
-        reached.append(hit)
-        seen.append(mine)
-    return all(reached) and not seen[0] & seen[1]
+        parts.append((hit, mine))
+    return all(hit for hit, _ in parts) and not parts[0][1] & parts[1][1]
+
+
+def _of(path: str, point: Call) -> bool:
+    """Whether ``path`` is ``point``'s output, or an op inside it (that produced it)."""
+    return path == point.path or path.startswith((point.path + ".", point.path + ":"))
 
 
 def segments(blocks: list[Call], calls: Sequence[Call] = ()) -> list[list[Call]]:
     """The blocks split into the stretches that carry one residual stream each. A new
-    stretch starts where every path from the previous point passes a norm (a post-norm
-    model, a stage's BN shortcut), or where the blocks' stack changes (their parent
-    module: a tower, an encoder or a decoder, a stage) and the stream restarts there: the
-    new stack's input was not computed from the previous stack's output (another input: a
-    text tower after a vision tower, a decoder's own embeddings), or its second moment
-    drops by more than one block's linear allowance, ÷ 2·:data:`KAPPA` (a norm or patch
-    merging before it), or only a weighted op feeds it (no identity path from the last
-    point, and not a projection shortcut's merge parting there: a codec's upsampling
-    conv, a ConvNeXt stage's downsampling). Blocks that take the same input side by side
-    are no chain.
-    A stream that runs on through a stage boundary, growing (an unnormalized ResNet's
-    stages), stays one stretch: its growth is what the criterion judges."""
+    stretch starts where every path from the previous point passes a norm (post-norm, a
+    BN shortcut); where only a weighted op feeds the point (no identity path, and no
+    projection shortcut parting at the previous point: an upsampling conv); where blocks
+    run side by side on one input; or where the blocks' stack (a tower, an encoder, a
+    stage) changes and the stream restarts: the new stack's input was not computed from
+    the previous stack's output (a decoder's own embeddings), or its second moment drops
+    by more than one block's allowance, ÷ 2·:data:`KAPPA`. A stream that runs on through
+    a stage boundary, growing (an unnormalized ResNet's), stays one stretch."""
     by_path = {c.path: c for c in calls}
     out: list[list[Call]] = []
     for c in blocks:
