@@ -60,7 +60,8 @@ def _gaussian_gain(f: Op, x: np.ndarray, scale: float) -> tuple[float, float]:
 
 
 def measured_role(f: Op, x: np.ndarray, out: np.ndarray) -> tuple[str, Gain | None]:
-    """What the op ``f`` (with ``f(x) = out``) does to a signal, measured.
+    """What the op ``f`` (with ``f(x) = out``) does to a signal, measured (quietly: a
+    probe at a large scale may overflow to inf, which then matches nothing).
 
     Args:
         f: the op on arrays shaped like ``x``.
@@ -71,6 +72,11 @@ def measured_role(f: Op, x: np.ndarray, out: np.ndarray) -> tuple[str, Gain | No
         ``("norm", None)``, ``("pass", None)`` (linear), ``("activation", gain)``, or
         ``("other", None)`` where the values are not finite.
     """
+    with np.errstate(over="ignore", invalid="ignore"):
+        return _measured_role(f, x, out)
+
+
+def _measured_role(f: Op, x: np.ndarray, out: np.ndarray) -> tuple[str, Gain | None]:
     x = np.asarray(x)
     if not np.issubdtype(x.dtype, np.floating):
         x = x.astype(np.float32)
