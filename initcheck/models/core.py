@@ -41,8 +41,8 @@ def zero_at_init(row: WeightRow, learned: bool | None) -> WeightRow:
         (r for r in row.results if r.check == _symmetry.CHECK.name and not r.passed), None
     )
     shapes = (symmetry.details.get("per_shape") or {}).values() if symmetry else ()
-    if learned is False or not any(v.get("constant") for v in shapes):
-        return row
+    if learned is False or row.status == "accepted" or not any(v.get("constant") for v in shapes):
+        return row  # measured symmetric, or vouched for by the user: as it stands
     if learned:
         verdict, status = "pass", "zero-at-init"
         why = (
@@ -50,7 +50,7 @@ def zero_at_init(row: WeightRow, learned: bool | None) -> WeightRow:
             "the traced pass (measured), so the first step breaks their symmetry"
         )
     else:
-        verdict, status = "inconclusive", ""
+        verdict, status = "inconclusive", row.status
         why = (
             "every value equal, and no traced pass reached it, so whether its units learn "
             "apart (a deliberate zero) was not measured: pass inputs= that reach it"
@@ -60,7 +60,7 @@ def zero_at_init(row: WeightRow, learned: bool | None) -> WeightRow:
             r,
             verdict=verdict,
             message=f"{why}; not decided: {r.message}",
-            details={**r.details, "deferred": "zero-at-init"} if status else r.details,
+            details={**r.details, "deferred": "zero-at-init"} if learned else r.details,
         )
         if not r.passed  # a constant's draws say nothing of its spread, seed or mean
         else r
