@@ -30,6 +30,7 @@ if TYPE_CHECKING:  # the lazy names: for type checkers, and read by _lazy_table(
     from initcheck.fans import compute_fans as compute_fans
     from initcheck.models import assert_sound_model as assert_sound_model
     from initcheck.models import audit as audit
+    from initcheck.models import fix as fix
     from initcheck.results import CheckResult as CheckResult
     from initcheck.results import Report as Report
     from initcheck.settings import Settings as Settings

@@ -18,6 +18,7 @@ import pytest
 
 import initcheck
 from initcheck.models import ModelReport
+from initcheck.models.weightrow import Status
 
 
 def printed_fix(text: str, framework: str) -> str:
@@ -55,7 +56,7 @@ def check_text_and_json(report: ModelReport, framework: str, n: int, cause: str)
 
 
 def check_fixed(report: ModelReport, factory: Any) -> None:
-    after = report.fixed(factory)
+    after = initcheck.fix(report, factory)
     assert after.after_fix is not None and after.after_fix.passed, str(after.after_fix)
     assert "after the suggested fix: passes" in str(after)
     again = ModelReport.from_dict(json.loads(json.dumps(after.to_dict())))
@@ -102,7 +103,7 @@ def test_torch_fix_reads_transposed_fans_and_packed_slices() -> None:
     report = initcheck.audit(deconv, variance="he", signal=False)
     (finding,) = [f for f in report.findings if f.kind == "fail"]
     assert 'mode="fan_out"' in finding.fix.code
-    assert report.fixed(deconv).after_fix.passed
+    assert initcheck.fix(report, deconv).after_fix.passed
 
     def attention() -> Any:
         return nn.MultiheadAttention(64, 4)
@@ -111,7 +112,7 @@ def test_torch_fix_reads_transposed_fans_and_packed_slices() -> None:
     (finding,) = [f for f in report.findings if f.kind == "fail" and f.param == "in_proj_weight"]
     assert finding.rows == tuple(f"in_proj_weight[{q}]" for q in "QKV")
     assert "in_proj_weight.data.chunk(3)[i]" in finding.fix.code
-    assert report.fixed(attention).after_fix.passed
+    assert initcheck.fix(report, attention).after_fix.passed
 
 
 def test_keras_mlp_default_init_one_finding_and_its_fix_passes() -> None:
@@ -166,7 +167,7 @@ def test_keras_fix_reads_the_transposed_and_depthwise_fans() -> None:
         report = initcheck.audit(factory, variance="he", signal=False)
         (finding,) = [f for f in report.findings if f.kind == "fail"]
         assert code in finding.fix.code, finding.fix.code
-        assert report.fixed(factory).after_fix.passed
+        assert initcheck.fix(report, factory).after_fix.passed
 
 
 class _Named:
@@ -252,7 +253,7 @@ def test_undecided_rows_are_their_own_finding_without_a_fix() -> None:
         )
 
     rows = [row("a", "inconclusive"), row("b", "inconclusive"), row("c", "pass")]
-    (finding,) = findings_of(rows, "torch")
+    (finding,) = findings_of(rows)
     assert finding.kind == "inconclusive" and finding.rows == ("a.weight", "b.weight")
     assert finding.fix is None and finding.line().startswith("INCONCLUSIVE: 2 Linear weights")
 
@@ -273,3 +274,33 @@ def test_a_subsampled_weight_says_how_many_values_it_has() -> None:
     assert "×784 (of 200,704 values)" in line, line
     small = next(line for line in str(report).splitlines() if line.startswith("  2.weight "))
     assert "(of" not in small, small
+
+
+def test_a_report_is_plain_data_and_its_findings_group_on_row_fields() -> None:
+    """A ModelReport round-trips through JSON unchanged (rows, findings, signal,
+    settings), holds no function, and its findings group on the rows' fields: rows whose
+    explanations differ only in their numbers are one finding with the general cause."""
+    torch = pytest.importorskip("torch")
+    nn = torch.nn
+
+    def build() -> Any:
+        return nn.Sequential(nn.Linear(64, 128), nn.ReLU(), nn.Linear(128, 10))
+
+    report = initcheck.audit(build, variance="he")
+    back = ModelReport.from_dict(json.loads(json.dumps(report.to_dict())))
+    assert back == report
+    assert not any(callable(v) for v in vars(report).values())
+    (finding,) = [f for f in report.findings if f.kind == "fail"]
+    rows = [report.row(name) for name in finding.rows]
+    assert len(rows) == 2 and {r.fans for r in rows} == {(64, 128), (128, 10)}
+    assert {r.explanation.family for r in rows if r.explanation} == {
+        rows[0].explanation.family if rows[0].explanation else ""
+    }
+    assert rows[0].explanation is not None and rows[0].explanation.text != rows[1].explanation.text
+    assert finding.cause == f"variance too small, consistent with {rows[0].explanation.general}"
+    for r in rows:
+        assert r.rule == "2/fan_in" and r.status is Status.NONE
+        assert r.target_variance == pytest.approx(2 / r.fans[0])
+        assert r.ratio is not None and r.interval is not None and r.interval[0] < r.ratio
+        assert r.init_fans == r.fans  # what nn.init reads from a Linear weight
+    assert Status("accepted") is Status.ACCEPTED and f"{Status.ACCEPTED}" == "accepted"

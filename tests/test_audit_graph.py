@@ -39,6 +39,11 @@ ANALYSIS = (
     "models/uses.py",
     "models/attention.py",
     "models/output_scale.py",
+    "models/findings.py",
+    "models/fixcode.py",
+    "models/fixes.py",
+    "models/weightrow.py",
+    "models/value_checks.py",
 )
 FRAMEWORKS = ("torch", "tensorflow", "keras", "jax", "flax")
 #: The variance check's own tolerance on the std (Settings.std_tolerance), on the variance.

@@ -49,7 +49,7 @@ def test_linen_default_lecun_under_he_fails_at_half_on_every_hidden_kernel() -> 
         assert "LeCun" in row.diagnosis
     assert all(r.drawn == "rebuilt model" for r in kernels)  # module.init per draw
     assert not report.signal.passed and "shrink" in report.signal.message
-    assert report.verdict == "failed" and report.framework == "flax"
+    assert report.verdict == "failed" and report.framework == "linen"
 
 
 @pytest.mark.parametrize("variance", ["he", "auto"])

@@ -16,6 +16,7 @@ import pytest
 
 import initcheck
 from initcheck.models.records import ModelReport, WeightRow
+from initcheck.models.weightrow import Explanation
 from initcheck.results import CheckResult
 from initcheck.training_runs import Comparison, TrainingRun
 
@@ -99,7 +100,7 @@ def test_a_model_report_shows_its_weights_and_signal():
             fans=(20, 32),
             target="2/fan_in",
             results=(failing,),
-            diagnosis="consistent with Glorot's fans",
+            explanation=Explanation("Glorot's fans", "Glorot's fans", "glorot", 0.4),
             size=640,
         ),
         WeightRow("dense", "bias", "", "Dense", "bias", (32,), "keras", None, None, size=32),

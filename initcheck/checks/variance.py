@@ -151,14 +151,15 @@ def check_variance(samples: Samples, settings: Settings) -> CheckResult:
     std_ratio = math.sqrt(est.statistic)
     ci = f"{100 * (1 - settings.alpha):.4g}% CI [{est.low:.4f}, {est.high:.4f}]"
     where = f"shapes {shapes_text(shapes)}"
+    defect = ""  # the failure's kind, as data (a model's findings group on it)
     if est.statistic == 0:
-        verdict = "fail"
+        verdict, defect = "fail", "zero"
         msg = f"variance is zero: every value is equal on {where}; target Var = {label}."
     elif verdict == "fail":
         worst_shape, worst = max(
             per_shape.items(), key=lambda kv: abs(math.log(kv[1]["ratio"] or 1e-300))
         )
-        kind = "too small" if est.statistic < 1 else "too large"
+        kind = defect = "too small" if est.statistic < 1 else "too large"
         msg = (
             f"variance {kind}: Var(W) = {est.statistic:.4f} × target (std × {std_ratio:.4f}; "
             f"{ci}); target Var = {label} (std within ×{1 + tol:g}); on {where}; "
@@ -171,6 +172,7 @@ def check_variance(samples: Samples, settings: Settings) -> CheckResult:
         verdict = "fail"
         worst_g = max(failed_groups, key=lambda g: abs(math.log(g["ratio"])))
         kind = "too small" if worst_g["ratio"] < 1 else "too large"
+        defect = f"{kind} on some shapes"
         msg = (
             f"variance {kind} on some shapes: "
             f"{_groups_text(failed_groups, settings.alpha, len(groups))}; target Var = "
@@ -189,6 +191,8 @@ def check_variance(samples: Samples, settings: Settings) -> CheckResult:
             f"Var(W) = {est.statistic:.4f} × target (std × {std_ratio:.4f}; {ci}) matches "
             f"{label} within ×{1 + tol:g} in std, n={z.n}."
         )
+    if defect:
+        details["defect"] = defect
     return CheckResult(
         check="variance",
         initializer=samples.initializer,

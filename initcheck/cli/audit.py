@@ -106,16 +106,19 @@ def _guarded(obj: Any, spec: str, inputs: str | None) -> Any:
     return factory
 
 
-def _preview(report: Any, model: Any, spec: str) -> Any:
-    """``report`` with the audit of its fixed copy (``--fix-preview``); a fix that raises
-    is reported on stderr and leaves the report as it was."""
+def _preview(report: Any, model: Any, spec: str, **options: Any) -> Any:
+    """``report`` with the audit of its fixed copy (``--fix-preview``) under the first
+    audit's ``options``; a fix that raises is reported on stderr and leaves the report as
+    it was."""
+    from initcheck.models.core import fix
+
     if not any(f.fix for f in report.findings):
         print("initcheck audit: --fix-preview: no finding has a suggested fix", file=sys.stderr)
         return report
     with Progress() as progress:
         progress.update(f"re-auditing {spec} with the suggested fixes")
         try:
-            return report.fixed(model)
+            return fix(report, model, **options)
         except Exception as exc:  # the preview must not hide the audit itself
             progress.close()
             print(
@@ -150,8 +153,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
     with Progress() as progress:
         progress.update(f"auditing {args.spec}")
         try:
-            report = audit(
-                model,
+            options = dict(
                 variance=args.variance,
                 inputs=inputs,
                 seed=args.seed,
@@ -159,6 +161,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
                 accept=args.accept,
                 settings=settings_of(vars(args)),
             )
+            report = audit(model, **options)
         except (_FactoryError, NotAModelError, InputError) as exc:
             progress.close()
             print(f"initcheck audit: error: {_line(exc)}", file=sys.stderr)
@@ -180,7 +183,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
             )
             return EXIT_FAILED
     if getattr(args, "fix_preview", False):
-        report = _preview(report, model, args.spec)
+        report = _preview(report, model, args.spec, **options)
     say(args, report.text(verbose=getattr(args, "verbose", False)))
 
     output = Output(

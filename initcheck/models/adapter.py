@@ -13,6 +13,13 @@ A :class:`ModelAdapter` tells an audit everything framework-specific:
   (its initializer object, its module's init code); tried in order, the first that
   reproduces the model's values is used, else a factory is rebuilt
   (:mod:`initcheck.models.draws`).
+- ``write_fix(members, rows)``: a failing finding's fix, as code in the framework
+  (:class:`~initcheck.models.fixcode.Fix`), or ``None``.
+- ``fixed(model, fixes, paths, instance)``: a fixed copy of an instance, or a factory of
+  fixed models, with exactly those fixes' code run on it.
+- ``reseed``: what to do when every build gives the same weights; ``measures_learning``:
+  whether ``trace`` records, for each constant parameter, whether its units learn apart
+  (:attr:`~initcheck.models.graph.Trace.learns`).
 
 A new framework is one module with one adapter object, and one entry in
 :data:`ADAPTERS`.
@@ -27,8 +34,10 @@ from typing import Any, Protocol
 import numpy as np
 
 from initcheck.models.draws import Way
+from initcheck.models.fixcode import Fix
 from initcheck.models.graph import Trace
 from initcheck.models.records import WeightPiece
+from initcheck.models.weightrow import WeightRow
 
 #: (module, attribute) of each framework's adapter, tried in order; imported on first use.
 #: Keras first: on the PyTorch backend a Keras model is also a ``torch.nn.Module``.
@@ -47,6 +56,8 @@ class NotAModelError(TypeError):
 
 class ModelAdapter(Protocol):
     name: str
+    reseed: str
+    measures_learning: bool
 
     def detects(self, obj: Any) -> bool: ...
 
@@ -60,6 +71,12 @@ class ModelAdapter(Protocol):
 
     def ways(self, model: Any) -> Mapping[str, Sequence[Way]]: ...
 
+    def write_fix(self, members: Sequence[WeightRow], rows: Sequence[WeightRow]) -> Fix | None: ...
+
+    def fixed(
+        self, model: Any, fixes: Sequence[Fix], paths: Sequence[str], instance: bool
+    ) -> Any: ...
+
 
 def _adapters() -> list[ModelAdapter]:
     return [getattr(importlib.import_module(m), a) for m, a in ADAPTERS]
@@ -70,6 +87,15 @@ def _detect(obj: Any) -> ModelAdapter | None:
         if adapter.detects(obj):
             return adapter
     return None
+
+
+def adapter_named(name: str) -> ModelAdapter:
+    """The adapter whose :attr:`~ModelAdapter.name` is ``name`` (a report's framework)."""
+    for adapter in _adapters():
+        if adapter.name == name:
+            return adapter
+    known = [a.name for a in _adapters()]
+    raise ValueError(f"No framework named {name!r}; known: {known}. Received: name={name!r}")
 
 
 def framework_of(obj: Any) -> str | None:

@@ -27,6 +27,7 @@ from typing import Any
 
 from initcheck.models.records import WeightPiece
 from initcheck.models.rules import CONSISTENT
+from initcheck.models.weightrow import Explanation
 from initcheck.targets import VarianceTarget, resolve_target
 
 
@@ -46,16 +47,6 @@ class Measured:
     @property
     def var(self) -> float:
         return self.ratio * self.true
-
-
-@dataclass(frozen=True)
-class Explanation:
-    """A row's chosen explanation: its text, its family, and whether it is a fixed-σ
-    convention (declared, or seen at several widths)."""
-
-    text: str
-    family: str
-    convention: bool
 
 
 def declared_sigmas(model: Any) -> list[tuple[float, str]]:
@@ -97,30 +88,27 @@ def _close(ratio: float, predicted: float) -> bool:
     return predicted > 0 and abs(math.log(ratio / predicted)) <= math.log(CONSISTENT)
 
 
-def _candidates(m: Measured, sigmas: Sequence[tuple[float, str]]) -> list[tuple[float, str, str]]:
-    """``(predicted ratio, family, text)`` of every explanation of ``m``."""
+def _candidates(m: Measured, sigmas: Sequence[tuple[float, str]]) -> list[Explanation]:
+    """Every explanation of ``m`` (each with the ratio it predicts)."""
     f = m.piece.fans
     assert f is not None
-    out: list[tuple[float, str, str]] = []
+    out: list[Explanation] = []
     for r in m.piece.readings:
         g = r.fans
         seen = f"fan_in={g.fan_in}, fan_out={g.fan_out} instead of {f.fan_in}, {f.fan_out}"
-        text = f"the target {m.rule.label} computed from {r.why} ({seen})"
-        out.append((m.rule.variance(g) / m.true, _family(r.why), text))
-    for var, what in m.piece.defaults:
-        out.append((var / m.true, _family(what), f"{what}: ×{var / m.true:.3g} of {m.rule.label}"))
+        general = f"the target {m.rule.label} computed from {r.why}"
+        pred = m.rule.variance(g) / m.true
+        out.append(Explanation(f"{general} ({seen})", general, _family(r.why), pred))
+    for d in m.piece.defaults:
+        text = f"{d.what}{d.where}: ×{d.variance / m.true:.3g} of {m.rule.label}"
+        out.append(Explanation(text, d.what, _family(d.what), d.variance / m.true))
     for name, what in STANDARD:
         other = resolve_target(name)
         if other.label != m.rule.label:
-            out.append((other.variance(f) / m.true, name, what))
+            out.append(Explanation(what, what, name, other.variance(f) / m.true))
     for sigma, what in sigmas:
-        out.append(
-            (
-                sigma**2 / m.true,
-                f"sigma {sigma:.4g}",
-                f"a fixed std σ = {sigma:.3g} at every width ({what}), not a fan rule",
-            )
-        )
+        text = f"a fixed std σ = {sigma:.3g} at every width ({what}), not a fan rule"
+        out.append(Explanation(text, text, f"sigma {sigma:.4g}", sigma**2 / m.true, True))
     return out
 
 
@@ -149,34 +137,21 @@ def explain(
     declared_families = {f"sigma {s:.4g}" for s, _ in declared}
     widths: dict[str, set[int]] = {}
     for m, cs in zip(rows, cands, strict=True):
-        for pred, fam, _ in cs:
-            if _close(m.ratio, pred) and m.piece.fans is not None:
-                widths.setdefault(fam, set()).add(m.piece.fans.fan_in)
+        for c in cs:
+            if _close(m.ratio, c.predicted) and m.piece.fans is not None:
+                widths.setdefault(c.family, set()).add(m.piece.fans.fan_in)
     # an inferred σ is one family per value: merge those within the consistency factor
     out: list[Explanation | None] = []
     for m, cs in zip(rows, cands, strict=True):
-        best: tuple[int, float, str, str] | None = None
-        for pred, fam, text in cs:
-            if not _close(m.ratio, pred):
+        best: tuple[tuple[int, float], Explanation] | None = None
+        for c in cs:
+            if not _close(m.ratio, c.predicted):
                 continue
-            is_sigma = fam.startswith("sigma ")
-            n = _sigma_widths(fam, widths) if is_sigma else len(widths.get(fam, ()))
-            key = (n + (1 if fam in declared_families else 0), -abs(math.log(m.ratio / pred)))
-            if best is None or key > best[:2]:
-                best = (key[0], key[1], fam, text)
-        if best is None:
-            out.append(None)
-            continue
-        n, _, fam, text = best
-        pred = next(p for p, f, t in cs if t == text)
-        out.append(
-            Explanation(
-                f"measured ×{m.ratio:.3g} of the target is consistent with {text} "
-                f"(predicts ×{pred:.3g})",
-                fam,
-                fam.startswith("sigma "),
-            )
-        )
+            n = _sigma_widths(c.family, widths) if c.convention else len(widths.get(c.family, ()))
+            key = (n + (c.family in declared_families), -abs(math.log(m.ratio / c.predicted)))
+            if best is None or key > best[0]:
+                best = (key, c)
+        out.append(best[1] if best else None)
     return out
 
 

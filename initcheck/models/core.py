@@ -4,7 +4,7 @@ where it sits, and the model's own signal at init."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from initcheck._threads import CallTimeout, DaemonWorker
@@ -14,15 +14,16 @@ from initcheck.errors import INPUTS_HINT, InitCheckFailure
 from initcheck.inputs import validate
 from initcheck.models.adapter import adapter_for, seeded_build
 from initcheck.models.attention import with_attention
-from initcheck.models.draws import FACTORY_RESEED, FLAX_RESEED, MAX_PIECE_VALUES, ModelDraws
+from initcheck.models.draws import MAX_PIECE_VALUES, ModelDraws
+from initcheck.models.findings import findings_of
 from initcheck.models.fixes import fix_and_audit
 from initcheck.models.linen_model import is_linen, linen_factory
 from initcheck.models.output_scale import with_output
-from initcheck.models.records import FIXERS, ModelReport, WeightPiece
+from initcheck.models.records import ModelReport, WeightPiece
 from initcheck.models.rows import audit_rows
 from initcheck.models.signal import SIGNAL_CHECK, decide_signal
-from initcheck.models.weightrow import WeightRow
-from initcheck.results import CheckResult
+from initcheck.models.weightrow import Status, WeightRow
+from initcheck.results import CheckResult, jsonable
 from initcheck.sampling import draw_seed
 from initcheck.settings import Settings
 from initcheck.targets import TargetSpec, resolve_target
@@ -44,7 +45,7 @@ def zero_at_init(row: WeightRow, learned: bool | None) -> WeightRow:
     if learned is False or row.status == "accepted" or not any(v.get("constant") for v in shapes):
         return row  # measured symmetric, or vouched for by the user: as it stands
     if learned:
-        verdict, status = "pass", "zero-at-init"
+        verdict, status = "pass", Status.ZERO_AT_INIT
         why = (
             "zero-at-init: every value equal, but its units received distinct gradients in "
             "the traced pass (measured), so the first step breaks their symmetry"
@@ -229,6 +230,8 @@ def audit(
     Returns:
         A :class:`~initcheck.models.records.ModelReport`.
     """
+    if isinstance(checks, Iterator):  # read once: validated, run and recorded
+        checks = tuple(checks)
     variance, accept = _checked_arguments(
         variance, inputs, seed, checks, settings, max_piece_values, signal, accept
     )
@@ -261,7 +264,7 @@ def audit(
         pieces=pieces,
         limit=max_piece_values,
         own_seed=first if factory is not None else None,
-        reseed=FLAX_RESEED if adapter.name == "flax" else FACTORY_RESEED,
+        reseed=adapter.reseed,
     )
     draws.decide(first)
     normalized = trace is not None and any(c.category == "norm" for c in trace.calls)
@@ -277,7 +280,7 @@ def audit(
         residual=trace is not None and len(trace.blocks) >= 2,
         accept=accept,
     )
-    if adapter.name == "torch":  # the adapter that measures each constant's gradients
+    if adapter.measures_learning:  # whether each constant's units learn apart
         learns = trace.learns if trace is not None else {}
         rows = tuple(zero_at_init(row, learns.get(row.name)) for row in rows)
     name = type(instance).__name__
@@ -303,29 +306,25 @@ def audit(
         verdict = CheckResult(
             check=SIGNAL_CHECK, initializer=name, verdict="inconclusive", message=reason
         )
+    if verdict is not None:  # plain data, as it reads back from JSON
+        verdict = dataclasses.replace(verdict, details=jsonable(verdict.details))
     return ModelReport(
         model=name,
         framework=adapter.name,
         rows=rows,
         signal=verdict,
+        findings=findings_of(rows, adapter.write_fix),
         settings={
             **settings.to_dict(),
             "variance": _plain(variance),
+            "variance_replayable": _plain(variance) == variance,
+            "checks": None if checks is None else list(checks),
+            "signal": signal,
             "factory": factory is not None,
             "rebuilds": draws.rebuilds,
             "max_piece_values": max_piece_values,
             "accept": [{"path": p, "reason": r} if r else p for p, r in accept],
             "versions": environment(),
-        },
-        options={
-            "variance": variance,
-            "inputs": inputs,
-            "seed": seed,
-            "checks": checks,
-            "settings": settings,
-            "max_piece_values": max_piece_values,
-            "signal": signal,
-            "accept": tuple(accept),
         },
     )
 
@@ -333,16 +332,31 @@ def audit(
 def fix(report: ModelReport, model: Any, **options: Any) -> ModelReport:
     """``report`` with :attr:`~ModelReport.after_fix` set: exactly the findings' fixes
     applied to a copy of ``model`` (or to what a factory builds), on the failing layers
-    only, re-audited under the report's options (``options`` override them; a report read
-    back from JSON uses its recorded settings). ``report.fixed(model)`` is this.
+    only, re-audited under the report's recorded settings (``variance``, ``seed``,
+    ``checks``, ``accept``, ``signal``, ``max_piece_values``); ``options`` override them.
+    A report does not record its ``inputs=``: pass them again.
+
+    Args:
+        report: the audit of ``model`` (or its JSON round trip).
+        model: the model or factory that was audited.
+        **options: :func:`audit` options (``inputs=``, or a ``variance=`` the report
+            recorded only as text).
+
+    Returns:
+        ``report`` with ``after_fix`` (``None`` when no finding has a fix); its text then
+        says "after the suggested fix: passes" or what still fails.
 
     Example:
-        >>> after = initcheck.models.fix(initcheck.audit(build), build).after_fix  # doctest: +SKIP
+        >>> initcheck.fix(initcheck.audit(build), build).after_fix.passed  # doctest: +SKIP
+        True
     """
+    if not report.settings.get("variance_replayable", True) and "variance" not in options:
+        raise ValueError(
+            f"This report was audited with variance={report.settings.get('variance')}, "
+            "which a report records as text only: pass it again, "
+            "fix(report, model, variance=...)."
+        )
     return fix_and_audit(report, model, audit, **options)
-
-
-FIXERS.append(fix)  # ModelReport.fixed() runs it
 
 
 def assert_sound_model(model: Any, **options: Any) -> ModelReport:

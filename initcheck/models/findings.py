@@ -1,23 +1,24 @@
 """The findings of a model audit: its failing (and informational) rows grouped by cause.
 
 A model of 300 weights fails in a few ways, each repeated over many layers: every
-``Linear`` keeps PyTorch's default, every ``Conv2D`` before a BatchNorm sits at ×0.5 of
-He. A :class:`Finding` is one such cause: the rows that share a diagnosis, a layer type
+``Linear`` keeps its framework's default, every ``Conv2D`` before a BatchNorm sits at ×0.5
+of He. A :class:`Finding` is one such cause: the rows that share a diagnosis, a layer type
 and a rule (and, for informational rows, a status), with the measured ratio range, the
-explanation and, where the cause is known, the fix in the model's framework
-(:mod:`initcheck.models.fixcode`). Findings come first in every view of a report (text,
-HTML, JSON); the per-weight table comes last.
+explanation and, where the cause is known, the fix in the model's framework (written by
+its adapter: :mod:`initcheck.models.fixcode`). Rows group on their fields, never on
+their messages' text. Findings come first in every view of a report (text, HTML, JSON);
+the per-weight table comes last.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from initcheck.models.fixcode import Fix, fix_for
-from initcheck.models.weightrow import WeightRow
+from initcheck.models.fixcode import Fix
+from initcheck.models.weightrow import Status, WeightRow
+from initcheck.results import CheckResult
 
 #: Names listed in full up to this many; past it, the first and last few.
 NAMES_IN_FULL = 8
@@ -99,6 +100,24 @@ class Finding:
             "fix": self.fix.to_dict() if self.fix else None,
         }
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Finding:
+        """The finding :meth:`to_dict` returned ``data`` for (or its JSON round trip)."""
+        ratio, fix = data.get("ratio"), data.get("fix")
+        return cls(
+            kind=str(data["kind"]),
+            layer_type=str(data.get("layer_type", "")),
+            param=str(data.get("param", "")),
+            rule=str(data.get("rule", "")),
+            status=str(data.get("status", "")),
+            checks=tuple(str(c) for c in data.get("checks", ())),
+            rows=tuple(str(r) for r in data.get("rows", ())),
+            ratio=(float(ratio[0]), float(ratio[1])) if ratio else None,
+            cause=str(data.get("cause", "")),
+            messages=tuple(str(m) for m in data.get("messages", ())),
+            fix=Fix.from_dict(fix) if fix else None,
+        )
+
 
 def abbreviate(names: Sequence[str]) -> str:
     """``a, b, c`` in full up to :data:`NAMES_IN_FULL` names, else ``a, b, c … y, z``."""
@@ -107,110 +126,122 @@ def abbreviate(names: Sequence[str]) -> str:
     return f"{', '.join(names[:3])} … {', '.join(names[-2:])}"
 
 
-def rule_of(row: WeightRow) -> str:
-    """The rule a row's target was evaluated from (its label without the fans)."""
-    return (row.target or "").split(" at fan_in=")[0]
+def _family(row: WeightRow) -> str:
+    return row.explanation.family if row.explanation else ""
 
 
-def cause_of(row: WeightRow) -> str:
-    """The row's diagnosis without its measured numbers: what the ratio is consistent
-    with (``"PyTorch's default init … (kaiming_uniform_ with a=√5)"``), or ``""``."""
-    text = row.diagnosis
-    if " consistent with " in text:
-        text = text.split(" consistent with ", 1)[1]
-    return re.sub(r" \(predicts ×[^)]*\)$", "", text)
+def _cause(members: Sequence[WeightRow]) -> str:
+    """What the rows' ratios are consistent with: the first row's explanation, or, where
+    the rows' numbers differ, the explanation without them."""
+    texts = {r.explanation.text for r in members if r.explanation}
+    first = members[0].explanation
+    if first is None:
+        return ""
+    return first.text if len(texts) == 1 else first.general
 
 
-def _general(cause: str) -> str:
-    """A cause without the numbers of its first row (its fans, its kernel's shape, its
-    predicted ratio), for a group whose rows differ in them."""
-    cause = re.sub(r" = \d+/\(\d+·\d+\)", "", cause)  # "= 1/(3·256)"
-    cause = re.sub(r" \(\d+(?:, \d+)*\)", "", cause)  # a kernel's shape "(7, 7, 3, 64)"
-    cause = re.sub(r": fan_in=\d+, fan_out=\d+", "", cause)
-    return re.sub(r": ×[\d.e+-]+ of [^:]*$", "", cause)
+def _defect(result: CheckResult) -> str:
+    """A failing result's kind: the variance check's ``details["defect"]`` (``"too
+    small"``), else the verdict of its check."""
+    defect = result.details.get("defect") if result.check == _VARIANCE else None
+    if defect == "zero":
+        return "variance is zero"
+    return f"variance {defect}" if defect else f"{result.check} {result.verdict}"
 
 
-def _ratio(row: WeightRow) -> float | None:
-    for r in row.results:
-        if r.check == _VARIANCE and r.statistic is not None:
-            return float(r.statistic)
-    return None
-
-
-def _head(message: str) -> str:
-    """A failure message's first clause (``"variance too small"``)."""
-    return message.split(":", 1)[0].split(";", 1)[0].strip()
-
-
-def _key_and_cause(row: WeightRow) -> tuple[tuple[Any, ...], str, str] | None:
-    """``(group key, kind, cause)`` of a row that belongs in a finding, else ``None``."""
-    family = re.sub(r"\d+(?:\.\d+)?(?:e-?\d+)?", "#", cause_of(row))
-    base = (row.layer_type, row.param, rule_of(row))
-    if row.status == "accepted":  # the user vouches for it: told, never "fixed"
-        return ("info", *base, row.acceptance, family), "info", cause_of(row)
+def _key(row: WeightRow) -> tuple[str, tuple[Any, ...]] | None:
+    """``(kind, group key)`` of a row that belongs in a finding, else ``None``: rows group
+    on their fields (layer type, parameter, rule, failing checks, the defect, the family
+    of their explanation, their status), never on message text."""
+    base = (row.layer_type, row.param, row.rule)
+    if row.status is Status.ACCEPTED:  # the user vouches for it: told, never "fixed"
+        return "info", (*base, row.acceptance, _family(row))
     if not row.audited:
-        return (("unaudited", *base), "unaudited", row.note)
+        return "unaudited", base
     if not row.passed:
         kind = "inconclusive" if row.verdict == "inconclusive" else "fail"
         checks = tuple(r.check for r in row.failures)
         first = row.failures[0]
-        diagnosed = bool(row.diagnosis) and first.check == _VARIANCE
-        cause = _head(first.message) if first.check == _VARIANCE else first.message
-        if diagnosed:
-            cause = f"{cause}, consistent with {cause_of(row)}"
-        key = (kind, *base, checks, family if diagnosed else _head(first.message))
-        return key, kind, cause
+        diagnosed = row.explanation is not None and first.check == _VARIANCE
+        return kind, (*base, checks, _defect(first), _family(row) if diagnosed else "")
     if row.status:
-        followed = re.search(r"\(followed by ([^)]+)\)", row.note)
-        status = f"{row.status} ({followed.group(0)[1:-1]})" if followed else row.status
-        return ("info", *base, status, family), "info", cause_of(row)
+        return "info", (*base, row.status, row.follows, _family(row))
     return None
 
 
-def findings_of(rows: Sequence[WeightRow], framework: str = "") -> tuple[Finding, ...]:
-    """The findings of an audit's rows: failing ones first, then rows no rule could
-    audit, then informational ones; each in the order of its first row.
+def _finding(kind: str, members: Sequence[WeightRow]) -> Finding:
+    first = members[0]
+    ratios = [r.ratio for r in members if r.ratio is not None]
+    checks: tuple[str, ...] = ()
+    status = ""
+    if kind == "unaudited":
+        cause = first.note
+    elif kind == "info":
+        status = first.acceptance or str(first.status)
+        if first.follows:
+            status += f" (followed by {first.follows})"
+        cause = _cause(members)
+    else:
+        checks = tuple(r.check for r in first.failures)
+        failure = first.failures[0]
+        if failure.check != _VARIANCE:
+            cause = failure.message
+        else:
+            explained = _cause(members)
+            cause = _defect(failure) + (f", consistent with {explained}" if explained else "")
+    return Finding(
+        kind=kind,
+        layer_type=first.layer_type,
+        param=first.param,
+        rule=first.rule,
+        status=status,
+        checks=checks,
+        rows=tuple(r.name for r in members),
+        ratio=(min(ratios), max(ratios)) if ratios else None,
+        cause=cause,
+        messages=tuple(f"{r.name}: {f.check}: {f.message}" for r in members for f in r.failures),
+    )
+
+
+#: ``writer(members, rows)``: a failing finding's fix in the model's framework, or
+#: ``None`` (an adapter's ``write_fix``).
+FixWriter = Callable[[Sequence[WeightRow], Sequence[WeightRow]], "Fix | None"]
+
+
+def fixable(members: Sequence[WeightRow]) -> bool:
+    """Whether a failing finding's rows are kernels with a rule failing only their
+    variance: the one cause a fix (drawing them from that rule) removes."""
+    return bool(members) and all(
+        r.role in ("kernel", "recurrent")
+        and r.target_variance is not None
+        and r.fans is not None
+        and {f.check for f in r.failures} == {_VARIANCE}
+        for r in members
+    )
+
+
+def findings_of(rows: Sequence[WeightRow], writer: FixWriter | None = None) -> tuple[Finding, ...]:
+    """The findings of an audit's rows: failing ones first, then inconclusive ones, rows
+    no rule could audit, then informational ones; each in the order of its first row.
 
     Args:
         rows: the report's rows.
-        framework: the model's framework (``"torch"``, ``"keras"``, ``"flax"``): failing
-            findings with a known remedy carry its fix.
+        writer: the model's framework's fix writer (its adapter's ``write_fix``): failing
+            findings it can fix carry the fix.
 
     Returns:
         The findings.
     """
     groups: dict[tuple[Any, ...], list[WeightRow]] = {}
-    causes: dict[tuple[Any, ...], tuple[str, str]] = {}
     for row in rows:
-        found = _key_and_cause(row)
-        if found is None:
-            continue
-        key, kind, cause = found
-        groups.setdefault(key, []).append(row)
-        causes.setdefault(key, (kind, cause))
+        found = _key(row)
+        if found is not None:
+            groups.setdefault((found[0], *found[1]), []).append(row)
     out: list[Finding] = []
     for key, members in groups.items():
-        kind, cause = causes[key]
-        if len({cause_of(r) for r in members}) > 1:  # the rows' numbers differ
-            cause = _general(cause)
-        ratios = [x for x in map(_ratio, members) if x is not None]
-        first = members[0]
-        finding = Finding(
-            kind=kind,
-            layer_type=first.layer_type,
-            param=first.param,
-            rule=rule_of(first),
-            status=key[4] if kind == "info" else "",
-            checks=key[4] if kind in ("fail", "inconclusive") else (),
-            rows=tuple(r.name for r in members),
-            ratio=(min(ratios), max(ratios)) if ratios else None,
-            cause=cause,
-            messages=tuple(
-                f"{r.name}: {f.check}: {f.message}" for r in members for f in r.failures
-            ),
-        )
-        if kind == "fail":
-            fix = fix_for(framework, members, rows)
+        finding = _finding(key[0], members)
+        if key[0] == "fail" and writer is not None and fixable(members):
+            fix = writer(members, rows)
             finding = replace(finding, fix=fix) if fix is not None else finding
         out.append(finding)
     order = {"fail": 0, "inconclusive": 1, "unaudited": 2, "info": 3}

@@ -24,12 +24,13 @@ import numpy as np
 
 from initcheck.errors import NoDefaultBatch
 from initcheck.fans import KernelLayout, Layer
-from initcheck.models.draws import Way, native
+from initcheck.models import flax_fix
+from initcheck.models.draws import FLAX_RESEED, Way, native
 from initcheck.models.graph import Trace, flow
 from initcheck.models.jax_trace import ArrayRecorder
 from initcheck.models.layers import category
 from initcheck.models.outputs import first_tensor
-from initcheck.models.records import WeightPiece
+from initcheck.models.records import WeightPiece, with_init_fans
 
 NORM_VALUES = {"scale": 1.0, "bias": 0.0, "mean": 0.0, "var": 1.0}
 
@@ -270,6 +271,12 @@ class FlaxAdapter:
     """Flax NNX models (``flax.nnx.Module``)."""
 
     name = "flax"
+    reseed = FLAX_RESEED
+    measures_learning = False
+    write_fix = staticmethod(flax_fix.write_fix)
+
+    def fixed(self, model: Any, fixes: Any, paths: Any, instance: bool) -> Any:
+        return flax_fix.fixed(model, fixes, instance, call_with_rngs)
 
     def detects(self, obj: Any) -> bool:
         return _is_nnx(obj)
@@ -280,12 +287,15 @@ class FlaxAdapter:
     def pieces(self, model: Any, trace: Trace | None) -> list[WeightPiece]:
         from flax import nnx
 
-        return [  # statistics (nnx.BatchStat) are not initialized weights: only Params
-            flax_piece(path, name, tuple(np.shape(_get(v))), m, trace)
+        params = [  # statistics (nnx.BatchStat) are not initialized weights: only Params
+            (path, name, tuple(np.shape(_get(v))), m)
             for path, m in _modules(model)
             for name, v in _own_variables(m).items()
             if isinstance(v, nnx.Param)
         ]
+        pieces = [flax_piece(path, name, shape, m, trace) for path, name, shape, m in params]
+        shapes = {piece.key: param[2] for piece, param in zip(pieces, params, strict=True)}
+        return with_init_fans(pieces, shapes)
 
     def own_values(self, model: Any) -> dict[str, np.ndarray]:
         return _values(model)

@@ -12,7 +12,7 @@ from typing import Any
 
 from initcheck.fans import Fans, KernelLayout
 from initcheck.models.layers import category
-from initcheck.models.records import WeightPiece
+from initcheck.models.records import Default, WeightPiece
 from initcheck.models.rules import reading
 
 GATES = {"LSTM": ("i", "f", "c", "o"), "GRU": ("z", "r", "h"), "SimpleRNN": ("h",)}
@@ -51,7 +51,7 @@ class Site:
             self.add(owner.bias, role="constant", constant=_bias_const(owner, "bias"))
 
 
-def configured(layer: Any, attr: str, shape: tuple[int, ...], why: str) -> tuple:
+def configured(layer: Any, attr: str, shape: tuple[int, ...], why: str) -> tuple[Default, ...]:
     """The variance the layer's VarianceScaling initializer draws, at Keras's own fans."""
     import keras
 
@@ -64,10 +64,11 @@ def configured(layer: Any, attr: str, shape: tuple[int, ...], why: str) -> tuple
     n = {"fan_in": f.fan_in, "fan_out": f.fan_out, "fan_avg": f.fan_avg}[init.mode]
     name = type(init).__name__
     return (
-        (
+        Default(
             init.scale / max(n, 1),
-            f"Keras's {name} (scale={init.scale:g}, mode={init.mode}) at Keras's own fans of the "
-            f"stored kernel {shape}: fan_in={f.fan_in}, fan_out={f.fan_out}{why}",
+            f"Keras's {name} (scale={init.scale:g}, mode={init.mode}) at Keras's own fans of "
+            f"the stored kernel{why}",
+            f" {shape}: fan_in={f.fan_in}, fan_out={f.fan_out}",
         ),
     )
 

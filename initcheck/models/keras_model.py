@@ -21,12 +21,13 @@ from typing import Any
 import numpy as np
 
 from initcheck.errors import NoDefaultBatch
-from initcheck.models.draws import LazyValues, Way, native
+from initcheck.models import keras_fix
+from initcheck.models.draws import FACTORY_RESEED, LazyValues, Way, native
 from initcheck.models.graph import Trace, flow
 from initcheck.models.keras_layers import BUILDERS, layer_pieces
 from initcheck.models.keras_trace import trace_pass
 from initcheck.models.layers import category
-from initcheck.models.records import WeightPiece
+from initcheck.models.records import WeightPiece, with_init_fans
 
 CONTAINERS = ("Sequential", "Functional", "Model")
 #: the weight name → the layer attribute holding its initializer, where not ``NAME_initializer``
@@ -164,6 +165,12 @@ class KerasAdapter:
     """Keras 3 models (Sequential, Functional, nested)."""
 
     name = "keras"
+    reseed = FACTORY_RESEED
+    measures_learning = False
+    write_fix = staticmethod(keras_fix.write_fix)
+
+    def fixed(self, model: Any, fixes: Any, paths: Any, instance: bool) -> Any:
+        return keras_fix.fixed(model, fixes, paths, instance, _walk)
 
     def detects(self, obj: Any) -> bool:
         return any(c.__module__.startswith(("keras", "tf_keras")) for c in type(obj).__mro__) and (
@@ -192,7 +199,7 @@ class KerasAdapter:
                 branch_end=f.merge,
             )
             out.extend(layer_pieces(path, layer, keys, base))
-        return out
+        return with_init_fans(out, {str(i): tuple(v.shape) for i, v in enumerate(model.weights)})
 
     def own_values(self, model: Any) -> LazyValues:
         return LazyValues(

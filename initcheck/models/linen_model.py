@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from initcheck.models.draws import Way, native
+from initcheck.models.draws import FLAX_RESEED, Way, native
 from initcheck.models.flax_model import flax_piece
 from initcheck.models.graph import Trace
 from initcheck.models.jax_trace import ArrayRecorder
@@ -120,7 +120,17 @@ def _params(model: LinenModel) -> list[tuple[str, str, Any]]:
 class LinenAdapter:
     """Flax Linen models, as :class:`LinenModel` (see :func:`linen_factory`)."""
 
-    name = "flax"
+    name = "linen"
+    reseed = FLAX_RESEED
+    measures_learning = False
+
+    def write_fix(self, members: Any, rows: Any) -> None:
+        """No fix: Linen keeps its parameters outside the module (``variables``), so there
+        is no built model to draw into; build with the rule's ``kernel_init``."""
+        return None
+
+    def fixed(self, model: Any, fixes: Any, paths: Any, instance: bool) -> Any:
+        raise ValueError("A Flax Linen model has no fix to apply (its findings carry none).")
 
     def detects(self, obj: Any) -> bool:
         return isinstance(obj, LinenModel)

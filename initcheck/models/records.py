@@ -4,20 +4,18 @@ or projection of a packed weight, with its layout and fans) and the report recor
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 
 from initcheck.fans import Fans, KernelLayout
+from initcheck.models.findings import Finding
 from initcheck.models.graph import Gain
 from initcheck.models.weightrow import WeightRow
 from initcheck.report.notebook import model_html
 from initcheck.results import REPR_LIMIT, CheckResult, jsonable, short
-
-if TYPE_CHECKING:
-    from initcheck.models.findings import Finding
 
 #: Roles of a weight: a kernel (fan rule applies), a recurrent kernel (orthogonal or the
 #: per-gate fan rule), an embedding (fan rule only when declared), a constant (bias,
@@ -35,6 +33,18 @@ class Reading:
 
     fans: Fans
     why: str
+
+
+@dataclass(frozen=True)
+class Default:
+    """A draw a framework is known to make for a weight (its default init, or the layer's
+    configured initializer read the framework's way): its ``variance``, ``what`` it is
+    (no numbers of this weight: rows group on it) and ``where``, this weight's numbers
+    (its fans, its shape), appended when one row is explained."""
+
+    variance: float
+    what: str
+    where: str = ""
 
 
 @dataclass(frozen=True)
@@ -56,7 +66,7 @@ class WeightPiece:
         constant: the value a constant weight is meant to hold (``None``: any constant).
         activation: the activation that follows the layer (for ``variance="auto"``).
         note: why a weight is not audited, or a remark.
-        defaults: ``(variance, description)`` of what the framework draws by default (or
+        defaults: :class:`Default` draws: what the framework draws by default (or
             what the layer's configured initializer draws, read the framework's way).
         norm: the normalization layer the kernel's output reaches through pass-through
             layers only (the kernel is then scale-invariant), or ``""``.
@@ -68,6 +78,8 @@ class WeightPiece:
         unmeasured: why a constant's meaning was not measured (a norm weight of zeros
             whose norm did not run: a gain of 0, or an offset from 1); its row is then
             inconclusive unless its values agree with both readings.
+        init_fans: the fans the framework's own init functions read from the tensor a
+            fix draws into (set by the adapter), or ``None``.
     """
 
     layer: str
@@ -84,12 +96,13 @@ class WeightPiece:
     constant: float | None = None
     activation: str | None = None
     note: str = ""
-    defaults: tuple[tuple[float, str], ...] = ()
+    defaults: tuple[Default, ...] = ()
     norm: str = ""
     output: bool = False
     branch_end: bool = False
     gain: Gain | None = None
     unmeasured: str = ""
+    init_fans: Fans | None = None
 
     def __post_init__(self) -> None:
         if self.role not in ROLES:  # an adapter's table entry is wrong
@@ -104,26 +117,38 @@ class WeightPiece:
         return f"{self.layer}.{self.param}{piece}" if self.layer else f"{self.param}{piece}"
 
 
-#: ``fix(report, model, **options)``: :func:`initcheck.models.core.fix`, registered when
-#: that module loads (it imports this one, so this one cannot import it), for
-#: :meth:`ModelReport.fixed`; the report itself holds no function.
-FIXERS: list[Callable[..., ModelReport]] = []
+def with_init_fans(
+    pieces: Sequence[WeightPiece], shapes: Mapping[str, tuple[int, ...]]
+) -> list[WeightPiece]:
+    """Each kernel piece with the fans read from its whole parameter's shape (``shapes``
+    by key) laid out ``(*kernel, in, out)``: how Keras's and Flax's variance scalings
+    read a kernel (transposed and depthwise kernels included), which their fixes draw."""
+    out = []
+    for p in pieces:
+        shape = shapes.get(p.key)
+        if p.role in ("kernel", "recurrent") and shape is not None and len(shape) >= 2:
+            p = replace(p, init_fans=KernelLayout("keras").fans(tuple(shape)))
+        out.append(p)
+    return out
 
 
 @dataclass(frozen=True)
 class ModelReport:
-    """The audit of a whole model: one row per weight (piece) and the model's signal.
+    """The audit of a whole model, as plain data (it round-trips through JSON:
+    :meth:`to_dict`, :meth:`from_dict`): one row per weight (piece), the rows grouped by
+    cause, and the model's signal.
 
     Attributes:
         model: the model's display name.
-        framework: ``"torch"``, ``"keras"`` or ``"flax"``.
+        framework: the adapter that audited it: ``"torch"``, ``"keras"``, ``"flax"``
+            (NNX) or ``"linen"``.
         rows: one :class:`WeightRow` per weight or piece, in the model's order.
         signal: the end-to-end signal result (``None`` when it could not be measured).
-        settings: the run's settings and versions.
+        settings: the run's settings and versions (a re-audit replays them).
+        findings: the failing and informational rows grouped by cause, failing first,
+            each with its fix where the cause is known (:mod:`initcheck.models.findings`).
         after_fix: the audit of the model with its findings' fixes applied
-            (:meth:`fixed`), or ``None``.
-        options: the keyword arguments the audit ran with (:meth:`fixed` re-audits
-            under them).
+            (:func:`initcheck.models.fix`), or ``None``.
     """
 
     model: str
@@ -131,8 +156,8 @@ class ModelReport:
     rows: tuple[WeightRow, ...]
     signal: CheckResult | None = None
     settings: Mapping[str, Any] = field(default_factory=dict)
+    findings: tuple[Finding, ...] = ()
     after_fix: ModelReport | None = field(default=None, compare=False)
-    options: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def unaudited(self) -> tuple[WeightRow, ...]:
@@ -216,37 +241,6 @@ class ModelReport:
     def failed_rows(self) -> tuple[WeightRow, ...]:  # failed or undecided, unless accepted
         return tuple(r for r in self.rows if not r.passed and r.status != "accepted")
 
-    @property
-    def findings(self) -> tuple[Finding, ...]:
-        """The failing and informational rows grouped by cause, failing first, each with
-        its fix where the cause is known (:mod:`initcheck.models.findings`)."""
-        from initcheck.models.findings import findings_of
-
-        # a Flax Linen model (initcheck's LinenModel: params in a variables dict) has no
-        # writer: its findings carry no fix
-        linen = self.framework == "flax" and self.model == "LinenModel"
-        return findings_of(self.rows, "flax-linen" if linen else self.framework)
-
-    def fixed(self, model: Any, **options: Any) -> ModelReport:
-        """Apply exactly the findings' fixes to a copy of ``model`` (or to what a factory
-        builds), only on the failing layers, and re-audit it under the same options.
-
-        Args:
-            model: the model or factory this report audited.
-            **options: :func:`~initcheck.audit` options overriding the original ones.
-
-        Returns:
-            This report with :attr:`after_fix` set to the fixed copy's audit (``None``
-            when no finding has a fix); its text then says "after the suggested fix:
-            passes" or what still fails.
-        """
-        if not FIXERS:
-            raise RuntimeError(
-                "fixed() re-audits with initcheck.audit: import initcheck.models (or "
-                "initcheck) first, or call initcheck.models.fix(report, model)."
-            )
-        return FIXERS[0](self, model, **options)
-
     def text(self, verbose: bool = False) -> str:
         """The report as text: findings (with fixes), the signal and its gains by depth,
         the failing rows and a count of the rest; ``verbose``: every message and row."""
@@ -290,6 +284,7 @@ class ModelReport:
             rows=tuple(WeightRow.from_dict(r) for r in data.get("rows", ())),
             signal=CheckResult.from_dict(signal) if signal else None,
             settings=dict(data.get("settings") or {}),
+            findings=tuple(Finding.from_dict(f) for f in data.get("findings") or ()),
             after_fix=cls.from_dict(after) if after else None,
         )
 

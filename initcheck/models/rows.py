@@ -43,126 +43,11 @@ from initcheck.models.rules import (
     matches,
     piece_target,
 )
+from initcheck.models.value_checks import constant_result, deterministic_table, orthogonality
+from initcheck.models.weightrow import Status
 from initcheck.results import CheckResult
 from initcheck.sampling import draw_seed
 from initcheck.settings import Settings
-
-ORTHO_TOL = 1e-3  # max |G/c - I| of a (semi-)orthogonal matrix in float32
-SMALL_SCALE = 1e-2  # a LayerScale γ at most this is "near the identity"
-
-
-def _base(piece: WeightPiece, values: np.ndarray, check: str = "constant") -> dict:
-    return dict(
-        check=check, initializer=piece.name, n=int(values.size), shapes=(tuple(values.shape),)
-    )
-
-
-def _constant_result(piece: WeightPiece, values: np.ndarray) -> tuple[CheckResult, str]:
-    """The constant check, and a status (``"identity-at-init"`` or ``""``)."""
-    base = _base(piece, values)
-    if not np.isfinite(values).all():
-        bad = int(values.size - np.isfinite(values).sum())
-        return CheckResult(passed=False, message=f"{bad} non-finite value(s).", **base), ""
-    flat = values.ravel()
-    same = flat.size > 0 and bool(np.all(flat == flat[0]))
-    if piece.role == "scale":
-        v = float(flat[0]) if same else None
-        if v == 0.0:
-            why = "α = 0: the branch starts switched off (ReZero/SkipInit, De & Smith 2020)"
-            return CheckResult(passed=True, message=why, **base), "identity-at-init"
-        if v is not None and abs(v) <= SMALL_SCALE:
-            why = f"LayerScale γ = {v:g}: the branch starts near the identity (Touvron et al. 2021)"
-            return CheckResult(passed=True, message=why, **base), "identity-at-init"
-        return CheckResult(passed=True, message="finite branch scale.", **base), ""
-    if piece.role == "offset":
-        if same and flat[0] == 0.0:
-            why = (
-                "zero at init: added to the signal, it adds nothing until trained (a "
-                "learned token, position table or bias; read from its use)"
-            )
-            return CheckResult(passed=True, message=why, **base), "identity-at-init"
-        return CheckResult(passed=True, message="finite offset added to the signal.", **base), ""
-    if piece.constant is None:
-        msg = "finite (random by the framework's design)."
-        return CheckResult(passed=True, message=msg, **base), ""
-    if piece.unmeasured and same and flat[0] == 0.0:
-        msg = f"every value 0, and {piece.unmeasured}."
-        return CheckResult(verdict="inconclusive", message=msg, **base), ""
-    if piece.constant == 1.0 and same and flat[0] == 0.0 and piece.branch_end:
-        why = (
-            "γ = 0 closes a residual branch: the block starts as the identity "
-            "(zero-init residual, Goyal et al. 2017)"
-        )
-        return CheckResult(passed=True, message=why, **base), "identity-at-init"
-    wrong = values != piece.constant
-    if wrong.any():
-        msg = (
-            f"expected every value = {piece.constant:g} (the framework's intended init); "
-            f"{int(wrong.sum())} of {values.size} differ (e.g. {values[wrong].flat[0]:.4g})."
-        )
-        stat = float(np.abs(values - piece.constant).max())
-        return CheckResult(
-            passed=False, message=msg, statistic=stat, target=piece.constant, **base
-        ), ""
-    return CheckResult(
-        passed=True, message=f"all {values.size} values = {piece.constant:g}.", **base
-    ), ""
-
-
-def _deterministic_table(
-    piece: WeightPiece,
-    values: np.ndarray,
-    draws: ModelDraws,
-    settings: Settings,
-    limit: int,
-) -> CheckResult | None:
-    """A table its init computes rather than draws (sinusoidal positions: the same values
-    under two seeds) is checked as a table, finite with distinct rows, not as random
-    draws; ``None`` for a drawn table."""
-    other = piece_values(draws, piece, draw_seed(settings.seed, 0, 1), limit)
-    flat = values.reshape(len(values), -1) if values.ndim else values.reshape(1, 1)
-    if (
-        other.shape != values.shape
-        or not np.array_equal(other, values)
-        or np.all(flat == flat.flat[0])
-    ):
-        return None
-    base = _base(piece, values, "table")
-    if not np.isfinite(values).all():
-        return CheckResult(passed=False, message="a computed table with non-finite values.", **base)
-    distinct = len(np.unique(flat, axis=0))
-    ok = distinct == len(flat)
-    message = (
-        f"a computed table (the same under two seeds, as sinusoidal positions): finite, "
-        f"{distinct} distinct rows of {len(flat)}" + ("" if ok else ": some rows repeat exactly")
-    )
-    return CheckResult(passed=ok, message=message, **base)
-
-
-def _orthogonality(piece: WeightPiece, values: np.ndarray, tol: float) -> CheckResult | None:
-    """A pass for a (semi-)orthogonal matrix with gain within ×(1+tol); ``None`` if it is not
-    orthogonal (the per-gate fan rule then decides)."""
-    m = np.asarray(values, dtype=np.float64).reshape(values.shape[0], -1)
-    g = m @ m.T if m.shape[0] <= m.shape[1] else m.T @ m
-    c = float(np.mean(np.diag(g)))
-    if not c > 0 or np.abs(g / c - np.eye(len(g))).max() > ORTHO_TOL:
-        return None
-    gain = float(np.sqrt(c))
-    ok = 1 / (1 + tol) <= gain <= 1 + tol
-    what = "rows" if m.shape[0] <= m.shape[1] else "columns"
-    return CheckResult(
-        check="orthogonality",
-        initializer=piece.name,
-        passed=ok,
-        message=(
-            f"{what} orthonormal with gain {gain:.4g}: the recurrent map keeps the state's norm"
-            + ("." if ok else f"; the gain should be 1 (within ×{1 + tol:g}).")
-        ),
-        statistic=gain,
-        target=1.0,
-        n=int(values.size),
-        shapes=(tuple(values.shape),),
-    )
 
 
 def _explicit(piece: WeightPiece, variance: Any) -> bool:
@@ -234,14 +119,14 @@ def _row(
     layout = str(piece.layout) if piece.layout else ""
     common = (*head, tuple(values.shape), layout, fans)
     if piece.role in ("constant", "scale", "offset"):
-        result, status = _constant_result(piece, values)
+        result, status = constant_result(piece, values)
         both = "; ".join(n for n in (note, piece.note) if n)
         return WeightRow(*common, None, (result,), note=both, status=status, size=full.size), None
     if piece.role == "embedding" and piece.key not in draws.frozen:
-        table = _deterministic_table(piece, values, draws, settings, limit)
+        table = deterministic_table(piece, values, draws, settings, limit)
         if table is not None:
             return WeightRow(
-                *common, None, (table,), note=note, status="deterministic", size=full.size
+                *common, None, (table,), note=note, status=Status.DETERMINISTIC, size=full.size
             ), None
     if values.size < full.size:
         note = "; ".join(
@@ -251,7 +136,7 @@ def _row(
     notes = [n for n in (note, piece.note, why) if n]
     extra: list[CheckResult] = []
     if piece.role == "recurrent":
-        ortho = _orthogonality(piece, full, settings.std_tolerance)
+        ortho = orthogonality(piece, full, settings.std_tolerance)
         if ortho is not None:
             extra.append(ortho)
             rule = None
@@ -278,15 +163,15 @@ def _row(
                 shapes=(tuple(values.shape),),
             ),
         )
-    status = ""
+    status, follows = Status.NONE, ""
     if piece.norm and not _explicit(piece, variance):
-        status = "scale-invariant"
+        status, follows = Status.SCALE_INVARIANT, piece.norm
         notes.append(
             f"scale-invariant (followed by {piece.norm}): the norm removes the kernel's "
             "scale from the forward signal (Ioffe & Szegedy 2015)"
         )
     elif piece.output and _is_auto(piece, variance):
-        status = "output head"
+        status = Status.OUTPUT_HEAD
         notes.append(
             "output head: its scale sets the initial outputs' scale, which no fan rule "
             "fixes; 'auto' reports it, a rule for its path or type decides it"
@@ -298,6 +183,10 @@ def _row(
         note="; ".join(notes),
         status=status,
         size=full.size,
+        rule=rule.label if rule is not None and target else "",
+        target_variance=target.value if target else None,
+        follows=follows,
+        init_fans=(piece.init_fans.fan_in, piece.init_fans.fan_out) if piece.init_fans else None,
     )
     return row, rule
 
@@ -351,7 +240,7 @@ def _error_row(piece: WeightPiece, exc: BaseException) -> WeightRow:
     return WeightRow(*head, (), "", None, None, results=(result,))
 
 
-def _defer(row: WeightRow, status: str, extra: str = "") -> WeightRow:
+def _defer(row: WeightRow, status: Status, extra: str = "") -> WeightRow:
     """``row`` with its failing variance result kept as information (passed, marked)."""
     var_name = _variance.CHECK.name
     results = tuple(
@@ -407,8 +296,8 @@ def audit_rows(
         row = rows[i]
         failed = any(r.check == var_name and not r.passed for r in row.results)
         if why is not None and (failed or row.status):
-            row = dataclasses.replace(row, diagnosis=why.text)
-        if row.status in ("scale-invariant", "output head"):
+            row = dataclasses.replace(row, explanation=why)
+        if row.status in (Status.SCALE_INVARIANT, Status.OUTPUT_HEAD):
             row = _defer(row, row.status)
         elif (
             failed
@@ -419,14 +308,14 @@ def audit_rows(
         ):
             row = _defer(
                 row,
-                "convention",
+                Status.CONVENTION,
                 "a fixed-σ convention in a normalized model: 'auto' reports it, the model's "
                 "signal decides",
             )
         elif failed and residual and m.piece.branch_end and _is_auto(m.piece, variance):
             row = _defer(
                 row,
-                "residual branch",
+                Status.RESIDUAL_BRANCH,
                 "on a residual branch: its scale sets the branch's share of the stream "
                 "(Fixup, Zhang et al. 2019; SkipInit, De & Smith 2020); 'auto' reports it, "
                 "the stream's depth criterion decides",
@@ -445,6 +334,9 @@ def _accepted(row: WeightRow, accept: Iterable[tuple[str, str]]) -> WeightRow:
         if matches(pattern, row.layer_type, row.layer, row.param):
             why = f"accepted: {reason}" if reason else "accepted (accept=)"
             return dataclasses.replace(
-                row, status="accepted", note="; ".join(filter(None, [row.note, why]))
+                row,
+                status=Status.ACCEPTED,
+                note="; ".join(filter(None, [row.note, why])),
+                acceptance=why,
             )
     return row

@@ -12,7 +12,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
-from initcheck.models.findings import Finding, rule_of
+from initcheck.models.findings import Finding
 from initcheck.models.weightrow import WeightRow
 from initcheck.results import CheckResult
 
@@ -92,7 +92,7 @@ def _cells(row: WeightRow) -> list[str]:
         first = row.failures[0]
         mark = "INCONCLUSIVE" if row.verdict == "inconclusive" else "FAIL"
         verdict = f"{mark} {first.check}: {first.message.split(':', 1)[0].split(';', 1)[0]}"
-    rule = rule_of(row) or "—"
+    rule = row.rule or "—"
     return [row.name, row.layer_type, shape, rule, ratio or "—", verdict]
 
 

@@ -18,9 +18,9 @@ import numpy as np
 from initcheck.fans import Fans, KernelLayout
 from initcheck.models.graph import Trace, flow
 from initcheck.models.layers import NORMS, category
-from initcheck.models.records import WeightPiece
+from initcheck.models.records import Default, WeightPiece
 from initcheck.models.rules import reading
-from initcheck.models.uses import Use, role_from_uses, unused_role
+from initcheck.models.uses import ADDITIVE, Use, role_from_uses, unused_role
 
 GATES = {"LSTM": ("i", "f", "g", "o"), "GRU": ("r", "z", "n"), "RNN": ("h",)}
 
@@ -33,6 +33,7 @@ class Site:
     module: Any
     base: dict[str, Any]
     out_ms: float | None = None  # the module's output mean square in the traced pass
+    uses: dict[str, Any] | None = None  # the traced ops that consumed each parameter, by key
 
     def key(self, name: str) -> str:
         return f"{self.path}.{name}" if self.path else name
@@ -54,16 +55,16 @@ def _rows(a: np.ndarray, i: int, n: int) -> np.ndarray:
     return a[i * n : (i + 1) * n]
 
 
-def _default(fans: Fans, what: str = "") -> tuple[tuple[float, str], ...]:
+def _default(fans: Fans, swapped_from: Fans | None = None) -> tuple[Default, ...]:
     """PyTorch's default init of Linear and Conv weights: ``kaiming_uniform_(a=√5)``, i.e.
-    Var = 1/(3·fan_in) with PyTorch's own fan_in."""
-    return (
-        (
-            1.0 / (3.0 * max(fans.fan_in, 1)),
-            f"PyTorch's default init Var = 1/(3·fan_in) = 1/(3·{fans.fan_in}){what} "
-            "(kaiming_uniform_ with a=√5)",
-        ),
-    )
+    Var = 1/(3·fan_in) with PyTorch's own fan_in (``swapped_from``: the true fans of a
+    transposed convolution, whose fan_in PyTorch reads as out·k)."""
+    what = "PyTorch's default init Var = 1/(3·fan_in) (kaiming_uniform_ with a=√5)"
+    where = f" at fan_in = {fans.fan_in}"
+    if swapped_from is not None:
+        what += " with the swapped fan: fan_in read as out·k instead of in·k"
+        where = f" at fan_in = {fans.fan_in} instead of {swapped_from.fan_in}"
+    return (Default(1.0 / (3.0 * max(fans.fan_in, 1)), what, where),)
 
 
 def _bias(s: Site, out: list[WeightPiece]) -> list[WeightPiece]:
@@ -104,11 +105,7 @@ def conv(s: Site) -> list[WeightPiece]:
                 "convolution's (in, out/groups, *k) weight",
             ),
         )
-        defaults = _default(
-            swapped,
-            f" with the swapped fan: fan_in read as out·k = "
-            f"{swapped.fan_in} instead of in·k = {lay.fans(shape).fan_in}",
-        )
+        defaults = _default(swapped, swapped_from=lay.fans(shape))
     piece = s.piece(
         "weight",
         "kernel",
@@ -154,10 +151,11 @@ def attention(s: Site) -> list[WeightPiece]:
         if name == "in_proj_weight":
             packed = reading(Fans(e, 3 * e), "the packed (3E, E) in_proj_weight's fans")
             xavier = (
-                (
+                Default(
                     1.0 / (2 * e),
-                    f"PyTorch's xavier_uniform_ on the packed (3E, E) = ({3 * e}, {e}) "
-                    "in_proj_weight: Var = 2/(E+3E), half of per-projection Glorot",
+                    "PyTorch's xavier_uniform_ on the packed (3E, E) in_proj_weight: "
+                    "Var = 2/(E+3E), half of per-projection Glorot",
+                    f" (E = {e})",
                 ),
             )
             for i, q in enumerate("QKV"):
@@ -193,9 +191,10 @@ def recurrent(s: Site) -> list[WeightPiece]:
     h = m.hidden_size
     lay = KernelLayout("torch")
     defaults = (
-        (
+        Default(
             1.0 / (3 * h),
-            f"PyTorch's {kind} default uniform(±1/√hidden): Var = 1/(3·hidden) = 1/(3·{h})",
+            f"PyTorch's {kind} default uniform(±1/√hidden): Var = 1/(3·hidden)",
+            f" at hidden = {h}",
         ),
     )
     out: list[WeightPiece] = []
@@ -251,7 +250,7 @@ def norm(s: Site) -> list[WeightPiece]:
     value 0 the norm's output still has a mean square near 1 (:data:`UNIT_MS`)."""
     out = []
     for name, p in s.own().items():
-        value = 1.0 if name == "weight" else 0.0 if name == "bias" else None
+        value = _meant(name, (s.uses or {}).get(s.key(name)))
         unit = s.out_ms is not None and UNIT_MS[0] <= s.out_ms <= UNIT_MS[1]
         if value == 1.0 and unit and not bool(p.detach().ne(0).any()):
             note = (
@@ -272,6 +271,18 @@ def norm(s: Site) -> list[WeightPiece]:
     return out
 
 
+def _meant(name: str, uses: Any) -> float | None:
+    """What a norm's parameter is meant to hold: a gain (multiplied in) 1, a shift (added)
+    0, as its traced uses show; one passed into a fused norm function
+    (``F.layer_norm(x, shape, weight, bias)``) by the position its name gives."""
+    ops = {u.op for u in uses or ()}
+    if ops and ops <= {"mul", "__mul__", "__rmul__", "mul_"}:
+        return 1.0
+    if ops and ops <= ADDITIVE:
+        return 0.0
+    return 1.0 if name == "weight" else 0.0 if name == "bias" else None
+
+
 #: a normalized output's mean square with its gain at 1 (a zero gain gives 0)
 UNIT_MS = (0.25, 4.0)
 
@@ -285,7 +296,6 @@ BUILDERS: dict[str, Callable[[Site], list[WeightPiece]]] = {
     "RNNBase": recurrent,
     "Embedding": embedding,
     "EmbeddingBag": embedding,
-    **dict.fromkeys(NORMS, norm),
 }
 
 
@@ -324,31 +334,43 @@ def free_parameter(s: Site, name: str, p: Any, uses: Sequence[Use] | None) -> We
     return s.piece(name, "scale", constant=None, note=note)
 
 
-def _builder(m: Any) -> Callable[[Site], list[WeightPiece]] | None:
+def _builder(m: Any, call: Any) -> Callable[[Site], list[WeightPiece]] | None:
+    """The builder of a module's own parameters. PyTorch's layer types (through the class
+    hierarchy) fix how their parameters are laid out: which axis holds the units, which
+    gates are packed. A normalization is what the traced call measures (its output
+    unchanged when its input is scaled: :func:`~initcheck.models.measure.measured_role`),
+    with per-channel parameters, whatever its class; a name says "norm" only where
+    nothing was measured (the pass did not reach it, or a zero gain left its output 0)."""
+    per_channel = all(p.dim() <= 1 or p.numel() == max(p.shape) for p in m.parameters(False))
+    if call is not None and call.role == "norm" and per_channel:
+        return norm
     for cls in type(m).__mro__:
         if cls.__name__ in BUILDERS:
             return BUILDERS[cls.__name__]
-    if category(type(m).__name__) == "norm":
-        return norm
+    named_norm = any(c.__name__ in NORMS for c in type(m).__mro__) or (
+        category(type(m).__name__) == "norm"
+    )
+    unmeasured = call is None or call.role is None or not call.act_ms  # all-zero output
+    if named_norm and per_channel and unmeasured:
+        return norm  # nothing measured (not run, or a zero gain): read as its name says
     return None
 
 
 def module_pieces(path: str, m: Any, trace: Trace | None) -> list[WeightPiece]:
     """The pieces of the parameters set directly on module ``m`` at ``path``."""
-    f = flow(trace, path)
-    parent = path.rpartition(".")[0]
-    owner = trace.get(parent) if trace is not None and trace.get(path) is None else None
-    if owner is not None and owner.kind == "MultiheadAttention" and path.endswith(".out_proj"):
-        # torch's attention applies out_proj's weights itself, as its last op (never as a
-        # call): what follows the attention's output follows out_proj
-        f = flow(trace, parent)
-    base = dict(layer=path, layer_type=type(m).__name__, framework="torch", **_flow_fields(f))
     call = trace.get(path) if trace is not None else None
-    site = Site(path, m, base, call.act_ms if call is not None else None)
-    build = _builder(m)
+    f = flow(trace, path)
+    owner = trace.get(path.rpartition(".")[0]) if trace is not None and call is None else None
+    if owner is not None and owner.kind == "MultiheadAttention" and path.endswith(".out_proj"):
+        # torch's attention applies out_proj's weights itself, as its last op (its API, not
+        # a call the pass sees): what follows the attention's output follows out_proj
+        f = flow(trace, owner.path)
+    base = dict(layer=path, layer_type=type(m).__name__, framework="torch", **_flow_fields(f))
+    uses = trace.uses if trace is not None else None
+    site = Site(path, m, base, call.act_ms if call is not None else None, uses)
+    build = _builder(m, call)
     if build is not None:
         return build(site)
-    uses = trace.uses if trace is not None else None
     out = []
     for name, p in site.own().items():
         own = site  # a parameter used directly by a contraction: what follows that op

@@ -16,14 +16,18 @@ statistics (``train()``) with its running statistics restored afterwards, gradie
 
 from __future__ import annotations
 
+import collections
 import copy
+import dataclasses
 import zlib
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
 
-from initcheck.models.draws import Way
+from initcheck.fans import KernelLayout
+from initcheck.models import torch_fix
+from initcheck.models.draws import FACTORY_RESEED, Way
 from initcheck.models.graph import Trace
 from initcheck.models.records import WeightPiece
 from initcheck.models.torch_batch import default_batches, describe, signal_mode
@@ -237,6 +241,10 @@ class TorchAdapter:
     """PyTorch models (``torch.nn.Module``)."""
 
     name = "torch"
+    reseed = FACTORY_RESEED
+    measures_learning = True  # the backward records whether each constant's units learn apart
+    write_fix = staticmethod(torch_fix.write_fix)
+    fixed = staticmethod(torch_fix.fixed)
 
     def detects(self, obj: Any) -> bool:
         return _is_module(obj)
@@ -263,7 +271,7 @@ class TorchAdapter:
             }
             if own:
                 out.extend(p for p in module_pieces(path, m, trace) if p.param in own)
-        return out
+        return _with_init_fans(model, out)
 
     def own_values(self, model: Any) -> dict[str, np.ndarray]:
         return _params(model)
@@ -282,6 +290,34 @@ class TorchAdapter:
             except Exception as exc:  # the next candidate; the first error explains best
                 errors.append(exc)
         raise errors[0]
+
+
+def _required_inputs(model: Any) -> int:
+    """How many positional inputs ``model.forward`` requires (at least 1): attention's
+    ``(query, key, value)`` takes the batch three times."""
+    import inspect
+
+    try:
+        params = inspect.signature(model.forward).parameters.values()
+    except (TypeError, ValueError):
+        return 1
+    kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    return max(1, sum(1 for p in params if p.kind in kinds and p.default is p.empty))
+
+
+def _with_init_fans(model: Any, pieces: list[WeightPiece]) -> list[WeightPiece]:
+    """Each kernel piece with the fans PyTorch's init functions read from the tensor a fix
+    draws into: the parameter, or its ``chunk(n)[i]`` slice for a packed one."""
+    params = dict(model.named_parameters())
+    count = collections.Counter(p.key for p in pieces)
+    out = []
+    for p in pieces:
+        param = params.get(p.key)
+        if p.role in ("kernel", "recurrent") and param is not None and param.dim() >= 2:
+            shape = (param.shape[0] // count[p.key], *param.shape[1:])
+            p = dataclasses.replace(p, init_fans=KernelLayout("torch").fans(tuple(shape)))
+        out.append(p)
+    return out
 
 
 def _trace(model: Any, x: Any, seed: int, what: str) -> Trace:
@@ -304,9 +340,10 @@ def _trace(model: Any, x: Any, seed: int, what: str) -> Trace:
         return trace
     x = _as_tensor(model, x)
 
-    def run(batch: Any) -> Any:
-        mha = type(model).__name__ == "MultiheadAttention"
-        return model(batch, batch, batch) if mha else model(batch)
+    takes = _required_inputs(model)
+
+    def run(batch: Any) -> Any:  # one tensor for each input the forward requires
+        return model(*[batch] * takes)
 
     with signal_mode(model):
         trace_pass(model, x, seed, blocks, run, trace)

@@ -1,0 +1,102 @@
+"""Measured, not named (issue 26): a normalization is the module whose traced output
+does not change when its input is scaled, whatever its class is called, and its gain is
+the parameter it multiplies in; attention is a softmax over scores that are a product of
+two signals (q·kᵀ), so a router's softmax over experts is not judged as attention."""
+
+from __future__ import annotations
+
+import pytest
+
+torch = pytest.importorskip("torch")
+nn = torch.nn
+F = torch.nn.functional
+
+import initcheck  # noqa: E402
+from initcheck.models.torch_model import TORCH  # noqa: E402
+
+
+class Standardize(nn.Module):
+    """A user's batch norm + ReLU in one class, named like no norm (timm's BatchNormAct
+    style): per-channel gain and shift, ``F.batch_norm`` inside."""
+
+    def __init__(self, c: int, gain: float = 1.0) -> None:
+        super().__init__()
+        self.g = nn.Parameter(torch.full((c,), gain))
+        self.b = nn.Parameter(torch.zeros(c))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = F.batch_norm(x, None, None, training=True)
+        return F.relu(x * self.g[:, None, None] + self.b[:, None, None])
+
+
+class Net(nn.Module):
+    def __init__(self, gain: float = 1.0) -> None:
+        super().__init__()
+        self.c1, self.n1 = nn.Conv2d(3, 16, 3, padding=1), Standardize(16, gain)
+        self.c2, self.n2 = nn.Conv2d(16, 16, 3, padding=1), Standardize(16, gain)
+        self.head = nn.Linear(16, 10)
+        for m in (self.c1, self.c2):
+            nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.n2(self.c2(self.n1(self.c1(x))))
+        return self.head(x.mean((2, 3)))
+
+
+def test_a_norm_class_with_no_norm_name_is_measured_as_a_norm() -> None:
+    x = torch.randn(8, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+    trace = TORCH.trace(Net(), x, seed=0)
+    call = trace.get("n1")
+    assert call is not None and call.role == "norm"  # measured: scaling x changes nothing
+    sound = initcheck.audit(Net, variance="auto", inputs=x)
+    gain, shift = sound.row("n1.g"), sound.row("n1.b")
+    assert gain.role == "constant" and "= 1" in gain.results[0].message, gain.describe()
+    assert shift.role == "constant" and "= 0" in shift.results[0].message, shift.describe()
+    assert sound.row("c1.weight").status == "scale-invariant"
+    assert sound.verdict != "failed", str(sound)
+
+
+def test_a_norm_gain_off_one_fails_naming_the_value_and_the_target() -> None:
+    x = torch.randn(8, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+    report = initcheck.audit(lambda: Net(gain=0.5), variance="auto", inputs=x)
+    row = report.row("n1.g")
+    assert not row.passed
+    message = row.failures[0].message
+    assert "expected every value = 1" in message and "0.5" in message, message
+
+
+class Router(nn.Module):
+    """A mixture-of-experts router: a softmax over experts of a layer's outputs."""
+
+    def __init__(self, std: float) -> None:
+        super().__init__()
+        self.router = nn.Linear(32, 8, bias=False)
+        self.expert = nn.Linear(32, 32)
+        nn.init.normal_(self.router.weight, std=std)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        p = F.softmax(self.router(x), dim=-1)
+        return self.expert(x) * p.max(-1, keepdim=True).values
+
+
+class Attention(nn.Module):
+    """Attention written out: softmax(q·kᵀ/√d) over keys."""
+
+    def __init__(self, std: float) -> None:
+        super().__init__()
+        self.q, self.k = nn.Linear(32, 32), nn.Linear(32, 32)
+        for m in (self.q, self.k):
+            nn.init.normal_(m.weight, std=std)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        scores = self.q(x) @ self.k(x).transpose(-2, -1) / 32**0.5
+        return F.softmax(scores, dim=-1) @ x
+
+
+def test_a_routers_softmax_is_not_attention_and_scores_softmax_is() -> None:
+    x = torch.randn(4, 12, 32, generator=torch.Generator().manual_seed(0))
+    assert TORCH.trace(Router(std=1.0), x, seed=0).attention == []
+    saturated = TORCH.trace(Attention(std=1.0), x, seed=0).attention
+    uniform = TORCH.trace(Attention(std=0.02), x, seed=0).attention
+    assert len(saturated) == 1 and len(uniform) == 1
+    assert saturated[0][1] < 0.3 < 0.9 < uniform[0][1], (saturated, uniform)
