@@ -29,6 +29,7 @@ from initcheck.models.draws import FLAX_RESEED, Way, native
 from initcheck.models.graph import Trace, flow
 from initcheck.models.jax_trace import ArrayRecorder
 from initcheck.models.layers import category
+from initcheck.models.measure import norm_value, parameter_effect
 from initcheck.models.outputs import first_tensor
 from initcheck.models.records import WeightPiece, with_init_fans
 
@@ -59,6 +60,15 @@ def _own_variables(m: Any) -> dict[str, Any]:
         for k, v in vars(m).items()
         if isinstance(v, nnx.Variable) and not isinstance(v, nnx.RngState)
     }
+
+
+def _vector_params(m: Any) -> dict[str, Any]:
+    """A module's own parameters when every one is per-channel (at most 1-D), else ``{}``:
+    the modules whose role (a normalization?) the trace measures."""
+    from flax import nnx
+
+    params = {n: v for n, v in _own_variables(m).items() if isinstance(v, nnx.Param)}
+    return params if params and all(np.ndim(_get(v)) <= 1 for v in params.values()) else {}
 
 
 def _get(v: Any) -> Any:
@@ -118,8 +128,20 @@ def flax_piece(path: str, name: str, shape: tuple, m: Any, trace: Trace | None) 
         return WeightPiece(role="embedding", layout=lay, fans=lay.fans(shape), **base)
     if name == "bias" and kind in KERNELS:
         return WeightPiece(role="constant", constant=0.0, **base)
-    if category(kind) == "norm":
-        return WeightPiece(role="constant", constant=NORM_VALUES.get(name), **base)
+    call = trace.get(path) if trace is not None else None
+    unmeasured = call is None or call.role is None or not call.act_ms  # or a zero gain
+    vector = len(shape) <= 1
+    if vector and (
+        (call is not None and call.role == "norm") or (unmeasured and category(kind) == "norm")
+    ):  # measured a norm; or, with nothing measured, named one
+        effect = trace.effects.get(_key(path, name)) if trace is not None else None
+        values = (
+            np.asarray(_get(getattr(m, name))) if m is not None and hasattr(m, name) else np.ones(1)
+        )
+        value, note = norm_value(
+            effect, NORM_VALUES.get(name), values, call.act_ms if call else None
+        )
+        return WeightPiece(role="constant", constant=value, note=note, **base)
     return WeightPiece(role="unknown", note=f"not audited (unknown layer type {kind})", **base)
 
 
@@ -232,7 +254,15 @@ class _Recorder(ArrayRecorder):
                     return rec.sequential(self, path, args, kwargs)
                 if not path:  # not in the model, or the model itself
                     return original(self, *args, **kwargs)
-                return rec.record(path, cls.__name__, args, lambda: original(self, *args, **kwargs))
+                params = _vector_params(self)
+                again = (lambda z: original(self, z, *args[1:], **kwargs)) if params else None
+                out = rec.record(
+                    path, cls.__name__, args, lambda: original(self, *args, **kwargs), again
+                )
+                call = rec.trace.get(path)
+                if params and call is not None and call.role == "norm" and rec.eps is None:
+                    rec.effects(path, params, lambda: original(self, *args, **kwargs), out)
+                return out
 
             return call
 
@@ -243,6 +273,21 @@ class _Recorder(ArrayRecorder):
         finally:
             for cls, original in saved.items():
                 cls.__call__ = original
+
+    def effects(self, path: str, params: dict[str, Any], run: Callable[[], Any], out: Any) -> None:
+        """What each per-channel parameter of a measured normalization does to its output
+        (:func:`~initcheck.models.measure.parameter_effect`), into ``Trace.effects``."""
+        base = np.asarray(first_tensor(out))
+        for name, v in params.items():
+            value = _get(v)
+            _set(v, value + 1)
+            try:
+                bumped = np.asarray(first_tensor(run()))
+            finally:
+                _set(v, value)
+            effect = parameter_effect(base, bumped)
+            if effect is not None:
+                self.trace.effects[_key(path, name)] = effect
 
     def sequential(self, seq: Any, path: str, args: tuple, kwargs: dict) -> Any:
         from flax import nnx

@@ -165,6 +165,9 @@ class Trace:
     learns: dict[str, bool | None] = field(default_factory=dict)
     #: each attention softmax of the pass: (its op's path, its normalized entropy)
     attention: list[tuple[str, float]] = field(default_factory=list)
+    #: a measured normalization's per-channel parameter path → what it does to the
+    #: output (:func:`~initcheck.models.measure.parameter_effect`: "gain" or "offset")
+    effects: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._by_path: dict[str, Call] = {}

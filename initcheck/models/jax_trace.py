@@ -76,13 +76,16 @@ class ArrayRecorder:
         return out
 
     @staticmethod
-    def _measure(again: Callable[[Any], Any], x: Any, out: Any) -> tuple[str, Any]:
+    def _measure(again: Callable[[Any], Any], x: Any, out: Any) -> tuple[str | None, Any]:
         import jax.numpy as jnp
 
         def on_arrays(z: np.ndarray) -> np.ndarray:
-            return np.asarray(first_tensor(again(jnp.asarray(z))), dtype=np.float64)
+            return np.asarray(first_tensor(again(jnp.asarray(z, dtype=x.dtype))), dtype=np.float64)
 
-        return measured_role(on_arrays, np.asarray(x), np.asarray(out))
+        try:
+            return measured_role(on_arrays, np.asarray(x), np.asarray(out))
+        except Exception:  # a call that takes no other input: its role stays unmeasured
+            return None, None
 
     @contextmanager
     def functions(self, modules: list[Any]) -> Iterator[None]:

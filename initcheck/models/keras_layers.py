@@ -11,7 +11,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from initcheck.fans import Fans, KernelLayout
+from initcheck.models.graph import Call
 from initcheck.models.layers import category
+from initcheck.models.measure import norm_value
 from initcheck.models.records import Default, WeightPiece
 from initcheck.models.rules import reading
 
@@ -28,6 +30,8 @@ class Site:
     keys: dict[int, str]
     base: dict[str, Any]
     out: list[WeightPiece] = field(default_factory=list)
+    call: Call | None = None  # the layer's traced call
+    effects: dict[str, str] = field(default_factory=dict)  # Trace.effects
 
     def add(self, v: Any, **kw: Any) -> None:
         self.out.append(WeightPiece(param=v.name, key=self.keys[id(v)], **{**self.base, **kw}))
@@ -210,8 +214,15 @@ def _weights(s: Site) -> list[Any]:
 
 
 def norm(s: Site) -> None:
+    """A normalization's weights: each meant to hold what its measured effect on the
+    output says (a gain 1, a shift 0: :func:`~initcheck.models.measure.norm_value`),
+    Keras's naming (``gamma``, ``beta``) where nothing was measured."""
+    out_ms = s.call.act_ms if s.call is not None else None
+    index = {id(v): i for i, v in enumerate(s.layer.weights)}
     for v in _weights(s):
-        s.add(v, role="constant", constant=NORM_VALUES.get(v.name))
+        effect = s.effects.get(f"{s.path}/{index.get(id(v))}")
+        value, note = norm_value(effect, NORM_VALUES.get(v.name), v.numpy(), out_ms)
+        s.add(v, role="constant", constant=value, note=note)
 
 
 def layer_scale(s: Site) -> None:
@@ -237,22 +248,36 @@ BUILDERS: dict[str, Callable[[Site], None]] = {
 }
 
 
-def layer_pieces(path: str, layer: Any, keys: dict[int, str], base: dict) -> list[WeightPiece]:
+def layer_pieces(
+    path: str,
+    layer: Any,
+    keys: dict[int, str],
+    base: dict,
+    call: Call | None = None,
+    effects: dict[str, str] | None = None,
+) -> list[WeightPiece]:
     """The pieces of ``layer``'s own weights. Statistics (the untrainable variables of a
     trainable layer: BatchNormalization's moving mean and variance, an adapted
     Normalization's mean, variance and count) are not initialized weights and get no
     piece. A frozen layer (``layer.trainable = False``) makes every variable untrainable,
     so there nothing can be told apart and every variable is audited."""
     keys = {k: v for k, v in keys.items() if k not in _statistics(layer)}
-    s = Site(path, layer, keys, {**base, "layer": path, "layer_type": type(layer).__name__})
+    s = Site(
+        path, layer, keys, {**base, "layer": path, "layer_type": type(layer).__name__},
+        call=call, effects=effects or {},
+    )  # fmt: skip
     kind = type(layer).__name__
     build = next(
         (BUILDERS[c.__name__] for c in type(layer).__mro__ if c.__name__ in BUILDERS), None
     )
     if kind == "EinsumDense" and len(tuple(layer.kernel.shape)) != 2:
         build = None
-    if build is None and category(kind) == "norm":
-        build = norm
+    vectors = all(len(v.shape) <= 1 for v in _weights(s))
+    unmeasured = call is None or call.role is None or not call.act_ms  # or a zero gain
+    if build is None and vectors and call is not None and call.role == "norm":
+        build = norm  # measured: its output unchanged when its input is scaled
+    if build is None and vectors and unmeasured and category(kind) == "norm":
+        build = norm  # nothing measured: read as its name says
     if build is None:
         for v in _weights(s):
             s.add(v, role="unknown", note=f"not audited (unknown layer type {kind})")

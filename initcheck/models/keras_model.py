@@ -198,7 +198,9 @@ class KerasAdapter:
                 output=f.output,
                 branch_end=f.merge,
             )
-            out.extend(layer_pieces(path, layer, keys, base))
+            call = trace.get(path) if trace is not None else None
+            effects = trace.effects if trace is not None else None
+            out.extend(layer_pieces(path, layer, keys, base, call, effects))
         return with_init_fans(out, {str(i): tuple(v.shape) for i, v in enumerate(model.weights)})
 
     def own_values(self, model: Any) -> LazyValues:

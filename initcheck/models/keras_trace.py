@@ -13,13 +13,14 @@ nonlinearity with its :class:`~initcheck.models.graph.Gain`; names only explain.
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import numpy as np
 
 from initcheck.models.graph import Call, Gain, Trace
 from initcheck.models.layers import category
-from initcheck.models.measure import function_gain, measured_role
+from initcheck.models.measure import function_gain, measured_role, parameter_effect
 from initcheck.models.outputs import first_tensor
 from initcheck.models.patching import patched_functions, patched_operators
 
@@ -92,12 +93,15 @@ def trace_pass(
     counts: dict[str, int] = {}
     gains: dict[int, Gain | None] = {}
     busy = [False]
+    tapes: list[Any] = []
 
     def wrap(path: str, layer: Any, leaf: bool) -> None:
         original = layer.call
         kind = type(layer).__name__
         act, gain = _activation(layer, gains)
         cat = category(kind)
+        own = [v for v in layer.weights if v.trainable]
+        vectors = bool(own) and all(len(v.shape) <= 1 for v in own)  # per-channel only
 
         def call(*args: Any, **kwargs: Any) -> Any:
             srcs = []
@@ -116,6 +120,9 @@ def trace_pass(
             busy[0], was = True, busy[0]  # our bookkeeping's ops are not the model's
             try:
                 after(out, inner, srcs)
+                if vectors and args and trace.get(path) is not None:
+                    with tapes[0].stop_recording() if tapes else contextlib.nullcontext():
+                        measure_norm(path, layer, original, args, kwargs, out)
             finally:
                 busy[0] = was
             return out
@@ -143,6 +150,39 @@ def trace_pass(
 
         object.__setattr__(layer, "call", call)
         wrapped.append(layer)
+
+    def measure_norm(path: str, layer: Any, fn: Any, args: tuple, kwargs: dict, out: Any) -> None:
+        """A layer holding only per-channel weights: is it a normalization (measured), and
+        what does each weight do to its output (:data:`Trace.effects`)?"""
+        c, first, t = trace.get(path), args[0], first_tensor(out)
+        if c is None or c.role is not None or t is None or not keras.ops.is_tensor(first):
+            return
+        if tuple(first.shape) != tuple(t.shape):
+            return
+
+        def again(z: np.ndarray) -> np.ndarray:
+            z = keras.ops.convert_to_tensor(z, dtype=first.dtype)
+            return _numpy(first_tensor(fn(z, *args[1:], **kwargs)))
+
+        try:
+            c.role, c.gain = measured_role(again, _numpy(first), _numpy(t))
+        except Exception:  # a layer that takes no other input: its role stays unmeasured
+            c.role, c.gain = None, None
+            return
+        if c.role != "norm":
+            return
+        for i, v in enumerate(layer.weights):
+            if not v.trainable or len(v.shape) > 1:
+                continue
+            value = v.numpy()
+            v.assign(value + 1)
+            try:
+                bumped = _numpy(first_tensor(fn(*args, **kwargs)))
+            finally:
+                v.assign(value)
+            effect = parameter_effect(_numpy(t), bumped)
+            if effect is not None:
+                trace.effects[f"{path}/{i}"] = effect
 
     def record(name: str, fn: Any, args: tuple, kwargs: dict, out: Any) -> None:
         first = args[0]
@@ -205,6 +245,7 @@ def trace_pass(
             patched_operators(tf.Tensor, ("__add__", "__radd__"), "add", wrap_op),
             tf.GradientTape() as tape,
         ):
+            tapes.append(tape)
             out = first_tensor(model(xt, training=True))
             if out is None:
                 raise ValueError(f"{type(model).__name__} returned no floating tensor.")

@@ -108,3 +108,42 @@ def function_gain(f: Op, dtype: str = "float32") -> Gain | None:
     x = np.random.default_rng(1).standard_normal((64, 64)).astype(dtype)
     role, gain = measured_role(f, x, f(x))
     return gain if role == "activation" else None
+
+
+#: A normalized output's mean square with its gain at 1 (a zero gain gives 0).
+UNIT_MS = (0.25, 4.0)
+
+
+def parameter_effect(base: np.ndarray, bumped: np.ndarray) -> str | None:
+    """What a normalization's per-channel parameter does to its output, measured: from
+    the output as it is (``base``) and with 1 added to every value of the parameter
+    (``bumped``). ``"offset"`` when the output moved by 1 everywhere (a shift, meant 0);
+    ``"gain"`` when it moved by a varying signal (the normalized input: a scale, meant 1);
+    else ``None``."""
+    d = np.asarray(bumped, dtype=np.float64) - np.asarray(base, dtype=np.float64)
+    if not d.size or not np.isfinite(d).all():
+        return None
+    if float(np.abs(d - 1.0).max()) <= CLOSE * max(1.0, float(np.abs(base).max())):
+        return "offset"
+    rms = math.sqrt(_ms(d))
+    return "gain" if rms > 0 and float(d.std()) >= 0.5 * rms else None
+
+
+def norm_value(
+    effect: str | None, by_name: float | None, values: np.ndarray, out_ms: float | None
+) -> tuple[float | None, str]:
+    """The value a normalization's parameter is meant to hold, and a note: a shift 0; a
+    gain 1, or 0 when every value is 0 and the norm's output still has a unit mean square
+    (a gain stored as an offset from 1, ``x̂·(1 + w)``: Gemma's); ``by_name`` (the
+    framework's parameter naming) where the effect was not measured."""
+    if effect == "offset":
+        return 0.0, "measured: adding 1 to it moves the norm's output by 1 (a shift, meant 0)"
+    if effect == "gain":
+        unit = out_ms is not None and UNIT_MS[0] <= out_ms <= UNIT_MS[1]
+        if unit and values.size and not np.any(values):
+            return 0.0, (
+                f"measured: with every value 0 the norm's output has mean square "
+                f"{out_ms:.3g}, so its gain is 1 + w (an offset from 1, as Gemma's)"
+            )
+        return 1.0, "measured: it scales the normalized signal (a gain, meant 1)"
+    return by_name, ""
