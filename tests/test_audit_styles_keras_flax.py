@@ -230,6 +230,42 @@ def test_keras_residual_written_as_plus_in_call_is_the_stream(branch_scale: floa
 
 
 @needs_flax
+@pytest.mark.parametrize("branch_scale", [1.0 / DEPTH**2, 1.0], ids=["scaled", "full"])
+def test_nnx_residual_written_as_plus_in_call_is_the_stream(branch_scale: float) -> None:
+    """``h = h + f(h)`` in an NNX ``__call__`` is a residual merge (the JAX trace records
+    ``+`` of two recorded arrays), so the same model as the Keras one above gets the same
+    verdicts: linear growth passes, geometric fails."""
+    import jax
+    from flax import nnx
+
+    class Res(nnx.Module):
+        def __init__(self, rngs: nnx.Rngs) -> None:
+            he = nnx.initializers.he_normal()
+            out = nnx.initializers.variance_scaling(branch_scale, "fan_in", "truncated_normal")
+            self.inp = nnx.Linear(24, 64, kernel_init=he, rngs=rngs)
+            self.a = nnx.List([nnx.Linear(64, 64, kernel_init=he, rngs=rngs) for _ in range(DEPTH)])
+            self.b = nnx.List(
+                [nnx.Linear(64, 64, kernel_init=out, rngs=rngs) for _ in range(DEPTH)]
+            )
+            self.head = nnx.Linear(64, 10, rngs=rngs)
+
+        def __call__(self, x: jax.Array) -> jax.Array:
+            h = self.inp(x)
+            for a, b in zip(self.a, self.b, strict=True):
+                h = h + b(nnx.relu(a(h)))
+            return self.head(h)
+
+    report = initcheck.audit(Res, variance="auto", inputs=X)
+    assert report.signal is not None
+    message = report.signal.message
+    if branch_scale < 1:
+        assert report.signal.passed, str(report)
+        assert f"residual stream over {DEPTH} blocks" in message, message
+    else:
+        assert not report.signal.passed and "grows geometrically" in message, message
+
+
+@needs_flax
 @pytest.mark.parametrize("fn", ["nnx", "jax"])
 def test_nnx_functions_in_call_are_measured(fn: str) -> None:
     sound = initcheck.audit(lambda rngs: flax_mlp("he_normal", fn, rngs), variance="auto", inputs=X)

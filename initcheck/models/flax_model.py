@@ -357,7 +357,7 @@ class FlaxAdapter:
         trace = Trace(source=what)
         rec = _Recorder(model, trace)
         functions = [jax.nn, importlib.import_module("flax.nnx")]
-        with _signal_mode(model), rec.patched(), rec.functions(functions):
+        with _signal_mode(model), rec.patched(), rec.functions(functions), rec.merges():
             rec.index = 0
             out = first_tensor(model(x))
             if out is None:
@@ -367,7 +367,7 @@ class FlaxAdapter:
             r = jax.random.normal(jax.random.PRNGKey(seed + 1), out.shape, out.dtype)
 
             def loss(eps: list[Any]) -> Any:
-                rec.eps, rec.index = eps, 0
+                rec.eps, rec.index, rec.merge_count = eps, 0, 0
                 try:
                     return jnp.sum(first_tensor(model(x)) * r)
                 finally:

@@ -32,6 +32,8 @@ class ArrayRecorder:
         self.frames: list[set[int]] = []  # ids of what each open call's callees returned
         self.eps: list[Any] | None = None
         self.index = 0
+        self.eps_ids: dict[int, int] = {}  # on the gradient pass: a recorded output's index
+        self.merge_count = 0  # merges met so far in this pass (their paths)
 
     def record(
         self,
@@ -59,7 +61,11 @@ class ArrayRecorder:
             return out
         if id(t) not in inner and t is out:  # produced here, a bare array
             if self.eps is not None:
-                out = t = t + self.eps[self.index]
+                import jax.numpy as jnp
+
+                out = t = jnp.add(t, self.eps[self.index])  # not `+`: merges() patches it
+                self.eps_ids[id(t)] = self.index
+                self.keep.append(t)
             else:
                 self.producer[id(t)] = path
                 self.keep.append(t)
@@ -120,6 +126,46 @@ class ArrayRecorder:
 
         with patched_functions(modules, wrap):
             yield
+
+    @contextmanager
+    def merges(self) -> Iterator[None]:
+        """``a + b`` of two recorded arrays of one shape (a residual add written in a
+        ``__call__``) recorded as a merge, a point of the residual stream; on the
+        gradient pass the same adds of recorded arrays, in the same order (the forward is
+        the same program), get their ``eps``."""
+        import jax
+        import jax.numpy as jnp
+
+        classes = [type(jnp.zeros(())), jax.core.Tracer]
+        saved = [(c, name, getattr(c, name)) for c in classes for name in ("__add__", "__radd__")]
+
+        def wrap(original: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
+            def add(a: Any, b: Any) -> Any:
+                recorded = self.producer if self.eps is None else self.eps_ids
+                if (
+                    a is b
+                    or id(a) not in recorded
+                    or id(b) not in recorded
+                    or getattr(a, "shape", None) != getattr(b, "shape", ())
+                ):
+                    return original(a, b)
+                self.merge_count += 1
+                path = f":add#{self.merge_count}"
+                out = self.record(path, "add", (a, b), lambda: original(a, b))
+                call = self.trace.get(path)
+                if call is not None and self.eps is None:
+                    call.role, call.block = "merge", len(call.sources) == 2
+                return out
+
+            return add
+
+        for c, name, original in saved:
+            setattr(c, name, wrap(original))
+        try:
+            yield
+        finally:
+            for c, name, original in saved:
+                setattr(c, name, original)
 
     def zeros(self) -> list[Any]:
         """One zero array per recorded output: the point ``jax.grad`` differentiates at."""

@@ -163,11 +163,11 @@ class LinenAdapter:
         key = jax.random.PRNGKey(seed)
 
         def run() -> Any:
-            rec.index, rec.used = 0, {}
+            rec.index, rec.used, rec.merge_count = 0, {}, 0
             out, _ = model.module.apply(model.variables, x, rngs={"dropout": key}, mutable=True)
             return first_tensor(out)
 
-        with rec.patched():
+        with rec.patched(), rec.merges():
             out = run()
             if out is None:
                 raise ValueError(f"{type(model.module).__name__} returned no floating array.")
