@@ -19,17 +19,68 @@ projections on unit inputs about 0.8; every projection at std 1.0 about 0.1 (doc
 A ratio measured on one batch, not a hypothesis test.
 
 Framework-free: the adapter records ``(path, entropy)`` pairs in
-:attr:`~initcheck.models.graph.Trace.attention`.
+:attr:`~initcheck.models.graph.Trace.attention`, from the probabilities it saw, or from
+query and key arrays (:func:`probabilities`) where a fused attention op hides them.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
 
 from initcheck.models.output_scale import fold
 from initcheck.results import CheckResult
 
 ENTROPY_MIN = 0.3
+
+
+def probabilities(
+    q: np.ndarray,
+    k: np.ndarray,
+    *,
+    scale: float | None = None,
+    mask: Any = None,
+    bias: Any = None,
+    causal: bool = False,
+) -> np.ndarray:
+    """The softmax over keys of ``q·kᵀ·scale`` (default ``1/√head_dim``) for query and key
+    arrays laid out ``(batch, length, heads, head_dim)`` (as fused attention ops take
+    them), key heads repeated for grouped queries; ``mask`` (true = attend, broadcast to
+    ``(batch, heads, queries, keys)``), ``bias`` added, ``causal`` masking keys after each
+    query. Returns ``(batch, heads, queries, keys)``."""
+    q = np.asarray(q, dtype=np.float64)
+    k = np.asarray(k, dtype=np.float64)
+    if k.shape[-2] != q.shape[-2]:  # grouped key heads
+        k = np.repeat(k, q.shape[-2] // k.shape[-2], axis=-2)
+    scores = np.einsum("btnh,bsnh->bnts", q, k) * (scale or 1.0 / math.sqrt(q.shape[-1]))
+    if bias is not None:
+        scores = scores + np.asarray(bias, dtype=np.float64)
+    keep = np.ones(scores.shape, dtype=bool)
+    if mask is not None:
+        keep &= np.broadcast_to(np.asarray(mask, dtype=bool), scores.shape)
+    if causal:
+        t, n = scores.shape[-2:]
+        keep &= ~np.triu(np.ones((t, n), dtype=bool), 1)
+    scores = np.where(keep, scores, -np.inf)
+    top = np.max(scores, axis=-1, keepdims=True)
+    e = np.where(keep, np.exp(scores - np.where(np.isfinite(top), top, 0.0)), 0.0)
+    return e / np.maximum(e.sum(-1, keepdims=True), 1e-300)
+
+
+def normalized_entropy(p: np.ndarray) -> float | None:
+    """Mean of ``H(p)/ln n`` over the rows (last axis) with ``n ≥ 2`` keys of nonzero
+    probability; ``None`` where no row has two."""
+    p = np.asarray(p, dtype=np.float64).reshape(-1, np.shape(p)[-1])
+    keys = (p > 0).sum(-1)
+    rows = keys >= 2
+    if not rows.any():
+        return None
+    logs = np.log(np.where(p > 0, p, 1.0))
+    h = -(p * logs).sum(-1)
+    return float(np.mean(h[rows] / np.log(keys[rows])))
 
 
 def judge_attention(entries: Sequence[tuple[str, float]]) -> tuple[bool, str, dict] | None:

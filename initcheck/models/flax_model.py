@@ -95,7 +95,9 @@ def _values(model: Any) -> dict[str, np.ndarray]:
 
 
 #: Layer types (NNX's and Linen's names) whose ``kernel`` is (…, in, out), Keras's layout.
-KERNELS = ("Linear", "Conv", "ConvTranspose", "Dense", "DenseGeneral", "ConvLocal")
+KERNELS = (
+    "Linear", "Conv", "ConvTranspose", "Dense", "DenseGeneral", "LinearGeneral", "ConvLocal"
+)  # fmt: skip
 
 
 def flax_piece(path: str, name: str, shape: tuple, m: Any, trace: Trace | None) -> WeightPiece:
@@ -116,8 +118,9 @@ def flax_piece(path: str, name: str, shape: tuple, m: Any, trace: Trace | None) 
         key=_key(path, name),
     )
     if kind in KERNELS and name == "kernel" and len(shape) >= 2:
-        if kind == "DenseGeneral" and len(shape) > 2:  # Linen: the in axes, then the out axes
-            n_in = len(m.axis) if isinstance(m.axis, tuple | list) else 1
+        if kind in ("DenseGeneral", "LinearGeneral") and len(shape) > 2:  # in axes, out axes
+            axes = getattr(m, "in_features", None) if kind == "LinearGeneral" else m.axis
+            n_in = len(axes) if isinstance(axes, tuple | list) else 1
             shape = (int(np.prod(shape[:n_in])), int(np.prod(shape[n_in:])))
         groups = int(getattr(m, "feature_group_count", 1) or 1)
         layer: Layer = "conv_transpose" if kind == "ConvTranspose" else "standard"
@@ -281,10 +284,12 @@ class _Recorder(ArrayRecorder):
         for name, v in params.items():
             value = _get(v)
             _set(v, value + 1)
+            self.quiet += 1
             try:
                 bumped = np.asarray(first_tensor(run()))
             finally:
                 _set(v, value)
+                self.quiet -= 1
             effect = parameter_effect(base, bumped)
             if effect is not None:
                 self.trace.effects[_key(path, name)] = effect
@@ -357,8 +362,15 @@ class FlaxAdapter:
         trace = Trace(source=what)
         rec = _Recorder(model, trace)
         functions = [jax.nn, importlib.import_module("flax.nnx")]
-        with _signal_mode(model), rec.patched(), rec.functions(functions), rec.merges():
-            rec.index = 0
+        fused = [importlib.import_module("flax.nnx.nn.attention")]
+        with (
+            _signal_mode(model),
+            rec.patched(),
+            rec.functions(functions),
+            rec.methods(),
+            rec.attention_weights(fused),
+        ):
+            rec.begin_pass(None)
             out = first_tensor(model(x))
             if out is None:
                 raise ValueError(f"{type(model).__name__} returned no floating array.")
@@ -367,7 +379,7 @@ class FlaxAdapter:
             r = jax.random.normal(jax.random.PRNGKey(seed + 1), out.shape, out.dtype)
 
             def loss(eps: list[Any]) -> Any:
-                rec.eps, rec.index, rec.merge_count = eps, 0, 0
+                rec.begin_pass(eps)
                 try:
                     return jnp.sum(first_tensor(model(x)) * r)
                 finally:

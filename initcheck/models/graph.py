@@ -420,10 +420,27 @@ def flow(trace: Trace | None, path: str) -> Flow:
     activation, gain = _activation_after(trace, path)
     if activation is None and gain is None:
         gain = LINEAR  # measured: only linear ops follow
+    output = _is_output(trace, path)
+    merge = trace.in_block(path) or _reaches_merge(trace, path)
+    if not output and not merge and not trace.consumers(path):  # used inside its parent's
+        outer = _enclosing(trace, path)  # own computation (attention's q, k, v): on the
+        merge = outer is not None and _reaches_merge(trace, outer)  # parent's branch
     return Flow(
         activation=activation,
         gain=gain,
         norm=_norm_after(trace, path),
-        output=_is_output(trace, path),
-        merge=trace.in_block(path) or _reaches_merge(trace, path),
+        output=output,
+        merge=merge,
     )
+
+
+def _enclosing(trace: Trace, path: str) -> str | None:
+    """The nearest recorded call whose path encloses ``path`` (``a.b`` of ``a.b.c``, or
+    ``a/b`` of ``a/b/c``), else ``None``."""
+    while True:
+        cut = max(path.rfind("."), path.rfind("/"))
+        if cut <= 0:
+            return None
+        path = path[:cut]
+        if trace.get(path) is not None:
+            return path

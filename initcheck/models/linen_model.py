@@ -18,6 +18,7 @@ Example:
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -161,13 +162,15 @@ class LinenAdapter:
         trace = Trace(source="the given inputs")
         rec = _Recorder(trace)
         key = jax.random.PRNGKey(seed)
+        nn_attention = importlib.import_module("flax.linen.attention")
 
         def run() -> Any:
-            rec.index, rec.used, rec.merge_count = 0, {}, 0
+            rec.begin_pass(rec.eps)
+            rec.used = {}
             out, _ = model.module.apply(model.variables, x, rngs={"dropout": key}, mutable=True)
             return first_tensor(out)
 
-        with rec.patched(), rec.merges():
+        with rec.patched(), rec.methods(), rec.attention_weights([nn_attention]):
             out = run()
             if out is None:
                 raise ValueError(f"{type(model.module).__name__} returned no floating array.")
