@@ -126,3 +126,123 @@ def test_a_norm_gain_off_one_fails_naming_the_value_and_the_target(framework: st
     assert len(failing) == 3, str(report)
     message = failing[0].failures[0].message
     assert "expected every value = 1" in message and "0.5" in message, message
+
+
+TOKENS = np.random.default_rng(1).integers(0, 64, (4, 16))
+
+
+def keras_gpt(std: float, dropout: float) -> object:
+    """A pre-norm transformer with Keras's MultiHeadAttention, N(0, σ²) everywhere."""
+    import keras
+
+    init = keras.initializers.RandomNormal(stddev=std)
+
+    class Block(keras.layers.Layer):
+        def __init__(self) -> None:
+            super().__init__()
+            self.norm = keras.layers.LayerNormalization()
+            self.mha = keras.layers.MultiHeadAttention(
+                4, 8, kernel_initializer=init, dropout=dropout
+            )
+
+        def call(self, x: object) -> object:
+            h = self.norm(x)
+            return x + self.mha(h, h, use_causal_mask=True)
+
+    class GPT(keras.Model):
+        def __init__(self) -> None:
+            super().__init__()
+            self.embed = keras.layers.Embedding(64, 32, embeddings_initializer=init)
+            self.blocks = [Block() for _ in range(3)]
+            self.head = keras.layers.Dense(64, kernel_initializer=init)
+
+        def call(self, idx: object) -> object:
+            x = self.embed(idx)
+            for b in self.blocks:
+                x = b(x)
+            return self.head(x)
+
+    model = GPT()
+    model(TOKENS[:1])
+    return model
+
+
+def flax_gpt(std: float, fused: bool, rngs: object) -> object:
+    """The same transformer in NNX: nnx.MultiHeadAttention, or q, k, v projections with
+    their heads split by ``reshape`` and ``jax.nn.dot_product_attention``."""
+    import jax
+    from flax import nnx
+
+    init = nnx.initializers.normal(std)
+
+    class Block(nnx.Module):
+        def __init__(self, rngs: nnx.Rngs) -> None:
+            self.norm = nnx.LayerNorm(32, rngs=rngs)
+            if fused:
+                self.mha = nnx.MultiHeadAttention(4, 32, kernel_init=init, decode=False, rngs=rngs)
+            else:
+                self.qkv = nnx.List(
+                    [nnx.Linear(32, 32, kernel_init=init, rngs=rngs) for _ in range(3)]
+                )
+                self.out = nnx.Linear(32, 32, kernel_init=init, rngs=rngs)
+
+        def __call__(self, x: jax.Array) -> jax.Array:
+            h = self.norm(x)
+            if fused:
+                return x + self.mha(h)
+            b, t, d = h.shape
+            q, k, v = (f(h).reshape(b, t, 4, d // 4) for f in self.qkv)
+            a = jax.nn.dot_product_attention(q, k, v, is_causal=True)
+            return x + self.out(a.reshape(b, t, d))
+
+    class GPT(nnx.Module):
+        def __init__(self, rngs: nnx.Rngs) -> None:
+            self.embed = nnx.Embed(64, 32, embedding_init=init, rngs=rngs)
+            self.blocks = nnx.List([Block(rngs) for _ in range(3)])
+            self.head = nnx.Linear(32, 64, kernel_init=init, rngs=rngs)
+
+        def __call__(self, idx: jax.Array) -> jax.Array:
+            x = self.embed(idx)
+            for b in self.blocks:
+                x = b(x)
+            return self.head(x)
+
+    return GPT(rngs)
+
+
+def _check_attention(sound: object, saturated: object) -> None:
+    entropies = [e["normalized_entropy"] for e in sound.signal.details["attention"]["entropy"]]
+    assert len(entropies) == 3 and min(entropies) > 0.9, entropies  # near uniform
+    assert sound.verdict == "passed", str(sound)
+    message = saturated.signal.message
+    assert not saturated.signal.passed and "attention at init" in message, message
+    assert "below the bound 0.3" in message, message
+
+
+@needs_keras
+@pytest.mark.parametrize("dropout", [0.0, 0.1], ids=["fused", "with-dropout"])
+def test_keras_attention_at_init_is_measured(dropout: float) -> None:
+    """Keras's MultiHeadAttention (its fused op without dropout, its own einsum with it)
+    returns its probabilities when asked: σ = 0.02 is near uniform, σ = 1 saturated."""
+    sound = initcheck.audit(lambda: keras_gpt(0.02, dropout), variance="auto", inputs=TOKENS)
+    saturated = initcheck.audit(lambda: keras_gpt(1.0, dropout), variance="auto", inputs=TOKENS)
+    _check_attention(sound, saturated)
+    assert "multi_head_attention" in saturated.signal.message
+
+
+@needs_flax
+@pytest.mark.parametrize(
+    "fused", [True, False], ids=["MultiHeadAttention", "dot_product_attention"]
+)
+def test_nnx_attention_at_init_is_measured(fused: bool) -> None:
+    """NNX attention, as a module or as ``jax.nn.dot_product_attention`` on heads split
+    by ``reshape`` in ``__call__``: q, k, v sit on the block's residual branch (σ = 0.02
+    passes under "auto"), and σ = 1 fails naming the saturated attention."""
+    sound = initcheck.audit(
+        lambda rngs: flax_gpt(0.02, fused, rngs), variance="auto", inputs=TOKENS
+    )
+    saturated = initcheck.audit(
+        lambda rngs: flax_gpt(1.0, fused, rngs), variance="auto", inputs=TOKENS
+    )
+    _check_attention(sound, saturated)
+    assert "dot_product_attention" in saturated.signal.message

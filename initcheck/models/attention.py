@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from initcheck.models.graph import Trace
 from initcheck.models.output_scale import fold
 from initcheck.results import CheckResult
 
@@ -81,6 +82,24 @@ def normalized_entropy(p: np.ndarray) -> float | None:
     logs = np.log(np.where(p > 0, p, 1.0))
     h = -(p * logs).sum(-1)
     return float(np.mean(h[rows] / np.log(keys[rows])))
+
+
+def of_scores(trace: Trace, path: str) -> bool:
+    """Whether the signal at ``path`` is attention scores: a product of two traced
+    signals (q·kᵀ), through scalings, masks and casts only (measured roles "pass")."""
+    call = trace.get(path)
+    while call is not None and call.role == "pass" and call.sources:
+        call = trace.get(call.sources[0])
+    return call is not None and call.role == "product"
+
+
+def is_distribution(p: np.ndarray) -> bool:
+    """Whether ``p`` holds probability distributions along its last axis (of at least 2
+    entries, in an array of at least 3 dimensions: batch, queries, keys)."""
+    p = np.asarray(p, dtype=np.float64)
+    if p.ndim < 3 or p.shape[-1] < 2 or not np.isfinite(p).all() or (p < 0).any():
+        return False
+    return bool(np.abs(p.sum(-1) - 1.0).max() <= 1e-3)
 
 
 def judge_attention(entries: Sequence[tuple[str, float]]) -> tuple[bool, str, dict] | None:

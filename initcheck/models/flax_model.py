@@ -29,7 +29,7 @@ from initcheck.models.draws import FLAX_RESEED, Way, native
 from initcheck.models.graph import Trace, flow
 from initcheck.models.jax_trace import ArrayRecorder
 from initcheck.models.layers import category
-from initcheck.models.measure import norm_value, parameter_effect
+from initcheck.models.measure import norm_value, parameter_effect, scale_invariant
 from initcheck.models.outputs import first_tensor
 from initcheck.models.records import WeightPiece, with_init_fans
 
@@ -134,10 +134,10 @@ def flax_piece(path: str, name: str, shape: tuple, m: Any, trace: Trace | None) 
     call = trace.get(path) if trace is not None else None
     unmeasured = call is None or call.role is None or not call.act_ms  # or a zero gain
     vector = len(shape) <= 1
-    if vector and (
-        (call is not None and call.role == "norm") or (unmeasured and category(kind) == "norm")
-    ):  # measured a norm; or, with nothing measured, named one
-        effect = trace.effects.get(_key(path, name)) if trace is not None else None
+    effect = trace.effects.get(_key(path, name)) if trace is not None else None
+    measured = call is not None and (call.role == "norm" or effect is not None)
+    if vector and (measured or (unmeasured and category(kind) == "norm")):
+        # measured a norm; or, with nothing measured, named one
         values = (
             np.asarray(_get(getattr(m, name))) if m is not None and hasattr(m, name) else np.ones(1)
         )
@@ -263,7 +263,9 @@ class _Recorder(ArrayRecorder):
                     path, cls.__name__, args, lambda: original(self, *args, **kwargs), again
                 )
                 call = rec.trace.get(path)
-                if params and call is not None and call.role == "norm" and rec.eps is None:
+                if call is None or again is None or rec.eps is not None:
+                    return out
+                if call.role == "norm" or rec.invariant(again, args[0]):
                     rec.effects(path, params, lambda: original(self, *args, **kwargs), out)
                 return out
 
@@ -276,6 +278,21 @@ class _Recorder(ArrayRecorder):
         finally:
             for cls, original in saved.items():
                 cls.__call__ = original
+
+    def invariant(self, again: Callable[[Any], Any], x: Any) -> bool:
+        """:func:`~initcheck.models.measure.scale_invariant` of a module call, quietly."""
+        import jax.numpy as jnp
+
+        def on_arrays(z: np.ndarray) -> np.ndarray:
+            return np.asarray(first_tensor(again(jnp.asarray(z, dtype=x.dtype))), np.float64)
+
+        self.quiet += 1
+        try:
+            return scale_invariant(on_arrays, np.asarray(x))
+        except Exception:  # a call that takes no other input
+            return False
+        finally:
+            self.quiet -= 1
 
     def effects(self, path: str, params: dict[str, Any], run: Callable[[], Any], out: Any) -> None:
         """What each per-channel parameter of a measured normalization does to its output

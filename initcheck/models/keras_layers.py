@@ -34,7 +34,8 @@ class Site:
     effects: dict[str, str] = field(default_factory=dict)  # Trace.effects
 
     def add(self, v: Any, **kw: Any) -> None:
-        self.out.append(WeightPiece(param=v.name, key=self.keys[id(v)], **{**self.base, **kw}))
+        fields = {"param": v.name, **self.base, **kw}  # a builder may name the parameter
+        self.out.append(WeightPiece(key=self.keys[id(v)], **fields))
 
     def kernel(
         self, v: Any, lay: KernelLayout, attr: str, why: str = "", readings: tuple = ()
@@ -274,7 +275,10 @@ def layer_pieces(
         build = None
     vectors = all(len(v.shape) <= 1 for v in _weights(s))
     unmeasured = call is None or call.role is None or not call.act_ms  # or a zero gain
-    if build is None and vectors and call is not None and call.role == "norm":
+    measured = call is not None and (
+        call.role == "norm" or any(k.startswith(f"{path}/") for k in effects or ())
+    )
+    if build is None and vectors and measured:
         build = norm  # measured: its output unchanged when its input is scaled
     if build is None and vectors and unmeasured and category(kind) == "norm":
         build = norm  # nothing measured: read as its name says

@@ -14,13 +14,25 @@ nonlinearity with its :class:`~initcheck.models.graph.Gain`; names only explain.
 from __future__ import annotations
 
 import contextlib
+import inspect
 from typing import Any
 
 import numpy as np
 
+from initcheck.models.attention import (
+    is_distribution,
+    normalized_entropy,
+    of_scores,
+    probabilities,
+)
 from initcheck.models.graph import Call, Gain, Trace
 from initcheck.models.layers import category
-from initcheck.models.measure import function_gain, measured_role, parameter_effect
+from initcheck.models.measure import (
+    function_gain,
+    measured_role,
+    parameter_effect,
+    scale_invariant,
+)
 from initcheck.models.outputs import first_tensor
 from initcheck.models.patching import patched_functions, patched_operators
 
@@ -100,7 +112,11 @@ def trace_pass(
         kind = type(layer).__name__
         act, gain = _activation(layer, gains)
         cat = category(kind)
-        own = [v for v in layer.weights if v.trainable]
+        own = [v for v in getattr(layer, "weights", ()) if v.trainable]
+        try:  # an attention layer returns its probabilities when asked (Keras's API)
+            scores = "return_attention_scores" in inspect.signature(original).parameters
+        except (TypeError, ValueError):
+            scores = False
         vectors = bool(own) and all(len(v.shape) <= 1 for v in own)  # per-channel only
 
         def call(*args: Any, **kwargs: Any) -> Any:
@@ -120,9 +136,11 @@ def trace_pass(
             busy[0], was = True, busy[0]  # our bookkeeping's ops are not the model's
             try:
                 after(out, inner, srcs)
-                if vectors and args and trace.get(path) is not None:
-                    with tapes[0].stop_recording() if tapes else contextlib.nullcontext():
+                with tapes[0].stop_recording() if tapes else contextlib.nullcontext():
+                    if vectors and args and trace.get(path) is not None:
                         measure_norm(path, layer, original, args, kwargs, out)
+                    if scores:
+                        layer_attention(path, original, args, kwargs)
             finally:
                 busy[0] = was
             return out
@@ -145,6 +163,7 @@ def trace_pass(
                     )
                     trace.add(c)
                     keep.append((t, c))
+                    softmax(path, c.sources, t)
             if frames:
                 frames[-1].update(inner)
 
@@ -166,10 +185,10 @@ def trace_pass(
 
         try:
             c.role, c.gain = measured_role(again, _numpy(first), _numpy(t))
+            if c.role != "norm" and not scale_invariant(again, _numpy(first)):
+                return
         except Exception:  # a layer that takes no other input: its role stays unmeasured
             c.role, c.gain = None, None
-            return
-        if c.role != "norm":
             return
         for i, v in enumerate(layer.weights):
             if not v.trainable or len(v.shape) > 1:
@@ -185,24 +204,26 @@ def trace_pass(
                 trace.effects[f"{path}/{i}"] = effect
 
     def record(name: str, fn: Any, args: tuple, kwargs: dict, out: Any) -> None:
-        first = args[0]
         t = first_tensor(out)
-        if (
-            t is None
-            or not keras.ops.is_tensor(t)
-            or not keras.ops.is_tensor(first)
-            or id(first) not in producer
-        ):
+        tensors = [a for a in (*args, *kwargs.values()) if keras.ops.is_tensor(a)]
+        traced = [a for a in tensors if id(a) in producer]
+        if name == "dot_product_attention" and len(args) >= 2:  # fused: (B, T, heads, dim)
+            attention(name, args, kwargs)
+        if t is None or not keras.ops.is_tensor(t) or not traced:
             return
-        others = [a for a in (*args[1:], *kwargs.values()) if keras.ops.is_tensor(a)]
+        first = traced[0]
+        others = [a for a in tensors if a is not first]
         counts[name] = counts.get(name, 0) + 1
         path = f"{leaves[-1][0] if leaves else ''}:{name}#{counts[name]}"
         if name in _ADDS and len(others) == 1 and tuple(others[0].shape) == tuple(t.shape):
             srcs = tuple(producer[id(a)] for a in (first, others[0]) if id(a) in producer)
             srcs = tuple(dict.fromkeys(srcs))  # a residual merge: a point of the stream
             c = trace.add(Call(path, "add", srcs, _ms(t), role="merge", block=len(srcs) == 2))
-        elif any(len(o.shape) > 1 for o in others):
-            return  # a contraction or a product of two signals: not followed
+        elif len(traced) >= 2 or name == "dot_product_attention":  # q·kᵀ, a gate, attention
+            srcs = tuple(dict.fromkeys(producer[id(a)] for a in traced))
+            c = trace.add(Call(path, name, srcs, _ms(t), role="product"))
+        elif first is not args[0] or any(len(o.shape) > 1 for o in others):
+            return  # a contraction with a tensor that is not a traced signal: not followed
         else:
             role, g = "pass", None
             if tuple(first.shape) == tuple(t.shape):
@@ -220,6 +241,49 @@ def trace_pass(
         keep.append((t, c))
         if frames:
             frames[-1].add(id(t))
+        softmax(path, c.sources, t)
+
+    def layer_attention(path: str, fn: Any, args: tuple, kwargs: dict) -> None:
+        """An attention layer called again for its probabilities: their entropy."""
+        if kwargs.get("return_attention_scores"):
+            return
+        try:
+            again = fn(*args, **{**kwargs, "return_attention_scores": True, "training": False})
+        except Exception:  # the layer cannot return them here: not measured
+            return
+        if isinstance(again, tuple | list) and len(again) == 2 and keras.ops.is_tensor(again[1]):
+            p = _numpy(again[1])
+            if is_distribution(p):
+                entropy(path, p)
+
+    def attention(name: str, args: tuple, kwargs: dict) -> None:
+        """A fused attention's probabilities, recomputed from its query and key."""
+        opts = dict(zip(("bias", "mask", "scale", "is_causal"), args[3:], strict=False))
+        opts.update(
+            {k: v for k, v in kwargs.items() if k in ("bias", "mask", "scale", "is_causal")}
+        )
+        p = probabilities(
+            _numpy(args[0]),
+            _numpy(args[1]),
+            scale=opts.get("scale"),
+            bias=None if opts.get("bias") is None else _numpy(opts["bias"]),
+            mask=None if opts.get("mask") is None else np.asarray(opts["mask"]),
+            causal=bool(opts.get("is_causal", False)),
+        )
+        entropy(name, p)
+
+    def softmax(path: str, sources: tuple[str, ...], t: Any) -> None:
+        """A softmax over attention scores (its output distributions along the last axis,
+        its input a product of two signals), as a layer or an op: its entropy."""
+        if len(sources) == 1 and of_scores(trace, sources[0]):
+            p = _numpy(t)
+            if is_distribution(p):
+                entropy(path, p)
+
+    def entropy(where: str, p: np.ndarray) -> None:
+        h = normalized_entropy(p)
+        if h is not None:
+            trace.attention.append((f"{where}#a{len(trace.attention) + 1}", h))
 
     def wrap_op(name: str, fn: Any) -> Any:
         def op(*args: Any, **kwargs: Any) -> Any:

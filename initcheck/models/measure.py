@@ -110,6 +110,15 @@ def function_gain(f: Op, dtype: str = "float32") -> Gain | None:
     return gain if role == "activation" else None
 
 
+def scale_invariant(f: Op, x: np.ndarray) -> bool:
+    """Whether ``f``'s output is unchanged when its input, at :data:`LARGE` times its
+    scale, is doubled: a normalization, even where its ``eps`` dominates the input's own
+    scale (a norm after a small embedding at init), so its parameters are a norm's."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        x = np.asarray(x)
+        return _distance(f(2 * LARGE * x), f(LARGE * x)) <= CLOSE
+
+
 #: A normalized output's mean square with its gain at 1 (a zero gain gives 0).
 UNIT_MS = (0.25, 4.0)
 

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from initcheck.models.attention import of_scores
 from initcheck.models.graph import Call, Gain, Trace
 from initcheck.models.measure import measured_role
 from initcheck.models.outputs import first_tensor, float_tensors
@@ -54,15 +55,6 @@ def _role(f: Callable[[Any], Any], x: Any, out: Any) -> tuple[str, Gain | None]:
         return first_tensor(y).detach().float().numpy()
 
     return measured_role(on_arrays, _numpy(x), _numpy(out))
-
-
-def _of_scores(trace: Trace, path: str) -> bool:
-    """Whether the signal at ``path`` is attention scores: a product of two traced
-    signals (q·kᵀ), through scalings, masks and casts only (measured roles "pass")."""
-    call = trace.get(path)
-    while call is not None and call.role == "pass" and call.sources:
-        call = trace.get(call.sources[0])
-    return call is not None and call.role == "product"
 
 
 def _numpy(t: Any) -> np.ndarray:
@@ -314,7 +306,7 @@ def trace_pass(
             if isinstance(out, torch.Tensor) and _float_tensor(out):
                 with torch.no_grad():
                     probs = attention_probs(name, args, kwargs, out)
-                    if name == "softmax" and not _of_scores(trace, producer.get(id(first), "")):
+                    if name == "softmax" and not of_scores(trace, producer.get(id(first), "")):
                         probs = None  # a softmax over a layer's outputs (a router), not keys
                     h = None if probs is None else normalized_entropy(probs)
                 if h is not None:
