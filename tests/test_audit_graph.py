@@ -44,6 +44,7 @@ ANALYSIS = (
     "models/fixes.py",
     "models/weightrow.py",
     "models/value_checks.py",
+    "models/stream.py",
 )
 FRAMEWORKS = ("torch", "tensorflow", "keras", "jax", "flax")
 #: The variance check's own tolerance on the std (Settings.std_tolerance), on the variance.

@@ -17,7 +17,8 @@ import pytest
 
 import initcheck
 from initcheck.models.graph import Call
-from initcheck.models.signal import decide_signal, segments
+from initcheck.models.signal import decide_signal
+from initcheck.models.stream import segments
 from initcheck.models.uses import Use, role_from_uses, unused_role
 
 
@@ -419,3 +420,20 @@ def test_a_layer_scale_written_parameter_first_keeps_the_residual_stream() -> No
 
     trace = TORCH.trace(Net(), torch.randn(16, 32), seed=0)
     assert [c.path for c in trace.blocks] == [f"blocks.{i}" for i in range(6)]
+
+
+def test_a_sum_of_branches_of_one_input_is_one_point_not_a_block_deeper() -> None:
+    """RepVGG-style (Ding et al. 2021) sums written as chained adds: ``x1 = a(x) + b(x)``,
+    ``x2 = x1 + c(x)``: ``c`` is not computed from ``x1``, so the two adds are one sum,
+    one point; a residual ``x2 = x1 + f(x1)`` stays two."""
+    x = Call("x", "Conv2d", (), act_ms=1.0)
+    branches = [Call(f"{n}", "Conv2d", ("x",), act_ms=1.0) for n in "abc"]
+    first = Call("add1", "add", ("a", "b"), act_ms=2.0, grad_n2=1.0, block=True, role="merge")
+    summed = Call("add2", "add", ("add1", "c"), act_ms=3.0, grad_n2=1.0, block=True, role="merge")
+    calls = [x, *branches, first, summed]
+    (stretch,) = segments([first, summed], calls)
+    assert [c.path for c in stretch] == ["add2"]
+    f = Call("f", "Conv2d", ("add1",), act_ms=1.0)
+    residual = Call("add2", "add", ("add1", "f"), act_ms=3.0, grad_n2=1.0, block=True, role="merge")
+    (stretch,) = segments([first, residual], [x, *branches, first, f, residual])
+    assert [c.path for c in stretch] == ["add1", "add2"]

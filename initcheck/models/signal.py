@@ -41,10 +41,10 @@ from itertools import pairwise
 from typing import Any
 
 from initcheck.models.graph import Call
+from initcheck.models.stream import KAPPA, container, segments
 from initcheck.results import CheckResult
 
 BAND = 2.0
-KAPPA = 1.25
 #: Finite-width fluctuation of a plain net's signal: Var(log m_L/m_1) ≈ 5·Σ 1/n_l over
 #: the layers' widths n_l (Hanin & Rolnick 2018, for ReLU), one draw of the weights. The
 #: band is widened by Z of its standard deviations (two-sided false-failure rate 1e-3
@@ -234,101 +234,6 @@ def _depth(values: list[float | None], names: list[str], what: str) -> tuple[dic
     )
 
 
-def _container(path: str) -> str:
-    """The stack a block belongs to: its module's parent (``encoder.layers`` for
-    ``encoder.layers.3``, and for a merge ``layers.3:add#2`` recorded inside a block)."""
-    return path.partition(":")[0].partition("#")[0].rpartition(".")[0]
-
-
-def _descends(
-    c: Call,
-    last: Call,
-    by_path: dict[str, Call],
-    main: bool = True,
-    past_norms: bool = True,
-    past_weights: bool = True,
-) -> bool:
-    """Whether block ``c``'s input was computed from block ``last``'s output (through
-    ops that are not blocks): from its main input only (its first: the stream it adds
-    to, not a decoder block's encoder states), or from any; through norms, or only on
-    paths that meet none; through weighted ops, or only through ops that weigh nothing."""
-    seen: set[str] = set()
-    todo = list(c.sources[:1] if main else c.sources)
-    while todo:
-        path = todo.pop()
-        if _of(path, last):
-            return True
-        call = by_path.get(path)
-        if path in seen or call is None or call.block:
-            continue
-        seen.add(path)
-        cat = call.category
-        if (past_norms or cat != "norm") and (past_weights or cat != "other"):
-            todo.extend(call.sources)
-    return False
-
-
-def _forks_at(c: Call, last: Call, by_path: dict[str, Call]) -> bool:
-    """Whether merge ``c``'s two inputs part at point ``last``: a projection shortcut's
-    ``p(x) + f(x)`` where ``x`` is ``last``, each input computed from ``last`` along its
-    own ops (a stage's first block written with merges as points)."""
-    if len(c.sources) < 2:
-        return False
-    parts: list[tuple[bool, set[str]]] = []
-    for src in c.sources[:2]:
-        hit, mine, todo = False, set[str](), [src]
-        while todo and len(mine) < 512:
-            path = todo.pop()
-            call = by_path.get(path)
-            if _of(path, last) or path in mine or call is None or call.block:
-                hit = hit or _of(path, last)
-                continue
-            mine.add(path)
-            todo.extend(call.sources)
-        parts.append((hit, mine))
-    return all(hit for hit, _ in parts) and not parts[0][1] & parts[1][1]
-
-
-def _of(path: str, point: Call) -> bool:
-    """Whether ``path`` is ``point``'s output, or an op inside it (that produced it)."""
-    return path == point.path or path.startswith((point.path + ".", point.path + ":"))
-
-
-def segments(blocks: list[Call], calls: Sequence[Call] = ()) -> list[list[Call]]:
-    """The blocks split into the stretches that carry one residual stream each. A new
-    stretch starts where every path from the previous point passes a norm (post-norm, a
-    BN shortcut); where only a weighted op feeds the point (no identity path, and no
-    projection shortcut parting at the previous point: an upsampling conv); where blocks
-    run side by side on one input; or where the blocks' stack (a tower, an encoder, a
-    stage) changes and the stream restarts: the new stack's input was not computed from
-    the previous stack's output (a decoder's own embeddings), or its second moment drops
-    by more than one block's allowance, ÷ 2·:data:`KAPPA`. A stream that runs on through
-    a stage boundary, growing (an unnormalized ResNet's), stays one stretch."""
-    by_path = {c.path: c for c in calls}
-    out: list[list[Call]] = []
-    for c in blocks:
-        if out:
-            last = out[-1][-1]
-            a, b = last.act_ms, c.act_ms  # second moments
-            drop = a is None or b is None or not a > 0 or b / a < 1 / (2 * KAPPA)
-            other = bool(by_path) and not _descends(c, last, by_path)
-            # every path from the last point passes a norm (post-norm, a BN shortcut)
-            renormed = bool(by_path) and not other and not _descends(c, last, by_path, False, False)
-            same = _container(c.path) == _container(last.path)
-            # fed only through a weighted op (a vocoder's or codec's upsampling conv)
-            linked = _descends(c, last, by_path, main=False, past_weights=False) or _forks_at(
-                c, last, by_path
-            )
-            hop = bool(by_path) and not other and not linked
-            # blocks run side by side on one input (HiFi-GAN's resblocks): no chain
-            parallel = bool(c.sources) and c.sources[:1] == last.sources[:1]
-            if not (renormed or parallel or hop) and (same or not (drop or other)):
-                out[-1].append(c)
-                continue
-        out.append([c])
-    return out
-
-
 def _stream(blocks: list[Call], source: str, base: dict, calls: Sequence[Call]) -> CheckResult:
     judged = [s for s in segments(blocks, calls) if len(s) >= 2]
     if not judged:  # every point restarts the stream: nothing carries growth across blocks
@@ -353,7 +258,7 @@ def _stream(blocks: list[Call], source: str, base: dict, calls: Sequence[Call]) 
             [c.grad_n2 for c in seg][::-1], names[::-1], "the gradient along the stream"
         )
         infos.append((seg, act_info, grad_info))
-        where = f" of {_container(names[0])}" if len(judged) > 1 and _container(names[0]) else ""
+        where = f" of {container(names[0])}" if len(judged) > 1 and container(names[0]) else ""
         if act_problem:
             problems.append(
                 act_problem.replace("the residual stream", f"the residual stream{where}", 1)
@@ -377,7 +282,7 @@ def _stream(blocks: list[Call], source: str, base: dict, calls: Sequence[Call]) 
         "source": source,
         "activation": act_info,
         "gradient": grad_info,
-        "segments": [{"stack": _container(s[0].path), **a} for s, a, _ in infos],
+        "segments": [{"stack": container(s[0].path), **a} for s, a, _ in infos],
         "activation_ratio": _ratio(seg[-1].act_ms, seg[0].act_ms),
         "gradient_ratio": _ratio(seg[0].grad_n2, seg[-1].grad_n2),
         "layers": _table(blocks),
