@@ -100,3 +100,40 @@ def test_a_routers_softmax_is_not_attention_and_scores_softmax_is() -> None:
     uniform = TORCH.trace(Attention(std=0.02), x, seed=0).attention
     assert len(saturated) == 1 and len(uniform) == 1
     assert saturated[0][1] < 0.3 < 0.9 < uniform[0][1], (saturated, uniform)
+
+
+class Upsampler(nn.Module):
+    """A sub-pixel upsampler drawn as nearest-neighbour upsampling (Nemotron's): a repeated
+    identity on the centre tap, so its units come in identical groups, each feeding its
+    own output frame after the reshape."""
+
+    def __init__(self, d: int = 16, factor: int = 4, repeat: bool = True) -> None:
+        super().__init__()
+        self.inp = nn.Linear(d, d)
+        self.conv = nn.Conv1d(d, d * factor, 3, padding=1)
+        self.factor, self.repeat = factor, repeat
+        with torch.no_grad():
+            w = torch.zeros_like(self.conv.weight)
+            w[:, :, 1] = torch.eye(d).repeat(factor, 1)
+            self.conv.weight.copy_(w)
+            self.conv.bias.zero_()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, t, d = x.shape
+        h = self.conv(self.inp(x).transpose(1, 2)).transpose(1, 2)
+        if self.repeat:  # each copy to its own frame: their gradients differ
+            return h.reshape(b, t * self.factor, d)
+        return h.reshape(b, t, self.factor, d).mean(2)  # copies summed: same gradient
+
+
+def test_identical_units_that_learn_apart_are_a_deliberate_init() -> None:
+    x = torch.randn(4, 6, 16, generator=torch.Generator().manual_seed(0))
+    report = initcheck.audit(Upsampler, inputs=x, signal=False)
+    row = report.row("conv.weight")
+    assert row.passed and row.status == "learns-apart", row.describe()
+    symmetry = row["symmetry"]
+    assert symmetry.details["deferred"] == "learns-apart" and "identical units" in symmetry.message
+    averaged = initcheck.audit(lambda: Upsampler(repeat=False), inputs=x, signal=False)
+    assert not averaged.row("conv.weight").passed  # the same gradient: they stay identical
+    unreached = initcheck.audit(Upsampler, signal=False)  # no batch: nothing measured
+    assert unreached.row("conv.weight").verdict == "inconclusive"

@@ -190,6 +190,7 @@ def _inspect(samples: Samples, index: int, seed: int) -> tuple[str | None, dict]
         groups = samples.layout.unit_group_of(s.shape, np.arange(u.shape[1]))
     pair = _duplicate_in_groups(u, groups) if u.shape[0] >= MIN_DIM else None
     if pair:
+        info["identical"] = [int(pair[0]), int(pair[1])]
         return (
             f"identical units: units {pair[0]} and {pair[1]} of shape {s.shape} have the same "
             f"weights, so they compute the same function and receive the same updates"

@@ -31,39 +31,45 @@ from initcheck.validators import InputError
 
 
 def zero_at_init(row: WeightRow, learned: bool | None) -> WeightRow:
-    """``row`` of a constant kernel whose units received distinct gradients in the traced
-    pass: its symmetry breaks on the first step, so the zero (or constant) is deliberate —
-    a router (uniform routing), deformable attention's sampling offsets and weights (Zhu
-    et al. 2021), a gate. Its failing results (symmetry, variance, seeds: a constant
-    draw has no spread) are kept as information (``details["deferred"]``) and the row
-    passes as ``"zero-at-init"``. A constant whose units got the same gradient still
-    fails; one the traced pass did not reach is undecided."""
+    """``row`` of a constant kernel, or one with identical units, whose units received
+    distinct gradients in the traced pass: its symmetry breaks on the first step, so the
+    zero, constant or repeated init is deliberate — a router (uniform routing), deformable
+    attention's sampling offsets and weights (Zhu et al. 2021), a gate, a sub-pixel
+    upsampler drawn as nearest-neighbour upsampling. Its failing results (symmetry,
+    variance, seeds: a deliberate deterministic draw has no spread) are kept as
+    information (``details["deferred"]``) and the row passes as ``"zero-at-init"`` (a
+    constant) or ``"learns-apart"`` (identical units). Units that got the same gradient
+    still fail; a weight the traced pass did not reach is undecided."""
     symmetry = next(
         (r for r in row.results if r.check == _symmetry.CHECK.name and not r.passed), None
     )
-    shapes = (symmetry.details.get("per_shape") or {}).values() if symmetry else ()
-    if learned is False or row.status == "accepted" or not any(v.get("constant") for v in shapes):
+    shapes = list((symmetry.details.get("per_shape") or {}).values()) if symmetry else []
+    constant = any(v.get("constant") for v in shapes)
+    alike = constant or any(v.get("identical") for v in shapes)
+    if learned is False or row.status == "accepted" or not alike:
         return row  # measured symmetric, or vouched for by the user: as it stands
+    what = "every value equal" if constant else "identical units"
+    status = Status.ZERO_AT_INIT if constant else Status.LEARNS_APART
     if learned:
-        verdict, status = "pass", Status.ZERO_AT_INIT
+        verdict = "pass"
         why = (
-            "zero-at-init: every value equal, but its units received distinct gradients in "
-            "the traced pass (measured), so the first step breaks their symmetry"
+            f"{status}: {what}, but its units received distinct gradients in the traced "
+            "pass (measured), so the first step breaks their symmetry"
         )
     else:
         verdict, status = "inconclusive", row.status
         why = (
-            "every value equal, and no traced pass reached it, so whether its units learn "
-            "apart (a deliberate zero) was not measured: pass inputs= that reach it"
+            f"{what}, and no traced pass reached it, so whether its units learn apart (a "
+            "deliberate init) was not measured: pass inputs= that reach it"
         )
     results = tuple(
         dataclasses.replace(
             r,
             verdict=verdict,
             message=f"{why}; not decided: {r.message}",
-            details={**r.details, "deferred": "zero-at-init"} if learned else r.details,
+            details={**r.details, "deferred": str(status)} if learned else r.details,
         )
-        if not r.passed  # a constant's draws say nothing of its spread, seed or mean
+        if not r.passed  # a deliberate draw says nothing of its spread, seed or mean
         else r
         for r in row.results
     )
@@ -282,7 +288,8 @@ def audit(
     )
     if adapter.measures_learning:  # whether each constant's units learn apart
         learns = trace.learns if trace is not None else {}
-        rows = tuple(zero_at_init(row, learns.get(row.name)) for row in rows)
+        unknown = None if trace is None else False  # no pass, or units not alike by rows
+        rows = tuple(zero_at_init(row, learns.get(row.name, unknown)) for row in rows)
     name = type(instance).__name__
     verdict = None
     if signal and trace is not None:

@@ -57,6 +57,35 @@ def _role(f: Callable[[Any], Any], x: Any, out: Any) -> tuple[str, Gain | None]:
     return measured_role(on_arrays, _numpy(x), _numpy(out))
 
 
+def _identical_rows(p: Any) -> list[Any] | None:
+    """Groups of a ≥ 2-D weight's identical units (rows along its first axis: a repeated
+    init, such as nearest-neighbour upsampling's), found through their sums; ``None``
+    when every unit differs."""
+    import torch
+
+    if p.dim() < 2 or p.shape[0] < 2:
+        return None
+    rows = p.detach().reshape(p.shape[0], -1)
+    _, inverse, counts = torch.unique(rows.sum(1), return_inverse=True, return_counts=True)
+    groups = []
+    for k in torch.nonzero(counts > 1).flatten().tolist():
+        idx = torch.nonzero(inverse == k).flatten()
+        same = idx[(rows[idx] == rows[idx[0]]).all(1)]
+        if len(same) > 1:
+            groups.append(same)
+    return groups or None
+
+
+def _rows_differ(g: Any, groups: list[Any]) -> bool:
+    """Whether the gradient sets each group of identical units apart (they then differ
+    after the first step)."""
+    rows = g.detach().double().reshape(g.shape[0], -1)
+    scale = float(rows.abs().max())
+    return scale > 0 and all(
+        float((rows[idx] - rows[idx[0]]).abs().max()) > 1e-6 * scale for idx in groups
+    )
+
+
 def _numpy(t: Any) -> np.ndarray:
     return t.detach().float().cpu().numpy()
 
@@ -403,6 +432,8 @@ def trace_pass(
                 for (key, p), g in zip(named, got[len(grads) :], strict=True):
                     if p.numel() > 1 and bool((p == p.flatten()[0]).all()):
                         trace.learns[key] = None if g is None else _units_differ(g)
+                    elif (twins := _identical_rows(p)) is not None:  # units alike
+                        trace.learns[key] = None if g is None else _rows_differ(g, twins)
     finally:
         for h in handles:
             h.remove()

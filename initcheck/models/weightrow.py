@@ -21,7 +21,8 @@ class Status(str, Enum):
     normalized away, a fixed-σ convention the signal decides, a residual branch of a
     normalized model under ``"auto"``, a deliberate identity-at-init, an output head under
     ``"auto"``, a table its init computes (sinusoidal positions), a constant whose units
-    learn apart (measured gradients), a weight the user vouches for (``accept=``).
+    learn apart (measured gradients), identical units that learn apart (a repeated init),
+    a weight the user vouches for (``accept=``).
     """
 
     NONE = ""
@@ -32,6 +33,7 @@ class Status(str, Enum):
     OUTPUT_HEAD = "output head"
     DETERMINISTIC = "deterministic"
     ZERO_AT_INIT = "zero-at-init"
+    LEARNS_APART = "learns-apart"
     ACCEPTED = "accepted"
 
     __str__ = str.__str__  # str() and f-strings give the value on every Python
