@@ -295,3 +295,47 @@ def test_the_same_mlp_gets_the_same_verdict_in_every_framework(init: str) -> Non
     assert set(verdicts.values()) == {expected}, verdicts
     counts = {fw: len(_hidden_failing(r)) for fw, r in reports.items()}
     assert len(set(counts.values())) == 1, counts
+
+
+@needs_flax
+@pytest.mark.parametrize("head", ["gap", "flatten"])
+def test_nnx_relu_cnn_with_pooled_or_flattened_head_passes_with_he_fails_with_lecun(
+    head: str,
+) -> None:
+    """A plain NNX CNN with ``nnx.relu`` and ``nnx.max_pool`` in ``__call__``, then a
+    global-average or flattened head: He passes under "auto", LeCun (half He's variance
+    under ReLU) fails naming the measured gain, as the torch CNN does."""
+    import jax
+    from flax import nnx
+
+    def build(init: str) -> object:
+        kernel_init = {"he": nnx.initializers.he_normal(), "lecun": nnx.initializers.lecun_normal()}
+        ki = kernel_init[init]
+
+        class CNN(nnx.Module):
+            def __init__(self, rngs: nnx.Rngs) -> None:
+                self.convs = nnx.List(
+                    [
+                        nnx.Conv(3 if i == 0 else 16, 16, (3, 3), kernel_init=ki, rngs=rngs)
+                        for i in range(6)
+                    ]
+                )
+                self.head = nnx.Linear(16 if head == "gap" else 16 * 4 * 4, 10, rngs=rngs)
+
+            def __call__(self, x: jax.Array) -> jax.Array:
+                for i, conv in enumerate(self.convs):
+                    x = nnx.relu(conv(x))
+                    if i == 2:
+                        x = nnx.max_pool(x, (2, 2), (2, 2))
+                x = x.mean((1, 2)) if head == "gap" else x.reshape(x.shape[0], -1)
+                return self.head(x)
+
+        return CNN
+
+    x = np.random.default_rng(2).standard_normal((8, 8, 8, 3)).astype("float32")
+    sound = initcheck.audit(build("he"), variance="auto", inputs=x)
+    assert sound.verdict == "passed", str(sound)
+    broken = initcheck.audit(build("lecun"), variance="auto", inputs=x)
+    assert broken.verdict == "failed"
+    failing = [f for f in broken.findings if f.kind == "fail"]
+    assert failing and "gain 0.5" in " ".join(f.messages[0] for f in failing), str(broken)
