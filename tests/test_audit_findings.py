@@ -304,3 +304,27 @@ def test_a_report_is_plain_data_and_its_findings_group_on_row_fields() -> None:
         assert r.ratio is not None and r.interval is not None and r.interval[0] < r.ratio
         assert r.init_fans == r.fans  # what nn.init reads from a Linear weight
     assert Status("accepted") is Status.ACCEPTED and f"{Status.ACCEPTED}" == "accepted"
+
+
+def test_a_fix_whose_re_audit_does_not_improve_is_not_offered() -> None:
+    """A rule the measurement contradicts (LeCun held to a deep He-initialized ReLU net):
+    its fix makes the rows pass and the signal fail, so fix() withdraws it, saying why."""
+    torch = pytest.importorskip("torch")
+    nn = torch.nn
+
+    def build() -> Any:
+        layers: list[Any] = []
+        for _ in range(10):
+            linear = nn.Linear(128, 128)
+            nn.init.kaiming_normal_(linear.weight, nonlinearity="relu")
+            layers += [linear, nn.ReLU()]
+        return nn.Sequential(*layers, nn.Linear(128, 10))
+
+    x = torch.randn(64, 128, generator=torch.Generator().manual_seed(0))
+    report = initcheck.audit(build, variance="lecun", inputs=x)
+    assert report.signal is not None and report.signal.passed
+    assert any(f.fix for f in report.findings)  # offered from the rule held
+    after = initcheck.fix(report, build, inputs=x)
+    assert after.after_fix is not None and not after.after_fix.signal.passed
+    assert not any(f.fix for f in after.findings)
+    assert "not offered: its re-audit does not improve what failed" in str(after)

@@ -46,4 +46,22 @@ def fix_and_audit(
     if not any(f.fix for f in report.findings):
         return replace(report, after_fix=None)
     recorded = {k: report.settings[k] for k in _REPLAYED if k in report.settings}
-    return replace(report, after_fix=audit(fixed_model(report, model), **{**recorded, **options}))
+    after = audit(fixed_model(report, model), **{**recorded, **options})
+    if improves(report, after):
+        return replace(report, after_fix=after)
+    # not offered: the re-audit shows the fix does not improve what failed
+    withdrawn = tuple(replace(f, fix=None) for f in report.findings)
+    return replace(report, findings=withdrawn, after_fix=after)
+
+
+def improves(before: ModelReport, after: ModelReport) -> bool:
+    """Whether ``after`` (the audit with the fixes applied) improves on ``before``: fewer
+    failing weights, none newly failing, and a signal that passed still passes."""
+    failed = {r.name for r in before.failed_rows}
+    still = {r.name for r in after.failed_rows}
+    signal_ok = (
+        before.signal is None
+        or not before.signal.passed
+        or (after.signal is not None and after.signal.passed)
+    )
+    return still < failed and signal_ok

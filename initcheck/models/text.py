@@ -129,7 +129,13 @@ def report_text(report: AuditReport, verbose: bool = False) -> str:
             still = [f.line() for f in after.findings if f.kind != "info"]
             if after.signal is not None and not after.signal.passed:
                 still.append(f"model signal: {after.signal.message}")
-            lines.append(f"  after the suggested fix: still {after.verdict.upper()}")
+            withdrawn = not any(f.fix for f in report.findings)
+            head = (
+                "not offered: its re-audit does not improve what failed"
+                if withdrawn
+                else (f"still {after.verdict.upper()}")
+            )
+            lines.append(f"  after the suggested fix: {head}")
             lines += ["    " + s for s in still]
     if report.signal is not None:
         mark = {"pass": "ok", "fail": "FAILED"}.get(report.signal.verdict, "INCONCLUSIVE")
