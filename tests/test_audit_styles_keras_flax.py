@@ -190,6 +190,18 @@ def test_keras_subclassed_convnet_activation_argument_is_measured(init: str) -> 
         assert failing and "gain 0.5" in " ".join(f.messages[0] for f in failing), str(report)
 
 
+def _check_stream(report: object, branch_scale: float) -> None:
+    """Branches scaled by 1/depth² grow the stream linearly (passes), full ones
+    geometrically (fails)."""
+    signal = report.signal  # type: ignore[attr-defined]
+    assert signal is not None
+    if branch_scale < 1:
+        assert signal.passed, str(report)
+        assert f"residual stream over {DEPTH} blocks" in signal.message, signal.message
+    else:
+        assert not signal.passed and "grows geometrically" in signal.message, signal.message
+
+
 @needs_keras
 @pytest.mark.parametrize("branch_scale", [1.0 / DEPTH**2, 1.0], ids=["scaled", "full"])
 def test_keras_residual_written_as_plus_in_call_is_the_stream(branch_scale: float) -> None:
@@ -226,14 +238,7 @@ def test_keras_residual_written_as_plus_in_call_is_the_stream(branch_scale: floa
         model(np.zeros((1, 24), "float32"))
         return model
 
-    report = initcheck.audit(build, variance="auto", inputs=X)
-    assert report.signal is not None
-    message = report.signal.message
-    if branch_scale < 1:
-        assert report.signal.passed, str(report)
-        assert f"residual stream over {DEPTH} blocks" in message, message
-    else:
-        assert not report.signal.passed and "grows geometrically" in message, message
+    _check_stream(initcheck.audit(build, variance="auto", inputs=X), branch_scale)
 
 
 @needs_flax
@@ -262,14 +267,7 @@ def test_nnx_residual_written_as_plus_in_call_is_the_stream(branch_scale: float)
                 h = h + b(nnx.relu(a(h)))
             return self.head(h)
 
-    report = initcheck.audit(Res, variance="auto", inputs=X)
-    assert report.signal is not None
-    message = report.signal.message
-    if branch_scale < 1:
-        assert report.signal.passed, str(report)
-        assert f"residual stream over {DEPTH} blocks" in message, message
-    else:
-        assert not report.signal.passed and "grows geometrically" in message, message
+    _check_stream(initcheck.audit(Res, variance="auto", inputs=X), branch_scale)
 
 
 @needs_flax
