@@ -91,7 +91,7 @@ def test_default_init_fails_like_audit_with_json_and_report(models_py, tmp_path,
     out, err = capsys.readouterr()
     assert rc == 1
     data = json.loads(out)["payload"]  # the JSON alone on stdout; the human report on stderr
-    assert "FAILED" in err and "PyTorch's default init" in err and "×0.167" in err
+    assert "FAILED" in err and "PyTorch's default init Var = 1/(3·fan_in)" in err
     # the verdicts, from what the model is (not from audit()): PyTorch's default Linear
     # weight is U(±1/√fan_in), Var = He/6, so each weight fails variance only (std ×0.41;
     # continuous, symmetric, independent otherwise), each bias passes its constant-policy

@@ -23,6 +23,7 @@ MODELS = textwrap.dedent(
     """
     import threading
 
+    import numpy as np
     import torch
     from torch import nn
 
@@ -65,9 +66,10 @@ MODELS = textwrap.dedent(
         if len(CALLS) > 1:
             _forever()
         model = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 4))
-        for m in model:  # an init loop: only a rebuild draws it afresh
+        for m in model:  # drawn by numpy: only a rebuild draws it afresh
             if isinstance(m, nn.Linear):
-                nn.init.normal_(m.weight, std=0.3)
+                drawn = np.random.default_rng().normal(0, 0.3, tuple(m.weight.shape))
+                m.weight.data = torch.from_numpy(drawn.astype("float32"))
         return model
     """
 )

@@ -3,7 +3,9 @@
 
 Each weight is drawn on its own, by the first of its adapter's :class:`Way` s whose draws
 reproduce the model's own distribution (:mod:`initcheck.models.fidelity`): a layer's
-initializer object in Keras; the module's own init code in torch, then its parents'.
+initializer object in Keras; in torch, the init calls the factory's build made, replayed
+on that weight alone (:mod:`initcheck.models.torch_record`), then the module's own init
+code, then its parents'.
 Where no way does, a factory is rebuilt under the seed, and an instance is audited from
 its own values (one draw). Each row says which (:attr:`ModelDraws.method`).
 

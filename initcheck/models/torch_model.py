@@ -3,8 +3,9 @@
 :mod:`initcheck.models.torch_layers`), fresh draws under a seed, and one traced
 forward/backward pass.
 
-Draws: each parameter is drawn by re-running, on a copy of its own module only, the init
-code construction ran (``reset_parameters()``; then a Hugging Face model's
+Draws: each parameter is drawn by replaying the torch calls the factory's build made
+into it (recorded while it built, :mod:`initcheck.models.torch_record`); else by
+re-running, on a copy of its own module only, the init code construction ran (``reset_parameters()``; then a Hugging Face model's
 ``_init_weights``), under a seed; where that does not reproduce the model's values (an
 init loop in the model's ``__init__``), its parents' init code, then a rebuild of the
 factory (an instance: its own values). See :mod:`initcheck.models.draws`.
@@ -32,6 +33,7 @@ from initcheck.models.graph import Trace
 from initcheck.models.records import WeightPiece
 from initcheck.models.torch_batch import default_batches, describe, signal_mode
 from initcheck.models.torch_layers import module_pieces
+from initcheck.models.torch_record import recorded, replay_ways
 from initcheck.models.torch_trace import trace_pass
 
 CLIMB = 2  # parents whose init code is tried for a weight its own module's does not draw
@@ -182,15 +184,24 @@ def _ways(model: Any) -> dict[str, list[Way]]:
         kind = type(modules[level]).__name__
         return Way(f"init code of {level} ({kind})", draw, kind=f"{depth}:{kind}")
 
+    replays = replay_ways(model)
     out: dict[str, list[Way]] = {}
     for key, _ in model.named_parameters():
+        recorded = []
+        if key in replays:  # the calls construction made, replayed: its own kind each
+            label, replay = replays[key]
+            recorded = [Way(label, _replayed(replay), kind=f"replay:{key}")]
         levels: list[str] = []
         at = key.rpartition(".")[0]
         while at and len(levels) <= CLIMB:  # the whole model is the rebuild's job
             levels.append(at)
             at = at.rpartition(".")[0]
-        out[key] = [way(lv, key[len(lv) + 1 :], d) for d, lv in enumerate(levels)]
+        out[key] = recorded + [way(lv, key[len(lv) + 1 :], d) for d, lv in enumerate(levels)]
     return out
+
+
+def _replayed(replay: Callable[[int], Any]) -> Callable[[int], np.ndarray]:
+    return lambda seed: _numpy(replay(seed))
 
 
 def _blocks(model: Any) -> set[str]:
@@ -255,7 +266,7 @@ class TorchAdapter:
         state = torch.random.get_rng_state()
         try:
             torch.manual_seed(seed)
-            return factory()
+            return recorded(factory)
         finally:
             torch.random.set_rng_state(state)
 

@@ -1,0 +1,322 @@
+"""The init calls a PyTorch model's construction made, recorded once and replayed per
+weight under any seed.
+
+While a factory builds its model, a ``TorchFunctionMode`` records every torch call
+(outermost only: ``kaiming_normal_`` is one call, not the ``normal_`` inside it), with
+each tensor argument replaced by a reference. A parameter's **slice** is the calls that
+wrote into its storage, and, recursively, those that made what they read: the
+``torch.empty`` it started as, ``reset_parameters``'s ``kaiming_uniform_``, an init loop's
+``kaiming_normal_(mode="fan_out")`` over every ``Conv2d``, a Hugging Face
+``_init_weights``'s ``normal_`` and the ``zero_`` of its padding row, timm's
+``trunc_normal_`` written as ``uniform_``, ``erfinv_``, ``mul_``, ``add_``, ``clamp_``.
+Replaying the slice on the CPU under a seed draws that parameter alone, as construction
+drew it, without rebuilding the model: the cost of one draw is the parameter's own
+values. A model built on the meta device (no values at all) is drawn the same way.
+
+A slice is not offered (the parameter falls back to its module's init code, or a
+rebuild) when replaying it could differ from a rebuild in more than the seed: it reads a
+numpy array or a tensor made outside the build, uses its own ``torch.Generator``, or the
+build reset torch's seed (``torch.manual_seed`` inside a factory: every build draws the
+same weights, which the seeds check must see).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import weakref
+import zlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+#: A built model's recording (the factory's first build), by the model.
+_TAPES: weakref.WeakKeyDictionary[Any, Tape] = weakref.WeakKeyDictionary()
+_SEEDERS = ("manual_seed", "set_rng_state", "seed")
+#: calls a label leaves out: they move or view values, they do not draw them
+_PLUMBING = {"__get__", "empty", "to", "__getitem__", "as_strided", "view", "detach"}
+
+
+@dataclass(frozen=True)
+class Ref:
+    """A tensor argument of a recorded call: node ``node`` of the tape."""
+
+    node: int
+
+
+@dataclass(frozen=True)
+class Alias:
+    """A tensor first seen as an argument whose storage an earlier node holds (a
+    ``Parameter`` wrapping ``torch.empty``'s result): that node's storage, viewed."""
+
+    base: int
+    shape: tuple[int, ...]
+    stride: tuple[int, ...]
+    offset: int
+
+
+@dataclass(frozen=True)
+class Step:
+    """One recorded call: ``func(*args, **kwargs)`` with tensors as :class:`Ref` s.
+
+    Attributes:
+        writes: the storage the call wrote into (an in-place call's first tensor), or -1.
+        out: the node of the tensor it returned (-1: none, or not a tensor).
+        reads: the nodes among its arguments.
+        replayable: whether it can be replayed as recorded (no numpy data, no generator).
+    """
+
+    func: Callable[..., Any]
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+    writes: int
+    out: int
+    reads: tuple[int, ...]
+    replayable: bool
+
+
+@dataclass
+class Tape:
+    """A build's recorded calls; ``storage`` maps each node to its storage's number."""
+
+    steps: list[Step] = field(default_factory=list)
+    storage: list[int] = field(default_factory=list)
+    aliases: dict[int, Alias] = field(default_factory=dict)
+    reseeded: bool = False
+    params: dict[str, tuple[int, tuple[int, ...]]] = field(default_factory=dict)
+    node_of: dict[int, int] = field(default_factory=dict)  # id(tensor) -> node (recording)
+    storage_of: dict[int, int] = field(default_factory=dict)  # storage key -> number
+    first_node: dict[int, int] = field(default_factory=dict)  # storage number -> node
+    alive: list[Any] = field(default_factory=list)  # no id is reused while recording
+
+    def bind(self, model: Any, node: Callable[[Any], int]) -> None:
+        """Name the node of each of ``model``'s parameters (before :meth:`finish`)."""
+        from torch.nn.parameter import is_lazy
+
+        for key, p in model.named_parameters():
+            if not is_lazy(p):  # a lazy layer is drawn at its first call, not here
+                self.params[key] = (node(p), tuple(p.shape))
+
+    def finish(self) -> None:
+        self.node_of.clear()
+        self.storage_of.clear()
+        self.alive.clear()
+
+    def slice_of(self, node: int) -> list[Step] | None:
+        """The steps that made ``node``'s storage, in order, or ``None`` if one of them
+        cannot be replayed (or none wrote it)."""
+        needed = {self.storage[node]}
+        picked: list[Step] = []
+        for step in reversed(self.steps):
+            made = step.out >= 0 and self.storage[step.out] in needed
+            if step.writes in needed or made:
+                if not step.replayable:
+                    return None
+                picked.append(step)
+                needed.update(self.storage[r] for r in step.reads)
+        mine = self.storage[node]
+        wrote = (s.writes == mine or (s.out >= 0 and self.storage[s.out] == mine) for s in picked)
+        if not any(wrote):
+            return None
+        return picked[::-1]
+
+
+def _storage_key(t: Any) -> int:
+    try:
+        return int(t.untyped_storage()._cdata)
+    except Exception:  # a tensor without storage (a functional wrapper): its own
+        return id(t)
+
+
+def _inplace(func: Any) -> bool:
+    name = getattr(func, "__name__", "")
+    dunder = name.startswith("__") and name.endswith("__")
+    writers = ("__setitem__", "__set__")  # w[i] = v; w.data = t
+    return (name.endswith("_") and not dunder) or name in writers or name.startswith("__i")
+
+
+def _is_device(v: Any) -> bool:
+    import torch
+
+    return isinstance(v, torch.device) or (isinstance(v, str) and v in ("meta", "cpu", "cuda"))
+
+
+class _Recorder:
+    """The ``TorchFunctionMode`` that fills a :class:`Tape` (built lazily: torch is
+    imported on first use)."""
+
+    def __new__(cls, tape: Tape) -> Any:
+        import numpy as np
+        import torch
+        from torch.overrides import TorchFunctionMode
+
+        def node(t: Any, new: bool = False) -> int:
+            if not new and id(t) in tape.node_of:
+                return tape.node_of[id(t)]
+            key = _storage_key(t)
+            number = tape.storage_of.setdefault(key, len(tape.storage_of))
+            n = len(tape.storage)
+            tape.storage.append(number)
+            tape.node_of[id(t)] = n
+            tape.alive.append(t)
+            if number in tape.first_node and not new:
+                tape.aliases[n] = Alias(
+                    tape.first_node[number], tuple(t.shape), tuple(t.stride()), t.storage_offset()
+                )
+            tape.first_node.setdefault(number, n)
+            return n
+
+        class Mode(TorchFunctionMode):
+            def __torch_function__(
+                self, func: Any, types: Any, args: Any = (), kwargs: Any = None
+            ) -> Any:
+                kwargs = kwargs or {}
+                out = func(*args, **kwargs)
+                ok = True
+                reads: list[int] = []
+
+                def ref(v: Any) -> Any:
+                    nonlocal ok
+                    if isinstance(v, torch.Tensor):
+                        n = node(v)
+                        reads.append(n)
+                        return Ref(n)
+                    if isinstance(v, torch.Generator | np.ndarray):
+                        ok = False
+                    if isinstance(v, list | tuple):
+                        return type(v)(ref(x) for x in v)
+                    if _is_device(v):
+                        return torch.device("cpu")
+                    return v
+
+                a = tuple(ref(v) for v in args)
+                k = {name: ref(v) for name, v in kwargs.items()}
+                target = next(iter(reads), -1) if _inplace(func) else -1
+                if isinstance(kwargs.get("out"), torch.Tensor):
+                    target = node(kwargs["out"])
+                made = -1
+                if isinstance(out, torch.Tensor) and not out.is_sparse:
+                    made = node(out, new=id(out) not in tape.node_of)
+                tape.steps.append(
+                    Step(
+                        func,
+                        a,
+                        k,
+                        tape.storage[target] if target >= 0 else -1,
+                        made,
+                        tuple(reads),
+                        ok,
+                    )
+                )
+                return out
+
+        mode = Mode()
+        mode.node = node
+        return mode
+
+
+def recorded(factory: Callable[[], Any]) -> Any:
+    """``factory()``, with its construction's calls kept as the built model's tape (see
+    :func:`replay_ways`)."""
+    with _recording() as (tape, node):
+        model = factory()
+        if _on_meta(model) and callable(getattr(model, "init_weights", None)):
+            model.init_weights()  # what materializing it runs (Hugging Face, torchtitan)
+        if callable(getattr(model, "named_parameters", None)):
+            tape.bind(model, node)
+            with contextlib.suppress(TypeError):
+                _TAPES[model] = tape
+    return model
+
+
+def _on_meta(model: Any) -> bool:
+    """Whether ``model`` is a torch module whose parameters are on the meta device."""
+    params = getattr(model, "parameters", None)
+    first = next(iter(params()), None) if callable(params) else None
+    return bool(getattr(first, "is_meta", False))
+
+
+@contextlib.contextmanager
+def _recording() -> Iterator[tuple[Tape, Callable[[Any], int]]]:
+    """Record the torch calls made inside the block; torch's seed being reset inside it
+    marks the tape :attr:`~Tape.reseeded`."""
+    import torch
+
+    tape = Tape()
+    patched = []
+    for owner in (torch, torch.random):
+        for name in _SEEDERS:
+            original = getattr(owner, name, None)
+            if original is None:
+                continue
+
+            def wrapper(*a: Any, _f: Any = original, **k: Any) -> Any:
+                tape.reseeded = True
+                return _f(*a, **k)
+
+            setattr(owner, name, wrapper)
+            patched.append((owner, name, original))
+    try:
+        with _Recorder(tape) as mode:
+            yield tape, mode.node
+    finally:
+        for owner, name, original in patched:
+            setattr(owner, name, original)
+        tape.finish()
+
+
+def replay_ways(model: Any) -> dict[str, tuple[str, Callable[[int], Any]]]:
+    """``{parameter: (label, draw)}`` for every parameter whose construction the model's
+    recording can replay: ``draw(seed)`` returns that parameter alone, as a CPU tensor,
+    drawn as construction drew it with torch seeded by ``seed``."""
+    tape = _TAPES.get(model)
+    if tape is None or tape.reseeded:
+        return {}
+    out: dict[str, tuple[str, Callable[[int], Any]]] = {}
+    for key, (n, shape) in tape.params.items():
+        steps = tape.slice_of(n)
+        if not steps:
+            continue
+        names = [getattr(s.func, "__name__", "?") for s in steps]
+        shown = [x for x in dict.fromkeys(names) if x not in _PLUMBING]
+        label = "the init calls construction made (" + ", ".join(shown) + ")"
+        out[key] = (label, _drawer(tape, steps, n, shape, zlib.crc32(key.encode())))
+    return out
+
+
+def _drawer(tape: Tape, steps: list[Step], node: int, shape: tuple[int, ...], salt: int) -> Any:
+    import torch
+
+    def draw(seed: int) -> Any:
+        values: dict[int, Any] = {}
+
+        def get(n: int) -> Any:
+            if n in values:
+                return values[n]
+            alias = tape.aliases.get(n)
+            if alias is None or alias.base not in values:
+                raise LookupError(f"node {n} was not made by the recorded calls")
+            base = values[alias.base]
+            values[n] = base.as_strided(alias.shape, alias.stride, alias.offset)
+            return values[n]
+
+        def arg(v: Any) -> Any:
+            if isinstance(v, Ref):
+                return get(v.node)
+            if isinstance(v, list | tuple):
+                return type(v)(arg(x) for x in v)
+            return v
+
+        rng = torch.default_generator  # torch.manual_seed also seeds accelerators: slow
+        state = rng.get_state()
+        try:
+            rng.manual_seed((seed * 1_000_003 + salt) % 2**63)  # each weight its own
+            with torch.no_grad(), torch.device("cpu"):
+                for step in steps:
+                    out = step.func(*arg(step.args), **{k: arg(v) for k, v in step.kwargs.items()})
+                    if step.out >= 0 and step.out not in values:
+                        values[step.out] = out.detach() if isinstance(out, torch.Tensor) else out
+        finally:
+            rng.set_state(state)
+        return get(node).reshape(shape)
+
+    return draw
