@@ -302,6 +302,7 @@ def audit(
             saturating=trace.saturating,
             calls=trace.calls,
             widths=widths,
+            forward_only=trace.forward_only,
         )
         verdict = with_attention(with_output(verdict, pieces, trace), trace.attention)
     elif signal:

@@ -50,6 +50,25 @@ class LazyValues(Mapping):
         return len(self._read)
 
 
+class Unmaterialized(LazyValues):
+    """The weights of a model without values (built on the meta device): its keys only.
+    Its ways are not compared with anything: the first way that runs is the model's
+    init (:mod:`initcheck.models.torch_meta`)."""
+
+    def __init__(self, keys: Sequence[str]) -> None:
+        super().__init__({k: self._none(k) for k in keys})
+
+    @staticmethod
+    def _none(key: str) -> Callable[[], np.ndarray]:
+        def read() -> np.ndarray:
+            raise ValueError(
+                f"{key} is on the meta device and no way to draw it ran: build it on the "
+                "CPU, or give its module init code (reset_parameters) that draws it"
+            )
+
+        return read
+
+
 #: Said when every build of a model gives a weight the same values (its draws' reseed).
 FACTORY_RESEED = (
     "every build gave the same weights: do not seed inside the factory or the init code "
@@ -190,7 +209,8 @@ class ModelDraws:
         """Draw ``key`` by ``way`` under ``seed`` and compare; keep the checked values."""
         try:
             drawn = way.draw(seed)
-            found = compare(drawn, self.own[key])
+            unmaterialized = isinstance(self.own, Unmaterialized)  # nothing to compare
+            found = Fidelity("", differs=False) if unmaterialized else compare(drawn, self.own[key])
         except Exception as exc:  # a way that cannot run: the next one is tried
             return Fidelity(f"it raised {type(exc).__name__}: {exc}", differs=False)
         if not found.reason:
@@ -217,6 +237,13 @@ class ModelDraws:
         if not self._decided:
             self.decide(seed)
         return self._way.get(key)
+
+    def model_values(self, key: str) -> np.ndarray:
+        """The model's own values of ``key``; a model without values (meta): its draw
+        under the first build's seed, as its init would draw it."""
+        if isinstance(self.own, Unmaterialized) and self.own_seed is not None:
+            return self.value(key, self.own_seed)
+        return np.asarray(self.own[key])
 
     def value(self, key: str, seed: int) -> np.ndarray:
         """The whole weight ``key`` drawn under ``seed`` (float32 or wider)."""
@@ -273,9 +300,13 @@ def _checked(piece: WeightPiece, weight: np.ndarray, limit: int) -> np.ndarray:
 
 
 def subsample_units(piece: WeightPiece, values: np.ndarray, limit: int) -> np.ndarray:
-    """The first output units of ``values`` so that at most ``limit`` values remain."""
-    if values.size <= limit or piece.layout is None or values.ndim < 2:
+    """The first output units of ``values`` so that at most ``limit`` values remain (a
+    weight without a kernel layout, an embedding table: its first rows)."""
+    if values.size <= limit:
         return values
+    if piece.layout is None or values.ndim < 2:  # rows are drawn alike: the first ones
+        per_row = values.size // max(values.shape[0], 1) if values.ndim else 1
+        return values[: max(2, limit // max(per_row, 1))]
     if piece.layout.layer == "depthwise":
         axis = values.ndim - 2
     else:

@@ -168,6 +168,8 @@ class Trace:
     #: a measured normalization's per-channel parameter path → what it does to the
     #: output (:func:`~initcheck.models.measure.parameter_effect`: "gain" or "offset")
     effects: dict[str, str] = field(default_factory=dict)
+    #: no backward pass was run (a meta-device model): gradients are not measured
+    forward_only: bool = False
 
     def __post_init__(self) -> None:
         self._by_path: dict[str, Call] = {}

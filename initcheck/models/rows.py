@@ -87,7 +87,7 @@ def _row(
     head = (piece.layer, piece.param, piece.piece, piece.layer_type, piece.role)
     if piece.role == "unknown":
         return WeightRow(*head, (), "", None, None, note=piece.note), None
-    full = piece.extract(np.asarray(draws.own[piece.key]))
+    full = piece.extract(draws.model_values(piece.key))
     if full.size == 0:  # a layer sized 0 by its config: nothing to initialize, nothing wrong
         empty = CheckResult(
             check="empty",

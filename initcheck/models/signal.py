@@ -35,6 +35,7 @@ its calibration grid is in docs/audit.md.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 from itertools import pairwise
@@ -45,6 +46,11 @@ from initcheck.models.stream import KAPPA, container, segments
 from initcheck.results import CheckResult
 
 BAND = 2.0
+#: Said of a verdict reached without a backward pass.
+FORWARD_ONLY = (
+    " Forward only: the backward pass is not run on a model without values (autograd "
+    "would keep every weight it used, the whole model), so gradients are not measured."
+)
 #: Finite-width fluctuation of a plain net's signal: Var(log m_L/m_1) ≈ 5·Σ 1/n_l over
 #: the layers' widths n_l (Hanin & Rolnick 2018, for ReLU), one draw of the weights. The
 #: band is widened by Z of its standard deviations (two-sided false-failure rate 1e-3
@@ -118,6 +124,7 @@ def _plain(
     saturating: bool = False,
     calls: Sequence[Call] = (),
     widths: Sequence[int] = (),
+    forward_only: bool = False,
 ) -> CheckResult:
     first, last = points[0], points[-1]
     band_f = _band(widths)
@@ -138,7 +145,8 @@ def _plain(
         "gradient_gains": grad_steps,
         "pass_ops": {"count": n_pass, "forward": fwd, "backward": bwd},
     }
-    missing = [what for what, value in (("activations", act), ("gradients", grad)) if value is None]
+    measured = (("activations", act),) + (() if forward_only else (("gradients", grad),))
+    missing = [what for what, value in measured if value is None]
     if missing:  # a verdict needs evidence
         return CheckResult(
             verdict="inconclusive",
@@ -319,6 +327,7 @@ def decide_signal(
     saturating: bool = False,
     calls: Sequence[Call] = (),
     widths: Sequence[int] = (),
+    forward_only: bool = False,
 ) -> CheckResult:
     """Decide whether the signal holds through the model (see the module docstring).
 
@@ -334,14 +343,16 @@ def decide_signal(
             points, whose measured factors are divided out).
         widths: each point's width (the band is widened for the finite-width
             fluctuation of one weight draw, :data:`FLUCTUATION`).
+        forward_only: no backward pass was run (a model without values, streamed one
+            module at a time): the verdict is the activations' alone, and says so.
 
     Returns:
         A :class:`~initcheck.results.CheckResult` named :data:`SIGNAL_CHECK`.
     """
     base: dict[str, Any] = dict(check=SIGNAL_CHECK, initializer=model, target=1.0)
     if len(blocks) >= 2:
-        return _stream(blocks, source, {**base, "n": len(blocks)}, calls)
-    if len(points) < 2:
+        found = _stream(blocks, source, {**base, "n": len(blocks)}, calls)
+    elif len(points) < 2:
         return CheckResult(
             verdict="inconclusive",
             message=(
@@ -351,4 +362,10 @@ def decide_signal(
             n=len(points),
             **base,
         )
-    return _plain(points, source, {**base, "n": len(points)}, saturating, calls, widths)
+    else:
+        n = {**base, "n": len(points)}
+        found = _plain(points, source, n, saturating, calls, widths, forward_only)
+    if forward_only and found.verdict != "inconclusive":
+        details = {**found.details, "forward_only": True}
+        return dataclasses.replace(found, message=found.message + FORWARD_ONLY, details=details)
+    return found

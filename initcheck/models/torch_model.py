@@ -5,10 +5,12 @@ forward/backward pass.
 
 Draws: each parameter is drawn by replaying the torch calls the factory's build made
 into it (recorded while it built, :mod:`initcheck.models.torch_record`); else by
-re-running, on a copy of its own module only, the init code construction ran (``reset_parameters()``; then a Hugging Face model's
-``_init_weights``), under a seed; where that does not reproduce the model's values (an
-init loop in the model's ``__init__``), its parents' init code, then a rebuild of the
-factory (an instance: its own values). See :mod:`initcheck.models.draws`.
+re-running, on a copy of its own module only, the init code construction ran
+(``reset_parameters()``; then a Hugging Face model's ``_init_weights``), under a seed;
+where that does not reproduce the model's values, its parents' init code, then a
+rebuild of the factory (an instance: its own values). See :mod:`initcheck.models.draws`.
+A model on the meta device is drawn and run one module at a time
+(:mod:`initcheck.models.torch_meta`).
 
 The traced pass runs on the instance itself: dropout off (``eval()``), BatchNorm on batch
 statistics (``train()``) with its running statistics restored afterwards, gradients by
@@ -18,6 +20,7 @@ statistics (``train()``) with its running statistics restored afterwards, gradie
 from __future__ import annotations
 
 import collections
+import contextlib
 import copy
 import dataclasses
 import zlib
@@ -28,12 +31,13 @@ import numpy as np
 
 from initcheck.fans import KernelLayout
 from initcheck.models import torch_fix
-from initcheck.models.draws import FACTORY_RESEED, Way
+from initcheck.models.draws import FACTORY_RESEED, Unmaterialized, Way
 from initcheck.models.graph import Trace
 from initcheck.models.records import WeightPiece
 from initcheck.models.torch_batch import default_batches, describe, signal_mode
 from initcheck.models.torch_layers import module_pieces
-from initcheck.models.torch_record import recorded, replay_ways
+from initcheck.models.torch_meta import Streamed, on_meta
+from initcheck.models.torch_record import recorded, replay_buffers, replay_ways
 from initcheck.models.torch_trace import trace_pass
 
 CLIMB = 2  # parents whose init code is tried for a weight its own module's does not draw
@@ -51,8 +55,9 @@ def _params(model: Any) -> dict[str, np.ndarray]:
 
 
 def _check_materialized(model: Any) -> None:
-    """A model on the meta device, or with lazy layers not yet run, holds no values to
-    audit: one line with the remedy (never a raw NotImplementedError)."""
+    """A model with lazy layers not yet run has no shapes to audit: one line with the
+    remedy (never a raw NotImplementedError). A model on the meta device is audited
+    without values (:mod:`initcheck.models.torch_meta`)."""
     from torch.nn.parameter import UninitializedParameter
 
     from initcheck.models.adapter import NotAModelError
@@ -64,13 +69,6 @@ def _check_materialized(model: Any) -> None:
             f"({', '.join(lazy[:4])}{' …' if len(lazy) > 4 else ''}): pass inputs= (a batch "
             "the model takes) so the lazy layers take their real shapes, or run one batch "
             "through the model in its factory."
-        )
-    meta = [k for k, p in model.named_parameters() if p.is_meta]
-    if meta:
-        raise NotAModelError(
-            f"{type(model).__name__} is on the meta device ({len(meta)} parameters without "
-            "values, e.g. " + ", ".join(meta[:3]) + "): build it on the CPU, or call "
-            "model.to_empty(device='cpu') and initialize it before the audit."
         )
 
 
@@ -102,11 +100,15 @@ def _shell(m: Any) -> Any:
     import torch
 
     c = copy.copy(m)
+
+    def copied(t: Any) -> Any:  # a meta tensor gets CPU memory for its init code to fill
+        return torch.empty_like(t, device="cpu") if t.is_meta else t.detach().clone()
+
     c._parameters = {
-        n: None if p is None else torch.nn.Parameter(p.detach().clone(), requires_grad=False)
+        n: None if p is None else torch.nn.Parameter(copied(p), requires_grad=False)
         for n, p in m._parameters.items()
     }
-    c._buffers = {n: None if b is None else b.detach().clone() for n, b in m._buffers.items()}
+    c._buffers = {n: None if b is None else copied(b) for n, b in m._buffers.items()}
     c._modules = {n: None if s is None else _shell(s) for n, s in m._modules.items()}
     object.__setattr__(c, "_initcheck_source", m)  # not a submodule: Module.__setattr__ skipped
     return c
@@ -138,6 +140,7 @@ def _initialize(m: Any, owner: Any) -> None:
         if any(
             p is not None
             and b is not None
+            and not b.is_meta
             and p.numel() > 1
             and torch.equal(b, p)
             and b.min() != b.max()
@@ -274,17 +277,28 @@ class TorchAdapter:
         _check_materialized(model)
         out: list[WeightPiece] = []
         keys = {id(p): k for k, p in model.named_parameters()}  # tied weights: first name
+        meta = Streamed(model, _ways(model), 0) if on_meta(model) else None
         for path, m in model.named_modules():
             own = {
                 n
                 for n, p in m.named_parameters(recurse=False)
                 if keys.get(id(p)) == (f"{path}.{n}" if path else n)
             }
-            if own:
-                out.extend(p for p in module_pieces(path, m, trace) if p.param in own)
+            if not own:
+                continue
+            try:
+                found = module_pieces(path, m, trace)
+            except (RuntimeError, NotImplementedError):
+                if meta is None:
+                    raise
+                with meta.holding(m):  # its rule reads values a meta tensor lacks
+                    found = module_pieces(path, m, trace)
+            out.extend(p for p in found if p.param in own)
         return _with_init_fans(model, out)
 
-    def own_values(self, model: Any) -> dict[str, np.ndarray]:
+    def own_values(self, model: Any) -> Mapping[str, np.ndarray]:
+        if on_meta(model):
+            return Unmaterialized([k for k, _ in model.named_parameters()])
         return _params(model)
 
     def ways(self, model: Any) -> dict[str, list[Way]]:
@@ -333,7 +347,8 @@ def _with_init_fans(model: Any, pieces: list[WeightPiece]) -> list[WeightPiece]:
 
 def _trace(model: Any, x: Any, seed: int, what: str) -> Trace:
     """One traced forward/backward pass of ``model`` on ``x``: a tensor, a tuple of
-    positional inputs, or a mapping of keyword inputs."""
+    positional inputs, or a mapping of keyword inputs. A meta-device model runs streamed,
+    forward only (:mod:`initcheck.models.torch_meta`)."""
     trace = Trace(source=what)
     blocks = _blocks(model)
     if isinstance(x, Mapping):  # keyword inputs: input_ids, pixel_values, attention_mask…
@@ -341,23 +356,28 @@ def _trace(model: Any, x: Any, seed: int, what: str) -> Trace:
         first = next(iter(kwargs.values()), None)
         if first is None:
             raise ValueError("inputs= is an empty mapping: give the forward's arguments.")
-        with signal_mode(model):
-            trace_pass(model, first, seed, blocks, lambda _: model(**kwargs), trace)
-        return trace
-    if isinstance(x, tuple | list) and x and not _is_number_list(x):  # positional inputs
+
+        def run(batch: Any) -> Any:
+            return model(**kwargs)
+
+    elif isinstance(x, tuple | list) and x and not _is_number_list(x):  # positional inputs
         args = [_as_tensor(model, v) for v in x]
-        with signal_mode(model):
-            trace_pass(model, args[0], seed, blocks, lambda _: model(*args), trace)
-        return trace
-    x = _as_tensor(model, x)
+        first = args[0]
 
-    takes = _required_inputs(model)
+        def run(batch: Any) -> Any:
+            return model(*args)
 
-    def run(batch: Any) -> Any:  # one tensor for each input the forward requires
-        return model(*[batch] * takes)
+    else:
+        first = _as_tensor(model, x)
+        takes = _required_inputs(model)
 
-    with signal_mode(model):
-        trace_pass(model, x, seed, blocks, run, trace)
+        def run(batch: Any) -> Any:  # one tensor for each input the forward requires
+            return model(*[batch] * takes)
+
+    meta = on_meta(model)
+    streamed = Streamed(model, _ways(model), seed).running(replay_buffers(model))
+    with signal_mode(model), streamed if meta else contextlib.nullcontext():
+        trace_pass(model, first, seed, blocks, run, trace, backward=not meta)
     return trace
 
 

@@ -83,6 +83,7 @@ class Tape:
     aliases: dict[int, Alias] = field(default_factory=dict)
     reseeded: bool = False
     params: dict[str, tuple[int, tuple[int, ...]]] = field(default_factory=dict)
+    buffers: dict[str, tuple[int, tuple[int, ...]]] = field(default_factory=dict)
     node_of: dict[int, int] = field(default_factory=dict)  # id(tensor) -> node (recording)
     storage_of: dict[int, int] = field(default_factory=dict)  # storage key -> number
     first_node: dict[int, int] = field(default_factory=dict)  # storage number -> node
@@ -95,6 +96,9 @@ class Tape:
         for key, p in model.named_parameters():
             if not is_lazy(p):  # a lazy layer is drawn at its first call, not here
                 self.params[key] = (node(p), tuple(p.shape))
+        for key, b in model.named_buffers():
+            if not is_lazy(b):  # a meta model's forward needs them (rotary frequencies)
+                self.buffers[key] = (node(b), tuple(b.shape))
 
     def finish(self) -> None:
         self.node_of.clear()
@@ -271,8 +275,20 @@ def replay_ways(model: Any) -> dict[str, tuple[str, Callable[[int], Any]]]:
     tape = _TAPES.get(model)
     if tape is None or tape.reseeded:
         return {}
+    return _replays(tape, tape.params)
+
+
+def replay_buffers(model: Any) -> dict[str, Callable[[int], Any]]:
+    """``{buffer: draw}`` for every buffer the model's recording can replay."""
+    tape = _TAPES.get(model)
+    return {k: d for k, (_, d) in _replays(tape, tape.buffers).items()} if tape else {}
+
+
+def _replays(
+    tape: Tape, named: dict[str, tuple[int, tuple[int, ...]]]
+) -> dict[str, tuple[str, Callable[[int], Any]]]:
     out: dict[str, tuple[str, Callable[[int], Any]]] = {}
-    for key, (n, shape) in tape.params.items():
+    for key, (n, shape) in named.items():
         steps = tape.slice_of(n)
         if not steps:
             continue

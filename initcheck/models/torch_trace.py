@@ -148,8 +148,10 @@ def trace_pass(
     blocks: set[str],
     run: Callable[[Any], Any],
     trace: Trace,
+    backward: bool = True,
 ) -> None:
-    """Run ``run(x)`` (the model's forward) and one backward pass, filling ``trace``."""
+    """Run ``run(x)`` (the model's forward) and one backward pass (unless not
+    ``backward``: :attr:`Trace.forward_only`), filling ``trace``."""
     import torch
     from torch.nn.parameter import is_lazy
     from torch.overrides import TorchFunctionMode
@@ -427,7 +429,8 @@ def trace_pass(
             # one a later in-place op (ReLU(inplace=True)) rebased; .grad stays untouched
             named = [(k, p) for k, p in model.named_parameters() if p.requires_grad]
             wanted = [t for t, _ in grads] + [p for _, p in named]
-            if wanted and out.requires_grad:
+            trace.forward_only = not backward
+            if wanted and out.requires_grad and backward:
                 got = torch.autograd.grad((out * r).sum(), wanted, allow_unused=True)
                 for (key, p), g in zip(named, got[len(grads) :], strict=True):
                     if p.numel() > 1 and bool((p == p.flatten()[0]).all()):
