@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Union
 
+from initcheck.declared import EXAMPLE, parse
 from initcheck.fans import Fans
 from initcheck.specs import SpecError, load_spec
 
@@ -91,6 +92,9 @@ def resolve_target(spec: TargetSpec) -> VarianceTarget:
     """
     if isinstance(spec, VarianceTarget):
         return spec
+    declared = parse(spec)  # "normal(std=0.02)", "trunc_normal(std=0.02, at=2)"
+    if declared is not None:
+        return VarianceTarget(label=declared.text, value=declared.variance)
     if isinstance(spec, str) and ":" in spec:
         return _loaded(spec.strip())
     if isinstance(spec, str):
@@ -101,8 +105,8 @@ def resolve_target(spec: TargetSpec) -> VarianceTarget:
             raise ValueError(
                 f"Unknown variance target {spec!r}: `variance` must be one of "
                 f"{sorted(NAMED_TARGETS)}, a positive number (a fixed variance), a callable "
-                '(fan_in, fan_out) -> variance or "module:attr" naming one. '
-                f"Received: variance={spec!r}.{hint}"
+                '(fan_in, fan_out) -> variance, "module:attr" naming one, or a declared '
+                f"draw ({EXAMPLE}). Received: variance={spec!r}.{hint}"
             )
         scale, rule = NAMED_TARGETS[key]
         return VarianceTarget(label=f"{scale:g}/{rule}", scale=scale, rule=rule)

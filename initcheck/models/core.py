@@ -10,6 +10,7 @@ from typing import Any
 from initcheck._threads import CallTimeout, DaemonWorker
 from initcheck.api import environment
 from initcheck.checks import symmetry as _symmetry
+from initcheck.declared import bound
 from initcheck.errors import INPUTS_HINT, InitCheckFailure
 from initcheck.inputs import validate
 from initcheck.models.adapter import adapter_for, seeded_build
@@ -154,7 +155,7 @@ def _checked_arguments(
     for rule in variance.values() if isinstance(variance, Mapping) else [variance]:
         if not (rule is None or rule == "auto"):  # the validator spells it "auto"
             try:  # a "module:attr" rule is imported here, once, before any work
-                resolve_target(rule)
+                resolve_target(bound(rule, 1))  # one in L (the depth): checked at L=1
             except (TypeError, ValueError) as exc:
                 raise InputError(str(exc)) from None
     if isinstance(inputs, str | bytes):
@@ -274,10 +275,11 @@ def audit(
     )
     draws.decide(first)
     normalized = trace is not None and any(c.category == "norm" for c in trace.calls)
+    depth = len(trace.blocks) if trace is not None and len(trace.blocks) >= 2 else None
     rows = audit_rows(
         pieces,
         draws,
-        variance,
+        bound(variance, depth),  # a declared rule in L, at the measured depth
         settings,
         checks,
         max_piece_values,

@@ -140,6 +140,8 @@ class ModelDraws:
     _kept_bytes: int = 0
     _decided: bool = False
     _pieces_of: dict[str, list[int]] = field(default_factory=dict)
+    _shapes: dict[str, tuple[int, ...]] = field(default_factory=dict)
+    _bad: dict[int, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for i, piece in enumerate(self.pieces):
@@ -218,6 +220,9 @@ class ModelDraws:
             for i in self._pieces_of.get(key, ()):
                 try:
                     self._keep(i, seed, _checked(self.pieces[i], drawn, self.limit))
+                    if unmaterialized and seed == self.own_seed:  # its own values' summary
+                        self._shapes[key] = drawn.shape
+                        self._bad[i] = _nonfinite(self.pieces[i].extract(drawn))
                 except Exception:  # the piece's own row reports its error
                     continue
         return found
@@ -245,12 +250,24 @@ class ModelDraws:
             return self.value(key, self.own_seed)
         return np.asarray(self.own[key])
 
+    def own_piece(self, piece: WeightPiece) -> tuple[np.ndarray, int]:
+        """``piece`` of the model's own values, and how many are NaN or Inf. A model
+        without values: a stand-in of the piece's shape (no memory: a broadcast zero)
+        and the count in the draw :meth:`decide` made, so no weight is drawn again."""
+        index = self._index_of(piece)
+        if isinstance(self.own, Unmaterialized) and index in self._bad:
+            stand_in = np.broadcast_to(np.float32(0), self._shapes[piece.key])
+            return piece.extract(stand_in), self._bad[index]
+        full = piece.extract(self.model_values(piece.key))
+        return full, _nonfinite(full)
+
     def value(self, key: str, seed: int) -> np.ndarray:
         """The whole weight ``key`` drawn under ``seed`` (float32 or wider)."""
         way = self._choose(key, seed)
         if way is not None:
             if self._last is not None and self._last[:2] == (key, seed):
                 return self._last[2]
+            self._last = None  # one whole weight held at a time, not two
             drawn = way.draw(seed)
             self._last = (key, seed, drawn)
             return drawn
@@ -292,6 +309,13 @@ class ModelDraws:
         index = self._index_of(piece)
         for k in [k for k in self._kept if k[0] == index]:
             self._kept_bytes -= self._kept.pop(k).nbytes
+
+
+def _nonfinite(values: np.ndarray) -> int:
+    """How many of ``values`` are NaN or Inf (0 for integers)."""
+    if values.dtype.kind != "f":
+        return 0
+    return int(values.size - np.count_nonzero(np.isfinite(values)))
 
 
 def _checked(piece: WeightPiece, weight: np.ndarray, limit: int) -> np.ndarray:

@@ -27,11 +27,10 @@ import traceback
 from collections.abc import Iterable
 from typing import Any
 
-import numpy as np
-
 from initcheck.api import make_plan, run_checks, select_checks
 from initcheck.checks import seeds as _seeds
 from initcheck.checks import variance as _variance
+from initcheck.declared import parse
 from initcheck.models.conventions import Measured, declared_sigmas, explain
 from initcheck.models.draws import ModelDraws, piece_initializer, piece_values
 from initcheck.models.records import WeightPiece, WeightRow
@@ -43,7 +42,12 @@ from initcheck.models.rules import (
     matches,
     piece_target,
 )
-from initcheck.models.value_checks import constant_result, deterministic_table, orthogonality
+from initcheck.models.value_checks import (
+    constant_result,
+    deterministic_table,
+    orthogonality,
+    truncation,
+)
 from initcheck.models.weightrow import Status
 from initcheck.results import CheckResult
 from initcheck.sampling import draw_seed
@@ -87,7 +91,7 @@ def _row(
     head = (piece.layer, piece.param, piece.piece, piece.layer_type, piece.role)
     if piece.role == "unknown":
         return WeightRow(*head, (), "", None, None, note=piece.note), None
-    full = piece.extract(draws.model_values(piece.key))
+    full, bad = draws.own_piece(piece)
     if full.size == 0:  # a layer sized 0 by its config: nothing to initialize, nothing wrong
         empty = CheckResult(
             check="empty",
@@ -97,7 +101,6 @@ def _row(
             shapes=(tuple(full.shape),),
         )
         return WeightRow(*head, tuple(full.shape), "", None, None, (empty,), size=0), None
-    bad = int(full.size - np.count_nonzero(np.isfinite(full))) if full.dtype.kind == "f" else 0
     if bad:  # the model's own values first: nothing is compared or redrawn past a NaN
         result = CheckResult(
             check="finite",
@@ -135,8 +138,12 @@ def _row(
     rule, why = piece_target(piece, variance)
     notes = [n for n in (note, piece.note, why) if n]
     extra: list[CheckResult] = []
+    declared = parse(layer_rule(piece, variance)[1])  # "trunc_normal(std=0.02, at=2)"
+    if declared is not None and declared.at is not None:
+        extra.append(truncation(piece, values, declared))
     if piece.role == "recurrent":
-        ortho = orthogonality(piece, full, settings.std_tolerance)
+        own = piece.extract(draws.model_values(piece.key))  # its values, not a stand-in
+        ortho = orthogonality(piece, own, settings.std_tolerance)
         if ortho is not None:
             extra.append(ortho)
             rule = None

@@ -32,6 +32,12 @@ from typing import Any
 #: A built model's recording (the factory's first build), by the model.
 _TAPES: weakref.WeakKeyDictionary[Any, Tape] = weakref.WeakKeyDictionary()
 _SEEDERS = ("manual_seed", "set_rng_state", "seed")
+#: in-place calls that set every value whatever it held (also any ``*normal_``,
+#: ``*uniform_``: ``kaiming_normal_``, ``trunc_normal_``, ``xavier_uniform_``)
+_FILLS = {
+    "fill_", "zero_", "zeros_", "ones_", "constant_", "eye_", "dirac_", "orthogonal_",
+    "sparse_", "random_", "bernoulli_", "exponential_", "cauchy_", "geometric_",
+}  # fmt: skip
 #: calls a label leaves out: they move or view values, they do not draw them
 _PLUMBING = {"__get__", "empty", "to", "__getitem__", "as_strided", "view", "detach"}
 
@@ -87,6 +93,8 @@ class Tape:
     node_of: dict[int, int] = field(default_factory=dict)  # id(tensor) -> node (recording)
     storage_of: dict[int, int] = field(default_factory=dict)  # storage key -> number
     first_node: dict[int, int] = field(default_factory=dict)  # storage number -> node
+    numel: list[int] = field(default_factory=list)  # node -> its number of values
+    storage_numel: dict[int, int] = field(default_factory=dict)  # the most any view has
     alive: list[Any] = field(default_factory=list)  # no id is reused while recording
 
     def bind(self, model: Any, node: Callable[[Any], int]) -> None:
@@ -100,6 +108,14 @@ class Tape:
             if not is_lazy(b):  # a meta model's forward needs them (rotary frequencies)
                 self.buffers[key] = (node(b), tuple(b.shape))
 
+    def _fills(self, step: Step) -> bool:
+        """Whether ``step`` sets every value of its target's storage regardless of what
+        it held (a random or constant fill of the whole tensor)."""
+        name = getattr(step.func, "__name__", "")
+        target = step.reads[0]
+        whole = self.numel[target] == self.storage_numel.get(step.writes, -1)
+        return whole and (name in _FILLS or name.endswith(("normal_", "uniform_")))
+
     def finish(self) -> None:
         self.node_of.clear()
         self.storage_of.clear()
@@ -109,14 +125,21 @@ class Tape:
         """The steps that made ``node``'s storage, in order, or ``None`` if one of them
         cannot be replayed (or none wrote it)."""
         needed = {self.storage[node]}
+        overwritten: set[int] = set()  # storages a later picked step fills in full
         picked: list[Step] = []
         for step in reversed(self.steps):
+            if step.writes in overwritten:  # a dead write: a later fill discards it
+                continue
             made = step.out >= 0 and self.storage[step.out] in needed
             if step.writes in needed or made:
                 if not step.replayable:
                     return None
                 picked.append(step)
+                read = {self.storage[r] for r in step.reads[1 if step.writes >= 0 else 0 :]}
                 needed.update(self.storage[r] for r in step.reads)
+                overwritten -= read
+                if step.writes >= 0 and self._fills(step):
+                    overwritten.add(step.writes)
         mine = self.storage[node]
         wrote = (s.writes == mine or (s.out >= 0 and self.storage[s.out] == mine) for s in picked)
         if not any(wrote):
@@ -151,6 +174,7 @@ class _Recorder:
     def __new__(cls, tape: Tape) -> Any:
         import numpy as np
         import torch
+        from torch.nn.parameter import is_lazy
         from torch.overrides import TorchFunctionMode
 
         def node(t: Any, new: bool = False) -> int:
@@ -160,14 +184,66 @@ class _Recorder:
             number = tape.storage_of.setdefault(key, len(tape.storage_of))
             n = len(tape.storage)
             tape.storage.append(number)
+            lazy = is_lazy(t)  # an uninitialized parameter: no shape yet
+            size = -1 if lazy else t.numel()
+            tape.numel.append(size)
+            tape.storage_numel[number] = max(tape.storage_numel.get(number, 0), size)
             tape.node_of[id(t)] = n
             tape.alive.append(t)
-            if number in tape.first_node and not new:
+            if number in tape.first_node and not new and not lazy:
                 tape.aliases[n] = Alias(
                     tape.first_node[number], tuple(t.shape), tuple(t.stride()), t.storage_offset()
                 )
             tape.first_node.setdefault(number, n)
             return n
+
+        quiet = [0]  # inside a recorded nn.init call: its own ops are not recorded
+
+        def record(func: Any, args: Any, kwargs: dict[str, Any], out: Any) -> None:
+            ok = True
+            reads: list[int] = []
+
+            def ref(v: Any) -> Any:
+                nonlocal ok
+                if isinstance(v, torch.Tensor):
+                    n = node(v)
+                    reads.append(n)
+                    return Ref(n)
+                if isinstance(v, torch.Generator | np.ndarray):
+                    ok = False
+                if isinstance(v, list | tuple):
+                    return type(v)(ref(x) for x in v)
+                if _is_device(v):
+                    return torch.device("cpu")
+                return v
+
+            a = tuple(ref(v) for v in args)
+            k = {name: ref(v) for name, v in kwargs.items()}
+            target = next(iter(reads), -1) if _inplace(func) else -1
+            if isinstance(kwargs.get("out"), torch.Tensor):
+                target = node(kwargs["out"])
+            made = -1
+            if isinstance(out, torch.Tensor) and not out.is_sparse:
+                made = node(out, new=id(out) not in tape.node_of)
+            writes = tape.storage[target] if target >= 0 else -1
+            tape.steps.append(Step(func, a, k, writes, made, tuple(reads), ok))
+
+        def init_call(func: Any) -> Any:
+            """``torch.nn.init``'s ``func``, recorded as one call even where it does
+            nothing on the meta device (``trunc_normal_`` returns early there)."""
+
+            def call(*args: Any, **kwargs: Any) -> Any:
+                if quiet[0]:
+                    return func(*args, **kwargs)
+                quiet[0] += 1
+                try:
+                    out = func(*args, **kwargs)
+                finally:
+                    quiet[0] -= 1
+                record(func, args, kwargs, out)
+                return out
+
+            return call
 
         class Mode(TorchFunctionMode):
             def __torch_function__(
@@ -175,46 +251,13 @@ class _Recorder:
             ) -> Any:
                 kwargs = kwargs or {}
                 out = func(*args, **kwargs)
-                ok = True
-                reads: list[int] = []
-
-                def ref(v: Any) -> Any:
-                    nonlocal ok
-                    if isinstance(v, torch.Tensor):
-                        n = node(v)
-                        reads.append(n)
-                        return Ref(n)
-                    if isinstance(v, torch.Generator | np.ndarray):
-                        ok = False
-                    if isinstance(v, list | tuple):
-                        return type(v)(ref(x) for x in v)
-                    if _is_device(v):
-                        return torch.device("cpu")
-                    return v
-
-                a = tuple(ref(v) for v in args)
-                k = {name: ref(v) for name, v in kwargs.items()}
-                target = next(iter(reads), -1) if _inplace(func) else -1
-                if isinstance(kwargs.get("out"), torch.Tensor):
-                    target = node(kwargs["out"])
-                made = -1
-                if isinstance(out, torch.Tensor) and not out.is_sparse:
-                    made = node(out, new=id(out) not in tape.node_of)
-                tape.steps.append(
-                    Step(
-                        func,
-                        a,
-                        k,
-                        tape.storage[target] if target >= 0 else -1,
-                        made,
-                        tuple(reads),
-                        ok,
-                    )
-                )
+                if not quiet[0]:
+                    record(func, args, kwargs, out)
                 return out
 
         mode = Mode()
         mode.node = node
+        mode.init_call = init_call
         return mode
 
 
@@ -259,8 +302,15 @@ def _recording() -> Iterator[tuple[Tape, Callable[[Any], int]]]:
 
             setattr(owner, name, wrapper)
             patched.append((owner, name, original))
+    mode = _Recorder(tape)
+    init = torch.nn.init
+    for name in dir(init):  # kaiming_normal_, trunc_normal_, …: each one recorded call
+        original = getattr(init, name)
+        if name.endswith("_") and not name.startswith("_") and callable(original):
+            setattr(init, name, mode.init_call(original))
+            patched.append((init, name, original))
     try:
-        with _Recorder(tape) as mode:
+        with mode:
             yield tape, mode.node
     finally:
         for owner, name, original in patched:
@@ -331,8 +381,10 @@ def _drawer(tape: Tape, steps: list[Step], node: int, shape: tuple[int, ...], sa
                     out = step.func(*arg(step.args), **{k: arg(v) for k, v in step.kwargs.items()})
                     if step.out >= 0 and step.out not in values:
                         values[step.out] = out.detach() if isinstance(out, torch.Tensor) else out
+            out = get(node).reshape(shape)
         finally:
             rng.set_state(state)
-        return get(node).reshape(shape)
+            values.clear()  # its closures form a cycle: never leave a weight to the gc
+        return out
 
     return draw

@@ -440,6 +440,8 @@ def trace_pass(
     finally:
         for h in handles:
             h.remove()
+        for held in (keep, grads, saved):  # the hooks' closures form cycles: free now
+            held.clear()
     # a library block's own ops are not recorded (a container's children are)
     modules = dict(model.named_modules())
     generic = (torch.nn.Sequential, torch.nn.ModuleList, torch.nn.ModuleDict)

@@ -1,12 +1,14 @@
 """Checks of a weight's own values that are not a fan rule: a constant (a bias, a norm's
 γ or β, a branch scale: finite and equal to its intended value, identity-at-init when it
 closes a branch), a table its init computes (sinusoidal positions: finite, distinct rows)
-and a (semi-)orthogonal recurrent matrix (gain 1)."""
+a (semi-)orthogonal recurrent matrix (gain 1), and a declared truncation (every value
+within ``at`` stds)."""
 
 from __future__ import annotations
 
 import numpy as np
 
+from initcheck.declared import Declared
 from initcheck.models.draws import ModelDraws, piece_values
 from initcheck.models.records import WeightPiece
 from initcheck.models.weightrow import Status
@@ -130,4 +132,29 @@ def orthogonality(piece: WeightPiece, values: np.ndarray, tol: float) -> CheckRe
         target=1.0,
         n=int(values.size),
         shapes=(tuple(values.shape),),
+    )
+
+
+def truncation(piece: WeightPiece, values: np.ndarray, declared: Declared) -> CheckResult:
+    """Every value within the declared truncation, ``at`` declared stds (a bound: no false
+    failures; an untruncated normal puts 4.6% of its values beyond 2σ, so thousands of
+    values fail it with certainty)."""
+    std = declared.std_value
+    reach = float(np.max(np.abs(values))) / std if values.size else float("nan")
+    ok = bool(reach <= declared.at * (1 + 1e-6)) if declared.at is not None else False
+    where = f"{tuple(values.shape)} values of {piece.name}"
+    message = (
+        f"every one of the {where} lies within {declared.at:g}σ (σ = {std:.4g}, declared "
+        f"{declared.text}): measured reach {reach:.3g}σ"
+        if ok
+        else f"truncation not where declared: the {where} reach {reach:.3g}σ (σ = "
+        f"{std:.4g}), beyond the declared {declared.at:g}σ of {declared.text} (trunc_normal_'s "
+        "a and b are absolute values, not multiples of std: pass a=-at*std, b=at*std)"
+    )
+    return CheckResult(
+        passed=ok,
+        message=message,
+        statistic=reach,
+        target=declared.at,
+        **_base(piece, values, "truncation"),
     )
