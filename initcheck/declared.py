@@ -4,9 +4,8 @@ what its init code draws (``variance=`` of an audit, per layer path glob).
 
 - ``std`` is arithmetic (numbers, ``+ - * / **``, ``sqrt``) in ``L``, the model's depth:
   the number of residual blocks the traced pass measured. GPT-2 scales its residual
-  writers (``c_proj``) by 1/√(2·n_layer) (Radford et al. 2019); Llama-style codebases
-  scale the last projection of each branch (``w2``, ``o_proj``) by 1/√(2L); DeepNorm's
-  β and T-Fixup's factors are written the same way (Wang et al. 2022; Huang et al. 2020).
+  writers (``c_proj``) by 1/√(2·n_layer) (Radford et al. 2019); llama2.c scales the last
+  projection of each branch (``w2``, ``wo``) by 1/√(2L).
 - ``at`` (truncated normals): the truncation, in units of ``std``. The weight's variance
   is then ``std²`` times the truncated normal's own variance factor (0.7737 at 2σ: the
   std is ×0.8796), and no value may lie beyond ``at·std``: ``trunc_normal_(std=0.02)``

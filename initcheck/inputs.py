@@ -77,9 +77,11 @@ def _variance_help() -> str:
 
     return (
         f"declared variance target: {', '.join(NAMED_TARGETS)}, a positive number (a fixed "
-        "variance), or module:attr naming a callable (fan_in, fan_out) -> variance; for a "
-        "model also auto (from each weight's measured gain) or per layer, PATH=RULE "
-        "comma-separated (attn.proj=2.0,*=auto)"
+        "variance), module:attr naming a callable (fan_in, fan_out) -> variance, or a "
+        "declared draw (normal(std=0.02), trunc_normal(std=0.02, at=2)); for a model also "
+        "auto (from each weight's measured gain), std in L (its residual blocks: "
+        "normal(std=0.02/sqrt(2*L))), or per layer, PATH=RULE comma-separated "
+        "(attn.proj=2.0,*=auto)"
     )
 
 

@@ -136,9 +136,11 @@ def literal(text: str) -> Any:
 
 
 def rule_or_mapping(text: str) -> Any:
-    """``--variance``'s text: ``he``, ``0.01``, ``pkg.mod:fn``, or a mapping written
-    ``"attn.proj=2.0, *=auto"`` (a layer path glob or type = its rule)."""
-    found = pairs(text) if "=" in text else None
+    """``--variance``'s text: ``he``, ``0.01``, ``pkg.mod:fn``, a declared draw
+    ``normal(std=0.02)``, or a mapping written ``"attn.proj=2.0, *=auto"`` (a layer path
+    glob or type = its rule)."""
+    declared = text.split("(")[0].strip() in ("normal", "trunc_normal")
+    found = pairs(text) if "=" in text and not declared else None
     if found is None:
         return number_or_name(text)
     return {key: number_or_name(value) for key, value in found}

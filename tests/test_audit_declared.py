@@ -187,3 +187,24 @@ def test_a_declared_draw_is_parsed_and_its_errors_name_the_fix() -> None:
             parse(bad)
     with pytest.raises(ValueError, match="arguments are std="):
         initcheck.audit(nn.Linear(4, 4), variance={"*": "normal(0.02)"})
+
+
+def test_the_command_line_takes_the_same_declaration(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    from initcheck.cli import main
+
+    module = tmp_path / "models.py"
+    module.write_text(
+        "import torch\nfrom torch import nn\n\n\n"
+        "def build():\n"
+        "    model = nn.Sequential(nn.Linear(256, 256), nn.ReLU(), nn.Linear(256, 10))\n"
+        "    for m in model:\n"
+        "        if isinstance(m, nn.Linear):\n"
+        "            nn.init.trunc_normal_(m.weight, std=0.02)  # bounds ±2: absolute\n"
+        "    return model\n"
+    )
+    spec = f"{module}:build"
+    rule = "*.weight=trunc_normal(std=0.02, at=2), *=auto"
+    rc = main(["audit", spec, "--variance", rule, "--verbose"])
+    out, err = capsys.readouterr()
+    text = out + err
+    assert rc == 1 and "truncation not where declared" in text and "0.weight" in text, text

@@ -93,8 +93,9 @@ BAD = {
         "hee",
         "Unknown variance target 'hee': `variance` must be one of ['glorot', 'he', "
         "'he_fan_out', 'kaiming', 'lecun', 'lecun_fan_out', 'xavier'], a positive number "
-        '(a fixed variance), a callable (fan_in, fan_out) -> variance or "module:attr" naming '
-        "one. Received: variance='hee'. Did you mean 'he'?",
+        '(a fixed variance), a callable (fan_in, fan_out) -> variance, "module:attr" naming '
+        'one, or a declared draw ("normal(std=0.02)", "normal(std=0.02/sqrt(2*L))" or '
+        "\"trunc_normal(std=0.02, at=2)\"). Received: variance='hee'. Did you mean 'he'?",
     ),
 }
 UNKNOWN = "unknown key(s) ['alhpa']. Did you mean 'alpha'? Valid keys: "

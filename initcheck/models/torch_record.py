@@ -376,7 +376,7 @@ def _drawer(tape: Tape, steps: list[Step], node: int, shape: tuple[int, ...], sa
         state = rng.get_state()
         try:
             rng.manual_seed((seed * 1_000_003 + salt) % 2**63)  # each weight its own
-            with torch.no_grad(), torch.device("cpu"):
+            with torch.no_grad():  # devices were recorded as the CPU
                 for step in steps:
                     out = step.func(*arg(step.args), **{k: arg(v) for k, v in step.kwargs.items()})
                     if step.out >= 0 and step.out not in values:
