@@ -70,7 +70,7 @@ class NumpyLoop(HeLoop):
 
     def __init__(self) -> None:
         super().__init__()
-        rng = np.random.default_rng()
+        rng = np.random.default_rng(int(torch.randint(0, 2**31, ())))  # torch seeds it
         for m in self.modules():
             if isinstance(m, nn.Linear):
                 std = np.sqrt(2.0 / m.in_features)

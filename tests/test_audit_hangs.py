@@ -68,7 +68,8 @@ MODELS = textwrap.dedent(
         model = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 4))
         for m in model:  # drawn by numpy: only a rebuild draws it afresh
             if isinstance(m, nn.Linear):
-                drawn = np.random.default_rng().normal(0, 0.3, tuple(m.weight.shape))
+                rng = np.random.default_rng(int(torch.randint(0, 2**31, ())))  # seeded
+                drawn = rng.normal(0, 3.0, tuple(m.weight.shape))  # far from torch's default
                 m.weight.data = torch.from_numpy(drawn.astype("float32"))
         return model
     """
