@@ -20,9 +20,20 @@ def single_threaded_blas() -> Iterator[None]:
     The checks multiply and decompose matrices of at most a few hundred rows; a BLAS
     thread pool gains nothing there and, when other processes (pytest-xdist workers,
     TensorFlow) hold the cores, its spinning threads make an SVD 10-20x slower.
+    Nested blocks cost nothing (reading the BLAS libraries' state costs milliseconds).
     """
-    with threadpool_limits(limits=1, user_api="blas"):
+    if _blas_limited[0]:  # the limit is process-wide: already one thread
         yield
+        return
+    with threadpool_limits(limits=1, user_api="blas"):
+        _blas_limited[0] += 1
+        try:
+            yield
+        finally:
+            _blas_limited[0] -= 1
+
+
+_blas_limited = [0]  # enclosing blocks of single_threaded_blas
 
 
 class CallTimeout(Exception):

@@ -22,7 +22,7 @@ from scipy.special import erf
 import initcheck
 from initcheck.fans import Fans
 from initcheck.models.graph import LINEAR, Call, Gain, Trace, flow
-from initcheck.models.measure import function_gain, measured_role
+from initcheck.models.measure import first_samples, function_gain, measured_role
 from initcheck.models.records import WeightPiece
 from initcheck.models.rows import _unmeasured
 from initcheck.models.rules import auto_band, piece_target
@@ -113,6 +113,28 @@ def test_a_norm_written_as_a_function_is_measured_as_a_norm() -> None:
     x = np.random.default_rng(0).standard_normal((8, 32)).astype("float32")
     assert measured_role(rms_norm, x, rms_norm(x)) == ("norm", None)
     assert measured_role(lambda z: 3 * z, x, 3 * x) == ("pass", None)  # linear
+
+
+def test_an_op_is_probed_on_its_first_samples() -> None:
+    x = np.random.default_rng(0).standard_normal((64, 1024)).astype("float32")
+    cut, out = first_samples(np.tanh, x, np.tanh(x))
+    assert cut.shape == out.shape == (16, 1024)  # PROBE values, not the batch's 64 rows
+    assert np.array_equal(cut, x[:16]) and np.array_equal(out, np.tanh(x)[:16])
+
+    def batch_norm(z: np.ndarray) -> np.ndarray:  # on batch statistics: on the cut's own
+        return (z - z.mean(0)) / np.sqrt(z.var(0) + 1e-5)
+
+    cut, out = first_samples(batch_norm, x, batch_norm(x))
+    assert np.allclose(out, batch_norm(x[:16]))
+    assert measured_role(batch_norm, x, batch_norm(x)) == ("norm", None)
+
+    def whole_batch(z: np.ndarray) -> np.ndarray:  # needs the batch it was traced on
+        return z.reshape(64, 1024) * 2
+
+    assert first_samples(whole_batch, x, whole_batch(x))[0].shape == x.shape
+    role, gain = measured_role(np.tanh, x, np.tanh(x))  # probed on the cut, as a whole
+    assert role == "activation" and gain is not None
+    assert gain.at_scale == pytest.approx(0.394, rel=0.03)  # E[tanh(z)²], z ~ N(0, 1)
 
 
 def test_flow_carries_the_measured_gain_or_linear() -> None:

@@ -142,12 +142,20 @@ def explain(
                 widths.setdefault(c.family, set()).add(m.piece.fans.fan_in)
     # an inferred σ is one family per value: merge those within the consistency factor
     out: list[Explanation | None] = []
+    counted: dict[tuple[str, bool], int] = {}  # a family's widths, counted once
     for m, cs in zip(rows, cands, strict=True):
         best: tuple[tuple[int, float], Explanation] | None = None
         for c in cs:
             if not _close(m.ratio, c.predicted):
                 continue
-            n = _sigma_widths(c.family, widths) if c.convention else len(widths.get(c.family, ()))
+            k = (c.family, c.convention)
+            if k not in counted:
+                counted[k] = (
+                    _sigma_widths(c.family, widths)
+                    if c.convention
+                    else len(widths.get(c.family, ()))
+                )
+            n = counted[k]
             key = (n + (c.family in declared_families), -abs(math.log(m.ratio / c.predicted)))
             if best is None or key > best[0]:
                 best = (key, c)

@@ -7,7 +7,7 @@ import dataclasses
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-from initcheck._threads import CallTimeout, DaemonWorker
+from initcheck._threads import CallTimeout, DaemonWorker, single_threaded_blas
 from initcheck.api import environment
 from initcheck.checks import symmetry as _symmetry
 from initcheck.declared import bound
@@ -251,8 +251,10 @@ def audit(
     trace: Any = None
     trace_error = ""
     batch_doubt = False  # whether the default batch may be why the pass failed
-    try:
-        trace = limited("the forward/backward pass", adapter.trace, instance, inputs, settings.seed)
+    try:  # its probes' numpy norms on one BLAS thread: a pool fights the framework's
+        with single_threaded_blas():
+            pass_ = adapter.trace, instance, inputs, settings.seed
+            trace = limited("the forward/backward pass", *pass_)
     except Exception as exc:  # the rows are still audited; the signal says why it is missing
         trace_error = f"{type(exc).__name__}: {' '.join(str(exc).split())}"
         # a hang, or a pass the framework cannot trace (NotImplementedError), is not the batch
@@ -273,21 +275,22 @@ def audit(
         own_seed=first if factory is not None else None,
         reseed=adapter.reseed,
     )
-    draws.decide(first)
     normalized = trace is not None and any(c.category == "norm" for c in trace.calls)
     depth = len(trace.blocks) if trace is not None and len(trace.blocks) >= 2 else None
-    rows = audit_rows(
-        pieces,
-        draws,
-        bound(variance, depth),  # a declared rule in L, at the measured depth
-        settings,
-        checks,
-        max_piece_values,
-        instance=instance,
-        normalized=normalized,
-        residual=trace is not None and len(trace.blocks) >= 2,
-        accept=accept,
-    )
+    with single_threaded_blas():  # the fidelity tests' and the checks' small arrays
+        draws.decide(first)
+        rows = audit_rows(
+            pieces,
+            draws,
+            bound(variance, depth),  # a declared rule in L, at the measured depth
+            settings,
+            checks,
+            max_piece_values,
+            instance=instance,
+            normalized=normalized,
+            residual=trace is not None and len(trace.blocks) >= 2,
+            accept=accept,
+        )
     if adapter.measures_learning:  # whether each constant's units learn apart
         learns = trace.learns if trace is not None else {}
         unknown = None if trace is None else False  # no pass, or units not alike by rows

@@ -31,6 +31,9 @@ CLOSE = 1e-3
 LARGE = 64.0
 #: Values of the Gaussian reference a nonlinearity's gain is measured on (SE ≈ 1%).
 REFERENCE = 1 << 16
+#: The fewest values an op's role is probed on: an op that maps each sample alone is
+#: probed on its first samples holding at least these (:func:`per_sample`).
+PROBE = 1 << 14
 
 Op = Callable[[np.ndarray], np.ndarray]
 
@@ -59,6 +62,25 @@ def _gaussian_gain(f: Op, x: np.ndarray, scale: float) -> tuple[float, float]:
     return float(y.mean()), float(y.std()) / math.sqrt(max(y.size, 1))
 
 
+def first_samples(f: Op, x: np.ndarray, out: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``x`` cut to its first samples (at least :data:`PROBE` values) and ``f`` of them:
+    what :func:`measured_role` probes, so its probes cost the cut's values, not the
+    batch's. What an op is does not depend on the batch's size: an op that maps each
+    sample alone gives the cut of ``out``; a batch norm on batch statistics normalizes
+    the cut on its own statistics, still a norm. The whole batch where ``f`` cannot take
+    the cut (it raises, or gives another shape: a batch norm of one value per channel)."""
+    if x.ndim < 2 or x.shape != out.shape:
+        return x, out
+    keep = math.ceil(PROBE / max(x.size // max(x.shape[0], 1), 1))
+    if keep >= x.shape[0]:
+        return x, out
+    try:
+        alone = np.asarray(f(x[:keep]))
+    except Exception:  # an op that needs the whole batch
+        return x, out
+    return (x[:keep], alone) if alone.shape == out[:keep].shape else (x, out)
+
+
 def measured_role(f: Op, x: np.ndarray, out: np.ndarray) -> tuple[str, Gain | None]:
     """What the op ``f`` (with ``f(x) = out``) does to a signal, measured (quietly: a
     probe at a large scale may overflow to inf, which then matches nothing).
@@ -77,9 +99,10 @@ def measured_role(f: Op, x: np.ndarray, out: np.ndarray) -> tuple[str, Gain | No
 
 
 def _measured_role(f: Op, x: np.ndarray, out: np.ndarray) -> tuple[str, Gain | None]:
-    x = np.asarray(x)
-    if not np.issubdtype(x.dtype, np.floating):
-        x = x.astype(np.float32)
+    whole = np.asarray(x)
+    if not np.issubdtype(whole.dtype, np.floating):
+        whole = whole.astype(np.float32)
+    x, out = first_samples(f, whole, np.asarray(out))
     y = np.asarray(out, dtype=np.float64)
     if not (np.isfinite(x).all() and np.isfinite(y).all()):
         return "other", None  # nothing to measure on: the chain stops here
@@ -92,7 +115,8 @@ def _measured_role(f: Op, x: np.ndarray, out: np.ndarray) -> tuple[str, Gain | N
     homogeneous = _distance(twice, 2 * y) <= CLOSE
     if homogeneous and _distance(f(-x), -y) <= CLOSE:
         return "pass", None
-    sigma = math.sqrt(_ms(x))
+    flat = whole.reshape(-1)  # the scale the op meets: the whole batch's RMS
+    sigma = math.sqrt(float(np.dot(flat, flat)) / max(flat.size, 1))
     if not sigma > 0:
         return "activation", None
     g, se = _gaussian_gain(f, x, sigma)

@@ -375,8 +375,12 @@ def _trace(model: Any, x: Any, seed: int, what: str) -> Trace:
             return model(*[batch] * takes)
 
     meta = on_meta(model)
-    streamed = Streamed(model, _ways(model), seed).running(replay_buffers(model))
-    with signal_mode(model), streamed if meta else contextlib.nullcontext():
+    streamed = (
+        Streamed(model, _ways(model), seed).running(replay_buffers(model))
+        if meta
+        else contextlib.nullcontext()
+    )
+    with signal_mode(model), streamed:
         trace_pass(model, first, seed, blocks, run, trace, backward=not meta)
     return trace
 

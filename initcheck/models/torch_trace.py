@@ -15,6 +15,7 @@ and so is a module without weight matrices that maps one tensor to one of the sa
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -160,8 +161,7 @@ def trace_pass(
     frames: list[set[int]] = []
     where: list[str] = []
     opaque: list[bool] = []
-    keep: list[Any] = []  # holds every traced tensor so no id is reused
-    grads: list[tuple[Any, Call]] = []
+    refs: list[Any] = []  # a traced tensor's id is forgotten when it is freed
     sources: dict[str, tuple[str, ...]] = {}
     saved: dict[str, Any] = {}
     counts: dict[str, int] = {}
@@ -169,6 +169,19 @@ def trace_pass(
     n = int(x.shape[0]) if x.dim() else 1
     params = {id(p): name for name, p in model.named_parameters()}
     views: dict[int, tuple[str, bool]] = {}  # a view of a parameter → (its path, transposed)
+
+    def hold(t: Any) -> None:
+        """Follow ``t`` by its id until it is freed (then a new tensor may take the id):
+        the pass holds no tensor the model's own forward and backward would free."""
+        key = id(t)
+
+        def forget(_: Any) -> None:
+            producer.pop(key, None)
+            views.pop(key, None)
+            for frame in frames:
+                frame.discard(key)
+
+        refs.append(weakref.ref(t, forget))
 
     def held_by(t: Any) -> str:
         """The path of the parameter ``t`` is, or is a view of ("" if neither)."""
@@ -196,7 +209,7 @@ def trace_pass(
             outs = out if isinstance(out, list | tuple) else (out,)
             for o in outs:
                 if isinstance(o, torch.Tensor):
-                    keep.append(o)
+                    hold(o)
                     views[id(o)] = (path, flipped ^ _swapped(a.shape, o.shape))
             return
         for i, a in found:
@@ -204,7 +217,7 @@ def trace_pass(
             trace.uses.setdefault(path, []).append(Use(name, i, flipped))
 
     def produced(t: Any, path: str) -> None:
-        keep.append(t)
+        hold(t)
         producer[id(t)] = path
         if frames:
             frames[-1].add(id(t))
@@ -256,7 +269,7 @@ def trace_pass(
             t = first_tensor(out)
             if t is None:
                 return
-            keep.append(t)
+            hold(t)
             made_by = producer.get(id(t), "") if id(t) in inner else ""
             path = name
             if trace.get(name) is not None:
@@ -283,7 +296,6 @@ def trace_pass(
                 )
             )
             if t.requires_grad:
-                grads.append((t, call))
                 t.register_hook(lambda g: call.set_grad(_ms(g) * g.numel() / n))
 
         return guarded(body)
@@ -407,7 +419,7 @@ def trace_pass(
         handles.append(m.register_forward_pre_hook(pre(name, m)))
         handles.append(m.register_forward_hook(post(name, m)))
     if isinstance(x, torch.Tensor) and x.is_floating_point():
-        keep.append(x)
+        hold(x)
         producer[id(x)] = INPUT  # the forward's own ops on its input are the model's too
     try:
         with torch.random.fork_rng():
@@ -426,13 +438,15 @@ def trace_pass(
             gen = torch.Generator().manual_seed(seed + 1)
             r = torch.randn(out.shape, generator=gen, dtype=out.dtype)
             # the parameters make autograd run through every recorded output, also
-            # one a later in-place op (ReLU(inplace=True)) rebased; .grad stays untouched
+            # one a later in-place op (ReLU(inplace=True)) rebased, whose hooks then
+            # read its gradient; .grad stays untouched. Asking for the outputs' own
+            # gradients would hold them all at once: every activation again
             named = [(k, p) for k, p in model.named_parameters() if p.requires_grad]
-            wanted = [t for t, _ in grads] + [p for _, p in named]
+            wanted = [p for _, p in named]
             trace.forward_only = not backward
             if wanted and out.requires_grad and backward:
                 got = torch.autograd.grad((out * r).sum(), wanted, allow_unused=True)
-                for (key, p), g in zip(named, got[len(grads) :], strict=True):
+                for (key, p), g in zip(named, got, strict=True):
                     if p.numel() > 1 and bool((p == p.flatten()[0]).all()):
                         trace.learns[key] = None if g is None else _units_differ(g)
                     elif (twins := _identical_rows(p)) is not None:  # units alike
@@ -440,7 +454,7 @@ def trace_pass(
     finally:
         for h in handles:
             h.remove()
-        for held in (keep, grads, saved):  # the hooks' closures form cycles: free now
+        for held in (refs, saved):  # the hooks' closures form cycles: free now
             held.clear()
     # a library block's own ops are not recorded (a container's children are)
     modules = dict(model.named_modules())
