@@ -41,13 +41,25 @@ class CallTimeout(Exception):
 
 
 class _Job:
-    __slots__ = ("args", "done", "error", "fn", "result")
+    __slots__ = ("abandoned", "args", "done", "error", "fn", "result")
 
     def __init__(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
         self.fn, self.args = fn, args
         self.done = threading.Event()
         self.result: Any = None
         self.error: BaseException | None = None
+        self.abandoned = False
+
+
+_running = threading.local()  # the job a worker's thread runs
+
+
+def abandoned() -> bool:
+    """Whether the call running on this thread was given up by its caller (it overran
+    its time limit): long work that can stop between steps polls it, so an abandoned
+    call does not keep running (a streamed pass drawing weight after weight)."""
+    job = getattr(_running, "job", None)
+    return job is not None and job.abandoned
 
 
 def _serve(jobs: queue.SimpleQueue[_Job | None]) -> None:
@@ -55,10 +67,12 @@ def _serve(jobs: queue.SimpleQueue[_Job | None]) -> None:
         job = jobs.get()
         if job is None:  # the worker was collected (or abandoned and then collected)
             return
+        _running.job = job
         try:
             job.result = job.fn(*job.args)
         except BaseException as exc:  # handed to the caller, like concurrent.futures
             job.error = exc
+        _running.job = None
         job.fn = job.args = None  # type: ignore[assignment]
         job.done.set()
         del job
@@ -101,6 +115,7 @@ class DaemonWorker:
         job = _Job(fn, args)
         self._jobs.put(job)
         if not job.done.wait(timeout):
+            job.abandoned = True  # the call may stop early: see abandoned()
             raise CallTimeout
         if job.error is not None:
             error, job.error = job.error, None

@@ -12,11 +12,19 @@ mode the verdict, the signal's verdict and message, the failing and not-audited 
 grouped by cause, and the wall time. ``--table`` prints the markdown summary that
 docs/audit.md quotes, from an existing ``--out`` file.
 
+``--floor`` also runs each type's floor in a child of its own, as
+``benchmarks/bench_audit.py`` does: the imports, one build and one forward and backward
+pass on the audit's default batch (the time to import initcheck's batch helper left out).
+A mode's audit time is then its child's wall time without the other modes' audits and
+the child's own first build (for the parameter count), and
+``--table`` adds each mode's audit ÷ floor: the median, the largest, and the types over 2×.
+
 Usage:
     python scripts/sweep_transformers.py --limit 10            # the first 10 types
     python scripts/sweep_transformers.py --every 2 --out sweep.jsonl   # every second type
     python scripts/sweep_transformers.py bert gpt2 llama       # by model type
     python scripts/sweep_transformers.py --shard 1/2 --out b.jsonl    # the odd half, in parallel
+    python scripts/sweep_transformers.py --every 20 --floor --modes auto --out f.jsonl
     python scripts/sweep_transformers.py --table --out sweep.jsonl
 """
 
@@ -26,6 +34,7 @@ import argparse
 import collections
 import json
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -291,6 +300,67 @@ def child(model_type: str, modes: list[str], seed: int) -> dict[str, Any]:
     return record
 
 
+def floor_child(model_type: str, seed: int) -> dict[str, Any]:
+    """The floor of one model type: one build and one forward and backward pass on the
+    first default batch the model takes (after the imports; the child's wall time, less
+    the time to import initcheck's batch helper, is the floor)."""
+    import logging
+    import warnings
+
+    import torch
+
+    warnings.filterwarnings("ignore")
+    logging.disable(logging.WARNING)
+    torch.set_num_threads(1)
+    from transformers import AutoConfig, AutoModel
+
+    start = time.perf_counter()
+    from initcheck.models.outputs import first_tensor
+    from initcheck.models.torch_batch import default_batches
+
+    helper = time.perf_counter() - start
+    config = shrink(AutoConfig.for_model(model_type))
+    model = AutoModel.from_config(config)
+    for batch in default_batches(model, seed):
+        try:
+            out = model(**batch) if isinstance(batch, dict) else model(batch)
+            first_tensor(out).float().pow(2).mean().backward()
+            return {"helper_s": round(helper, 2)}
+        except Exception:  # the next candidate, as the audit tries them
+            model.zero_grad(set_to_none=True)
+    return {"helper_s": round(helper, 2), "floor_error": "no default batch ran"}
+
+
+def _floor(model_type: str, timeout: float, seed: int) -> dict[str, Any]:
+    cmd = [sys.executable, __file__, "--floor-child", model_type, "--seed", str(seed)]
+    env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    start = time.perf_counter()
+    try:
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
+    except subprocess.TimeoutExpired:
+        return {"floor_error": f"over {timeout:g} s"}
+    wall = time.perf_counter() - start
+    lines = [ln for ln in done.stdout.splitlines() if ln.startswith("{")]
+    if done.returncode != 0 or not lines:
+        return {"floor_error": f"exit {done.returncode}"}
+    found: dict[str, Any] = json.loads(lines[-1])
+    if "floor_error" not in found:
+        found["floor_s"] = round(wall - found["helper_s"], 2)
+    return found
+
+
+def ratio(record: dict[str, Any], mode: str) -> float | None:
+    """The audit under ``mode`` ÷ the floor, both as fresh processes (``None``: not both
+    measured): the child's wall time without the other modes' audits."""
+    floor, wall = record.get("floor_s"), record.get("wall_s")
+    result = record.get(mode, {})
+    if not floor or wall is None or "verdict" not in result:
+        return None
+    others = sum(record.get(m, {}).get("seconds", 0.0) for m in record.get("modes", [mode]))
+    # the child's own first build (for the parameter count) is not the audit's
+    return (wall - others + result["seconds"] - record.get("build_s", 0.0)) / floor
+
+
 def _run_one(model_type: str, modes: list[str], timeout: float, seed: int) -> dict[str, Any]:
     cmd = [sys.executable, __file__, "--child", model_type, "--modes", *modes, "--seed", str(seed)]
     env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
@@ -305,6 +375,7 @@ def _run_one(model_type: str, modes: list[str], timeout: float, seed: int) -> di
         return {"type": model_type, "abort": f"exit {done.returncode}: {tail}"}
     record: dict[str, Any] = json.loads(lines[-1])
     record["wall_s"] = round(time.perf_counter() - start, 1)
+    record["modes"] = modes
     return record
 
 
@@ -327,6 +398,15 @@ def table(records: list[dict[str, Any]], modes: list[str]) -> str:
     for k in keys:
         lines.append(f"| {k} | " + " | ".join(str(counts[m][k]) for m in modes) + " |")
     lines.append("| **model types** | " + " | ".join(str(len(records)) for _ in modes) + " |")
+    for m in modes:
+        ratios = sorted((r, rec["type"]) for rec in records if (r := ratio(rec, m)) is not None)
+        if ratios:
+            over = [f"`{t}` {r:.1f}×" for r, t in ratios if r > 2]
+            lines.append(
+                f"\n`{m}`: audit ÷ floor over {len(ratios)} types: median "
+                f"{statistics.median(r for r, _ in ratios):.2f}×, largest {ratios[-1][0]:.2f}× "
+                f"(`{ratios[-1][1]}`); over 2×: {', '.join(over) or 'none'}"
+            )
     return "\n".join(lines)
 
 
@@ -375,10 +455,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--resume", action="store_true", help="skip types already in --out")
     parser.add_argument("--table", action="store_true", help="print the table of --out")
     parser.add_argument("--causes", help="print each type's cause of not passing under MODE")
+    parser.add_argument("--floor", action="store_true", help="also time each type's floor")
     parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--floor-child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
         print(json.dumps(child(args.child, args.modes, args.seed)), flush=True)
+        return 0
+    if args.floor_child:
+        print(json.dumps(floor_child(args.floor_child, args.seed)), flush=True)
         return 0
     if args.table or args.causes:
         records = [json.loads(ln) for ln in args.out.read_text().splitlines() if ln.strip()]
@@ -395,10 +480,16 @@ def main(argv: list[str] | None = None) -> int:
     with args.out.open("a") as out:
         for i, t in enumerate(types, 1):
             record = _run_one(t, args.modes, args.timeout, args.seed)
+            if args.floor and "build_error" not in record:
+                record.update(_floor(t, args.timeout, args.seed))
             out.write(json.dumps(record) + "\n")
             out.flush()
             words = " ".join(f"{m}={outcome(record, m)}" for m in args.modes)
-            print(f"[{i}/{len(types)}] {t}: {words} ({record.get('wall_s', '-')} s)", flush=True)
+            ratios = " ".join(
+                f"{m} {r:.1f}x" for m in args.modes if (r := ratio(record, m)) is not None
+            )
+            took = f"{record.get('wall_s', '-')} s" + (f"; floor {ratios}" if ratios else "")
+            print(f"[{i}/{len(types)}] {t}: {words} ({took})", flush=True)
     return 0
 
 

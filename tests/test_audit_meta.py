@@ -124,3 +124,40 @@ def test_a_meta_buffer_without_a_recorded_construction_leaves_the_signal_unmeasu
     assert report.signal is not None and report.signal.verdict == "inconclusive"
     assert "buffer scale is on the meta device" in report.signal.message
     assert "pass a factory" in report.signal.message
+
+
+def test_a_streamed_pass_past_its_timeout_stops_and_puts_the_model_back() -> None:
+    """The audit gives up a pass that overran ``timeout``; the pass, still running on its
+    worker thread, stops at the next module instead of drawing the rest of the model."""
+    import gc
+    import threading
+
+    release, after = threading.Event(), threading.Event()
+
+    class Stuck(nn.Module):  # the pass waits here until the audit has returned
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            release.wait(60)
+            return x
+
+    class Marks(nn.Linear):  # a module after it: drawn and run only if the pass went on
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            after.set()
+            return super().forward(x)
+
+    def build() -> nn.Module:
+        with torch.device("meta"):
+            return nn.Sequential(nn.Linear(32, 32), Stuck(), Marks(32, 10))
+
+    model = build()
+    report = initcheck.audit(
+        model, variance=None, inputs=torch.ones(4, 32), settings=initcheck.Settings(timeout=1)
+    )
+    assert report.signal is not None and report.signal.verdict == "inconclusive"
+    assert "did not return within 1 s" in report.signal.message
+    gc.collect()  # the audit's workers are collected: their threads end after their call
+    release.set()
+    for t in threading.enumerate():
+        if t.name == "initcheck-audit":
+            t.join(60)
+    assert not after.is_set()  # the pass stopped before the next module
+    assert all(p.is_meta for p in model.parameters())  # the placeholders were put back

@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from initcheck._threads import CallTimeout, abandoned
 from initcheck.models.draws import Way
 
 
@@ -120,6 +121,8 @@ class Streamed:
                     m._buffers[name] = buffers[key](self.seed).reshape(b.shape).to(b.dtype)
 
         def pre(module: Any, _args: Any) -> None:
+            if abandoned():  # the audit's timeout passed: stop drawing, put back
+                raise CallTimeout("the streamed pass was given up (timeout)")
             with torch._C.DisableTorchFunction():  # not the model's ops
                 self._free()
                 for p in module._parameters.values():

@@ -21,11 +21,13 @@ from typing import Any
 
 import numpy as np
 
+from initcheck._threads import CallTimeout, abandoned
 from initcheck.models.attention import of_scores
 from initcheck.models.graph import Call, Gain, Trace
 from initcheck.models.measure import measured_role
 from initcheck.models.outputs import first_tensor, float_tensors
 from initcheck.models.torch_attention import attention_probs, normalized_entropy
+from initcheck.models.torch_learns import identical_rows, rows_differ, units_differ
 from initcheck.models.uses import INDEXING, Use
 
 #: The path the input batch is produced by (no call has it).
@@ -58,35 +60,6 @@ def _role(f: Callable[[Any], Any], x: Any, out: Any) -> tuple[str, Gain | None]:
     return measured_role(on_arrays, _numpy(x), _numpy(out))
 
 
-def _identical_rows(p: Any) -> list[Any] | None:
-    """Groups of a ≥ 2-D weight's identical units (rows along its first axis: a repeated
-    init, such as nearest-neighbour upsampling's), found through their sums; ``None``
-    when every unit differs."""
-    import torch
-
-    if p.dim() < 2 or p.shape[0] < 2:
-        return None
-    rows = p.detach().reshape(p.shape[0], -1)
-    _, inverse, counts = torch.unique(rows.sum(1), return_inverse=True, return_counts=True)
-    groups = []
-    for k in torch.nonzero(counts > 1).flatten().tolist():
-        idx = torch.nonzero(inverse == k).flatten()
-        same = idx[(rows[idx] == rows[idx[0]]).all(1)]
-        if len(same) > 1:
-            groups.append(same)
-    return groups or None
-
-
-def _rows_differ(g: Any, groups: list[Any]) -> bool:
-    """Whether the gradient sets each group of identical units apart (they then differ
-    after the first step)."""
-    rows = g.detach().double().reshape(g.shape[0], -1)
-    scale = float(rows.abs().max())
-    return scale > 0 and all(
-        float((rows[idx] - rows[idx[0]]).abs().max()) > 1e-6 * scale for idx in groups
-    )
-
-
 def _numpy(t: Any) -> np.ndarray:
     return t.detach().float().cpu().numpy()
 
@@ -108,22 +81,6 @@ def _swapped(before: Any, after: Any) -> bool:
 def _measurable(m: Any) -> bool:
     """A module without weight matrices (an activation, norm, dropout class)."""
     return all(p.dim() <= 1 for p in m.parameters())
-
-
-def _units_differ(g: Any) -> bool:
-    """Whether a gradient differs along each axis a weight's units may lie on: across
-    its first axis, and across and along its last (a constant weight's units then move
-    apart on the first step)."""
-    g = g.detach().double()
-    scale = float(g.abs().max())
-    if not scale > 0:
-        return False
-    first, last = g.reshape(g.shape[0], -1), g.reshape(-1, g.shape[-1])
-    views = ((first, 0), (last, 0), (last, 1))
-    return all(
-        v.shape[axis] < 2 or float((v - v.narrow(axis, 0, 1)).abs().max()) > 1e-6 * scale
-        for v, axis in views
-    )
 
 
 def _normalizes(x: Any, out: Any) -> bool:
@@ -241,6 +198,8 @@ def trace_pass(
         candidate = _library(m) or _measurable(m)
 
         def body(args: Any) -> None:
+            if abandoned():  # the audit's timeout passed: the pass stops here
+                raise CallTimeout("the traced pass was given up (timeout)")
             frames.append(set())
             where.append(name)
             opaque.append(candidate)
@@ -448,9 +407,9 @@ def trace_pass(
                 got = torch.autograd.grad((out * r).sum(), wanted, allow_unused=True)
                 for (key, p), g in zip(named, got, strict=True):
                     if p.numel() > 1 and bool((p == p.flatten()[0]).all()):
-                        trace.learns[key] = None if g is None else _units_differ(g)
-                    elif (twins := _identical_rows(p)) is not None:  # units alike
-                        trace.learns[key] = None if g is None else _rows_differ(g, twins)
+                        trace.learns[key] = None if g is None else units_differ(g)
+                    elif (twins := identical_rows(p)) is not None:  # units alike
+                        trace.learns[key] = None if g is None else rows_differ(g, twins)
     finally:
         for h in handles:
             h.remove()
