@@ -177,3 +177,20 @@ def test_batch_statistics_are_not_weights_to_audit() -> None:
     report = initcheck.audit(Net, variance="auto", signal=False)
     assert {r.name for r in report.rows if r.layer == "bn"} == {"bn.scale", "bn.bias"}
     assert report.verdict != "incomplete", str(report)
+
+
+def test_a_model_built_by_eval_shape_is_refused_with_the_remedy() -> None:
+    """nnx.eval_shape builds shapes without values: not audited (PyTorch's meta device
+    only, for now), and the error says what to pass instead."""
+
+    class Net(nnx.Module):
+        def __init__(self, rngs: nnx.Rngs) -> None:
+            self.fc = nnx.Linear(8, 8, rngs=rngs)
+
+        def __call__(self, x: Any) -> Any:
+            return self.fc(x)
+
+    abstract = nnx.eval_shape(lambda: Net(nnx.Rngs(0)))
+    with pytest.raises(TypeError, match=r"fc\.(kernel|bias) .* is a jax\.ShapeDtypeStruct") as info:
+        initcheck.audit(abstract)
+    assert "PyTorch only for now" in str(info.value) and "lambda rngs" in str(info.value)

@@ -16,7 +16,7 @@ only until its row is done (:meth:`ModelDraws.done`); a full weight is held for 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -30,6 +30,13 @@ from initcheck.models.records import WeightPiece
 MAX_PIECE_VALUES = 2**16
 #: checked values kept for pieces whose rows are pending (rebuilt draws), in bytes
 KEEP_BYTES = 2**29
+#: a draw of ways that share a pool (the same recorded calls on the same shape) is kept
+#: per seed for the others when it has at most this many values (a 4×4 talking-heads
+#: weight needs ~850 draws for its checks' power: 24 blocks' weights then cost one's
+#: draws); never under the model's own seed, whose draws are each weight's values ...
+POOL_VALUES = 2**12
+#: ... up to this many bytes in all
+POOL_BYTES = 2**26
 REBUILT = "rebuilt model"
 OWN = "own values"
 
@@ -90,11 +97,15 @@ class Way:
         draw: ``seed -> array``.
         kind: the ways judged together (:func:`~initcheck.models.fidelity.combined_z`):
             every module of one class at one level, every layer attribute of one class.
+        pool: ways of equal ``pool`` (not ``None``) draw one distribution (the same
+            recorded calls on the same shape): a small draw of one, under a seed other
+            than the model's own, serves the others' checks (:data:`POOL_VALUES`).
     """
 
     label: str
     draw: Callable[[int], np.ndarray]
     kind: str = ""
+    pool: Hashable = None
 
 
 def native(values: np.ndarray) -> np.ndarray:
@@ -142,6 +153,8 @@ class ModelDraws:
     _pieces_of: dict[str, list[int]] = field(default_factory=dict)
     _shapes: dict[str, tuple[int, ...]] = field(default_factory=dict)
     _bad: dict[int, int] = field(default_factory=dict)
+    _pool: dict[tuple[Hashable, int], np.ndarray] = field(default_factory=dict)
+    _pool_bytes: int = 0
 
     def __post_init__(self) -> None:
         for i, piece in enumerate(self.pieces):
@@ -268,8 +281,14 @@ class ModelDraws:
             if self._last is not None and self._last[:2] == (key, seed):
                 return self._last[2]
             self._last = None  # one whole weight held at a time, not two
+            pooled = (way.pool, seed) if way.pool is not None and seed != self.own_seed else None
+            if pooled in self._pool:
+                return self._pool[pooled]
             drawn = way.draw(seed)
             self._last = (key, seed, drawn)
+            if pooled and drawn.size <= POOL_VALUES and self._pool_bytes < POOL_BYTES:
+                self._pool[pooled] = drawn
+                self._pool_bytes += drawn.nbytes
             return drawn
         if self.rebuild is None or seed == self.own_seed:
             return np.asarray(self.own[key])

@@ -25,6 +25,7 @@ import numpy as np
 from initcheck.errors import NoDefaultBatch
 from initcheck.fans import KernelLayout, Layer
 from initcheck.models import flax_fix
+from initcheck.models.adapter import NotAModelError
 from initcheck.models.draws import FLAX_RESEED, Way, native
 from initcheck.models.graph import Trace, flow
 from initcheck.models.jax_trace import ArrayRecorder
@@ -352,8 +353,24 @@ class FlaxAdapter:
         return _call_with_rngs(factory, seed)
 
     def pieces(self, model: Any, trace: Trace | None) -> list[WeightPiece]:
+        import jax
         from flax import nnx
 
+        abstract = [
+            f"{path}.{name}" if path else name
+            for path, m in _modules(model)
+            for name, v in _own_variables(m).items()
+            if isinstance(_get(v), jax.ShapeDtypeStruct)
+        ]
+        if abstract:  # built by nnx.eval_shape: shapes, no values
+            more = f" (and {len(abstract) - 1} more)" if len(abstract) > 1 else ""
+            raise NotAModelError(
+                f"{type(model).__name__} has no values: {abstract[0]}{more} is a "
+                "jax.ShapeDtypeStruct, as nnx.eval_shape builds it. Auditing a model "
+                "without values is PyTorch only for now (the meta device): pass a "
+                "factory that builds the Flax model with values, "
+                "`initcheck.audit(lambda rngs: Model(rngs=rngs))`, at a width that fits"
+            )
         params = [  # statistics (nnx.BatchStat) are not initialized weights: only Params
             (path, name, tuple(np.shape(_get(v))), m)
             for path, m in _modules(model)

@@ -192,8 +192,8 @@ def _ways(model: Any) -> dict[str, list[Way]]:
     for key, _ in model.named_parameters():
         recorded = []
         if key in replays:  # the calls construction made, replayed: its own kind each
-            label, replay = replays[key]
-            recorded = [Way(label, _replayed(replay), kind=f"replay:{key}")]
+            label, replay, recipe = replays[key]
+            recorded = [Way(label, _replayed(replay), kind=f"replay:{key}", pool=recipe)]
         levels: list[str] = []
         at = key.rpartition(".")[0]
         while at and len(levels) <= CLIMB:  # the whole model is the rebuild's job

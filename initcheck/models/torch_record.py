@@ -318,10 +318,14 @@ def _recording() -> Iterator[tuple[Tape, Callable[[Any], int]]]:
         tape.finish()
 
 
-def replay_ways(model: Any) -> dict[str, tuple[str, Callable[[int], Any]]]:
-    """``{parameter: (label, draw)}`` for every parameter whose construction the model's
-    recording can replay: ``draw(seed)`` returns that parameter alone, as a CPU tensor,
-    drawn as construction drew it with torch seeded by ``seed``."""
+def replay_ways(model: Any) -> dict[str, tuple[str, Callable[[int], Any], Any]]:
+    """``{parameter: (label, draw, recipe)}`` for every parameter whose construction the
+    model's recording can replay: ``draw(seed)`` returns that parameter alone, as a CPU
+    tensor, drawn as construction drew it with torch seeded by ``seed`` (salted by its
+    name: two parameters' draws are independent). Parameters of equal ``recipe`` (not
+    ``None``) are the same calls with the same arguments on the same shapes (the 24
+    blocks' talking-heads weights of a CaiT): one distribution, so one's draws may stand
+    for another's in its checks (:class:`~initcheck.models.draws.ModelDraws` pools them)."""
     tape = _TAPES.get(model)
     if tape is None or tape.reseeded:
         return {}
@@ -331,13 +335,13 @@ def replay_ways(model: Any) -> dict[str, tuple[str, Callable[[int], Any]]]:
 def replay_buffers(model: Any) -> dict[str, Callable[[int], Any]]:
     """``{buffer: draw}`` for every buffer the model's recording can replay."""
     tape = _TAPES.get(model)
-    return {k: d for k, (_, d) in _replays(tape, tape.buffers).items()} if tape else {}
+    return {k: d for k, (_, d, _) in _replays(tape, tape.buffers).items()} if tape else {}
 
 
 def _replays(
     tape: Tape, named: dict[str, tuple[int, tuple[int, ...]]]
-) -> dict[str, tuple[str, Callable[[int], Any]]]:
-    out: dict[str, tuple[str, Callable[[int], Any]]] = {}
+) -> dict[str, tuple[str, Callable[[int], Any], Any]]:
+    out: dict[str, tuple[str, Callable[[int], Any], Any]] = {}
     for key, (n, shape) in named.items():
         steps = tape.slice_of(n)
         if not steps:
@@ -345,8 +349,46 @@ def _replays(
         names = [getattr(s.func, "__name__", "?") for s in steps]
         shown = [x for x in dict.fromkeys(names) if x not in _PLUMBING]
         label = "the init calls construction made (" + ", ".join(shown) + ")"
-        out[key] = (label, _drawer(tape, steps, n, shape, zlib.crc32(key.encode())))
+        draw = _drawer(tape, steps, n, shape, zlib.crc32(key.encode()))
+        out[key] = (label, draw, _recipe(tape, steps, n, shape))
     return out
+
+
+def _recipe(tape: Tape, steps: list[Step], node: int, shape: tuple[int, ...]) -> Any:
+    """What a slice does, with its nodes numbered in order of use (so two weights' slices
+    compare equal when they make the same calls with the same arguments on the same
+    shapes), or ``None`` where an argument cannot be compared (not hashable)."""
+    order: dict[int, int] = {}
+
+    def ref(k: int) -> Any:
+        number = order.setdefault(k, len(order))
+        alias = tape.aliases.get(k)
+        if alias is None or alias.base == k:
+            return ("node", number)
+        return ("view", number, ref(alias.base), alias.shape, alias.stride, alias.offset)
+
+    def plain(v: Any) -> Any:
+        if isinstance(v, Ref):
+            return ref(v.node)
+        if isinstance(v, list | tuple):
+            return (type(v).__name__, tuple(plain(x) for x in v))
+        return v
+
+    try:
+        calls = tuple(
+            (
+                s.func,
+                plain(s.args),
+                tuple(sorted((k, plain(v)) for k, v in s.kwargs.items())),
+                ref(s.out) if s.out >= 0 else None,
+            )
+            for s in steps
+        )
+        key = (calls, ref(node), shape)
+        hash(key)
+    except TypeError:  # an argument without a value to compare
+        return None
+    return key
 
 
 def _drawer(tape: Tape, steps: list[Step], node: int, shape: tuple[int, ...], salt: int) -> Any:
