@@ -131,8 +131,7 @@ def compare() -> int:
     """The 1B shape on the meta device and in memory: the same verdicts, or which differ."""
     meta, memory = _child("meta-1b", 16, False), _child("memory-1b", 16, False)
     for r in (meta, memory):
-        rows = r.pop("rows")
-        print(json.dumps({**r, "rows": len(rows)}))
+        print(json.dumps({**r, "rows": len(r["rows"])}))
     differ = {
         k: (v, memory["rows"].get(k)) for k, v in meta["rows"].items() if memory["rows"].get(k) != v
     }
