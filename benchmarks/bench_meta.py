@@ -34,28 +34,14 @@ __all__ = ["llama_8b_config", "main"]
 TIMEOUT = 1800.0  # seconds per call of the model's code (the streamed pass is one)
 
 
-def llama_1b_config() -> Any:
+def llama_8b_config(layers: int = 32, hidden: int = 4096, ffn: int = 14336) -> Any:
+    """Llama-3-8B's config (Llama 3's heads, vocabulary and rotary base), or another
+    width and depth of the same family."""
     from transformers import LlamaConfig
 
     return LlamaConfig(
-        hidden_size=2048,
-        intermediate_size=8192,
-        num_hidden_layers=16,
-        num_attention_heads=32,
-        num_key_value_heads=8,
-        vocab_size=128256,
-        max_position_embeddings=8192,
-        rope_theta=500000.0,
-        tie_word_embeddings=False,
-    )
-
-
-def llama_8b_config(layers: int = 32) -> Any:
-    from transformers import LlamaConfig
-
-    return LlamaConfig(
-        hidden_size=4096,
-        intermediate_size=14336,
+        hidden_size=hidden,
+        intermediate_size=ffn,
         num_hidden_layers=layers,
         num_attention_heads=32,
         num_key_value_heads=8,
@@ -64,6 +50,11 @@ def llama_8b_config(layers: int = 32) -> Any:
         rope_theta=500000.0,
         tie_word_embeddings=False,
     )
+
+
+def llama_1b_config() -> Any:
+    """Llama-3.2-1B's shape: hidden 2048, 16 layers, FFN 8192."""
+    return llama_8b_config(layers=16, hidden=2048, ffn=8192)
 
 
 def factory(case: str, layers: int) -> Any:
