@@ -302,8 +302,9 @@ def child(model_type: str, modes: list[str], seed: int) -> dict[str, Any]:
 
 def floor_child(model_type: str, seed: int) -> dict[str, Any]:
     """The floor of one model type: one build and one forward and backward pass on the
-    first default batch the model takes (after the imports; the child's wall time, less
-    the time to import initcheck's batch helper, is the floor)."""
+    first default batch the model takes, called and in the mode the audit's pass uses
+    (after the imports; the child's wall time, less the time to import initcheck's batch
+    helpers, is the floor)."""
     import logging
     import warnings
 
@@ -316,18 +317,27 @@ def floor_child(model_type: str, seed: int) -> dict[str, Any]:
 
     start = time.perf_counter()
     from initcheck.models.outputs import first_tensor
-    from initcheck.models.torch_batch import default_batches
+    from initcheck.models.torch_batch import default_batches, signal_mode
+    from initcheck.models.torch_model import _as_tensor, _required_inputs
 
     helper = time.perf_counter() - start
     config = shrink(AutoConfig.for_model(model_type))
     model = AutoModel.from_config(config)
-    for batch in default_batches(model, seed):
-        try:
-            out = model(**batch) if isinstance(batch, dict) else model(batch)
-            first_tensor(out).float().pow(2).mean().backward()
-            return {"helper_s": round(helper, 2)}
-        except Exception:  # the next candidate, as the audit tries them
-            model.zero_grad(set_to_none=True)
+
+    def run(batch: Any) -> Any:  # as the audit's traced pass calls the model
+        if isinstance(batch, dict):
+            return model(**{k: _as_tensor(model, v) for k, v in batch.items()})
+        if isinstance(batch, tuple | list):
+            return model(*[_as_tensor(model, v) for v in batch])
+        return model(*[_as_tensor(model, batch)] * _required_inputs(model))
+
+    with signal_mode(model):
+        for batch in default_batches(model, seed):
+            try:
+                first_tensor(run(batch)).float().pow(2).mean().backward()
+                return {"helper_s": round(helper, 2)}
+            except Exception:  # the next candidate, as the audit tries them
+                model.zero_grad(set_to_none=True)
     return {"helper_s": round(helper, 2), "floor_error": "no default batch ran"}
 
 
