@@ -31,8 +31,8 @@ CLOSE = 1e-3
 LARGE = 64.0
 #: Values of the Gaussian reference a nonlinearity's gain is measured on (SE ≈ 1%).
 REFERENCE = 1 << 16
-#: The fewest values an op's role is probed on: an op that maps each sample alone is
-#: probed on its first samples holding at least these (:func:`per_sample`).
+#: The fewest values an op's role is probed on: its first samples holding at least
+#: these (:func:`first_samples`).
 PROBE = 1 << 14
 
 Op = Callable[[np.ndarray], np.ndarray]
