@@ -78,7 +78,7 @@ def factory(case: str, layers: int) -> Any:
 
 
 #: ``--declared``: the config's promise for o_proj, declared by path (issue 31, item 3)
-DECLARED = {"*.o_proj.weight": "normal(std=0.02)", "*": "auto"}
+DECLARED = {"*.o_proj.weight": "normal(std=initializer_range)", "*": "auto"}
 
 
 def _run(case: str, layers: int, variance: Any = "auto") -> dict[str, Any]:

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from initcheck import registry
-from initcheck.declared import bound
+from initcheck.declared import parse
 from initcheck.fans import as_layout
 from initcheck.shapes import normalize_shapes
 from initcheck.specs import INPUTS_FORM, SpecError, check_inputs_spec
@@ -57,7 +57,7 @@ def variance_rule(v: Any) -> Any:
         )
 
     try:
-        resolve_target(bound(v, 1))  # a rule in L (the model's depth) is checked at L=1
+        parse(v) or resolve_target(v)  # a declared rule's names (L, config's) at any number
     except (TypeError, ValueError) as exc:
         raise InputError(str(exc)) from None
     return v.strip() if isinstance(v, str) else v

@@ -79,8 +79,9 @@ def _variance_help() -> str:
         f"declared variance target: {', '.join(NAMED_TARGETS)}, a positive number (a fixed "
         "variance), module:attr naming a callable (fan_in, fan_out) -> variance, or a "
         "declared draw (normal(std=0.02), trunc_normal(std=0.02, at=2)); for a model also "
-        "auto (from each weight's measured gain), std in L (its residual blocks: "
-        "normal(std=0.02/sqrt(2*L))), or per layer, PATH=RULE comma-separated "
+        "auto (from each weight's measured gain), std in L (its residual blocks) and in "
+        "its config's numbers by name (normal(std=initializer_range/sqrt(2*L))), or per "
+        "layer, PATH=RULE comma-separated "
         "(attn.proj=2.0,*=auto)"
     )
 

@@ -46,6 +46,22 @@ def test_gpt2_as_built_holds_its_declared_residual_scaling() -> None:
     assert all(f"with L={LAYERS}" in r.rule for r in rows)  # L measured: the blocks
 
 
+def test_the_configs_promise_is_declared_by_its_names() -> None:
+    # GPT-2's own rule in its config's names, read from the model the audit builds
+    rules = {"*.c_proj.weight": "normal(std=initializer_range/sqrt(2*n_layer))", "*": "auto"}
+    sound = initcheck.audit(_gpt2(), variance=rules)
+    rows = [r for r in sound.rows if r.name.endswith("c_proj.weight")]
+    assert len(rows) == 2 * LAYERS and all(r.passed for r in rows), str(sound)
+    assert all(r.rule.endswith(f"with initializer_range=0.02, n_layer={LAYERS}") for r in rows)
+    skipped = initcheck.audit(_gpt2(skip_c_proj_scaling=True), variance=rules)
+    assert {r.name for r in skipped.failed_rows} == {r.name for r in rows}, str(skipped)
+    # a name the config does not give is an input error naming the close one
+    with pytest.raises(ValueError, match="did you mean 'initializer_range'"):
+        initcheck.audit(_gpt2(), variance={"*.c_proj.weight": "normal(std=initializer_rnge)"})
+    with pytest.raises(ValueError, match="it has none"):  # no `config` at all
+        initcheck.audit(nn.Linear(4, 4), variance={"*": "normal(std=initializer_range)"})
+
+
 def test_gpt2_with_its_c_proj_scaling_skipped_fails_naming_every_c_proj() -> None:
     report = initcheck.audit(_gpt2(skip_c_proj_scaling=True), variance=GPT2_RULES)
     failing = {r.name for r in report.failed_rows}
@@ -180,7 +196,8 @@ def test_a_declared_draw_is_parsed_and_its_errors_name_the_fix() -> None:
     for bad, words in (
         ("normal(0.02)", "arguments are std="),
         ("trunc_normal(std=0.02)", "at= (the truncation"),
-        ("normal(std=0.02*depth)", "arithmetic in numbers, L and sqrt"),
+        ("normal(std=0.02*abs(L))", "arithmetic in numbers, L, the model's config numbers"),
+        ("normal(std=0.02) with L=twelve", "name=number pairs"),
         ("normal(std=-0.02)", "positive"),
     ):
         with pytest.raises(ValueError, match=words.replace("(", r"\(")):

@@ -53,10 +53,14 @@ def test_a_meta_llama_gets_the_verdicts_of_the_same_llama_in_memory() -> None:
 def test_a_meta_llama_with_o_proj_drawn_at_std_1_fails_the_declared_rule_naming_them() -> None:
     build = _llama(o_proj_std=1.0)
     o_proj = {f"model.layers.{i}.self_attn.o_proj.weight" for i in range(4)}
-    # the config's promise, declared by path: every o_proj drawn with std 0.02
-    declared = initcheck.audit(build, variance={"*.o_proj.weight": 0.02**2, "*": "auto"})
+    # the config's promise, declared by path: every o_proj drawn with initializer_range
+    promise = {"*.o_proj.weight": "normal(std=initializer_range)", "*": "auto"}
+    declared = initcheck.audit(build, variance=promise)
     failing = {r.name for r in declared.failed_rows}
     assert failing == o_proj, str(declared)
+    # the defect named is the variance's, not the centering it leaves undecidable
+    assert all(r.failures[0].check == "variance" for r in declared.failed_rows)
+    assert "variance too large" in str(declared), str(declared)
     for name in o_proj:  # measured variance ÷ the declared 0.02²: (1/0.02)² = 2500
         ratio = declared.row(name).ratio
         assert ratio is not None and 2000 < ratio < 3000, str(declared)

@@ -10,7 +10,7 @@ from typing import Any
 from initcheck._threads import CallTimeout, DaemonWorker, single_threaded_blas
 from initcheck.api import environment
 from initcheck.checks import symmetry as _symmetry
-from initcheck.declared import bound
+from initcheck.declared import bound, config_numbers, parse
 from initcheck.errors import INPUTS_HINT, InitCheckFailure
 from initcheck.inputs import validate
 from initcheck.models.adapter import adapter_for, seeded_build
@@ -155,7 +155,7 @@ def _checked_arguments(
     for rule in variance.values() if isinstance(variance, Mapping) else [variance]:
         if not (rule is None or rule == "auto"):  # the validator spells it "auto"
             try:  # a "module:attr" rule is imported here, once, before any work
-                resolve_target(bound(rule, 1))  # one in L (the depth): checked at L=1
+                parse(rule) or resolve_target(rule)  # a declared one's names: any number
             except (TypeError, ValueError) as exc:
                 raise InputError(str(exc)) from None
     if isinstance(inputs, str | bytes):
@@ -248,6 +248,11 @@ def audit(
         model = linen_factory(model, inputs)
     limited = Limited(settings.timeout)
     adapter, instance, factory = limited("building the model", adapter_for, model, first)
+    config = config_numbers(instance)  # what a declared std may name: the config's promise
+    try:
+        bound(variance, 1, config)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
     trace: Any = None
     trace_error = ""
     batch_doubt = False  # whether the default batch may be why the pass failed
@@ -282,7 +287,7 @@ def audit(
         rows = audit_rows(
             pieces,
             draws,
-            bound(variance, depth),  # a declared rule in L, at the measured depth
+            bound(variance, depth, config),  # L at the measured depth, the config's names
             settings,
             checks,
             max_piece_values,

@@ -44,6 +44,11 @@ STATUSES = tuple(s.value for s in Status if s.value)
 _VARIANCE = "variance"
 
 
+def _undecided(result: CheckResult) -> bool:
+    """Whether a result that did not pass was undecided rather than failed (sort key)."""
+    return result.verdict != "fail"
+
+
 @dataclass(frozen=True)
 class Explanation:
     """What a row's measured variance ratio is consistent with (a named convention or
@@ -185,7 +190,10 @@ class WeightRow:
 
     @property
     def failures(self) -> tuple[CheckResult, ...]:
-        return tuple(r for r in self.results if not r.passed)
+        """The checks that did not pass, the failed ones before the undecided ones (the
+        first is the row's defect: a variance ×2,500 off its target, not the centering
+        that cannot be decided against that target's std)."""
+        return tuple(sorted((r for r in self.results if not r.passed), key=_undecided))
 
     def __getitem__(self, check: str) -> CheckResult:
         for r in self.results:
