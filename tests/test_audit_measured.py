@@ -137,3 +137,72 @@ def test_identical_units_that_learn_apart_are_a_deliberate_init() -> None:
     assert not averaged.row("conv.weight").passed  # the same gradient: they stay identical
     unreached = initcheck.audit(Upsampler, signal=False)  # no batch: nothing measured
     assert unreached.row("conv.weight").verdict == "inconclusive"
+
+
+class NormAct(nn.BatchNorm2d):
+    """timm's BatchNormAct2d style: a batch norm whose output is its own activation
+    module's (an identity where the block ends)."""
+
+    def __init__(self, c: int, act: bool = True) -> None:
+        super().__init__(c)
+        self.drop = nn.Identity()
+        self.act = nn.ReLU() if act else nn.Identity()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias, True)
+        return self.act(self.drop(x))
+
+
+class ZeroLastBlock(nn.Module):
+    """A residual block whose last γ is zero (zero-init-last, Goyal et al. 2017), the add
+    in its forward."""
+
+    def __init__(self, c: int, project: bool = False) -> None:
+        super().__init__()
+        self.c1, self.n1 = nn.Conv2d(c, c, 3, padding=1, bias=False), NormAct(c)
+        self.c2, self.n2 = nn.Conv2d(c, c, 3, padding=1, bias=False), NormAct(c, act=False)
+        nn.init.zeros_(self.n2.weight)
+        self.drop_path = nn.Identity()
+        projection = nn.Sequential(nn.Conv2d(c, c, 1, bias=False), NormAct(c, act=False))
+        self.shortcut = projection if project else nn.Identity()  # timm's RegNet
+        self.act = nn.ReLU()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.n2(self.c2(self.n1(self.c1(x))))
+        return self.act(self.drop_path(y) + self.shortcut(x))
+
+
+class Stage(nn.Module):
+    """timm's RegStage: blocks as attributes ``b1``, ``b2`` (no container)."""
+
+    def __init__(self, c: int, depth: int) -> None:
+        super().__init__()
+        for i in range(depth):
+            self.add_module(f"b{i + 1}", ZeroLastBlock(c, project=i == 0))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for block in self.children():
+            x = block(x)
+        return x
+
+
+class ZeroLastNet(nn.Module):
+    """Stages of blocks written as timm's RegNet is: no stack of alike modules in a
+    container, so the blocks' merges are the stream's points."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stem, self.n0 = nn.Conv2d(3, 16, 3, padding=1, bias=False), NormAct(16)
+        self.s1, self.s2 = Stage(16, 2), Stage(16, 2)
+        self.head = nn.Linear(16, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.s2(self.s1(self.n0(self.stem(x)))).mean((2, 3)))
+
+
+def test_a_zero_gamma_closing_a_branch_through_its_own_activation_is_identity_at_init() -> None:
+    report = initcheck.audit(ZeroLastNet, inputs=torch.randn(8, 3, 16, 16))
+    for block in ("s1.b1", "s1.b2", "s2.b1", "s2.b2"):
+        assert report.row(f"{block}.n2.weight").status == "identity-at-init", str(report)
+    assert report.row("n0.weight").status == ""  # γ outside the branches: still 1
+    assert report.passed, str(report)

@@ -51,8 +51,7 @@ class Gain:
     homogeneous: bool = False
 
     def band(self, k: float = 3.0) -> tuple[float, float]:
-        """The gains the measurement admits: ``at_scale`` and ``small`` widened by ``k``
-        standard errors."""
+        """The gains the measurement admits: both ends widened by ``k`` standard errors."""
         lo, hi = sorted((self.at_scale, self.small))
         return max(lo - k * self.se, 1e-12), hi + k * self.se
 
@@ -401,15 +400,18 @@ def _is_output(trace: Trace, path: str) -> bool:
 
 def _reaches_merge(trace: Trace, path: str) -> bool:
     """Whether ``path``'s output flows, one consumer at a time, into a merge (``Add``):
-    the layer is on a residual branch, or writes into the residual stream."""
-    seen = 0
-    while seen < 16:
-        nxt = trace.consumers(path)
+    on a residual branch, or writing into the stream. A module with no consumers of its
+    own has those of the call inside it that made its output (a norm ending in its act)."""
+    for _ in range(32):
+        nxt, call = trace.consumers(path), trace.get(path)
+        if not nxt and call is not None and call.made_by:
+            path = call.made_by
+            continue
         if any(c.category == "merge" for c in nxt):
             return True
         if len(nxt) != 1:
             return False
-        path, seen = nxt[0].path, seen + 1
+        path = nxt[0].path
     return False
 
 
