@@ -161,10 +161,15 @@ def run_checks(
     plan: Plan,
     settings: Settings,
     names: Iterable[str],
+    family: int = 1,
 ) -> list[CheckResult]:
     """Run the named checks in order; the draws they need are made once, on first use.
 
     A check that does not apply (e.g. a scaling law over shapes of one fan) is left out.
+    ``family``: how many such runs decide one verdict together (a model's weights); a
+    check an exact initializer fails by chance (:attr:`~initcheck.checkdef.Check.by_chance`)
+    then decides at ``alpha/family`` (Bonferroni), so together they fail an exact init at
+    a rate up to ``alpha``, not ``family × alpha``.
     """
     selected = [registry.check_named(n) for n in dict.fromkeys(names)]
     ctx = CheckContext(
@@ -178,8 +183,16 @@ def run_checks(
         for c in selected:
             if c.declarations and not all(plan.declared.has(d) for d in c.declarations):
                 continue
-            result = c.run(ctx)
+            result = c.run(_split(ctx, family) if c.by_chance and family > 1 else ctx)
             if result is not None:
                 unit = registry.unit_of(result)
                 results.append(replace(result, unit=unit) if unit != result.unit else result)
     return results
+
+
+def _split(ctx: CheckContext, family: int) -> CheckContext:
+    """``ctx`` deciding at ``alpha/family``, on the same draws (made now if needed)."""
+    if ctx.needs:
+        ctx.samples  # noqa: B018 - drawn once, shared with the other checks
+    alpha = ctx.settings.alpha / family
+    return replace(ctx, settings=replace(ctx.settings, alpha=alpha), _samples=ctx._samples)

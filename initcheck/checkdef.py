@@ -61,6 +61,10 @@ class Check:
         unit: what its ``statistic`` measures, shown beside the value in every table
             (e.g. ``"Var(W) / target"``); a function of the result dict where it depends
             on the result; ``""`` for a check without a statistic.
+        by_chance: whether an exact initializer fails it at a rate up to ``alpha`` (a
+            test of the distribution itself, not of a tolerance band, where an exact
+            initializer fails at a rate near 0): a model's audit divides ``alpha`` over
+            its weights for it (:func:`initcheck.api.run_checks`).
     """
 
     name: str
@@ -76,6 +80,7 @@ class Check:
     choices: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     table: Callable[[Mapping[str, Any]], dict[str, Any] | None] | None = None
     unit: str | Callable[[Mapping[str, Any]], str] = ""
+    by_chance: bool = False
 
     def __post_init__(self) -> None:
         if not self.name.isidentifier():

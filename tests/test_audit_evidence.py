@@ -250,3 +250,30 @@ def test_a_keras_model_never_built_is_not_passed() -> None:
     assert report.verdict != "passed"
     assert "not yet built" in report.coverage_text()
     assert report.signal is not None and "could not build a batch" in report.signal.message
+
+
+def test_a_models_weights_divide_alpha_for_the_checks_an_exact_init_fails_by_chance() -> None:
+    """Tails, degeneracy, distribution and dtypes fail an exact init at up to alpha each
+    (tests of the distribution itself): over a model's R weights they decide at alpha/R,
+    so a sound model of many weights is not failed by chance (at 1e-4 per row, 300
+    weights would fail one in 16 sound models); tolerance checks keep alpha (≈ 0 when
+    exact)."""
+    from initcheck import registry
+
+    layers = [nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 10)]
+    report = initcheck.audit(lambda: nn.Sequential(*layers))
+    alpha = initcheck.Settings().alpha
+    kernels = [r for r in report.rows if r.name.endswith("weight")]
+    assert len(kernels) == 3
+    seen = set()
+    for row in kernels:
+        for result in row.results:
+            if result.alpha is None:
+                continue
+            chance = registry.check_named(result.check).by_chance
+            assert result.alpha == pytest.approx(alpha / 3 if chance else alpha), result
+            seen.add(chance)
+    assert seen == {True, False}  # both kinds ran
+    # one initializer's checks keep alpha: the family is a model's
+    single = initcheck.check("he_normal", checks=["tails"])
+    assert all(r.alpha == alpha for r in single.results)

@@ -284,4 +284,5 @@ CHECK = Check(
     needs=frozenset({"draws"}),
     order=20,
     figure=_figures,
+    by_chance=True,
 )

@@ -136,4 +136,5 @@ CHECK = Check(
     order=65,
     figure=_figures,
     choices={"family": tuple(FAMILIES)},
+    by_chance=True,
 )

@@ -198,4 +198,5 @@ CHECK = Check(
     when="requested",
     order=75,
     table=_table,
+    by_chance=True,
 )

@@ -236,4 +236,5 @@ CHECK = Check(
     order=60,
     figure=_tail_figures,
     choices={"family": tuple(FAMILIES)},
+    by_chance=True,
 )

@@ -78,6 +78,10 @@ def _unmeasured(piece: WeightPiece, variance: Any) -> bool:
     )
 
 
+#: roles whose rows run no battery of checks (unknown ones, constants checked for value)
+_NO_BATTERY = ("unknown", "constant", "scale", "offset")
+
+
 def _row(
     piece: WeightPiece,
     draws: ModelDraws,
@@ -85,8 +89,10 @@ def _row(
     settings: Settings,
     checks: Iterable[str] | None,
     limit: int,
+    family: int = 1,
 ) -> tuple[WeightRow, Any]:
-    """The row of one piece, and its rule (for the model-level reading)."""
+    """The row of one piece, and its rule (for the model-level reading); ``family``: the
+    model's rows that run the battery (:func:`~initcheck.api.run_checks`)."""
     seed0 = draw_seed(settings.seed, 0, 0)
     head = (piece.layer, piece.param, piece.piece, piece.layer_type, piece.role)
     if piece.role == "unknown":
@@ -121,7 +127,7 @@ def _row(
     fans = (piece.fans.fan_in, piece.fans.fan_out) if piece.fans else None
     layout = str(piece.layout) if piece.layout else ""
     common = (*head, tuple(values.shape), layout, fans)
-    if piece.role in ("constant", "scale", "offset"):
+    if piece.role in _NO_BATTERY:
         result, status = constant_result(piece, values)
         both = "; ".join(n for n in (note, piece.note) if n)
         return WeightRow(*common, None, (result,), note=both, status=status, size=full.size), None
@@ -156,7 +162,7 @@ def _row(
         if not (n == _seeds.CHECK.name and piece.key in draws.frozen)
     ]
     init = piece_initializer(draws, piece, limit, seed0, settings.timeout)
-    results = tuple(run_checks(init, plan, settings, names) + extra)
+    results = tuple(run_checks(init, plan, settings, names, family) + extra)
     if rule is not None and _is_auto(piece, variance):
         results = tuple(_within_auto_band(r, piece, settings) for r in results)
     elif (checks is None or _variance.CHECK.name in checks) and _unmeasured(piece, variance):
@@ -282,9 +288,11 @@ def audit_rows(
     rows the user vouches for (``accept``: ``(pattern, reason)`` pairs)."""
     rows: list[WeightRow] = []
     rules: list[Any] = []
+    # the rows a by-chance check runs on decide the model's verdict together: alpha/family
+    family = max(1, sum(p.role not in _NO_BATTERY for p in pieces))
     for p in pieces:
         try:
-            row, rule = _row(p, draws, variance, settings, checks, limit)
+            row, rule = _row(p, draws, variance, settings, checks, limit, family)
         except Exception as exc:  # one weight's error must not discard the others
             row, rule = _error_row(p, exc), None
         draws.done(p)
