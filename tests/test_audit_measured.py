@@ -206,3 +206,28 @@ def test_a_zero_gamma_closing_a_branch_through_its_own_activation_is_identity_at
         assert report.row(f"{block}.n2.weight").status == "identity-at-init", str(report)
     assert report.row("n0.weight").status == ""  # γ outside the branches: still 1
     assert report.passed, str(report)
+
+
+class SpeechAndText(nn.Module):
+    """A text model with a weight-normed audio encoder a text batch never runs (a
+    multimodal model's tower): its g (per-unit norms, all positive) and v are read from
+    their shapes, as tables, with no use to say what they are."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.text = nn.Sequential(nn.Linear(32, 64), nn.ReLU(), nn.Linear(64, 32))
+        wn = nn.utils.parametrizations.weight_norm
+        self.audio = nn.Sequential(wn(nn.Conv1d(8, 256, 3)), nn.ReLU(), wn(nn.Conv1d(256, 8, 1)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.text(x)
+
+
+def test_a_parameter_the_pass_never_used_is_checked_only_for_what_presumes_no_role() -> None:
+    report = initcheck.audit(SpeechAndText, inputs=torch.randn(16, 32))
+    g = report.row("audio.0.parametrizations.weight.original0")  # (256, 1, 1) norms, > 0
+    assert [r.check for r in g.results] == ["finite"] and g.passed, g.describe()
+    assert "not used by the traced pass" in g.results[0].message
+    v = report.row("audio.0.parametrizations.weight.original1")  # units of 24 values
+    assert [r.check for r in v.results] == ["symmetry"] and v.passed, v.describe()
+    assert not report.failed_rows, str(report)  # never "not zero-centered" on a norm

@@ -75,9 +75,11 @@ class WeightPiece:
             norm γ there closes the branch: identity-at-init).
         gain: the measured gain of the nonlinearity that follows (``variance="auto"``
             decides from it; ``activation`` only names it).
-        unmeasured: why a constant's meaning was not measured (a norm weight of zeros
-            whose norm did not run: a gain of 0, or an offset from 1); its row is then
-            inconclusive unless its values agree with both readings.
+        unmeasured: why a weight's meaning was not measured: a norm weight of zeros
+            whose norm did not run (a gain of 0, or an offset from 1), its row then
+            inconclusive unless its values agree with both readings; a parameter the
+            traced pass never used, read as a table from its shape, checked only for
+            finite values and distinct units (no check that presumes a role).
         init_fans: the fans the framework's own init functions read from the tensor a
             fix draws into (set by the adapter), or ``None``.
     """

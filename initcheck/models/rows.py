@@ -29,6 +29,7 @@ from typing import Any
 
 from initcheck.api import make_plan, run_checks, select_checks
 from initcheck.checks import seeds as _seeds
+from initcheck.checks import symmetry as _symmetry
 from initcheck.checks import variance as _variance
 from initcheck.declared import parse
 from initcheck.models.conventions import Measured, declared_sigmas, explain
@@ -76,6 +77,11 @@ def _unmeasured(piece: WeightPiece, variance: Any) -> bool:
         and not piece.output
         and _is_auto(piece, variance)
     )
+
+
+def _wide(piece: WeightPiece) -> bool:
+    """Whether a table's units hold more than one value (distinct units mean something)."""
+    return piece.fans is not None and piece.fans.fan_in > 1
 
 
 #: roles whose rows run no battery of checks (unknown ones, constants checked for value)
@@ -161,6 +167,15 @@ def _row(
         for n in select_checks(checks, plan)
         if not (n == _seeds.CHECK.name and piece.key in draws.frozen)
     ]
+    if piece.unmeasured and piece.role == "embedding":  # a parameter the pass never used
+        names = [n for n in names if n == _symmetry.CHECK.name and _wide(piece)]
+        if not names and not extra:  # units of one value: an offset's finiteness, no more
+            finite = f"finite; {piece.unmeasured}: no check that presumes a role applies"
+            result = CheckResult(
+                check="finite", initializer=piece.name, passed=True, message=finite
+            )
+            both = "; ".join(n for n in (note, piece.note) if n)
+            return WeightRow(*common, None, (result,), note=both, size=full.size), None
     init = piece_initializer(draws, piece, limit, seed0, settings.timeout)
     results = tuple(run_checks(init, plan, settings, names, family) + extra)
     if rule is not None and _is_auto(piece, variance):

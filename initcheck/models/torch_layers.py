@@ -309,8 +309,10 @@ def free_parameter(s: Site, name: str, p: Any, uses: Sequence[Use] | None) -> We
     role = role_from_uses(uses or (), shape)
     if role is None and uses is None:
         return s.unknown(name, "no traced pass: its role is read from the ops that consume it")
+    unmeasured = ""
     if role is None:  # the pass ran without it (a training-only mask embedding)
         role = unused_role(shape)
+        unmeasured = role.why
     note = f"read from its use: {role.why}"
     if role.role == "kernel":
         layout = KernelLayout("torch")
@@ -327,7 +329,7 @@ def free_parameter(s: Site, name: str, p: Any, uses: Sequence[Use] | None) -> We
         fans = Fans(*role.fans) if role.fans else None
         return s.piece(
             name, "embedding", layout=KernelLayout("torch"), fans=fans,
-            extract=role.extract(), note=note,
+            extract=role.extract(), note=note, unmeasured=unmeasured,
         )  # fmt: skip
     if zero or role.role == "offset":  # added to the signal: zero is "adds nothing yet"
         return s.piece(name, "offset", constant=None, note=note)
