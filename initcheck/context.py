@@ -86,16 +86,17 @@ class CheckContext:
     needs: frozenset[str] = frozenset()
     _samples: Samples | None = field(default=None, repr=False)
 
-    def first_draw(self, shape: tuple[int, ...]) -> tuple[int, np.ndarray] | None:
-        """The seed and values of the first draw at ``shape`` if the samples already hold
-        one (never draws): lets a later check reuse a large kernel instead of redrawing."""
+    def first_draw(self, shape: tuple[int, ...], k: int = 0) -> tuple[int, np.ndarray] | None:
+        """The seed and values of the ``k``-th draw at ``shape`` if the samples already hold
+        it (never draws): lets a later check reuse a large kernel instead of redrawing."""
         if self._samples is None:
             return None
         from initcheck.sampling import draw_seed
 
         for index, drawn in enumerate(self._samples.shapes):
-            if drawn.shape == tuple(shape) and drawn.draws:
-                return draw_seed(self.settings.seed, index, 0), drawn.draws[0]
+            if drawn.shape == tuple(shape) and len(drawn.draws) > k:
+                skipped = int(drawn.identical and k > 0)  # a draw equal to the first is not kept
+                return draw_seed(self.settings.seed, index, k + skipped), drawn.draws[k]
         return None
 
     @property

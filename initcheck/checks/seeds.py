@@ -1,6 +1,8 @@
 """Seeds: different seeds give different tensors; the same seed reproduces.
 
-Three draws at one shape: seed a, seed a again, seed b.
+Three draws at one shape: seed a, seed a again, seed b (the samples' first and second
+draws are reused where the other checks made them: a model's large weight is drawn
+whole per seed).
 
 - Different seeds, same tensor: every layer initialized with it gets identical weights
   (a seed that is ignored). Fails, unless the initializer is declared deterministic
@@ -40,6 +42,7 @@ def check_seeds(
     *,
     deterministic: bool = False,
     first: tuple[int, np.ndarray] | None = None,
+    second: tuple[int, np.ndarray] | None = None,
 ) -> CheckResult:
     """Do distinct seeds give distinct tensors, and does a seed reproduce its tensor?
 
@@ -50,6 +53,7 @@ def check_seeds(
         deterministic: the initializer is deterministic by design.
         first: ``(seed, values)`` of a draw already made at ``shape`` (reused instead of
             drawing it again).
+        second: the same of a draw at another seed (the distinct seed's tensor, reused).
     """
     base: dict[str, Any] = dict(check="seeds", initializer=initializer.name, shapes=(tuple(shape),))
     seed_a = draw_seed(settings.seed, 2**21, 0)
@@ -64,7 +68,12 @@ def check_seeds(
         reproducible = bool(np.array_equal(a1, a2))
         diff = 0.0 if reproducible else float(np.max(np.abs(a1.astype(float) - a2)))
         del a2
-        distinct = not np.array_equal(a1, initializer.draw_native(shape, seed_b))
+        if second is not None and second[0] != seed_a:
+            seed_b, b = second
+        else:
+            b = initializer.draw_native(shape, seed_b)
+        distinct = not np.array_equal(a1, b)
+        del b
     except InitializerError as exc:
         return CheckResult(passed=False, message=f"{MISBEHAVED}{exc}", **base)
     details = {
@@ -144,6 +153,7 @@ CHECK = Check(
         ctx.settings,
         deterministic=ctx.plan.deterministic,
         first=ctx.first_draw(ctx.plan.seed_shape),
+        second=ctx.first_draw(ctx.plan.seed_shape, 1),
     ),
     summary="distinct seeds give distinct tensors; a seed reproduces its tensor",
     gate="once",
