@@ -381,12 +381,11 @@ def piece_initializer(
     """
 
     def call(shape: tuple[int, ...], seed: int, dtype: str) -> np.ndarray:
-        values = piece_values(draws, piece, seed, limit)
-        if tuple(values.shape) == tuple(shape):
-            return values.astype(dtype)
-        base = piece_values(draws, piece, base_seed, limit).ravel()
+        base = piece_values(draws, piece, base_seed, limit)  # kept: its shape costs no draw
+        if tuple(base.shape) == tuple(shape):
+            return piece_values(draws, piece, seed, limit).astype(dtype)
         rng = np.random.default_rng(seed)
-        return rng.choice(base, size=math.prod(shape)).reshape(shape).astype(dtype)
+        return rng.choice(base.ravel(), size=math.prod(shape)).reshape(shape).astype(dtype)
 
     return Initializer(
         name=piece.name,
