@@ -170,13 +170,14 @@ def _ways(model: Any) -> dict[str, list[Way]]:
         if (level, seed) not in last:
             last.clear()
             work = _shell(modules[level])
-            state = torch.random.get_rng_state()
+            rng = torch.default_generator  # torch.manual_seed also seeds accelerators: slow
+            state = rng.get_state()
             try:
-                torch.manual_seed((seed * 1_000_003 + zlib.crc32(level.encode())) % 2**63)
+                rng.manual_seed((seed * 1_000_003 + zlib.crc32(level.encode())) % 2**63)
                 with torch.no_grad():
                     _initialize(work, owners[level.rpartition(".")[0]] if level else None)
             finally:
-                torch.random.set_rng_state(state)
+                rng.set_state(state)
             last[(level, seed)] = work
         return last[(level, seed)]
 
