@@ -86,7 +86,7 @@ class CheckContext:
     needs: frozenset[str] = frozenset()
     _samples: Samples | None = field(default=None, repr=False)
 
-    def first_draw(self, shape: tuple[int, ...], k: int = 0) -> tuple[int, np.ndarray] | None:
+    def held_draw(self, shape: tuple[int, ...], k: int = 0) -> tuple[int, np.ndarray] | None:
         """The seed and values of the ``k``-th draw at ``shape`` if the samples already hold
         it (never draws): lets a later check reuse a large kernel instead of redrawing."""
         if self._samples is None:
