@@ -23,6 +23,7 @@ same weights, which the seeds check must see).
 from __future__ import annotations
 
 import contextlib
+import heapq
 import weakref
 import zlib
 from collections.abc import Callable, Iterator
@@ -96,6 +97,8 @@ class Tape:
     numel: list[int] = field(default_factory=list)  # node -> its number of values
     storage_numel: dict[int, int] = field(default_factory=dict)  # the most any view has
     alive: list[Any] = field(default_factory=list)  # no id is reused while recording
+    _touch: dict[int, list[int]] | None = None
+    _touch_n: int = 0
 
     def bind(self, model: Any, node: Callable[[Any], int]) -> None:
         """Name the node of each of ``model``'s parameters (before :meth:`finish`)."""
@@ -123,28 +126,51 @@ class Tape:
 
     def slice_of(self, node: int) -> list[Step] | None:
         """The steps that made ``node``'s storage, in order, or ``None`` if one of them
-        cannot be replayed (or none wrote it)."""
-        needed = {self.storage[node]}
+        cannot be replayed (or none wrote it). Walks back from the last step, visiting
+        only the steps that write or make a storage needed so far (:meth:`_touching`):
+        a model's thousands of parameters each cost their own slice, not the tape."""
+        touching = self._touching()
+        mine = self.storage[node]
+        needed = {mine}
         overwritten: set[int] = set()  # storages a later picked step fills in full
         picked: list[Step] = []
-        for step in reversed(self.steps):
+        todo = [-i for i in touching.get(mine, ())]  # a max-heap of step indices
+        heapq.heapify(todo)
+        seen: set[int] = set()
+        while todo:
+            i = -heapq.heappop(todo)
+            if i in seen:
+                continue
+            seen.add(i)
+            step = self.steps[i]
             if step.writes in overwritten:  # a dead write: a later fill discards it
                 continue
-            made = step.out >= 0 and self.storage[step.out] in needed
-            if step.writes in needed or made:
-                if not step.replayable:
-                    return None
-                picked.append(step)
-                read = {self.storage[r] for r in step.reads[1 if step.writes >= 0 else 0 :]}
-                needed.update(self.storage[r] for r in step.reads)
-                overwritten -= read
-                if step.writes >= 0 and self._fills(step):
-                    overwritten.add(step.writes)
-        mine = self.storage[node]
+            if not step.replayable:
+                return None
+            picked.append(step)
+            read = {self.storage[r] for r in step.reads[1 if step.writes >= 0 else 0 :]}
+            for s in {self.storage[r] for r in step.reads} - needed:
+                needed.add(s)
+                for j in touching.get(s, ()):  # only earlier steps are still to visit
+                    if j < i:
+                        heapq.heappush(todo, -j)
+            overwritten -= read
+            if step.writes >= 0 and self._fills(step):
+                overwritten.add(step.writes)
         wrote = (s.writes == mine or (s.out >= 0 and self.storage[s.out] == mine) for s in picked)
         if not any(wrote):
             return None
         return picked[::-1]
+
+    def _touching(self) -> dict[int, list[int]]:
+        """``storage -> indices of the steps that write it or make it`` (built once)."""
+        if self._touch is None or self._touch_n != len(self.steps):
+            self._touch, self._touch_n = {}, len(self.steps)
+            for i, step in enumerate(self.steps):
+                made = self.storage[step.out] if step.out >= 0 else -1
+                for s in {step.writes, made} - {-1}:
+                    self._touch.setdefault(s, []).append(i)
+        return self._touch
 
 
 def _storage_key(t: Any) -> int:
