@@ -97,8 +97,7 @@ class Tape:
     numel: list[int] = field(default_factory=list)  # node -> its number of values
     storage_numel: dict[int, int] = field(default_factory=dict)  # the most any view has
     alive: list[Any] = field(default_factory=list)  # no id is reused while recording
-    _touch: dict[int, list[int]] | None = None
-    _touch_n: int = 0
+    touching: dict[int, list[int]] = field(default_factory=dict)  # storage -> its steps
 
     def bind(self, model: Any, node: Callable[[Any], int]) -> None:
         """Name the node of each of ``model``'s parameters (before :meth:`finish`)."""
@@ -120,6 +119,10 @@ class Tape:
         return whole and (name in _FILLS or name.endswith(("normal_", "uniform_")))
 
     def finish(self) -> None:
+        for i, step in enumerate(self.steps):  # the steps that write or make each storage
+            made = self.storage[step.out] if step.out >= 0 else -1
+            for s in {step.writes, made} - {-1}:
+                self.touching.setdefault(s, []).append(i)
         self.node_of.clear()
         self.storage_of.clear()
         self.alive.clear()
@@ -127,12 +130,10 @@ class Tape:
     def slice_of(self, node: int) -> list[Step] | None:
         """The steps that made ``node``'s storage, in order, or ``None`` if one of them
         cannot be replayed (or none wrote it). Walks back from the last step, visiting
-        only the steps that write or make a storage needed so far (:meth:`_touching`):
-        a model's thousands of parameters each cost their own slice, not the tape."""
-        touching = self._touching()
-        mine = self.storage[node]
-        needed = {mine}
-        overwritten: set[int] = set()  # storages a later picked step fills in full
+        only the steps that write or make a storage needed so far: a model's thousands
+        of parameters each cost their own slice, not the tape."""
+        touching, mine = self.touching, self.storage[node]
+        needed, overwritten = {mine}, set[int]()  # overwritten: a later picked step fills it
         picked: list[Step] = []
         todo = [-i for i in touching.get(mine, ())]  # a max-heap of step indices
         heapq.heapify(todo)
@@ -161,16 +162,6 @@ class Tape:
         if not any(wrote):
             return None
         return picked[::-1]
-
-    def _touching(self) -> dict[int, list[int]]:
-        """``storage -> indices of the steps that write it or make it`` (built once)."""
-        if self._touch is None or self._touch_n != len(self.steps):
-            self._touch, self._touch_n = {}, len(self.steps)
-            for i, step in enumerate(self.steps):
-                made = self.storage[step.out] if step.out >= 0 else -1
-                for s in {step.writes, made} - {-1}:
-                    self._touch.setdefault(s, []).append(i)
-        return self._touch
 
 
 def _storage_key(t: Any) -> int:
