@@ -116,7 +116,7 @@ def test_model_items_have_audit_verdicts(pytester: pytest.Pytester, args: list[s
     result.stdout.fnmatch_lines(
         [
             "*[[]default[]] 0.weight (Linear, torch, fans=(784, 256)*variance FAILED*",
-            "*diagnosis:*0.167*PyTorch's default init*",
+            "*diagnosis:*PyTorch's default init*(predicts ×0.167)*",
             "model default (torch): FAILED, 2 of 4 weights failed: 0.weight, 2.weight*",
             "model kaiming (torch): passed*",
         ]

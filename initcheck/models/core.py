@@ -15,7 +15,7 @@ from initcheck.errors import INPUTS_HINT, InitCheckFailure
 from initcheck.inputs import validate
 from initcheck.models.adapter import adapter_for, seeded_build
 from initcheck.models.attention import with_attention
-from initcheck.models.draws import MAX_PIECE_VALUES, ModelDraws
+from initcheck.models.draws import MAX_PIECE_VALUES, ModelDraws, Unmaterialized
 from initcheck.models.findings import findings_of
 from initcheck.models.fixes import fix_and_audit
 from initcheck.models.linen_model import is_linen, linen_factory
@@ -243,7 +243,7 @@ def audit(
         variance, inputs, seed, checks, settings, max_piece_values, signal, accept
     )
     settings = Settings.of(settings, **({} if seed is None else {"seed": seed}))
-    first = draw_seed(settings.seed, 0, 0)
+    first, second = draw_seed(settings.seed, 0, 0), draw_seed(settings.seed, 0, 1)
     if is_linen(model):  # a definition: initialized on the inputs under each draw's key
         model = linen_factory(model, inputs)
     limited = Limited(settings.timeout)
@@ -277,13 +277,15 @@ def audit(
         rebuild=rebuild,
         pieces=pieces,
         limit=max_piece_values,
-        own_seed=first if factory is not None else None,
+        own_seed=first,
         reseed=adapter.reseed,
     )
     normalized = trace is not None and any(c.category == "norm" for c in trace.calls)
     depth = len(trace.blocks) if trace is not None and len(trace.blocks) >= 2 else None
     with single_threaded_blas():  # the fidelity tests' and the checks' small arrays
-        draws.decide(first)
+        # each way is compared with the model's own values (the first draw) on a draw
+        # that then serves as the second; a model without values is drawn at the first
+        draws.decide(first if isinstance(draws.own, Unmaterialized) else second)
         rows = audit_rows(
             pieces,
             draws,

@@ -122,7 +122,10 @@ class ModelDraws:
     Attributes:
         ways: ``key -> ways`` to try, in order (see :class:`Way`).
         own: the model's own values (the instance, or the factory's first build).
-        own_seed: the seed the factory's first build ran under (its draw is ``own``).
+        own_seed: the seed whose draw is ``own`` (the factory's first build ran under it;
+            an instance's values stand for it): the checks' first draw of every weight
+            is its own values, and :meth:`decide` compares each way's draw under another
+            seed with them, which then serves as the second draw.
         rebuild: ``seed -> {key: array}`` of a model rebuilt under the seed (a factory),
             else ``None``.
         limit: the most values checked per piece (:func:`subsample_units`).
@@ -275,7 +278,10 @@ class ModelDraws:
         return full, _nonfinite(full)
 
     def value(self, key: str, seed: int) -> np.ndarray:
-        """The whole weight ``key`` drawn under ``seed`` (float32 or wider)."""
+        """The whole weight ``key`` drawn under ``seed`` (float32 or wider); under
+        :attr:`own_seed`, the model's own values (no draw: the build made them)."""
+        if seed == self.own_seed and not isinstance(self.own, Unmaterialized):
+            return native(np.asarray(self.own[key]))
         way = self._choose(key, seed)
         if way is not None:
             if self._last is not None and self._last[:2] == (key, seed):
