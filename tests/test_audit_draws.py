@@ -65,6 +65,45 @@ def test_an_init_loop_in_init_is_drawn_by_replaying_the_calls_construction_made(
     assert all(r["variance"].passed and r["seeds"].passed for r in hidden), str(report)
 
 
+class LegacyLinear(nn.Module):
+    """Written as many users write a layer: ``nn.Parameter(torch.Tensor(out, in))`` (a
+    constructor no torch function records), then an init that fills it whole."""
+
+    def __init__(self, n_in: int, n_out: int) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.Tensor(n_out, n_in))
+        self.bias = nn.Parameter(torch.Tensor(n_out))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        nn.init.kaiming_normal_(self.weight, nonlinearity="relu")
+        nn.init.zeros_(self.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x @ self.weight.t() + self.bias
+
+
+def test_a_parameter_made_outside_torch_functions_is_replayed_from_an_empty_tensor() -> None:
+    def net() -> nn.Module:
+        return nn.Sequential(LegacyLinear(256, 512), nn.ReLU(), LegacyLinear(512, 10))
+
+    report = initcheck.audit(net, variance="he", inputs=torch.randn(32, 256))
+    first = _kernels(report)[0]
+    assert first.drawn == REPLAYED.format("kaiming_normal_"), first.drawn
+    assert first["variance"].passed and first["seeds"].passed, str(report)
+
+
+def test_a_parameter_made_outside_torch_functions_and_only_scaled_is_not_replayed() -> None:
+    class Scaled(LegacyLinear):
+        def reset_parameters(self) -> None:  # reads what torch.Tensor left: not a fill
+            with torch.no_grad():
+                self.weight.mul_(0.0).add_(torch.randn_like(self.weight) * 0.05)
+                self.bias.zero_()
+
+    report = initcheck.audit(lambda: Scaled(64, 32), inputs=torch.randn(8, 64), signal=False)
+    assert not report.rows[0].drawn.startswith(REPLAYED.format("")[:-2]), report.rows[0].drawn
+
+
 class NumpyLoop(HeLoop):
     """Initialized from numpy in ``__init__``: no recorded torch call draws it."""
 
@@ -260,7 +299,8 @@ def test_a_model_s_weights_of_one_recipe_are_pooled_and_pass() -> None:
                 x = m(x)
             return self.out(x)
 
-    from initcheck.models.torch_record import recorded, replay_ways
+    from initcheck.models.torch_record import recorded
+    from initcheck.models.torch_replay import replay_ways
 
     replays = replay_ways(recorded(Heads))
     recipes = {replays[f"mix.{i}.weight"][2] for i in range(6)}

@@ -37,7 +37,8 @@ from initcheck.models.records import WeightPiece
 from initcheck.models.torch_batch import default_batches, describe, signal_mode
 from initcheck.models.torch_layers import module_pieces
 from initcheck.models.torch_meta import Streamed, on_meta
-from initcheck.models.torch_record import recorded, replay_buffers, replay_ways
+from initcheck.models.torch_record import recorded
+from initcheck.models.torch_replay import replay_buffers, replay_ways
 from initcheck.models.torch_trace import trace_pass
 
 CLIMB = 2  # parents whose init code is tried for a weight its own module's does not draw

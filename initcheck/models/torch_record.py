@@ -25,7 +25,6 @@ from __future__ import annotations
 import contextlib
 import heapq
 import weakref
-import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -40,7 +39,7 @@ _FILLS = {
     "sparse_", "random_", "bernoulli_", "exponential_", "cauchy_", "geometric_",
 }  # fmt: skip
 #: calls a label leaves out: they move or view values, they do not draw them
-_PLUMBING = {"__get__", "empty", "to", "__getitem__", "as_strided", "view", "detach"}
+PLUMBING = {"__get__", "empty", "to", "__getitem__", "as_strided", "view", "detach"}
 
 
 @dataclass(frozen=True)
@@ -98,6 +97,7 @@ class Tape:
     storage_numel: dict[int, int] = field(default_factory=dict)  # the most any view has
     alive: list[Any] = field(default_factory=list)  # no id is reused while recording
     touching: dict[int, list[int]] = field(default_factory=dict)  # storage -> its steps
+    dtypes: dict[int, Any] = field(default_factory=dict)  # a parameter's node -> dtype
 
     def bind(self, model: Any, node: Callable[[Any], int]) -> None:
         """Name the node of each of ``model``'s parameters (before :meth:`finish`)."""
@@ -106,6 +106,7 @@ class Tape:
         for key, p in model.named_parameters():
             if not is_lazy(p):  # a lazy layer is drawn at its first call, not here
                 self.params[key] = (node(p), tuple(p.shape))
+                self.dtypes[node(p)] = p.dtype
         for key, b in model.named_buffers():
             if not is_lazy(b):  # a meta model's forward needs them (rotary frequencies)
                 self.buffers[key] = (node(b), tuple(b.shape))
@@ -162,6 +163,20 @@ class Tape:
         if not any(wrote):
             return None
         return picked[::-1]
+
+    def blank(self, steps: list[Step], node: int) -> bool:
+        """Whether ``node`` (a parameter) starts as values no recorded call made, which
+        the first of ``steps`` to touch them fills whole: ``nn.Parameter(torch.Tensor(2,
+        32))`` then ``xavier_uniform_``. Its replay starts from ``torch.empty``."""
+        mine = self.storage[node]
+        if self.first_node.get(mine) != node or node not in self.dtypes:
+            return False
+        for step in steps:
+            if any(self.storage[r] == mine for r in step.reads):
+                return step.writes == mine and self._fills(step)
+            if step.out >= 0 and self.storage[step.out] == mine:  # a call made them
+                return False
+        return False
 
 
 def _storage_key(t: Any) -> int:
@@ -280,7 +295,7 @@ class _Recorder:
 
 def recorded(factory: Callable[[], Any]) -> Any:
     """``factory()``, with its construction's calls kept as the built model's tape (see
-    :func:`replay_ways`)."""
+    :func:`~initcheck.models.torch_replay.replay_ways`)."""
     with _recording() as (tape, node):
         model = factory()
         if _on_meta(model) and callable(getattr(model, "init_weights", None)):
@@ -335,115 +350,6 @@ def _recording() -> Iterator[tuple[Tape, Callable[[Any], int]]]:
         tape.finish()
 
 
-def replay_ways(model: Any) -> dict[str, tuple[str, Callable[[int], Any], Any]]:
-    """``{parameter: (label, draw, recipe)}`` for every parameter whose construction the
-    model's recording can replay: ``draw(seed)`` returns that parameter alone, as a CPU
-    tensor, drawn as construction drew it with torch seeded by ``seed`` (salted by its
-    name: two parameters' draws are independent). Parameters of equal ``recipe`` (not
-    ``None``) are the same calls with the same arguments on the same shapes (the 24
-    blocks' talking-heads weights of a CaiT): one distribution, so one's draws may stand
-    for another's in its checks (:class:`~initcheck.models.draws.ModelDraws` pools them)."""
-    tape = _TAPES.get(model)
-    if tape is None or tape.reseeded:
-        return {}
-    return _replays(tape, tape.params)
-
-
-def replay_buffers(model: Any) -> dict[str, Callable[[int], Any]]:
-    """``{buffer: draw}`` for every buffer the model's recording can replay."""
-    tape = _TAPES.get(model)
-    return {k: d for k, (_, d, _) in _replays(tape, tape.buffers).items()} if tape else {}
-
-
-def _replays(
-    tape: Tape, named: dict[str, tuple[int, tuple[int, ...]]]
-) -> dict[str, tuple[str, Callable[[int], Any], Any]]:
-    out: dict[str, tuple[str, Callable[[int], Any], Any]] = {}
-    for key, (n, shape) in named.items():
-        steps = tape.slice_of(n)
-        if not steps:
-            continue
-        names = [getattr(s.func, "__name__", "?") for s in steps]
-        shown = [x for x in dict.fromkeys(names) if x not in _PLUMBING]
-        label = "the init calls construction made (" + ", ".join(shown) + ")"
-        draw = _drawer(tape, steps, n, shape, zlib.crc32(key.encode()))
-        out[key] = (label, draw, _recipe(tape, steps, n, shape))
-    return out
-
-
-def _recipe(tape: Tape, steps: list[Step], node: int, shape: tuple[int, ...]) -> Any:
-    """What a slice does, with its nodes numbered in order of use (so two weights' slices
-    compare equal when they make the same calls with the same arguments on the same
-    shapes), or ``None`` where an argument cannot be compared (not hashable)."""
-    order: dict[int, int] = {}
-
-    def ref(k: int) -> Any:
-        number = order.setdefault(k, len(order))
-        alias = tape.aliases.get(k)
-        if alias is None or alias.base == k:
-            return ("node", number)
-        return ("view", number, ref(alias.base), alias.shape, alias.stride, alias.offset)
-
-    def plain(v: Any) -> Any:
-        if isinstance(v, Ref):
-            return ref(v.node)
-        if isinstance(v, list | tuple):
-            return (type(v).__name__, tuple(plain(x) for x in v))
-        return v
-
-    try:
-        calls = tuple(
-            (
-                s.func,
-                plain(s.args),
-                tuple(sorted((k, plain(v)) for k, v in s.kwargs.items())),
-                ref(s.out) if s.out >= 0 else None,
-            )
-            for s in steps
-        )
-        key = (calls, ref(node), shape)
-        hash(key)
-    except TypeError:  # an argument without a value to compare
-        return None
-    return key
-
-
-def _drawer(tape: Tape, steps: list[Step], node: int, shape: tuple[int, ...], salt: int) -> Any:
-    import torch
-
-    def draw(seed: int) -> Any:
-        values: dict[int, Any] = {}
-
-        def get(n: int) -> Any:
-            if n in values:
-                return values[n]
-            alias = tape.aliases.get(n)
-            if alias is None or alias.base not in values:
-                raise LookupError(f"node {n} was not made by the recorded calls")
-            base = values[alias.base]
-            values[n] = base.as_strided(alias.shape, alias.stride, alias.offset)
-            return values[n]
-
-        def arg(v: Any) -> Any:
-            if isinstance(v, Ref):
-                return get(v.node)
-            if isinstance(v, list | tuple):
-                return type(v)(arg(x) for x in v)
-            return v
-
-        rng = torch.default_generator  # torch.manual_seed also seeds accelerators: slow
-        state = rng.get_state()
-        try:
-            rng.manual_seed((seed * 1_000_003 + salt) % 2**63)  # each weight its own
-            with torch.no_grad():  # devices were recorded as the CPU
-                for step in steps:
-                    out = step.func(*arg(step.args), **{k: arg(v) for k, v in step.kwargs.items()})
-                    if step.out >= 0 and step.out not in values:
-                        values[step.out] = out.detach() if isinstance(out, torch.Tensor) else out
-            out = get(node).reshape(shape)
-        finally:
-            rng.set_state(state)
-            values.clear()  # its closures form a cycle: never leave a weight to the gc
-        return out
-
-    return draw
+def tape_of(model: Any) -> Tape | None:
+    """The recording of ``model``'s build (by :func:`recorded`), if it has one."""
+    return _TAPES.get(model)
