@@ -104,6 +104,29 @@ def test_a_parameter_made_outside_torch_functions_and_only_scaled_is_not_replaye
     assert not report.rows[0].drawn.startswith(REPLAYED.format("")[:-2]), report.rows[0].drawn
 
 
+def test_a_large_weight_s_third_and_later_draws_are_runs_of_its_own_units(monkeypatch) -> None:
+    from initcheck.models import draws
+
+    fresh: list[str] = []
+    value = draws.ModelDraws.value
+
+    def counted(self: draws.ModelDraws, key: str, seed: int) -> np.ndarray:
+        if seed != self.own_seed:
+            fresh.append(key)
+        return value(self, key, seed)
+
+    monkeypatch.setattr(draws.ModelDraws, "value", counted)
+    # checked on 2 of its 1024 units a draw (4,096 values): its checks need several draws
+    report = initcheck.audit(
+        lambda: nn.Linear(2048, 1024), max_piece_values=4096, inputs=torch.randn(8, 2048)
+    )
+    (weight,) = _kernels(report)
+    assert weight["centering"].n >= 4 * 4096, weight["centering"].n
+    assert weight["centering"].passed and weight["tails"].passed, str(report)
+    # its own values (the first draw), the fidelity draw (the second), then its own units
+    assert "weight" not in fresh, fresh
+
+
 class NumpyLoop(HeLoop):
     """Initialized from numpy in ``__init__``: no recorded torch call draws it."""
 

@@ -35,7 +35,7 @@ from initcheck import InitCheckFailure
 from initcheck.checks.centering import check_centering
 from initcheck.checks.variance import check_variance
 from initcheck.initializers import resolve
-from initcheck.sampling import collect
+from initcheck.sampling import REACH, collect
 from initcheck.settings import Settings
 from initcheck.targets import resolve_target
 
@@ -175,6 +175,22 @@ def test_mean_sample_size_is_planned_from_alpha_power_and_the_band(options):
     # planned during sampling from the sd estimated so far: from the 4,096-value pilot the
     # planned n (∝ sd²) is known to ±2.2% (1 se), so +15% is > 6 se
     assert result.n <= max(1.2 * want * 1.15, 4096) + 2 * math.prod(DENSE)
+
+
+def test_a_mean_need_beyond_reach_of_max_values_is_not_drawn_toward():
+    # std 40x the target: the mean in target-std units needs ~(6.98*40/0.05)^2 = 31 M
+    # values, > REACH x max_values; drawing to the cap could not detect a 0.10 offset
+    options = dict(variance="he", max_values=2**20)
+    with pytest.raises(InitCheckFailure, match="inconclusive") as info:
+        initcheck.assert_zero_centered(scaled(40.0), (64, 64), **options)
+    (r,) = info.value.results
+    assert r.details["required_n"] > REACH * 2**20
+    assert r.n <= 2 * 4096, r.n  # the pilot (two draws), not the 2^20 cap
+    assert f"only {r.n} of the {r.details['required_n']} values needed" in r.message
+    # within reach (std 8x: ~1.2 M values, < 4 x 2^20) it is drawn toward: at the cap its
+    # interval (half-width 3.9 x 8 / 1024 = 0.03) lies inside the band, so it passes
+    r = initcheck.assert_zero_centered(scaled(8.0), (64, 64), **options)
+    assert r.n > 2**19 and r.details["required_n"] > 2**20
 
 
 def test_shape_detect_plans_each_shape_of_the_scaling_law():

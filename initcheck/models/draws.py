@@ -24,6 +24,7 @@ import numpy as np
 from initcheck.initializers.base import Initializer
 from initcheck.models.fidelity import Z_LIMIT, Fidelity, combined_z, compare
 from initcheck.models.records import WeightPiece
+from initcheck.sampling import draw_seed
 
 #: Kernels with more values are checked on their first output units (the fan rule is
 #: still evaluated at the whole kernel's fans): keeps an audit of a large model fast.
@@ -348,14 +349,22 @@ def _checked(piece: WeightPiece, weight: np.ndarray, limit: int) -> np.ndarray:
     return np.asarray(subsample_units(piece, piece.extract(weight), limit), dtype=np.float64)
 
 
-def subsample_units(piece: WeightPiece, values: np.ndarray, limit: int) -> np.ndarray:
+def subsample_units(
+    piece: WeightPiece, values: np.ndarray, limit: int, block: int = 0
+) -> np.ndarray:
     """The first output units of ``values`` so that at most ``limit`` values remain (a
-    weight without a kernel layout, an embedding table: its first rows)."""
+    weight without a kernel layout, an embedding table: its first rows); ``block`` j:
+    the j-th run of that many units instead (an empty array past the last whole run)."""
     if values.size <= limit:
-        return values
+        return values if block == 0 else values[:0]
     if piece.layout is None or values.ndim < 2:  # rows are drawn alike: the first ones
         per_row = values.size // max(values.shape[0], 1) if values.ndim else 1
-        return values[: max(2, limit // max(per_row, 1))]
+        keep = max(2, limit // max(per_row, 1))
+        return (
+            values[block * keep : (block + 1) * keep]
+            if (block + 1) * keep <= len(values)
+            else values[:0]
+        )
     if piece.layout.layer == "depthwise":
         axis = values.ndim - 2
     else:
@@ -366,8 +375,10 @@ def subsample_units(piece: WeightPiece, values: np.ndarray, limit: int) -> np.nd
     if groups > 1:  # whole groups, so the checked shape still divides into them
         keep = max(groups, keep // groups * groups)
     if keep >= values.shape[axis]:
-        return values
-    return np.take(values, np.arange(keep), axis=axis)
+        return values if block == 0 else np.take(values, [], axis=axis)
+    if (block + 1) * keep > values.shape[axis]:
+        return np.take(values, [], axis=axis)
+    return np.take(values, np.arange(block * keep, (block + 1) * keep), axis=axis)
 
 
 def piece_values(draws: ModelDraws, piece: WeightPiece, seed: int, limit: int) -> np.ndarray:
@@ -378,20 +389,46 @@ def piece_values(draws: ModelDraws, piece: WeightPiece, seed: int, limit: int) -
 
 
 def piece_initializer(
-    draws: ModelDraws, piece: WeightPiece, limit: int, base_seed: int, timeout: float
+    draws: ModelDraws, piece: WeightPiece, limit: int, seed: int, timeout: float
 ) -> Initializer:
-    """An :class:`Initializer` whose draw at ``seed`` is the piece drawn under ``seed``.
-    Asked for another shape (the symmetry check's second layer), it returns the piece's
-    own values resampled (with replacement) into that shape, from the draw under
-    ``base_seed``: same marginal distribution, no extra draw.
-    """
+    """An :class:`Initializer` whose draw at a seed is the piece drawn under that seed;
+    ``seed``: the checks' (their k-th draw is under ``draw_seed(seed, 0, k)``).
 
-    def call(shape: tuple[int, ...], seed: int, dtype: str) -> np.ndarray:
+    Its first draw is the model's own values (:attr:`ModelDraws.own_seed`) and its second
+    a fresh draw, so the seeds check sees two seeds. A piece checked on its first units
+    (a weight larger than ``limit``) answers its third and later draws with the next runs
+    of units of the model's own values, while they last: the checks pool a draw's values
+    as independent draws of the weight's distribution already, and a run of other units
+    is that at no cost, where a fresh draw is the whole weight for ``limit`` of its values.
+    Asked for another shape (the symmetry check's second layer), it returns the piece's
+    own values resampled (with replacement) into that shape, from the first draw: same
+    marginal distribution, no extra draw.
+    """
+    base_seed = draw_seed(seed, 0, 0)
+    later: dict[int, int] = {}  # a third or later draw's seed -> its run of own units
+
+    def call(shape: tuple[int, ...], seed_k: int, dtype: str) -> np.ndarray:
         base = piece_values(draws, piece, base_seed, limit)  # kept: its shape costs no draw
-        if tuple(base.shape) == tuple(shape):
-            return piece_values(draws, piece, seed, limit).astype(dtype)
-        rng = np.random.default_rng(seed)
-        return rng.choice(base.ravel(), size=math.prod(shape)).reshape(shape).astype(dtype)
+        if tuple(base.shape) != tuple(shape):
+            rng = np.random.default_rng(seed_k)
+            return rng.choice(base.ravel(), size=math.prod(shape)).reshape(shape).astype(dtype)
+        run = _run_of(seed_k)
+        if run:
+            own = piece.extract(draws.model_values(piece.key))
+            values = subsample_units(piece, own, limit, run)
+            if values.shape == base.shape:
+                return values.astype(dtype)
+        return piece_values(draws, piece, seed_k, limit).astype(dtype)
+
+    def _run_of(seed_k: int) -> int:
+        if isinstance(draws.own, Unmaterialized) or seed_k == base_seed:
+            return 0
+        if not later:  # the seeds of the draws a run of units can answer, once
+            full = piece.extract(draws.own[piece.key]) if piece.key in draws.own else None
+            runs = 0 if full is None else full.size // max(limit, 1)
+            later.update({draw_seed(seed, 0, k): k - 1 for k in range(2, min(runs, 4096) + 1)})
+            later.setdefault(-1, 0)  # computed: never again
+        return later.get(seed_k, 0)
 
     return Initializer(
         name=piece.name,

@@ -176,7 +176,7 @@ def _row(
             )
             both = "; ".join(n for n in (note, piece.note) if n)
             return WeightRow(*common, None, (result,), note=both, size=full.size), None
-    init = piece_initializer(draws, piece, limit, seed0, settings.timeout)
+    init = piece_initializer(draws, piece, limit, settings.seed, settings.timeout)
     results = tuple(run_checks(init, plan, settings, names, family) + extra)
     if rule is not None and _is_auto(piece, variance):
         results = tuple(_within_auto_band(r, piece, settings) for r in results)
