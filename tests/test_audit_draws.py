@@ -266,6 +266,23 @@ def test_compare_judges_std_and_shape_at_their_sampling_error() -> None:
     assert compare(rng.standard_normal(64) * 1.3 * small.std(), small).reason == ""
 
 
+def test_the_ks_shortcut_calls_scipy_wherever_the_exact_p_could_decide() -> None:
+    from scipy import stats
+
+    from initcheck.models.fidelity import KS_ALPHA, _ks_pvalue
+
+    rng = np.random.default_rng(3)
+    for n, m in [(64, 64), (100, 700), (2000, 2000), (32768, 32768)]:
+        for shift in np.linspace(0.0, 1.2, 25):
+            a, b = rng.normal(size=n), rng.normal(shift, 1.0, size=m)
+            exact = float(stats.ks_2samp(a, b).pvalue)
+            got = _ks_pvalue(a, b)
+            if got <= 100 * KS_ALPHA:  # scipy's own p
+                assert got == exact
+            else:  # Kolmogorov's limit, and the exact p could not have been below alpha
+                assert exact > KS_ALPHA, (n, m, shift, exact, got)
+
+
 def test_compare_leaves_out_a_far_value_the_same_init_can_draw() -> None:
     """A float32 ``erfinv(-1)`` clamped to -2 at std 0.02 (timm's ``trunc_normal_``): one
     value at 100 σ moves the std of 10^5 values by 5 %, though the way draws exactly

@@ -212,6 +212,10 @@ class Initializer:
             time limit. It is abandoned, still running on its daemon thread, and may hold
             locks or state a new call would wait on, so every later draw fails at once
             with this reason (one timeout per resolved initializer, not one per draw).
+        inline: every call runs on the caller's thread, from the first (no worker thread
+            to start): for code its caller has already run unguarded (a model's weight,
+            drawn while the audit chose its way); a call over ``timeout`` still fails, after
+            it returns.
     """
 
     name: str
@@ -228,6 +232,7 @@ class Initializer:
     cache: DrawCache | None = field(default=None, repr=False)
     calls: int = field(default=0, repr=False)
     hung: str | None = field(default=None, repr=False)
+    inline: bool = field(default=False, repr=False)
     _pool: DaemonWorker | None = field(default=None, repr=False)
     _fast: dict[tuple[tuple[int, ...], str], np.dtype] = field(default_factory=dict, repr=False)
 
@@ -262,7 +267,7 @@ class Initializer:
                 raise InitializerError(f"{self.name} is not called again: {self.hung}.")
             key = (shape, dtype)
             expected = self._fast.get(key)
-            if expected is not None:
+            if expected is not None or self.inline:
                 raw = self._call_inline(key, seed)
                 if (
                     type(raw) is np.ndarray
@@ -296,7 +301,7 @@ class Initializer:
             raise _raised(self.name, shape, exc) from exc
         elapsed = time.perf_counter() - start
         if elapsed > FAST_CALL:  # slow now: back to the worker thread for this shape
-            del self._fast[key]
+            self._fast.pop(key, None)
             if elapsed > self.timeout:
                 raise InitializerError(
                     f"{self.name} did not return within {self.timeout:g} s for shape={shape} "

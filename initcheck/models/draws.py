@@ -438,4 +438,5 @@ def piece_initializer(
         takes_dtype=True,
         timeout=timeout,
         reseed=draws.reseed or FACTORY_RESEED,
+        inline=True,  # its way's code ran unguarded in ModelDraws.decide already
     )
