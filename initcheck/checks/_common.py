@@ -118,4 +118,4 @@ def subsample(z: np.ndarray, seed: int, size: int = 2000) -> list[float]:
     """A reproducible random subsample of standardized values, for histograms in reports."""
     if z.size > size:
         z = np.random.default_rng(seed).choice(z, size=size, replace=False)
-    return [round(float(v), 4) for v in z]
+    return np.round(np.asarray(z, dtype=np.float64), 4).tolist()

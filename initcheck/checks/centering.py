@@ -114,15 +114,15 @@ def _histogram_sample(samples: Samples, seed: int, size: int = 2000) -> list[flo
         if not s.draws or total == 0:
             continue
         k = min(s.n, max(1, round(size * s.n / total)))
-        flat = [d.reshape(-1) for d in s.draws]
         picks = np.sort(rng.choice(s.n, k, replace=False))
-        size1 = flat[0].size
-        vals = np.array([flat[i // size1][i % size1] for i in picks], dtype=np.float64)
-        for d_i in range(len(s.draws)):
-            sel = picks // size1 == d_i
+        size1 = s.draws[0].size
+        vals = np.empty(k, dtype=np.float64)
+        ends = np.searchsorted(picks, size1 * np.arange(len(s.draws) + 1))  # picks by draw
+        for d_i in np.flatnonzero(np.diff(ends)):
+            at = slice(ends[d_i], ends[d_i + 1])
             m = s.summaries[d_i]
             scale = s.target_std if s.target_std is not None else (m.std or 1.0)
-            vals[sel] /= scale
+            vals[at] = s.draws[d_i].reshape(-1)[picks[at] - d_i * size1] / scale
         parts.append(vals)
     z = np.concatenate(parts) if parts else np.empty(0)
     return subsample(z, seed, size)
