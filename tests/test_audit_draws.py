@@ -4,6 +4,8 @@ reproduce the model, the instance's own values last — and each row says which.
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -125,6 +127,25 @@ def test_a_large_weight_s_third_and_later_draws_are_runs_of_its_own_units(monkey
     assert weight["centering"].passed and weight["tails"].passed, str(report)
     # its own values (the first draw), the fidelity draw (the second), then its own units
     assert "weight" not in fresh, fresh
+
+
+def test_subsample_units_gives_the_first_units_then_disjoint_runs() -> None:
+    from initcheck.fans import KernelLayout
+    from initcheck.models.draws import subsample_units
+    from initcheck.models.records import WeightPiece
+
+    table = WeightPiece("emb", "weight", "Embedding", "embedding", "emb.weight", "torch")
+    rows = np.arange(40.0).reshape(10, 4)
+    assert subsample_units(table, rows, 8).tolist() == rows[:2].tolist()
+    assert subsample_units(table, rows, 8, block=4).tolist() == rows[8:].tolist()
+    assert subsample_units(table, rows, 8, block=5).size == 0  # past the last whole run
+    wide = np.arange(10.0).reshape(1, 10)  # one row over the limit: still its first row
+    assert subsample_units(table, wide, 4).tolist() == wide.tolist()
+    dense = WeightPiece("fc", "weight", "Linear", "kernel", "fc.weight", "torch")
+    dense = dataclasses.replace(dense, layout=KernelLayout("torch"))
+    w = np.arange(60.0).reshape(6, 10)  # torch (out, in): units are rows
+    assert subsample_units(dense, w, 20, block=1).tolist() == w[2:4].tolist()
+    assert subsample_units(dense, w, 100, block=1).size == 0  # fits whole: one run
 
 
 class NumpyLoop(HeLoop):

@@ -360,6 +360,8 @@ def subsample_units(
     if piece.layout is None or values.ndim < 2:  # rows are drawn alike: the first ones
         per_row = values.size // max(values.shape[0], 1) if values.ndim else 1
         keep = max(2, limit // max(per_row, 1))
+        if block == 0:
+            return values[:keep]
         return (
             values[block * keep : (block + 1) * keep]
             if (block + 1) * keep <= len(values)
