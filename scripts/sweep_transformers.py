@@ -18,6 +18,11 @@ pass on the audit's default batch (the time to import initcheck's batch helper l
 A mode's audit time is then its child's wall time without the other modes' audits and
 the child's own first build (for the parameter count), and
 ``--table`` adds each mode's audit ÷ floor: the median, the largest, and the types over 2×.
+Where no default batch runs, the floor is the imports, the build and the batches tried
+(``floor_batch: false``; the audit tries the same ones), counted apart in ``--table``.
+``--refloor`` adds the floor to the types of an existing ``--out`` that have none. Where
+``anyinit`` is installed, its analytic ``initialize`` of the built model is timed in the
+floor's process (``anyinit_s``, left out of the floor).
 
 Usage:
     python scripts/sweep_transformers.py --limit 10            # the first 10 types
@@ -25,6 +30,7 @@ Usage:
     python scripts/sweep_transformers.py bert gpt2 llama       # by model type
     python scripts/sweep_transformers.py --shard 1/2 --out b.jsonl    # the odd half, in parallel
     python scripts/sweep_transformers.py --every 20 --floor --modes auto --out f.jsonl
+    python scripts/sweep_transformers.py --refloor --out f.jsonl   # floors it lacks
     python scripts/sweep_transformers.py --table --out sweep.jsonl
 """
 
@@ -41,191 +47,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from shrink_config import shrink
+
 ROOT = Path(__file__).resolve().parents[1]
-
-WIDTH = 64  # the main width every config is shrunk to
-HEADS = 4
-KV_HEADS = 2
-LAYERS = 4  # the depth criterion compares the second half of the blocks with the first
-VOCAB = 512
-IMAGE = 64
-# int fields scaled with the main width (their ratio to it kept)
-WIDTH_KEYS = {
-    "hidden_size",
-    "d_model",
-    "n_embd",
-    "embed_dim",
-    "dim",
-    "word_embed_proj_dim",
-    "intermediate_size",
-    "ffn_dim",
-    "encoder_ffn_dim",
-    "decoder_ffn_dim",
-    "d_ff",
-    "n_inner",
-    "projection_dim",
-    "hidden_dim",
-    "text_embed_dim",
-    "vision_embed_dim",
-    "moe_intermediate_size",
-    "shared_expert_intermediate_size",
-    "encoder_hidden_size",
-    "decoder_hidden_size",
-    "embedding_size",
-    "d_inner",
-    "mlp_dim",
-    "ffn_hidden_size",
-    "cross_attention_hidden_size",
-    "hidden_size_per_head",
-    "projection_size",
-    "proj_size",
-    "expert_intermediate_size",
-}
-WIDTH_LISTS = {"hidden_sizes", "embed_dims", "dims", "num_channels_list", "widths"}
-HEAD_KEYS = {
-    "num_attention_heads",
-    "n_head",
-    "n_heads",
-    "encoder_attention_heads",
-    "decoder_attention_heads",
-    "num_heads",
-    "attention_heads",
-}
-KV_KEYS = {"num_key_value_heads", "n_kv_heads", "num_kv_heads", "multi_query_group_num"}
-HEAD_DIM_KEYS = {"head_dim", "d_kv", "kv_channels", "attention_head_dim", "qk_head_dim"}
-LAYER_KEYS = {
-    "num_hidden_layers",
-    "n_layer",
-    "n_layers",
-    "num_layers",
-    "encoder_layers",
-    "decoder_layers",
-    "num_decoder_layers",
-    "num_encoder_layers",
-}
-DEPTH_LISTS = {"depths", "num_layers_per_stage", "block_repeats", "layers_per_stage"}
-#: attention widths below one head: multi-head latent attention's ranks and split head,
-#: a partial rotary width (each a function of the new head width)
-LATENT_KEYS = {
-    "qk_rope_head_dim": lambda h: h // 2, "qk_nope_head_dim": lambda h: h // 2,
-    "v_head_dim": lambda h: h, "kv_lora_rank": lambda h: 2 * h, "q_lora_rank": lambda h: 2 * h,
-    "rotary_dim": lambda h: h, "rotary_emb_base_dim": lambda h: h,
-}  # fmt: skip
-EXPERT_KEYS = {"num_experts", "num_local_experts", "n_routed_experts", "moe_num_experts"}
-
-
-def _scaled(value: int, factor: float, multiple: int = 1) -> int:
-    return max(multiple, round(value * factor / multiple) * multiple)
-
-
-def _main_widths(config: Any, seen: set[int]) -> set[int]:
-    """Every config's main width in the tree (a width another config refers to, such as
-    a Q-Former's ``encoder_hidden_size``, becomes :data:`WIDTH` with it)."""
-    from transformers import PretrainedConfig
-
-    if id(config) in seen:
-        return set()
-    seen.add(id(config))
-    d = config.__dict__
-    out = {
-        d[k] for k in ("hidden_size", "d_model", "n_embd", "embed_dim") if isinstance(d.get(k), int)
-    }
-    for v in d.values():
-        if isinstance(v, PretrainedConfig):
-            out |= _main_widths(v, seen)
-    return out
-
-
-def shrink(config: Any, seen: set[int] | None = None, mains: set[int] | None = None) -> Any:
-    """Shrink a ``PretrainedConfig`` in place, nested sub-configs included; return it."""
-    from transformers import PretrainedConfig
-
-    mains = _main_widths(config, set()) if mains is None else mains
-    seen = set() if seen is None else seen
-    if id(config) in seen:
-        return config
-    seen.add(id(config))
-    d = config.__dict__
-    main = next(
-        (
-            d[k]
-            for k in ("hidden_size", "d_model", "n_embd", "embed_dim", "dim")
-            if isinstance(d.get(k), int) and d[k] > WIDTH
-        ),
-        None,
-    )
-    factor = WIDTH / main if main else 1.0
-    heads = next((d[k] for k in HEAD_KEYS if isinstance(d.get(k), int)), None)
-    new_heads = min(heads, HEADS) if heads else None
-    for key, value in list(d.items()):
-        if isinstance(value, PretrainedConfig):
-            shrink(value, seen, mains)
-        elif isinstance(value, bool) or value is None:
-            continue
-        elif key in WIDTH_KEYS and isinstance(value, int) and value in mains and value > WIDTH:
-            d[key] = WIDTH  # another config's width, or this one's
-        elif key in WIDTH_KEYS and isinstance(value, int) and factor < 1:
-            d[key] = _scaled(value, factor, new_heads or 1)
-        elif key.endswith(("intermediate_size", "codebook_dim")) and isinstance(value, int):
-            d[key] = min(value, 4 * WIDTH)  # a sub-model's widths named by prefix
-        elif key == "codebook_size" and isinstance(value, int):
-            d[key] = min(value, VOCAB)
-        elif key in ("base_channels", "latent_channels", "ch") and isinstance(value, int):
-            d[key] = min(value, 32)  # a VQ-GAN tokenizer's widths
-        elif key in ("num_res_blocks", "layers_per_block") and isinstance(value, int):
-            d[key] = min(value, 1)
-        elif key == "resolution" and isinstance(value, int):
-            d[key] = min(value, IMAGE)
-        elif key in WIDTH_LISTS and isinstance(value, list | tuple) and value:
-            if all(isinstance(v, int) for v in value) and max(value) > WIDTH:
-                f = 2 * WIDTH / max(value)
-                d[key] = type(value)(_scaled(v, f, 32) for v in value)
-        elif key in HEAD_KEYS and isinstance(value, int):
-            d[key] = min(value, HEADS)
-        elif key in HEAD_KEYS and isinstance(value, list | tuple):
-            d[key] = type(value)(min(v, HEADS) for v in value)
-        elif key in KV_KEYS and isinstance(value, int):
-            d[key] = min(value, KV_HEADS)
-        elif key in LAYER_KEYS and isinstance(value, int):
-            d[key] = min(value, LAYERS)
-        elif key in DEPTH_LISTS and isinstance(value, list | tuple):
-            d[key] = type(value)(min(v, 1) if isinstance(v, int) else v for v in value)
-        elif key in EXPERT_KEYS and isinstance(value, int):
-            d[key] = min(value, 4)
-        elif key == "num_experts_per_tok" and isinstance(value, int):
-            d[key] = min(value, 2)
-        elif key == "image_size" and isinstance(value, int) and value > IMAGE:
-            patch = d.get("patch_size")
-            if not isinstance(patch, int) or patch <= IMAGE // 4:
-                d[key] = IMAGE
-    width = next(
-        (
-            d[k]
-            for k in ("hidden_size", "d_model", "n_embd", "embed_dim")
-            if isinstance(d.get(k), int)
-        ),
-        None,
-    )
-    for key in HEAD_DIM_KEYS:  # keep an explicit head width consistent with the new heads
-        if isinstance(d.get(key), int) and width and new_heads:
-            d[key] = max(8, width // new_heads)
-    head = max(8, width // new_heads) if width and new_heads else 16
-    for key, value in LATENT_KEYS.items():  # multi-head latent attention, partial rotary
-        if isinstance(d.get(key), int) and d[key] > value(head):
-            d[key] = value(head)
-    for key in ("layer_types", "mlp_only_layers", "block_types"):
-        if isinstance(d.get(key), list) and len(d[key]) > LAYERS:
-            layers = next((d[k] for k in LAYER_KEYS if isinstance(d.get(k), int)), LAYERS)
-            d[key] = d[key][:layers]
-    vocab = d.get("vocab_size")
-    if isinstance(vocab, int) and vocab > VOCAB:
-        d["vocab_size"] = VOCAB
-        for key, value in list(d.items()):  # special tokens inside the new vocabulary
-            if key.endswith("token_id") and isinstance(value, int) and value >= VOCAB:
-                d[key] = VOCAB - 1 - (value % 16)
-            elif key.endswith("token_id") and isinstance(value, list):
-                d[key] = [v if v < VOCAB else VOCAB - 1 - (v % 16) for v in value]
-    return config
 
 
 def model_types() -> list[str]:
@@ -340,8 +164,8 @@ def floor_child(model_type: str, seed: int) -> dict[str, Any]:
                 break
             except Exception:  # the next candidate, as the audit tries them
                 model.zero_grad(set_to_none=True)
-        else:
-            return {"helper_s": round(helper, 2), "floor_error": "no default batch ran"}
+        else:  # the floor is then the build and the batches tried (the audit tries them)
+            return {"helper_s": round(helper, 2), "floor_batch": False, **_anyinit(model, seed)}
     return {"helper_s": round(helper, 2), **_anyinit(model, seed)}
 
 
@@ -442,14 +266,20 @@ def table(records: list[dict[str, Any]], modes: list[str]) -> str:
         lines.append(f"| {k} | " + " | ".join(str(counts[m][k]) for m in modes) + " |")
     lines.append("| **model types** | " + " | ".join(str(len(records)) for _ in modes) + " |")
     for m in modes:
-        ratios = sorted((r, rec["type"]) for rec in records if (r := ratio(rec, m)) is not None)
-        if ratios:
-            over = [f"`{t}` {r:.1f}×" for r, t in ratios if r > 2]
-            lines.append(
-                f"\n`{m}`: audit ÷ floor over {len(ratios)} types: median "
-                f"{statistics.median(r for r, _ in ratios):.2f}×, largest {ratios[-1][0]:.2f}× "
-                f"(`{ratios[-1][1]}`); over 2×: {', '.join(over) or 'none'}"
+        for batch, what in ((True, "floor"), (False, "floor without a batch (build, tries)")):
+            ratios = sorted(
+                (r, rec["type"])
+                for rec in records
+                if rec.get("floor_batch", True) == batch and (r := ratio(rec, m)) is not None
             )
+            if ratios:
+                over = [f"`{t}` {r:.1f}×" for r, t in ratios if r > 2]
+                lines.append(
+                    f"\n`{m}`: audit ÷ {what} over {len(ratios)} types: median "
+                    f"{statistics.median(r for r, _ in ratios):.2f}×, largest "
+                    f"{ratios[-1][0]:.2f}× (`{ratios[-1][1]}`); "
+                    f"over 2×: {', '.join(over) or 'none'}"
+                )
     beside = sorted(r["anyinit_s"] for r in records if "anyinit_s" in r)
     if beside:
         failed = sum("anyinit_error" in r for r in records)
@@ -493,6 +323,21 @@ def causes(records: list[dict[str, Any]], mode: str) -> str:
     return "\n".join(lines)
 
 
+def refloor(out: Path, index: int, count: int, timeout: float, seed: int) -> int:
+    """Time the floor of every type in ``out`` (this shard's) that built and has none,
+    rewriting ``out`` (at the end: run shards on separate files)."""
+    records = [json.loads(ln) for ln in out.read_text().splitlines() if ln.strip()]
+    todo = [r for r in records if "build_error" not in r and "floor_s" not in r and "wall_s" in r][
+        index::count
+    ]
+    for i, record in enumerate(todo, 1):
+        record.pop("floor_error", None)
+        record.update(_floor(record["type"], timeout, seed))
+        print(f"[{i}/{len(todo)}] {record['type']}: floor {record.get('floor_s', '-')}", flush=True)
+    out.write_text("".join(json.dumps(r) + "\n" for r in records))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("types", nargs="*", help="model types (default: all)")
@@ -507,6 +352,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--table", action="store_true", help="print the table of --out")
     parser.add_argument("--causes", help="print each type's cause of not passing under MODE")
     parser.add_argument("--floor", action="store_true", help="also time each type's floor")
+    parser.add_argument("--refloor", action="store_true", help="add floors --out lacks")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--floor-child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -521,6 +367,8 @@ def main(argv: list[str] | None = None) -> int:
         print(causes(records, args.causes) if args.causes else table(records, args.modes))
         return 0
     index, count = (int(v) for v in args.shard.split("/"))
+    if args.refloor:
+        return refloor(args.out, index, count, args.timeout, args.seed)
     types = (args.types or model_types()[:: args.every])[index::count]
     done = set()
     if args.resume and args.out.exists():
