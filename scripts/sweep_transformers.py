@@ -146,6 +146,7 @@ def floor_child(model_type: str, seed: int) -> dict[str, Any]:
 
     helper = time.perf_counter() - start
     config = shrink(AutoConfig.for_model(model_type))
+    torch.manual_seed(seed)  # the model the audit builds (seeded): the same work in its pass
     model = AutoModel.from_config(config)
 
     def run(batch: Any) -> Any:  # as the audit's traced pass calls the model
