@@ -156,18 +156,20 @@ def floor_child(model_type: str, seed: int) -> dict[str, Any]:
             return model(*[_as_tensor(model, v) for v in batch])
         return model(*[_as_tensor(model, batch)] * _required_inputs(model))
 
+    ran = False
     with signal_mode(model):
         for batch in default_batches(model, seed):
             try:
                 torch.manual_seed(seed)  # as the audit's pass: a forward that draws noise
                 # (VITS's stochastic durations set its waveform's length) does the same work
                 first_tensor(run(batch)).float().pow(2).mean().backward()
+                ran = True
                 break
             except Exception:  # the next candidate, as the audit tries them
                 model.zero_grad(set_to_none=True)
-        else:  # the floor is then the build and the batches tried (the audit tries them)
-            return {"helper_s": round(helper, 2), "floor_batch": False, **_anyinit(model, seed)}
-    return {"helper_s": round(helper, 2), **_anyinit(model, seed)}
+    # where no batch ran, the floor is the build and the batches tried (the audit tries them)
+    found: dict[str, Any] = {"helper_s": round(helper, 2)} | ({} if ran else {"floor_batch": False})
+    return found | _anyinit(model, seed)
 
 
 def _anyinit(model: Any, seed: int, limit: int = 60) -> dict[str, Any]:
