@@ -106,6 +106,28 @@ def test_a_parameter_made_outside_torch_functions_and_only_scaled_is_not_replaye
     assert not report.rows[0].drawn.startswith(REPLAYED.format("")[:-2]), report.rows[0].drawn
 
 
+class Mixer(nn.Module):
+    """A Mamba-style mixer: ``A_log`` is the log of a range, the same at every seed."""
+
+    def __init__(self, width: int = 32, states: int = 16) -> None:
+        super().__init__()
+        self.proj = nn.Linear(width, width)
+        self.A_log = nn.Parameter(torch.log(torch.arange(1, states + 1.0)).repeat(width, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.proj(x) * self.A_log.exp().mean()
+
+
+def test_a_deterministic_parameter_is_replayed_not_rebuilt() -> None:
+    """Construction's calls replayed from nothing reproduce ``A_log`` exactly: that is its
+    deterministic result (Zamba's 76 were each climbed to the whole layer list)."""
+    report = initcheck.audit(
+        lambda: nn.Sequential(Mixer(), Mixer()), variance=None, inputs=torch.randn(8, 32)
+    )
+    assert report.settings["rebuilds"] == 0
+    assert report.row("1.A_log").drawn == REPLAYED.format("arange, log, repeat")
+
+
 def test_a_large_weight_s_third_and_later_draws_are_runs_of_its_own_units(monkeypatch) -> None:
     from initcheck.models import draws
 
@@ -269,6 +291,12 @@ def test_compare_names_why_a_way_does_not_draw_the_model(
 ) -> None:
     got = compare(drawn, own).reason
     assert (reason in got and got) if reason else got == ""
+
+
+def test_compare_takes_a_fresh_way_s_equal_values_as_deterministic() -> None:
+    """A replay starts from nothing: equal values are construction's own result."""
+    assert compare(np.arange(100.0), np.arange(100.0), fresh=True).reason == ""
+    assert "it draws std" in compare(np.arange(100.0) * 2, np.arange(100.0), fresh=True).reason
 
 
 def test_compare_judges_std_and_shape_at_their_sampling_error() -> None:

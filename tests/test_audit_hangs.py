@@ -58,6 +58,17 @@ MODELS = textwrap.dedent(
         return model
 
 
+    class BusyForward(HangingForward):
+        def forward(self, x):
+            x = self.a(x)
+            while True:  # torch ops that never end: no module is called again
+                x = torch.tanh(x) * 1.0
+
+
+    def busy_forward():
+        return BusyForward()
+
+
     CALLS = []
 
 
@@ -151,3 +162,24 @@ def test_gate_exits_within_its_timeout_and_runs_the_good_model(models: Path, xdi
     assert re.search(r"PASSED initcheck::good::signal|good::signal PASSED", text), text
     for message in CASES.values():
         assert message in text, (message, text)
+
+
+def test_an_abandoned_pass_stops_at_its_next_op(models: Path) -> None:
+    """A forward still inside torch at the interpreter's exit aborts the process
+    ("terminate called without an active exception", exit -6: VITS's 60 s pass): the
+    abandoned pass raises at its next op, so its thread ends and the process exits 0."""
+    code = (
+        "import threading, initcheck, torch\n"
+        "from hangmodels import *\n"
+        f"r = initcheck.audit(busy_forward, settings=initcheck.Settings(timeout={TIMEOUT}),\n"
+        "                    inputs=torch.randn(8, 8))\n"
+        "print('SIGNAL', r.signal.verdict, r.signal.message)\n"
+        "left = [t for t in threading.enumerate() if t.name == 'initcheck-audit']\n"
+        "for t in left:\n"
+        f"    t.join({LIMIT // 2})\n"
+        "print('RUNNING', sum(t.is_alive() for t in left))\n"
+    )
+    out = _run([sys.executable, "-c", code], models)
+    text = out.stdout + out.stderr
+    assert "the forward/backward pass did not return" in text, text
+    assert "RUNNING 0" in text and out.returncode == 0, text

@@ -183,3 +183,25 @@ def test_grouped_conv_kaiming_fan_out_names_torchs_grouped_fan_out():
     assert row.fans == (9, 9)
     assert row["variance"].statistic == pytest.approx(1 / 32, rel=0.15)
     assert "grouped convolution" in row.diagnosis and "fan_out=288" in row.diagnosis
+
+
+class WrongAxes(nn.Module):
+    """A video model whose forward permutes (B, T, C, H, W) to (B, C, T, H, W): a
+    (B, C, D, H, W) batch fails at every size, for a reason no size decides."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.patch = nn.Conv3d(3, 8, (2, 4, 4), stride=(2, 4, 4))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.patch(x.permute(0, 2, 1, 3, 4))
+
+
+def test_a_volume_model_that_runs_at_no_size_gets_the_smallest_default_batch() -> None:
+    """Not 8 × 3 × 224³ values (1 GB) for a batch that fails anyway (VJEPA2 took 10 s)."""
+    from initcheck.models.torch_batch import IMAGE_SIZES, module_batch
+
+    assert tuple(module_batch(WrongAxes(), 0).shape) == (8, 3, *[IMAGE_SIZES[0]] * 3)
+    report = initcheck.audit(WrongAxes, variance=None)
+    assert report.signal is not None and report.signal.verdict == "inconclusive"
+    assert "could not build a batch" in report.signal.message

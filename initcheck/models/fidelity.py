@@ -6,7 +6,8 @@ compared with the model's own values of that weight, and with the other weights 
 draws:
 
 - a constant must be drawn as the same constant; a draw equal to the model's
-  (non-constant) values did not draw at all;
+  (non-constant) values did not draw at all, unless the way starts from nothing (a
+  replay of construction's calls): then construction is deterministic and reproduced;
 - the std, on the log scale, in standard errors ``z`` (from both samples' kurtosis:
   Var(log s) ≈ (κ − 1)/(4n)): ``|z|`` > :data:`Z_LIMIT` fails the weight. Both samples'
   std leave out values beyond :data:`FAR` robust σ (from the interquartile range) of
@@ -96,8 +97,10 @@ def _log_sd_error(a: np.ndarray, b: np.ndarray) -> float:
     return math.sqrt(var)
 
 
-def compare(drawn: np.ndarray, own: np.ndarray) -> Fidelity:
-    """Whether ``drawn`` reproduces the model's ``own`` values of one weight."""
+def compare(drawn: np.ndarray, own: np.ndarray, fresh: bool = False) -> Fidelity:
+    """Whether ``drawn`` reproduces the model's ``own`` values of one weight; ``fresh``:
+    the way computes the weight from nothing (equal values are then its deterministic
+    result, not values it left alone)."""
     if drawn.shape != own.shape:
         return Fidelity(f"it draws shape {drawn.shape}, the model holds {own.shape}")
     # each array's min and max, one pass each: NaN or Inf shows in them (no mask copy)
@@ -113,7 +116,7 @@ def compare(drawn: np.ndarray, own: np.ndarray) -> Fidelity:
         got = f"std {float(drawn.std(dtype=np.float64)):.3g}, mean {float(drawn.mean()):.3g}"
         return Fidelity(f"it draws {got}, the model holds the constant {lo:.3g}")
     if np.array_equal(_strided(drawn), _strided(own)) and np.array_equal(drawn, own):
-        return Fidelity("it leaves the values unchanged")
+        return Fidelity("", differs=False) if fresh else Fidelity("it leaves the values unchanged")
     sample_d, sample_o = _sample(drawn), _sample(own)
     near_d, near_o = _near(drawn, sample_d), _near(own, sample_o)
     sd_d, sd_o = float(near_d.std()), float(near_o.std())

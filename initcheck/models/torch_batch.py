@@ -158,10 +158,13 @@ def first_parameterized(model: Any) -> Any:
 
 
 def probe_image_size(model: Any, channels: int, dims: int) -> int:
-    """The smallest of :data:`IMAGE_SIZES` at which every conv/pool output is > 1 wide."""
+    """The smallest of :data:`IMAGE_SIZES` at which every conv/pool output is > 1 wide
+    (the largest if none is; the smallest if the model ran at none: a size did not decide
+    that, and a failing batch is then cheap, not 8 × 224³ values for a ``Conv3d``)."""
     import torch
 
     smallest: list[int] = []
+    ran = False
 
     def hook(_m: Any, _i: Any, out: Any) -> None:
         from initcheck.models.outputs import first_tensor
@@ -183,12 +186,13 @@ def probe_image_size(model: Any, channels: int, dims: int) -> int:
                     model(torch.zeros(2, channels, *([size] * dims)))
             except Exception:  # too small for the model's own arithmetic: try larger
                 continue
+            ran = True
             if smallest and min(smallest) >= 2:
                 return size
     finally:
         for h in handles:
             h.remove()
-    return IMAGE_SIZES[-1]
+    return IMAGE_SIZES[-1] if ran else IMAGE_SIZES[0]
 
 
 def module_batch(model: Any, seed: int) -> Any:

@@ -195,7 +195,9 @@ def _ways(model: Any) -> dict[str, list[Way]]:
         recorded = []
         if key in replays:  # the calls construction made, replayed: its own kind each
             label, replay, recipe = replays[key]
-            recorded = [Way(label, _replayed(replay), kind=f"replay:{key}", pool=recipe)]
+            recorded = [
+                Way(label, _replayed(replay), kind=f"replay:{key}", pool=recipe, fresh=True)
+            ]
         levels: list[str] = []
         at = key.rpartition(".")[0]
         while at and len(levels) <= CLIMB:  # the whole model is the rebuild's job

@@ -127,6 +127,20 @@ def trace_pass(
     params = {id(p): name for name, p in model.named_parameters()}
     views: dict[int, tuple[str, bool]] = {}  # a view of a parameter → (its path, transposed)
 
+    def stop() -> None:
+        """Give up once the audit's timeout has passed: at the next module, op or
+        gradient (an abandoned pass left running would still be inside torch at exit,
+        and the interpreter's shutdown would abort the process)."""
+        if abandoned():
+            raise CallTimeout("the traced pass was given up (timeout)")
+
+    def on_grad(setter: Callable[[float], None]) -> Callable[[Any], None]:
+        def hook(g: Any) -> None:
+            stop()
+            setter(_ms(g) * g.numel() / n)
+
+        return hook
+
     def hold(t: Any) -> None:
         """Follow ``t`` by its id until it is freed (then a new tensor may take the id):
         the pass holds no tensor the model's own forward and backward would free."""
@@ -198,8 +212,7 @@ def trace_pass(
         candidate = _library(m) or _measurable(m)
 
         def body(args: Any) -> None:
-            if abandoned():  # the audit's timeout passed: the pass stops here
-                raise CallTimeout("the traced pass was given up (timeout)")
+            stop()
             frames.append(set())
             where.append(name)
             opaque.append(candidate)
@@ -255,7 +268,7 @@ def trace_pass(
                 )
             )
             if t.requires_grad:
-                t.register_hook(lambda g: call.set_grad(_ms(g) * g.numel() / n))
+                t.register_hook(on_grad(call.set_grad))
 
         return guarded(body)
 
@@ -274,8 +287,8 @@ def trace_pass(
         if call.category == "pass" and x is not None and x is not out:
             call.ms_in = _ms(x)
             if out.requires_grad and x.requires_grad:
-                out.register_hook(lambda g: call.set_grad(_ms(g) * g.numel() / n))
-                x.register_hook(lambda g: call.set_grad_in(_ms(g) * g.numel() / n))
+                out.register_hook(on_grad(call.set_grad))
+                x.register_hook(on_grad(call.set_grad_in))
 
     class Ops(TorchFunctionMode):
         """Records the ops a model's own forward code runs between module calls."""
@@ -284,6 +297,7 @@ def trace_pass(
             self, func: Any, types: Any, args: Any = (), kwargs: Any = None
         ) -> Any:
             kwargs = kwargs or {}
+            stop()
             if measuring[0] or not args:
                 return func(*args, **kwargs)
             if opaque and opaque[-1]:  # a library module's own ops: only its parameters'
