@@ -101,10 +101,8 @@ class Way:
         pool: ways of equal ``pool`` (not ``None``) draw one distribution (the same
             recorded calls on the same shape): a small draw of one, under a seed other
             than the model's own, serves the others' checks (:data:`POOL_VALUES`).
-        fresh: the draw starts from nothing (construction's recorded calls, replayed),
-            not from a copy of the model's values: a draw equal to the model's values is
-            then construction's own deterministic result (Mamba's ``A_log``, the log of
-            a range), not a way that left the values alone.
+        fresh: the draw starts from nothing (a replay), not from a copy of the model's
+            values: equal values are a deterministic init (Mamba's ``A_log``) reproduced.
     """
 
     label: str
@@ -234,11 +232,8 @@ class ModelDraws:
         try:
             drawn = way.draw(seed)
             unmaterialized = isinstance(self.own, Unmaterialized)  # nothing to compare
-            found = (
-                Fidelity("", differs=False)
-                if unmaterialized
-                else compare(drawn, self.own[key], fresh=way.fresh)
-            )
+            same = Fidelity("", differs=False)
+            found = same if unmaterialized else compare(drawn, self.own[key], way.fresh)
         except Exception as exc:  # a way that cannot run: the next one is tried
             return Fidelity(f"it raised {type(exc).__name__}: {exc}", differs=False)
         if not found.reason:
