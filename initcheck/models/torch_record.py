@@ -90,12 +90,12 @@ class Tape:
     reseeded: bool = False
     params: dict[str, tuple[int, tuple[int, ...]]] = field(default_factory=dict)
     buffers: dict[str, tuple[int, tuple[int, ...]]] = field(default_factory=dict)
-    node_of: dict[int, int] = field(default_factory=dict)  # id(tensor) -> node (recording)
-    storage_of: dict[int, int] = field(default_factory=dict)  # storage key -> number
+    #: while recording: id(tensor) -> (its holder, node); storage key -> (holder, number)
+    node_of: dict[int, tuple[Callable[[], Any], int]] = field(default_factory=dict)
+    storage_of: dict[int, tuple[Callable[[], Any], int]] = field(default_factory=dict)
     first_node: dict[int, int] = field(default_factory=dict)  # storage number -> node
     numel: list[int] = field(default_factory=list)  # node -> its number of values
     storage_numel: dict[int, int] = field(default_factory=dict)  # the most any view has
-    alive: list[Any] = field(default_factory=list)  # no id is reused while recording
     touching: dict[int, list[int]] = field(default_factory=dict)  # storage -> its steps
     dtypes: dict[int, Any] = field(default_factory=dict)  # a parameter's node -> dtype
 
@@ -126,7 +126,6 @@ class Tape:
                 self.touching.setdefault(s, []).append(i)
         self.node_of.clear()
         self.storage_of.clear()
-        self.alive.clear()
 
     def slice_of(self, node: int) -> list[Step] | None:
         """The steps that made ``node``'s storage, in order, or ``None`` if one of them
@@ -179,11 +178,24 @@ class Tape:
         return False
 
 
-def _storage_key(t: Any) -> int:
+def _storage_of(t: Any) -> tuple[int, Any]:
+    """The key of ``t``'s storage and the Python object that lives as long as it does
+    (torch keeps one per storage), or ``t``'s own id and ``t`` (no storage)."""
     try:
-        return int(t.untyped_storage()._cdata)
+        storage = t.untyped_storage()
+        return int(storage._cdata), storage
     except Exception:  # a tensor without storage (a functional wrapper): its own
-        return id(t)
+        return id(t), t
+
+
+def _holder(obj: Any, weak: bool) -> Callable[[], Any]:
+    """A call that returns ``obj`` while it lives, then ``None``: a weak reference, so a
+    build's temporaries are freed as they would be unrecorded (where torch keeps no
+    object per storage, or ``obj`` takes none: a strong one)."""
+    if weak:
+        with contextlib.suppress(TypeError):
+            return weakref.ref(obj)
+    return lambda: obj
 
 
 def _inplace(func: Any) -> bool:
@@ -209,19 +221,32 @@ class _Recorder:
         from torch.nn.parameter import is_lazy
         from torch.overrides import TorchFunctionMode
 
+        probe = torch.empty(0)  # torch >= 2.1 keeps one Python object per storage
+        weak = probe.untyped_storage() is probe.untyped_storage()
+
+        def known(t: Any) -> int | None:
+            """``t``'s node, if ``t`` was seen (an id is reused once its tensor dies)."""
+            hit = tape.node_of.get(id(t))
+            return hit[1] if hit is not None and hit[0]() is t else None
+
         def node(t: Any, new: bool = False) -> int:
-            if not new and id(t) in tape.node_of:
-                return tape.node_of[id(t)]
-            key = _storage_key(t)
-            number = tape.storage_of.setdefault(key, len(tape.storage_of))
+            seen = None if new else known(t)
+            if seen is not None:
+                return seen
+            key, storage = _storage_of(t)
+            hit = tape.storage_of.get(key)  # a freed storage's address is reused too
+            if hit is not None and hit[0]() is storage:
+                number = hit[1]
+            else:
+                number = len(tape.storage_numel)  # one entry per storage number
+                tape.storage_of[key] = (_holder(storage, weak), number)
             n = len(tape.storage)
             tape.storage.append(number)
             lazy = is_lazy(t)  # an uninitialized parameter: no shape yet
             size = -1 if lazy else t.numel()
             tape.numel.append(size)
             tape.storage_numel[number] = max(tape.storage_numel.get(number, 0), size)
-            tape.node_of[id(t)] = n
-            tape.alive.append(t)
+            tape.node_of[id(t)] = (_holder(t, weak), n)
             if number in tape.first_node and not new and not lazy:
                 tape.aliases[n] = Alias(
                     tape.first_node[number], tuple(t.shape), tuple(t.stride()), t.storage_offset()
@@ -256,7 +281,7 @@ class _Recorder:
                 target = node(kwargs["out"])
             made = -1
             if isinstance(out, torch.Tensor) and not out.is_sparse:
-                made = node(out, new=id(out) not in tape.node_of)
+                made = node(out, new=known(out) is None)
             writes = tape.storage[target] if target >= 0 else -1
             tape.steps.append(Step(func, a, k, writes, made, tuple(reads), ok))
 

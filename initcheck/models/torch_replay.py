@@ -85,12 +85,31 @@ def _recipe(tape: Tape, steps: list[Step], node: int, shape: tuple[int, ...]) ->
     return key
 
 
+def _dead_after(tape: Tape, steps: list[Step], node: int) -> list[list[int]]:
+    """Per step of ``steps``, the nodes no later step reads or makes (a view's base
+    counts as read with the view); ``node`` and its base are never dead."""
+    last: dict[int, int] = {}
+    for i, step in enumerate(steps):
+        for n in (*step.reads, step.out):
+            alias = tape.aliases.get(n)
+            last.update({m: i for m in (n, alias.base if alias else -1) if m >= 0})
+    alias = tape.aliases.get(node)
+    keep = {node, alias.base if alias else node}
+    dead: list[list[int]] = [[] for _ in steps]
+    for n, i in last.items():
+        if n not in keep:
+            dead[i].append(n)
+    return dead
+
+
 def _drawer(
     tape: Tape, steps: list[Step], node: int, shape: tuple[int, ...], salt: int, blank: Any
 ) -> Any:
     """``seed -> node's values``; ``blank``: the dtype of an empty tensor ``node`` starts
     as (:meth:`Tape.blank`), else ``None``."""
     import torch
+
+    free = _dead_after(tape, steps, node)
 
     def draw(seed: int) -> Any:
         values: dict[int, Any] = {}
@@ -119,10 +138,12 @@ def _drawer(
         try:
             rng.manual_seed((seed * 1_000_003 + salt) % 2**63)  # each weight its own
             with torch.no_grad():  # devices were recorded as the CPU
-                for step in steps:
+                for step, dead in zip(steps, free, strict=True):
                     out = step.func(*arg(step.args), **{k: arg(v) for k, v in step.kwargs.items()})
                     if step.out >= 0 and step.out not in values:
                         values[step.out] = out.detach() if isinstance(out, torch.Tensor) else out
+                    for n in dead:  # freed as the build freed it, not held to the end
+                        values.pop(n, None)
             out = get(node).reshape(shape)
         finally:
             rng.set_state(state)
